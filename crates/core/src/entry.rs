@@ -1,0 +1,186 @@
+//! Log entries: the typed operations an author signs (the DSSE payload) and the log
+//! record the council stamps around the envelope.
+
+use crate::canonical::{JsonError, canonical_bytes, hash_canonical};
+use crate::digest::Digest;
+use crate::dsse::{ENTRY_PAYLOAD_TYPE, Envelope};
+use crate::keys::{KeyPair, PublicKey};
+use crate::merkle::leaf_hash;
+use crate::model::{Changes, Clause, NodeStatus, NodeType, PolicyOverride, VoteChoice};
+use crate::stamp::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The signed payload of a log entry: who is acting and what they do.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EntryPayload {
+    /// Node id of the author; must be bound to the signing key in the registry.
+    pub author: String,
+    #[serde(flatten)]
+    pub op: Operation,
+}
+
+/// The operations of DESIGN.md section 4 that the state machine applies.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Operation {
+    Genesis(GenesisOp),
+    RegisterNode(NodeSpec),
+    UpdateNode(UpdateNodeOp),
+    DefineDomain(DomainSpec),
+    Propose(ProposeOp),
+    Vote(VoteOp),
+    Withdraw(WithdrawOp),
+    Close(CloseOp),
+}
+
+impl Operation {
+    /// The `type` tag, as it appears in the payload.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Operation::Genesis(_) => "genesis",
+            Operation::RegisterNode(_) => "register_node",
+            Operation::UpdateNode(_) => "update_node",
+            Operation::DefineDomain(_) => "define_domain",
+            Operation::Propose(_) => "propose",
+            Operation::Vote(_) => "vote",
+            Operation::Withdraw(_) => "withdraw",
+            Operation::Close(_) => "close",
+        }
+    }
+}
+
+/// The first entry of every log: the mesh's founding contract, founding nodes and
+/// domains. Signed by one of the founding governance hubs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GenesisOp {
+    /// Human name of the mesh; also the checkpoint origin's last part.
+    pub mesh_name: String,
+    pub contract: ContractSpec,
+    pub founders: Vec<NodeSpec>,
+    pub domains: Vec<DomainSpec>,
+}
+
+/// Revision 1 of a contract as the genesis states it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ContractSpec {
+    pub contract_id: String,
+    pub label: String,
+    pub clauses: Vec<Clause>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeSpec {
+    pub node_id: String,
+    pub node_type: NodeType,
+    pub public_key: PublicKey,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub node_policy_capabilities: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UpdateNodeOp {
+    pub node_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<NodeStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_address: Option<String>,
+    /// Key rotation: the node's new public key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<PublicKey>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DomainSpec {
+    pub domain_id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub admin_node_id: String,
+    pub member_nodes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shared_clauses: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub local_overrides: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub policy: PolicyOverride,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub clause_policies: BTreeMap<String, PolicyOverride>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProposeOp {
+    pub proposal_id: String,
+    pub contract_id: String,
+    pub target_contract_clause: String,
+    /// Hash of the clause as the proposer saw it ([`Clause::hash`]).
+    pub base_clause_hash: Digest,
+    /// The governing domain; the contract's default domain if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_id: Option<String>,
+    pub rationale: String,
+    pub changes: Changes,
+    /// Shorter or longer than the policy's voting period, if the policy allows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voting_period_secs: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VoteOp {
+    pub proposal_id: String,
+    pub choice: VoteChoice,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WithdrawOp {
+    pub proposal_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CloseOp {
+    pub proposal_id: String,
+}
+
+/// Signs an operation as `key`'s node into a log entry envelope.
+pub fn sign_entry(key: &KeyPair, op: Operation) -> Envelope {
+    let payload = EntryPayload {
+        author: key.node_id().to_owned(),
+        op,
+    };
+    let bytes = canonical_bytes(&payload).expect("entry payload serializes");
+    Envelope::sign(ENTRY_PAYLOAD_TYPE, &bytes, key)
+}
+
+/// The identity of an entry for replay detection: SHA-256 of the envelope's JCS.
+pub fn entry_hash(env: &Envelope) -> Result<Digest, JsonError> {
+    hash_canonical(env)
+}
+
+/// A log record: the author's envelope plus the council's stamp. Its JCS bytes are the
+/// Merkle leaf.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogRecord {
+    pub index: u64,
+    pub timestamp: Timestamp,
+    pub envelope: Envelope,
+}
+
+impl LogRecord {
+    /// The Merkle leaf: the record's JCS bytes.
+    pub fn leaf_bytes(&self) -> Vec<u8> {
+        canonical_bytes(self).expect("log record serializes")
+    }
+
+    pub fn leaf_hash(&self) -> Digest {
+        leaf_hash(&self.leaf_bytes())
+    }
+}

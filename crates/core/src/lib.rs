@@ -1,0 +1,26 @@
+//! govmesh-core: the pure governance model of govmesh.
+//!
+//! Canonical JSON, hashing, Ed25519 keys, DSSE envelopes, in-toto statements, the
+//! RFC 6962 Merkle log, C2SP checkpoints, the contract/proposal/domain model and the
+//! state machine that applies signed log entries. No I/O, no clock, no async runtime:
+//! time enters only as the timestamp the council stamped on an entry.
+#![forbid(unsafe_code)]
+
+pub mod canonical;
+pub mod checkpoint;
+pub mod codex;
+pub mod digest;
+pub mod dsse;
+pub mod entry;
+pub mod intoto;
+pub mod keys;
+pub mod merkle;
+pub mod model;
+pub mod patch;
+pub mod schema;
+pub mod stamp;
+pub mod state;
+pub mod tally;
+
+pub use digest::Digest;
+pub use stamp::Timestamp;

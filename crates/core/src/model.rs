@@ -1,0 +1,335 @@
+//! The governance records: nodes, contracts and clauses, trust domains and their
+//! voting policies, proposals, votes. Field names and enums follow the seed's v1
+//! schemas where a seed record exists.
+
+use crate::canonical::{JsonError, hash_canonical, record_hash};
+use crate::digest::Digest;
+use crate::keys::PublicKey;
+use crate::stamp::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// The seed's phase id, carried by proposals and topology records.
+pub const PHASE_ID: &str = "5.5";
+/// The Codex clauses every seed record names, in the seed's order.
+pub const CODEX_CLAUSES: [&str; 5] = ["5.5", "5.4", "11.0", "11.1", "5.2.5"];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeType {
+    GovernanceHub,
+    ComplianceWitness,
+    TrustFork,
+}
+
+impl NodeType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeType::GovernanceHub => "governance_hub",
+            NodeType::ComplianceWitness => "compliance_witness",
+            NodeType::TrustFork => "trust_fork",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeStatus {
+    Active,
+    Inactive,
+    Pending,
+    Suspended,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Privilege {
+    CanProposePolicy,
+    CanVoteOnProposal,
+    CanValidateAttestation,
+    CanOverridePolicy,
+}
+
+/// A node as the registry in the log knows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeRecord {
+    pub node_id: String,
+    pub node_type: NodeType,
+    pub status: NodeStatus,
+    /// The privileges clause 5.5 currently gives this node's role (derived).
+    pub privileges: Vec<Privilege>,
+    pub public_key: PublicKey,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_address: Option<String>,
+    #[serde(default)]
+    pub node_policy_capabilities: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    pub registered_at: Timestamp,
+    /// Node id of the registering node (itself for founders).
+    pub registered_by: String,
+    /// Time of this node's last entry in the log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<Timestamp>,
+}
+
+/// One numbered clause of a contract: text for people, rules for machines.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Clause {
+    pub clause_id: String,
+    pub title: String,
+    pub text: String,
+    pub rules: Value,
+}
+
+impl Clause {
+    /// SHA-256 over the clause's canonical JSON: what a proposal is written against.
+    pub fn hash(&self) -> Result<Digest, JsonError> {
+        hash_canonical(self)
+    }
+}
+
+/// One revision of a governance contract. Revision 1 comes from the genesis; revision
+/// n+1 from the adoption of a proposal against revision n.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Contract {
+    pub contract_id: String,
+    pub label: String,
+    pub revision: u64,
+    pub clauses: Vec<Clause>,
+    /// `contract_hash` of revision n-1; none for revision 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_hash: Option<Digest>,
+    /// The proposal whose adoption made this revision; none for revision 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopted_by_proposal: Option<String>,
+    pub adopted_at: Timestamp,
+    /// Hash of this record without this field.
+    pub contract_hash: Digest,
+}
+
+impl Contract {
+    pub fn compute_hash(&self) -> Result<Digest, JsonError> {
+        record_hash(self, "contract_hash")
+    }
+
+    pub fn clause(&self, clause_id: &str) -> Option<&Clause> {
+        self.clauses.iter().find(|c| c.clause_id == clause_id)
+    }
+}
+
+/// Voting policy; every field optional so that domains and clauses can override
+/// parts of a policy. [`VotingPolicy::resolve`] fills the gaps.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyOverride {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub veto: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voting_period_secs: Option<u64>,
+    /// Vote weight by node id; nodes not named weigh `default_weight`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<BTreeMap<String, u64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_weight: Option<u64>,
+}
+
+/// A complete voting policy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VotingPolicy {
+    /// Share of eligible weight that must vote (abstain and veto count).
+    pub quorum: f64,
+    /// Approve share of approve+reject weight that must be exceeded.
+    pub threshold: f64,
+    /// Veto share of cast weight at or above which the proposal is rejected.
+    pub veto: f64,
+    pub voting_period_secs: u64,
+    pub weights: BTreeMap<String, u64>,
+    pub default_weight: u64,
+}
+
+impl VotingPolicy {
+    /// Applies overrides in order, later ones winning.
+    pub fn resolve(base: &VotingPolicy, overrides: &[&PolicyOverride]) -> VotingPolicy {
+        let mut p = base.clone();
+        for o in overrides {
+            if let Some(v) = o.quorum {
+                p.quorum = v;
+            }
+            if let Some(v) = o.threshold {
+                p.threshold = v;
+            }
+            if let Some(v) = o.veto {
+                p.veto = v;
+            }
+            if let Some(v) = o.voting_period_secs {
+                p.voting_period_secs = v;
+            }
+            if let Some(v) = &o.weights {
+                p.weights.extend(v.iter().map(|(k, w)| (k.clone(), *w)));
+            }
+            if let Some(v) = o.default_weight {
+                p.default_weight = v;
+            }
+        }
+        p
+    }
+
+    pub fn weight_of(&self, node_id: &str) -> u64 {
+        self.weights
+            .get(node_id)
+            .copied()
+            .unwrap_or(self.default_weight)
+    }
+}
+
+/// A trust domain (seed topology `domains[]` fields plus its voting policy).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Domain {
+    pub domain_id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub admin_node_id: String,
+    pub member_nodes: Vec<String>,
+    #[serde(default)]
+    pub shared_clauses: Vec<String>,
+    #[serde(default)]
+    pub local_overrides: BTreeMap<String, Vec<String>>,
+    /// Overrides of the contract's default voting policy for this domain.
+    #[serde(default)]
+    pub policy: PolicyOverride,
+    /// Per-clause overrides within this domain.
+    #[serde(default)]
+    pub clause_policies: BTreeMap<String, PolicyOverride>,
+    pub defined_at: Timestamp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProposalStatus {
+    Draft,
+    Voting,
+    Adopted,
+    Rejected,
+    Withdrawn,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PatchOperation {
+    Add,
+    Remove,
+    Replace,
+}
+
+/// One change to a clause's rules, in the seed's form (`operation` rather than JSON
+/// Patch's `op`; `path` is a JSON Pointer into the clause's `rules`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiffOp {
+    pub path: String,
+    pub operation: PatchOperation,
+    /// The new value; `null` for `remove`.
+    pub value: Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Changes {
+    pub current_text: String,
+    pub proposed_text: String,
+    #[serde(default)]
+    pub diff: Vec<DiffOp>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VoteChoice {
+    Approve,
+    Reject,
+    Abstain,
+    Veto,
+}
+
+/// The tally as it stands (seed `voting_result` plus weights and the decision).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct VotingResult {
+    pub approve_votes: u64,
+    pub reject_votes: u64,
+    pub abstain_votes: u64,
+    pub veto_votes: u64,
+    pub total_votes: u64,
+    pub approve_weight: u64,
+    pub reject_weight: u64,
+    pub abstain_weight: u64,
+    pub veto_weight: u64,
+    pub eligible_weight: u64,
+    pub quorum_reached: bool,
+    /// `adopted` or `rejected` once decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<ProposalStatus>,
+    /// Why the outcome is what it is (or why it is still open), in words.
+    pub reason: String,
+}
+
+/// A proposal, in the seed's proposal schema plus govmesh fields.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub proposal_id: String,
+    pub proposed_by: String,
+    pub contract_id: String,
+    pub target_contract_clause: String,
+    /// Hash of the clause the proposal was written against.
+    pub base_clause_hash: Digest,
+    /// Revision of the contract when the proposal was made.
+    pub base_revision: u64,
+    pub domain_id: String,
+    pub rationale: String,
+    pub changes: Changes,
+    pub status: ProposalStatus,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub voting_starts: Timestamp,
+    pub voting_ends: Timestamp,
+    pub voting_result: VotingResult,
+    pub phase_id: String,
+    pub codex_clauses: Vec<String>,
+    pub governance_scope: String,
+    /// Hashes of the signed entries behind this proposal (propose, votes, close).
+    pub attestation_hashes: Vec<Digest>,
+    /// Contract revision this proposal created, once adopted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopted_revision: Option<u64>,
+}
+
+/// A counted vote.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Vote {
+    pub proposal_id: String,
+    pub voter: String,
+    pub choice: VoteChoice,
+    pub weight: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub timestamp: Timestamp,
+    pub index: u64,
+    pub entry_hash: Digest,
+}
+
+/// Two different signed votes by one key on one proposal: the first counts, the
+/// second is kept as evidence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Equivocation {
+    pub proposal_id: String,
+    pub voter: String,
+    pub first_entry: Digest,
+    pub second_entry: Digest,
+    pub first_index: u64,
+    pub second_index: u64,
+}
