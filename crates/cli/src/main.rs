@@ -1,1 +1,426 @@
-fn main() {}
+//! `govmesh`: the command-line tool. Parses arguments and hands each command to its
+//! module; exit code 0 on success, 1 when a node refused or verification failed, 2 on
+//! usage and I/O errors, with a one-line `error: <reason>` on stderr.
+#![forbid(unsafe_code)]
+
+mod client;
+mod commands;
+mod demo;
+mod fail;
+mod hygiene_cmd;
+mod keyfile;
+mod local;
+mod verify;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "govmesh",
+    version,
+    about = "A governance mesh: signed, replicated, verifiable governance contracts"
+)]
+struct Cli {
+    /// Print the API's JSON instead of human-readable output.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Which node to talk to.
+#[derive(Debug, Args, Clone)]
+pub struct NodeArg {
+    /// Base URL of the node's API.
+    #[arg(
+        long,
+        env = "GOVMESH_NODE",
+        default_value = "http://127.0.0.1:7420",
+        global = true
+    )]
+    pub node: String,
+}
+
+/// How to sign: locally with a key file, or as the node through its operator token.
+#[derive(Debug, Args, Clone)]
+pub struct AuthArgs {
+    /// Sign locally with this key file (from `govmesh key new`).
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+    /// Without --key: use the node's operator endpoints with the token in this file.
+    #[arg(long, conflicts_with = "key")]
+    pub token: Option<PathBuf>,
+    /// Without --key: the node's data directory (its operator.token is used).
+    #[arg(long, conflicts_with_all = ["key", "token"])]
+    pub data: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Choice {
+    Approve,
+    Reject,
+    Abstain,
+    Veto,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum NodeTypeArg {
+    GovernanceHub,
+    ComplianceWitness,
+    TrustFork,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a node's data directory with a Codex genesis.
+    Init {
+        /// The data directory to create.
+        #[arg(long)]
+        data: PathBuf,
+        /// Human name of the mesh.
+        #[arg(long, default_value = "govmesh")]
+        mesh_name: String,
+        /// This node's key file (created in the data directory if not given).
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Another founding governance hub: a key file or a base64 public key.
+        #[arg(long = "founder")]
+        founders: Vec<String>,
+        /// The address other nodes reach this node at, recorded in the genesis.
+        #[arg(long)]
+        network_address: Option<String>,
+    },
+    /// Run a node from its data directory until Ctrl-C.
+    Serve {
+        #[arg(long)]
+        data: PathBuf,
+        /// Address to listen on (port 0 picks a free port).
+        #[arg(long, default_value = "127.0.0.1:7420")]
+        listen: String,
+    },
+    /// Create a three-hub mesh, run a proposal through it and keep serving.
+    Demo {
+        /// Data directory (default: a new ./govmesh-demo-<timestamp>).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Address to listen on (default 127.0.0.1:7420, or a free port if taken).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Key files.
+    Key {
+        #[command(subcommand)]
+        cmd: KeyCommand,
+    },
+    /// Propose a change to a contract clause; prints the proposal id.
+    Propose {
+        #[command(flatten)]
+        node: NodeArg,
+        #[command(flatten)]
+        auth: AuthArgs,
+        #[arg(long, default_value = "codex")]
+        contract: String,
+        /// The clause to change, e.g. 5.5.
+        #[arg(long)]
+        clause: String,
+        /// The clause's proposed text.
+        #[arg(long)]
+        text: String,
+        #[arg(long)]
+        rationale: String,
+        /// An RFC 6902 JSON Patch (file) of the clause's rules.
+        #[arg(long)]
+        rules_patch: Option<PathBuf>,
+        /// The governing domain (default: the contract's default domain).
+        #[arg(long)]
+        domain: Option<String>,
+        /// Voting period in seconds, if the policy allows.
+        #[arg(long)]
+        voting_period: Option<u64>,
+    },
+    /// Vote on a proposal.
+    Vote {
+        #[command(flatten)]
+        node: NodeArg,
+        #[command(flatten)]
+        auth: AuthArgs,
+        proposal_id: String,
+        #[arg(value_enum)]
+        choice: Choice,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Withdraw your own proposal.
+    Withdraw {
+        #[command(flatten)]
+        node: NodeArg,
+        #[command(flatten)]
+        auth: AuthArgs,
+        proposal_id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Contracts: current text, revisions and diffs.
+    Contract {
+        #[command(flatten)]
+        node: NodeArg,
+        #[command(subcommand)]
+        cmd: ContractCommand,
+    },
+    /// Proposals and their tallies.
+    Proposal {
+        #[command(flatten)]
+        node: NodeArg,
+        #[command(subcommand)]
+        cmd: ProposalCommand,
+    },
+    /// The node registry.
+    Node {
+        #[command(flatten)]
+        node: NodeArg,
+        #[command(subcommand)]
+        cmd: NodeCommand,
+    },
+    /// Trust domains.
+    Domain {
+        #[command(flatten)]
+        node: NodeArg,
+        #[command(subcommand)]
+        cmd: DomainCommand,
+    },
+    /// The node's status: log size, root, contract heads.
+    Status {
+        #[command(flatten)]
+        node: NodeArg,
+    },
+    /// The governance log.
+    Log {
+        #[command(flatten)]
+        node: NodeArg,
+        #[command(subcommand)]
+        cmd: LogCommand,
+    },
+    /// Replay and check a whole log from genesis: from a node or an exported file.
+    Verify {
+        /// A file written by `govmesh log export` (instead of --node).
+        file: Option<PathBuf>,
+        /// The node to verify (default $GOVMESH_NODE or http://127.0.0.1:7420).
+        #[arg(long, env = "GOVMESH_NODE", conflicts_with = "file")]
+        node: Option<String>,
+        /// The expected mesh id (hash of the genesis entry).
+        #[arg(long)]
+        genesis: Option<String>,
+    },
+    /// Repository hygiene (clause 5.2.5).
+    Hygiene {
+        #[command(subcommand)]
+        cmd: hygiene_cmd::HygieneCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Generate a new Ed25519 identity into a new file (mode 0600).
+    New {
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContractCommand {
+    /// A contract's current (or given) revision.
+    Show {
+        #[arg(default_value = "codex")]
+        id: String,
+        #[arg(long)]
+        revision: Option<u64>,
+    },
+    /// What changed between two revisions.
+    Diff {
+        #[arg(default_value = "codex")]
+        id: String,
+        #[arg(long)]
+        from: u64,
+        #[arg(long)]
+        to: u64,
+    },
+    /// Every revision of a contract.
+    History {
+        #[arg(default_value = "codex")]
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProposalCommand {
+    /// Proposals, newest first.
+    List {
+        /// Only proposals with this status (draft, voting, adopted, rejected, withdrawn).
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// One proposal with its votes and tally.
+    Show { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    List,
+    Show {
+        id: String,
+    },
+    /// Register a node in the mesh.
+    Register {
+        #[command(flatten)]
+        auth: AuthArgs,
+        #[arg(long = "type", value_enum)]
+        node_type: NodeTypeArg,
+        /// Base64 of the node's 32-byte Ed25519 public key.
+        #[arg(long)]
+        public_key: String,
+        /// The node's id (default: derived from the public key).
+        #[arg(long)]
+        node_id: Option<String>,
+        #[arg(long)]
+        network_address: Option<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DomainCommand {
+    List,
+    Show {
+        id: String,
+    },
+    /// Define a trust domain with its voting policy.
+    Define {
+        #[command(flatten)]
+        auth: AuthArgs,
+        /// The domain id (default: a new UUID).
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// The administering node (default: the signer).
+        #[arg(long)]
+        admin: Option<String>,
+        /// A member node id (repeat).
+        #[arg(long = "member")]
+        members: Vec<String>,
+        /// A clause shared by the domain (repeat).
+        #[arg(long = "shared-clause")]
+        shared_clauses: Vec<String>,
+        #[arg(long)]
+        quorum: Option<f64>,
+        #[arg(long)]
+        threshold: Option<f64>,
+        #[arg(long)]
+        veto: Option<f64>,
+        #[arg(long)]
+        voting_period: Option<u64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Write the log and its signed checkpoint to a file `govmesh verify FILE` reads.
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {}", fail::one_line(&err));
+            fail::exit_code(&err)
+        }
+    };
+    std::process::exit(code);
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    let json = cli.json;
+    match cli.command {
+        Command::Init {
+            data,
+            mesh_name,
+            key,
+            founders,
+            network_address,
+        } => local::init(
+            &data,
+            mesh_name,
+            key.as_deref(),
+            &founders,
+            network_address,
+            json,
+        ),
+        Command::Serve { data, listen } => local::serve(&data, &listen),
+        Command::Demo { data, listen } => demo::run(data, listen),
+        Command::Key {
+            cmd: KeyCommand::New { out },
+        } => local::key_new(&out, json),
+        Command::Propose {
+            node,
+            auth,
+            contract,
+            clause,
+            text,
+            rationale,
+            rules_patch,
+            domain,
+            voting_period,
+        } => commands::propose(
+            &node,
+            &auth,
+            commands::ProposeArgs {
+                contract,
+                clause,
+                text,
+                rationale,
+                rules_patch,
+                domain,
+                voting_period,
+            },
+            json,
+        ),
+        Command::Vote {
+            node,
+            auth,
+            proposal_id,
+            choice,
+            reason,
+        } => commands::vote(&node, &auth, &proposal_id, choice, reason, json),
+        Command::Withdraw {
+            node,
+            auth,
+            proposal_id,
+            reason,
+        } => commands::withdraw(&node, &auth, &proposal_id, reason, json),
+        Command::Contract { node, cmd } => commands::contract(&node, cmd, json),
+        Command::Proposal { node, cmd } => commands::proposal(&node, cmd, json),
+        Command::Node { node, cmd } => commands::node(&node, cmd, json),
+        Command::Domain { node, cmd } => commands::domain(&node, cmd, json),
+        Command::Status { node } => commands::status(&node, json),
+        Command::Log {
+            node,
+            cmd: LogCommand::Export { out },
+        } => verify::export(&node.node, &out, json),
+        Command::Verify {
+            file,
+            node,
+            genesis,
+        } => verify::run(file.as_deref(), node, genesis.as_deref(), json),
+        Command::Hygiene { cmd } => hygiene_cmd::run(cmd),
+    }
+}

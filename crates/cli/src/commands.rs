@@ -1,0 +1,761 @@
+//! The commands that act on a running node over its HTTP API: propose, vote, withdraw,
+//! register nodes and define domains (signed locally with `--key` or through the
+//! operator endpoints), and the read-only views of contracts, proposals, nodes,
+//! domains and status.
+
+use crate::client::NodeClient;
+use crate::{
+    AuthArgs, Choice, ContractCommand, DomainCommand, NodeArg, NodeCommand, NodeTypeArg,
+    ProposalCommand,
+};
+use anyhow::{Context, Result, bail};
+use govmesh_core::entry::{DomainSpec, NodeSpec, Operation, ProposeOp, VoteOp, WithdrawOp};
+use govmesh_core::keys::{KeyPair, PublicKey};
+use govmesh_core::model::{Changes, Clause, DiffOp, NodeType, PolicyOverride, VoteChoice};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+/// Who signs: this user's key, or the node itself through its operator token.
+pub enum Signer {
+    Key(KeyPair),
+    Operator(String),
+}
+
+pub fn signer(auth: &AuthArgs) -> Result<Signer> {
+    if let Some(k) = &auth.key {
+        return Ok(Signer::Key(crate::keyfile::read(k)?));
+    }
+    let token_file = match (&auth.token, &auth.data) {
+        (Some(t), _) => t.clone(),
+        (None, Some(d)) => d.join("operator.token"),
+        (None, None) => bail!(
+            "say who signs: --key FILE to sign locally, or --token FILE / --data DIR to act as the node"
+        ),
+    };
+    let token = std::fs::read_to_string(&token_file)
+        .with_context(|| format!("cannot read operator token {}", token_file.display()))?;
+    let token = token.trim().to_owned();
+    if token.is_empty() {
+        bail!("operator token file {} is empty", token_file.display());
+    }
+    Ok(Signer::Operator(token))
+}
+
+pub fn print_json(v: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+    );
+}
+
+fn s<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or("-")
+}
+
+fn n(v: &Value, key: &str) -> u64 {
+    v.get(key).and_then(Value::as_u64).unwrap_or(0)
+}
+
+/// Human lines for the events an accepted entry caused.
+fn print_events(resp: &Value) {
+    for e in resp
+        .get("events")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let line = match s(e, "event") {
+            "proposal_opened" => format!("proposal {} is open for voting", s(e, "proposal_id")),
+            "vote_counted" => format!("vote by {} counted", s(e, "voter")),
+            "equivocation_recorded" => format!(
+                "a second, different vote by {} was kept as equivocation evidence",
+                s(e, "voter")
+            ),
+            "proposal_adopted" => format!(
+                "proposal {} ADOPTED: {} revision {}",
+                s(e, "proposal_id"),
+                s(e, "contract_id"),
+                n(e, "revision")
+            ),
+            "proposal_rejected" => format!(
+                "proposal {} REJECTED: {}",
+                s(e, "proposal_id"),
+                s(e, "reason")
+            ),
+            "proposal_withdrawn" => format!("proposal {} withdrawn", s(e, "proposal_id")),
+            "node_registered" => format!("node {} registered", s(e, "node_id")),
+            "node_updated" => format!("node {} updated", s(e, "node_id")),
+            "domain_defined" => format!("domain {} defined", s(e, "domain_id")),
+            other => format!("{other}: {e}"),
+        };
+        println!("  {line}");
+    }
+}
+
+fn print_accepted(resp: &Value) {
+    println!(
+        "entry {} ({}) appended, hash {}",
+        n(resp, "index"),
+        s(resp, "kind"),
+        s(resp, "entry_hash")
+    );
+    print_events(resp);
+}
+
+pub struct ProposeArgs {
+    pub contract: String,
+    pub clause: String,
+    pub text: String,
+    pub rationale: String,
+    pub rules_patch: Option<PathBuf>,
+    pub domain: Option<String>,
+    pub voting_period: Option<u64>,
+}
+
+/// Reads a rules patch file: RFC 6902 JSON Patch (`op`), or the seed's diff form
+/// (`operation`) as it is.
+pub fn read_rules_patch(path: &Path) -> Result<Vec<DiffOp>> {
+    let text = std::fs::read(path)
+        .with_context(|| format!("cannot read rules patch {}", path.display()))?;
+    let v = govmesh_core::canonical::parse_strict(&text)
+        .map_err(|e| anyhow::anyhow!("rules patch {}: {e}", path.display()))?;
+    rules_diff(&v).with_context(|| format!("rules patch {}", path.display()))
+}
+
+pub fn rules_diff(v: &Value) -> Result<Vec<DiffOp>> {
+    let ops = v
+        .as_array()
+        .context("a JSON Patch is an array of operations")?;
+    if ops.iter().all(|o| o.get("operation").is_some()) {
+        return serde_json::from_value(v.clone()).context("not a list of seed diff operations");
+    }
+    govmesh_core::patch::from_json_patch(v).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Builds a signed proposal against the clause as the node currently has it.
+pub fn propose_op(client: &NodeClient, a: &ProposeArgs, diff: Vec<DiffOp>) -> Result<ProposeOp> {
+    let contract = client.get(&format!("/v1/contracts/{}", a.contract))?;
+    let clause = contract
+        .get("clauses")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|c| c.get("clause_id").and_then(Value::as_str) == Some(a.clause.as_str()))
+        .cloned()
+        .with_context(|| format!("contract {} has no clause {}", a.contract, a.clause))?;
+    let clause: Clause = serde_json::from_value(clause)
+        .with_context(|| format!("clause {} as the node serves it", a.clause))?;
+    let base = clause
+        .hash()
+        .map_err(|e| anyhow::anyhow!("hashing clause {}: {e}", a.clause))?;
+    Ok(ProposeOp {
+        proposal_id: uuid::Uuid::new_v4().to_string(),
+        contract_id: a.contract.clone(),
+        target_contract_clause: a.clause.clone(),
+        base_clause_hash: base,
+        domain_id: a.domain.clone(),
+        rationale: a.rationale.clone(),
+        changes: Changes {
+            current_text: clause.text.clone(),
+            proposed_text: a.text.clone(),
+            diff,
+        },
+        voting_period_secs: a.voting_period,
+    })
+}
+
+pub fn propose(node: &NodeArg, auth: &AuthArgs, a: ProposeArgs, json: bool) -> Result<i32> {
+    let client = NodeClient::new(&node.node)?;
+    let signer = signer(auth)?;
+    let diff = match &a.rules_patch {
+        Some(p) => read_rules_patch(p)?,
+        None => Vec::new(),
+    };
+    let (resp, pid) = match signer {
+        Signer::Key(key) => {
+            let op = propose_op(&client, &a, diff)?;
+            let pid = op.proposal_id.clone();
+            let mut resp = client.submit(&key, Operation::Propose(op))?;
+            resp["proposal_id"] = json!(pid);
+            (resp, pid)
+        }
+        Signer::Operator(token) => {
+            let mut body = json!({
+                "contract_id": a.contract,
+                "clause": a.clause,
+                "proposed_text": a.text,
+                "rationale": a.rationale,
+                "diff": diff,
+            });
+            if let Some(d) = &a.domain {
+                body["domain_id"] = json!(d);
+            }
+            if let Some(p) = a.voting_period {
+                body["voting_period_secs"] = json!(p);
+            }
+            let resp = client.post("/v1/operator/propose", &body, Some(&token))?;
+            let pid = resp
+                .get("proposal_id")
+                .and_then(Value::as_str)
+                .context("the node's answer has no proposal_id")?
+                .to_owned();
+            (resp, pid)
+        }
+    };
+    if json {
+        print_json(&resp);
+    } else {
+        println!("{pid}");
+    }
+    Ok(0)
+}
+
+fn choice(c: Choice) -> VoteChoice {
+    match c {
+        Choice::Approve => VoteChoice::Approve,
+        Choice::Reject => VoteChoice::Reject,
+        Choice::Abstain => VoteChoice::Abstain,
+        Choice::Veto => VoteChoice::Veto,
+    }
+}
+
+pub fn vote(
+    node: &NodeArg,
+    auth: &AuthArgs,
+    proposal_id: &str,
+    c: Choice,
+    reason: Option<String>,
+    json: bool,
+) -> Result<i32> {
+    let client = NodeClient::new(&node.node)?;
+    let resp = match signer(auth)? {
+        Signer::Key(key) => client.submit(
+            &key,
+            Operation::Vote(VoteOp {
+                proposal_id: proposal_id.to_owned(),
+                choice: choice(c),
+                reason,
+            }),
+        )?,
+        Signer::Operator(token) => {
+            let mut body = json!({"proposal_id": proposal_id, "choice": choice(c)});
+            if let Some(r) = reason {
+                body["reason"] = json!(r);
+            }
+            client.post("/v1/operator/vote", &body, Some(&token))?
+        }
+    };
+    if json {
+        print_json(&resp);
+    } else {
+        print_accepted(&resp);
+    }
+    Ok(0)
+}
+
+pub fn withdraw(
+    node: &NodeArg,
+    auth: &AuthArgs,
+    proposal_id: &str,
+    reason: Option<String>,
+    json: bool,
+) -> Result<i32> {
+    let client = NodeClient::new(&node.node)?;
+    let resp = match signer(auth)? {
+        Signer::Key(key) => client.submit(
+            &key,
+            Operation::Withdraw(WithdrawOp {
+                proposal_id: proposal_id.to_owned(),
+                reason,
+            }),
+        )?,
+        Signer::Operator(token) => {
+            let mut body = json!({"proposal_id": proposal_id});
+            if let Some(r) = reason {
+                body["reason"] = json!(r);
+            }
+            client.post("/v1/operator/withdraw", &body, Some(&token))?
+        }
+    };
+    if json {
+        print_json(&resp);
+    } else {
+        print_accepted(&resp);
+    }
+    Ok(0)
+}
+
+fn print_contract(c: &Value) {
+    println!(
+        "{} {} revision {}",
+        s(c, "contract_id"),
+        s(c, "label"),
+        n(c, "revision")
+    );
+    println!("  hash        {}", s(c, "contract_hash"));
+    if let Some(p) = c.get("parent_hash").and_then(Value::as_str) {
+        println!("  parent      {p}");
+    }
+    if let Some(p) = c.get("adopted_by_proposal").and_then(Value::as_str) {
+        println!("  adopted by  proposal {p}");
+    }
+    println!("  adopted at  {}", s(c, "adopted_at"));
+    for cl in c
+        .get("clauses")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        println!();
+        println!("  {} {}", s(cl, "clause_id"), s(cl, "title"));
+        for line in s(cl, "text").lines() {
+            println!("    {line}");
+        }
+        if let Some(r) = cl.get("rules") {
+            println!("    rules: {r}");
+        }
+    }
+}
+
+/// Prints a contract diff as the node computes it: each changed clause's text and
+/// rules, old and new.
+pub fn print_diff(d: &Value) {
+    println!(
+        "{} revision {} -> {}",
+        s(d, "contract_id"),
+        d.get("from").map(|v| v.to_string()).unwrap_or_default(),
+        d.get("to").map(|v| v.to_string()).unwrap_or_default()
+    );
+    let clauses = d
+        .get("clauses")
+        .or_else(|| d.get("changes"))
+        .and_then(Value::as_array);
+    let Some(clauses) = clauses else {
+        print_json(d);
+        return;
+    };
+    if clauses.is_empty() {
+        println!("  no clause changed");
+    }
+    for c in clauses {
+        println!("  clause {} ({})", s(c, "clause_id"), s(c, "change"));
+        if let Some(t) = c.get("text_diff").and_then(Value::as_str) {
+            for line in t.lines() {
+                println!("    {line}");
+            }
+        } else {
+            for (k, label) in [("old_text", "-"), ("new_text", "+")] {
+                if let Some(t) = c.get(k).and_then(Value::as_str) {
+                    for line in t.lines() {
+                        println!("    {label} {line}");
+                    }
+                }
+            }
+        }
+        if let Some(ops) = c.get("rules_diff").or_else(|| c.get("rules_patch")) {
+            for op in ops.as_array().into_iter().flatten() {
+                println!("    rules: {op}");
+            }
+        }
+    }
+}
+
+pub fn contract(node: &NodeArg, cmd: ContractCommand, json: bool) -> Result<i32> {
+    let client = NodeClient::new(&node.node)?;
+    match cmd {
+        ContractCommand::Show { id, revision } => {
+            let path = match revision {
+                Some(r) => format!("/v1/contracts/{id}/revisions/{r}"),
+                None => format!("/v1/contracts/{id}"),
+            };
+            let c = client.get(&path)?;
+            if json {
+                print_json(&c);
+            } else {
+                print_contract(&c);
+            }
+        }
+        ContractCommand::Diff { id, from, to } => {
+            let d = client.get(&format!("/v1/contracts/{id}/diff?from={from}&to={to}"))?;
+            if json {
+                print_json(&d);
+            } else {
+                print_diff(&d);
+            }
+        }
+        ContractCommand::History { id } => {
+            let h = client.get(&format!("/v1/contracts/{id}/revisions"))?;
+            if json {
+                print_json(&h);
+            } else {
+                for r in h
+                    .get("revisions")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    println!(
+                        "revision {:>3}  {}  {}  {}",
+                        n(r, "revision"),
+                        s(r, "adopted_at"),
+                        s(r, "contract_hash"),
+                        r.get("adopted_by_proposal")
+                            .and_then(Value::as_str)
+                            .map(|p| format!("proposal {p}"))
+                            .unwrap_or_else(|| "genesis".into())
+                    );
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn tally_line(p: &Value) -> String {
+    let r = p.get("voting_result").cloned().unwrap_or(Value::Null);
+    format!(
+        "approve {} reject {} abstain {} veto {}",
+        n(&r, "approve_votes"),
+        n(&r, "reject_votes"),
+        n(&r, "abstain_votes"),
+        n(&r, "veto_votes")
+    )
+}
+
+pub fn proposal(node: &NodeArg, cmd: ProposalCommand, json: bool) -> Result<i32> {
+    let client = NodeClient::new(&node.node)?;
+    match cmd {
+        ProposalCommand::List { status } => {
+            let path = match &status {
+                Some(st) => format!("/v1/proposals?status={st}"),
+                None => "/v1/proposals".to_owned(),
+            };
+            let l = client.get(&path)?;
+            if json {
+                print_json(&l);
+                return Ok(0);
+            }
+            let list = l.get("proposals").and_then(Value::as_array);
+            if list.is_none_or(|l| l.is_empty()) {
+                println!("no proposals");
+            }
+            for p in list.into_iter().flatten() {
+                println!(
+                    "{}  {:<9} {} clause {:<6} {}  {}",
+                    s(p, "proposal_id"),
+                    s(p, "status"),
+                    s(p, "contract_id"),
+                    s(p, "target_contract_clause"),
+                    tally_line(p),
+                    s(p, "rationale").lines().next().unwrap_or("")
+                );
+            }
+        }
+        ProposalCommand::Show { id } => {
+            let p = client.get(&format!("/v1/proposals/{id}"))?;
+            if json {
+                print_json(&p);
+                return Ok(0);
+            }
+            println!("proposal {}", s(&p, "proposal_id"));
+            println!("  status      {}", s(&p, "status"));
+            println!(
+                "  target      {} clause {}",
+                s(&p, "contract_id"),
+                s(&p, "target_contract_clause")
+            );
+            println!("  proposed by {}", s(&p, "proposed_by"));
+            println!("  domain      {}", s(&p, "domain_id"));
+            println!(
+                "  voting      {} .. {}",
+                s(&p, "voting_starts"),
+                s(&p, "voting_ends")
+            );
+            println!("  tally       {}", tally_line(&p));
+            if let Some(r) = p.get("voting_result") {
+                println!("  result      {}", s(r, "reason"));
+            }
+            if let Some(r) = p.get("adopted_revision").and_then(Value::as_u64) {
+                println!("  adopted as  revision {r}");
+            }
+            println!("  rationale   {}", s(&p, "rationale"));
+            if let Some(ch) = p.get("changes") {
+                println!("  current     {}", s(ch, "current_text"));
+                println!("  proposed    {}", s(ch, "proposed_text"));
+                for op in ch
+                    .get("diff")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    println!("  rules       {op}");
+                }
+            }
+            for v in p
+                .get("votes")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                println!(
+                    "  vote        {} {} (weight {}) at {}",
+                    s(v, "voter"),
+                    s(v, "choice"),
+                    n(v, "weight"),
+                    s(v, "timestamp")
+                );
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn node_type(t: NodeTypeArg) -> NodeType {
+    match t {
+        NodeTypeArg::GovernanceHub => NodeType::GovernanceHub,
+        NodeTypeArg::ComplianceWitness => NodeType::ComplianceWitness,
+        NodeTypeArg::TrustFork => NodeType::TrustFork,
+    }
+}
+
+pub fn node(node: &NodeArg, cmd: NodeCommand, json: bool) -> Result<i32> {
+    let client = NodeClient::new(&node.node)?;
+    match cmd {
+        NodeCommand::List => {
+            let l = client.get("/v1/nodes")?;
+            if json {
+                print_json(&l);
+                return Ok(0);
+            }
+            for x in l
+                .get("nodes")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                println!(
+                    "{}  {:<18} {:<9} {}",
+                    s(x, "node_id"),
+                    s(x, "node_type"),
+                    s(x, "status"),
+                    x.get("display_name")
+                        .or_else(|| x.get("network_address"))
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                );
+            }
+        }
+        NodeCommand::Show { id } => {
+            let x = client.get(&format!("/v1/nodes/{id}"))?;
+            if json {
+                print_json(&x);
+                return Ok(0);
+            }
+            for k in [
+                "node_id",
+                "node_type",
+                "status",
+                "public_key",
+                "network_address",
+                "display_name",
+                "registered_at",
+                "registered_by",
+                "last_seen",
+            ] {
+                if let Some(v) = x.get(k).and_then(Value::as_str) {
+                    println!("{k:<16} {v}");
+                }
+            }
+            if let Some(p) = x.get("privileges") {
+                println!("{:<16} {p}", "privileges");
+            }
+        }
+        NodeCommand::Register {
+            auth,
+            node_type: t,
+            public_key,
+            node_id,
+            network_address,
+            display_name,
+        } => {
+            let pk = PublicKey::from_base64(&public_key)
+                .map_err(|e| anyhow::anyhow!("--public-key: {e}"))?;
+            let node_id = node_id.unwrap_or_else(|| pk.derived_node_id());
+            let resp = match signer(&auth)? {
+                Signer::Key(key) => {
+                    let mut r = client.submit(
+                        &key,
+                        Operation::RegisterNode(NodeSpec {
+                            node_id: node_id.clone(),
+                            node_type: node_type(t),
+                            public_key: pk,
+                            network_address,
+                            display_name,
+                            node_policy_capabilities: Vec::new(),
+                        }),
+                    )?;
+                    r["node_id"] = json!(node_id);
+                    r
+                }
+                Signer::Operator(token) => {
+                    let mut body = json!({
+                        "node_type": node_type(t),
+                        "public_key": pk,
+                        "node_id": node_id,
+                    });
+                    if let Some(a) = network_address {
+                        body["network_address"] = json!(a);
+                    }
+                    if let Some(d) = display_name {
+                        body["display_name"] = json!(d);
+                    }
+                    client.post("/v1/operator/nodes", &body, Some(&token))?
+                }
+            };
+            if json {
+                print_json(&resp);
+            } else {
+                println!("{}", s(&resp, "node_id"));
+            }
+        }
+    }
+    Ok(0)
+}
+
+pub fn domain(node: &NodeArg, cmd: DomainCommand, json: bool) -> Result<i32> {
+    let client = NodeClient::new(&node.node)?;
+    match cmd {
+        DomainCommand::List => {
+            let l = client.get("/v1/domains")?;
+            if json {
+                print_json(&l);
+                return Ok(0);
+            }
+            for d in l
+                .get("domains")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                println!(
+                    "{}  {}  {} members  admin {}",
+                    s(d, "domain_id"),
+                    s(d, "name"),
+                    d.get("member_nodes")
+                        .and_then(Value::as_array)
+                        .map_or(0, Vec::len),
+                    s(d, "admin_node_id")
+                );
+            }
+        }
+        DomainCommand::Show { id } => {
+            let d = client.get(&format!("/v1/domains/{id}"))?;
+            if json {
+                print_json(&d);
+                return Ok(0);
+            }
+            println!("domain {} ({})", s(&d, "domain_id"), s(&d, "name"));
+            println!("  description {}", s(&d, "description"));
+            println!("  admin       {}", s(&d, "admin_node_id"));
+            for m in d
+                .get("member_nodes")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                println!("  member      {}", m.as_str().unwrap_or("-"));
+            }
+            if let Some(p) = d.get("policy") {
+                println!("  policy      {p}");
+            }
+            if let Some(p) = d.get("clause_policies") {
+                println!("  per clause  {p}");
+            }
+        }
+        DomainCommand::Define {
+            auth,
+            id,
+            name,
+            description,
+            admin,
+            members,
+            shared_clauses,
+            quorum,
+            threshold,
+            veto,
+            voting_period,
+        } => {
+            let policy = PolicyOverride {
+                quorum,
+                threshold,
+                veto,
+                voting_period_secs: voting_period,
+                weights: None,
+                default_weight: None,
+            };
+            let domain_id = id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            let resp = match signer(&auth)? {
+                Signer::Key(key) => {
+                    let spec = DomainSpec {
+                        domain_id: domain_id.clone(),
+                        name,
+                        description,
+                        admin_node_id: admin.unwrap_or_else(|| key.node_id().to_owned()),
+                        member_nodes: members,
+                        shared_clauses,
+                        local_overrides: Default::default(),
+                        policy,
+                        clause_policies: Default::default(),
+                    };
+                    let mut r = client.submit(&key, Operation::DefineDomain(spec))?;
+                    r["domain_id"] = json!(domain_id);
+                    r
+                }
+                Signer::Operator(token) => {
+                    let mut body = json!({
+                        "domain_id": domain_id,
+                        "name": name,
+                        "description": description,
+                        "member_nodes": members,
+                        "shared_clauses": shared_clauses,
+                        "policy": policy,
+                    });
+                    if let Some(a) = admin {
+                        body["admin_node_id"] = json!(a);
+                    }
+                    client.post("/v1/operator/domains", &body, Some(&token))?
+                }
+            };
+            if json {
+                print_json(&resp);
+            } else {
+                println!("{}", s(&resp, "domain_id"));
+            }
+        }
+    }
+    Ok(0)
+}
+
+pub fn status(node: &NodeArg, json: bool) -> Result<i32> {
+    let client = NodeClient::new(&node.node)?;
+    let st = client.get("/v1/status")?;
+    if json {
+        print_json(&st);
+        return Ok(0);
+    }
+    println!("node      {} ({})", s(&st, "node_id"), s(&st, "node_type"));
+    println!("mesh      {} {}", s(&st, "mesh_name"), s(&st, "mesh_id"));
+    println!("log size  {}", n(&st, "log_size"));
+    println!("root      {}", s(&st, "root"));
+    if let Some(heads) = st.get("contract_heads").and_then(Value::as_object) {
+        for (id, h) in heads {
+            println!(
+                "contract  {id} revision {} {}",
+                n(h, "revision"),
+                s(h, "contract_hash")
+            );
+        }
+    }
+    println!("url       {}", s(&st, "url"));
+    Ok(0)
+}
