@@ -1,1 +1,29 @@
-//! placeholder
+//! govmesh-node: one node of a governance mesh on top of the pure core and the SQLite
+//! store — its data directory, the ordering step (a council of one hub for now), the
+//! HTTP API with its operator actions, and the server loop that closes proposals whose
+//! voting period has ended.
+//!
+//! Entry points: [`init`] and [`load`] (data directory), [`serve`] (bind and run),
+//! [`router`] with [`AppState`] (the HTTP API without a socket, for tests).
+#![forbid(unsafe_code)]
+
+mod api;
+mod datadir;
+mod error;
+mod extract;
+mod order;
+mod serve;
+mod wire;
+
+pub use api::{AppState, ROUTES, router};
+pub use datadir::{
+    InitOptions, KEY_FILE, LEDGER_FILE, NODE_FILE, NodeInfo, TOKEN_FILE, URL_FILE, generate_key,
+    init, load, load_key, load_token,
+};
+pub use error::{ApiError, NodeError};
+pub use order::{Committed, Orderer, SharedLedger, SingleHub, SubmitError, now};
+pub use serve::{RunningNode, ShutdownHandle, serve};
+pub use wire::checkpoint_origin;
+
+/// The largest request body the API reads (1 MiB).
+pub const MAX_BODY_BYTES: usize = 1 << 20;

@@ -1,0 +1,153 @@
+//! The node's error types: [`NodeError`] for the data directory and the server's life
+//! cycle, [`ApiError`] for HTTP answers (one status code plus a JSON body
+//! `{"error":{"code","message"}}`; internal details go to the log, not the client).
+
+use crate::order::SubmitError;
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use govmesh_core::state::{RejectCode, Rejection};
+use std::path::PathBuf;
+
+/// Errors of `init`, `load` and `serve`.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} already holds a govmesh node ({what}); refusing to initialize it again")]
+    AlreadyInitialized { path: PathBuf, what: &'static str },
+    #[error("{path} is not a govmesh data directory: {what} is missing (run `govmesh init` first)")]
+    NotInitialized { path: PathBuf, what: &'static str },
+    #[error("{path}: {message}")]
+    BadFile { path: PathBuf, message: String },
+    #[error("invalid init options: {0}")]
+    BadOptions(String),
+    #[error("ledger: {0}")]
+    Ledger(String),
+    #[error("the genesis entry was refused: {0}")]
+    Genesis(Rejection),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("server: {0}")]
+    Server(String),
+    #[error("randomness: {0}")]
+    Random(String),
+}
+
+impl NodeError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> NodeError {
+        NodeError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// An HTTP error answer.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: String,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(code: &str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn unprocessable(code: &str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    /// A fault of the node itself: the detail is logged, the client gets a generic
+    /// message.
+    pub fn internal(detail: impl std::fmt::Display) -> ApiError {
+        tracing::error!(%detail, "internal error while answering a request");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; the node's log has the details",
+        )
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
+        let mut resp = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+/// The snake_case name of a rejection code, as the API reports it.
+pub fn reject_code_name(code: RejectCode) -> String {
+    match serde_json::to_value(code) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => format!("{code:?}"),
+    }
+}
+
+impl From<Rejection> for ApiError {
+    fn from(r: Rejection) -> ApiError {
+        let status = match r.code {
+            RejectCode::Replay | RejectCode::Duplicate => StatusCode::CONFLICT,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        ApiError::new(status, &reject_code_name(r.code), r.message)
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(e: SubmitError) -> ApiError {
+        match e {
+            SubmitError::Rejected(r) => r.into(),
+            SubmitError::Stopped => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the node is shutting down",
+            ),
+            SubmitError::Storage(msg) => ApiError::internal(format!("storage: {msg}")),
+        }
+    }
+}

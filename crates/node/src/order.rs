@@ -1,0 +1,128 @@
+//! Ordering: the one narrow seam between the API and whoever decides the order of the
+//! log. [`SingleHub`] is the council of one (this node stamps the time and appends);
+//! the Raft council replaces it behind the same [`Orderer`] trait. Neither bypasses the
+//! state machine: the ledger validates every entry through `State::apply` before it
+//! is stored.
+
+use crate::error::NodeError;
+use govmesh_core::Digest;
+use govmesh_core::dsse::Envelope;
+use govmesh_core::stamp::Timestamp;
+use govmesh_core::state::{Event, Rejection};
+use govmesh_store::{Ledger, LedgerError};
+use serde::Serialize;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::Mutex;
+
+/// The ledger shared by the orderer and the API's readers. Held only briefly: readers
+/// clone what they answer with; the writer holds it for one append. The lock is fair
+/// (FIFO), so a stream of writes cannot starve reads.
+pub type SharedLedger = Arc<Mutex<Ledger>>;
+
+/// An entry committed to the log: durable before this is returned.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Committed {
+    pub index: u64,
+    pub entry_hash: Digest,
+    pub leaf_hash: Digest,
+    /// The operation's `type`.
+    pub kind: String,
+    pub author: String,
+    pub events: Vec<Event>,
+    pub timestamp: Timestamp,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The state machine refused the entry; nothing was stored.
+    #[error("entry refused: {0}")]
+    Rejected(Rejection),
+    /// The entry could not be stored (disk, database); nothing was acknowledged.
+    #[error("storage: {0}")]
+    Storage(String),
+    /// The orderer is shutting down.
+    #[error("the orderer has stopped")]
+    Stopped,
+}
+
+pub type SubmitFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Committed, SubmitError>> + Send + 'a>>;
+
+/// Puts signed entries into the log's order. Implementations stamp the council time,
+/// append through the ledger (which applies the state machine) and answer only once
+/// the entry is durable.
+pub trait Orderer: Send + Sync + 'static {
+    fn submit(&self, envelope: Envelope) -> SubmitFuture<'_>;
+}
+
+/// The council of one: this hub orders every entry itself.
+pub struct SingleHub {
+    ledger: SharedLedger,
+}
+
+impl SingleHub {
+    pub fn new(ledger: SharedLedger) -> SingleHub {
+        SingleHub { ledger }
+    }
+}
+
+impl Orderer for SingleHub {
+    fn submit(&self, envelope: Envelope) -> SubmitFuture<'_> {
+        Box::pin(async move {
+            let mut ledger = self.ledger.clone().lock_owned().await;
+            // SQLite commits with fsync: off the async workers.
+            tokio::task::spawn_blocking(move || {
+                let at = council_time(&ledger);
+                let appended = ledger
+                    .append(&envelope, at)
+                    .map_err(ledger_error_to_submit)?;
+                Ok(Committed {
+                    index: appended.record.index,
+                    entry_hash: appended.applied.entry_hash,
+                    leaf_hash: appended.leaf_hash,
+                    kind: appended.applied.kind,
+                    author: appended.applied.author,
+                    events: appended.applied.events,
+                    timestamp: appended.record.timestamp,
+                })
+            })
+            .await
+            .map_err(|e| SubmitError::Storage(format!("append task failed: {e}")))?
+        })
+    }
+}
+
+/// Now, but never earlier than the last record: the log's timestamps never go back
+/// even if the wall clock does.
+fn council_time(ledger: &Ledger) -> Timestamp {
+    let t = now();
+    ledger
+        .state()
+        .last_timestamp()
+        .map_or(t, |last| t.max(last))
+}
+
+/// The wall clock as a council timestamp (milliseconds, UTC).
+pub fn now() -> Timestamp {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    Timestamp::from_millis(ms)
+}
+
+pub(crate) fn ledger_error_to_submit(e: LedgerError) -> SubmitError {
+    match e {
+        LedgerError::Rejected(r) => SubmitError::Rejected(r),
+        other => SubmitError::Storage(other.to_string()),
+    }
+}
+
+pub(crate) fn ledger_error_to_node(e: LedgerError) -> NodeError {
+    match e {
+        LedgerError::Rejected(r) => NodeError::Genesis(r),
+        other => NodeError::Ledger(other.to_string()),
+    }
+}

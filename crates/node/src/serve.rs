@@ -1,0 +1,148 @@
+//! Running a node: bind the listener, write `DIR/node.url`, serve the API until told
+//! to stop, and close proposals whose voting period has ended (checked once a second).
+
+use crate::api::{AppState, close_due, router};
+use crate::datadir::{URL_FILE, load, write_atomic, write_node_json};
+use crate::error::NodeError;
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// A serving node. Dropping it does not stop the server; call [`RunningNode::shutdown`]
+/// (or [`ShutdownHandle::shutdown`] from elsewhere, e.g. on Ctrl-C) and then
+/// [`RunningNode::wait`].
+pub struct RunningNode {
+    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    pub url: String,
+    pub local_addr: SocketAddr,
+    pub node_id: String,
+    stop: ShutdownHandle,
+    task: JoinHandle<Result<(), NodeError>>,
+}
+
+/// Tells a running node to stop gracefully (finish in-flight requests, then return).
+#[derive(Clone)]
+pub struct ShutdownHandle(Arc<watch::Sender<bool>>);
+
+impl ShutdownHandle {
+    pub fn shutdown(&self) {
+        self.0.send_replace(true);
+    }
+}
+
+impl RunningNode {
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.stop.clone()
+    }
+
+    /// Waits until the server has stopped (after a shutdown signal).
+    pub async fn wait(self) -> Result<(), NodeError> {
+        self.task
+            .await
+            .map_err(|e| NodeError::Server(format!("server task failed: {e}")))?
+    }
+
+    /// Signals shutdown and waits for the server to stop.
+    pub async fn shutdown(self) -> Result<(), NodeError> {
+        self.stop.shutdown();
+        self.wait().await
+    }
+}
+
+/// Opens the data directory, binds `listen` (port 0 picks a free port) and serves.
+pub async fn serve(dir: &Path, listen: SocketAddr) -> Result<RunningNode, NodeError> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| NodeError::Bind {
+            addr: listen,
+            source,
+        })?;
+    let local_addr = listener
+        .local_addr()
+        .map_err(|e| NodeError::Server(format!("local address: {e}")))?;
+    let url = format!("http://{local_addr}");
+
+    let d = dir.to_owned();
+    let u = url.clone();
+    let app = tokio::task::spawn_blocking(move || -> Result<AppState, NodeError> {
+        let mut info = load(&d)?;
+        info.listen = Some(local_addr.to_string());
+        write_node_json(&info)?;
+        AppState::open(&d, Some(u))
+    })
+    .await
+    .map_err(|e| NodeError::Server(format!("opening the data directory failed: {e}")))??;
+    let node_id = app.info().node_id.clone();
+    let url_file = dir.join(URL_FILE);
+    write_atomic(&url_file, format!("{url}\n").as_bytes())?;
+
+    let (tx, rx) = watch::channel(false);
+    let stop = ShutdownHandle(Arc::new(tx));
+    let ledger = app.ledger().clone();
+    let closer = tokio::spawn(close_loop(app.clone(), rx.clone()));
+    let service = router(app);
+    let mut srx = rx;
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, service)
+            .with_graceful_shutdown(async move {
+                let _ = srx.wait_for(|stop| *stop).await;
+            })
+            .await;
+        let closed = closer.await;
+        remove_url_file(&url_file);
+        close_ledger(ledger).await;
+        served.map_err(|e| NodeError::Server(e.to_string()))?;
+        closed.map_err(|e| NodeError::Server(format!("close task failed: {e}")))?;
+        tracing::info!("node stopped");
+        Ok(())
+    });
+    tracing::info!(%node_id, %url, "govmesh node listening");
+    Ok(RunningNode {
+        url,
+        local_addr,
+        node_id,
+        stop,
+        task,
+    })
+}
+
+/// Writes the ledger's final snapshot and releases the data directory's lock, so the
+/// same directory can be served again (in this process or another).
+async fn close_ledger(ledger: crate::order::SharedLedger) {
+    match Arc::try_unwrap(ledger) {
+        Ok(m) => {
+            let l = m.into_inner();
+            match tokio::task::spawn_blocking(move || l.close()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "closing the ledger failed"),
+                Err(e) => tracing::warn!(error = %e, "closing the ledger failed"),
+            }
+        }
+        Err(_) => tracing::warn!("the ledger is still in use after shutdown; dropping it later"),
+    }
+}
+
+fn remove_url_file(path: &PathBuf) {
+    if let Err(e) = std::fs::remove_file(path)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(path = %path.display(), error = %e, "could not remove the URL file");
+    }
+}
+
+async fn close_loop(app: AppState, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut warned = HashSet::new();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        close_due(&app, &mut warned).await;
+    }
+}

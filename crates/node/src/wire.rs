@@ -1,0 +1,217 @@
+//! HTTP request and response shapes of the API (they live here, not in core: they are
+//! the boundary, not the model), and their conversion into core operations.
+
+use crate::error::ApiError;
+use govmesh_core::Digest;
+use govmesh_core::model::{DiffOp, NodeType, PatchOperation, VoteChoice};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The checkpoint origin of a mesh: `govmesh/` + the first 16 hex digits of its id.
+pub fn checkpoint_origin(mesh_id: &Digest) -> String {
+    format!("govmesh/{}", &mesh_id.to_hex()[..16])
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProposeRequest {
+    #[serde(default)]
+    pub contract_id: Option<String>,
+    pub clause: String,
+    pub proposed_text: String,
+    pub rationale: String,
+    /// Seed-form diff ops (`operation`) or RFC 6902 ops (`op`), mixed freely.
+    #[serde(default)]
+    pub diff: Vec<Value>,
+    #[serde(default)]
+    pub domain_id: Option<String>,
+    #[serde(default)]
+    pub voting_period_secs: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoteRequest {
+    pub proposal_id: String,
+    pub choice: VoteChoice,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawRequest {
+    pub proposal_id: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterNodeRequest {
+    pub node_type: NodeType,
+    pub public_key: govmesh_core::keys::PublicKey,
+    #[serde(default)]
+    pub node_id: Option<String>,
+    #[serde(default)]
+    pub network_address: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub node_policy_capabilities: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntriesQuery {
+    #[serde(default)]
+    pub start: u64,
+    #[serde(default)]
+    pub end: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InclusionQuery {
+    pub index: u64,
+    #[serde(default)]
+    pub size: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencyQuery {
+    pub from: u64,
+    #[serde(default)]
+    pub to: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiffQuery {
+    #[serde(default)]
+    pub from: Option<u64>,
+    #[serde(default)]
+    pub to: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProposalsQuery {
+    #[serde(default)]
+    pub status: Option<govmesh_core::model::ProposalStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InclusionProof {
+    pub index: u64,
+    pub size: u64,
+    pub leaf_hash: Digest,
+    pub root: Digest,
+    pub proof: Vec<Digest>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConsistencyProof {
+    pub from: u64,
+    pub to: u64,
+    pub from_root: Digest,
+    pub to_root: Digest,
+    pub proof: Vec<Digest>,
+}
+
+/// Converts one change of a proposal request into the seed's diff form.
+pub fn diff_op(i: usize, v: Value) -> Result<DiffOp, ApiError> {
+    let bad = |msg: String| ApiError::unprocessable("invalid_body", format!("diff[{i}]: {msg}"));
+    let obj = v
+        .as_object()
+        .ok_or_else(|| bad("expected an object".into()))?;
+    if obj.contains_key("operation") {
+        return serde_json::from_value(v).map_err(|e| bad(e.to_string()));
+    }
+    let op = obj
+        .get("op")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("needs \"operation\" (seed form) or \"op\" (RFC 6902)".into()))?;
+    let path = obj
+        .get("path")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("\"path\" must be a JSON Pointer string".into()))?
+        .to_owned();
+    for k in obj.keys() {
+        if !matches!(k.as_str(), "op" | "path" | "value") {
+            return Err(bad(format!("unexpected field {k:?}")));
+        }
+    }
+    let value = obj.get("value").cloned();
+    let (operation, value) = match (op, value) {
+        ("add", Some(v)) => (PatchOperation::Add, v),
+        ("replace", Some(v)) => (PatchOperation::Replace, v),
+        ("remove", None) => (PatchOperation::Remove, Value::Null),
+        ("add" | "replace", None) => return Err(bad(format!("\"{op}\" needs a \"value\""))),
+        ("remove", Some(_)) => return Err(bad("\"remove\" takes no \"value\"".into())),
+        (other, _) => {
+            return Err(bad(format!(
+                "op {other:?} is not supported; use add, remove or replace"
+            )));
+        }
+    };
+    Ok(DiffOp {
+        path,
+        operation,
+        value,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(input: Value, expected: Result<(PatchOperation, Value), &str>) {
+        match (diff_op(0, input.clone()), expected) {
+            (Ok(d), Ok((op, v))) => {
+                assert_eq!((d.operation, d.value), (op, v), "{input}");
+                assert_eq!(d.path, "/a");
+            }
+            (Err(e), Err(needle)) => assert!(e.message.contains(needle), "{input}: {e}"),
+            (got, want) => panic!("{input}: got {got:?}, want {want:?}"),
+        }
+    }
+
+    #[test]
+    fn diff_ops_in_both_forms() {
+        check(
+            json!({"op": "replace", "path": "/a", "value": 2}),
+            Ok((PatchOperation::Replace, json!(2))),
+        );
+        check(
+            json!({"op": "add", "path": "/a", "value": [1]}),
+            Ok((PatchOperation::Add, json!([1]))),
+        );
+        check(
+            json!({"op": "remove", "path": "/a"}),
+            Ok((PatchOperation::Remove, Value::Null)),
+        );
+        check(
+            json!({"operation": "replace", "path": "/a", "value": "x"}),
+            Ok((PatchOperation::Replace, json!("x"))),
+        );
+        check(
+            json!({"op": "move", "path": "/a", "from": "/b"}),
+            Err("unexpected field"),
+        );
+        check(json!({"op": "copy", "path": "/a"}), Err("not supported"));
+        check(json!({"op": "add", "path": "/a"}), Err("needs a \"value\""));
+        check(json!({"path": "/a"}), Err("needs \"operation\""));
+        check(json!([1]), Err("expected an object"));
+    }
+
+    #[test]
+    fn origin_is_prefix_of_mesh_id() {
+        let d = Digest::sha256(b"x");
+        let o = checkpoint_origin(&d);
+        assert_eq!(o.len(), "govmesh/".len() + 16);
+        assert!(d.to_hex().starts_with(&o["govmesh/".len()..]));
+    }
+}

@@ -1,0 +1,1 @@
+//! Integration tests of the node (one binary; modules below).
