@@ -1,0 +1,4 @@
+//! The integration tests of govmesh-core, one test binary (as ripgrep's
+//! `tests/tests.rs`): each module below is one concern.
+
+mod merkle;
