@@ -1,1 +1,15 @@
-//! placeholder
+//! govmesh-store: SQLite persistence of a node's governance log.
+//!
+//! - [`Store`] is the raw database (one file, WAL, `synchronous=FULL`, an exclusive
+//!   `LOCK` file in its directory): log records, state snapshots, meta values. See
+//!   the crate's README.md for the tables.
+//! - [`Ledger`] is what a node uses: the store plus the [`State`](govmesh_core::state::State)
+//!   and [`MerkleTree`](govmesh_core::merkle::MerkleTree) rebuilt from it, appending
+//!   entries through the state machine and durably before returning.
+#![forbid(unsafe_code)]
+
+mod ledger;
+mod store;
+
+pub use ledger::{Appended, DB_FILE, Ledger, LedgerError, LedgerOptions, OpenReport};
+pub use store::{LOCK_FILE, MAX_PAGE, RecordRow, SCHEMA_VERSION, Snapshot, Store, StoreError};

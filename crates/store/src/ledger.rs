@@ -1,0 +1,386 @@
+//! The node's durable governance log: the SQLite [`Store`] plus the in-memory
+//! [`State`] and [`MerkleTree`] derived from it, kept in step. Every append is
+//! validated by the state machine, then committed (WAL, `synchronous=FULL`) before it
+//! is acknowledged; on open the state is rebuilt from the latest snapshot plus a
+//! replay of the records after it.
+
+use crate::store::{MAX_PAGE, RecordRow, Snapshot, Store, StoreError};
+use govmesh_core::dsse::Envelope;
+use govmesh_core::entry::LogRecord;
+use govmesh_core::merkle::{MerkleTree, leaf_hash};
+use govmesh_core::state::{Applied, Rejection, State};
+use govmesh_core::{Digest, Timestamp};
+use std::path::{Path, PathBuf};
+
+/// File name of the database inside a data directory.
+pub const DB_FILE: &str = "govmesh.db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The state machine refused the entry; nothing was stored.
+    #[error("entry rejected: {0}")]
+    Rejected(Rejection),
+    /// A record of a batch was refused; the records before it were stored.
+    #[error("record {index} rejected: {rejection}")]
+    RecordRejected { index: u64, rejection: Rejection },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A newly appended entry.
+#[derive(Clone, Debug)]
+pub struct Appended {
+    pub record: LogRecord,
+    pub applied: Applied,
+    pub leaf_hash: Digest,
+}
+
+/// Tuning of a [`Ledger`].
+#[derive(Clone, Debug)]
+pub struct LedgerOptions {
+    /// Write a state snapshot once at least this many entries were appended since the
+    /// last one (and at [`Ledger::close`]).
+    pub snapshot_every: u64,
+    /// Snapshots kept (the newest).
+    pub keep_snapshots: u32,
+}
+
+impl Default for LedgerOptions {
+    fn default() -> Self {
+        LedgerOptions {
+            snapshot_every: 1000,
+            keep_snapshots: 2,
+        }
+    }
+}
+
+/// What [`Ledger::open`] did to rebuild the state.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// Size covered by the snapshot the state was loaded from.
+    pub snapshot_size: Option<u64>,
+    /// Why the latest snapshot was not used (the log was replayed from genesis).
+    pub snapshot_skipped: Option<String>,
+    /// Records replayed through the state machine.
+    pub replayed: u64,
+}
+
+/// The durable log, its Merkle tree and the governance state.
+#[derive(Debug)]
+pub struct Ledger {
+    store: Store,
+    dir: PathBuf,
+    state: State,
+    tree: MerkleTree,
+    options: LedgerOptions,
+    last_snapshot: u64,
+    report: OpenReport,
+    /// Set when a failed write could not be undone by reloading from disk.
+    poisoned: Option<String>,
+}
+
+impl Ledger {
+    /// Opens the ledger in `dir` (database `dir/govmesh.db`, created if missing).
+    pub fn open(dir: &Path) -> Result<Ledger, StoreError> {
+        Ledger::open_with(dir, LedgerOptions::default())
+    }
+
+    pub fn open_with(dir: &Path, options: LedgerOptions) -> Result<Ledger, StoreError> {
+        let mut store = Store::open(&dir.join(DB_FILE))?;
+        store.set_keep_snapshots(options.keep_snapshots);
+        let (state, tree, last_snapshot, report) = load(&store)?;
+        Ok(Ledger {
+            store,
+            dir: dir.to_owned(),
+            state,
+            tree,
+            options,
+            last_snapshot,
+            report,
+            poisoned: None,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    pub fn tree(&self) -> &MerkleTree {
+        &self.tree
+    }
+
+    /// Number of records in the log.
+    pub fn size(&self) -> u64 {
+        self.tree.size()
+    }
+
+    pub fn root(&self) -> Digest {
+        self.tree.root()
+    }
+
+    pub fn open_report(&self) -> &OpenReport {
+        &self.report
+    }
+
+    /// The underlying store, for raw reads (leaf bytes exactly as stored).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn check_usable(&self) -> Result<(), StoreError> {
+        match &self.poisoned {
+            Some(why) => Err(StoreError::Poisoned(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Validates `env` as the next entry at council time `at` and appends it. Returns
+    /// once the record is durable. On rejection nothing changes.
+    pub fn append(&mut self, env: &Envelope, at: Timestamp) -> Result<Appended, LedgerError> {
+        self.check_usable()?;
+        let applied = self.state.apply(env, at).map_err(LedgerError::Rejected)?;
+        let record = LogRecord {
+            index: applied.index,
+            timestamp: at,
+            envelope: env.clone(),
+        };
+        let row = record_row(&record, &applied);
+        let leaf_hash = row.leaf_hash;
+        self.write(&[row])?;
+        Ok(Appended {
+            record,
+            applied,
+            leaf_hash,
+        })
+    }
+
+    /// Applies and stores already-stamped records (replication, import, benchmarks)
+    /// in one transaction. If record `k` is refused, records `0..k` are stored and
+    /// the error names record `k`'s index.
+    pub fn append_records(&mut self, recs: &[LogRecord]) -> Result<Vec<Applied>, LedgerError> {
+        self.check_usable()?;
+        let mut rows = Vec::with_capacity(recs.len());
+        let mut applied = Vec::with_capacity(recs.len());
+        let mut refused = None;
+        for rec in recs {
+            match self.state.apply_record(rec) {
+                Ok(a) => {
+                    rows.push(record_row(rec, &a));
+                    applied.push(a);
+                }
+                Err(rejection) => {
+                    refused = Some(LedgerError::RecordRejected {
+                        index: rec.index,
+                        rejection,
+                    });
+                    break;
+                }
+            }
+        }
+        if !rows.is_empty() {
+            self.write(&rows)?;
+        }
+        match refused {
+            Some(e) => Err(e),
+            None => Ok(applied),
+        }
+    }
+
+    /// Commits rows the state has already applied, with a snapshot when one is due;
+    /// on failure restores state and tree from disk so memory never runs ahead.
+    fn write(&mut self, rows: &[RecordRow]) -> Result<(), StoreError> {
+        let size = self.state.size();
+        let snapshot = if size - self.last_snapshot >= self.options.snapshot_every {
+            Some(self.snapshot_of_state(size)?)
+        } else {
+            None
+        };
+        if let Err(e) = self.store.append(rows, snapshot.as_ref()) {
+            self.reload();
+            return Err(e);
+        }
+        for r in rows {
+            self.tree.push(r.leaf_hash);
+        }
+        if snapshot.is_some() {
+            self.last_snapshot = size;
+        }
+        Ok(())
+    }
+
+    fn snapshot_of_state(&mut self, size: u64) -> Result<Snapshot, StoreError> {
+        match serde_json::to_vec(&self.state) {
+            Ok(state_json) => Ok(Snapshot {
+                covered_size: size,
+                state_json,
+            }),
+            Err(e) => {
+                let err = StoreError::BadSnapshot {
+                    covered: size,
+                    reason: format!("state does not serialize: {e}"),
+                };
+                self.reload();
+                Err(err)
+            }
+        }
+    }
+
+    /// Rebuilds state and tree from the store after a failed write.
+    fn reload(&mut self) {
+        match load(&self.store) {
+            Ok((state, tree, last_snapshot, _)) => {
+                self.state = state;
+                self.tree = tree;
+                self.last_snapshot = last_snapshot;
+            }
+            Err(e) => self.poisoned = Some(e.to_string()),
+        }
+    }
+
+    /// Record `index`, if stored.
+    pub fn record(&self, index: u64) -> Result<Option<LogRecord>, StoreError> {
+        self.store
+            .record(index)?
+            .map(|row| parse_record(&row))
+            .transpose()
+    }
+
+    /// Records `start..end` (at most [`MAX_PAGE`]; fewer at the end of the log).
+    pub fn records(&self, start: u64, end: u64) -> Result<Vec<LogRecord>, StoreError> {
+        self.store
+            .records(start, end)?
+            .iter()
+            .map(parse_record)
+            .collect()
+    }
+
+    pub fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store.meta_get(key)
+    }
+
+    pub fn meta_set(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.store.meta_set(key, value)
+    }
+
+    /// Writes a final snapshot (if anything was appended since the last) and
+    /// releases the data directory.
+    pub fn close(mut self) -> Result<(), StoreError> {
+        self.check_usable()?;
+        let size = self.state.size();
+        if size > self.last_snapshot {
+            let snap = self.snapshot_of_state(size)?;
+            self.store.write_snapshot(&snap)?;
+        }
+        Ok(())
+    }
+}
+
+fn record_row(rec: &LogRecord, applied: &Applied) -> RecordRow {
+    let leaf = rec.leaf_bytes();
+    RecordRow {
+        index: rec.index,
+        leaf_hash: leaf_hash(&leaf),
+        leaf,
+        entry_hash: applied.entry_hash,
+        kind: applied.kind.clone(),
+        author: applied.author.clone(),
+        timestamp_ms: rec.timestamp.millis(),
+    }
+}
+
+fn parse_record(row: &RecordRow) -> Result<LogRecord, StoreError> {
+    let rec: LogRecord = serde_json::from_slice(&row.leaf).map_err(|e| StoreError::InvalidLog {
+        index: row.index,
+        reason: format!("stored record is not a log record: {e}"),
+    })?;
+    if rec.index != row.index {
+        return Err(StoreError::InvalidLog {
+            index: row.index,
+            reason: format!("stored record says index {}", rec.index),
+        });
+    }
+    Ok(rec)
+}
+
+/// State from the latest usable snapshot plus a replay of the records after it, and
+/// the Merkle tree of all stored leaf hashes.
+fn load(store: &Store) -> Result<(State, MerkleTree, u64, OpenReport), StoreError> {
+    let len = store.len();
+    let mut report = OpenReport::default();
+    let mut state = State::new();
+    if let Some(snap) = store.latest_snapshot()? {
+        match restore_snapshot(&snap, len) {
+            Ok(s) => {
+                state = s;
+                report.snapshot_size = Some(snap.covered_size);
+            }
+            Err(why) => report.snapshot_skipped = Some(why),
+        }
+    }
+    let from = state.size();
+    let last_snapshot = from;
+    let mut next = from;
+    while next < len {
+        let rows = store.records(next, next + MAX_PAGE)?;
+        for row in &rows {
+            let rec = parse_record(row)?;
+            let recomputed = rec.leaf_hash();
+            if recomputed != row.leaf_hash || leaf_hash(&row.leaf) != row.leaf_hash {
+                return Err(StoreError::InvalidLog {
+                    index: row.index,
+                    reason: format!(
+                        "stored leaf hash {} does not match the record (recomputed {recomputed})",
+                        row.leaf_hash
+                    ),
+                });
+            }
+            state
+                .apply_record(&rec)
+                .map_err(|rejection| StoreError::InvalidLog {
+                    index: row.index,
+                    reason: format!("replay refused it: {rejection}"),
+                })?;
+        }
+        next += rows.len() as u64;
+        if rows.is_empty() {
+            break;
+        }
+    }
+    report.replayed = next - from;
+    let leaves = store.leaf_hashes()?;
+    let tree = MerkleTree::from_leaf_hashes(leaves);
+    if tree.size() != state.size() {
+        return Err(StoreError::InvalidLog {
+            index: tree.size().min(state.size()),
+            reason: format!(
+                "the store holds {} leaf hashes but the state covers {} records",
+                tree.size(),
+                state.size()
+            ),
+        });
+    }
+    Ok((state, tree, last_snapshot, report))
+}
+
+fn restore_snapshot(snap: &Snapshot, len: u64) -> Result<State, String> {
+    if snap.covered_size > len {
+        return Err(format!(
+            "snapshot covers {} records but the log has {len}",
+            snap.covered_size
+        ));
+    }
+    let state: State = serde_json::from_slice(&snap.state_json)
+        .map_err(|e| format!("snapshot at size {} does not load: {e}", snap.covered_size))?;
+    if state.size() != snap.covered_size {
+        return Err(format!(
+            "snapshot row says size {} but its state has size {}",
+            snap.covered_size,
+            state.size()
+        ));
+    }
+    Ok(state)
+}

@@ -1,0 +1,696 @@
+//! The low-level SQLite store: log records, state snapshots and a key/value meta
+//! table, with schema versioning and an exclusive lock on the data directory. It
+//! knows nothing of governance semantics; [`crate::Ledger`] builds on it.
+
+use govmesh_core::Digest;
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
+use std::path::{Path, PathBuf};
+
+/// The schema version this build writes. Opening a database with a newer version is
+/// refused; older versions are migrated forward by [`MIGRATIONS`].
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The largest page [`Store::records`] returns.
+pub const MAX_PAGE: u64 = 1000;
+
+/// Name of the lock file held (exclusively) in the database's directory.
+pub const LOCK_FILE: &str = "LOCK";
+
+/// Meta keys the store itself owns; [`Store::meta_set`] refuses them.
+const SCHEMA_VERSION_KEY: &str = "schema_version";
+
+/// `MIGRATIONS[v - 1]` takes the schema from version `v - 1` to `v`.
+///
+/// Seams for later issues: the Raft council (vote, log, snapshot) and replication
+/// (peer cursors) get their tables as migration 2 onwards, appended here; never
+/// edit a migration that has shipped.
+const MIGRATIONS: [&str; 1] = [r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE records (
+    idx        INTEGER PRIMARY KEY,
+    leaf       BLOB NOT NULL,
+    leaf_hash  BLOB NOT NULL CHECK (length(leaf_hash) = 32),
+    entry_hash BLOB NOT NULL UNIQUE CHECK (length(entry_hash) = 32),
+    kind       TEXT NOT NULL,
+    author     TEXT NOT NULL,
+    at_ms      INTEGER NOT NULL
+);
+
+CREATE TABLE snapshots (
+    covered_size INTEGER PRIMARY KEY,
+    state_json   BLOB NOT NULL
+);
+"#];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: {action}: {source}")]
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path} is locked by another process{holder}: a data directory serves one node at a time"
+    )]
+    Locked { path: PathBuf, holder: String },
+    #[error("{path} is not a usable govmesh database (corrupt or truncated?): {detail}")]
+    Corrupt { path: PathBuf, detail: String },
+    #[error(
+        "{path} has schema version {found}, newer than this build supports ({supported}); upgrade govmesh"
+    )]
+    NewerSchema {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error("{path}: SQLite failed while {action}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        action: &'static str,
+        source: rusqlite::Error,
+    },
+    #[error("records must be appended in order: expected index {expected}, got {got}")]
+    NotContiguous { expected: u64, got: u64 },
+    #[error("snapshot covers {covered} records but the log has only {len}")]
+    SnapshotBeyondLog { covered: u64, len: u64 },
+    #[error("meta key {0:?} belongs to the store and cannot be set")]
+    ReservedKey(String),
+    #[error("stored log is invalid at index {index}: {reason}")]
+    InvalidLog { index: u64, reason: String },
+    #[error("stored state snapshot at size {covered} is unusable: {reason}")]
+    BadSnapshot { covered: u64, reason: String },
+    #[error(
+        "the ledger failed to write and then failed to reload from disk ({0}); reopen the data directory"
+    )]
+    Poisoned(String),
+}
+
+/// One row of the `records` table: a log record as served plus what indexes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordRow {
+    pub index: u64,
+    /// The record's JCS bytes, exactly as served (the Merkle leaf).
+    pub leaf: Vec<u8>,
+    pub leaf_hash: Digest,
+    pub entry_hash: Digest,
+    /// The operation's `type`.
+    pub kind: String,
+    /// Node id of the entry's author.
+    pub author: String,
+    /// The council's timestamp, milliseconds since the epoch.
+    pub timestamp_ms: i64,
+}
+
+/// A serialized state snapshot covering records `0..covered_size`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    pub covered_size: u64,
+    pub state_json: Vec<u8>,
+}
+
+/// The SQLite database of one data directory.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    len: u64,
+    keep_snapshots: u32,
+    // Held for the store's lifetime; the OS releases the lock when the process dies.
+    _lock: File,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn digest_from(path: &Path, bytes: Vec<u8>, what: &str) -> Result<Digest, StoreError> {
+    let arr: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| StoreError::Corrupt {
+        path: path.to_owned(),
+        detail: format!("{what} is {} bytes, expected 32", b.len()),
+    })?;
+    Ok(Digest(arr))
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, takes the exclusive lock
+    /// `LOCK` in its directory, and creates or migrates the schema.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
+            path: dir.clone(),
+            action: "creating the data directory",
+            source,
+        })?;
+        let lock = take_lock(&dir.join(LOCK_FILE))?;
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| sql_err(path, "opening the database", source))?;
+        let mut store = Store {
+            conn,
+            path: path.to_owned(),
+            len: 0,
+            keep_snapshots: 2,
+            _lock: lock,
+        };
+        store.configure()?;
+        store.migrate()?;
+        store.len = store.count_records()?;
+        Ok(store)
+    }
+
+    /// How many snapshots to keep (the newest ones); at least 1. Default 2.
+    pub fn set_keep_snapshots(&mut self, keep: u32) {
+        self.keep_snapshots = keep.max(1);
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
+        move |source| sql_err(&self.path, action, source)
+    }
+
+    fn configure(&mut self) -> Result<(), StoreError> {
+        let mode: String = self
+            .conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .map_err(self.err("switching to WAL"))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Corrupt {
+                path: self.path.clone(),
+                detail: format!("journal mode is {mode:?}, WAL could not be enabled"),
+            });
+        }
+        // FULL: a commit is on disk (WAL fsynced) before it returns.
+        self.conn
+            .pragma_update(None, "synchronous", "FULL")
+            .map_err(self.err("setting synchronous=FULL"))?;
+        Ok(())
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| sql_err(&path, "starting the schema transaction", e))?;
+        let tables: Vec<String> = {
+            let mut st = tx
+                .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+                .map_err(|e| sql_err(&path, "reading the schema", e))?;
+            st.query_map([], |r| r.get(0))
+                .and_then(|rows| rows.collect::<Result<_, _>>())
+                .map_err(|e| sql_err(&path, "reading the schema", e))?
+        };
+        let current: u32 = if tables.is_empty() {
+            0
+        } else if tables.iter().any(|t| t == "meta") {
+            let v: Option<Vec<u8>> = tx
+                .query_row(
+                    "SELECT value FROM meta WHERE key = ?1",
+                    [SCHEMA_VERSION_KEY],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| sql_err(&path, "reading the schema version", e))?;
+            let v = v.ok_or_else(|| StoreError::Corrupt {
+                path: path.clone(),
+                detail: "meta table has no schema_version".into(),
+            })?;
+            std::str::from_utf8(&v)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| StoreError::Corrupt {
+                    path: path.clone(),
+                    detail: format!("schema_version is not a number: {v:?}"),
+                })?
+        } else {
+            return Err(StoreError::Corrupt {
+                path: path.clone(),
+                detail: format!("a SQLite database, but not govmesh's (tables: {tables:?})"),
+            });
+        };
+        if current > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                path,
+                found: current,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if current == SCHEMA_VERSION {
+            return Ok(());
+        }
+        for sql in &MIGRATIONS[current as usize..] {
+            tx.execute_batch(sql)
+                .map_err(|e| sql_err(&path, "migrating the schema", e))?;
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+            params![SCHEMA_VERSION_KEY, SCHEMA_VERSION.to_string().into_bytes()],
+        )
+        .map_err(|e| sql_err(&path, "writing the schema version", e))?;
+        tx.commit()
+            .map_err(|e| sql_err(&path, "committing the schema", e))
+    }
+
+    fn count_records(&self) -> Result<u64, StoreError> {
+        let (count, max): (i64, Option<i64>) = self
+            .conn
+            .query_row("SELECT COUNT(*), MAX(idx) FROM records", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(self.err("counting records"))?;
+        let expected = max.map_or(0, |m| m + 1);
+        if count != expected {
+            return Err(StoreError::Corrupt {
+                path: self.path.clone(),
+                detail: format!(
+                    "records table has {count} rows but its highest index is {max:?}: the log has gaps"
+                ),
+            });
+        }
+        Ok(count as u64)
+    }
+
+    /// Number of stored records (= the index of the next one).
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends `rows` (whose indexes must continue the log) and, if given, a state
+    /// snapshot, in one transaction that is durable when this returns. Older
+    /// snapshots beyond the retention count are dropped in the same transaction.
+    pub fn append(
+        &mut self,
+        rows: &[RecordRow],
+        snapshot: Option<&Snapshot>,
+    ) -> Result<(), StoreError> {
+        for (k, row) in rows.iter().enumerate() {
+            let expected = self.len + k as u64;
+            if row.index != expected {
+                return Err(StoreError::NotContiguous {
+                    expected,
+                    got: row.index,
+                });
+            }
+        }
+        let new_len = self.len + rows.len() as u64;
+        if let Some(s) = snapshot
+            && s.covered_size > new_len
+        {
+            return Err(StoreError::SnapshotBeyondLog {
+                covered: s.covered_size,
+                len: new_len,
+            });
+        }
+        let path = self.path.clone();
+        let path = path.as_path();
+        let e = |action| move |source| sql_err(path, action, source);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(e("starting an append"))?;
+        {
+            let mut ins = tx
+                .prepare_cached(
+                    "INSERT INTO records (idx, leaf, leaf_hash, entry_hash, kind, author, at_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(e("preparing the record insert"))?;
+            for row in rows {
+                ins.execute(params![
+                    to_i64(row.index),
+                    row.leaf,
+                    &row.leaf_hash.0[..],
+                    &row.entry_hash.0[..],
+                    row.kind,
+                    row.author,
+                    row.timestamp_ms,
+                ])
+                .map_err(e("inserting a record"))?;
+            }
+        }
+        if let Some(s) = snapshot {
+            insert_snapshot(&tx, s, self.keep_snapshots).map_err(e("writing a snapshot"))?;
+        }
+        tx.commit().map_err(e("committing an append"))?;
+        self.len = new_len;
+        Ok(())
+    }
+
+    /// Writes a snapshot on its own (e.g. at shutdown).
+    pub fn write_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        self.append(&[], Some(snapshot))
+    }
+
+    /// Record `i`, if stored.
+    pub fn record(&self, index: u64) -> Result<Option<RecordRow>, StoreError> {
+        Ok(self.records(index, index.saturating_add(1))?.pop())
+    }
+
+    /// Records `start..end`, at most [`MAX_PAGE`] of them (fewer at the end of the
+    /// log); empty if `start >= end` or `start` is past the end.
+    pub fn records(&self, start: u64, end: u64) -> Result<Vec<RecordRow>, StoreError> {
+        let end = end.min(self.len).min(start.saturating_add(MAX_PAGE));
+        if start >= end {
+            return Ok(Vec::new());
+        }
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT idx, leaf, leaf_hash, entry_hash, kind, author, at_ms
+                 FROM records WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
+            )
+            .map_err(self.err("preparing a record read"))?;
+        let raw: Vec<(i64, Vec<u8>, Vec<u8>, Vec<u8>, String, String, i64)> = st
+            .query_map(params![to_i64(start), to_i64(end)], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(self.err("reading records"))?;
+        let mut out = Vec::with_capacity(raw.len());
+        for (k, (idx, leaf, lh, eh, kind, author, at_ms)) in raw.into_iter().enumerate() {
+            let expected = start + k as u64;
+            if idx != to_i64(expected) {
+                return Err(StoreError::Corrupt {
+                    path: self.path.clone(),
+                    detail: format!("record {expected} is missing (found {idx} in its place)"),
+                });
+            }
+            out.push(RecordRow {
+                index: expected,
+                leaf,
+                leaf_hash: digest_from(&self.path, lh, "leaf_hash")?,
+                entry_hash: digest_from(&self.path, eh, "entry_hash")?,
+                kind,
+                author,
+                timestamp_ms: at_ms,
+            });
+        }
+        if out.len() as u64 != end - start {
+            return Err(StoreError::Corrupt {
+                path: self.path.clone(),
+                detail: format!(
+                    "records {start}..{end} were expected but only {} were found",
+                    out.len()
+                ),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Every stored leaf hash, in log order.
+    pub fn leaf_hashes(&self) -> Result<Vec<Digest>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT idx, leaf_hash FROM records ORDER BY idx")
+            .map_err(self.err("preparing the leaf hash read"))?;
+        let mut rows = st.query([]).map_err(self.err("reading leaf hashes"))?;
+        let mut out = Vec::with_capacity(self.len as usize);
+        while let Some(r) = rows.next().map_err(self.err("reading leaf hashes"))? {
+            let idx: i64 = r.get(0).map_err(self.err("reading leaf hashes"))?;
+            if idx != out.len() as i64 {
+                return Err(StoreError::Corrupt {
+                    path: self.path.clone(),
+                    detail: format!("record {} is missing (found {idx} in its place)", out.len()),
+                });
+            }
+            let h: Vec<u8> = r.get(1).map_err(self.err("reading leaf hashes"))?;
+            out.push(digest_from(&self.path, h, "leaf_hash")?);
+        }
+        Ok(out)
+    }
+
+    /// The snapshot covering the most records, if any.
+    pub fn latest_snapshot(&self) -> Result<Option<Snapshot>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT covered_size, state_json FROM snapshots ORDER BY covered_size DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok(Snapshot {
+                        covered_size: r.get::<_, i64>(0)?.max(0) as u64,
+                        state_json: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.err("reading the latest snapshot"))
+    }
+
+    /// Covered sizes of the stored snapshots, newest first.
+    pub fn snapshot_sizes(&self) -> Result<Vec<u64>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT covered_size FROM snapshots ORDER BY covered_size DESC")
+            .map_err(self.err("listing snapshots"))?;
+        st.query_map([], |r| Ok(r.get::<_, i64>(0)?.max(0) as u64))
+            .and_then(|rows| rows.collect())
+            .map_err(self.err("listing snapshots"))
+    }
+
+    pub fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(self.err("reading a meta value"))
+    }
+
+    /// Sets a meta value (durably). Keys the store owns are refused.
+    pub fn meta_set(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        if key == SCHEMA_VERSION_KEY {
+            return Err(StoreError::ReservedKey(key.to_owned()));
+        }
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                params![key, value],
+            )
+            .map_err(self.err("writing a meta value"))?;
+        Ok(())
+    }
+}
+
+fn insert_snapshot(
+    tx: &rusqlite::Transaction<'_>,
+    s: &Snapshot,
+    keep: u32,
+) -> Result<(), rusqlite::Error> {
+    tx.execute(
+        "INSERT OR REPLACE INTO snapshots (covered_size, state_json) VALUES (?1, ?2)",
+        params![to_i64(s.covered_size), s.state_json],
+    )?;
+    tx.execute(
+        "DELETE FROM snapshots WHERE covered_size NOT IN
+           (SELECT covered_size FROM snapshots ORDER BY covered_size DESC LIMIT ?1)",
+        [keep],
+    )?;
+    Ok(())
+}
+
+/// Maps SQLite's "not a database" and "corrupt" codes to [`StoreError::Corrupt`].
+fn sql_err(path: &Path, action: &'static str, source: rusqlite::Error) -> StoreError {
+    match source.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => StoreError::Corrupt {
+            path: path.to_owned(),
+            detail: format!("while {action}: {source}"),
+        },
+        _ => StoreError::Sqlite {
+            path: path.to_owned(),
+            action,
+            source,
+        },
+    }
+}
+
+/// Takes the exclusive advisory lock on `path` and writes our pid into it.
+fn take_lock(path: &Path) -> Result<File, StoreError> {
+    let io = |action| {
+        move |source| StoreError::Io {
+            path: path.to_owned(),
+            action,
+            source,
+        }
+    };
+    let mut f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(io("opening the lock file"))?;
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = f.read_to_string(&mut holder);
+            let holder = match holder.trim() {
+                "" => String::new(),
+                pid => format!(" (pid {pid})"),
+            };
+            return Err(StoreError::Locked {
+                path: path.to_owned(),
+                holder,
+            });
+        }
+        Err(TryLockError::Error(e)) => return Err(io("locking the lock file")(e)),
+    }
+    f.set_len(0).map_err(io("writing the lock file"))?;
+    f.seek(SeekFrom::Start(0))
+        .map_err(io("writing the lock file"))?;
+    writeln!(f, "{}", std::process::id()).map_err(io("writing the lock file"))?;
+    Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(i: u64) -> RecordRow {
+        RecordRow {
+            index: i,
+            leaf: format!("{{\"index\":{i}}}").into_bytes(),
+            leaf_hash: Digest::sha256(&i.to_be_bytes()),
+            entry_hash: Digest::sha256(format!("e{i}").as_bytes()),
+            kind: "vote".into(),
+            author: "a".into(),
+            timestamp_ms: i as i64,
+        }
+    }
+
+    #[test]
+    fn append_read_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("db");
+        {
+            let mut s = Store::open(&p).unwrap();
+            assert!(s.is_empty());
+            s.append(&[row(0), row(1), row(2)], None).unwrap();
+            let snap = Snapshot {
+                covered_size: 3,
+                state_json: b"{}".to_vec(),
+            };
+            s.append(&[row(3)], Some(&snap)).unwrap();
+            s.meta_set("k", b"v").unwrap();
+            assert!(matches!(
+                s.meta_set(SCHEMA_VERSION_KEY, b"9"),
+                Err(StoreError::ReservedKey(_))
+            ));
+        }
+        let s = Store::open(&p).unwrap();
+        assert_eq!(s.len(), 4);
+        assert_eq!(s.record(2).unwrap().unwrap(), row(2));
+        assert_eq!(s.record(4).unwrap(), None);
+        assert_eq!(s.records(1, 100).unwrap(), vec![row(1), row(2), row(3)]);
+        assert!(s.records(3, 1).unwrap().is_empty());
+        assert_eq!(
+            s.leaf_hashes().unwrap(),
+            (0..4).map(|i| row(i).leaf_hash).collect::<Vec<_>>()
+        );
+        assert_eq!(s.latest_snapshot().unwrap().unwrap().covered_size, 3);
+        assert_eq!(s.meta_get("k").unwrap().unwrap(), b"v");
+        assert_eq!(s.meta_get("nope").unwrap(), None);
+    }
+
+    #[test]
+    fn refuses_gaps_duplicates_and_keeps_few_snapshots() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("db")).unwrap();
+        s.set_keep_snapshots(2);
+        assert!(matches!(
+            s.append(&[row(1)], None),
+            Err(StoreError::NotContiguous {
+                expected: 0,
+                got: 1
+            })
+        ));
+        s.append(&[row(0)], None).unwrap();
+        // Same entry hash twice: the UNIQUE constraint refuses, nothing is written.
+        let mut dup = row(1);
+        dup.entry_hash = row(0).entry_hash;
+        assert!(s.append(&[dup], None).is_err());
+        assert_eq!(s.len(), 1);
+        assert_eq!(s.record(1).unwrap(), None);
+        for i in 1..5 {
+            let snap = Snapshot {
+                covered_size: i + 1,
+                state_json: vec![b'x'; 10],
+            };
+            s.append(&[row(i)], Some(&snap)).unwrap();
+        }
+        assert_eq!(s.snapshot_sizes().unwrap(), vec![5, 4]);
+        let too_far = Snapshot {
+            covered_size: 9,
+            state_json: vec![],
+        };
+        assert!(matches!(
+            s.write_snapshot(&too_far),
+            Err(StoreError::SnapshotBeyondLog { .. })
+        ));
+    }
+
+    #[test]
+    fn refuses_newer_schema_and_foreign_databases() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("db");
+        drop(Store::open(&p).unwrap());
+        {
+            let c = Connection::open(&p).unwrap();
+            c.execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+                [b"99".to_vec()],
+            )
+            .unwrap();
+        }
+        let e = Store::open(&p).unwrap_err();
+        assert!(
+            matches!(e, StoreError::NewerSchema { found: 99, .. }),
+            "{e}"
+        );
+
+        let other = dir.path().join("other");
+        std::fs::create_dir(&other).unwrap();
+        let q = other.join("db");
+        Connection::open(&q)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x)")
+            .unwrap();
+        let e = Store::open(&q).unwrap_err();
+        assert!(matches!(e, StoreError::Corrupt { .. }), "{e}");
+    }
+}
