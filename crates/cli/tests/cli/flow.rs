@@ -1,0 +1,303 @@
+//! The one-node story through the CLI: three founders' keys, `init` + `serve`, a
+//! proposal voted into revision 2 with locally signed entries, the read commands,
+//! `verify` against the node and an exported file, tampered exports, refusals, and a
+//! restart that finds everything again.
+
+use crate::util::*;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use std::path::Path;
+
+struct Mesh {
+    _dir: tempfile::TempDir,
+    data: std::path::PathBuf,
+    keys: Vec<std::path::PathBuf>,
+    node: Running,
+}
+
+fn mesh() -> Mesh {
+    let dir = tmp();
+    let keys: Vec<_> = (1..=3)
+        .map(|i| {
+            let k = dir.path().join(format!("hub-{i}.key"));
+            ok(&["key", "new", "--out", s(&k)]);
+            k
+        })
+        .collect();
+    let data = dir.path().join("node");
+    ok(&[
+        "init",
+        "--data",
+        s(&data),
+        "--mesh-name",
+        "test-mesh",
+        "--key",
+        s(&keys[0]),
+        "--founder",
+        s(&keys[1]),
+        "--founder",
+        s(&keys[2]),
+    ]);
+    let node = Running::start(&["serve", "--data", s(&data), "--listen", "127.0.0.1:0"]);
+    let written = std::fs::read_to_string(data.join("node.url")).unwrap();
+    assert_eq!(written.trim(), node.url);
+    Mesh {
+        _dir: dir,
+        data,
+        keys,
+        node,
+    }
+}
+
+fn payload(rec: &Value) -> Value {
+    let b = STANDARD
+        .decode(rec["envelope"]["payload"].as_str().unwrap())
+        .unwrap();
+    serde_json::from_slice(&b).unwrap()
+}
+
+fn write_json(p: &Path, v: &Value) {
+    std::fs::write(p, serde_json::to_string_pretty(v).unwrap()).unwrap();
+}
+
+/// Adds one millisecond to an RFC 3339 `...sss Z` timestamp.
+fn plus_one_ms(ts: &str) -> String {
+    let (head, ms) = ts.trim_end_matches('Z').rsplit_once('.').unwrap();
+    let ms: u32 = ms.parse().unwrap();
+    assert!(ms < 999, "pick another entry for this test: {ts}");
+    format!("{head}.{:03}Z", ms + 1)
+}
+
+#[test]
+fn propose_vote_adopt_verify_export_tamper_restart() {
+    let m = mesh();
+    let url = m.node.url.clone();
+    let dir = m._dir.path();
+    let key = |i: usize| s(&m.keys[i]).to_owned();
+
+    // A proposal with a JSON Patch of the clause's rules, signed with hub-1's key.
+    let patch = dir.join("patch.json");
+    write_json(
+        &patch,
+        &json!([{"op": "replace", "path": "/on_failure", "value": "stop and name the entry"}]),
+    );
+    let out = ok(&[
+        "propose",
+        "--node",
+        &url,
+        "--key",
+        &key(0),
+        "--contract",
+        "codex",
+        "--clause",
+        "11.1",
+        "--text",
+        "Verifiers name the failing entry.",
+        "--rationale",
+        "clearer reports",
+        "--rules-patch",
+        s(&patch),
+    ]);
+    let pid = out.trim().to_owned();
+    assert_eq!(pid.len(), 36, "{out}");
+    let p = get(&url, &format!("/v1/proposals/{pid}"));
+    assert_eq!(p["status"], "voting");
+    assert_eq!(p["changes"]["diff"][0]["operation"], "replace");
+
+    // Two approvals of three decide early; the third vote finds it closed.
+    let v = ok_json(&[
+        "vote",
+        "--json",
+        "--node",
+        &url,
+        "--key",
+        &key(0),
+        &pid,
+        "approve",
+    ]);
+    assert_eq!(v["kind"], "vote");
+    ok(&["vote", "--node", &url, "--key", &key(1), &pid, "approve"]);
+    let p = get(&url, &format!("/v1/proposals/{pid}"));
+    assert_eq!(p["status"], "adopted", "{p}");
+    let err = fails(
+        &["vote", "--node", &url, "--key", &key(2), &pid, "reject"],
+        1,
+    );
+    assert!(err.contains("not_voting"), "{err}");
+
+    // The contract is at revision 2 with the patched rules.
+    let c = ok_json(&["contract", "show", "--json", "--node", &url]);
+    assert_eq!(c["revision"], 2);
+    let clause = c["clauses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["clause_id"] == "11.1")
+        .unwrap();
+    assert_eq!(clause["rules"]["on_failure"], "stop and name the entry");
+    assert_eq!(clause["text"], "Verifiers name the failing entry.");
+    let r1 = ok_json(&[
+        "contract",
+        "show",
+        "codex",
+        "--revision",
+        "1",
+        "--json",
+        "--node",
+        &url,
+    ]);
+    assert_eq!(c["parent_hash"], r1["contract_hash"]);
+    let h = ok_json(&["contract", "history", "--json", "--node", &url]);
+    assert_eq!(h["revisions"].as_array().unwrap().len(), 2);
+    ok_json(&[
+        "contract", "diff", "--from", "1", "--to", "2", "--json", "--node", &url,
+    ]);
+    let human = ok(&[
+        "contract", "diff", "--from", "1", "--to", "2", "--node", &url,
+    ]);
+    assert!(human.contains("11.1"), "{human}");
+    crate::crosscheck::contract_hashes_match_python(&url);
+
+    // Read commands, human and JSON.
+    let l = ok_json(&["proposal", "list", "--json", "--node", &url]);
+    assert_eq!(l["proposals"].as_array().unwrap().len(), 1);
+    assert!(ok(&["proposal", "show", &pid, "--node", &url]).contains("adopted"));
+    let nodes = ok_json(&["node", "list", "--json", "--node", &url]);
+    assert_eq!(nodes["nodes"].as_array().unwrap().len(), 3);
+    ok_json(&["domain", "list", "--json", "--node", &url]);
+    let st = ok_json(&["status", "--json", "--node", &url]);
+    assert_eq!(st["contract_heads"]["codex"]["revision"], 2);
+
+    // Operator path: a proposal as the node itself, then withdrawn with its key.
+    let out = ok(&[
+        "propose",
+        "--node",
+        &url,
+        "--data",
+        s(&m.data),
+        "--clause",
+        "5.2.5",
+        "--text",
+        "Repositories carry a README.",
+        "--rationale",
+        "operator path",
+    ]);
+    let pid2 = out.trim().to_owned();
+    assert_eq!(
+        get(&url, &format!("/v1/proposals/{pid2}"))["status"],
+        "voting"
+    );
+    ok(&["withdraw", "--node", &url, "--key", &key(0), &pid2]);
+    assert_eq!(
+        get(&url, &format!("/v1/proposals/{pid2}"))["status"],
+        "withdrawn"
+    );
+
+    // Refusals: one line, non-zero.
+    let err = fails(&["proposal", "show", "no-such-proposal", "--node", &url], 1);
+    assert!(err.contains("node refused"), "{err}");
+    let bad = dir.join("bad.key");
+    std::fs::write(&bad, "not json").unwrap();
+    let err = fails(
+        &["vote", "--node", &url, "--key", s(&bad), &pid, "approve"],
+        2,
+    );
+    assert!(err.contains("bad.key"), "{err}");
+    let stranger = dir.join("stranger.key");
+    ok(&["key", "new", "--out", s(&stranger)]);
+    let err = fails(
+        &[
+            "propose",
+            "--node",
+            &url,
+            "--key",
+            s(&stranger),
+            "--clause",
+            "11.0",
+            "--text",
+            "x",
+            "--rationale",
+            "y",
+        ],
+        1,
+    );
+    assert!(err.contains("unknown_signer"), "{err}");
+    fails(&["status", "--node", "http://127.0.0.1:9"], 2);
+
+    // verify against the node.
+    let out = ok(&["verify", "--node", &url]);
+    assert!(out.contains("verified"), "{out}");
+    let v = ok_json(&["verify", "--json", "--node", &url]);
+    // Everything up to the status above, plus the operator's proposal and its withdrawal.
+    assert_eq!(
+        v["entries"].as_u64().unwrap(),
+        st["log_size"].as_u64().unwrap() + 2
+    );
+    assert_eq!(v["contracts"]["codex"]["revisions"], 2);
+    assert_eq!(v["proposals"]["adopted"], 1);
+    assert_eq!(v["proposals"]["withdrawn"], 1);
+
+    // Export, verify the file, then tampered copies.
+    let export = dir.join("log.json");
+    ok(&["log", "export", "--node", &url, "--out", s(&export)]);
+    let vf = ok_json(&["verify", "--json", s(&export)]);
+    assert_eq!(vf["root"], v["root"]);
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
+    let entries = doc["entries"].as_array().unwrap().clone();
+    let mesh_id = vf["mesh_id"].as_str().unwrap().to_owned();
+    ok(&["verify", s(&export), "--genesis", &mesh_id]);
+    let err = fails(&["verify", s(&export), "--genesis", &"0".repeat(64)], 1);
+    assert!(err.contains("entry 0"), "{err}");
+
+    let tampered = dir.join("tampered.json");
+    // 1. One vote's choice changed in its payload.
+    let vi = entries
+        .iter()
+        .position(|r| payload(r)["type"] == "vote")
+        .unwrap();
+    let mut d = doc.clone();
+    let mut p = payload(&entries[vi]);
+    p["choice"] = json!("reject");
+    d["entries"][vi]["envelope"]["payload"] = json!(STANDARD.encode(p.to_string()));
+    write_json(&tampered, &d);
+    let err = fails(&["verify", s(&tampered)], 1);
+    assert!(err.contains(&format!("entry {vi} (vote by ")), "{err}");
+
+    // 2. A timestamp changed (the last entry, so the order stays valid).
+    let last = entries.len() - 1;
+    let mut d = doc.clone();
+    let ts = entries[last]["timestamp"].as_str().unwrap();
+    d["entries"][last]["timestamp"] = json!(plus_one_ms(ts));
+    write_json(&tampered, &d);
+    let err = fails(&["verify", s(&tampered)], 1);
+    assert!(err.contains(&format!("entry {last} (")), "{err}");
+
+    // 3. An entry dropped.
+    let mut d = doc.clone();
+    d["entries"].as_array_mut().unwrap().remove(2);
+    write_json(&tampered, &d);
+    let err = fails(&["verify", s(&tampered)], 1);
+    assert!(err.contains("entry 2: missing"), "{err}");
+
+    // 4. The checkpoint's root changed.
+    let mut d = doc.clone();
+    let cp = doc["checkpoint"].as_str().unwrap();
+    let lines: Vec<&str> = cp.split('\n').collect();
+    let fake = STANDARD.encode([7u8; 32]);
+    d["checkpoint"] = json!(cp.replacen(lines[2], &fake, 1));
+    write_json(&tampered, &d);
+    let err = fails(&["verify", s(&tampered)], 1);
+    assert!(err.contains("checkpoint"), "{err}");
+
+    // Graceful stop, restart: everything is still there.
+    let before = get(&url, "/v1/status");
+    let status = m.node.terminate();
+    assert!(status.success(), "serve exited with {status:?}");
+    let node = Running::start(&["serve", "--data", s(&m.data), "--listen", "127.0.0.1:0"]);
+    let after = get(&node.url, "/v1/status");
+    assert_eq!(after["log_size"], before["log_size"]);
+    assert_eq!(after["root"], before["root"]);
+    assert_eq!(after["contract_heads"], before["contract_heads"]);
+    ok(&["verify", "--node", &node.url]);
+}

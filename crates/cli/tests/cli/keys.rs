@@ -1,0 +1,57 @@
+//! `govmesh key new` and `govmesh init` without a running node.
+
+use crate::util::*;
+
+#[test]
+fn key_new_writes_a_0600_key_and_refuses_to_overwrite() {
+    let d = tmp();
+    let k = d.path().join("a.key");
+    let out = ok(&["key", "new", "--out", s(&k)]);
+    assert_eq!(mode(&k), 0o600);
+    let text = std::fs::read_to_string(&k).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let node_id = v["node_id"].as_str().unwrap();
+    let pk = v["public_key"].as_str().unwrap();
+    assert!(out.contains(node_id), "{out}");
+    assert!(out.contains(pk), "{out}");
+
+    let err = fails(&["key", "new", "--out", s(&k)], 2);
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&k).unwrap(),
+        text,
+        "key file changed"
+    );
+
+    let j = ok_json(&["key", "new", "--json", "--out", s(&d.path().join("b.key"))]);
+    assert_eq!(j["public_key"].as_str().unwrap().len(), 44);
+}
+
+#[test]
+fn init_refuses_bad_inputs_with_one_line() {
+    let d = tmp();
+    let bad = d.path().join("bad.key");
+    std::fs::write(&bad, "{\"kind\": \"nope\"}").unwrap();
+    let err = fails(
+        &["init", "--data", s(&d.path().join("n")), "--key", s(&bad)],
+        2,
+    );
+    assert!(err.contains("bad.key"), "{err}");
+    let err = fails(
+        &[
+            "init",
+            "--data",
+            s(&d.path().join("n")),
+            "--founder",
+            "not-a-key",
+        ],
+        2,
+    );
+    assert!(err.contains("not-a-key"), "{err}");
+
+    let n = d.path().join("ok");
+    let j = ok_json(&["init", "--json", "--data", s(&n)]);
+    assert_eq!(j["mesh_id"].as_str().unwrap().len(), 64);
+    let err = fails(&["init", "--data", s(&n)], 2);
+    assert!(err.contains("refusing"), "{err}");
+}

@@ -1,0 +1,17 @@
+//! Integration tests of the `govmesh` binary: every test runs the real binary as child
+//! processes against nodes on loopback ports picked at run time.
+
+#[path = "cli/util.rs"]
+mod util;
+
+#[path = "cli/keys.rs"]
+mod keys;
+
+#[path = "cli/flow.rs"]
+mod flow;
+
+#[path = "cli/demo.rs"]
+mod demo;
+
+#[path = "cli/crosscheck.rs"]
+mod crosscheck;
