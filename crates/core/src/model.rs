@@ -149,6 +149,7 @@ pub struct VotingPolicy {
     /// Veto share of cast weight at or above which the proposal is rejected.
     pub veto: f64,
     pub voting_period_secs: u64,
+    #[serde(default)]
     pub weights: BTreeMap<String, u64>,
     pub default_weight: u64,
 }
@@ -185,6 +186,124 @@ impl VotingPolicy {
             .get(node_id)
             .copied()
             .unwrap_or(self.default_weight)
+    }
+}
+
+impl PolicyOverride {
+    /// Checks that the shares (quorum, threshold, veto) are numbers in [0, 1].
+    pub fn check_shares(&self) -> Result<(), String> {
+        for (name, v) in [
+            ("quorum", self.quorum),
+            ("threshold", self.threshold),
+            ("veto", self.veto),
+        ] {
+            if let Some(x) = v
+                && !(0.0..=1.0).contains(&x)
+            {
+                return Err(format!("{name} is {x}, must be a number in [0, 1]"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl VotingPolicy {
+    /// Checks that the shares (quorum, threshold, veto) are numbers in [0, 1].
+    pub fn check_shares(&self) -> Result<(), String> {
+        PolicyOverride {
+            quorum: Some(self.quorum),
+            threshold: Some(self.threshold),
+            veto: Some(self.veto),
+            ..PolicyOverride::default()
+        }
+        .check_shares()
+    }
+}
+
+/// Bounds on a proposal's voting period (clause 5.5 `voting_period_bounds`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeriodBounds {
+    pub min_secs: u64,
+    pub max_secs: u64,
+}
+
+/// The machine-readable rules of clause 5.5 (Governance Mesh Integration) that the
+/// state machine enforces: which role holds which privilege, which operation needs
+/// which privilege, the default voting policy and its per-clause overrides.
+/// Other keys in the clause's rules are allowed and ignored here.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GovernanceRules {
+    /// Privileges per `node_type`.
+    pub role_privileges: BTreeMap<String, Vec<Privilege>>,
+    /// The privilege an operation (`type` tag) needs; operations not named need none.
+    pub operation_privileges: BTreeMap<String, Privilege>,
+    pub default_voting_policy: VotingPolicy,
+    #[serde(default)]
+    pub clause_voting_policies: BTreeMap<String, PolicyOverride>,
+    pub voting_period_bounds: PeriodBounds,
+    /// The domain that governs a proposal that names none.
+    pub default_domain_id: String,
+}
+
+/// The clause whose rules are [`GovernanceRules`].
+pub const GOVERNANCE_CLAUSE: &str = "5.5";
+
+impl GovernanceRules {
+    /// Reads and checks clause 5.5's rules; the error says which part is wrong.
+    pub fn from_rules(rules: &Value) -> Result<GovernanceRules, String> {
+        let r = GovernanceRules::deserialize(rules)
+            .map_err(|e| format!("clause 5.5 rules are malformed: {e}"))?;
+        r.default_voting_policy
+            .check_shares()
+            .map_err(|e| format!("clause 5.5 default_voting_policy: {e}"))?;
+        for (clause, o) in &r.clause_voting_policies {
+            o.check_shares()
+                .map_err(|e| format!("clause 5.5 clause_voting_policies[{clause:?}]: {e}"))?;
+        }
+        let b = r.voting_period_bounds;
+        if b.min_secs > b.max_secs {
+            return Err(format!(
+                "clause 5.5 voting_period_bounds: min_secs {} > max_secs {}",
+                b.min_secs, b.max_secs
+            ));
+        }
+        let d = r.default_voting_policy.voting_period_secs;
+        if d < b.min_secs || d > b.max_secs {
+            return Err(format!(
+                "clause 5.5 default_voting_policy.voting_period_secs {d} is outside voting_period_bounds [{}, {}]",
+                b.min_secs, b.max_secs
+            ));
+        }
+        Ok(r)
+    }
+
+    /// The privileges clause 5.5 gives a role.
+    pub fn privileges_of(&self, node_type: NodeType) -> Vec<Privilege> {
+        let mut p = self
+            .role_privileges
+            .get(node_type.as_str())
+            .cloned()
+            .unwrap_or_default();
+        p.sort();
+        p.dedup();
+        p
+    }
+
+    pub fn role_has(&self, node_type: NodeType, privilege: Privilege) -> bool {
+        self.role_privileges
+            .get(node_type.as_str())
+            .is_some_and(|ps| ps.contains(&privilege))
+    }
+}
+
+impl Privilege {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Privilege::CanProposePolicy => "can_propose_policy",
+            Privilege::CanVoteOnProposal => "can_vote_on_proposal",
+            Privilege::CanValidateAttestation => "can_validate_attestation",
+            Privilege::CanOverridePolicy => "can_override_policy",
+        }
     }
 }
 

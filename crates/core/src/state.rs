@@ -3,12 +3,25 @@
 //! contract) and the operation's own rules, then updates contracts, nodes, domains and
 //! proposals. Pure and deterministic: the same log gives the same state everywhere.
 
+use crate::canonical::parse_strict;
 use crate::digest::Digest;
-use crate::dsse::Envelope;
-use crate::entry::LogRecord;
-use crate::model::{Contract, Domain, Equivocation, NodeRecord, Proposal, Vote};
+use crate::dsse::{ENTRY_PAYLOAD_TYPE, Envelope, pae};
+use crate::entry::{
+    CloseOp, DomainSpec, EntryPayload, GenesisOp, LogRecord, NodeSpec, Operation, ProposeOp,
+    UpdateNodeOp, VoteOp, WithdrawOp, entry_hash,
+};
+use crate::keys::PublicKey;
+use crate::model::{
+    CODEX_CLAUSES, Contract, Domain, Equivocation, GOVERNANCE_CLAUSE, GovernanceRules, NodeRecord,
+    NodeStatus, NodeType, PHASE_ID, PolicyOverride, Privilege, Proposal, ProposalStatus, Vote,
+    VotingPolicy, VotingResult,
+};
 use crate::stamp::Timestamp;
+use crate::{patch, tally};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Why an entry was refused. `code` is stable and machine-readable (snake_case in
 /// JSON); `message` says what exactly is wrong, naming the entry's fields.
@@ -112,12 +125,96 @@ pub enum Event {
         proposal_id: String,
     },
 }
+/// What the state keeps about a proposal beyond the seed record: the voting policy and
+/// eligible voters frozen when it opened, and the counted votes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Ballot {
+    policy: VotingPolicy,
+    /// Eligible voters and their weights, frozen at proposal creation.
+    eligible: BTreeMap<String, u64>,
+    votes: Vec<Vote>,
+    /// Voter -> position of their counted vote in `votes`.
+    voted: BTreeMap<String, usize>,
+}
 
 /// All governance state, a deterministic function of the log.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+///
+/// Every map is ordered so that two states built from the same log serialize to the
+/// same JSON byte for byte.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct State {
-    // H2: fields are yours to choose; keep it Serialize + Deserialize (snapshots) and
-    // keep every query below cheap.
+    size: u64,
+    mesh_id: Option<Digest>,
+    mesh_name: Option<String>,
+    /// The genesis contract, whose clause 5.5 governs roles and voting.
+    governing_contract: Option<String>,
+    /// Clause 5.5 of the governing contract's current revision, parsed.
+    rules: Option<GovernanceRules>,
+    last_timestamp: Option<Timestamp>,
+    /// Every revision of every contract, oldest first.
+    contracts: BTreeMap<String, Vec<Contract>>,
+    nodes: BTreeMap<String, NodeRecord>,
+    /// Key id -> node id, for key uniqueness.
+    keyids: BTreeMap<String, String>,
+    domains: BTreeMap<String, Domain>,
+    /// Proposals by the log index of their `propose` entry.
+    proposals: BTreeMap<u64, Proposal>,
+    /// Proposal id -> log index of its `propose` entry.
+    proposal_index: BTreeMap<String, u64>,
+    ballots: BTreeMap<String, Ballot>,
+    /// Ids of proposals still voting.
+    open: BTreeSet<String>,
+    equivocations: Vec<Equivocation>,
+    /// Entry hashes of every applied entry (replay detection).
+    seen: BTreeSet<Digest>,
+}
+
+fn rej(code: RejectCode, message: impl Into<String>) -> Rejection {
+    Rejection {
+        code,
+        message: message.into(),
+    }
+}
+
+/// A lower-case, hyphenated UUIDv4 (the seed's id pattern).
+pub fn is_uuid_v4(s: &str) -> bool {
+    match uuid::Uuid::parse_str(s) {
+        Ok(u) => {
+            u.get_version_num() == 4
+                && matches!(u.get_variant(), uuid::Variant::RFC4122)
+                && u.hyphenated().to_string() == s
+        }
+        Err(_) => false,
+    }
+}
+
+fn check_id(what: &str, id: &str) -> Result<(), Rejection> {
+    if is_uuid_v4(id) {
+        Ok(())
+    } else {
+        Err(rej(
+            RejectCode::Schema,
+            format!("{what} {id:?} is not a lower-case UUIDv4"),
+        ))
+    }
+}
+
+/// The per-entry context every operation sees.
+struct Ctx<'a> {
+    index: u64,
+    at: Timestamp,
+    hash: Digest,
+    author: &'a str,
+}
+
+/// The consequences of a decided proposal, computed before anything is changed.
+struct Finish {
+    proposal_id: String,
+    result: VotingResult,
+    /// The new contract revision, and clause 5.5's new rules if they changed.
+    adoption: Option<(Contract, Option<GovernanceRules>)>,
+    /// Other open proposals on the same clause, rejected as stale.
+    stale: Vec<String>,
 }
 
 impl State {
@@ -128,86 +225,1132 @@ impl State {
 
     /// Number of entries applied (= the index the next record gets).
     pub fn size(&self) -> u64 {
-        todo!("H2")
+        self.size
     }
 
     /// Hash of the genesis entry: the mesh's identity.
     pub fn mesh_id(&self) -> Option<Digest> {
-        todo!("H2")
+        self.mesh_id
     }
 
     pub fn mesh_name(&self) -> Option<&str> {
-        todo!("H2")
+        self.mesh_name.as_deref()
+    }
+
+    /// Timestamp of the last applied entry; the next one must not be earlier.
+    pub fn last_timestamp(&self) -> Option<Timestamp> {
+        self.last_timestamp
+    }
+
+    /// Id of the contract whose clause 5.5 governs roles and voting (the genesis one).
+    pub fn governing_contract_id(&self) -> Option<&str> {
+        self.governing_contract.as_deref()
+    }
+
+    /// Clause 5.5's rules as they stand now.
+    pub fn governance_rules(&self) -> Option<&GovernanceRules> {
+        self.rules.as_ref()
+    }
+
+    /// Whether an entry with this hash ([`entry_hash`]) is in the log.
+    pub fn contains_entry(&self, hash: &Digest) -> bool {
+        self.seen.contains(hash)
     }
 
     /// Validates and applies a new entry at council time `at` as index `size()`.
-    /// On `Err` the state is unchanged.
+    /// On `Err` the state is unchanged. `at` must not be before the previous entry's
+    /// time (`OutOfOrder`), so that a replay of the log sees the same times.
     pub fn apply(&mut self, env: &Envelope, at: Timestamp) -> Result<Applied, Rejection> {
-        todo!("H2")
+        if let Some(last) = self.last_timestamp
+            && at < last
+        {
+            return Err(rej(
+                RejectCode::OutOfOrder,
+                format!("timestamp {at} is before the previous entry's {last}"),
+            ));
+        }
+        let (payload, payload_bytes) = decode_entry(env)?;
+        let hash =
+            entry_hash(env).map_err(|e| rej(RejectCode::Malformed, format!("envelope: {e}")))?;
+        let ctx = Ctx {
+            index: self.size,
+            at,
+            hash,
+            author: &payload.author,
+        };
+        let events = match &payload.op {
+            Operation::Genesis(g) => {
+                if self.mesh_id.is_some() {
+                    return Err(rej(
+                        RejectCode::Genesis,
+                        "the log already has a genesis entry",
+                    ));
+                }
+                let founder = g
+                    .founders
+                    .iter()
+                    .find(|f| f.node_id == payload.author)
+                    .ok_or_else(|| {
+                        rej(
+                            RejectCode::UnknownSigner,
+                            format!(
+                                "genesis author {:?} is not one of its founders",
+                                payload.author
+                            ),
+                        )
+                    })?;
+                verify_signature(env, &payload_bytes, &founder.public_key, &payload.author)?;
+                if founder.node_type != NodeType::GovernanceHub {
+                    return Err(rej(
+                        RejectCode::NotPrivileged,
+                        format!(
+                            "genesis must be signed by a founding governance_hub; {:?} is a {}",
+                            payload.author,
+                            founder.node_type.as_str()
+                        ),
+                    ));
+                }
+                self.apply_genesis(g, &ctx)?
+            }
+            op => {
+                if self.mesh_id.is_none() {
+                    return Err(rej(
+                        RejectCode::Genesis,
+                        format!("a {} entry before the genesis entry", op.kind()),
+                    ));
+                }
+                let author = self.nodes.get(&payload.author).ok_or_else(|| {
+                    rej(
+                        RejectCode::UnknownSigner,
+                        format!("author {:?} is not a registered node", payload.author),
+                    )
+                })?;
+                verify_signature(env, &payload_bytes, &author.public_key, &payload.author)?;
+                if self.seen.contains(&hash) {
+                    return Err(rej(
+                        RejectCode::Replay,
+                        format!("entry {hash} is already in the log"),
+                    ));
+                }
+                self.tether(author, op)?;
+                match op {
+                    Operation::Genesis(_) => unreachable!("handled above"),
+                    Operation::RegisterNode(spec) => self.register_node(spec, &ctx)?,
+                    Operation::UpdateNode(u) => self.update_node(u, &ctx)?,
+                    Operation::DefineDomain(d) => self.define_domain(d, &ctx)?,
+                    Operation::Propose(p) => self.propose(p, &ctx)?,
+                    Operation::Vote(v) => self.vote(v, &ctx)?,
+                    Operation::Withdraw(w) => self.withdraw(w, &ctx)?,
+                    Operation::Close(c) => self.close(c, &ctx)?,
+                }
+            }
+        };
+        // Bookkeeping common to every accepted entry (cannot fail).
+        self.seen.insert(hash);
+        self.size += 1;
+        self.last_timestamp = Some(at);
+        if let Some(n) = self.nodes.get_mut(&payload.author) {
+            n.last_seen = Some(at);
+        }
+        Ok(Applied {
+            index: ctx.index,
+            entry_hash: hash,
+            kind: payload.op.kind().to_owned(),
+            author: payload.author.clone(),
+            events,
+        })
     }
 
     /// Applies a stamped record from a log (replay, replication, verification): the
     /// record's index must be `size()` and its timestamp not before the previous one.
     pub fn apply_record(&mut self, rec: &LogRecord) -> Result<Applied, Rejection> {
-        todo!("H2")
+        if rec.index != self.size {
+            return Err(rej(
+                RejectCode::OutOfOrder,
+                format!("record index {} where {} is next", rec.index, self.size),
+            ));
+        }
+        self.apply(&rec.envelope, rec.timestamp)
     }
 
     /// Current revision of every contract.
     pub fn contracts(&self) -> Vec<&Contract> {
-        todo!("H2")
+        self.contracts.values().filter_map(|v| v.last()).collect()
     }
 
     pub fn contract(&self, contract_id: &str) -> Option<&Contract> {
-        todo!("H2")
+        self.contracts.get(contract_id).and_then(|v| v.last())
     }
 
     /// Revision `n` (1-based) of a contract.
     pub fn revision(&self, contract_id: &str, n: u64) -> Option<&Contract> {
-        todo!("H2")
+        let i = usize::try_from(n.checked_sub(1)?).ok()?;
+        self.contracts.get(contract_id)?.get(i)
     }
 
     /// All revisions of a contract, oldest first.
     pub fn revisions(&self, contract_id: &str) -> &[Contract] {
-        todo!("H2")
+        self.contracts
+            .get(contract_id)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// Proposals, newest first.
     pub fn proposals(&self) -> Vec<&Proposal> {
-        todo!("H2")
+        self.proposals.values().rev().collect()
     }
 
     pub fn proposal(&self, proposal_id: &str) -> Option<&Proposal> {
-        todo!("H2")
+        self.proposals.get(self.proposal_index.get(proposal_id)?)
     }
 
     /// Counted votes on a proposal, in log order.
     pub fn votes(&self, proposal_id: &str) -> &[Vote] {
-        todo!("H2")
+        self.ballots
+            .get(proposal_id)
+            .map(|b| b.votes.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// The voting policy a proposal is decided by (frozen when it opened).
+    pub fn voting_policy(&self, proposal_id: &str) -> Option<&VotingPolicy> {
+        self.ballots.get(proposal_id).map(|b| &b.policy)
+    }
+
+    /// The voters eligible on a proposal with their weights (frozen when it opened).
+    pub fn eligible_voters(&self, proposal_id: &str) -> Option<&BTreeMap<String, u64>> {
+        self.ballots.get(proposal_id).map(|b| &b.eligible)
     }
 
     pub fn equivocations(&self) -> &[Equivocation] {
-        todo!("H2")
+        &self.equivocations
     }
 
     pub fn nodes(&self) -> Vec<&NodeRecord> {
-        todo!("H2")
+        self.nodes.values().collect()
     }
 
     pub fn node(&self, node_id: &str) -> Option<&NodeRecord> {
-        todo!("H2")
+        self.nodes.get(node_id)
+    }
+
+    /// The node holding a key id, if any.
+    pub fn node_by_keyid(&self, keyid: &str) -> Option<&NodeRecord> {
+        self.nodes.get(self.keyids.get(keyid)?)
     }
 
     pub fn domains(&self) -> Vec<&Domain> {
-        todo!("H2")
+        self.domains.values().collect()
     }
 
     pub fn domain(&self, domain_id: &str) -> Option<&Domain> {
-        todo!("H2")
+        self.domains.get(domain_id)
     }
 
     /// Proposals still voting whose period has ended by `now`: a hub submits `close`
-    /// entries for these.
+    /// entries for these. Earliest deadline first.
     pub fn due_closes(&self, now: Timestamp) -> Vec<String> {
-        todo!("H2")
+        let mut due: Vec<(Timestamp, u64, &String)> = self
+            .open
+            .iter()
+            .filter_map(|id| {
+                let idx = *self.proposal_index.get(id)?;
+                let p = self.proposals.get(&idx)?;
+                (p.voting_ends <= now).then_some((p.voting_ends, idx, id))
+            })
+            .collect();
+        due.sort();
+        due.into_iter().map(|(_, _, id)| id.clone()).collect()
     }
+
+    // ---- internals -------------------------------------------------------------
+
+    fn rules(&self) -> Result<&GovernanceRules, Rejection> {
+        self.rules.as_ref().ok_or_else(|| {
+            rej(
+                RejectCode::Genesis,
+                "no governance rules: the genesis entry is missing",
+            )
+        })
+    }
+
+    fn proposal_mut(&mut self, proposal_id: &str) -> Option<&mut Proposal> {
+        let idx = self.proposal_index.get(proposal_id)?;
+        self.proposals.get_mut(idx)
+    }
+
+    /// The tether check: the author is active and its role holds the privilege the
+    /// operation needs under the current clause 5.5; proposers and voters are members
+    /// of the governing domain.
+    fn tether(&self, author: &NodeRecord, op: &Operation) -> Result<(), Rejection> {
+        if author.status != NodeStatus::Active {
+            return Err(rej(
+                RejectCode::NotActive,
+                format!(
+                    "author {:?} is {:?}, only active nodes may write to the log",
+                    author.node_id, author.status
+                ),
+            ));
+        }
+        let rules = self.rules()?;
+        let exempt = match op {
+            // A node may move itself to a new address without any privilege.
+            Operation::UpdateNode(u) => {
+                u.node_id == author.node_id && u.status.is_none() && u.public_key.is_none()
+            }
+            // A domain's admin may redefine it.
+            Operation::DefineDomain(d) => self
+                .domains
+                .get(&d.domain_id)
+                .is_some_and(|existing| existing.admin_node_id == author.node_id),
+            _ => false,
+        };
+        if !exempt
+            && let Some(&privilege) = rules.operation_privileges.get(op.kind())
+            && !rules.role_has(author.node_type, privilege)
+        {
+            return Err(rej(
+                RejectCode::NotPrivileged,
+                format!(
+                    "role {} of {:?} lacks {} which clause 5.5 requires for {}",
+                    author.node_type.as_str(),
+                    author.node_id,
+                    privilege.as_str(),
+                    op.kind()
+                ),
+            ));
+        }
+        let domain_id = match op {
+            Operation::Propose(p) => Some(
+                p.domain_id
+                    .clone()
+                    .unwrap_or_else(|| rules.default_domain_id.clone()),
+            ),
+            Operation::Vote(v) => self.proposal(&v.proposal_id).map(|p| p.domain_id.clone()),
+            _ => None,
+        };
+        if let Some(domain_id) = domain_id {
+            let domain = self.domains.get(&domain_id).ok_or_else(|| {
+                rej(
+                    RejectCode::UnknownDomain,
+                    format!("domain {domain_id:?} does not exist"),
+                )
+            })?;
+            if !domain.member_nodes.contains(&author.node_id) {
+                return Err(rej(
+                    RejectCode::NotMember,
+                    format!(
+                        "{:?} is not a member of domain {domain_id:?} ({})",
+                        author.node_id, domain.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_genesis(&mut self, g: &GenesisOp, ctx: &Ctx) -> Result<Vec<Event>, Rejection> {
+        if g.mesh_name.trim().is_empty() {
+            return Err(rej(RejectCode::Forbidden, "genesis mesh_name is empty"));
+        }
+        if g.founders.is_empty() {
+            return Err(rej(RejectCode::Forbidden, "genesis names no founders"));
+        }
+        // Contract revision 1.
+        let spec = &g.contract;
+        if spec.contract_id.trim().is_empty() {
+            return Err(rej(RejectCode::Forbidden, "genesis contract_id is empty"));
+        }
+        let mut clause_ids = BTreeSet::new();
+        for c in &spec.clauses {
+            if !clause_ids.insert(c.clause_id.as_str()) {
+                return Err(rej(
+                    RejectCode::Duplicate,
+                    format!("genesis contract has clause {:?} twice", c.clause_id),
+                ));
+            }
+        }
+        let gov_clause = spec
+            .clauses
+            .iter()
+            .find(|c| c.clause_id == GOVERNANCE_CLAUSE)
+            .ok_or_else(|| {
+                rej(
+                    RejectCode::Forbidden,
+                    format!(
+                        "genesis contract {:?} has no clause {GOVERNANCE_CLAUSE} (roles and voting rules)",
+                        spec.contract_id
+                    ),
+                )
+            })?;
+        let rules = GovernanceRules::from_rules(&gov_clause.rules)
+            .map_err(|e| rej(RejectCode::Forbidden, e))?;
+        let mut contract = Contract {
+            contract_id: spec.contract_id.clone(),
+            label: spec.label.clone(),
+            revision: 1,
+            clauses: spec.clauses.clone(),
+            parent_hash: None,
+            adopted_by_proposal: None,
+            adopted_at: ctx.at,
+            contract_hash: Digest::default(),
+        };
+        contract.contract_hash = contract
+            .compute_hash()
+            .map_err(|e| rej(RejectCode::Malformed, format!("genesis contract: {e}")))?;
+
+        // Founders.
+        let mut nodes = BTreeMap::new();
+        let mut keyids = BTreeMap::new();
+        let mut events = vec![Event::MeshFounded { mesh_id: ctx.hash }];
+        for f in &g.founders {
+            check_id("founder node_id", &f.node_id)?;
+            let keyid = f.public_key.keyid();
+            if keyids.insert(keyid, f.node_id.clone()).is_some() {
+                return Err(rej(
+                    RejectCode::Duplicate,
+                    format!(
+                        "founder {:?} reuses another founder's public key",
+                        f.node_id
+                    ),
+                ));
+            }
+            let rec = new_node_record(f, &rules, ctx.at, &f.node_id);
+            if nodes.insert(f.node_id.clone(), rec).is_some() {
+                return Err(rej(
+                    RejectCode::Duplicate,
+                    format!("founder {:?} is listed twice", f.node_id),
+                ));
+            }
+            events.push(Event::NodeRegistered {
+                node_id: f.node_id.clone(),
+            });
+        }
+
+        // Domains.
+        let mut domains = BTreeMap::new();
+        for d in &g.domains {
+            let domain = build_domain(d, &nodes, ctx.at)?;
+            if domains.insert(d.domain_id.clone(), domain).is_some() {
+                return Err(rej(
+                    RejectCode::Duplicate,
+                    format!("genesis defines domain {:?} twice", d.domain_id),
+                ));
+            }
+            events.push(Event::DomainDefined {
+                domain_id: d.domain_id.clone(),
+            });
+        }
+        if !domains.contains_key(&rules.default_domain_id) {
+            return Err(rej(
+                RejectCode::UnknownDomain,
+                format!(
+                    "clause 5.5 default_domain_id {:?} is not one of the genesis domains",
+                    rules.default_domain_id
+                ),
+            ));
+        }
+
+        self.mesh_id = Some(ctx.hash);
+        self.mesh_name = Some(g.mesh_name.clone());
+        self.governing_contract = Some(spec.contract_id.clone());
+        self.rules = Some(rules);
+        self.contracts
+            .insert(spec.contract_id.clone(), vec![contract]);
+        self.nodes = nodes;
+        self.keyids = keyids;
+        self.domains = domains;
+        Ok(events)
+    }
+
+    fn register_node(&mut self, spec: &NodeSpec, ctx: &Ctx) -> Result<Vec<Event>, Rejection> {
+        check_id("node_id", &spec.node_id)?;
+        if self.nodes.contains_key(&spec.node_id) {
+            return Err(rej(
+                RejectCode::Duplicate,
+                format!("node {:?} is already registered", spec.node_id),
+            ));
+        }
+        let keyid = spec.public_key.keyid();
+        if let Some(holder) = self.keyids.get(&keyid) {
+            return Err(rej(
+                RejectCode::Duplicate,
+                format!("public key {keyid} is already registered to node {holder:?}"),
+            ));
+        }
+        let rec = new_node_record(spec, self.rules()?, ctx.at, ctx.author);
+        self.keyids.insert(keyid, spec.node_id.clone());
+        self.nodes.insert(spec.node_id.clone(), rec);
+        Ok(vec![Event::NodeRegistered {
+            node_id: spec.node_id.clone(),
+        }])
+    }
+
+    fn update_node(&mut self, u: &UpdateNodeOp, _ctx: &Ctx) -> Result<Vec<Event>, Rejection> {
+        let node = self.nodes.get(&u.node_id).ok_or_else(|| {
+            rej(
+                RejectCode::UnknownNode,
+                format!("node {:?} is not registered", u.node_id),
+            )
+        })?;
+        if u.status.is_none() && u.network_address.is_none() && u.public_key.is_none() {
+            return Err(rej(
+                RejectCode::Forbidden,
+                "update_node changes nothing: give status, network_address or public_key",
+            ));
+        }
+        let old_keyid = node.public_key.keyid();
+        let new_keyid = u.public_key.map(|k| k.keyid());
+        if let Some(k) = &new_keyid
+            && *k != old_keyid
+            && let Some(holder) = self.keyids.get(k)
+        {
+            return Err(rej(
+                RejectCode::Duplicate,
+                format!("public key {k} is already registered to node {holder:?}"),
+            ));
+        }
+        let node = self.nodes.get_mut(&u.node_id).expect("checked above");
+        if let Some(s) = u.status {
+            node.status = s;
+        }
+        if let Some(a) = &u.network_address {
+            node.network_address = Some(a.clone());
+        }
+        if let (Some(k), Some(new_keyid)) = (u.public_key, new_keyid) {
+            node.public_key = k;
+            self.keyids.remove(&old_keyid);
+            self.keyids.insert(new_keyid, u.node_id.clone());
+        }
+        Ok(vec![Event::NodeUpdated {
+            node_id: u.node_id.clone(),
+        }])
+    }
+
+    fn define_domain(&mut self, d: &DomainSpec, ctx: &Ctx) -> Result<Vec<Event>, Rejection> {
+        let domain = build_domain(d, &self.nodes, ctx.at)?;
+        self.domains.insert(d.domain_id.clone(), domain);
+        Ok(vec![Event::DomainDefined {
+            domain_id: d.domain_id.clone(),
+        }])
+    }
+
+    fn propose(&mut self, op: &ProposeOp, ctx: &Ctx) -> Result<Vec<Event>, Rejection> {
+        check_id("proposal_id", &op.proposal_id)?;
+        if self.proposal_index.contains_key(&op.proposal_id) {
+            return Err(rej(
+                RejectCode::Duplicate,
+                format!("proposal {:?} already exists", op.proposal_id),
+            ));
+        }
+        let rules = self.rules()?;
+        let contract = self.contract(&op.contract_id).ok_or_else(|| {
+            rej(
+                RejectCode::UnknownContract,
+                format!("contract {:?} does not exist", op.contract_id),
+            )
+        })?;
+        let clause = contract.clause(&op.target_contract_clause).ok_or_else(|| {
+            rej(
+                RejectCode::UnknownClause,
+                format!(
+                    "contract {:?} has no clause {:?}",
+                    op.contract_id, op.target_contract_clause
+                ),
+            )
+        })?;
+        let clause_hash = clause
+            .hash()
+            .map_err(|e| rej(RejectCode::Malformed, format!("clause hash: {e}")))?;
+        if clause_hash != op.base_clause_hash {
+            return Err(rej(
+                RejectCode::StaleBase,
+                format!(
+                    "clause {} of {:?} has hash {clause_hash} (revision {}), the proposal was written against {}",
+                    op.target_contract_clause,
+                    op.contract_id,
+                    contract.revision,
+                    op.base_clause_hash
+                ),
+            ));
+        }
+        if op.changes.current_text != clause.text {
+            return Err(rej(
+                RejectCode::StaleBase,
+                format!(
+                    "changes.current_text is not the current text of clause {} of {:?}",
+                    op.target_contract_clause, op.contract_id
+                ),
+            ));
+        }
+        let patched = patch::apply_diff(&clause.rules, &op.changes.diff)
+            .map_err(|e| rej(RejectCode::BadPatch, e.to_string()))?;
+        if self.governing_contract.as_deref() == Some(op.contract_id.as_str())
+            && op.target_contract_clause == GOVERNANCE_CLAUSE
+        {
+            let new_rules = GovernanceRules::from_rules(&patched).map_err(|e| {
+                rej(
+                    RejectCode::BadPatch,
+                    format!("the change would break clause 5.5: {e}"),
+                )
+            })?;
+            if !self.domains.contains_key(&new_rules.default_domain_id) {
+                return Err(rej(
+                    RejectCode::BadPatch,
+                    format!(
+                        "the change would set default_domain_id to unknown domain {:?}",
+                        new_rules.default_domain_id
+                    ),
+                ));
+            }
+        }
+        let domain_id = op
+            .domain_id
+            .clone()
+            .unwrap_or_else(|| rules.default_domain_id.clone());
+        let domain = self.domains.get(&domain_id).ok_or_else(|| {
+            rej(
+                RejectCode::UnknownDomain,
+                format!("domain {domain_id:?} does not exist"),
+            )
+        })?;
+        let clause_id = op.target_contract_clause.as_str();
+        let overrides: Vec<&PolicyOverride> = [
+            Some(&domain.policy),
+            rules.clause_voting_policies.get(clause_id),
+            domain.clause_policies.get(clause_id),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let mut policy = VotingPolicy::resolve(&rules.default_voting_policy, &overrides);
+        let period = op.voting_period_secs.unwrap_or(policy.voting_period_secs);
+        let b = rules.voting_period_bounds;
+        if period < b.min_secs || period > b.max_secs {
+            return Err(rej(
+                RejectCode::Forbidden,
+                format!(
+                    "voting period {period} s is outside the bounds [{}, {}] s of clause 5.5",
+                    b.min_secs, b.max_secs
+                ),
+            ));
+        }
+        policy.voting_period_secs = period;
+        let eligible: BTreeMap<String, u64> = domain
+            .member_nodes
+            .iter()
+            .filter_map(|id| self.nodes.get(id))
+            .filter(|n| {
+                n.status == NodeStatus::Active
+                    && rules.role_has(n.node_type, Privilege::CanVoteOnProposal)
+            })
+            .map(|n| (n.node_id.clone(), policy.weight_of(&n.node_id)))
+            .collect();
+        let eligible_weight = eligible.values().fold(0u64, |a, w| a.saturating_add(*w));
+        if eligible_weight == 0 {
+            return Err(rej(
+                RejectCode::Forbidden,
+                format!(
+                    "domain {domain_id:?} has no eligible voting weight: nobody could decide this proposal"
+                ),
+            ));
+        }
+        let mut result = VotingResult {
+            eligible_weight,
+            ..VotingResult::default()
+        };
+        tally::evaluate(&policy, &mut result, false);
+        let proposal = Proposal {
+            proposal_id: op.proposal_id.clone(),
+            proposed_by: ctx.author.to_owned(),
+            contract_id: op.contract_id.clone(),
+            target_contract_clause: op.target_contract_clause.clone(),
+            base_clause_hash: op.base_clause_hash,
+            base_revision: contract.revision,
+            domain_id,
+            rationale: op.rationale.clone(),
+            changes: op.changes.clone(),
+            status: ProposalStatus::Voting,
+            created_at: ctx.at,
+            updated_at: ctx.at,
+            voting_starts: ctx.at,
+            voting_ends: ctx.at.plus_secs(period),
+            voting_result: result,
+            phase_id: PHASE_ID.to_owned(),
+            codex_clauses: CODEX_CLAUSES.iter().map(|s| (*s).to_owned()).collect(),
+            governance_scope: "federated".to_owned(),
+            attestation_hashes: vec![ctx.hash],
+            adopted_revision: None,
+        };
+        self.ballots.insert(
+            op.proposal_id.clone(),
+            Ballot {
+                policy,
+                eligible,
+                votes: Vec::new(),
+                voted: BTreeMap::new(),
+            },
+        );
+        self.proposal_index
+            .insert(op.proposal_id.clone(), ctx.index);
+        self.proposals.insert(ctx.index, proposal);
+        self.open.insert(op.proposal_id.clone());
+        Ok(vec![Event::ProposalOpened {
+            proposal_id: op.proposal_id.clone(),
+        }])
+    }
+
+    fn open_proposal(&self, proposal_id: &str) -> Result<&Proposal, Rejection> {
+        let p = self.proposal(proposal_id).ok_or_else(|| {
+            rej(
+                RejectCode::UnknownProposal,
+                format!("proposal {proposal_id:?} does not exist"),
+            )
+        })?;
+        if p.status != ProposalStatus::Voting {
+            return Err(rej(
+                RejectCode::NotVoting,
+                format!("proposal {proposal_id:?} is {:?}, not voting", p.status),
+            ));
+        }
+        Ok(p)
+    }
+
+    fn vote(&mut self, op: &VoteOp, ctx: &Ctx) -> Result<Vec<Event>, Rejection> {
+        let p = self.open_proposal(&op.proposal_id)?;
+        if ctx.at >= p.voting_ends {
+            return Err(rej(
+                RejectCode::NotVoting,
+                format!(
+                    "voting on proposal {:?} ended at {}",
+                    op.proposal_id, p.voting_ends
+                ),
+            ));
+        }
+        let ballot = self
+            .ballots
+            .get(&op.proposal_id)
+            .expect("every proposal has a ballot");
+        let Some(&weight) = ballot.eligible.get(ctx.author) else {
+            return Err(rej(
+                RejectCode::NotMember,
+                format!(
+                    "{:?} is not among the eligible voters of proposal {:?}",
+                    ctx.author, op.proposal_id
+                ),
+            ));
+        };
+        if let Some(&i) = ballot.voted.get(ctx.author) {
+            let first = &ballot.votes[i];
+            if first.choice == op.choice && first.reason == op.reason {
+                return Err(rej(
+                    RejectCode::Replay,
+                    format!(
+                        "{:?} already cast this vote on proposal {:?} (entry {})",
+                        ctx.author, op.proposal_id, first.entry_hash
+                    ),
+                ));
+            }
+            // A second, different vote: kept as evidence, not counted.
+            self.equivocations.push(Equivocation {
+                proposal_id: op.proposal_id.clone(),
+                voter: ctx.author.to_owned(),
+                first_entry: first.entry_hash,
+                second_entry: ctx.hash,
+                first_index: first.index,
+                second_index: ctx.index,
+            });
+            return Ok(vec![Event::EquivocationRecorded {
+                proposal_id: op.proposal_id.clone(),
+                voter: ctx.author.to_owned(),
+            }]);
+        }
+        let mut result = p.voting_result.clone();
+        tally::add_vote(&mut result, op.choice, weight);
+        tally::evaluate(&ballot.policy, &mut result, false);
+        let finish = match result.outcome {
+            Some(_) => Some(self.plan_finish(p, result.clone(), ctx.at)?),
+            None => None,
+        };
+        // Validated: now change the state.
+        let vote = Vote {
+            proposal_id: op.proposal_id.clone(),
+            voter: ctx.author.to_owned(),
+            choice: op.choice,
+            weight,
+            reason: op.reason.clone(),
+            timestamp: ctx.at,
+            index: ctx.index,
+            entry_hash: ctx.hash,
+        };
+        let ballot = self
+            .ballots
+            .get_mut(&op.proposal_id)
+            .expect("every proposal has a ballot");
+        ballot
+            .voted
+            .insert(ctx.author.to_owned(), ballot.votes.len());
+        ballot.votes.push(vote);
+        let p = self.proposal_mut(&op.proposal_id).expect("checked above");
+        p.voting_result = result;
+        p.updated_at = ctx.at;
+        p.attestation_hashes.push(ctx.hash);
+        let mut events = vec![Event::VoteCounted {
+            proposal_id: op.proposal_id.clone(),
+            voter: ctx.author.to_owned(),
+        }];
+        if let Some(f) = finish {
+            events.extend(self.commit_finish(f, ctx.at));
+        }
+        Ok(events)
+    }
+
+    fn close(&mut self, op: &CloseOp, ctx: &Ctx) -> Result<Vec<Event>, Rejection> {
+        let p = self.open_proposal(&op.proposal_id)?;
+        if ctx.at < p.voting_ends {
+            return Err(rej(
+                RejectCode::TooEarly,
+                format!(
+                    "voting on proposal {:?} ends at {}, it is {}",
+                    op.proposal_id, p.voting_ends, ctx.at
+                ),
+            ));
+        }
+        let ballot = self
+            .ballots
+            .get(&op.proposal_id)
+            .expect("every proposal has a ballot");
+        let mut result = p.voting_result.clone();
+        tally::evaluate(&ballot.policy, &mut result, true);
+        let finish = self.plan_finish(p, result, ctx.at)?;
+        let p = self.proposal_mut(&op.proposal_id).expect("checked above");
+        p.attestation_hashes.push(ctx.hash);
+        Ok(self.commit_finish(finish, ctx.at))
+    }
+
+    fn withdraw(&mut self, op: &WithdrawOp, ctx: &Ctx) -> Result<Vec<Event>, Rejection> {
+        let p = self.proposal(&op.proposal_id).ok_or_else(|| {
+            rej(
+                RejectCode::UnknownProposal,
+                format!("proposal {:?} does not exist", op.proposal_id),
+            )
+        })?;
+        if p.proposed_by != ctx.author {
+            return Err(rej(
+                RejectCode::Forbidden,
+                format!(
+                    "only the proposer {:?} may withdraw proposal {:?}",
+                    p.proposed_by, op.proposal_id
+                ),
+            ));
+        }
+        self.open_proposal(&op.proposal_id)?;
+        let p = self.proposal_mut(&op.proposal_id).expect("checked above");
+        p.status = ProposalStatus::Withdrawn;
+        p.updated_at = ctx.at;
+        p.attestation_hashes.push(ctx.hash);
+        p.voting_result.outcome = None;
+        p.voting_result.reason = match &op.reason {
+            Some(r) => format!("withdrawn by the proposer: {r}"),
+            None => "withdrawn by the proposer".to_owned(),
+        };
+        self.open.remove(&op.proposal_id);
+        Ok(vec![Event::ProposalWithdrawn {
+            proposal_id: op.proposal_id.clone(),
+        }])
+    }
+
+    /// Everything a decided proposal changes, computed without changing anything.
+    fn plan_finish(
+        &self,
+        p: &Proposal,
+        mut result: VotingResult,
+        at: Timestamp,
+    ) -> Result<Finish, Rejection> {
+        let mut finish = Finish {
+            proposal_id: p.proposal_id.clone(),
+            result: VotingResult::default(),
+            adoption: None,
+            stale: Vec::new(),
+        };
+        if result.outcome == Some(ProposalStatus::Adopted) {
+            let current = self.contract(&p.contract_id).ok_or_else(|| {
+                rej(
+                    RejectCode::UnknownContract,
+                    format!("contract {:?} does not exist", p.contract_id),
+                )
+            })?;
+            let clause = current.clause(&p.target_contract_clause).ok_or_else(|| {
+                rej(
+                    RejectCode::UnknownClause,
+                    format!(
+                        "contract {:?} has no clause {:?}",
+                        p.contract_id, p.target_contract_clause
+                    ),
+                )
+            })?;
+            let hash = clause
+                .hash()
+                .map_err(|e| rej(RejectCode::Malformed, format!("clause hash: {e}")))?;
+            let patched = if hash == p.base_clause_hash {
+                patch::apply_diff(&clause.rules, &p.changes.diff).map_err(|e| e.to_string())
+            } else {
+                Err(format!(
+                    "clause {} changed since the proposal was written (now {hash})",
+                    p.target_contract_clause
+                ))
+            };
+            match patched {
+                Err(why) => {
+                    result.outcome = Some(ProposalStatus::Rejected);
+                    result.reason = format!("stale_base: {why}");
+                }
+                Ok(rules) => {
+                    let mut next = current.clone();
+                    next.revision = current.revision + 1;
+                    next.parent_hash = Some(current.contract_hash);
+                    next.adopted_by_proposal = Some(p.proposal_id.clone());
+                    next.adopted_at = at;
+                    for c in &mut next.clauses {
+                        if c.clause_id == p.target_contract_clause {
+                            c.text = p.changes.proposed_text.clone();
+                            c.rules = rules.clone();
+                        }
+                    }
+                    next.contract_hash = next
+                        .compute_hash()
+                        .map_err(|e| rej(RejectCode::Malformed, format!("contract hash: {e}")))?;
+                    let new_rules = if self.governing_contract.as_deref()
+                        == Some(p.contract_id.as_str())
+                        && p.target_contract_clause == GOVERNANCE_CLAUSE
+                    {
+                        Some(GovernanceRules::from_rules(&rules).map_err(|e| {
+                            rej(RejectCode::BadPatch, format!("adopted clause 5.5: {e}"))
+                        })?)
+                    } else {
+                        None
+                    };
+                    finish.stale = self
+                        .open
+                        .iter()
+                        .filter(|id| **id != p.proposal_id)
+                        .filter(|id| {
+                            self.proposal(id).is_some_and(|o| {
+                                o.contract_id == p.contract_id
+                                    && o.target_contract_clause == p.target_contract_clause
+                            })
+                        })
+                        .cloned()
+                        .collect();
+                    finish.adoption = Some((next, new_rules));
+                }
+            }
+        }
+        finish.result = result;
+        Ok(finish)
+    }
+
+    /// Applies a planned finish. Infallible.
+    fn commit_finish(&mut self, f: Finish, at: Timestamp) -> Vec<Event> {
+        let mut events = Vec::new();
+        let outcome = f.result.outcome.unwrap_or(ProposalStatus::Rejected);
+        let reason = f.result.reason.clone();
+        let p = self.proposal_mut(&f.proposal_id).expect("proposal exists");
+        p.status = outcome;
+        p.voting_result = f.result;
+        p.updated_at = at;
+        let contract_id = p.contract_id.clone();
+        let clause_id = p.target_contract_clause.clone();
+        self.open.remove(&f.proposal_id);
+        match f.adoption {
+            Some((contract, new_rules)) => {
+                let revision = contract.revision;
+                let p = self.proposal_mut(&f.proposal_id).expect("proposal exists");
+                p.adopted_revision = Some(revision);
+                self.contracts
+                    .entry(contract_id.clone())
+                    .or_default()
+                    .push(contract);
+                if let Some(rules) = new_rules {
+                    for n in self.nodes.values_mut() {
+                        n.privileges = rules.privileges_of(n.node_type);
+                    }
+                    self.rules = Some(rules);
+                }
+                events.push(Event::ProposalAdopted {
+                    proposal_id: f.proposal_id.clone(),
+                    contract_id: contract_id.clone(),
+                    revision,
+                });
+                for id in f.stale {
+                    let reason = format!(
+                        "stale_base: clause {clause_id} of {contract_id:?} was changed by proposal {} (revision {revision})",
+                        f.proposal_id
+                    );
+                    if let Some(o) = self.proposal_mut(&id) {
+                        o.status = ProposalStatus::Rejected;
+                        o.voting_result.outcome = Some(ProposalStatus::Rejected);
+                        o.voting_result.reason = reason.clone();
+                        o.updated_at = at;
+                    }
+                    self.open.remove(&id);
+                    events.push(Event::ProposalRejected {
+                        proposal_id: id,
+                        reason,
+                    });
+                }
+            }
+            None => events.push(Event::ProposalRejected {
+                proposal_id: f.proposal_id,
+                reason,
+            }),
+        }
+        events
+    }
+}
+
+/// Step 1: the envelope's form, the payload's JSON, its schema and its type.
+fn decode_entry(env: &Envelope) -> Result<(EntryPayload, Vec<u8>), Rejection> {
+    if env.payload_type != ENTRY_PAYLOAD_TYPE {
+        return Err(rej(
+            RejectCode::Malformed,
+            format!(
+                "payloadType is {:?}, a log entry has {ENTRY_PAYLOAD_TYPE:?}",
+                env.payload_type
+            ),
+        ));
+    }
+    if env.signatures.len() != 1 {
+        return Err(rej(
+            RejectCode::Malformed,
+            format!(
+                "a log entry has exactly one signature, this one has {}",
+                env.signatures.len()
+            ),
+        ));
+    }
+    let bytes = env
+        .payload_bytes()
+        .map_err(|e| rej(RejectCode::Malformed, e.to_string()))?;
+    let value = parse_strict(&bytes)
+        .map_err(|e| rej(RejectCode::Malformed, format!("entry payload: {e}")))?;
+    crate::schema::validate_entry_payload(&value).map_err(|e| rej(RejectCode::Schema, e))?;
+    let payload = EntryPayload::deserialize(&value)
+        .map_err(|e| rej(RejectCode::Schema, format!("entry payload: {e}")))?;
+    Ok((payload, bytes))
+}
+
+/// Step 2: the single signature carries `key`'s key id and verifies over the PAE.
+fn verify_signature(
+    env: &Envelope,
+    payload: &[u8],
+    key: &PublicKey,
+    author: &str,
+) -> Result<(), Rejection> {
+    let sig = &env.signatures[0];
+    let keyid = key.keyid();
+    if sig.keyid != keyid {
+        return Err(rej(
+            RejectCode::UnknownSigner,
+            format!(
+                "entry is signed with key id {} but author {author:?} is registered with key id {keyid}",
+                sig.keyid
+            ),
+        ));
+    }
+    let raw = STANDARD.decode(&sig.sig).map_err(|e| {
+        rej(
+            RejectCode::BadSignature,
+            format!("signature is not base64: {e}"),
+        )
+    })?;
+    key.verify(&pae(&env.payload_type, payload), &raw)
+        .map_err(|e| rej(RejectCode::BadSignature, format!("author {author:?}: {e}")))
+}
+
+fn new_node_record(
+    spec: &NodeSpec,
+    rules: &GovernanceRules,
+    at: Timestamp,
+    registered_by: &str,
+) -> NodeRecord {
+    NodeRecord {
+        node_id: spec.node_id.clone(),
+        node_type: spec.node_type,
+        status: NodeStatus::Active,
+        privileges: rules.privileges_of(spec.node_type),
+        public_key: spec.public_key,
+        network_address: spec.network_address.clone(),
+        node_policy_capabilities: spec.node_policy_capabilities.clone(),
+        display_name: spec.display_name.clone(),
+        registered_at: at,
+        registered_by: registered_by.to_owned(),
+        last_seen: None,
+    }
+}
+
+/// Checks a domain definition against the registry and builds the record.
+fn build_domain(
+    d: &DomainSpec,
+    nodes: &BTreeMap<String, NodeRecord>,
+    at: Timestamp,
+) -> Result<Domain, Rejection> {
+    check_id("domain_id", &d.domain_id)?;
+    if d.name.trim().is_empty() {
+        return Err(rej(
+            RejectCode::Forbidden,
+            format!("domain {:?} has an empty name", d.domain_id),
+        ));
+    }
+    let unknown = |id: &str, what: &str| {
+        rej(
+            RejectCode::UnknownNode,
+            format!(
+                "domain {:?}: {what} {id:?} is not a registered node",
+                d.domain_id
+            ),
+        )
+    };
+    if !nodes.contains_key(&d.admin_node_id) {
+        return Err(unknown(&d.admin_node_id, "admin"));
+    }
+    let mut seen = BTreeSet::new();
+    for m in &d.member_nodes {
+        if !nodes.contains_key(m) {
+            return Err(unknown(m, "member"));
+        }
+        if !seen.insert(m) {
+            return Err(rej(
+                RejectCode::Duplicate,
+                format!("domain {:?} lists member {m:?} twice", d.domain_id),
+            ));
+        }
+    }
+    d.policy.check_shares().map_err(|e| {
+        rej(
+            RejectCode::Forbidden,
+            format!("domain {:?} policy: {e}", d.domain_id),
+        )
+    })?;
+    for (clause, o) in &d.clause_policies {
+        o.check_shares().map_err(|e| {
+            rej(
+                RejectCode::Forbidden,
+                format!("domain {:?} clause_policies[{clause:?}]: {e}", d.domain_id),
+            )
+        })?;
+    }
+    Ok(Domain {
+        domain_id: d.domain_id.clone(),
+        name: d.name.clone(),
+        description: d.description.clone(),
+        admin_node_id: d.admin_node_id.clone(),
+        member_nodes: d.member_nodes.clone(),
+        shared_clauses: d.shared_clauses.clone(),
+        local_overrides: d.local_overrides.clone(),
+        policy: d.policy.clone(),
+        clause_policies: d.clause_policies.clone(),
+        defined_at: at,
+    })
 }

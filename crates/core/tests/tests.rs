@@ -1,4 +1,6 @@
 //! The integration tests of govmesh-core, one test binary (as ripgrep's
 //! `tests/tests.rs`): each module below is one concern.
 
+mod checkpoint;
 mod merkle;
+mod state_machine;
