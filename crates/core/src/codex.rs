@@ -87,7 +87,9 @@ fn clause(id: &str, title: &str, text: &[&str], rules: Value) -> Clause {
     Clause {
         clause_id: id.to_owned(),
         title: title.to_owned(),
-        text: text.join(" "),
+        // One sentence per line, so that a unified diff of a change shows the
+        // sentences it touches.
+        text: text.join("\n"),
         rules,
     }
 }

@@ -9,6 +9,7 @@
 pub mod canonical;
 pub mod checkpoint;
 pub mod codex;
+pub mod diff;
 pub mod digest;
 pub mod dsse;
 pub mod entry;

@@ -9,32 +9,29 @@ use jsonschema::Validator;
 use serde_json::Value;
 use std::sync::OnceLock;
 
+macro_rules! schemas {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../schemas/", $name, ".schema.json")))),*]
+    };
+}
+
 /// Name and JSON text of every schema, as served at `/v1/schemas/{name}`.
-const DOCUMENTS: &[(&str, &str)] = &[
-    (
-        "entry-payload",
-        include_str!("../schemas/entry-payload.schema.json"),
-    ),
-    ("envelope", include_str!("../schemas/envelope.schema.json")),
-    (
-        "log-record",
-        include_str!("../schemas/log-record.schema.json"),
-    ),
-    ("contract", include_str!("../schemas/contract.schema.json")),
-    ("clause", include_str!("../schemas/clause.schema.json")),
-    ("node", include_str!("../schemas/node.schema.json")),
-    ("domain", include_str!("../schemas/domain.schema.json")),
-    ("proposal", include_str!("../schemas/proposal.schema.json")),
-    ("vote", include_str!("../schemas/vote.schema.json")),
-    (
-        "voting-policy",
-        include_str!("../schemas/voting-policy.schema.json"),
-    ),
-    ("topology", include_str!("../schemas/topology.schema.json")),
-    (
-        "checkpoint",
-        include_str!("../schemas/checkpoint.schema.json"),
-    ),
+const DOCUMENTS: &[(&str, &str)] = schemas![
+    "entry-payload",
+    "envelope",
+    "log-record",
+    "contract",
+    "clause",
+    "node",
+    "domain",
+    "proposal",
+    "vote",
+    "voting-policy",
+    "topology",
+    "checkpoint",
+    "inclusion-proof",
+    "consistency-proof",
+    "contract-diff",
 ];
 
 /// How many validation errors a message lists at most.
