@@ -228,3 +228,905 @@ fn lifecycle_early_adoption_creates_revision_two() {
         RejectCode::NotVoting
     );
 }
+
+/// Hub 0 registers a new node of `node_type` from `seed`.
+fn register(m: &mut Mesh, seed: u8, node_type: NodeType) -> KeyPair {
+    let k = key(seed);
+    let h = m.hub(0);
+    m.submit(&h, Operation::RegisterNode(spec(&k, node_type)))
+        .expect("register_node");
+    k
+}
+
+fn council(m: &Mesh) -> String {
+    m.state
+        .governance_rules()
+        .unwrap()
+        .default_domain_id
+        .clone()
+}
+
+#[test]
+fn early_rejection_by_reject_votes() {
+    let mut m = Mesh::new();
+    let id = m.propose(0, "11.0", "new text");
+    m.vote(&m.hub(0), &id, VoteChoice::Reject).unwrap();
+    assert_eq!(m.status(&id), ProposalStatus::Voting);
+    let a = m.vote(&m.hub(1), &id, VoteChoice::Reject).unwrap();
+    assert!(
+        matches!(&a.events[1], Event::ProposalRejected { proposal_id, reason }
+            if *proposal_id == id && reason.starts_with("threshold not met")),
+        "{:?}",
+        a.events
+    );
+    assert_eq!(m.status(&id), ProposalStatus::Rejected);
+    assert_eq!(m.state.contract("codex").unwrap().revision, 1);
+    assert!(m.state.due_closes(Timestamp(i64::MAX)).is_empty());
+}
+
+#[test]
+fn veto_overrides_an_approving_majority_at_close() {
+    let mut m = Mesh::new();
+    let id = m.propose(0, "11.0", "new text");
+    m.vote(&m.hub(0), &id, VoteChoice::Approve).unwrap();
+    m.vote(&m.hub(1), &id, VoteChoice::Veto).unwrap();
+    assert_eq!(
+        m.status(&id),
+        ProposalStatus::Voting,
+        "hub 2 could still tip it"
+    );
+    let ends = m.state.proposal(&id).unwrap().voting_ends;
+    assert!(m.state.due_closes(ends.plus_secs(0)).contains(&id));
+    assert!(m.state.due_closes(Timestamp(ends.0 - 1)).is_empty());
+    m.now = ends;
+    let a = m
+        .submit(
+            &m.hub(2),
+            Operation::Close(CloseOp {
+                proposal_id: id.clone(),
+            }),
+        )
+        .unwrap();
+    let p = m.state.proposal(&id).unwrap();
+    assert_eq!(p.status, ProposalStatus::Rejected);
+    assert!(
+        p.voting_result.reason.starts_with("vetoed"),
+        "{}",
+        p.voting_result.reason
+    );
+    assert!(p.voting_result.quorum_reached);
+    assert_eq!(p.attestation_hashes.len(), 4, "propose, two votes, close");
+    assert!(matches!(&a.events[0], Event::ProposalRejected { .. }));
+}
+
+#[test]
+fn quorum_failure_at_close_and_too_early_close() {
+    let mut m = Mesh::new();
+    let id = m.propose(0, "11.0", "new text");
+    m.vote(&m.hub(0), &id, VoteChoice::Approve).unwrap();
+    let close = Operation::Close(CloseOp {
+        proposal_id: id.clone(),
+    });
+    m.advance(604_799);
+    assert_eq!(
+        code(m.submit(&m.hub(1), close.clone())),
+        RejectCode::TooEarly
+    );
+    m.advance(1);
+    // Votes after the end are refused even before the close entry.
+    assert_eq!(
+        code(m.vote(&m.hub(1), &id, VoteChoice::Approve)),
+        RejectCode::NotVoting
+    );
+    m.submit(&m.hub(1), close.clone()).unwrap();
+    let p = m.state.proposal(&id).unwrap();
+    assert_eq!(p.status, ProposalStatus::Rejected);
+    assert!(!p.voting_result.quorum_reached);
+    assert!(
+        p.voting_result.reason.starts_with("quorum not reached"),
+        "{}",
+        p.voting_result.reason
+    );
+    // Closing twice is refused.
+    assert_eq!(code(m.submit(&m.hub(2), close)), RejectCode::NotVoting);
+}
+
+#[test]
+fn withdraw_only_by_the_proposer_while_voting() {
+    let mut m = Mesh::new();
+    let id = m.propose(1, "11.0", "new text");
+    let w = |reason: Option<&str>| {
+        Operation::Withdraw(WithdrawOp {
+            proposal_id: id.clone(),
+            reason: reason.map(str::to_owned),
+        })
+    };
+    assert_eq!(code(m.submit(&m.hub(0), w(None))), RejectCode::Forbidden);
+    let a = m.submit(&m.hub(1), w(Some("changed my mind"))).unwrap();
+    assert_eq!(
+        a.events,
+        vec![Event::ProposalWithdrawn {
+            proposal_id: id.clone()
+        }]
+    );
+    assert_eq!(m.status(&id), ProposalStatus::Withdrawn);
+    assert_eq!(code(m.submit(&m.hub(1), w(None))), RejectCode::NotVoting);
+    assert_eq!(
+        code(m.vote(&m.hub(0), &id, VoteChoice::Approve)),
+        RejectCode::NotVoting
+    );
+    assert!(m.state.due_closes(Timestamp(i64::MAX)).is_empty());
+    let unknown = Operation::Withdraw(WithdrawOp {
+        proposal_id: m.fresh_id(),
+        reason: None,
+    });
+    assert_eq!(
+        code(m.submit(&m.hub(1), unknown)),
+        RejectCode::UnknownProposal
+    );
+}
+
+#[test]
+fn forged_and_tampered_signatures_are_refused() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    let mut m = Mesh::new();
+    let op = m.propose_op("11.0", "x", Vec::new());
+    let env = sign_entry(&m.hub(0), Operation::Propose(op.clone()));
+
+    let mut forged = env.clone();
+    let mut sig = STANDARD.decode(&forged.signatures[0].sig).unwrap();
+    sig[10] ^= 0x40;
+    forged.signatures[0].sig = STANDARD.encode(&sig);
+    assert_eq!(code(m.submit_env(&forged)), RejectCode::BadSignature);
+
+    // Same signature over a different payload (another proposal id).
+    let mut other = op.clone();
+    other.proposal_id = m.fresh_id();
+    let mut swapped = sign_entry(&m.hub(0), Operation::Propose(other));
+    swapped.signatures = env.signatures.clone();
+    assert_eq!(code(m.submit_env(&swapped)), RejectCode::BadSignature);
+
+    let mut garbage = env.clone();
+    garbage.signatures[0].sig = "not base64!".into();
+    assert_eq!(code(m.submit_env(&garbage)), RejectCode::BadSignature);
+
+    m.submit_env(&env).unwrap();
+}
+
+#[test]
+fn unknown_signer_and_key_mismatch() {
+    let mut m = Mesh::new();
+    let op = m.propose_op("11.0", "x", Vec::new());
+    // A key nobody registered, acting as itself.
+    let stranger = key(50);
+    assert_eq!(
+        code(m.submit(&stranger, Operation::Propose(op.clone()))),
+        RejectCode::UnknownSigner
+    );
+    // A stranger's key claiming to be hub 0.
+    let impostor = key(50).with_node_id(m.hub(0).node_id().to_owned());
+    let e = m
+        .submit(&impostor, Operation::Propose(op.clone()))
+        .unwrap_err();
+    assert_eq!(e.code, RejectCode::UnknownSigner);
+    assert!(e.message.contains("key id"), "{e}");
+    // Hub 1's real key claiming to be hub 0.
+    let other_hub = m.hub(1).with_node_id(m.hub(0).node_id().to_owned());
+    assert_eq!(
+        code(m.submit(&other_hub, Operation::Propose(op))),
+        RejectCode::UnknownSigner
+    );
+}
+
+#[test]
+fn malformed_envelopes_and_payloads() {
+    use govmesh_core::dsse::ENTRY_PAYLOAD_TYPE;
+    let mut m = Mesh::new();
+    let op = m.propose_op("11.0", "x", Vec::new());
+    let env = sign_entry(&m.hub(0), Operation::Propose(op));
+
+    let mut t = env.clone();
+    t.payload_type = "application/json".into();
+    assert_eq!(code(m.submit_env(&t)), RejectCode::Malformed);
+
+    let mut t = env.clone();
+    t.signatures.push(t.signatures[0].clone());
+    assert_eq!(code(m.submit_env(&t)), RejectCode::Malformed);
+
+    let mut t = env.clone();
+    t.signatures.clear();
+    assert_eq!(code(m.submit_env(&t)), RejectCode::Malformed);
+
+    let mut t = env.clone();
+    t.payload = "%%%".into();
+    assert_eq!(code(m.submit_env(&t)), RejectCode::Malformed);
+
+    // Duplicate keys are refused before anything else looks at the payload.
+    let dup = format!(
+        r#"{{"author":"{}","author":"x","type":"close","proposal_id":"p"}}"#,
+        m.hub(0).node_id()
+    );
+    let t = Envelope::sign(ENTRY_PAYLOAD_TYPE, dup.as_bytes(), &m.hub(0));
+    assert_eq!(code(m.submit_env(&t)), RejectCode::Malformed);
+
+    // Well-formed JSON that is no entry.
+    let body = json!({"author": m.hub(0).node_id(), "type": "teleport"});
+    let t = Envelope::sign(ENTRY_PAYLOAD_TYPE, body.to_string().as_bytes(), &m.hub(0));
+    assert_eq!(code(m.submit_env(&t)), RejectCode::Schema);
+    let t = Envelope::sign(ENTRY_PAYLOAD_TYPE, b"[1,2,3]", &m.hub(0));
+    assert_eq!(code(m.submit_env(&t)), RejectCode::Schema);
+}
+
+#[test]
+fn non_members_and_unprivileged_roles_cannot_vote() {
+    let mut m = Mesh::new();
+    let id = m.propose(0, "11.0", "x");
+    // A registered, active hub outside the council domain.
+    let outsider = register(&mut m, 40, NodeType::GovernanceHub);
+    let e = m.vote(&outsider, &id, VoteChoice::Approve).unwrap_err();
+    assert_eq!(e.code, RejectCode::NotMember, "{e}");
+    // ... nor propose there.
+    let op = m.propose_op("11.0", "y", Vec::new());
+    assert_eq!(
+        code(m.submit(&outsider, Operation::Propose(op))),
+        RejectCode::NotMember
+    );
+    // The founding witness has no voting privilege.
+    let witness = key(9);
+    let e = m.vote(&witness, &id, VoteChoice::Approve).unwrap_err();
+    assert_eq!(e.code, RejectCode::NotPrivileged);
+    assert!(
+        e.message.contains("compliance_witness") && e.message.contains("can_vote_on_proposal"),
+        "{e}"
+    );
+    // Unknown proposal.
+    let nope = m.fresh_id();
+    assert_eq!(
+        code(m.vote(&m.hub(0), &nope, VoteChoice::Approve)),
+        RejectCode::UnknownProposal
+    );
+}
+
+#[test]
+fn membership_added_after_creation_does_not_make_a_voter_eligible() {
+    let mut m = Mesh::new();
+    let id = m.propose(0, "11.0", "x");
+    let newcomer = register(&mut m, 41, NodeType::GovernanceHub);
+    let council_id = council(&m);
+    let mut d = m.state.domain(&council_id).unwrap().clone();
+    d.member_nodes.push(newcomer.node_id().to_owned());
+    let spec = DomainSpec {
+        domain_id: d.domain_id.clone(),
+        name: d.name.clone(),
+        description: d.description.clone(),
+        admin_node_id: d.admin_node_id.clone(),
+        member_nodes: d.member_nodes.clone(),
+        shared_clauses: d.shared_clauses.clone(),
+        local_overrides: d.local_overrides.clone(),
+        policy: d.policy.clone(),
+        clause_policies: d.clause_policies.clone(),
+    };
+    m.submit(&m.hub(0), Operation::DefineDomain(spec)).unwrap();
+    let e = m.vote(&newcomer, &id, VoteChoice::Approve).unwrap_err();
+    assert_eq!(e.code, RejectCode::NotMember);
+    assert!(e.message.contains("eligible"), "{e}");
+    // A proposal opened now includes the newcomer.
+    let id2 = m.propose(0, "11.1", "y");
+    assert_eq!(m.state.eligible_voters(&id2).unwrap().len(), 4);
+    m.vote(&newcomer, &id2, VoteChoice::Approve).unwrap();
+}
+
+#[test]
+fn replay_is_refused_and_equivocation_is_kept_as_evidence() {
+    let mut m = Mesh::new();
+    let id = m.propose(0, "11.0", "x");
+    let first = sign_entry(
+        &m.hub(0),
+        Operation::Vote(VoteOp {
+            proposal_id: id.clone(),
+            choice: VoteChoice::Approve,
+            reason: None,
+        }),
+    );
+    let first_applied = m.submit_env(&first).unwrap();
+    assert_eq!(code(m.submit_env(&first)), RejectCode::Replay);
+    // The same vote with a reason is a different entry; same choice + reason is a replay.
+    let second = Operation::Vote(VoteOp {
+        proposal_id: id.clone(),
+        choice: VoteChoice::Reject,
+        reason: Some("on second thoughts".into()),
+    });
+    let a = m.submit(&m.hub(0), second.clone()).unwrap();
+    assert_eq!(
+        a.events,
+        vec![Event::EquivocationRecorded {
+            proposal_id: id.clone(),
+            voter: m.hub(0).node_id().to_owned()
+        }]
+    );
+    assert_eq!(code(m.submit(&m.hub(0), second)), RejectCode::Replay);
+    let ev = m.state.equivocations();
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].first_entry, first_applied.entry_hash);
+    assert_eq!(ev[0].second_entry, a.entry_hash);
+    assert_eq!(ev[0].second_index, a.index);
+    // The first vote stands; the second is not counted.
+    let r = &m.state.proposal(&id).unwrap().voting_result;
+    assert_eq!((r.approve_votes, r.reject_votes, r.total_votes), (1, 0, 1));
+    assert_eq!(m.state.votes(&id).len(), 1);
+    assert_eq!(m.state.votes(&id)[0].choice, VoteChoice::Approve);
+    // A replayed genesis is a genesis error.
+    let g = m.log[0].envelope.clone();
+    assert_eq!(code(m.submit_env(&g)), RejectCode::Genesis);
+}
+
+#[test]
+fn adoption_rejects_other_proposals_on_the_clause_as_stale() {
+    let mut m = Mesh::new();
+    let a = m.propose(0, "11.0", "text A");
+    let b = m.propose(1, "11.0", "text B");
+    let other_clause = m.propose(2, "11.1", "text C");
+    // Written against the same base but not yet submitted.
+    let late = m.propose_op("11.0", "text D", Vec::new());
+    m.vote(&m.hub(0), &a, VoteChoice::Approve).unwrap();
+    let applied = m.vote(&m.hub(1), &a, VoteChoice::Approve).unwrap();
+    assert!(
+        applied.events.iter().any(|e| matches!(e,
+            Event::ProposalRejected { proposal_id, reason }
+                if *proposal_id == b && reason.starts_with("stale_base"))),
+        "{:?}",
+        applied.events
+    );
+    assert_eq!(m.status(&a), ProposalStatus::Adopted);
+    assert_eq!(m.status(&b), ProposalStatus::Rejected);
+    assert!(
+        m.state
+            .proposal(&b)
+            .unwrap()
+            .voting_result
+            .reason
+            .starts_with("stale_base")
+    );
+    // Other clauses do not conflict.
+    assert_eq!(m.status(&other_clause), ProposalStatus::Voting);
+    // A proposal written against the old hash is refused outright.
+    let e = m.submit(&m.hub(2), Operation::Propose(late)).unwrap_err();
+    assert_eq!(e.code, RejectCode::StaleBase, "{e}");
+    // Right hash, wrong current text.
+    let mut wrong_text = m.propose_op("11.0", "text E", Vec::new());
+    wrong_text.changes.current_text = "text B".into();
+    assert_eq!(
+        code(m.submit(&m.hub(2), Operation::Propose(wrong_text))),
+        RejectCode::StaleBase
+    );
+    // A fresh proposal on the new base is fine, and the other clause can still adopt.
+    m.propose(2, "11.0", "text F");
+    m.vote(&m.hub(0), &other_clause, VoteChoice::Approve)
+        .unwrap();
+    m.vote(&m.hub(1), &other_clause, VoteChoice::Approve)
+        .unwrap();
+    let c = m.state.contract("codex").unwrap();
+    assert_eq!(c.revision, 3);
+    assert_eq!(c.clause("11.0").unwrap().text, "text A");
+    assert_eq!(c.clause("11.1").unwrap().text, "text C");
+    assert_eq!(
+        c.parent_hash,
+        Some(m.state.revision("codex", 2).unwrap().contract_hash)
+    );
+}
+
+#[test]
+fn clause_5_5_needs_two_thirds_and_a_removed_privilege_is_enforced_next_entry() {
+    let mut m = Mesh::new();
+    let diff = vec![DiffOp {
+        path: "/role_privileges/governance_hub".into(),
+        operation: PatchOperation::Replace,
+        value: json!(["can_vote_on_proposal", "can_override_policy"]),
+    }];
+    let current = m
+        .state
+        .contract("codex")
+        .unwrap()
+        .clause("5.5")
+        .unwrap()
+        .text
+        .clone();
+    let op = m.propose_op("5.5", &current, diff);
+    let id = op.proposal_id.clone();
+    m.submit(&m.hub(0), Operation::Propose(op)).unwrap();
+    assert_eq!(m.state.voting_policy(&id).unwrap().threshold, 0.667);
+    m.vote(&m.hub(0), &id, VoteChoice::Approve).unwrap();
+    m.vote(&m.hub(1), &id, VoteChoice::Approve).unwrap();
+    assert_eq!(
+        m.status(&id),
+        ProposalStatus::Voting,
+        "2 of 3 is not above 0.667: the third vote decides"
+    );
+    // Hub 2 can still propose before the change is adopted.
+    m.propose(2, "11.0", "before");
+    m.vote(&m.hub(2), &id, VoteChoice::Approve).unwrap();
+    assert_eq!(m.status(&id), ProposalStatus::Adopted);
+    let hub0 = m.state.node(m.hub(0).node_id()).unwrap();
+    assert_eq!(
+        hub0.privileges,
+        vec![Privilege::CanVoteOnProposal, Privilege::CanOverridePolicy]
+    );
+    // The very next propose is refused under the new revision.
+    let op = m.propose_op("11.0", "after", Vec::new());
+    let e = m.submit(&m.hub(2), Operation::Propose(op)).unwrap_err();
+    assert_eq!(e.code, RejectCode::NotPrivileged);
+    assert!(e.message.contains("can_propose_policy"), "{e}");
+}
+
+#[test]
+fn patches_that_do_not_apply_or_break_clause_5_5_are_refused() {
+    let mut m = Mesh::new();
+    let bad = vec![DiffOp {
+        path: "/no/such/member".into(),
+        operation: PatchOperation::Replace,
+        value: json!(1),
+    }];
+    let op = m.propose_op("11.0", "x", bad);
+    assert_eq!(
+        code(m.submit(&m.hub(0), Operation::Propose(op))),
+        RejectCode::BadPatch
+    );
+    let breaks = vec![DiffOp {
+        path: "/role_privileges".into(),
+        operation: PatchOperation::Remove,
+        value: Value::Null,
+    }];
+    let op = m.propose_op("5.5", "x", breaks);
+    let e = m.submit(&m.hub(0), Operation::Propose(op)).unwrap_err();
+    assert_eq!(e.code, RejectCode::BadPatch);
+    assert!(e.message.contains("role_privileges"), "{e}");
+    let out_of_range = vec![DiffOp {
+        path: "/default_voting_policy/quorum".into(),
+        operation: PatchOperation::Replace,
+        value: json!(2),
+    }];
+    let op = m.propose_op("5.5", "x", out_of_range);
+    assert_eq!(
+        code(m.submit(&m.hub(0), Operation::Propose(op))),
+        RejectCode::BadPatch
+    );
+    // A patch that applies changes the rules on adoption.
+    let good = vec![DiffOp {
+        path: "/voting_period_bounds/min_secs".into(),
+        operation: PatchOperation::Replace,
+        value: json!(120),
+    }];
+    let text = m
+        .state
+        .contract("codex")
+        .unwrap()
+        .clause("5.5")
+        .unwrap()
+        .text
+        .clone();
+    let op = m.propose_op("5.5", &text, good);
+    let id = op.proposal_id.clone();
+    m.submit(&m.hub(0), Operation::Propose(op)).unwrap();
+    for i in 0..3 {
+        m.vote(&m.hub(i), &id, VoteChoice::Approve).unwrap();
+    }
+    assert_eq!(m.status(&id), ProposalStatus::Adopted);
+    assert_eq!(
+        m.state
+            .governance_rules()
+            .unwrap()
+            .voting_period_bounds
+            .min_secs,
+        120
+    );
+    let mut op = m.propose_op("11.0", "x", Vec::new());
+    op.voting_period_secs = Some(90);
+    assert_eq!(
+        code(m.submit(&m.hub(0), Operation::Propose(op))),
+        RejectCode::Forbidden
+    );
+}
+
+#[test]
+fn proposal_rules_unknown_targets_and_periods() {
+    let mut m = Mesh::new();
+    let mut op = m.propose_op("11.0", "x", Vec::new());
+    op.contract_id = "nope".into();
+    assert_eq!(
+        code(m.submit(&m.hub(0), Operation::Propose(op))),
+        RejectCode::UnknownContract
+    );
+    let mut op = m.propose_op("11.0", "x", Vec::new());
+    op.target_contract_clause = "99.9".into();
+    assert_eq!(
+        code(m.submit(&m.hub(0), Operation::Propose(op))),
+        RejectCode::UnknownClause
+    );
+    let mut op = m.propose_op("11.0", "x", Vec::new());
+    op.domain_id = Some(m.fresh_id());
+    assert_eq!(
+        code(m.submit(&m.hub(0), Operation::Propose(op))),
+        RejectCode::UnknownDomain
+    );
+    for (secs, ok) in [
+        (59, false),
+        (60, true),
+        (7_776_000, true),
+        (7_776_001, false),
+    ] {
+        let mut op = m.propose_op("11.0", "x", Vec::new());
+        op.voting_period_secs = Some(secs);
+        let r = m.submit(&m.hub(0), Operation::Propose(op.clone()));
+        if ok {
+            r.unwrap();
+            let p = m.state.proposal(&op.proposal_id).unwrap();
+            assert_eq!(p.voting_ends, p.voting_starts.plus_secs(secs));
+            // The same id again is a duplicate.
+            assert_eq!(
+                code(m.submit(&m.hub(1), Operation::Propose(op))),
+                RejectCode::Duplicate
+            );
+        } else {
+            assert_eq!(code(r), RejectCode::Forbidden, "period {secs}");
+        }
+    }
+    let mut op = m.propose_op("11.0", "x", Vec::new());
+    op.proposal_id = "4".repeat(36);
+    assert_eq!(
+        code(m.submit(&m.hub(0), Operation::Propose(op))),
+        RejectCode::Schema
+    );
+}
+
+#[test]
+fn domain_policy_weights_and_redefinition_by_admin() {
+    let mut m = Mesh::new();
+    let witness = key(9);
+    let domain_id = m.fresh_id();
+    let mut d = DomainSpec {
+        domain_id: domain_id.clone(),
+        name: "heavy".into(),
+        description: String::new(),
+        admin_node_id: witness.node_id().to_owned(),
+        member_nodes: m.hubs.iter().map(|k| k.node_id().to_owned()).collect(),
+        shared_clauses: Vec::new(),
+        local_overrides: Default::default(),
+        policy: Default::default(),
+        clause_policies: Default::default(),
+    };
+    d.policy.weights = Some([(m.hub(2).node_id().to_owned(), 3)].into());
+    // The witness may not create domains...
+    assert_eq!(
+        code(m.submit(&witness, Operation::DefineDomain(d.clone()))),
+        RejectCode::NotPrivileged
+    );
+    m.submit(&m.hub(0), Operation::DefineDomain(d.clone()))
+        .unwrap();
+    // ... but as its admin it may redefine this one.
+    d.description = "hub 2 weighs three".into();
+    m.submit(&witness, Operation::DefineDomain(d.clone()))
+        .unwrap();
+    assert_eq!(
+        m.state.domain(&domain_id).unwrap().description,
+        "hub 2 weighs three"
+    );
+    let mut bad = d.clone();
+    bad.member_nodes.push(key(77).node_id().to_owned());
+    assert_eq!(
+        code(m.submit(&witness, Operation::DefineDomain(bad))),
+        RejectCode::UnknownNode
+    );
+
+    let mut op = m.propose_op("11.0", "x", Vec::new());
+    op.domain_id = Some(domain_id.clone());
+    let id = op.proposal_id.clone();
+    m.submit(&m.hub(0), Operation::Propose(op)).unwrap();
+    assert_eq!(
+        m.state.proposal(&id).unwrap().voting_result.eligible_weight,
+        5
+    );
+    m.vote(&m.hub(2), &id, VoteChoice::Approve).unwrap();
+    // 3 of 5 approve: the other two rejecting gives 3/5 > 0.5, vetoing gives 2/5 >= 0.334.
+    assert_eq!(m.status(&id), ProposalStatus::Voting);
+    m.vote(&m.hub(0), &id, VoteChoice::Approve).unwrap();
+    assert_eq!(m.status(&id), ProposalStatus::Adopted);
+    assert_eq!(m.state.votes(&id)[0].weight, 3);
+}
+
+#[test]
+fn node_registry_rules() {
+    let mut m = Mesh::new();
+    let witness = key(9);
+    let k = key(30);
+    let s = spec(&k, NodeType::TrustFork);
+    assert_eq!(
+        code(m.submit(&witness, Operation::RegisterNode(s.clone()))),
+        RejectCode::NotPrivileged
+    );
+    m.submit(&m.hub(0), Operation::RegisterNode(s.clone()))
+        .unwrap();
+    let rec = m.state.node(k.node_id()).unwrap();
+    assert_eq!(rec.status, NodeStatus::Active);
+    assert_eq!(rec.registered_by, m.hub(0).node_id());
+    assert!(rec.privileges.is_empty());
+    assert_eq!(
+        code(m.submit(&m.hub(1), Operation::RegisterNode(s.clone()))),
+        RejectCode::Duplicate
+    );
+    let mut same_key = s.clone();
+    same_key.node_id = m.fresh_id();
+    assert_eq!(
+        code(m.submit(&m.hub(0), Operation::RegisterNode(same_key))),
+        RejectCode::Duplicate
+    );
+    let mut upper = spec(&key(31), NodeType::TrustFork);
+    upper.node_id = upper.node_id.to_uppercase();
+    assert_eq!(
+        code(m.submit(&m.hub(0), Operation::RegisterNode(upper))),
+        RejectCode::Schema
+    );
+
+    // A node moves itself without privilege, but may not change its own status.
+    let upd = |node: &KeyPair, status, addr: Option<&str>| {
+        Operation::UpdateNode(UpdateNodeOp {
+            node_id: node.node_id().to_owned(),
+            status,
+            network_address: addr.map(str::to_owned),
+            public_key: None,
+        })
+    };
+    m.submit(&k, upd(&k, None, Some("10.0.0.5:7000"))).unwrap();
+    assert_eq!(
+        m.state
+            .node(k.node_id())
+            .unwrap()
+            .network_address
+            .as_deref(),
+        Some("10.0.0.5:7000")
+    );
+    assert_eq!(m.state.node(k.node_id()).unwrap().last_seen, Some(m.now));
+    assert_eq!(
+        code(m.submit(&k, upd(&k, Some(NodeStatus::Inactive), None))),
+        RejectCode::NotPrivileged
+    );
+    assert_eq!(
+        code(m.submit(&k, upd(&witness, None, Some("x")))),
+        RejectCode::NotPrivileged
+    );
+    assert_eq!(
+        code(m.submit(&m.hub(0), upd(&key(99), None, Some("x")))),
+        RejectCode::UnknownNode
+    );
+    assert_eq!(
+        code(m.submit(&m.hub(0), upd(&k, None, None))),
+        RejectCode::Forbidden
+    );
+
+    // Suspending hub 2 stops it at the next entry.
+    let hub2 = m.hub(2);
+    m.submit(&m.hub(0), upd(&hub2, Some(NodeStatus::Suspended), None))
+        .unwrap();
+    let op = m.propose_op("11.0", "x", Vec::new());
+    assert_eq!(
+        code(m.submit(&hub2, Operation::Propose(op))),
+        RejectCode::NotActive
+    );
+    // And a suspended node is not eligible on proposals opened now.
+    let id = m.propose(0, "11.0", "y");
+    assert_eq!(m.state.eligible_voters(&id).unwrap().len(), 2);
+
+    // Key rotation: the old key stops working, the new one works; keys stay unique.
+    let new_key = key(33).with_node_id(k.node_id().to_owned());
+    let rotate = |pk| {
+        Operation::UpdateNode(UpdateNodeOp {
+            node_id: k.node_id().to_owned(),
+            status: None,
+            network_address: None,
+            public_key: Some(pk),
+        })
+    };
+    assert_eq!(
+        code(m.submit(&m.hub(0), rotate(m.hub(1).public()))),
+        RejectCode::Duplicate
+    );
+    m.submit(&m.hub(0), rotate(new_key.public())).unwrap();
+    assert_eq!(
+        code(m.submit(&k, upd(&k, None, Some("a")))),
+        RejectCode::UnknownSigner
+    );
+    m.submit(&new_key, upd(&k, None, Some("b"))).unwrap();
+    assert_eq!(
+        m.state.node_by_keyid(&new_key.keyid()).unwrap().node_id,
+        k.node_id()
+    );
+    assert!(m.state.node_by_keyid(&k.keyid()).is_none());
+}
+
+#[test]
+fn genesis_rules() {
+    let hubs: Vec<KeyPair> = (1..=3).map(key).collect();
+    let mut founders: Vec<NodeSpec> = hubs
+        .iter()
+        .map(|k| spec(k, NodeType::GovernanceHub))
+        .collect();
+    founders.push(spec(&key(9), NodeType::ComplianceWitness));
+    let g = codex_genesis("g", founders.clone());
+    let at = Timestamp(T0);
+    let mut s = State::new();
+    let empty = snapshot(&s);
+
+    // Anything before the genesis.
+    let close = sign_entry(
+        &hubs[0],
+        Operation::Close(CloseOp {
+            proposal_id: "11111111-1111-4111-8111-111111111111".into(),
+        }),
+    );
+    assert_eq!(s.apply(&close, at).unwrap_err().code, RejectCode::Genesis);
+    // Signed by a non-founder, by a founding witness, or with a key that is not the
+    // founder's.
+    let e = s
+        .apply(&sign_entry(&key(50), Operation::Genesis(g.clone())), at)
+        .unwrap_err();
+    assert_eq!(e.code, RejectCode::UnknownSigner);
+    let e = s
+        .apply(&sign_entry(&key(9), Operation::Genesis(g.clone())), at)
+        .unwrap_err();
+    assert_eq!(e.code, RejectCode::NotPrivileged);
+    let impostor = key(50).with_node_id(hubs[1].node_id().to_owned());
+    let e = s
+        .apply(&sign_entry(&impostor, Operation::Genesis(g.clone())), at)
+        .unwrap_err();
+    assert_eq!(e.code, RejectCode::UnknownSigner);
+    // Broken contents.
+    let mut no55 = g.clone();
+    no55.contract.clauses.retain(|c| c.clause_id != "5.5");
+    let e = s
+        .apply(&sign_entry(&hubs[0], Operation::Genesis(no55)), at)
+        .unwrap_err();
+    assert_eq!(e.code, RejectCode::Forbidden, "{e}");
+    let mut twice = g.clone();
+    twice.founders.push(founders[0].clone());
+    assert_eq!(
+        s.apply(&sign_entry(&hubs[0], Operation::Genesis(twice)), at)
+            .unwrap_err()
+            .code,
+        RejectCode::Duplicate
+    );
+    let mut no_domain = g.clone();
+    no_domain.domains.clear();
+    assert_eq!(
+        s.apply(&sign_entry(&hubs[0], Operation::Genesis(no_domain)), at)
+            .unwrap_err()
+            .code,
+        RejectCode::UnknownDomain
+    );
+    assert_eq!(snapshot(&s), empty);
+
+    let a = s
+        .apply(&sign_entry(&hubs[1], Operation::Genesis(g.clone())), at)
+        .unwrap();
+    assert_eq!(s.mesh_id(), Some(a.entry_hash));
+    assert_eq!(
+        a.events[0],
+        Event::MeshFounded {
+            mesh_id: a.entry_hash
+        }
+    );
+    assert_eq!(s.nodes().len(), 4);
+    assert_eq!(s.domains().len(), 1);
+    assert_eq!(s.governing_contract_id(), Some("codex"));
+    let hub = s.node(hubs[0].node_id()).unwrap();
+    assert_eq!(
+        hub.privileges,
+        vec![
+            Privilege::CanProposePolicy,
+            Privilege::CanVoteOnProposal,
+            Privilege::CanOverridePolicy
+        ]
+    );
+    assert_eq!(hub.last_seen, None);
+    assert_eq!(s.node(hubs[1].node_id()).unwrap().last_seen, Some(at));
+    let again = sign_entry(&hubs[0], Operation::Genesis(g));
+    assert_eq!(s.apply(&again, at).unwrap_err().code, RejectCode::Genesis);
+}
+
+/// Builds a log with every kind of entry and outcome.
+fn busy_mesh() -> Mesh {
+    let mut m = Mesh::new();
+    let a = m.propose(0, "11.0", "A");
+    let b = m.propose(1, "11.0", "B");
+    let c = m.propose(2, "11.1", "C");
+    let d = m.propose(2, "5.2.5", "D");
+    m.advance(5);
+    m.vote(&m.hub(0), &a, VoteChoice::Approve).unwrap();
+    m.vote(&m.hub(1), &b, VoteChoice::Approve).unwrap();
+    m.vote(&m.hub(1), &a, VoteChoice::Approve).unwrap();
+    m.vote(&m.hub(2), &c, VoteChoice::Abstain).unwrap();
+    m.vote(&m.hub(2), &c, VoteChoice::Reject).unwrap(); // equivocation
+    m.submit(
+        &m.hub(2),
+        Operation::Withdraw(WithdrawOp {
+            proposal_id: d,
+            reason: None,
+        }),
+    )
+    .unwrap();
+    register(&mut m, 60, NodeType::TrustFork);
+    m.advance(604_800);
+    m.submit(&m.hub(0), Operation::Close(CloseOp { proposal_id: c }))
+        .unwrap();
+    m
+}
+
+#[test]
+fn replaying_the_log_gives_the_same_state() {
+    let m = busy_mesh();
+    let mut fresh = State::new();
+    for rec in &m.log {
+        fresh.apply_record(rec).unwrap();
+    }
+    assert_eq!(snapshot(&fresh), snapshot(&m.state));
+    assert_eq!(fresh, m.state);
+    // A snapshot read back continues exactly like the original.
+    let restored: State = serde_json::from_str(&snapshot(&m.state)).unwrap();
+    assert_eq!(restored, m.state);
+    assert_eq!(snapshot(&restored), snapshot(&m.state));
+}
+
+#[test]
+fn apply_record_checks_order() {
+    let m = busy_mesh();
+    let mut s = State::new();
+    s.apply_record(&m.log[0]).unwrap();
+    // Skipping an index.
+    let e = s.apply_record(&m.log[2]).unwrap_err();
+    assert_eq!(e.code, RejectCode::OutOfOrder);
+    s.apply_record(&m.log[1]).unwrap();
+    // Going back in time.
+    let mut rec = m.log[2].clone();
+    rec.timestamp = Timestamp(m.log[1].timestamp.0 - 1);
+    assert_eq!(
+        s.apply_record(&rec).unwrap_err().code,
+        RejectCode::OutOfOrder
+    );
+    // Replaying a record already applied is out of order too (wrong index).
+    assert_eq!(
+        s.apply_record(&m.log[1]).unwrap_err().code,
+        RejectCode::OutOfOrder
+    );
+    // Re-indexing an applied entry as the next one is a replay.
+    let mut rec = m.log[1].clone();
+    rec.index = 2;
+    assert_eq!(s.apply_record(&rec).unwrap_err().code, RejectCode::Replay);
+}
+
+#[test]
+fn queries() {
+    let m = busy_mesh();
+    let ids: Vec<&str> = m
+        .state
+        .proposals()
+        .iter()
+        .map(|p| p.proposal_id.as_str())
+        .collect();
+    assert_eq!(ids.len(), 4);
+    // Newest first.
+    let created: Vec<Timestamp> = m.state.proposals().iter().map(|p| p.created_at).collect();
+    assert!(created.windows(2).all(|w| w[0] >= w[1]));
+    assert_eq!(m.state.contracts().len(), 1);
+    assert!(m.state.contract("nope").is_none());
+    assert!(m.state.revision("codex", 0).is_none());
+    assert!(m.state.revision("codex", 3).is_none());
+    assert!(m.state.revisions("nope").is_empty());
+    assert!(m.state.votes("nope").is_empty());
+    assert_eq!(m.state.nodes().len(), 5);
+    assert_eq!(m.state.equivocations().len(), 1);
+    assert_eq!(m.state.size(), m.log.len() as u64);
+    assert_eq!(m.state.last_timestamp(), Some(m.now));
+    for p in m.state.proposals() {
+        assert_ne!(p.status, ProposalStatus::Voting);
+        assert_eq!(p.codex_clauses, ["5.5", "5.4", "11.0", "11.1", "5.2.5"]);
+    }
+}
