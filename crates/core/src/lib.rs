@@ -22,6 +22,7 @@ pub mod schema;
 pub mod stamp;
 pub mod state;
 pub mod tally;
+pub mod topology;
 
 pub use digest::Digest;
 pub use stamp::Timestamp;
