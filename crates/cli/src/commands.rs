@@ -317,44 +317,46 @@ fn print_contract(c: &Value) {
     }
 }
 
-/// Prints a contract diff as the node computes it: each changed clause's text and
-/// rules, old and new.
+/// Prints a contract diff (core `diff::ContractDiff` as the API serves it): each
+/// changed clause's unified text diff and rule changes.
 pub fn print_diff(d: &Value) {
     println!(
         "{} revision {} -> {}",
         s(d, "contract_id"),
-        d.get("from").map(|v| v.to_string()).unwrap_or_default(),
-        d.get("to").map(|v| v.to_string()).unwrap_or_default()
+        n(d, "from_revision"),
+        n(d, "to_revision")
     );
-    let clauses = d
-        .get("clauses")
-        .or_else(|| d.get("changes"))
-        .and_then(Value::as_array);
-    let Some(clauses) = clauses else {
-        print_json(d);
-        return;
-    };
-    if clauses.is_empty() {
+    println!("  from {}", s(d, "from_hash"));
+    println!("  to   {}", s(d, "to_hash"));
+    if let Some(l) = d.get("label") {
+        println!("  label {} -> {}", s(l, "old"), s(l, "new"));
+    }
+    let clauses = d.get("clauses").and_then(Value::as_array);
+    if clauses.is_none_or(|c| c.is_empty()) {
         println!("  no clause changed");
     }
-    for c in clauses {
-        println!("  clause {} ({})", s(c, "clause_id"), s(c, "change"));
-        if let Some(t) = c.get("text_diff").and_then(Value::as_str) {
-            for line in t.lines() {
-                println!("    {line}");
-            }
-        } else {
-            for (k, label) in [("old_text", "-"), ("new_text", "+")] {
-                if let Some(t) = c.get(k).and_then(Value::as_str) {
-                    for line in t.lines() {
-                        println!("    {label} {line}");
-                    }
-                }
-            }
+    for c in clauses.into_iter().flatten() {
+        println!();
+        println!("  clause {} {}", s(c, "clause_id"), s(c, "change"));
+        if let Some(t) = c.get("title") {
+            println!("    title {:?} -> {:?}", s(t, "old"), s(t, "new"));
         }
-        if let Some(ops) = c.get("rules_diff").or_else(|| c.get("rules_patch")) {
-            for op in ops.as_array().into_iter().flatten() {
-                println!("    rules: {op}");
+        for line in s(c, "text_diff").lines() {
+            println!("    {line}");
+        }
+        for r in c
+            .get("rule_changes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let path = r.get("path").and_then(Value::as_str).unwrap_or("");
+            let path = if path.is_empty() { "(all rules)" } else { path };
+            match (r.get("old"), r.get("new")) {
+                (Some(o), Some(nw)) => println!("    rules {path}: {o} -> {nw}"),
+                (None, Some(nw)) => println!("    rules {path}: added {nw}"),
+                (Some(o), None) => println!("    rules {path}: removed {o}"),
+                (None, None) => println!("    rules {path}: {}", s(r, "change")),
             }
         }
     }

@@ -262,11 +262,7 @@ fn story(url: &str, keys: &[KeyPair]) -> Result<String> {
     say(&format!(
         "3. the tally decided: {status} ({reason}); codex is now at revision {rev}"
     ));
-    let diff = client.get(&format!(
-        "/v1/contracts/codex/diff?from={}&to={rev}",
-        rev - 1
-    ))?;
-    print_diff(&diff);
+    print_diff(&clause_diff(&client, rev)?);
 
     say("");
     say("4. hub-2 proposes to seal checkpoints more often (clause 11.0); left open for you");
@@ -285,4 +281,19 @@ fn story(url: &str, keys: &[KeyPair]) -> Result<String> {
     client.submit(&keys[1], Operation::Propose(op))?;
     say(&format!("   proposal {open} is open for voting"));
     Ok(open)
+}
+
+/// The diff from revision `rev - 1` to `rev` as the node serves it, or computed here
+/// from the two revisions if the node cannot.
+fn clause_diff(client: &NodeClient, rev: u64) -> Result<Value> {
+    let from = rev - 1;
+    if let Ok(d) = client.get(&format!("/v1/contracts/codex/diff?from={from}&to={rev}")) {
+        return Ok(d);
+    }
+    let get = |n: u64| -> Result<govmesh_core::model::Contract> {
+        let v = client.get(&format!("/v1/contracts/codex/revisions/{n}"))?;
+        serde_json::from_value(v).with_context(|| format!("codex revision {n} as served"))
+    };
+    let d = govmesh_core::diff::contract_diff(&get(from)?, &get(rev)?);
+    Ok(serde_json::to_value(d)?)
 }

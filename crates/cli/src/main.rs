@@ -205,8 +205,8 @@ enum Command {
     Verify {
         /// A file written by `govmesh log export` (instead of --node).
         file: Option<PathBuf>,
-        /// The node to verify (default $GOVMESH_NODE or http://127.0.0.1:7420).
-        #[arg(long, env = "GOVMESH_NODE", conflicts_with = "file")]
+        /// The node to verify (default $GOVMESH_NODE or http://127.0.0.1:7420); FILE wins.
+        #[arg(long, env = "GOVMESH_NODE")]
         node: Option<String>,
         /// The expected mesh id (hash of the genesis entry).
         #[arg(long)]

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
@@ -181,18 +181,6 @@ pub fn get(url: &str, path: &str) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// Polls `f` every 50 ms until it returns `Some`, at most [`WAIT`].
-pub fn poll<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 pub fn mode(p: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
@@ -204,8 +192,4 @@ pub fn s(p: &Path) -> &str {
 
 pub fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
-}
-
-pub fn join(d: &Path, f: &str) -> PathBuf {
-    d.join(f)
 }
