@@ -108,6 +108,17 @@ pub struct RecordRow {
     pub timestamp_ms: i64,
 }
 
+/// A `records` row as SQLite returns it, before its hashes are checked.
+struct RawRow {
+    idx: i64,
+    leaf: Vec<u8>,
+    leaf_hash: Vec<u8>,
+    entry_hash: Vec<u8>,
+    kind: String,
+    author: String,
+    at_ms: i64,
+}
+
 /// A serialized state snapshot covering records `0..covered_size`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Snapshot {
@@ -204,6 +215,10 @@ impl Store {
                 detail: format!("journal mode is {mode:?}, WAL could not be enabled"),
             });
         }
+        // Nothing else should write (the LOCK file); fail a blocked write soon.
+        self.conn
+            .busy_timeout(std::time::Duration::from_secs(1))
+            .map_err(self.err("setting the busy timeout"))?;
         // FULL: a commit is on disk (WAL fsynced) before it returns.
         self.conn
             .pragma_update(None, "synchronous", "FULL")
@@ -389,37 +404,47 @@ impl Store {
                  FROM records WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
             )
             .map_err(self.err("preparing a record read"))?;
-        let raw: Vec<(i64, Vec<u8>, Vec<u8>, Vec<u8>, String, String, i64)> = st
-            .query_map(params![to_i64(start), to_i64(end)], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
-            })
-            .and_then(|rows| rows.collect())
-            .map_err(self.err("reading records"))?;
-        let mut out = Vec::with_capacity(raw.len());
-        for (k, (idx, leaf, lh, eh, kind, author, at_ms)) in raw.into_iter().enumerate() {
+        let read = self.err("reading records");
+        let mut rows = st
+            .query(params![to_i64(start), to_i64(end)])
+            .map_err(|e| sql_err(&self.path, "reading records", e))?;
+        let mut out = Vec::with_capacity((end - start) as usize);
+        let mut next = || -> Result<Option<RawRow>, rusqlite::Error> {
+            let Some(r) = rows.next()? else {
+                return Ok(None);
+            };
+            Ok(Some(RawRow {
+                idx: r.get(0)?,
+                leaf: r.get(1)?,
+                leaf_hash: r.get(2)?,
+                entry_hash: r.get(3)?,
+                kind: r.get(4)?,
+                author: r.get(5)?,
+                at_ms: r.get(6)?,
+            }))
+        };
+        let raw = std::iter::from_fn(|| next().transpose())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(read)?;
+        for (k, r) in raw.into_iter().enumerate() {
             let expected = start + k as u64;
-            if idx != to_i64(expected) {
+            if r.idx != to_i64(expected) {
                 return Err(StoreError::Corrupt {
                     path: self.path.clone(),
-                    detail: format!("record {expected} is missing (found {idx} in its place)"),
+                    detail: format!(
+                        "record {expected} is missing (found {} in its place)",
+                        r.idx
+                    ),
                 });
             }
             out.push(RecordRow {
                 index: expected,
-                leaf,
-                leaf_hash: digest_from(&self.path, lh, "leaf_hash")?,
-                entry_hash: digest_from(&self.path, eh, "entry_hash")?,
-                kind,
-                author,
-                timestamp_ms: at_ms,
+                leaf: r.leaf,
+                leaf_hash: digest_from(&self.path, r.leaf_hash, "leaf_hash")?,
+                entry_hash: digest_from(&self.path, r.entry_hash, "entry_hash")?,
+                kind: r.kind,
+                author: r.author,
+                timestamp_ms: r.at_ms,
             });
         }
         if out.len() as u64 != end - start {

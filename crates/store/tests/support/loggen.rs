@@ -1,0 +1,141 @@
+//! A deterministic generator of signed governance entries for the store's tests and
+//! the replay benchmark: a Codex genesis with many founding hubs, then proposals each
+//! followed by votes split evenly between approve and reject, so that every proposal
+//! stays open and every entry is accepted by the state machine.
+//!
+//! Entry `k` depends only on `k`, so a writer that restarts after a crash continues
+//! the same log from the ledger's size.
+
+#![allow(dead_code)]
+
+use govmesh_core::codex::{CODEX_CONTRACT_ID, codex_genesis};
+use govmesh_core::digest::Digest;
+use govmesh_core::dsse::Envelope;
+use govmesh_core::entry::{LogRecord, NodeSpec, Operation, ProposeOp, VoteOp, sign_entry};
+use govmesh_core::keys::KeyPair;
+use govmesh_core::model::{Changes, NodeType, VoteChoice};
+use govmesh_core::stamp::Timestamp;
+
+/// Genesis time of generated logs (2026-11-26T00:00:00Z).
+pub const T0: i64 = 1_795_651_200_000;
+/// The clause every generated proposal targets.
+pub const TARGET_CLAUSE: &str = "5.4";
+
+pub struct LogGen {
+    pub hubs: Vec<KeyPair>,
+    genesis: Operation,
+    base_hash: Digest,
+    clause_text: String,
+    /// Entries per proposal: the proposal plus `per_proposal - 1` votes.
+    per_proposal: u64,
+}
+
+/// A well-formed lower-case UUIDv4 text for a number.
+pub fn uuid_for(n: u64) -> String {
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        (n >> 32) as u32,
+        (n >> 16) as u16,
+        0,
+        0,
+        n & 0xffff_ffff_ffff
+    )
+}
+
+impl LogGen {
+    /// `hubs` founding governance hubs; each proposal gets `votes` votes (fewer than
+    /// half the hubs vote either way, so none is decided early).
+    pub fn new(hubs: usize, votes: usize) -> LogGen {
+        assert!(votes < hubs, "a proposal needs distinct voters");
+        let hubs: Vec<KeyPair> = (0..hubs)
+            .map(|i| {
+                let mut seed = [0u8; 32];
+                seed[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
+                seed[31] = 0x5a;
+                KeyPair::from_seed(seed)
+            })
+            .collect();
+        let founders = hubs
+            .iter()
+            .map(|k| NodeSpec {
+                node_id: k.node_id().to_owned(),
+                node_type: NodeType::GovernanceHub,
+                public_key: k.public(),
+                network_address: None,
+                display_name: None,
+                node_policy_capabilities: Vec::new(),
+            })
+            .collect();
+        let genesis = codex_genesis("store-test-mesh", founders);
+        let clause = genesis
+            .contract
+            .clauses
+            .iter()
+            .find(|c| c.clause_id == TARGET_CLAUSE)
+            .expect("the Codex has clause 5.4")
+            .clone();
+        LogGen {
+            hubs,
+            base_hash: clause.hash().expect("clause hashes"),
+            clause_text: clause.text,
+            genesis: Operation::Genesis(genesis),
+            per_proposal: votes as u64 + 1,
+        }
+    }
+
+    /// Council time of entry `k`: one millisecond apart.
+    pub fn time(&self, k: u64) -> Timestamp {
+        Timestamp::from_millis(T0 + k as i64)
+    }
+
+    /// The signed entry with log index `k`.
+    pub fn entry(&self, k: u64) -> Envelope {
+        if k == 0 {
+            return sign_entry(&self.hubs[0], self.genesis.clone());
+        }
+        let p = (k - 1) / self.per_proposal;
+        let j = (k - 1) % self.per_proposal;
+        let n = self.hubs.len() as u64;
+        let proposal_id = uuid_for(p + 1);
+        if j == 0 {
+            let author = &self.hubs[(p % n) as usize];
+            let op = Operation::Propose(ProposeOp {
+                proposal_id,
+                contract_id: CODEX_CONTRACT_ID.to_owned(),
+                target_contract_clause: TARGET_CLAUSE.to_owned(),
+                base_clause_hash: self.base_hash,
+                domain_id: None,
+                rationale: format!("benchmark proposal {p}"),
+                changes: Changes {
+                    current_text: self.clause_text.clone(),
+                    proposed_text: format!("{} (amendment {p})", self.clause_text),
+                    diff: Vec::new(),
+                },
+                voting_period_secs: None,
+            });
+            sign_entry(author, op)
+        } else {
+            let voter = &self.hubs[((p + j) % n) as usize];
+            let choice = if j % 2 == 1 {
+                VoteChoice::Approve
+            } else {
+                VoteChoice::Reject
+            };
+            let op = Operation::Vote(VoteOp {
+                proposal_id,
+                choice,
+                reason: None,
+            });
+            sign_entry(voter, op)
+        }
+    }
+
+    /// Entry `k` stamped as a log record.
+    pub fn record(&self, k: u64) -> LogRecord {
+        LogRecord {
+            index: k,
+            timestamp: self.time(k),
+            envelope: self.entry(k),
+        }
+    }
+}
