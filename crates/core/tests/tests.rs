@@ -4,3 +4,4 @@
 mod checkpoint;
 mod merkle;
 mod state_machine;
+mod seed_schemas;
