@@ -1,6 +1,26 @@
-//! `govmesh hygiene`: the command-line face of crates/hygiene.
+//! `govmesh hygiene`: the command-line face of crates/hygiene. Picks the policy (file,
+//! node or Codex default), runs the check with a progress bar on a terminal, prints the
+//! report and maps it to the exit code (0 clean, 1 error findings, 2 usage/I/O).
 
-use clap::Subcommand;
+use std::collections::BTreeSet;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Subcommand, ValueEnum};
+use govmesh_hygiene::{CheckOptions, Policy, output};
+
+/// Output formats of `hygiene check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Sarif,
+    Github,
+}
 
 #[derive(Debug, Subcommand)]
 pub enum HygieneCommand {
@@ -8,15 +28,164 @@ pub enum HygieneCommand {
     Check {
         /// The repository to check.
         #[arg(default_value = ".")]
-        path: std::path::PathBuf,
+        path: PathBuf,
+        /// A policy file (JSON, or TOML when it ends in .toml).
+        #[arg(long, conflicts_with = "node")]
+        policy: Option<PathBuf>,
+        /// Take clause 5.2.5 of the adopted Codex from this node (its base URL).
+        #[arg(long)]
+        node: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Check only these files (pre-commit); project-wide rules are skipped.
+        #[arg(long, num_args = 1..)]
+        files: Vec<PathBuf>,
+        /// Worker threads (0: one per CPU).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
     },
 }
 
 /// Runs a hygiene command; returns the process exit code.
 pub fn run(cmd: HygieneCommand) -> anyhow::Result<i32> {
     match cmd {
-        HygieneCommand::Check { path } => {
-            anyhow::bail!("hygiene check of {} is not built yet", path.display())
-        }
+        HygieneCommand::Check {
+            path,
+            policy,
+            node,
+            format,
+            files,
+            threads,
+        } => check(
+            &path,
+            policy.as_deref(),
+            node.as_deref(),
+            format,
+            &files,
+            threads,
+        ),
     }
+}
+
+fn load_policy(policy: Option<&Path>, node: Option<&str>) -> anyhow::Result<Policy> {
+    if let Some(file) = policy {
+        return Ok(Policy::load(file)?);
+    }
+    if let Some(url) = node {
+        return policy_from_node(url);
+    }
+    Ok(Policy::codex_default())
+}
+
+/// GET {node}/v1/contracts/codex and take the `rules` of clause 5.2.5.
+fn policy_from_node(base: &str) -> anyhow::Result<Policy> {
+    let url = format!("{}/v1/contracts/codex", base.trim_end_matches('/'));
+    let response = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?
+        .get(&url)
+        .send()
+        .with_context(|| format!("cannot reach {url}"))?;
+    let status = response.status();
+    if !status.is_success() {
+        bail!("{url} answered {status}");
+    }
+    let contract: serde_json::Value = response
+        .json()
+        .with_context(|| format!("{url} did not return JSON"))?;
+    let clauses = contract
+        .get("clauses")
+        .and_then(|c| c.as_array())
+        .with_context(|| format!("the contract from {url} has no clauses array"))?;
+    let clause = clauses
+        .iter()
+        .find(|c| c.get("clause_id").and_then(|i| i.as_str()) == Some("5.2.5"))
+        .with_context(|| format!("the contract from {url} has no clause 5.2.5"))?;
+    let rules = clause
+        .get("rules")
+        .cloned()
+        .with_context(|| format!("clause 5.2.5 from {url} has no rules"))?;
+    Ok(Policy::from_json_value(
+        rules,
+        &format!("clause 5.2.5 from {url}"),
+    )?)
+}
+
+fn relative_files(root: &Path, files: &[PathBuf]) -> anyhow::Result<BTreeSet<String>> {
+    let root = root
+        .canonicalize()
+        .with_context(|| format!("cannot open {}", root.display()))?;
+    let mut out = BTreeSet::new();
+    for f in files {
+        let abs = f
+            .canonicalize()
+            .with_context(|| format!("cannot open {}", f.display()))?;
+        let rel = abs
+            .strip_prefix(&root)
+            .with_context(|| format!("{} is not inside {}", f.display(), root.display()))?;
+        let parts: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        out.insert(parts.join("/"));
+    }
+    Ok(out)
+}
+
+fn check(
+    path: &Path,
+    policy: Option<&Path>,
+    node: Option<&str>,
+    format: Format,
+    files: &[PathBuf],
+    threads: usize,
+) -> anyhow::Result<i32> {
+    let policy = load_policy(policy, node)?;
+    let only = if files.is_empty() {
+        None
+    } else {
+        Some(relative_files(path, files)?)
+    };
+    let counter = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {pos} files checked ({elapsed})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        let (bar2, counter2, done2) = (bar.clone(), counter.clone(), done.clone());
+        let ticker = std::thread::spawn(move || {
+            while !done2.load(Ordering::Relaxed) {
+                bar2.set_position(counter2.load(Ordering::Relaxed));
+                bar2.tick();
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        (bar, ticker)
+    });
+    let options = CheckOptions {
+        only,
+        threads,
+        progress: Some(counter),
+    };
+    let result = govmesh_hygiene::check(path, &policy, &options);
+    done.store(true, Ordering::Relaxed);
+    if let Some((bar, ticker)) = bar {
+        let _ = ticker.join();
+        bar.finish_and_clear();
+    }
+    let report = result?;
+    let text = match format {
+        Format::Text => output::text(&report),
+        Format::Json => output::json(&report),
+        Format::Sarif => output::sarif(&report, env!("CARGO_PKG_VERSION")),
+        Format::Github => output::github(&report),
+    };
+    print!("{text}");
+    if format == Format::Json || format == Format::Sarif {
+        println!();
+    }
+    Ok(if report.has_errors() { 1 } else { 0 })
 }

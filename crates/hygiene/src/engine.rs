@@ -1,0 +1,902 @@
+//! The check: a parallel walk (the `ignore` crate: .gitignore honoured, `.git` skipped,
+//! no symlink followed) that reads each file at most once and applies the per-file
+//! rules, then the project-wide rules (required files, REUSE judgement).
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use globset::{GlobSet, GlobSetBuilder};
+use ignore::{DirEntry, ParallelVisitor, ParallelVisitorBuilder, WalkBuilder, WalkState};
+
+use crate::finding::{Finding, Report, Severity};
+use crate::naming::{self, Case};
+use crate::policy::{Policy, PolicyError, Target};
+use crate::reuse::{self, FileTags, Global, ProjectInput};
+
+/// Why a check could not run (a finding is not an error).
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("{0} is not a directory")]
+    NotADirectory(PathBuf),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+}
+
+/// How to run a check.
+#[derive(Debug, Default)]
+pub struct CheckOptions {
+    /// Only these files (relative to the root, `/`-separated) get per-file rules, and
+    /// project-wide rules are skipped (pre-commit mode).
+    pub only: Option<BTreeSet<String>>,
+    /// Worker threads; 0 picks the number of CPUs.
+    pub threads: usize,
+    /// Incremented once per file visited, for a progress display.
+    pub progress: Option<std::sync::Arc<AtomicU64>>,
+}
+
+fn globset(globs: &[String], rule: &str) -> Result<GlobSet, PolicyError> {
+    let mut b = GlobSetBuilder::new();
+    for g in globs {
+        let glob = globset::GlobBuilder::new(g)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| PolicyError::Rule {
+                rule: rule.into(),
+                message: format!("bad glob {g:?}: {e}"),
+            })?;
+        b.add(glob);
+    }
+    b.build().map_err(|e| PolicyError::Rule {
+        rule: rule.into(),
+        message: e.to_string(),
+    })
+}
+
+fn regex_bytes(pattern: &str, rule: &str) -> Result<regex::bytes::Regex, PolicyError> {
+    regex::bytes::RegexBuilder::new(pattern)
+        .multi_line(true)
+        .build()
+        .map_err(|e| PolicyError::Rule {
+            rule: rule.into(),
+            message: format!("bad regular expression: {e}"),
+        })
+}
+
+struct CompiledPattern {
+    rule: String,
+    regex: regex::bytes::Regex,
+    globs: Option<GlobSet>,
+    except: GlobSet,
+    severity: Severity,
+    why: String,
+}
+
+impl CompiledPattern {
+    fn applies(&self, path: &str) -> bool {
+        self.globs.as_ref().is_none_or(|g| g.is_match(path)) && !self.except.is_match(path)
+    }
+}
+
+struct CompiledNaming {
+    rule: String,
+    glob: GlobSet,
+    except: GlobSet,
+    target: Target,
+    case: Case,
+    pattern: Option<regex::Regex>,
+    severity: Severity,
+    why: String,
+}
+
+/// A policy with its globs and regular expressions built.
+struct Compiled {
+    forbidden: Vec<(String, GlobSet, GlobSet, Severity, String)>,
+    max_size: Option<(String, u64, GlobSet, Severity, String)>,
+    naming: Vec<CompiledNaming>,
+    forbidden_patterns: Vec<CompiledPattern>,
+    required_patterns: Vec<CompiledPattern>,
+    reuse: Option<Severity>,
+}
+
+fn why(w: &Option<String>) -> String {
+    w.as_deref()
+        .unwrap_or("the repository's hygiene policy requires it")
+        .trim_end_matches('.')
+        .to_string()
+}
+
+fn compile(policy: &Policy) -> Result<Compiled, PolicyError> {
+    let mut forbidden = Vec::new();
+    for f in &policy.structure.forbidden {
+        let rule = f.id.clone();
+        forbidden.push((
+            rule.clone(),
+            globset(&f.globs, &rule)?,
+            globset(&f.except, &rule)?,
+            f.severity,
+            why(&f.why),
+        ));
+    }
+    let max_size = match &policy.structure.max_file_size {
+        Some(m) => Some((
+            m.id.clone(),
+            m.bytes,
+            globset(&m.except, &m.id)?,
+            m.severity,
+            why(&m.why),
+        )),
+        None => None,
+    };
+    let mut naming = Vec::new();
+    for (i, n) in policy.naming.iter().enumerate() {
+        let rule = n.id.clone().unwrap_or_else(|| format!("naming/{i}"));
+        let pattern = match (n.case, &n.pattern) {
+            (Case::Regex, Some(p)) => Some(regex::Regex::new(&format!("^(?:{p})$")).map_err(
+                |e| PolicyError::Rule {
+                    rule: rule.clone(),
+                    message: format!("bad pattern: {e}"),
+                },
+            )?),
+            (Case::Regex, None) => {
+                return Err(PolicyError::Rule {
+                    rule,
+                    message: "case \"regex\" needs a \"pattern\"".into(),
+                });
+            }
+            _ => None,
+        };
+        naming.push(CompiledNaming {
+            glob: globset(std::slice::from_ref(&n.glob), &rule)?,
+            except: globset(&n.except, &rule)?,
+            target: n.applies_to,
+            case: n.case,
+            pattern,
+            severity: n.severity,
+            why: why(&n.why),
+            rule,
+        });
+    }
+    let patterns =
+        |list: &[crate::policy::PatternRule]| -> Result<Vec<CompiledPattern>, PolicyError> {
+            list.iter()
+                .map(|p| {
+                    let rule = p.id.clone();
+                    Ok(CompiledPattern {
+                        regex: regex_bytes(&p.pattern, &rule)?,
+                        globs: if p.globs.is_empty() {
+                            None
+                        } else {
+                            Some(globset(&p.globs, &rule)?)
+                        },
+                        except: globset(&p.except, &rule)?,
+                        severity: p.severity,
+                        why: why(&p.why),
+                        rule,
+                    })
+                })
+                .collect()
+        };
+    Ok(Compiled {
+        forbidden,
+        max_size,
+        naming,
+        forbidden_patterns: patterns(&policy.content.forbidden_patterns)?,
+        required_patterns: patterns(&policy.content.required_patterns)?,
+        reuse: policy.licensing.reuse.as_ref().map(|r| r.severity),
+    })
+}
+
+/// What the walk learned about one entry.
+#[derive(Default)]
+struct Collected {
+    findings: Vec<Finding>,
+    /// Every directory and regular file (relative path, is_dir), for structure rules.
+    entries: Vec<(String, bool)>,
+    /// Covered files and their own tags.
+    covered: Vec<(String, FileTags)>,
+    sidecars: Vec<(String, FileTags)>,
+    license_paths: Vec<String>,
+    read_errors: Vec<(String, String)>,
+    /// REUSE.toml, .reuse/dep5, .gitmodules and the root README: path and text.
+    texts: Vec<(String, Vec<u8>)>,
+    files_checked: u64,
+}
+
+struct Shared<'a> {
+    root: &'a Path,
+    compiled: &'a Compiled,
+    only: Option<&'a BTreeSet<String>>,
+    progress: Option<&'a AtomicU64>,
+    out: &'a Mutex<Vec<Collected>>,
+}
+
+struct Visitor<'a> {
+    shared: &'a Shared<'a>,
+    collected: Collected,
+    buf: Vec<u8>,
+}
+
+impl Drop for Visitor<'_> {
+    fn drop(&mut self) {
+        let c = std::mem::take(&mut self.collected);
+        if let Ok(mut out) = self.shared.out.lock() {
+            out.push(c);
+        }
+    }
+}
+
+struct Builder<'a> {
+    shared: &'a Shared<'a>,
+}
+
+impl<'s> ParallelVisitorBuilder<'s> for Builder<'s> {
+    fn build(&mut self) -> Box<dyn ParallelVisitor + 's> {
+        Box::new(Visitor {
+            shared: self.shared,
+            collected: Collected::default(),
+            buf: Vec::new(),
+        })
+    }
+}
+
+fn rel_path(root: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(root).ok()?;
+    let mut out = String::new();
+    for c in rel.components() {
+        if !out.is_empty() {
+            out.push('/');
+        }
+        out.push_str(&c.as_os_str().to_string_lossy());
+    }
+    Some(out)
+}
+
+fn is_root_readme(rel: &str) -> bool {
+    !rel.contains('/') && {
+        let upper = rel.to_ascii_uppercase();
+        upper == "README" || upper.starts_with("README.")
+    }
+}
+
+impl ParallelVisitor for Visitor<'_> {
+    fn visit(&mut self, entry: Result<DirEntry, ignore::Error>) -> WalkState {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(err) => {
+                let path = err_path(&err)
+                    .and_then(|p| rel_path(self.shared.root, &p))
+                    .unwrap_or_else(|| ".".into());
+                self.collected.read_errors.push((path, err.to_string()));
+                return WalkState::Continue;
+            }
+        };
+        if entry.depth() == 0 {
+            return WalkState::Continue;
+        }
+        let Some(ft) = entry.file_type() else {
+            return WalkState::Continue;
+        };
+        let Some(rel) = rel_path(self.shared.root, entry.path()) else {
+            return WalkState::Continue;
+        };
+        if ft.is_dir() {
+            self.visit_dir(&rel);
+        } else if ft.is_file() {
+            if let Some(p) = self.shared.progress {
+                p.fetch_add(1, Ordering::Relaxed);
+            }
+            self.visit_file(&rel, entry.path());
+        }
+        // Symlinks and other special files: neither followed nor checked.
+        WalkState::Continue
+    }
+}
+
+fn err_path(err: &ignore::Error) -> Option<PathBuf> {
+    match err {
+        ignore::Error::WithPath { path, .. } => Some(path.clone()),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            err_path(err)
+        }
+        _ => None,
+    }
+}
+
+fn name_of(rel: &str) -> &str {
+    rel.rsplit('/').next().unwrap_or(rel)
+}
+
+impl Visitor<'_> {
+    fn push(
+        &mut self,
+        rule: &str,
+        severity: Severity,
+        path: &str,
+        line: Option<u32>,
+        message: String,
+    ) {
+        self.collected.findings.push(Finding {
+            rule: rule.to_string(),
+            severity,
+            path: path.to_string(),
+            line,
+            message,
+        });
+    }
+
+    fn selected(&self, rel: &str) -> bool {
+        self.shared.only.is_none_or(|o| o.contains(rel))
+    }
+
+    fn check_name(&mut self, rel: &str, is_dir: bool) {
+        let name = name_of(rel);
+        let compiled = self.shared.compiled;
+        for n in &compiled.naming {
+            if (n.target == Target::Dirs) != is_dir
+                || !n.glob.is_match(rel)
+                || n.except.is_match(rel)
+            {
+                continue;
+            }
+            let ok = match &n.pattern {
+                Some(re) => re.is_match(name),
+                None => naming::follows(naming::stem(name, is_dir), n.case),
+            };
+            if !ok {
+                let what = if is_dir { "directory" } else { "file" };
+                let expected = match &n.pattern {
+                    Some(re) => format!("match {}", re.as_str()),
+                    None => format!("be {:?} case like '{}'", n.case, naming::example(n.case)),
+                };
+                self.push(
+                    &n.rule,
+                    n.severity,
+                    rel,
+                    None,
+                    format!(
+                        "The {what} name '{name}' does not {expected}. Why: {}. Fix: rename it.",
+                        n.why
+                    ),
+                );
+            }
+        }
+    }
+
+    fn visit_dir(&mut self, rel: &str) {
+        self.collected.entries.push((rel.to_string(), true));
+        if self.selected(rel) {
+            self.check_name(rel, true);
+        }
+    }
+
+    fn visit_file(&mut self, rel: &str, path: &Path) {
+        self.collected.entries.push((rel.to_string(), false));
+        let compiled = self.shared.compiled;
+        let selected = self.selected(rel);
+        let name = name_of(rel);
+        let is_sidecar = name.ends_with(".license");
+        let is_license_text = rel.starts_with("LICENSES/");
+        let is_global_text = rel == ".reuse/dep5"
+            || rel == ".gitmodules"
+            || name == "REUSE.toml"
+            || is_root_readme(rel);
+        let size = match std::fs::metadata(path) {
+            Ok(m) => m.len(),
+            Err(e) => {
+                self.collected
+                    .read_errors
+                    .push((rel.to_string(), e.to_string()));
+                return;
+            }
+        };
+        if is_license_text {
+            self.collected.license_paths.push(rel.to_string());
+        }
+        let covered = compiled.reuse.is_some() && selected && reuse::is_covered(rel, size, &[]);
+        if selected {
+            self.collected.files_checked += 1;
+            self.check_name(rel, false);
+            for (rule, globs, except, severity, why) in &compiled.forbidden {
+                if globs.is_match(rel) && !except.is_match(rel) {
+                    let message = format!(
+                        "The file '{rel}' must not be in the repository. Why: {why}. Fix: remove it (and rotate any secret it held), then add it to .gitignore."
+                    );
+                    self.push(rule, *severity, rel, None, message);
+                }
+            }
+            if let Some((rule, limit, except, severity, why)) = &compiled.max_size
+                && size > *limit
+                && !except.is_match(rel)
+            {
+                let message = format!(
+                    "The file is {size} bytes, over the limit of {limit}. Why: {why}. Fix: remove it from the tree or store it outside git."
+                );
+                self.push(rule, *severity, rel, None, message);
+            }
+        }
+        let patterns_apply = selected
+            && (compiled.forbidden_patterns.iter().any(|p| p.applies(rel))
+                || compiled.required_patterns.iter().any(|p| p.applies(rel)));
+        let needs_read =
+            covered || (compiled.reuse.is_some() && is_sidecar) || is_global_text || patterns_apply;
+        if !needs_read || size == 0 && !is_global_text {
+            return;
+        }
+        self.buf.clear();
+        let read = std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut self.buf));
+        if let Err(e) = read {
+            if covered {
+                self.collected
+                    .read_errors
+                    .push((rel.to_string(), e.to_string()));
+            } else {
+                let message = format!(
+                    "The file could not be read: {e}. Why: every rule needs to read it. Fix: make it readable."
+                );
+                self.push("read-error", Severity::Error, rel, None, message);
+            }
+            return;
+        }
+        let data = std::mem::take(&mut self.buf);
+        if covered {
+            self.collected
+                .covered
+                .push((rel.to_string(), reuse::extract::extract(&data)));
+        }
+        if is_sidecar && compiled.reuse.is_some() {
+            self.collected
+                .sidecars
+                .push((rel.to_string(), reuse::extract::extract(&data)));
+        }
+        if is_global_text {
+            self.collected.texts.push((rel.to_string(), data.clone()));
+        }
+        if patterns_apply {
+            self.check_patterns(rel, &data);
+        }
+        self.buf = data;
+    }
+
+    fn check_patterns(&mut self, rel: &str, data: &[u8]) {
+        let compiled = self.shared.compiled;
+        for p in &compiled.forbidden_patterns {
+            if !p.applies(rel) {
+                continue;
+            }
+            if let Some(m) = p.regex.find(data) {
+                let line =
+                    u32::try_from(memchr::memchr_iter(b'\n', &data[..m.start()]).count() + 1).ok();
+                let message = format!(
+                    "The file contains text that matches the forbidden pattern of rule '{}'. Why: {}. Fix: remove it from the file and from history, and revoke it if it is a secret.",
+                    p.rule, p.why
+                );
+                self.push(&p.rule, p.severity, rel, line, message);
+            }
+        }
+        for p in &compiled.required_patterns {
+            if p.applies(rel) && !p.regex.is_match(data) {
+                let message = format!(
+                    "The file does not contain text matching '{}'. Why: {}. Fix: add it.",
+                    p.regex.as_str(),
+                    p.why
+                );
+                self.push(&p.rule, p.severity, rel, None, message);
+            }
+        }
+    }
+}
+
+/// Markdown (`#` and setext) and reStructuredText (underlined) headings of a README.
+pub fn readme_headings(text: &str) -> Vec<(u32, String)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let t = line.trim();
+        if let Some(h) = t.strip_prefix('#') {
+            out.push((
+                i as u32 + 1,
+                h.trim_start_matches('#')
+                    .trim()
+                    .trim_end_matches('#')
+                    .trim()
+                    .to_string(),
+            ));
+        } else if let Some(next) = lines.get(i + 1) {
+            let n = next.trim();
+            let underline = n.len() >= 3
+                && n.chars().all(|c| c == n.chars().next().unwrap_or(' '))
+                && n.starts_with(['=', '-', '~', '^', '*', '+', '#']);
+            if !t.is_empty() && underline {
+                out.push((i as u32 + 1, t.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// Checks the repository at `root` against `policy`.
+pub fn check(root: &Path, policy: &Policy, options: &CheckOptions) -> Result<Report, CheckError> {
+    if !root.is_dir() {
+        return Err(CheckError::NotADirectory(root.to_path_buf()));
+    }
+    let compiled = compile(policy)?;
+    let out = Mutex::new(Vec::new());
+    let shared = Shared {
+        root,
+        compiled: &compiled,
+        only: options.only.as_ref(),
+        progress: options.progress.as_deref(),
+        out: &out,
+    };
+    let threads = if options.threads == 0 {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    } else {
+        options.threads
+    };
+    WalkBuilder::new(root)
+        .hidden(false)
+        .ignore(false)
+        .parents(true)
+        .git_ignore(true)
+        .git_exclude(true)
+        .git_global(true)
+        .follow_links(false)
+        .threads(threads)
+        .filter_entry(|e| e.file_name() != ".git")
+        .build_parallel()
+        .visit(&mut Builder { shared: &shared });
+    let parts = out
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut all = Collected::default();
+    for mut p in parts {
+        all.findings.append(&mut p.findings);
+        all.entries.append(&mut p.entries);
+        all.covered.append(&mut p.covered);
+        all.sidecars.append(&mut p.sidecars);
+        all.license_paths.append(&mut p.license_paths);
+        all.read_errors.append(&mut p.read_errors);
+        all.texts.append(&mut p.texts);
+        all.files_checked += p.files_checked;
+    }
+    let mut report = Report {
+        findings: all.findings,
+        ..Report::default()
+    };
+    report.summary.files_checked = all.files_checked;
+    let texts: HashMap<String, Vec<u8>> = all.texts.into_iter().collect();
+    let project_wide = options.only.is_none();
+    if project_wide {
+        check_required(policy, &all.entries, &mut report);
+        check_readme(policy, &texts, &mut report);
+    }
+    if let Some(severity) = compiled.reuse {
+        let reuse = judge_reuse(
+            policy,
+            severity,
+            &texts,
+            all.covered,
+            all.sidecars,
+            all.license_paths,
+            all.read_errors,
+            project_wide,
+            &mut report,
+        );
+        report.summary.reuse_compliant = Some(reuse);
+    }
+    report.finish();
+    Ok(report)
+}
+
+fn check_required(policy: &Policy, entries: &[(String, bool)], report: &mut Report) {
+    let present: BTreeSet<(String, bool)> = entries
+        .iter()
+        .filter(|(p, _)| p.matches('/').count() <= 1)
+        .map(|(p, d)| (p.to_lowercase(), *d))
+        .collect();
+    for r in &policy.structure.required {
+        let found = r.any_of.iter().any(|name| {
+            let (name, is_dir) = match name.strip_suffix('/') {
+                Some(n) => (n, true),
+                None => (name.as_str(), false),
+            };
+            r.locations.iter().any(|loc| {
+                let path = if loc.is_empty() {
+                    name.to_lowercase()
+                } else {
+                    format!("{}/{}", loc.trim_end_matches('/'), name).to_lowercase()
+                };
+                present.contains(&(path, is_dir))
+            })
+        });
+        if !found {
+            let places: Vec<&str> = r
+                .locations
+                .iter()
+                .map(|l| if l.is_empty() { "the root" } else { l.as_str() })
+                .collect();
+            report.findings.push(Finding {
+                rule: r.id.clone(),
+                severity: r.severity,
+                path: ".".into(),
+                line: None,
+                message: format!(
+                    "None of {} exists in {}. Why: {}. Fix: add one of them.",
+                    r.any_of.join(", "),
+                    places.join(", "),
+                    why(&r.why)
+                ),
+            });
+        }
+    }
+}
+
+fn check_readme(policy: &Policy, texts: &HashMap<String, Vec<u8>>, report: &mut Report) {
+    let Some(rule) = &policy.content.readme else {
+        return;
+    };
+    let mut readmes: Vec<&String> = texts.keys().filter(|k| is_root_readme(k)).collect();
+    readmes.sort();
+    let Some(path) = readmes.first() else { return };
+    let text = String::from_utf8_lossy(&texts[*path]);
+    let headings: Vec<String> = readme_headings(&text)
+        .into_iter()
+        .map(|(_, h)| h.to_lowercase())
+        .collect();
+    for wanted in &rule.headings {
+        let alternatives: Vec<String> =
+            wanted.split('|').map(|a| a.trim().to_lowercase()).collect();
+        if !headings
+            .iter()
+            .any(|h| alternatives.iter().any(|a| h.starts_with(a.as_str())))
+        {
+            report.findings.push(Finding {
+                rule: rule.id.clone(),
+                severity: rule.severity,
+                path: (*path).clone(),
+                line: None,
+                message: format!(
+                    "The README has no '{}' heading. Why: {}. Fix: add a section headed '{}'.",
+                    wanted.replace('|', "' or '"),
+                    why(&rule.why),
+                    alternatives.first().map(String::as_str).unwrap_or("")
+                ),
+            });
+        }
+    }
+}
+
+const REUSE_FIX: &str = "https://reuse.software/spec-3.3/";
+
+#[allow(clippy::too_many_arguments)]
+fn judge_reuse(
+    policy: &Policy,
+    severity: Severity,
+    texts: &HashMap<String, Vec<u8>>,
+    covered: Vec<(String, FileTags)>,
+    sidecars: Vec<(String, FileTags)>,
+    license_paths: Vec<String>,
+    read_errors: Vec<(String, String)>,
+    project_wide: bool,
+    report: &mut Report,
+) -> bool {
+    let mut push = |rule: &str, path: &str, line: Option<u32>, message: String| {
+        report.findings.push(Finding {
+            rule: rule.into(),
+            severity,
+            path: path.into(),
+            line,
+            message,
+        });
+    };
+    let submodules = texts
+        .get(".gitmodules")
+        .map(|t| reuse::submodule_paths(&String::from_utf8_lossy(t)))
+        .unwrap_or_default();
+    // REUSE.toml files inside ignored directories do not count.
+    let mut tomls = Vec::new();
+    let mut global_error = false;
+    let mut toml_paths: Vec<&String> = texts
+        .keys()
+        .filter(|k| name_of(k) == "REUSE.toml")
+        .collect();
+    toml_paths.sort_by_key(|p| (p.matches('/').count(), (*p).clone()));
+    for path in toml_paths {
+        let dir_ok = {
+            let parts: Vec<&str> = path.split('/').collect();
+            let mut parent = "";
+            let mut ok = true;
+            for (i, d) in parts[..parts.len() - 1].iter().enumerate() {
+                if reuse::is_ignored_dir_name(d, parent)
+                    || submodules.iter().any(|s| *s == parts[..=i].join("/"))
+                {
+                    ok = false;
+                }
+                parent = d;
+            }
+            ok
+        };
+        if !dir_ok {
+            continue;
+        }
+        match std::str::from_utf8(&texts[path])
+            .map_err(|e| e.to_string())
+            .and_then(|t| reuse::ReuseToml::parse(path, t).map_err(|e| e.reason))
+        {
+            Ok(t) => tomls.push(t),
+            Err(reason) => {
+                global_error = true;
+                push(
+                    "reuse/global-licensing",
+                    path,
+                    None,
+                    format!(
+                        "REUSE.toml cannot be used: {reason}. Why: reuse lint stops on it, so no file's licensing can be judged. Fix: correct the file ({REUSE_FIX})."
+                    ),
+                );
+            }
+        }
+    }
+    let dep5 = texts.get(".reuse/dep5");
+    let global = match (dep5, tomls.is_empty()) {
+        (Some(_), false) => {
+            global_error = true;
+            push("reuse/global-licensing", ".reuse/dep5", None, "Both .reuse/dep5 and REUSE.toml exist. Why: REUSE allows only one of them. Fix: convert dep5 with `reuse convert-dep5` and delete it.".into());
+            Global::Tomls(tomls)
+        }
+        (Some(d), true) => match reuse::Dep5::parse(&String::from_utf8_lossy(d)) {
+            Ok(d) => Global::Dep5(d),
+            Err(e) => {
+                global_error = true;
+                push(
+                    "reuse/global-licensing",
+                    ".reuse/dep5",
+                    None,
+                    format!(
+                        "{e}. Why: reuse lint stops on it. Fix: correct the file or convert it to REUSE.toml."
+                    ),
+                );
+                Global::None
+            }
+        },
+        (None, false) => Global::Tomls(tomls),
+        (None, true) => Global::None,
+    };
+    let covered: Vec<(String, FileTags)> = covered
+        .into_iter()
+        .filter(|(p, _)| reuse::is_covered(p, 1, &submodules))
+        .collect();
+    let input = ProjectInput {
+        files: covered,
+        sidecars: sidecars.into_iter().collect(),
+        license_paths,
+        read_errors,
+        global,
+    };
+    let r = reuse::judge(&input);
+    if project_wide {
+        for l in &r.licenses {
+            if !l.known {
+                push(
+                    "reuse/bad-licenses",
+                    &l.path,
+                    None,
+                    format!(
+                        "'{}' is not an SPDX license identifier nor a valid LicenseRef-. Why: REUSE names each license text after its identifier so tools can find it. Fix: rename the file to <SPDX-id>.txt or LicenseRef-<name>.txt.",
+                        l.id
+                    ),
+                );
+            }
+            if l.deprecated {
+                push(
+                    "reuse/deprecated-licenses",
+                    &l.path,
+                    None,
+                    format!(
+                        "'{}' is a deprecated SPDX identifier. Why: deprecated ids are ambiguous (e.g. GPL-2.0 vs GPL-2.0-only). Fix: rename the text and the tags to the current identifier.",
+                        l.id
+                    ),
+                );
+            }
+            if l.without_extension {
+                push(
+                    "reuse/licenses-without-extension",
+                    &l.path,
+                    None,
+                    format!(
+                        "The license text '{}' has no file extension. Why: REUSE requires LICENSES/<id>.<ext>. Fix: rename it to {}.txt.",
+                        l.path, l.path
+                    ),
+                );
+            }
+            if r.unused_licenses.contains(&l.id) {
+                push(
+                    "reuse/unused-licenses",
+                    &l.path,
+                    None,
+                    format!(
+                        "No file is licensed under '{}'. Why: REUSE lists only licenses that are used. Fix: delete the text or tag the files it covers.",
+                        l.id
+                    ),
+                );
+            }
+        }
+        for (id, paths) in &r.duplicate_licenses {
+            push(
+                "reuse/bad-licenses",
+                &paths[0],
+                None,
+                format!(
+                    "'{id}' is the identifier of several license texts ({}). Why: reuse lint aborts on it. Fix: keep one of them.",
+                    paths.join(", ")
+                ),
+            );
+        }
+    }
+    for (id, files) in &r.missing_licenses {
+        for f in files {
+            push(
+                "reuse/missing-licenses",
+                &f.path,
+                f.line,
+                format!(
+                    "The file uses license '{id}' but LICENSES/ has no text for it. Why: REUSE requires the text of every license used. Fix: run `reuse download {id}` or add LICENSES/{id}.txt."
+                ),
+            );
+        }
+    }
+    for e in &r.read_errors {
+        push(
+            "reuse/read-errors",
+            &e.path,
+            None,
+            format!(
+                "The file could not be read ({}). Why: its licensing cannot be judged. Fix: make it readable or remove it.",
+                e.detail
+            ),
+        );
+    }
+    for p in &r.missing_copyright {
+        push("reuse/missing-copyright-info", p, None, "The file has no copyright notice. Why: REUSE requires every file to say who holds its copyright. Fix: add an 'SPDX-FileCopyrightText: <year> <name>' comment, a <file>.license sidecar for binary files, or a REUSE.toml annotation.".into());
+    }
+    for p in &r.missing_licensing {
+        push("reuse/missing-licensing-info", p, None, "The file has no license information. Why: REUSE requires every file to state its license. Fix: add an 'SPDX-License-Identifier: <SPDX expression>' comment, a <file>.license sidecar, or a REUSE.toml annotation.".into());
+    }
+    for e in &r.invalid_expressions {
+        push(
+            "reuse/invalid-spdx-expressions",
+            &e.path,
+            e.line,
+            format!(
+                "'{}' is not a valid SPDX license expression. Why: tools cannot tell which license applies. Fix: use identifiers joined by AND, OR, WITH and parentheses.",
+                e.detail
+            ),
+        );
+    }
+    // Policy on top of REUSE: allowed and denied licenses.
+    let lic = &policy.licensing;
+    for id in &r.used_licenses {
+        let bare = id.strip_suffix('+').unwrap_or(id);
+        let denied = lic.denied.iter().any(|d| d == id || d == bare);
+        let not_allowed =
+            !lic.allowed.is_empty() && !lic.allowed.iter().any(|a| a == id || a == bare);
+        if denied || not_allowed {
+            let rule = if denied {
+                "licensing/denied-license"
+            } else {
+                "licensing/license-not-allowed"
+            };
+            report.findings.push(Finding {
+                rule: rule.into(),
+                severity: lic.severity,
+                path: ".".into(),
+                line: None,
+                message: format!("The license '{id}' is used but the policy {} it. Why: the project may only be distributed under licenses it accepts. Fix: replace or relicense the files under '{id}'.", if denied { "denies" } else { "does not allow" }),
+            });
+        }
+    }
+    !global_error && r.is_compliant()
+}

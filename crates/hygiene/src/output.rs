@@ -1,0 +1,169 @@
+//! Report formats: plain text, JSON (`{"summary", "findings"}`), SARIF 2.1.0 and
+//! GitHub Actions workflow annotations. Pure functions from a report to text.
+
+use serde_json::json;
+
+use crate::finding::{Report, Severity};
+
+/// Human-readable lines, one per finding, and a summary line.
+pub fn text(report: &Report) -> String {
+    let mut out = String::new();
+    for f in &report.findings {
+        let place = match f.line {
+            Some(l) => format!("{}:{l}", f.path),
+            None => f.path.clone(),
+        };
+        out.push_str(&format!(
+            "{place}: {} [{}] {}\n",
+            f.severity.as_str(),
+            f.rule,
+            f.message
+        ));
+    }
+    let s = &report.summary;
+    out.push_str(&format!(
+        "{} files checked: {} errors, {} warnings, {} notes{}\n",
+        s.files_checked,
+        s.errors,
+        s.warnings,
+        s.infos,
+        match s.reuse_compliant {
+            Some(true) => "; REUSE compliant",
+            Some(false) => "; not REUSE compliant",
+            None => "",
+        }
+    ));
+    out
+}
+
+/// `{"summary": {...}, "findings": [{"rule", "severity", "path", "line", "message"}]}`.
+pub fn json(report: &Report) -> String {
+    serde_json::to_string_pretty(report).expect("a report serializes")
+}
+
+fn sarif_level(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "note",
+    }
+}
+
+/// SARIF 2.1.0, as GitHub code scanning accepts it: one run, one rule per rule id,
+/// paths relative to `%SRCROOT%`.
+pub fn sarif(report: &Report, tool_version: &str) -> String {
+    let mut rule_ids: Vec<&str> = report.findings.iter().map(|f| f.rule.as_str()).collect();
+    rule_ids.sort_unstable();
+    rule_ids.dedup();
+    let rules: Vec<_> = rule_ids
+        .iter()
+        .map(|id| json!({"id": id, "name": id, "shortDescription": {"text": format!("govmesh hygiene rule {id}")}}))
+        .collect();
+    let results: Vec<_> = report
+        .findings
+        .iter()
+        .map(|f| {
+            let mut physical =
+                json!({"artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"}});
+            if let Some(line) = f.line {
+                physical["region"] = json!({"startLine": line});
+            }
+            json!({
+                "ruleId": f.rule,
+                "ruleIndex": rule_ids.binary_search(&f.rule.as_str()).unwrap_or(0),
+                "level": sarif_level(f.severity),
+                "message": {"text": f.message},
+                "locations": [{"physicalLocation": physical}],
+            })
+        })
+        .collect();
+    let doc = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "govmesh-hygiene",
+                "version": tool_version,
+                "informationUri": "https://reuse.software/spec-3.3/",
+                "rules": rules,
+            }},
+            "originalUriBaseIds": {"%SRCROOT%": {"uri": "file:///"}},
+            "results": results,
+        }],
+    });
+    serde_json::to_string_pretty(&doc).expect("SARIF serializes")
+}
+
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// GitHub Actions workflow commands (`::error file=...,line=...,title=...::message`).
+pub fn github(report: &Report) -> String {
+    let mut out = String::new();
+    for f in &report.findings {
+        let command = match f.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "notice",
+        };
+        let mut props = format!("file={}", escape_property(&f.path));
+        if let Some(l) = f.line {
+            props.push_str(&format!(",line={l}"));
+        }
+        props.push_str(&format!(",title={}", escape_property(&f.rule)));
+        out.push_str(&format!(
+            "::{command} {props}::{}\n",
+            escape_data(&f.message)
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::Finding;
+
+    fn sample() -> Report {
+        let mut r = Report::default();
+        r.findings.push(Finding {
+            rule: "reuse/missing-licenses".into(),
+            severity: Severity::Error,
+            path: "src/a,b.c".into(),
+            line: Some(3),
+            message: "50% wrong\nreally".into(),
+        });
+        r.finish();
+        r
+    }
+
+    #[test]
+    fn github_escapes_properties_and_data() {
+        assert_eq!(
+            github(&sample()),
+            "::error file=src/a%2Cb.c,line=3,title=reuse/missing-licenses::50%25 wrong%0Areally\n"
+        );
+    }
+
+    #[test]
+    fn sarif_has_version_rules_and_region() {
+        let v: serde_json::Value = serde_json::from_str(&sarif(&sample(), "0.1.0")).expect("json");
+        assert_eq!(v["version"], "2.1.0");
+        assert_eq!(
+            v["runs"][0]["tool"]["driver"]["rules"][0]["id"],
+            "reuse/missing-licenses"
+        );
+        assert_eq!(
+            v["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"],
+            3
+        );
+        assert_eq!(v["runs"][0]["results"][0]["level"], "error");
+    }
+}
