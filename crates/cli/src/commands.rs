@@ -17,13 +17,13 @@ use std::path::{Path, PathBuf};
 
 /// Who signs: this user's key, or the node itself through its operator token.
 pub enum Signer {
-    Key(KeyPair),
+    Key(Box<KeyPair>),
     Operator(String),
 }
 
 pub fn signer(auth: &AuthArgs) -> Result<Signer> {
     if let Some(k) = &auth.key {
-        return Ok(Signer::Key(crate::keyfile::read(k)?));
+        return Ok(Signer::Key(Box::new(crate::keyfile::read(k)?)));
     }
     let token_file = match (&auth.token, &auth.data) {
         (Some(t), _) => t.clone(),

@@ -290,6 +290,8 @@ pub enum NodeCommand {
     },
 }
 
+// Parsed once per run: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum DomainCommand {
     List,
