@@ -21,6 +21,7 @@ pub mod patch;
 pub mod schema;
 pub mod stamp;
 pub mod state;
+pub mod sync;
 pub mod tally;
 pub mod topology;
 
