@@ -20,7 +20,8 @@ use govmesh_core::entry::{
 };
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::{Changes, Contract};
-use govmesh_core::schema;
+use govmesh_core::topology::{LiveNode, derived_topology_id, topology_record};
+use govmesh_core::{diff, schema};
 use govmesh_store::Ledger;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -400,12 +401,8 @@ async fn contract_diff(
             ))
         })
     };
-    let (_a, _b) = (get(from)?, get(to)?);
-    Err(ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "not_implemented",
-        "PENDING core diff",
-    ))
+    let d = diff::contract_diff(get(from)?, get(to)?);
+    Ok(Json(to_json(&d)?))
 }
 
 async fn proposals(
@@ -467,14 +464,24 @@ async fn node(State(app): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiR
     Ok(Json(to_json(n)?))
 }
 
+/// The seed topology record. Until gossip arrives, the only live observation is this
+/// node itself; every other node is judged by its registry status.
 async fn topology_view(State(app): State<AppState>) -> ApiResult {
     let l = app.ledger().lock().await;
-    let _ = l.state();
-    Err(ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "not_implemented",
-        "PENDING core topology",
-    ))
+    let st = l.state();
+    let at = now();
+    let mesh_id = st
+        .mesh_id()
+        .ok_or_else(|| ApiError::internal("the ledger has no genesis"))?;
+    let me = LiveNode {
+        node_id: app.info().node_id.clone(),
+        reachable: true,
+        last_seen: Some(at),
+        latency_ms: None,
+        peers: Vec::new(),
+    };
+    let id = derived_topology_id(&mesh_id, l.tree().size(), at);
+    Ok(Json(topology_record(st, &id, at, &[me])))
 }
 
 async fn equivocations(State(app): State<AppState>) -> ApiResult {

@@ -15,7 +15,7 @@ mod order;
 mod serve;
 mod wire;
 
-pub use api::{AppState, ROUTES, router};
+pub use api::{AppState, MAX_PAGE, OPENAPI_JSON, ROUTES, router};
 pub use datadir::{
     InitOptions, KEY_FILE, LEDGER_FILE, NODE_FILE, NodeInfo, TOKEN_FILE, URL_FILE, generate_key,
     init, load, load_key, load_token,

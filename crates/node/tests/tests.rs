@@ -1,1 +1,10 @@
-//! Integration tests of the node (one binary; modules below).
+//! Integration tests of govmesh-node, one test binary (modules below): real data
+//! directories in temp dirs, real servers on loopback ports picked at run time, real
+//! HTTP over the socket, real signatures.
+
+mod init;
+mod refusals;
+mod routes;
+mod seed_schemas;
+mod story;
+mod util;
