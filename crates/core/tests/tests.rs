@@ -1,7 +1,10 @@
 //! The integration tests of govmesh-core, one test binary (as ripgrep's
 //! `tests/tests.rs`): each module below is one concern.
 
+mod canonical;
 mod checkpoint;
+mod crosscheck;
+mod intoto;
 mod merkle;
 mod state_machine;
 mod seed_schemas;
