@@ -9,6 +9,7 @@ use crate::{
     ProposalCommand,
 };
 use anyhow::{Context, Result, bail};
+use govmesh_core::diff::text_diff;
 use govmesh_core::entry::{DomainSpec, NodeSpec, Operation, ProposeOp, VoteOp, WithdrawOp};
 use govmesh_core::keys::{KeyPair, PublicKey};
 use govmesh_core::model::{Changes, Clause, DiffOp, NodeType, PolicyOverride, VoteChoice};
@@ -482,8 +483,14 @@ pub fn proposal(node: &NodeArg, cmd: ProposalCommand, json: bool) -> Result<i32>
             }
             println!("  rationale   {}", s(&p, "rationale"));
             if let Some(ch) = p.get("changes") {
-                println!("  current     {}", s(ch, "current_text"));
-                println!("  proposed    {}", s(ch, "proposed_text"));
+                let clause = s(&p, "target_contract_clause");
+                let diff = text_diff(clause, s(ch, "current_text"), s(ch, "proposed_text"));
+                if diff.is_empty() {
+                    println!("  text        unchanged");
+                }
+                for line in diff.lines() {
+                    println!("  text        {line}");
+                }
                 for op in ch
                     .get("diff")
                     .and_then(Value::as_array)

@@ -67,6 +67,14 @@ fn say(line: &str) {
 pub fn run(data: Option<PathBuf>, listen: Option<String>) -> Result<i32> {
     init_tracing();
     let dir = data.unwrap_or_else(default_dir);
+    // Say where, absolutely: the hints below name files in it.
+    let dir = if dir.is_relative() {
+        std::env::current_dir()
+            .context("the current directory")?
+            .join(dir)
+    } else {
+        dir
+    };
     let node_dir = dir.join("node");
     let resume = node_dir.join(govmesh_node::NODE_FILE).exists();
     let keys = if resume {
@@ -108,6 +116,9 @@ pub fn run(data: Option<PathBuf>, listen: Option<String>) -> Result<i32> {
         )) {
             Ok(n) => n,
             Err(NodeError::Bind { .. }) => {
+                say(&format!(
+                    "{DEFAULT_LISTEN} is taken; listening on a free port instead"
+                ));
                 rt.block_on(govmesh_node::serve(&node_dir, parse_listen("127.0.0.1:0")?))?
             }
             Err(e) => return Err(e.into()),
@@ -140,7 +151,7 @@ pub fn run(data: Option<PathBuf>, listen: Option<String>) -> Result<i32> {
     say("  govmesh proposal list");
     for p in &open {
         say(&format!("  govmesh proposal show {p}"));
-        say(&format!("  govmesh vote --key {} {p} approve", kp(2)));
+        say(&format!("  govmesh vote --key {} {p} approve", kp(1)));
         say(&format!("  govmesh vote --key {} {p} approve", kp(3)));
     }
     say("  govmesh verify");
