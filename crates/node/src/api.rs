@@ -734,3 +734,97 @@ pub(crate) async fn close_due(
     }
     closed
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datadir::NodeInfo;
+    use govmesh_core::codex::codex_genesis;
+    use govmesh_core::model::{NodeType, ProposalStatus};
+    use govmesh_core::stamp::Timestamp;
+
+    /// A ledger whose genesis and one proposal were stamped three hours ago, so the
+    /// proposal's voting period (at most the policy's default) is long over.
+    fn ledger_with_an_expired_proposal(dir: &Path) -> (AppState, String) {
+        let key = KeyPair::from_seed([11; 32]);
+        let spec = NodeSpec {
+            node_id: key.node_id().to_owned(),
+            node_type: NodeType::GovernanceHub,
+            public_key: key.public(),
+            network_address: None,
+            display_name: None,
+            node_policy_capabilities: vec![],
+        };
+        let mut ledger = Ledger::open(dir).unwrap();
+        let t0 = Timestamp::from_millis(now().millis() - 3 * 3600 * 1000);
+        let genesis = sign_entry(&key, Operation::Genesis(codex_genesis("m", vec![spec])));
+        ledger.append(&genesis, t0).unwrap();
+        let clause = ledger
+            .state()
+            .contract("codex")
+            .unwrap()
+            .clause("11.1")
+            .unwrap()
+            .clone();
+        let proposal_id = uuid::Uuid::new_v4().to_string();
+        let propose = sign_entry(
+            &key,
+            Operation::Propose(ProposeOp {
+                proposal_id: proposal_id.clone(),
+                contract_id: "codex".into(),
+                target_contract_clause: "11.1".into(),
+                base_clause_hash: clause.hash().unwrap(),
+                domain_id: None,
+                rationale: "r".into(),
+                changes: Changes {
+                    current_text: clause.text.clone(),
+                    proposed_text: "t".into(),
+                    diff: vec![],
+                },
+                voting_period_secs: Some(3600),
+            }),
+        );
+        ledger.append(&propose, t0.plus_secs(1)).unwrap();
+        let info = NodeInfo {
+            node_id: key.node_id().to_owned(),
+            node_type: NodeType::GovernanceHub,
+            mesh_name: "m".into(),
+            mesh_id: ledger.state().mesh_id().unwrap().to_hex(),
+            public_key: key.public(),
+            listen: None,
+            dir: dir.to_owned(),
+        };
+        let ledger: SharedLedger = Arc::new(Mutex::new(ledger));
+        let orderer = Arc::new(SingleHub::new(ledger.clone()));
+        let app = AppState::new(info, key, "operator-token-xyz", ledger, orderer, None).unwrap();
+        (app, proposal_id)
+    }
+
+    #[tokio::test]
+    async fn expired_proposals_get_closed_once() {
+        let d = tempfile::tempdir().unwrap();
+        let (app, pid) = ledger_with_an_expired_proposal(d.path());
+        let mut warned = std::collections::HashSet::new();
+        assert_eq!(close_due(&app, &mut warned).await, 1);
+        {
+            let l = app.ledger().lock().await;
+            let p = l.state().proposal(&pid).unwrap();
+            assert_ne!(p.status, ProposalStatus::Voting, "{p:?}");
+            assert_eq!(l.tree().size(), 3);
+            let rec = l.record(2).unwrap().unwrap();
+            // The close is stamped now, after the old records.
+            assert!(rec.timestamp > l.record(1).unwrap().unwrap().timestamp);
+        }
+        // Nothing left to close.
+        assert_eq!(close_due(&app, &mut warned).await, 0);
+        assert!(warned.is_empty());
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            escape_html("<a href=\"x\">&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+}
