@@ -600,15 +600,20 @@ async fn operator_propose(
     _: Operator,
     ApiJson(req): ApiJson<wire::ProposeRequest>,
 ) -> ApiResult<Response> {
-    let contract_id = req.contract_id.unwrap_or_else(|| "codex".to_owned());
     let diff = req
         .diff
         .into_iter()
         .enumerate()
         .map(|(i, v)| wire::diff_op(i, v))
         .collect::<Result<Vec<_>, _>>()?;
-    let (base_clause_hash, current_text) = {
+    let (contract_id, base_clause_hash, current_text) = {
         let l = app.ledger().lock().await;
+        let contract_id = req.contract_id.clone().unwrap_or_else(|| {
+            l.state()
+                .governing_contract_id()
+                .unwrap_or(govmesh_core::codex::CODEX_CONTRACT_ID)
+                .to_owned()
+        });
         let c = l.state().contract(&contract_id).ok_or_else(|| {
             ApiError::unprocessable("unknown_contract", format!("no contract {contract_id:?}"))
         })?;
@@ -618,7 +623,8 @@ async fn operator_propose(
                 format!("contract {contract_id:?} has no clause {:?}", req.clause),
             )
         })?;
-        (cl.hash().map_err(ApiError::internal)?, cl.text.clone())
+        let hash = cl.hash().map_err(ApiError::internal)?;
+        (contract_id, hash, cl.text.clone())
     };
     let proposal_id = uuid::Uuid::new_v4().to_string();
     let op = Operation::Propose(ProposeOp {

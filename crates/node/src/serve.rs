@@ -69,10 +69,12 @@ pub async fn serve(dir: &Path, listen: SocketAddr) -> Result<RunningNode, NodeEr
     let d = dir.to_owned();
     let u = url.clone();
     let app = tokio::task::spawn_blocking(move || -> Result<AppState, NodeError> {
+        // Open first: if another process serves this directory, leave its files alone.
+        let app = AppState::open(&d, Some(u))?;
         let mut info = load(&d)?;
         info.listen = Some(local_addr.to_string());
         write_node_json(&info)?;
-        AppState::open(&d, Some(u))
+        Ok(app)
     })
     .await
     .map_err(|e| NodeError::Server(format!("opening the data directory failed: {e}")))??;

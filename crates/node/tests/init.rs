@@ -53,3 +53,35 @@ fn init_refuses_a_directory_that_already_has_a_ledger() {
     );
     assert_eq!(load(m.dir.path()).unwrap().mesh_name, "test-mesh");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_served_directory_cannot_be_served_twice() {
+    let m = Mesh::found();
+    let node = m.serve().await;
+    let url_before = std::fs::read_to_string(m.dir.path().join("node.url")).unwrap();
+    let json_before = std::fs::read_to_string(m.dir.path().join("node.json")).unwrap();
+    let err = match govmesh_node::serve(m.dir.path(), "127.0.0.1:0".parse().unwrap()).await {
+        Ok(_) => panic!("a second server on the same directory started"),
+        Err(e) => e,
+    };
+    assert!(err.to_string().contains("locked"), "{err}");
+    // The running node's files are untouched.
+    let url_after = std::fs::read_to_string(m.dir.path().join("node.url")).unwrap();
+    let json_after = std::fs::read_to_string(m.dir.path().join("node.json")).unwrap();
+    assert_eq!((url_after, json_after), (url_before, json_before));
+    node.shutdown().await.unwrap();
+    // Once stopped, it can be served again.
+    let again = m.serve().await;
+    again.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn serving_an_uninitialized_directory_names_what_is_missing() {
+    let d = tempfile::tempdir().unwrap();
+    let err = match govmesh_node::serve(d.path(), "127.0.0.1:0".parse().unwrap()).await {
+        Ok(_) => panic!("served an empty directory"),
+        Err(e) => e,
+    };
+    assert!(matches!(err, NodeError::NotInitialized { .. }), "{err}");
+    assert!(err.to_string().contains("govmesh init"), "{err}");
+}
