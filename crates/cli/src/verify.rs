@@ -17,7 +17,7 @@ use govmesh_core::Digest;
 use govmesh_core::canonical::{canonical_bytes, parse_strict};
 use govmesh_core::checkpoint::{Checkpoint, SignedNote, note_key_hash};
 use govmesh_core::entry::LogRecord;
-use govmesh_core::merkle::{MerkleTree, leaf_hash, root_of};
+use govmesh_core::merkle::{MerkleTree, leaf_hash, root_of, verify_inclusion};
 use govmesh_core::model::NodeType;
 use govmesh_core::state::State;
 use serde_json::{Value, json};
@@ -31,6 +31,9 @@ pub struct LogSource {
     pub leaf_hashes: Option<Vec<Digest>>,
     /// The node's `/v1/status`, fetched before the records, when verifying a node.
     pub status: Option<Value>,
+    /// The node, asked for inclusion proofs only to name the changed entry when the
+    /// root does not match the checkpoint.
+    pub node: Option<NodeClient>,
 }
 
 /// What a successful verification found.
@@ -301,8 +304,8 @@ pub fn verify(src: &LogSource, genesis: Option<&str>) -> Result<Report> {
     }
     if cp.size > size {
         return Err(fault(format!(
-            "checkpoint covers {} entries but the log has only {size}: entries {size}..{} are missing",
-            cp.size, cp.size
+            "entry {size}: missing; the checkpoint covers {} entries but the log has only {size}",
+            cp.size
         )));
     }
     let root_at_cp = tree.root_at(cp.size).expect("size checked");
@@ -377,6 +380,27 @@ fn root_mismatch(src: &LogSource, tree: &MerkleTree, cp: &Checkpoint) -> String 
             .unwrap_or_default(),
         cp.root
     );
+    if let Some(node) = &src.node {
+        // The node's inclusion proofs against the signed root: the first record whose
+        // leaf they do not lead to is the one that differs.
+        for i in 0..cp.size {
+            let Some(leaf) = tree.leaf(i) else { break };
+            let proof = node
+                .get(&format!(
+                    "/v1/log/proof/inclusion?index={i}&size={}",
+                    cp.size
+                ))
+                .ok()
+                .and_then(|v| serde_json::from_value::<Vec<Digest>>(v.get("proof")?.clone()).ok());
+            let Some(proof) = proof else { break };
+            if verify_inclusion(&leaf, i, cp.size, &proof, &cp.root).is_err() {
+                return format!(
+                    "entry {i} ({}): record bytes differ from what the signed log committed to ({base})",
+                    describe(&src.records[i as usize])
+                );
+            }
+        }
+    }
     let Some(listed) = &src.leaf_hashes else {
         return format!("{base}: some entry's bytes were changed");
     };
@@ -422,6 +446,7 @@ pub fn read_export(path: &Path) -> Result<LogSource> {
         records,
         leaf_hashes,
         status: None,
+        node: None,
     })
 }
 
@@ -436,6 +461,7 @@ pub fn fetch(client: &NodeClient) -> Result<LogSource> {
         records,
         leaf_hashes: None,
         status: Some(status),
+        node: None,
     })
 }
 
@@ -449,7 +475,10 @@ pub fn run(
         Some(f) => read_export(f)?,
         None => {
             let url = node.unwrap_or_else(|| "http://127.0.0.1:7420".into());
-            fetch(&NodeClient::new(&url)?)?
+            let client = NodeClient::new(&url)?;
+            let mut src = fetch(&client)?;
+            src.node = Some(client);
+            src
         }
     };
     let report = verify(&src, genesis)?;

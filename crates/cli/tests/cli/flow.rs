@@ -197,6 +197,19 @@ fn propose_vote_adopt_verify_export_tamper_restart() {
     // Refusals: one line, non-zero.
     let err = fails(&["proposal", "show", "no-such-proposal", "--node", &url], 1);
     assert!(err.contains("node refused"), "{err}");
+    let err = fails(
+        &[
+            "vote",
+            "--node",
+            &url,
+            "--key",
+            &key(1),
+            "00000000-0000-4000-8000-000000000000",
+            "approve",
+        ],
+        1,
+    );
+    assert!(err.contains("unknown_proposal"), "{err}");
     let bad = dir.join("bad.key");
     std::fs::write(&bad, "not json").unwrap();
     let err = fails(
@@ -280,7 +293,14 @@ fn propose_vote_adopt_verify_export_tamper_restart() {
     let err = fails(&["verify", s(&tampered)], 1);
     assert!(err.contains("entry 2: missing"), "{err}");
 
-    // 4. The checkpoint's root changed.
+    // 4. The last entry dropped.
+    let mut d = doc.clone();
+    d["entries"].as_array_mut().unwrap().pop();
+    write_json(&tampered, &d);
+    let err = fails(&["verify", s(&tampered)], 1);
+    assert!(err.contains(&format!("entry {last}: missing")), "{err}");
+
+    // 5. The checkpoint's root changed.
     let mut d = doc.clone();
     let cp = doc["checkpoint"].as_str().unwrap();
     let lines: Vec<&str> = cp.split('\n').collect();
