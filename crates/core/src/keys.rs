@@ -191,6 +191,49 @@ struct KeyFile {
     secret_seed: String,
 }
 
+/// Verifies many signatures at once with Ed25519 batch verification (about twice the
+/// throughput of one-by-one checks). `Ok` means every item verifies. On `Err` the
+/// batch does not say which item is bad: call [`PublicKey::verify`] on each to find
+/// it.
+///
+/// Before the batch equation, each item gets the cheap checks that
+/// [`PublicKey::verify`] (`verify_strict`) makes: the key is not of small order, the
+/// signature's `R` is a canonically encoded point not of small order, and `s` is
+/// reduced. One difference remains: a key holder can deliberately put a torsion
+/// component into `R`; strict verification refuses such a signature, while the
+/// randomized batch equation may accept it. Nobody without the secret key can make
+/// one, so this never admits a forgery; a path that must match strict verification
+/// bit for bit on adversarial signers should re-check accepted items singly.
+pub fn verify_batch(items: &[(&[u8], &[u8; 64], &PublicKey)]) -> Result<(), KeyError> {
+    let mut messages = Vec::with_capacity(items.len());
+    let mut signatures = Vec::with_capacity(items.len());
+    let mut keys = Vec::with_capacity(items.len());
+    for (i, (msg, sig, key)) in items.iter().enumerate() {
+        let bad = || KeyError::BadSignature {
+            keyid: format!("{} (batch item {i})", key.keyid()),
+        };
+        if key.0.is_weak() {
+            return Err(bad());
+        }
+        let r_bytes: [u8; 32] = sig[..32].try_into().expect("32 bytes");
+        let r = curve25519_dalek::edwards::CompressedEdwardsY(r_bytes)
+            .decompress()
+            .ok_or_else(bad)?;
+        if r.is_small_order() || r.compress().0 != r_bytes {
+            return Err(bad());
+        }
+        messages.push(*msg);
+        signatures.push(ed25519_dalek::Signature::from_bytes(sig));
+        keys.push(key.0);
+    }
+    if items.is_empty() {
+        return Ok(());
+    }
+    ed25519_dalek::verify_batch(&messages, &signatures, &keys).map_err(|_| KeyError::BadSignature {
+        keyid: format!("one of {} batch items", items.len()),
+    })
+}
+
 /// Unpadded standard base64 of a 64-byte signature (86 characters), the form the seed
 /// schemas' `signature` fields take.
 pub fn seed_signature_text(sig: &[u8; 64]) -> String {
@@ -211,6 +254,58 @@ mod tests {
         let other = KeyPair::from_seed([8u8; 32]).public().to_base64();
         let tampered = text.replace(&kp.public().to_base64(), &other);
         assert!(KeyPair::from_file_json(&tampered).is_err());
+    }
+
+    #[test]
+    fn batch_verification_accepts_good_batches_and_refuses_any_bad_item() {
+        let keys: Vec<KeyPair> = (0..20u8).map(|i| KeyPair::from_seed([i; 32])).collect();
+        let msgs: Vec<Vec<u8>> = (0..20u8).map(|i| vec![i; usize::from(i) * 3]).collect();
+        let sigs: Vec<[u8; 64]> = keys.iter().zip(&msgs).map(|(k, m)| k.sign(m)).collect();
+        let pubs: Vec<PublicKey> = keys.iter().map(KeyPair::public).collect();
+        verify_batch(&batch(&msgs, &sigs, &pubs)).unwrap();
+        verify_batch(&[]).unwrap();
+        for bad_at in [0, 7, 19] {
+            for byte in [0, 31, 32, 63] {
+                let mut bad = sigs.clone();
+                bad[bad_at][byte] ^= 0x04;
+                assert!(
+                    verify_batch(&batch(&msgs, &bad, &pubs)).is_err(),
+                    "item {bad_at} byte {byte}"
+                );
+                // Single verification finds the bad one and only it.
+                let failing: Vec<usize> = (0..20)
+                    .filter(|&i| pubs[i].verify(&msgs[i], &bad[i]).is_err())
+                    .collect();
+                assert_eq!(failing, vec![bad_at]);
+            }
+        }
+        // A signature under the wrong key, or over another message, spoils the batch.
+        let mut swapped = batch(&msgs, &sigs, &pubs);
+        swapped[3].2 = &pubs[4];
+        assert!(verify_batch(&swapped).is_err());
+        let mut other_msg = batch(&msgs, &sigs, &pubs);
+        other_msg[5].0 = b"something else";
+        assert!(verify_batch(&other_msg).is_err());
+        // A small-order key (the identity point) is refused as verify_strict does.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let weak = PublicKey(VerifyingKey::from_bytes(&identity).unwrap());
+        let mut zero_sig = [0u8; 64];
+        zero_sig[0] = 1;
+        assert!(weak.verify(b"x", &zero_sig).is_err());
+        assert!(verify_batch(&[(b"x".as_slice(), &zero_sig, &weak)]).is_err());
+    }
+
+    fn batch<'a>(
+        msgs: &'a [Vec<u8>],
+        sigs: &'a [[u8; 64]],
+        pubs: &'a [PublicKey],
+    ) -> Vec<(&'a [u8], &'a [u8; 64], &'a PublicKey)> {
+        msgs.iter()
+            .zip(sigs)
+            .zip(pubs)
+            .map(|((m, s), p)| (m.as_slice(), s, p))
+            .collect()
     }
 
     #[test]
