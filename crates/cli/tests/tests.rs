@@ -15,3 +15,6 @@ mod demo;
 
 #[path = "cli/crosscheck.rs"]
 mod crosscheck;
+
+#[path = "cli/paging.rs"]
+mod paging;
