@@ -32,7 +32,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 /// Most log records one `/v1/log/entries` page returns.
-pub const MAX_PAGE: u64 = 1000;
+pub const MAX_PAGE: u64 = govmesh_store::MAX_PAGE;
 
 /// Every route of the API, as (method, path). The OpenAPI document must describe each
 /// (a test checks it), and `router` must serve each.

@@ -3,6 +3,7 @@
 //! HTTP over the socket, real signatures.
 
 mod concurrency;
+mod hostile;
 mod init;
 mod refusals;
 mod routes;
