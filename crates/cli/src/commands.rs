@@ -729,9 +729,12 @@ pub fn domain(node: &NodeArg, cmd: DomainCommand, json: bool) -> Result<i32> {
                         "shared_clauses": shared_clauses,
                         "policy": policy,
                     });
-                    if let Some(a) = admin {
-                        body["admin_node_id"] = json!(a);
-                    }
+                    // The node itself administers the domain unless told otherwise.
+                    let admin = match admin {
+                        Some(a) => a,
+                        None => s(&client.get("/v1/status")?, "node_id").to_owned(),
+                    };
+                    body["admin_node_id"] = json!(admin);
                     client.post("/v1/operator/domains", &body, Some(&token))?
                 }
             };

@@ -66,8 +66,11 @@ pub enum Choice {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum NodeTypeArg {
+    #[value(name = "governance_hub", alias = "governance-hub")]
     GovernanceHub,
+    #[value(name = "compliance_witness", alias = "compliance-witness")]
     ComplianceWitness,
+    #[value(name = "trust_fork", alias = "trust-fork")]
     TrustFork,
 }
 

@@ -165,9 +165,58 @@ fn propose_vote_adopt_verify_export_tamper_restart() {
     assert!(ok(&["proposal", "show", &pid, "--node", &url]).contains("adopted"));
     let nodes = ok_json(&["node", "list", "--json", "--node", &url]);
     assert_eq!(nodes["nodes"].as_array().unwrap().len(), 3);
+    assert!(ok(&["node", "list", "--node", &url]).contains("governance_hub"));
     ok_json(&["domain", "list", "--json", "--node", &url]);
     let st = ok_json(&["status", "--json", "--node", &url]);
     assert_eq!(st["contract_heads"]["codex"]["revision"], 2);
+
+    // A node registered with hub-1's key; a domain defined through the operator token.
+    let fork = dir.join("fork.key");
+    let fk = ok_json(&["key", "new", "--json", "--out", s(&fork)]);
+    let fork_id = ok(&[
+        "node",
+        "register",
+        "--node",
+        &url,
+        "--key",
+        &key(0),
+        "--type",
+        "trust_fork",
+        "--public-key",
+        fk["public_key"].as_str().unwrap(),
+        "--display-name",
+        "fork-1",
+    ]);
+    let fork_id = fork_id.trim();
+    assert_eq!(fork_id, fk["node_id"].as_str().unwrap());
+    let shown = ok_json(&["node", "show", fork_id, "--json", "--node", &url]);
+    assert_eq!(shown["node_type"], "trust_fork");
+    assert_eq!(shown["display_name"], "fork-1");
+    let hub_id = |i: usize| -> String {
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&m.keys[i]).unwrap()).unwrap();
+        v["node_id"].as_str().unwrap().to_owned()
+    };
+    let dom = ok(&[
+        "domain",
+        "define",
+        "--node",
+        &url,
+        "--data",
+        s(&m.data),
+        "--name",
+        "ops",
+        "--member",
+        &hub_id(0),
+        "--member",
+        &hub_id(1),
+        "--quorum",
+        "0.5",
+    ]);
+    let shown = ok_json(&["domain", "show", dom.trim(), "--json", "--node", &url]);
+    assert_eq!(shown["name"], "ops");
+    assert_eq!(shown["member_nodes"].as_array().unwrap().len(), 2);
+    assert_eq!(shown["policy"]["quorum"], 0.5);
+    let st = ok_json(&["status", "--json", "--node", &url]);
 
     // Operator path: a proposal as the node itself, then withdrawn with its key.
     let out = ok(&[
