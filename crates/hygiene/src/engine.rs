@@ -422,6 +422,10 @@ impl Visitor<'_> {
                 || compiled.required_patterns.iter().any(|p| p.applies(rel)));
         let needs_read =
             covered || (compiled.reuse.is_some() && is_sidecar) || is_global_text || patterns_apply;
+        if size == 0 && is_sidecar && compiled.reuse.is_some() {
+            // An empty sidecar still replaces the file's own header (reuse reads it).
+            self.collected.sidecars.push((rel.to_string(), FileTags::default()));
+        }
         if !needs_read || size == 0 && !is_global_text {
             return;
         }
@@ -519,6 +523,16 @@ pub fn readme_headings(text: &str) -> Vec<(u32, String)> {
 
 /// Checks the repository at `root` against `policy`.
 pub fn check(root: &Path, policy: &Policy, options: &CheckOptions) -> Result<Report, CheckError> {
+    check_detailed(root, policy, options).map(|(report, _)| report)
+}
+
+/// Like [`check`], and also returns the REUSE judgement by reuse lint category (when
+/// the policy checks REUSE), for comparing with `reuse lint --json`.
+pub fn check_detailed(
+    root: &Path,
+    policy: &Policy,
+    options: &CheckOptions,
+) -> Result<(Report, Option<reuse::ReuseReport>), CheckError> {
     if !root.is_dir() {
         return Err(CheckError::NotADirectory(root.to_path_buf()));
     }
@@ -573,6 +587,7 @@ pub fn check(root: &Path, policy: &Policy, options: &CheckOptions) -> Result<Rep
         check_required(policy, &all.entries, &mut report);
         check_readme(policy, &texts, &mut report);
     }
+    let mut reuse_report = None;
     if let Some(severity) = compiled.reuse {
         let reuse = judge_reuse(
             policy,
@@ -585,10 +600,11 @@ pub fn check(root: &Path, policy: &Policy, options: &CheckOptions) -> Result<Rep
             project_wide,
             &mut report,
         );
-        report.summary.reuse_compliant = Some(reuse);
+        report.summary.reuse_compliant = Some(reuse.0);
+        reuse_report = Some(reuse.1);
     }
     report.finish();
-    Ok(report)
+    Ok((report, reuse_report))
 }
 
 fn check_required(policy: &Policy, entries: &[(String, bool)], report: &mut Report) {
@@ -682,7 +698,7 @@ fn judge_reuse(
     read_errors: Vec<(String, String)>,
     project_wide: bool,
     report: &mut Report,
-) -> bool {
+) -> (bool, reuse::ReuseReport) {
     let mut push = |rule: &str, path: &str, line: Option<u32>, message: String| {
         report.findings.push(Finding {
             rule: rule.into(),
@@ -898,5 +914,5 @@ fn judge_reuse(
             });
         }
     }
-    !global_error && r.is_compliant()
+    (!global_error && r.is_compliant(), r)
 }

@@ -12,6 +12,6 @@ pub mod output;
 pub mod policy;
 pub mod reuse;
 
-pub use engine::{CheckError, CheckOptions, check};
+pub use engine::{CheckError, CheckOptions, check, check_detailed};
 pub use finding::{Finding, Report, Severity, Summary};
 pub use policy::{Policy, PolicyError};

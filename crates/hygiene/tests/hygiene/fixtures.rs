@@ -1,0 +1,122 @@
+//! Fixture repositories for every rule kind, checked with their policy; the findings
+//! are snapshots (`tests/snapshots/`, review changes with `cargo insta review`).
+
+use std::path::Path;
+
+use govmesh_hygiene::{CheckOptions, Policy, Report, check};
+
+use crate::util::{fixtures_dir, materialise};
+
+fn run(name: &str, policy: &Policy, prepare: impl FnOnce(&Path)) -> Report {
+    let dir = materialise(name);
+    prepare(dir.path());
+    check(dir.path(), policy, &CheckOptions::default()).expect("check runs")
+}
+
+fn codex() -> Policy {
+    Policy::codex_default()
+}
+
+#[test]
+fn reuse_compliant_repository_is_clean() {
+    let report = run("reuse-compliant", &codex(), |dir| {
+        // Ignored by .gitignore: must not be reported although it has no header.
+        std::fs::write(dir.join("debug.log"), "no header\n").expect("write");
+        std::fs::write(dir.join("src/trace.log"), "no header\n").expect("write");
+    });
+    insta::assert_json_snapshot!(report);
+    assert_eq!(report.summary.reuse_compliant, Some(true));
+    assert!(!report.has_errors());
+}
+
+#[test]
+fn reuse_broken_repository_reports_every_category() {
+    let report = run("reuse-broken", &codex(), |_| {});
+    insta::assert_json_snapshot!(report);
+    let rules: std::collections::BTreeSet<&str> =
+        report.findings.iter().map(|f| f.rule.as_str()).collect();
+    for category in [
+        "bad-licenses",
+        "deprecated-licenses",
+        "licenses-without-extension",
+        "missing-licenses",
+        "unused-licenses",
+        "missing-copyright-info",
+        "missing-licensing-info",
+        "invalid-spdx-expressions",
+    ] {
+        assert!(
+            rules.contains(format!("reuse/{category}").as_str()),
+            "no reuse/{category} finding"
+        );
+    }
+}
+
+#[test]
+fn reuse_toml_precedence() {
+    let report = run("reuse-toml-precedence", &codex(), |_| {});
+    insta::assert_json_snapshot!(report);
+}
+
+#[test]
+fn reuse_dep5() {
+    let report = run("reuse-dep5", &codex(), |_| {});
+    insta::assert_json_snapshot!(report);
+}
+
+#[test]
+fn structure_and_secrets_under_the_codex_default() {
+    let report = run("structure-content", &codex(), |dir| {
+        // Over the 10 MiB limit; made here rather than committed.
+        let big = std::fs::File::create(dir.join("big.bin")).expect("create");
+        big.set_len(10 * 1024 * 1024 + 1).expect("grow");
+    });
+    insta::assert_json_snapshot!(report);
+}
+
+#[test]
+fn naming_content_and_size_rules_from_a_toml_policy() {
+    let policy = Policy::load(&fixtures_dir().join("naming.policy.toml")).expect("policy loads");
+    let report = run("naming", &policy, |_| {});
+    insta::assert_json_snapshot!(report);
+}
+
+#[test]
+fn only_listed_files_in_pre_commit_mode() {
+    let dir = materialise("reuse-broken");
+    let options = CheckOptions {
+        only: Some(["no-header.c".to_string()].into_iter().collect()),
+        ..CheckOptions::default()
+    };
+    let report = check(dir.path(), &codex(), &options).expect("check runs");
+    let paths: std::collections::BTreeSet<&str> =
+        report.findings.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths.into_iter().collect::<Vec<_>>(), ["no-header.c"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinks_out_of_the_tree_are_not_followed() {
+    let outside = tempfile::tempdir().expect("tempdir");
+    std::fs::write(outside.path().join("secret.c"), "int leaked;\n").expect("write");
+    let report = run("reuse-compliant", &codex(), |dir| {
+        std::os::unix::fs::symlink(outside.path(), dir.join("link")).expect("symlink");
+    });
+    assert!(
+        report.findings.iter().all(|f| !f.path.starts_with("link")),
+        "{:?}",
+        report.findings
+    );
+}
+
+#[test]
+fn a_bad_policy_names_the_rule() {
+    let policy = Policy::from_json_str(
+        r#"{"version": 1, "rules": [{"id": "naming/x", "kind": "naming", "glob": "[", "case": "kebab", "severity": "error"}]}"#,
+        "inline",
+    )
+    .expect("parses");
+    let dir = materialise("naming");
+    let err = check(dir.path(), &policy, &CheckOptions::default()).expect_err("bad glob");
+    assert!(err.to_string().contains("naming/x"), "{err}");
+}
