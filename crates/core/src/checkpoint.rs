@@ -43,7 +43,7 @@ fn malformed_note(msg: impl Into<String>) -> NoteError {
 fn check_no_controls(text: &str, what: &str) -> Result<(), String> {
     match text
         .char_indices()
-        .find(|&(_, c)| (c < '\u{20}' && c != '\n') || c == '\u{7f}')
+        .find(|&(_, c)| c < '\u{20}' && c != '\n')
     {
         Some((at, c)) => Err(format!(
             "{what} contains control character {:?} at byte {at}",
@@ -126,8 +126,27 @@ impl Checkpoint {
     }
 
     /// Signs this checkpoint's body as `name`.
+    ///
+    /// # Panics
+    /// If the checkpoint cannot be written as a note (see [`Checkpoint::try_sign`]).
     pub fn sign(&self, name: &str, key: &KeyPair) -> SignedNote {
-        SignedNote::sign(self.body(), name, key)
+        match self.try_sign(name, key) {
+            Ok(note) => note,
+            Err(e) => panic!("Checkpoint::sign: {e}"),
+        }
+    }
+
+    /// Signs this checkpoint's body as `name`, refusing a checkpoint whose body would
+    /// not parse back to it (an empty origin, a newline or control character in a
+    /// line, an empty extension line, too many extensions) and a malformed name.
+    pub fn try_sign(&self, name: &str, key: &KeyPair) -> Result<SignedNote, NoteError> {
+        let body = self.body();
+        if Checkpoint::parse_body(&body)? != *self {
+            return Err(malformed(
+                "a line holds a newline, so the body reads differently",
+            ));
+        }
+        SignedNote::try_sign(body, name, key)
     }
 
     /// Parses a signed checkpoint, checks the signature of `key` under `name` and

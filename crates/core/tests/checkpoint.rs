@@ -217,6 +217,48 @@ fn signing_refuses_what_a_note_cannot_carry() {
     }
 }
 
+#[test]
+fn checkpoints_that_cannot_be_written_are_refused() {
+    let key = KeyPair::from_seed([2u8; 32]);
+    let good = sample_checkpoint();
+    for bad in [
+        Checkpoint {
+            origin: String::new(),
+            ..good.clone()
+        },
+        Checkpoint {
+            origin: "two\nlines".into(),
+            ..good.clone()
+        },
+        Checkpoint {
+            origin: "bell\u{7}".into(),
+            ..good.clone()
+        },
+        Checkpoint {
+            extensions: vec![String::new()],
+            ..good.clone()
+        },
+        Checkpoint {
+            extensions: vec!["a\nb".into()],
+            ..good.clone()
+        },
+        Checkpoint {
+            extensions: vec!["e".into(); 17],
+            ..good.clone()
+        },
+    ] {
+        assert!(
+            matches!(bad.try_sign("hub", &key), Err(NoteError::Malformed(_))),
+            "{bad:?} signed"
+        );
+    }
+    assert!(matches!(
+        good.try_sign("h u b", &key),
+        Err(NoteError::MalformedNote(_))
+    ));
+    good.try_sign("hub", &key).unwrap();
+}
+
 /// Parses `text` as a signed checkpoint and expects an error whose message contains
 /// `expected`.
 fn check_refused(text: &str, expected: &str) {
