@@ -342,7 +342,10 @@ pub enum LogCommand {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => usage_error(e),
+    };
     let code = match run(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -351,6 +354,30 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// Help and version go out as clap renders them; usage errors as one line, exit 2.
+fn usage_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    let reason: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+        .collect();
+    let reason = reason.join(" ");
+    let reason = reason.strip_prefix("error: ").unwrap_or(&reason);
+    eprintln!("error: {reason} (see govmesh --help)");
+    std::process::exit(2);
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {

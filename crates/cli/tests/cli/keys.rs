@@ -55,3 +55,13 @@ fn init_refuses_bad_inputs_with_one_line() {
     let err = fails(&["init", "--data", s(&n)], 2);
     assert!(err.contains("refusing"), "{err}");
 }
+
+#[test]
+fn usage_errors_are_one_line_with_exit_2() {
+    let err = fails(&["vote", "some-id", "maybe"], 2);
+    assert!(err.contains("maybe"), "{err}");
+    let err = fails(&["key", "new"], 2);
+    assert!(err.contains("--out"), "{err}");
+    let err = fails(&["propose", "--clause", "5.5"], 2);
+    assert!(err.contains("--text"), "{err}");
+}
