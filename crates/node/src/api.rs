@@ -20,6 +20,7 @@ use govmesh_core::entry::{
 };
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::{Changes, Contract};
+use govmesh_core::sync::{AckBook, sync_records};
 use govmesh_core::topology::{LiveNode, derived_topology_id, topology_record};
 use govmesh_core::{diff, schema};
 use govmesh_store::Ledger;
@@ -52,6 +53,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/nodes/{id}"),
     ("GET", "/v1/topology"),
     ("GET", "/v1/equivocations"),
+    ("GET", "/v1/sync"),
     ("GET", "/v1/log/checkpoint"),
     ("GET", "/v1/log/entries"),
     ("GET", "/v1/log/proof/inclusion"),
@@ -191,6 +193,7 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/nodes/{id}", get(node))
         .route("/v1/topology", get(topology_view))
         .route("/v1/equivocations", get(equivocations))
+        .route("/v1/sync", get(sync_view))
         .route("/v1/log/checkpoint", get(checkpoint))
         .route("/v1/log/entries", get(log_entries))
         .route("/v1/log/proof/inclusion", get(inclusion_proof))
@@ -254,6 +257,7 @@ async fn index_page(State(app): State<AppState>) -> Html<String> {
         ("/v1/nodes", "nodes"),
         ("/v1/domains", "domains"),
         ("/v1/topology", "topology"),
+        ("/v1/sync", "contract sync records"),
         ("/v1/log/checkpoint", "signed checkpoint"),
         ("/v1/log/entries", "log entries"),
         ("/v1/schemas", "JSON Schemas"),
@@ -482,6 +486,15 @@ async fn topology_view(State(app): State<AppState>) -> ApiResult {
     };
     let id = derived_topology_id(&mesh_id, l.tree().size(), at);
     Ok(Json(topology_record(st, &id, at, &[me])))
+}
+
+/// Contract sync records (seed contract-sync schema), one per contract revision.
+/// Acknowledgements arrive with replication (`ack_sync`); until then the book is empty
+/// and every other node is a target that has not acknowledged.
+async fn sync_view(State(app): State<AppState>) -> ApiResult {
+    let l = app.ledger().lock().await;
+    let records = sync_records(l.state(), &AckBook::new(), now());
+    Ok(Json(json!({"sync_records": to_json(&records)?})))
 }
 
 async fn equivocations(State(app): State<AppState>) -> ApiResult {
