@@ -100,6 +100,13 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        // JCS writes such a number as a plain integer (1e16 -> 10000000000000000), which
+        // other implementations then refuse or read inexactly: refuse it here too.
+        if v.fract() == 0.0 && v.abs() > MAX_SAFE_INTEGER as f64 && v.abs() < 1e21 {
+            return Err(E::custom(format!(
+                "number {v} is an integer outside ±(2^53-1) in canonical form; every JSON implementation must read it the same"
+            )));
+        }
         Number::from_f64(v)
             .map(Value::Number)
             .ok_or_else(|| E::custom("number is not finite"))
@@ -153,6 +160,14 @@ mod tests {
         assert!(parse_strict(b"9007199254740992").is_err());
         assert!(parse_strict(b"-9007199254740992").is_err());
         assert!(parse_strict(b"9007199254740991").is_ok());
+        // The same integers written as floats: their canonical form is the integer.
+        assert!(parse_strict(b"1e16").is_err());
+        assert!(parse_strict(b"-1.5e16").is_err());
+        assert!(parse_strict(b"9007199254740992.0").is_err());
+        assert!(parse_strict(b"9007199254740991.0").is_ok());
+        assert!(parse_strict(b"1e21").is_ok());
+        assert!(parse_strict(b"1.5").is_ok());
+        assert!(parse_strict(b"1e400").is_err());
         assert!(parse_strict(b"{} x").is_err());
         assert!(parse_strict(b"[1, 2").is_err());
     }
