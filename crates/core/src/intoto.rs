@@ -46,3 +46,31 @@ impl Statement {
         Envelope::sign(INTOTO_PAYLOAD_TYPE, &bytes, key)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signed_statement_envelope_verifies_with_intoto_payload_type() {
+        let key = KeyPair::from_seed([40u8; 32]);
+        let st = Statement::new(
+            vec![ResourceDescriptor {
+                name: None,
+                digest: BTreeMap::from([("sha256".to_owned(), "0f".repeat(32))]),
+            }],
+            "https://govmesh.dev/attestation/hygiene/v1",
+            serde_json::json!({"passed": true}),
+        );
+        let env = st.sign(&key);
+        assert_eq!(env.payload_type, INTOTO_PAYLOAD_TYPE);
+        let payload = env.verify(&key.public()).unwrap();
+        let back: Statement = serde_json::from_slice(&payload).unwrap();
+        assert_eq!(back, st);
+        assert_eq!(back.type_, STATEMENT_TYPE);
+        assert!(
+            env.verify(&KeyPair::from_seed([41u8; 32]).public())
+                .is_err()
+        );
+    }
+}
