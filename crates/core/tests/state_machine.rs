@@ -1130,3 +1130,50 @@ fn queries() {
         assert_eq!(p.codex_clauses, ["5.5", "5.4", "11.0", "11.1", "5.2.5"]);
     }
 }
+
+#[test]
+fn batch_verified_replay_gives_the_same_state_and_still_checks_key_ids() {
+    use govmesh_core::entry::signature_parts;
+    use govmesh_core::keys::verify_batch;
+    let m = busy_mesh();
+    // Keys by key id: founders from the genesis, the rest from the registry at the end
+    // (no key rotates in this log).
+    let parts: Vec<_> = m
+        .log
+        .iter()
+        .map(|r| signature_parts(&r.envelope).unwrap())
+        .collect();
+    let keys: Vec<_> = parts
+        .iter()
+        .map(|(keyid, _, _)| m.state.node_by_keyid(keyid).unwrap().public_key)
+        .collect();
+    let items: Vec<(&[u8], &[u8; 64], _)> = parts
+        .iter()
+        .zip(&keys)
+        .map(|((_, msg, sig), k)| (msg.as_slice(), sig, k))
+        .collect();
+    verify_batch(&items).unwrap();
+    let mut s = State::new();
+    for rec in &m.log {
+        s.apply_record_preverified(rec).unwrap();
+    }
+    assert_eq!(s, m.state);
+
+    // A signature "verified" under some other key is still refused: the key id must be
+    // the author's registered one.
+    let mut s = State::new();
+    s.apply_record(&m.log[0]).unwrap();
+    let impostor = key(50).with_node_id(m.hub(0).node_id().to_owned());
+    let op = Operation::Close(CloseOp {
+        proposal_id: "11111111-1111-4111-8111-111111111111".into(),
+    });
+    let rec = LogRecord {
+        index: 1,
+        timestamp: m.log[1].timestamp,
+        envelope: sign_entry(&impostor, op),
+    };
+    assert_eq!(
+        s.apply_record_preverified(&rec).unwrap_err().code,
+        RejectCode::UnknownSigner
+    );
+}
