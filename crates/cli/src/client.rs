@@ -96,10 +96,14 @@ impl NodeClient {
         self.post("/v1/entries", &body, None)
     }
 
-    /// All log records in `[start, end)` (to the current size when `end` is none),
-    /// as the node serves them.
-    pub fn entries(&self, start: u64, end: Option<u64>) -> Result<Vec<Value>> {
-        let mut out = Vec::new();
+    /// Calls `f` with every log record in `[start, end)` (to the current size when
+    /// `end` is none), as the node serves them, one page at a time.
+    pub fn for_each_entry(
+        &self,
+        start: u64,
+        end: Option<u64>,
+        mut f: impl FnMut(&Value) -> Result<()>,
+    ) -> Result<()> {
         let mut at = start;
         loop {
             let stop = match end {
@@ -116,9 +120,11 @@ impl NodeClient {
                 break;
             }
             at += list.len() as u64;
-            out.extend(list.iter().cloned());
+            for r in list {
+                f(r)?;
+            }
         }
-        Ok(out)
+        Ok(())
     }
 }
 

@@ -24,10 +24,11 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// What `verify` reads: the log's records exactly as served, and a signed checkpoint.
-pub struct LogSource {
+/// The rest of what `verify` reads besides the records: the signed checkpoint and,
+/// when verifying a node, its status and the node itself.
+pub struct Claims {
     pub checkpoint: String,
-    pub records: Vec<Value>,
+    /// From an export file: the leaf hash of every record.
     pub leaf_hashes: Option<Vec<Digest>>,
     /// The node's `/v1/status`, fetched before the records, when verifying a node.
     pub status: Option<Value>,
@@ -147,26 +148,45 @@ fn heads(state: &State) -> Heads {
 }
 
 /// Verifies a log. `Err` carries a [`Failure::Verify`] naming what failed.
-pub fn verify(src: &LogSource, genesis: Option<&str>) -> Result<Report> {
-    let pinned = genesis
-        .map(|g| Digest::from_hex(g).map_err(|e| anyhow::anyhow!("--genesis: {e}")))
-        .transpose()?;
-    if src.records.is_empty() {
-        return Err(fault("the log is empty: no genesis entry"));
+/// A replay in progress: records are pushed one at a time (so a long log is never
+/// held in memory as JSON), then [`Replay::finish`] checks chains and claims.
+pub struct Replay {
+    state: State,
+    tree: MerkleTree,
+    pinned: Option<Digest>,
+    status_size: Option<u64>,
+    heads_at_status: Option<Heads>,
+    /// `"vote by <author>"` of every record, for messages.
+    described: Vec<String>,
+}
+
+impl Replay {
+    pub fn new(genesis: Option<&str>, status: Option<&Value>) -> Result<Replay> {
+        let pinned = genesis
+            .map(|g| Digest::from_hex(g).map_err(|e| anyhow::anyhow!("--genesis: {e}")))
+            .transpose()?;
+        let status_size = match status {
+            Some(st) => Some(
+                st.get("log_size")
+                    .and_then(Value::as_u64)
+                    .context("the node's /v1/status has no log_size")?,
+            ),
+            None => None,
+        };
+        Ok(Replay {
+            state: State::new(),
+            tree: MerkleTree::new(),
+            pinned,
+            status_size,
+            heads_at_status: None,
+            described: Vec::new(),
+        })
     }
-    let status_size = match &src.status {
-        Some(st) => Some(
-            st.get("log_size")
-                .and_then(Value::as_u64)
-                .context("the node's /v1/status has no log_size")?,
-        ),
-        None => None,
-    };
-    let mut state = State::new();
-    let mut tree = MerkleTree::new();
-    let mut heads_at_status: Option<Heads> = None;
-    for (i, raw) in src.records.iter().enumerate() {
-        let i = i as u64;
+
+    /// Applies the next record, exactly as the log serves it.
+    pub fn push(&mut self, raw: &Value) -> Result<()> {
+        let (state, tree) = (&mut self.state, &mut self.tree);
+        let i = tree.size();
         let what = describe(raw);
         let rec: LogRecord = serde_json::from_value(raw.clone())
             .map_err(|e| fault(format!("entry {i} ({what}): malformed record: {e}")))?;
@@ -191,7 +211,7 @@ pub fn verify(src: &LogSource, genesis: Option<&str>) -> Result<Report> {
             ))
         })?;
         if i == 0
-            && let Some(p) = pinned
+            && let Some(p) = self.pinned
         {
             let got = state.mesh_id();
             if got != Some(p) {
@@ -205,173 +225,192 @@ pub fn verify(src: &LogSource, genesis: Option<&str>) -> Result<Report> {
         let bytes = canonical_bytes(raw)
             .map_err(|e| fault(format!("entry {i} ({what}): cannot canonicalize: {e}")))?;
         tree.push(leaf_hash(&bytes));
-        if Some(i + 1) == status_size {
-            heads_at_status = Some(heads(&state));
+        if Some(i + 1) == self.status_size {
+            self.heads_at_status = Some(heads(state));
         }
-    }
-    let size = tree.size();
-    let mesh_id = state
-        .mesh_id()
-        .ok_or_else(|| fault("entry 0 is not a genesis"))?;
-
-    // Every contract's hash chain.
-    let mut contracts = BTreeMap::new();
-    for c in state.contracts() {
-        let revs = state.revisions(&c.contract_id);
-        let mut prev: Option<Digest> = None;
-        for (k, r) in revs.iter().enumerate() {
-            let id = &c.contract_id;
-            if r.revision != k as u64 + 1 {
-                return Err(fault(format!(
-                    "contract {id}: revision {} is listed at position {}",
-                    r.revision,
-                    k + 1
-                )));
-            }
-            let h = r
-                .compute_hash()
-                .map_err(|e| fault(format!("contract {id} revision {}: {e}", r.revision)))?;
-            if h != r.contract_hash {
-                return Err(fault(format!(
-                    "contract {id} revision {}: contract_hash {} but the record hashes to {h}",
-                    r.revision, r.contract_hash
-                )));
-            }
-            if r.parent_hash != prev {
-                return Err(fault(format!(
-                    "contract {id} revision {}: parent_hash {:?} is not revision {}'s hash {:?}",
-                    r.revision,
-                    r.parent_hash.map(|d| d.to_hex()),
-                    r.revision.saturating_sub(1),
-                    prev.map(|d| d.to_hex())
-                )));
-            }
-            prev = Some(h);
-        }
-        contracts.insert(c.contract_id.clone(), (revs.len() as u64, c.contract_hash));
-    }
-    let mut proposals = BTreeMap::new();
-    for p in state.proposals() {
-        *proposals.entry(code_name(&p.status)).or_insert(0u64) += 1;
+        self.described.push(what);
+        Ok(())
     }
 
-    // The signed checkpoint.
-    let note = SignedNote::parse(&src.checkpoint).map_err(|e| fault(format!("checkpoint: {e}")))?;
-    let cp = Checkpoint::parse_body(&note.body).map_err(|e| fault(format!("checkpoint: {e}")))?;
-    let origin = format!("govmesh/{}", &mesh_id.to_hex()[..16]);
-    if cp.origin != origin {
-        return Err(fault(format!(
-            "checkpoint origin {:?} is not this mesh's {origin:?}",
-            cp.origin
-        )));
-    }
-    let hubs: Vec<_> = state
-        .nodes()
-        .into_iter()
-        .filter(|n| n.node_type == NodeType::GovernanceHub)
-        .collect();
-    let mut signer = None;
-    for sig in note.signatures.iter().filter(|s| s.name == origin) {
-        for hub in &hubs {
-            if note_key_hash(&origin, &hub.public_key) == sig.key_hash {
-                note.verify(&origin, &hub.public_key).map_err(|e| {
-                    fault(format!(
-                        "checkpoint: signature of governance hub {}: {e}",
-                        hub.node_id
-                    ))
-                })?;
-                signer = Some(hub.node_id.clone());
-            }
+    /// Checks the contract hash chains, the checkpoint and the node's claims.
+    pub fn finish(self, claims: &Claims) -> Result<Report> {
+        let Replay {
+            state,
+            tree,
+            heads_at_status,
+            described,
+            status_size,
+            ..
+        } = self;
+        if tree.size() == 0 {
+            return Err(fault("the log is empty: no genesis entry"));
         }
-    }
-    let signer = signer.ok_or_else(|| {
-        fault(format!(
-            "checkpoint is not signed under {origin:?} by any registered governance hub"
-        ))
-    })?;
-    // Clause 5.4: with witnesses listed, a seal needs their cosignatures.
-    let seal_threshold = state
-        .contracts()
-        .into_iter()
-        .find_map(|c| c.clause("5.4"))
-        .and_then(|c| c.rules.get("seal_threshold"))
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
-    if seal_threshold > 0 {
-        return Err(fault(format!(
-            "checkpoint: clause 5.4 requires {seal_threshold} witness cosignatures, which this verifier cannot check yet"
-        )));
-    }
-    if cp.size > size {
-        return Err(fault(format!(
-            "entry {size}: missing; the checkpoint covers {} entries but the log has only {size}",
-            cp.size
-        )));
-    }
-    let root_at_cp = tree.root_at(cp.size).expect("size checked");
-    if root_at_cp != cp.root {
-        return Err(fault(root_mismatch(src, &tree, &cp)));
-    }
+        let size = tree.size();
+        let mesh_id = state
+            .mesh_id()
+            .ok_or_else(|| fault("entry 0 is not a genesis"))?;
 
-    // The node's own claims.
-    if let (Some(st), Some(n)) = (&src.status, status_size) {
-        if n > size {
+        // Every contract's hash chain.
+        let mut contracts = BTreeMap::new();
+        for c in state.contracts() {
+            let revs = state.revisions(&c.contract_id);
+            let mut prev: Option<Digest> = None;
+            for (k, r) in revs.iter().enumerate() {
+                let id = &c.contract_id;
+                if r.revision != k as u64 + 1 {
+                    return Err(fault(format!(
+                        "contract {id}: revision {} is listed at position {}",
+                        r.revision,
+                        k + 1
+                    )));
+                }
+                let h = r
+                    .compute_hash()
+                    .map_err(|e| fault(format!("contract {id} revision {}: {e}", r.revision)))?;
+                if h != r.contract_hash {
+                    return Err(fault(format!(
+                        "contract {id} revision {}: contract_hash {} but the record hashes to {h}",
+                        r.revision, r.contract_hash
+                    )));
+                }
+                if r.parent_hash != prev {
+                    return Err(fault(format!(
+                        "contract {id} revision {}: parent_hash {:?} is not revision {}'s hash {:?}",
+                        r.revision,
+                        r.parent_hash.map(|d| d.to_hex()),
+                        r.revision.saturating_sub(1),
+                        prev.map(|d| d.to_hex())
+                    )));
+                }
+                prev = Some(h);
+            }
+            contracts.insert(c.contract_id.clone(), (revs.len() as u64, c.contract_hash));
+        }
+        let mut proposals = BTreeMap::new();
+        for p in state.proposals() {
+            *proposals.entry(code_name(&p.status)).or_insert(0u64) += 1;
+        }
+
+        // The signed checkpoint.
+        let note =
+            SignedNote::parse(&claims.checkpoint).map_err(|e| fault(format!("checkpoint: {e}")))?;
+        let cp =
+            Checkpoint::parse_body(&note.body).map_err(|e| fault(format!("checkpoint: {e}")))?;
+        let origin = format!("govmesh/{}", &mesh_id.to_hex()[..16]);
+        if cp.origin != origin {
             return Err(fault(format!(
-                "node status says {n} entries but it served only {size}"
+                "checkpoint origin {:?} is not this mesh's {origin:?}",
+                cp.origin
             )));
         }
-        let claimed = st
-            .get("root")
-            .and_then(Value::as_str)
-            .context("the node's /v1/status has no root")?;
-        let ours = tree.root_at(n).expect("size checked");
-        if claimed != ours.to_hex() {
+        let hubs: Vec<_> = state
+            .nodes()
+            .into_iter()
+            .filter(|n| n.node_type == NodeType::GovernanceHub)
+            .collect();
+        let mut signer = None;
+        for sig in note.signatures.iter().filter(|s| s.name == origin) {
+            for hub in &hubs {
+                if note_key_hash(&origin, &hub.public_key) == sig.key_hash {
+                    note.verify(&origin, &hub.public_key).map_err(|e| {
+                        fault(format!(
+                            "checkpoint: signature of governance hub {}: {e}",
+                            hub.node_id
+                        ))
+                    })?;
+                    signer = Some(hub.node_id.clone());
+                }
+            }
+        }
+        let signer = signer.ok_or_else(|| {
+            fault(format!(
+                "checkpoint is not signed under {origin:?} by any registered governance hub"
+            ))
+        })?;
+        // Clause 5.4: with witnesses listed, a seal needs their cosignatures.
+        let seal_threshold = state
+            .contracts()
+            .into_iter()
+            .find_map(|c| c.clause("5.4"))
+            .and_then(|c| c.rules.get("seal_threshold"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        if seal_threshold > 0 {
             return Err(fault(format!(
-                "node status root {claimed} at size {n} is not the replayed root {ours}"
+                "checkpoint: clause 5.4 requires {seal_threshold} witness cosignatures, which this verifier cannot check yet"
             )));
         }
-        let ours = heads_at_status.unwrap_or_default();
-        let theirs = st
-            .get("contract_heads")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        for (id, (rev, hash)) in &ours {
-            let t = theirs.get(id);
-            let trev = t.and_then(|t| t.get("revision")).and_then(Value::as_u64);
-            let thash = t
-                .and_then(|t| t.get("contract_hash"))
-                .and_then(Value::as_str);
-            if trev != Some(*rev) || thash != Some(hash.to_hex().as_str()) {
+        if cp.size > size {
+            return Err(fault(format!(
+                "entry {size}: missing; the checkpoint covers {} entries but the log has only {size}",
+                cp.size
+            )));
+        }
+        let root_at_cp = tree.root_at(cp.size).expect("size checked");
+        if root_at_cp != cp.root {
+            return Err(fault(root_mismatch(claims, &described, &tree, &cp)));
+        }
+
+        // The node's own claims.
+        if let (Some(st), Some(n)) = (&claims.status, status_size) {
+            if n > size {
                 return Err(fault(format!(
-                    "node status head of contract {id} is revision {trev:?} {thash:?}; the replay gives revision {rev} {hash}"
+                    "node status says {n} entries but it served only {size}"
+                )));
+            }
+            let claimed = st
+                .get("root")
+                .and_then(Value::as_str)
+                .context("the node's /v1/status has no root")?;
+            let ours = tree.root_at(n).expect("size checked");
+            if claimed != ours.to_hex() {
+                return Err(fault(format!(
+                    "node status root {claimed} at size {n} is not the replayed root {ours}"
+                )));
+            }
+            let ours = heads_at_status.unwrap_or_default();
+            let theirs = st
+                .get("contract_heads")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            for (id, (rev, hash)) in &ours {
+                let t = theirs.get(id);
+                let trev = t.and_then(|t| t.get("revision")).and_then(Value::as_u64);
+                let thash = t
+                    .and_then(|t| t.get("contract_hash"))
+                    .and_then(Value::as_str);
+                if trev != Some(*rev) || thash != Some(hash.to_hex().as_str()) {
+                    return Err(fault(format!(
+                        "node status head of contract {id} is revision {trev:?} {thash:?}; the replay gives revision {rev} {hash}"
+                    )));
+                }
+            }
+            if let Some(extra) = theirs.keys().find(|k| !ours.contains_key(*k)) {
+                return Err(fault(format!(
+                    "node status names contract {extra}, which the replay does not have"
                 )));
             }
         }
-        if let Some(extra) = theirs.keys().find(|k| !ours.contains_key(*k)) {
-            return Err(fault(format!(
-                "node status names contract {extra}, which the replay does not have"
-            )));
-        }
-    }
 
-    Ok(Report {
-        entries: size,
-        mesh_id,
-        mesh_name: state.mesh_name().unwrap_or("").to_owned(),
-        contracts,
-        proposals,
-        root: tree.root(),
-        checkpoint_size: cp.size,
-        checkpoint_origin: cp.origin,
-        checkpoint_signer: signer,
-        status_checked: src.status.is_some(),
-    })
+        Ok(Report {
+            entries: size,
+            mesh_id,
+            mesh_name: state.mesh_name().unwrap_or("").to_owned(),
+            contracts,
+            proposals,
+            root: tree.root(),
+            checkpoint_size: cp.size,
+            checkpoint_origin: cp.origin,
+            checkpoint_signer: signer,
+            status_checked: claims.status.is_some(),
+        })
+    }
 }
 
 /// Why the root does not match the checkpoint, naming the entry where the exported
 /// leaf hashes (once they match the signed root) allow it.
-fn root_mismatch(src: &LogSource, tree: &MerkleTree, cp: &Checkpoint) -> String {
+fn root_mismatch(src: &Claims, described: &[String], tree: &MerkleTree, cp: &Checkpoint) -> String {
     let base = format!(
         "Merkle root of entries 0..{} is {} but the signed checkpoint says {}",
         cp.size,
@@ -396,7 +435,7 @@ fn root_mismatch(src: &LogSource, tree: &MerkleTree, cp: &Checkpoint) -> String 
             if verify_inclusion(&leaf, i, cp.size, &proof, &cp.root).is_err() {
                 return format!(
                     "entry {i} ({}): record bytes differ from what the signed log committed to ({base})",
-                    describe(&src.records[i as usize])
+                    described[i as usize]
                 );
             }
         }
@@ -412,7 +451,7 @@ fn root_mismatch(src: &LogSource, tree: &MerkleTree, cp: &Checkpoint) -> String 
         if tree.leaf(i as u64) != Some(*l) {
             return format!(
                 "entry {i} ({}): record bytes differ from what the log committed to (leaf hash {}, signed log has {l})",
-                describe(&src.records[i]),
+                described[i],
                 tree.leaf(i as u64).map(|d| d.to_hex()).unwrap_or_default()
             );
         }
@@ -420,48 +459,47 @@ fn root_mismatch(src: &LogSource, tree: &MerkleTree, cp: &Checkpoint) -> String 
     base
 }
 
-/// Reads what `govmesh log export` wrote.
-pub fn read_export(path: &Path) -> Result<LogSource> {
+/// An export file as read: the records stay raw text until each is replayed.
+#[derive(serde::Deserialize)]
+struct ExportFile {
+    checkpoint: String,
+    entries: Vec<Box<serde_json::value::RawValue>>,
+    #[serde(default)]
+    leaf_hashes: Option<Vec<Digest>>,
+}
+
+/// Verifies what `govmesh log export` wrote.
+pub fn verify_file(path: &Path, genesis: Option<&str>) -> Result<Report> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let v = parse_strict(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let checkpoint = v
-        .get("checkpoint")
-        .and_then(Value::as_str)
-        .with_context(|| format!("{}: no \"checkpoint\" text", path.display()))?
-        .to_owned();
-    let records = v
-        .get("entries")
-        .and_then(Value::as_array)
-        .with_context(|| format!("{}: no \"entries\" list", path.display()))?
-        .clone();
-    let leaf_hashes = match v.get("leaf_hashes") {
-        None | Some(Value::Null) => None,
-        Some(l) => Some(
-            serde_json::from_value::<Vec<Digest>>(l.clone())
-                .with_context(|| format!("{}: leaf_hashes", path.display()))?,
-        ),
-    };
-    Ok(LogSource {
-        checkpoint,
-        records,
-        leaf_hashes,
+    let file: ExportFile = serde_json::from_slice(&bytes)
+        .map_err(|e| anyhow::anyhow!("{} is not a govmesh log export: {e}", path.display()))?;
+    drop(bytes);
+    let mut replay = Replay::new(genesis, None)?;
+    for (i, raw) in file.entries.iter().enumerate() {
+        // Untrusted input: duplicate keys and unsafe integers are refused.
+        let v = parse_strict(raw.get().as_bytes()).map_err(|e| fault(format!("entry {i}: {e}")))?;
+        replay.push(&v)?;
+    }
+    replay.finish(&Claims {
+        checkpoint: file.checkpoint,
+        leaf_hashes: file.leaf_hashes,
         status: None,
         node: None,
     })
 }
 
-/// Fetches checkpoint, status and every record from a node, in that order (so that the
-/// records cover what the checkpoint and status claim).
-pub fn fetch(client: &NodeClient) -> Result<LogSource> {
+/// Verifies a node: checkpoint and status first, then every record page by page (so
+/// that the records cover what the checkpoint and status claim).
+pub fn verify_node(client: NodeClient, genesis: Option<&str>) -> Result<Report> {
     let checkpoint = client.get_text("/v1/log/checkpoint")?;
     let status = client.get("/v1/status")?;
-    let records = client.entries(0, None)?;
-    Ok(LogSource {
+    let mut replay = Replay::new(genesis, Some(&status))?;
+    client.for_each_entry(0, None, |raw| replay.push(raw))?;
+    replay.finish(&Claims {
         checkpoint,
-        records,
         leaf_hashes: None,
         status: Some(status),
-        node: None,
+        node: Some(client),
     })
 }
 
@@ -471,17 +509,13 @@ pub fn run(
     genesis: Option<&str>,
     json: bool,
 ) -> Result<i32> {
-    let src = match file {
-        Some(f) => read_export(f)?,
+    let report = match file {
+        Some(f) => verify_file(f, genesis)?,
         None => {
             let url = node.unwrap_or_else(|| "http://127.0.0.1:7420".into());
-            let client = NodeClient::new(&url)?;
-            let mut src = fetch(&client)?;
-            src.node = Some(client);
-            src
+            verify_node(NodeClient::new(&url)?, genesis)?
         }
     };
-    let report = verify(&src, genesis)?;
     if json {
         print_json(&report.to_json());
     } else {
@@ -490,31 +524,60 @@ pub fn run(
     Ok(0)
 }
 
-/// `govmesh log export --out FILE`: the checkpoint and the entries it covers.
+/// `govmesh log export --out FILE`: the checkpoint and the entries it covers, written
+/// page by page.
 pub fn export(node: &str, out: &Path, json: bool) -> Result<i32> {
+    use std::io::Write;
     let client = NodeClient::new(node)?;
     let checkpoint = client.get_text("/v1/log/checkpoint")?;
     let note = SignedNote::parse(&checkpoint)
         .map_err(|e| anyhow::anyhow!("the node's checkpoint: {e}"))?;
     let cp = Checkpoint::parse_body(&note.body)
         .map_err(|e| anyhow::anyhow!("the node's checkpoint: {e}"))?;
-    let records = client.entries(0, Some(cp.size))?;
-    let mut leaves = Vec::with_capacity(records.len());
-    for r in &records {
+    let tmp = out.with_extension("partial");
+    let file =
+        std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let mut w = std::io::BufWriter::new(file);
+    let mut leaves = Vec::with_capacity(cp.size as usize);
+    let werr = |e: std::io::Error| anyhow::anyhow!("writing {}: {e}", tmp.display());
+    write!(
+        w,
+        "{{\n  \"checkpoint\": {},\n  \"entries\": [",
+        serde_json::to_string(&checkpoint)?
+    )
+    .map_err(werr)?;
+    client.for_each_entry(0, Some(cp.size), |r| {
         let b = canonical_bytes(r).map_err(|e| anyhow::anyhow!("a served record: {e}"))?;
+        let sep = if leaves.is_empty() { "" } else { "," };
         leaves.push(leaf_hash(&b));
+        write!(w, "{sep}\n    {}", serde_json::to_string(r)?).map_err(werr)?;
+        Ok(())
+    })?;
+    if leaves.len() as u64 != cp.size {
+        let _ = std::fs::remove_file(&tmp);
+        anyhow::bail!(
+            "the node served {} entries but its checkpoint covers {}",
+            leaves.len(),
+            cp.size
+        );
     }
-    let doc = json!({"checkpoint": checkpoint, "entries": records, "leaf_hashes": leaves});
-    let text = serde_json::to_string_pretty(&doc).context("serializing the export")? + "\n";
-    std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))?;
+    write!(
+        w,
+        "\n  ],\n  \"leaf_hashes\": {}\n}}\n",
+        serde_json::to_string(&leaves)?
+    )
+    .map_err(werr)?;
+    w.flush().map_err(werr)?;
+    drop(w);
+    std::fs::rename(&tmp, out).with_context(|| format!("cannot write {}", out.display()))?;
     if json {
         print_json(
-            &json!({"out": out, "entries": records.len(), "checkpoint_size": cp.size, "root": cp.root}),
+            &json!({"out": out, "entries": leaves.len(), "checkpoint_size": cp.size, "root": cp.root}),
         );
     } else {
         println!(
             "exported {} entries and the checkpoint (root {}) to {}",
-            records.len(),
+            leaves.len(),
             cp.root,
             out.display()
         );
