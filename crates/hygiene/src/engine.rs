@@ -424,7 +424,9 @@ impl Visitor<'_> {
             covered || (compiled.reuse.is_some() && is_sidecar) || is_global_text || patterns_apply;
         if size == 0 && is_sidecar && compiled.reuse.is_some() {
             // An empty sidecar still replaces the file's own header (reuse reads it).
-            self.collected.sidecars.push((rel.to_string(), FileTags::default()));
+            self.collected
+                .sidecars
+                .push((rel.to_string(), FileTags::default()));
         }
         if !needs_read || size == 0 && !is_global_text {
             return;
@@ -562,6 +564,7 @@ pub fn check_detailed(
         .filter_entry(|e| e.file_name() != ".git")
         .build_parallel()
         .visit(&mut Builder { shared: &shared });
+    visit_tracked_but_ignored(&shared, &out);
     let parts = out
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -605,6 +608,46 @@ pub fn check_detailed(
     }
     report.finish();
     Ok((report, reuse_report))
+}
+
+/// Git ignores `.gitignore` patterns for tracked files, and so does reuse; the walk
+/// does not know what is tracked, so tracked files it skipped are visited here.
+fn visit_tracked_but_ignored(shared: &Shared<'_>, out: &Mutex<Vec<Collected>>) {
+    let Some(tracked) = crate::gitindex::tracked_under(shared.root) else {
+        return;
+    };
+    let seen: std::collections::HashSet<String> = out
+        .lock()
+        .map(|parts| {
+            parts
+                .iter()
+                .flat_map(|p| {
+                    p.entries
+                        .iter()
+                        .filter(|(_, dir)| !dir)
+                        .map(|(path, _)| path.clone())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut visitor = Visitor {
+        shared,
+        collected: Collected::default(),
+        buf: Vec::new(),
+    };
+    for rel in tracked {
+        if seen.contains(&rel) || rel.split('/').any(|c| c == ".git") {
+            continue;
+        }
+        let path = shared.root.join(&rel);
+        // Not symlinks, not submodules (directories), not files deleted from the tree.
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file()) {
+            if let Some(p) = shared.progress {
+                p.fetch_add(1, Ordering::Relaxed);
+            }
+            visitor.visit_file(&rel, &path);
+        }
+    }
 }
 
 fn check_required(policy: &Policy, entries: &[(String, bool)], report: &mut Report) {

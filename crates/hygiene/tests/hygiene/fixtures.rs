@@ -120,3 +120,35 @@ fn a_bad_policy_names_the_rule() {
     let err = check(dir.path(), &policy, &CheckOptions::default()).expect_err("bad glob");
     assert!(err.to_string().contains("naming/x"), "{err}");
 }
+
+#[test]
+fn tracked_files_match_git_ls_files_for_index_versions_2_and_4() {
+    let dir = materialise("reuse-broken");
+    for version in ["2", "4"] {
+        crate::util::git(dir.path(), &["update-index", "--index-version", version]);
+        let out = std::process::Command::new("git")
+            .args(["ls-files", "-z"])
+            .current_dir(dir.path())
+            .output()
+            .expect("git");
+        let expected: Vec<String> = out
+            .stdout
+            .split(|b| *b == 0)
+            .filter(|p| !p.is_empty())
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect();
+        let got = govmesh_hygiene::gitindex::tracked_under(dir.path()).expect("index parses");
+        assert_eq!(got, expected, "index version {version}");
+    }
+}
+
+#[test]
+fn tracked_files_count_although_gitignore_matches_them() {
+    let dir = materialise("reuse-compliant");
+    std::fs::write(dir.path().join("tracked.log"), "no header\n").expect("write");
+    crate::util::git(dir.path(), &["add", "-f", "tracked.log"]);
+    let report = check(dir.path(), &codex(), &CheckOptions::default()).expect("check runs");
+    let paths: std::collections::BTreeSet<&str> =
+        report.findings.iter().map(|f| f.path.as_str()).collect();
+    assert!(paths.contains("tracked.log"), "{paths:?}");
+}
