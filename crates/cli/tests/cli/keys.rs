@@ -65,3 +65,24 @@ fn usage_errors_are_one_line_with_exit_2() {
     let err = fails(&["propose", "--clause", "5.5"], 2);
     assert!(err.contains("--text"), "{err}");
 }
+
+#[test]
+fn init_takes_a_founder_as_a_bare_public_key() {
+    let d = tmp();
+    let other = d.path().join("other.key");
+    let k = ok_json(&["key", "new", "--json", "--out", s(&other)]);
+    let pk = k["public_key"].as_str().unwrap();
+    let data = d.path().join("n");
+    ok(&["init", "--data", s(&data), "--founder", pk]);
+    let node = Running::start(&["serve", "--data", s(&data), "--listen", "127.0.0.1:0"]);
+    let nodes = get(&node.url, "/v1/nodes");
+    let ids: Vec<&str> = nodes["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["node_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{nodes}");
+    // The founder's id is derived from its key, as `key new` derives it.
+    assert!(ids.contains(&k["node_id"].as_str().unwrap()), "{nodes}");
+}
