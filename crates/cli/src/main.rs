@@ -37,7 +37,8 @@ pub struct NodeArg {
         long,
         env = "GOVMESH_NODE",
         default_value = "http://127.0.0.1:7420",
-        global = true
+        global = true,
+        value_name = "URL"
     )]
     pub node: String,
 }
@@ -46,13 +47,13 @@ pub struct NodeArg {
 #[derive(Debug, Args, Clone)]
 pub struct AuthArgs {
     /// Sign locally with this key file (from `govmesh key new`).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
     /// Without --key: use the node's operator endpoints with the token in this file.
-    #[arg(long, conflicts_with = "key")]
+    #[arg(long, conflicts_with = "key", value_name = "FILE")]
     pub token: Option<PathBuf>,
     /// Without --key: the node's data directory (its operator.token is used).
-    #[arg(long, conflicts_with_all = ["key", "token"])]
+    #[arg(long, conflicts_with_all = ["key", "token"], value_name = "DIR")]
     pub data: Option<PathBuf>,
 }
 
@@ -79,36 +80,36 @@ enum Command {
     /// Create a node's data directory with a Codex genesis.
     Init {
         /// The data directory to create.
-        #[arg(long)]
+        #[arg(long, value_name = "DIR")]
         data: PathBuf,
         /// Human name of the mesh.
-        #[arg(long, default_value = "govmesh")]
+        #[arg(long, default_value = "govmesh", value_name = "NAME")]
         mesh_name: String,
         /// This node's key file (created in the data directory if not given).
-        #[arg(long)]
+        #[arg(long, value_name = "FILE")]
         key: Option<PathBuf>,
         /// Another founding governance hub: a key file or a base64 public key.
-        #[arg(long = "founder")]
+        #[arg(long = "founder", value_name = "KEYFILE_OR_PUBKEY")]
         founders: Vec<String>,
         /// The address other nodes reach this node at, recorded in the genesis.
-        #[arg(long)]
+        #[arg(long, value_name = "ADDR")]
         network_address: Option<String>,
     },
     /// Run a node from its data directory until Ctrl-C.
     Serve {
-        #[arg(long)]
+        #[arg(long, value_name = "DIR")]
         data: PathBuf,
         /// Address to listen on (port 0 picks a free port).
-        #[arg(long, default_value = "127.0.0.1:7420")]
+        #[arg(long, default_value = "127.0.0.1:7420", value_name = "ADDR")]
         listen: String,
     },
     /// Create a three-hub mesh, run a proposal through it and keep serving.
     Demo {
         /// Data directory (default: a new ./govmesh-demo-<timestamp>).
-        #[arg(long)]
+        #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
         /// Address to listen on (default 127.0.0.1:7420, or a free port if taken).
-        #[arg(long)]
+        #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
     },
     /// Key files.
@@ -122,24 +123,25 @@ enum Command {
         node: NodeArg,
         #[command(flatten)]
         auth: AuthArgs,
-        #[arg(long, default_value = "codex")]
+        #[arg(long, default_value = "codex", value_name = "ID")]
         contract: String,
         /// The clause to change, e.g. 5.5.
-        #[arg(long)]
+        #[arg(long, value_name = "CLAUSE")]
         clause: String,
         /// The clause's proposed text.
-        #[arg(long)]
+        #[arg(long, value_name = "TEXT")]
         text: String,
-        #[arg(long)]
+        /// Why the change is proposed.
+        #[arg(long, value_name = "TEXT")]
         rationale: String,
         /// An RFC 6902 JSON Patch (file) of the clause's rules.
-        #[arg(long)]
+        #[arg(long, value_name = "FILE")]
         rules_patch: Option<PathBuf>,
         /// The governing domain (default: the contract's default domain).
-        #[arg(long)]
+        #[arg(long, value_name = "ID")]
         domain: Option<String>,
         /// Voting period in seconds, if the policy allows.
-        #[arg(long)]
+        #[arg(long, value_name = "SECS")]
         voting_period: Option<u64>,
     },
     /// Vote on a proposal.
@@ -151,7 +153,7 @@ enum Command {
         proposal_id: String,
         #[arg(value_enum)]
         choice: Choice,
-        #[arg(long)]
+        #[arg(long, value_name = "TEXT")]
         reason: Option<String>,
     },
     /// Withdraw your own proposal.
@@ -161,7 +163,7 @@ enum Command {
         #[command(flatten)]
         auth: AuthArgs,
         proposal_id: String,
-        #[arg(long)]
+        #[arg(long, value_name = "TEXT")]
         reason: Option<String>,
     },
     /// Contracts: current text, revisions and diffs.
@@ -209,10 +211,10 @@ enum Command {
         /// A file written by `govmesh log export` (instead of --node).
         file: Option<PathBuf>,
         /// The node to verify (default $GOVMESH_NODE or http://127.0.0.1:7420); FILE wins.
-        #[arg(long, env = "GOVMESH_NODE")]
+        #[arg(long, env = "GOVMESH_NODE", value_name = "URL")]
         node: Option<String>,
         /// The expected mesh id (hash of the genesis entry).
-        #[arg(long)]
+        #[arg(long, value_name = "HASH")]
         genesis: Option<String>,
     },
     /// Repository hygiene (clause 5.2.5).
@@ -226,7 +228,7 @@ enum Command {
 enum KeyCommand {
     /// Generate a new Ed25519 identity into a new file (mode 0600).
     New {
-        #[arg(long)]
+        #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
 }
@@ -237,16 +239,16 @@ pub enum ContractCommand {
     Show {
         #[arg(default_value = "codex")]
         id: String,
-        #[arg(long)]
+        #[arg(long, value_name = "N")]
         revision: Option<u64>,
     },
     /// What changed between two revisions.
     Diff {
         #[arg(default_value = "codex")]
         id: String,
-        #[arg(long)]
+        #[arg(long, value_name = "N")]
         from: u64,
-        #[arg(long)]
+        #[arg(long, value_name = "N")]
         to: u64,
     },
     /// Every revision of a contract.
@@ -261,7 +263,7 @@ pub enum ProposalCommand {
     /// Proposals, newest first.
     List {
         /// Only proposals with this status (draft, voting, adopted, rejected, withdrawn).
-        #[arg(long)]
+        #[arg(long, value_name = "STATUS")]
         status: Option<String>,
     },
     /// One proposal with its votes and tally.
@@ -281,14 +283,14 @@ pub enum NodeCommand {
         #[arg(long = "type", value_enum)]
         node_type: NodeTypeArg,
         /// Base64 of the node's 32-byte Ed25519 public key.
-        #[arg(long)]
+        #[arg(long, value_name = "BASE64")]
         public_key: String,
         /// The node's id (default: derived from the public key).
-        #[arg(long)]
+        #[arg(long, value_name = "ID")]
         node_id: Option<String>,
-        #[arg(long)]
+        #[arg(long, value_name = "ADDR")]
         network_address: Option<String>,
-        #[arg(long)]
+        #[arg(long, value_name = "NAME")]
         display_name: Option<String>,
     },
 }
@@ -306,28 +308,33 @@ pub enum DomainCommand {
         #[command(flatten)]
         auth: AuthArgs,
         /// The domain id (default: a new UUID).
-        #[arg(long)]
+        #[arg(long, value_name = "ID")]
         id: Option<String>,
-        #[arg(long)]
+        /// Human name of the domain.
+        #[arg(long, value_name = "NAME")]
         name: String,
-        #[arg(long, default_value = "")]
+        #[arg(long, default_value = "", value_name = "TEXT")]
         description: String,
         /// The administering node (default: the signer).
-        #[arg(long)]
+        #[arg(long, value_name = "ID")]
         admin: Option<String>,
         /// A member node id (repeat).
-        #[arg(long = "member")]
+        #[arg(long = "member", value_name = "ID")]
         members: Vec<String>,
         /// A clause shared by the domain (repeat).
-        #[arg(long = "shared-clause")]
+        #[arg(long = "shared-clause", value_name = "CLAUSE")]
         shared_clauses: Vec<String>,
-        #[arg(long)]
+        /// Share of eligible weight that must vote.
+        #[arg(long, value_name = "SHARE")]
         quorum: Option<f64>,
-        #[arg(long)]
+        /// Approve share of approve+reject weight to exceed.
+        #[arg(long, value_name = "SHARE")]
         threshold: Option<f64>,
-        #[arg(long)]
+        /// Veto share of cast weight that rejects.
+        #[arg(long, value_name = "SHARE")]
         veto: Option<f64>,
-        #[arg(long)]
+        /// Voting period in seconds.
+        #[arg(long, value_name = "SECS")]
         voting_period: Option<u64>,
     },
 }
@@ -336,7 +343,7 @@ pub enum DomainCommand {
 pub enum LogCommand {
     /// Write the log and its signed checkpoint to a file `govmesh verify FILE` reads.
     Export {
-        #[arg(long)]
+        #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
 }
