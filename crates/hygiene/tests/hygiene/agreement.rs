@@ -11,12 +11,17 @@ use crate::util::{commit_all, materialise, reuse_lint};
 fn ours(dir: &Path) -> BTreeMap<String, BTreeSet<String>> {
     let (_, reuse) = check_detailed(dir, &Policy::codex_default(), &CheckOptions::default())
         .expect("check runs");
-    reuse
-        .expect("the Codex policy checks REUSE")
+    let reuse = reuse.expect("the Codex policy checks REUSE");
+    let mut out: BTreeMap<String, BTreeSet<String>> = reuse
         .categories()
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
-        .collect()
+        .collect();
+    out.insert(
+        "files-total".into(),
+        [reuse.files_total.to_string()].into_iter().collect(),
+    );
+    out
 }
 
 fn assert_agree(dir: &Path, what: &str) {

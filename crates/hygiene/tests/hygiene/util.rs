@@ -128,5 +128,13 @@ pub fn categories_of(data: &[u8]) -> BTreeMap<String, BTreeSet<String>> {
         .map(|f| f["path"].as_str().expect("path").to_string())
         .collect();
     result.insert("invalid-spdx-expressions".into(), invalid);
+    // Not a category: the number of covered files, compared as a one-element set.
+    let total = json["summary"]["files_total"]
+        .as_u64()
+        .expect("files_total");
+    result.insert(
+        "files-total".into(),
+        [total.to_string()].into_iter().collect(),
+    );
     result
 }
