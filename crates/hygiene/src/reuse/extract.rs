@@ -350,14 +350,37 @@ fn detect_newline(head: &[u8]) -> &'static [u8] {
     }
 }
 
-/// Counts line numbers as a text editor would (`\n`, `\r\n` and lone `\r` end lines).
-fn line_number_at(data: &[u8], pos: usize) -> u32 {
-    let before = &data[..pos];
-    let lf = memchr::memchr_iter(b'\n', before).count();
-    let lone_cr = memchr::memchr_iter(b'\r', before)
-        .filter(|&i| before.get(i + 1) != Some(&b'\n') && i + 1 < pos)
-        .count();
-    u32::try_from(lf + lone_cr + 1).unwrap_or(u32::MAX)
+/// Counts lines as a text editor would (`\n`, `\r\n` and lone `\r` end lines),
+/// incrementally: positions asked for only grow within a file.
+struct LineCounter<'a> {
+    data: &'a [u8],
+    pos: usize,
+    line: u32,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(data: &'a [u8]) -> Self {
+        Self {
+            data,
+            pos: 0,
+            line: 1,
+        }
+    }
+
+    /// The 1-based line of byte `pos` (which must not be before the last one asked).
+    fn line_at(&mut self, pos: usize) -> u32 {
+        let pos = pos.max(self.pos);
+        let span = &self.data[self.pos..pos];
+        let lf = memchr::memchr_iter(b'\n', span).count();
+        let lone_cr = memchr::memchr_iter(b'\r', span)
+            .filter(|&i| self.data.get(self.pos + i + 1) != Some(&b'\n'))
+            .count();
+        self.line = self
+            .line
+            .saturating_add(u32::try_from(lf + lone_cr).unwrap_or(u32::MAX));
+        self.pos = pos;
+        self.line
+    }
 }
 
 /// Finds the REUSE tags in a whole file's contents.
@@ -387,6 +410,7 @@ fn extract_fast(data: &[u8], encoding: Encoding, tags: &mut FileTags) {
     static COPY: LazyLock<memmem::Finder<'static>> =
         LazyLock::new(|| memmem::Finder::new("Copyright"));
     let newline = detect_newline(data);
+    let mut lines = LineCounter::new(data);
     let mut base = 0;
     for chunk in chunks(data, newline) {
         let mut hits: Vec<usize> = SPDX.find_iter(chunk).collect();
@@ -407,7 +431,7 @@ fn extract_fast(data: &[u8], encoding: Encoding, tags: &mut FileTags) {
             let end = memchr::memchr2(b'\n', b'\r', &chunk[hit..]).map_or(chunk.len(), |i| hit + i);
             next_line_start = end + 1;
             let line = decode(&chunk[start..end], encoding);
-            scan_line(&line, line_number_at(data, base + start), tags);
+            scan_line(&line, lines.line_at(base + start), tags);
         }
         base += chunk.len();
     }
@@ -490,6 +514,9 @@ mod tests {
     fn line_numbers_count_from_one() {
         let tags = extract(b"a\nb\n# SPDX-License-Identifier: MIT\n");
         assert_eq!(tags.expressions, vec![(3, "MIT".to_string())]);
+        let tags = extract(b"a\r\nb\rc\n# SPDX-License-Identifier: MIT\r\nCopyright (C) x\n");
+        assert_eq!(tags.expressions, vec![(4, "MIT".to_string())]);
+        assert_eq!(tags.copyrights[0].0, 5);
     }
 
     #[test]
