@@ -43,7 +43,7 @@ pub fn signer(auth: &AuthArgs) -> Result<Signer> {
 }
 
 pub fn print_json(v: &Value) {
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
     );
@@ -89,12 +89,12 @@ fn print_events(resp: &Value) {
             "domain_defined" => format!("domain {} defined", s(e, "domain_id")),
             other => format!("{other}: {e}"),
         };
-        println!("  {line}");
+        outln!("  {line}");
     }
 }
 
 fn print_accepted(resp: &Value) {
-    println!(
+    outln!(
         "entry {} ({}) appended, hash {}",
         n(resp, "index"),
         s(resp, "kind"),
@@ -206,7 +206,7 @@ pub fn propose(node: &NodeArg, auth: &AuthArgs, a: ProposeArgs, json: bool) -> R
     if json {
         print_json(&resp);
     } else {
-        println!("{pid}");
+        outln!("{pid}");
     }
     Ok(0)
 }
@@ -287,33 +287,33 @@ pub fn withdraw(
 }
 
 fn print_contract(c: &Value) {
-    println!(
+    outln!(
         "{} {} revision {}",
         s(c, "contract_id"),
         s(c, "label"),
         n(c, "revision")
     );
-    println!("  hash        {}", s(c, "contract_hash"));
+    outln!("  hash        {}", s(c, "contract_hash"));
     if let Some(p) = c.get("parent_hash").and_then(Value::as_str) {
-        println!("  parent      {p}");
+        outln!("  parent      {p}");
     }
     if let Some(p) = c.get("adopted_by_proposal").and_then(Value::as_str) {
-        println!("  adopted by  proposal {p}");
+        outln!("  adopted by  proposal {p}");
     }
-    println!("  adopted at  {}", s(c, "adopted_at"));
+    outln!("  adopted at  {}", s(c, "adopted_at"));
     for cl in c
         .get("clauses")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
     {
-        println!();
-        println!("  {} {}", s(cl, "clause_id"), s(cl, "title"));
+        outln!();
+        outln!("  {} {}", s(cl, "clause_id"), s(cl, "title"));
         for line in s(cl, "text").lines() {
-            println!("    {line}");
+            outln!("    {line}");
         }
         if let Some(r) = cl.get("rules") {
-            println!("    rules: {r}");
+            outln!("    rules: {r}");
         }
     }
 }
@@ -321,29 +321,29 @@ fn print_contract(c: &Value) {
 /// Prints a contract diff (core `diff::ContractDiff` as the API serves it): each
 /// changed clause's unified text diff and rule changes.
 pub fn print_diff(d: &Value) {
-    println!(
+    outln!(
         "{} revision {} -> {}",
         s(d, "contract_id"),
         n(d, "from_revision"),
         n(d, "to_revision")
     );
-    println!("  from {}", s(d, "from_hash"));
-    println!("  to   {}", s(d, "to_hash"));
+    outln!("  from {}", s(d, "from_hash"));
+    outln!("  to   {}", s(d, "to_hash"));
     if let Some(l) = d.get("label") {
-        println!("  label {} -> {}", s(l, "old"), s(l, "new"));
+        outln!("  label {} -> {}", s(l, "old"), s(l, "new"));
     }
     let clauses = d.get("clauses").and_then(Value::as_array);
     if clauses.is_none_or(|c| c.is_empty()) {
-        println!("  no clause changed");
+        outln!("  no clause changed");
     }
     for c in clauses.into_iter().flatten() {
-        println!();
-        println!("  clause {} {}", s(c, "clause_id"), s(c, "change"));
+        outln!();
+        outln!("  clause {} {}", s(c, "clause_id"), s(c, "change"));
         if let Some(t) = c.get("title") {
-            println!("    title {:?} -> {:?}", s(t, "old"), s(t, "new"));
+            outln!("    title {:?} -> {:?}", s(t, "old"), s(t, "new"));
         }
         for line in s(c, "text_diff").lines() {
-            println!("    {line}");
+            outln!("    {line}");
         }
         for r in c
             .get("rule_changes")
@@ -354,10 +354,10 @@ pub fn print_diff(d: &Value) {
             let path = r.get("path").and_then(Value::as_str).unwrap_or("");
             let path = if path.is_empty() { "(all rules)" } else { path };
             match (r.get("old"), r.get("new")) {
-                (Some(o), Some(nw)) => println!("    rules {path}: {o} -> {nw}"),
-                (None, Some(nw)) => println!("    rules {path}: added {nw}"),
-                (Some(o), None) => println!("    rules {path}: removed {o}"),
-                (None, None) => println!("    rules {path}: {}", s(r, "change")),
+                (Some(o), Some(nw)) => outln!("    rules {path}: {o} -> {nw}"),
+                (None, Some(nw)) => outln!("    rules {path}: added {nw}"),
+                (Some(o), None) => outln!("    rules {path}: removed {o}"),
+                (None, None) => outln!("    rules {path}: {}", s(r, "change")),
             }
         }
     }
@@ -397,7 +397,7 @@ pub fn contract(node: &NodeArg, cmd: ContractCommand, json: bool) -> Result<i32>
                     .into_iter()
                     .flatten()
                 {
-                    println!(
+                    outln!(
                         "revision {:>3}  {}  {}  {}",
                         n(r, "revision"),
                         s(r, "adopted_at"),
@@ -440,10 +440,10 @@ pub fn proposal(node: &NodeArg, cmd: ProposalCommand, json: bool) -> Result<i32>
             }
             let list = l.get("proposals").and_then(Value::as_array);
             if list.is_none_or(|l| l.is_empty()) {
-                println!("no proposals");
+                outln!("no proposals");
             }
             for p in list.into_iter().flatten() {
-                println!(
+                outln!(
                     "{}  {:<9} {} clause {:<6} {}  {}",
                     s(p, "proposal_id"),
                     s(p, "status"),
@@ -460,36 +460,36 @@ pub fn proposal(node: &NodeArg, cmd: ProposalCommand, json: bool) -> Result<i32>
                 print_json(&p);
                 return Ok(0);
             }
-            println!("proposal {}", s(&p, "proposal_id"));
-            println!("  status      {}", s(&p, "status"));
-            println!(
+            outln!("proposal {}", s(&p, "proposal_id"));
+            outln!("  status      {}", s(&p, "status"));
+            outln!(
                 "  target      {} clause {}",
                 s(&p, "contract_id"),
                 s(&p, "target_contract_clause")
             );
-            println!("  proposed by {}", s(&p, "proposed_by"));
-            println!("  domain      {}", s(&p, "domain_id"));
-            println!(
+            outln!("  proposed by {}", s(&p, "proposed_by"));
+            outln!("  domain      {}", s(&p, "domain_id"));
+            outln!(
                 "  voting      {} .. {}",
                 s(&p, "voting_starts"),
                 s(&p, "voting_ends")
             );
-            println!("  tally       {}", tally_line(&p));
+            outln!("  tally       {}", tally_line(&p));
             if let Some(r) = p.get("voting_result") {
-                println!("  result      {}", s(r, "reason"));
+                outln!("  result      {}", s(r, "reason"));
             }
             if let Some(r) = p.get("adopted_revision").and_then(Value::as_u64) {
-                println!("  adopted as  revision {r}");
+                outln!("  adopted as  revision {r}");
             }
-            println!("  rationale   {}", s(&p, "rationale"));
+            outln!("  rationale   {}", s(&p, "rationale"));
             if let Some(ch) = p.get("changes") {
                 let clause = s(&p, "target_contract_clause");
                 let diff = text_diff(clause, s(ch, "current_text"), s(ch, "proposed_text"));
                 if diff.is_empty() {
-                    println!("  text        unchanged");
+                    outln!("  text        unchanged");
                 }
                 for line in diff.lines() {
-                    println!("  text        {line}");
+                    outln!("  text        {line}");
                 }
                 for op in ch
                     .get("diff")
@@ -497,7 +497,7 @@ pub fn proposal(node: &NodeArg, cmd: ProposalCommand, json: bool) -> Result<i32>
                     .into_iter()
                     .flatten()
                 {
-                    println!("  rules       {op}");
+                    outln!("  rules       {op}");
                 }
             }
             for v in p
@@ -506,7 +506,7 @@ pub fn proposal(node: &NodeArg, cmd: ProposalCommand, json: bool) -> Result<i32>
                 .into_iter()
                 .flatten()
             {
-                println!(
+                outln!(
                     "  vote        {} {} (weight {}) at {}",
                     s(v, "voter"),
                     s(v, "choice"),
@@ -542,7 +542,7 @@ pub fn node(node: &NodeArg, cmd: NodeCommand, json: bool) -> Result<i32> {
                 .into_iter()
                 .flatten()
             {
-                println!(
+                outln!(
                     "{}  {:<18} {:<9} {}",
                     s(x, "node_id"),
                     s(x, "node_type"),
@@ -572,11 +572,11 @@ pub fn node(node: &NodeArg, cmd: NodeCommand, json: bool) -> Result<i32> {
                 "last_seen",
             ] {
                 if let Some(v) = x.get(k).and_then(Value::as_str) {
-                    println!("{k:<16} {v}");
+                    outln!("{k:<16} {v}");
                 }
             }
             if let Some(p) = x.get("privileges") {
-                println!("{:<16} {p}", "privileges");
+                outln!("{:<16} {p}", "privileges");
             }
         }
         NodeCommand::Register {
@@ -624,7 +624,7 @@ pub fn node(node: &NodeArg, cmd: NodeCommand, json: bool) -> Result<i32> {
             if json {
                 print_json(&resp);
             } else {
-                println!("{}", s(&resp, "node_id"));
+                outln!("{}", s(&resp, "node_id"));
             }
         }
     }
@@ -646,7 +646,7 @@ pub fn domain(node: &NodeArg, cmd: DomainCommand, json: bool) -> Result<i32> {
                 .into_iter()
                 .flatten()
             {
-                println!(
+                outln!(
                     "{}  {}  {} members  admin {}",
                     s(d, "domain_id"),
                     s(d, "name"),
@@ -663,22 +663,22 @@ pub fn domain(node: &NodeArg, cmd: DomainCommand, json: bool) -> Result<i32> {
                 print_json(&d);
                 return Ok(0);
             }
-            println!("domain {} ({})", s(&d, "domain_id"), s(&d, "name"));
-            println!("  description {}", s(&d, "description"));
-            println!("  admin       {}", s(&d, "admin_node_id"));
+            outln!("domain {} ({})", s(&d, "domain_id"), s(&d, "name"));
+            outln!("  description {}", s(&d, "description"));
+            outln!("  admin       {}", s(&d, "admin_node_id"));
             for m in d
                 .get("member_nodes")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
             {
-                println!("  member      {}", m.as_str().unwrap_or("-"));
+                outln!("  member      {}", m.as_str().unwrap_or("-"));
             }
             if let Some(p) = d.get("policy") {
-                println!("  policy      {p}");
+                outln!("  policy      {p}");
             }
             if let Some(p) = d.get("clause_policies") {
-                println!("  per clause  {p}");
+                outln!("  per clause  {p}");
             }
         }
         DomainCommand::Define {
@@ -741,7 +741,7 @@ pub fn domain(node: &NodeArg, cmd: DomainCommand, json: bool) -> Result<i32> {
             if json {
                 print_json(&resp);
             } else {
-                println!("{}", s(&resp, "domain_id"));
+                outln!("{}", s(&resp, "domain_id"));
             }
         }
     }
@@ -755,19 +755,19 @@ pub fn status(node: &NodeArg, json: bool) -> Result<i32> {
         print_json(&st);
         return Ok(0);
     }
-    println!("node      {} ({})", s(&st, "node_id"), s(&st, "node_type"));
-    println!("mesh      {} {}", s(&st, "mesh_name"), s(&st, "mesh_id"));
-    println!("log size  {}", n(&st, "log_size"));
-    println!("root      {}", s(&st, "root"));
+    outln!("node      {} ({})", s(&st, "node_id"), s(&st, "node_type"));
+    outln!("mesh      {} {}", s(&st, "mesh_name"), s(&st, "mesh_id"));
+    outln!("log size  {}", n(&st, "log_size"));
+    outln!("root      {}", s(&st, "root"));
     if let Some(heads) = st.get("contract_heads").and_then(Value::as_object) {
         for (id, h) in heads {
-            println!(
+            outln!(
                 "contract  {id} revision {} {}",
                 n(h, "revision"),
                 s(h, "contract_hash")
             );
         }
     }
-    println!("url       {}", s(&st, "url"));
+    outln!("url       {}", s(&st, "url"));
     Ok(0)
 }

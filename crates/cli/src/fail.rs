@@ -46,3 +46,27 @@ pub fn one_line(err: &anyhow::Error) -> String {
     }
     parts.join(": ").replace(['\n', '\r'], " ")
 }
+
+/// Writes one line to stdout. A closed pipe (`govmesh ... | head`) ends the process
+/// quietly instead of panicking as `println!` would.
+pub fn write_line(args: fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let r = out
+        .write_fmt(args)
+        .and_then(|_| out.write_all(b"\n"))
+        .and_then(|_| out.flush());
+    if let Err(e) = r {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing to stdout: {e}");
+        std::process::exit(2);
+    }
+}
+
+/// `println!` for command output; see [`write_line`].
+macro_rules! outln {
+    () => { $crate::fail::write_line(format_args!("")) };
+    ($($t:tt)*) => { $crate::fail::write_line(format_args!($($t)*)) };
+}

@@ -23,9 +23,9 @@ pub fn key_new(out: &Path, json: bool) -> Result<i32> {
             "file": out,
         }));
     } else {
-        println!("node id     {}", key.node_id());
-        println!("public key  {}", key.public().to_base64());
-        println!("written to  {} (mode 0600)", out.display());
+        outln!("node id     {}", key.node_id());
+        outln!("public key  {}", key.public().to_base64());
+        outln!("written to  {} (mode 0600)", out.display());
     }
     Ok(0)
 }
@@ -79,13 +79,13 @@ pub fn init(
             "public_key": info.public_key,
         }));
     } else {
-        println!(
+        outln!(
             "initialized {} as governance hub {}",
             data.display(),
             info.node_id
         );
-        println!("mesh        {} ({})", info.mesh_name, info.mesh_id);
-        println!("next        govmesh serve --data {}", data.display());
+        outln!("mesh        {} ({})", info.mesh_name, info.mesh_id);
+        outln!("next        govmesh serve --data {}", data.display());
     }
     Ok(0)
 }

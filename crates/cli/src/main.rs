@@ -3,10 +3,11 @@
 //! usage and I/O errors, with a one-line `error: <reason>` on stderr.
 #![forbid(unsafe_code)]
 
+#[macro_use]
+mod fail;
 mod client;
 mod commands;
 mod demo;
-mod fail;
 mod hygiene_cmd;
 mod keyfile;
 mod local;

@@ -20,6 +20,7 @@ use govmesh_core::entry::LogRecord;
 use govmesh_core::merkle::{MerkleTree, leaf_hash, root_of, verify_inclusion};
 use govmesh_core::model::NodeType;
 use govmesh_core::state::State;
+use serde::Deserialize as _;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -69,19 +70,21 @@ impl Report {
     }
 
     pub fn print_human(&self) {
-        println!(
+        outln!(
             "verified {} entries of mesh {} ({})",
-            self.entries, self.mesh_name, self.mesh_id
+            self.entries,
+            self.mesh_name,
+            self.mesh_id
         );
         for (id, (revs, head)) in &self.contracts {
-            println!("contract  {id}: {revs} revision(s), hash chain intact, head {head}");
+            outln!("contract  {id}: {revs} revision(s), hash chain intact, head {head}");
         }
         let props: Vec<String> = self
             .proposals
             .iter()
             .map(|(s, n)| format!("{s} {n}"))
             .collect();
-        println!(
+        outln!(
             "proposals {}",
             if props.is_empty() {
                 "none".into()
@@ -89,19 +92,21 @@ impl Report {
                 props.join(", ")
             }
         );
-        println!("root      {} at size {}", self.root, self.entries);
-        println!(
+        outln!("root      {} at size {}", self.root, self.entries);
+        outln!(
             "checkpoint size {} ({}) signed by governance hub {}",
-            self.checkpoint_size, self.checkpoint_origin, self.checkpoint_signer
+            self.checkpoint_size,
+            self.checkpoint_origin,
+            self.checkpoint_signer
         );
         if self.checkpoint_size < self.entries {
-            println!(
+            outln!(
                 "          {} newer entries are not yet covered by a checkpoint",
                 self.entries - self.checkpoint_size
             );
         }
         if self.status_checked {
-            println!("node      status root and contract heads match the replay");
+            outln!("node      status root and contract heads match the replay");
         }
     }
 }
@@ -188,7 +193,7 @@ impl Replay {
         let (state, tree) = (&mut self.state, &mut self.tree);
         let i = tree.size();
         let what = describe(raw);
-        let rec: LogRecord = serde_json::from_value(raw.clone())
+        let rec = LogRecord::deserialize(raw)
             .map_err(|e| fault(format!("entry {i} ({what}): malformed record: {e}")))?;
         if rec.index != i {
             return Err(fault(if rec.index > i {
@@ -575,7 +580,7 @@ pub fn export(node: &str, out: &Path, json: bool) -> Result<i32> {
             &json!({"out": out, "entries": leaves.len(), "checkpoint_size": cp.size, "root": cp.root}),
         );
     } else {
-        println!(
+        outln!(
             "exported {} entries and the checkpoint (root {}) to {}",
             leaves.len(),
             cp.root,
