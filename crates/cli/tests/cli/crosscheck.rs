@@ -1,16 +1,18 @@
-//! Cross-check with an independent implementation (issue 2): the contract hash the node
+//! Cross-checks with independent implementations (issue 2): the contract hash the node
 //! serves equals Python `rfc8785` + `hashlib.sha256` over the same record without its
-//! `contract_hash` field.
+//! `contract_hash` field; an entry signed by Python `securesystemslib` is accepted by
+//! the node and by `govmesh verify`.
 
 use crate::util::*;
 use serde_json::Value;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-fn python_hash(record: &Value) -> String {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/contract_hash.py");
+fn python(script: &str, args: &[&str], stdin: &str) -> String {
+    let script = format!("{}/tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
     let mut child = Command::new("python3")
-        .arg(script)
+        .arg(&script)
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -20,7 +22,7 @@ fn python_hash(record: &Value) -> String {
         .stdin
         .take()
         .unwrap()
-        .write_all(record.to_string().as_bytes())
+        .write_all(stdin.as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -29,8 +31,12 @@ fn python_hash(record: &Value) -> String {
         Some(3),
         "{err} (pip install -r requirements-test.txt)"
     );
-    assert!(out.status.success(), "contract_hash.py failed: {err}");
+    assert!(out.status.success(), "{script} failed: {err}");
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn python_hash(record: &Value) -> String {
+    python("contract_hash.py", &[], &record.to_string())
 }
 
 /// Every revision of every contract the node serves hashes the same in Python.
@@ -64,4 +70,46 @@ fn python_hash_notices_a_changed_record() {
         python_hash(&a),
         "855778df2930237439ec0f0c04a36928cf3736ac9742848248baff9d2f372e90"
     );
+}
+
+#[test]
+fn an_entry_signed_by_securesystemslib_is_accepted_and_verifies() {
+    let d = tmp();
+    let hub = d.path().join("hub.key");
+    ok(&["key", "new", "--out", s(&hub)]);
+    let data = d.path().join("node");
+    ok(&["init", "--data", s(&data), "--key", s(&hub)]);
+    let node = Running::start(&["serve", "--data", s(&data), "--listen", "127.0.0.1:0"]);
+
+    let member = d.path().join("member.key");
+    let m = ok_json(&["key", "new", "--json", "--out", s(&member)]);
+    let op = serde_json::json!({
+        "type": "register_node",
+        "node_id": m["node_id"],
+        "node_type": "trust_fork",
+        "public_key": m["public_key"],
+    });
+    let env = python("sign_entry.py", &[s(&hub), &op.to_string()], "");
+    let r = http()
+        .post(format!("{}/v1/entries", node.url))
+        .header("content-type", "application/json")
+        .body(env.clone())
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201, "{}", r.text().unwrap());
+    let shown = get(
+        &node.url,
+        &format!("/v1/nodes/{}", m["node_id"].as_str().unwrap()),
+    );
+    assert_eq!(shown["node_type"], "trust_fork");
+    // The same envelope again is a replay, refused.
+    let r = http()
+        .post(format!("{}/v1/entries", node.url))
+        .header("content-type", "application/json")
+        .body(env)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 409);
+    let v = ok_json(&["verify", "--json", "--node", &node.url]);
+    assert_eq!(v["entries"], 2);
 }
