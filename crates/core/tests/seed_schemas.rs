@@ -4,11 +4,13 @@
 //! check, and our own schemas (draft 2020-12) accept the same records.
 
 use govmesh_core::Timestamp;
+use govmesh_core::checkpoint::Checkpoint;
 use govmesh_core::codex::codex_genesis;
 use govmesh_core::entry::{
     LogRecord, NodeSpec, Operation, ProposeOp, VoteOp, WithdrawOp, sign_entry,
 };
 use govmesh_core::keys::KeyPair;
+use govmesh_core::merkle::MerkleTree;
 use govmesh_core::model::{Changes, DiffOp, NodeType, PatchOperation, ProposalStatus, VoteChoice};
 use govmesh_core::schema;
 use govmesh_core::state::State;
@@ -304,6 +306,47 @@ fn our_cases(r: &Records) -> Vec<Case> {
             serde_json::to_value(d).unwrap(),
         );
     }
+    for p in r.state.proposals() {
+        let policy = r.state.voting_policy(&p.proposal_id).unwrap();
+        add(
+            "voting policy".into(),
+            "voting-policy",
+            serde_json::to_value(policy).unwrap(),
+        );
+    }
+    // The log's proofs and checkpoint in the JSON forms the API serves.
+    let tree = MerkleTree::from_leaf_hashes(r.log.iter().map(|rec| rec.leaf_hash()));
+    let size = tree.size();
+    for index in [0, size / 2, size - 1] {
+        let proof = tree.inclusion_proof(index, size).unwrap();
+        add(
+            format!("inclusion proof {index}"),
+            "inclusion-proof",
+            json!({"index": index, "size": size, "leaf_hash": tree.leaf(index).unwrap(),
+                   "root": tree.root(), "proof": proof}),
+        );
+    }
+    for from in [1, size / 2, size] {
+        add(
+            format!("consistency proof {from}..{size}"),
+            "consistency-proof",
+            json!({"from": from, "to": size, "from_root": tree.root_at(from).unwrap(),
+                   "to_root": tree.root(), "proof": tree.consistency_proof(from, size).unwrap()}),
+        );
+    }
+    let origin = format!("govmesh/{}", &r.state.mesh_id().unwrap().to_hex()[..16]);
+    let cp = Checkpoint {
+        origin: origin.clone(),
+        size,
+        root: tree.root(),
+        extensions: vec![],
+    };
+    let note = cp.sign(&origin, &KeyPair::from_seed([1; 32]));
+    add(
+        "checkpoint".into(),
+        "checkpoint",
+        json!({"origin": origin, "size": size, "root": tree.root(), "note": note.to_text()}),
+    );
     for rec in &r.log {
         add(
             format!("log record {}", rec.index),
@@ -323,6 +366,35 @@ fn our_cases(r: &Records) -> Vec<Case> {
             payload,
         );
     }
+    cases
+}
+
+/// Records our schemas must refuse, so that neither check is vacuous.
+fn our_negative_cases(r: &Records) -> Vec<Case> {
+    let mut cases = Vec::new();
+    let mut add = |name: &str, schema: &str, record: Value| {
+        cases.push(Case {
+            name: name.into(),
+            schema: our_schema_path(schema),
+            record,
+            valid: false,
+        })
+    };
+    let p = serde_json::to_value(r.state.proposals()[0]).unwrap();
+    let mut bad = p.clone();
+    bad["unexpected"] = json!(true);
+    add("proposal with an unknown field", "proposal", bad);
+    let mut bad = p;
+    bad["updated_at"] = json!("2025-02-30T00:00:00.000Z");
+    add("proposal with an impossible date", "proposal", bad);
+    let mut bad = r.topology.clone();
+    bad["nodes"][0]["node_id"] = json!("not-a-uuid");
+    add("topology with a bad node id", "topology", bad);
+    let payload: Value =
+        serde_json::from_slice(&r.log.last().unwrap().envelope.payload_bytes().unwrap()).unwrap();
+    let mut bad = payload;
+    bad["proposal_id"] = json!("8C3F2A4B-5E6D-4C7B-AA99-887766554433");
+    add("entry payload with an upper-case id", "entry-payload", bad);
     cases
 }
 
@@ -373,6 +445,15 @@ fn our_schemas_accept_the_same_records() {
         n += 1;
     }
     assert!(n > 30, "only {n} records checked");
+    for case in our_negative_cases(&r) {
+        let name = case.schema.file_name().unwrap().to_str().unwrap();
+        let name = name.trim_end_matches(".schema.json");
+        assert!(
+            schema::validate(name, &case.record).is_err(),
+            "{} accepted",
+            case.name
+        );
+    }
 }
 
 /// Runs `tests/python/check_schemas.py` over the cases; returns each case's errors.
@@ -420,6 +501,7 @@ fn python_errors(cases: &[Case]) -> Vec<Vec<String>> {
 fn python_jsonschema_agrees() {
     let r = build();
     let mut cases = our_cases(&r);
+    cases.extend(our_negative_cases(&r));
     if let Some(dir) = seed_dir() {
         cases.extend(seed_cases(&dir, &r));
     }
