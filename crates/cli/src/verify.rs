@@ -152,7 +152,6 @@ fn heads(state: &State) -> Heads {
         .collect()
 }
 
-/// Verifies a log. `Err` carries a [`Failure::Verify`] naming what failed.
 /// A replay in progress: records are pushed one at a time (so a long log is never
 /// held in memory as JSON), then [`Replay::finish`] checks chains and claims.
 pub struct Replay {
@@ -192,25 +191,29 @@ impl Replay {
     pub fn push(&mut self, raw: &Value) -> Result<()> {
         let (state, tree) = (&mut self.state, &mut self.tree);
         let i = tree.size();
-        let what = describe(raw);
+        // Described from the payload only when something fails.
+        let what = || describe(raw);
         let rec = LogRecord::deserialize(raw)
-            .map_err(|e| fault(format!("entry {i} ({what}): malformed record: {e}")))?;
+            .map_err(|e| fault(format!("entry {i} ({}): malformed record: {e}", what())))?;
         if rec.index != i {
             return Err(fault(if rec.index > i {
                 format!(
-                    "entry {i}: missing; the record in its place has index {} ({what})",
-                    rec.index
+                    "entry {i}: missing; the record in its place has index {} ({})",
+                    rec.index,
+                    what()
                 )
             } else {
                 format!(
-                    "entry {i} ({what}): out_of_order: record says index {}",
+                    "entry {i} ({}): out_of_order: record says index {}",
+                    what(),
                     rec.index
                 )
             }));
         }
-        state.apply_record(&rec).map_err(|r| {
+        let applied = state.apply_record(&rec).map_err(|r| {
             fault(format!(
-                "entry {i} ({what}): {}: {}",
+                "entry {i} ({}): {}: {}",
+                what(),
                 code_name(&r.code),
                 r.message
             ))
@@ -228,12 +231,13 @@ impl Replay {
         }
         // The leaf is the record's JCS bytes exactly as served, not a re-serialization.
         let bytes = canonical_bytes(raw)
-            .map_err(|e| fault(format!("entry {i} ({what}): cannot canonicalize: {e}")))?;
+            .map_err(|e| fault(format!("entry {i} ({}): cannot canonicalize: {e}", what())))?;
         tree.push(leaf_hash(&bytes));
         if Some(i + 1) == self.status_size {
             self.heads_at_status = Some(heads(state));
         }
-        self.described.push(what);
+        self.described
+            .push(format!("{} by {}", applied.kind, applied.author));
         Ok(())
     }
 
