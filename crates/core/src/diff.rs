@@ -427,4 +427,51 @@ mod tests {
         assert!(t.contains("-b\n+c\n"), "{t}");
         assert_eq!(text_diff("1", "same", "same"), "");
     }
+
+    /// Applies rule changes to `old` (the test's own reading of what they mean).
+    fn apply(old: &Value, changes: &[RuleChange]) -> Value {
+        let mut v = old.clone();
+        for c in changes {
+            if c.change == Change::Changed {
+                *v.pointer_mut(&c.path).unwrap() = c.new.clone().unwrap();
+                continue;
+            }
+            let (parent, last) = c.path.rsplit_once('/').unwrap();
+            let key = last.replace("~1", "/").replace("~0", "~");
+            let obj = v.pointer_mut(parent).unwrap().as_object_mut().unwrap();
+            match c.change {
+                Change::Added => assert!(obj.insert(key, c.new.clone().unwrap()).is_none()),
+                Change::Removed => assert!(obj.remove(&key).is_some()),
+                Change::Changed => unreachable!(),
+            }
+        }
+        v
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            (0u8..4).prop_map(Value::from),
+            "[a/~]{0,2}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                proptest::collection::btree_map("[ab/~]{1,2}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn rule_changes_turn_old_into_new(a in json_value(), b in json_value()) {
+            let mut out = Vec::new();
+            diff_values(&mut String::new(), &a, &b, &mut out);
+            proptest::prop_assert_eq!(out.is_empty(), a == b);
+            proptest::prop_assert_eq!(apply(&a, &out), b);
+        }
+    }
 }
