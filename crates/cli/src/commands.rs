@@ -771,3 +771,54 @@ pub fn status(node: &NodeArg, json: bool) -> Result<i32> {
     outln!("url       {}", s(&st, "url"));
     Ok(0)
 }
+
+pub fn topology(node: &NodeArg, json: bool) -> Result<i32> {
+    let client = NodeClient::new(&node.node)?;
+    let t = client.get("/v1/topology")?;
+    if json {
+        print_json(&t);
+        return Ok(0);
+    }
+    let h = t.get("health_status").cloned().unwrap_or(Value::Null);
+    outln!(
+        "health    {} (score {})",
+        s(&h, "overall_status"),
+        h.get("health_score")
+            .map(Value::to_string)
+            .unwrap_or_default()
+    );
+    let list = |k: &str| -> Vec<Value> {
+        t.get(k)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    for x in list("nodes") {
+        outln!(
+            "node      {}  {:<18} {:<9} {:<11} last seen {}",
+            s(&x, "node_id"),
+            s(&x, "node_type"),
+            s(&x, "status"),
+            s(&x, "liveness"),
+            s(&x, "last_seen")
+        );
+    }
+    for d in list("domains") {
+        outln!(
+            "domain    {}  {} ({} members)",
+            s(&d, "domain_id"),
+            s(&d, "name"),
+            d.get("member_nodes")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len)
+        );
+    }
+    let conns = list("connections");
+    if conns.is_empty() {
+        outln!("connections none");
+    }
+    for c in conns {
+        outln!("connection {c}");
+    }
+    Ok(0)
+}

@@ -195,6 +195,11 @@ enum Command {
         #[command(subcommand)]
         cmd: DomainCommand,
     },
+    /// The mesh topology: nodes with liveness, domains, connections, health.
+    Topology {
+        #[command(flatten)]
+        node: NodeArg,
+    },
     /// The node's status: log size, root, contract heads.
     Status {
         #[command(flatten)]
@@ -452,6 +457,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Node { node, cmd } => commands::node(&node, cmd, json),
         Command::Domain { node, cmd } => commands::domain(&node, cmd, json),
         Command::Status { node } => commands::status(&node, json),
+        Command::Topology { node } => commands::topology(&node, json),
         Command::Log {
             node,
             cmd: LogCommand::Export { out },

@@ -167,6 +167,9 @@ fn propose_vote_adopt_verify_export_tamper_restart() {
     assert_eq!(nodes["nodes"].as_array().unwrap().len(), 3);
     assert!(ok(&["node", "list", "--node", &url]).contains("governance_hub"));
     ok_json(&["domain", "list", "--json", "--node", &url]);
+    let topo = ok_json(&["topology", "--json", "--node", &url]);
+    assert_eq!(topo["nodes"].as_array().unwrap().len(), 3);
+    assert!(ok(&["topology", "--node", &url]).contains("governance_hub"));
     let st = ok_json(&["status", "--json", "--node", &url]);
     assert_eq!(st["contract_heads"]["codex"]["revision"], 2);
 
