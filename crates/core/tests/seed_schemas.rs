@@ -1,5 +1,5 @@
 //! Conformance with the seed's v1 JSON Schemas (draft-07, with format checking):
-//! proposal and topology records produced by the state machine validate against them
+//! proposal, topology and contract sync records produced by the state machine validate against them
 //! with the Rust `jsonschema` crate and with Python `jsonschema` as an independent
 //! check, and our own schemas (draft 2020-12) accept the same records.
 
@@ -14,6 +14,7 @@ use govmesh_core::merkle::MerkleTree;
 use govmesh_core::model::{Changes, DiffOp, NodeType, PatchOperation, ProposalStatus, VoteChoice};
 use govmesh_core::schema;
 use govmesh_core::state::State;
+use govmesh_core::sync::{AckBook, sync_records};
 use govmesh_core::topology::{ConnectionType, LiveNode, PeerLink, topology_record};
 use serde_json::{Value, json};
 use std::io::Write;
@@ -21,8 +22,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 const T0: i64 = 1_764_154_800_000;
+const T0_TS: Timestamp = Timestamp(T0);
 const SEED_PROPOSAL: &str = "governance_proposal.schema.v1.json";
 const SEED_TOPOLOGY: &str = "governance_mesh_topology.schema.v1.json";
+const SEED_SYNC: &str = "governance_contract_sync.schema.v1.json";
 
 fn seed_dir() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -205,6 +208,49 @@ fn seed_cases(dir: &Path, r: &Records) -> Vec<Case> {
         schema: dir.join(SEED_TOPOLOGY),
         record: r.topology.clone(),
         valid: true,
+    });
+    // Contract sync records in every status the derivation produces: one node has
+    // acknowledged revision 2 in time; revision 1 is judged before and after its deadline.
+    let mut acks = AckBook::new();
+    let codex = r.state.contract("codex").unwrap();
+    let rev1 = r.state.revision("codex", 1).unwrap();
+    let first_target = r
+        .state
+        .nodes()
+        .into_iter()
+        .map(|n| n.node_id.clone())
+        .find(|id| {
+            r.state
+                .domain(&r.state.governance_rules().unwrap().default_domain_id)
+                .is_some_and(|d| &d.admin_node_id != id)
+        })
+        .unwrap();
+    acks.entry(("codex".to_owned(), codex.revision))
+        .or_default()
+        .insert(first_target, codex.adopted_at.plus_secs(1));
+    let mut statuses = std::collections::BTreeSet::new();
+    for now in [
+        rev1.adopted_at.plus_secs(1),
+        codex.adopted_at.plus_secs(100_000),
+    ] {
+        for rec in sync_records(&r.state, &acks, now) {
+            statuses.insert(format!("{:?}", rec.status));
+            cases.push(Case {
+                name: format!("seed sync record r{} {:?}", rec.revision, rec.status),
+                schema: dir.join(SEED_SYNC),
+                record: serde_json::to_value(&rec).unwrap(),
+                valid: true,
+            });
+        }
+    }
+    assert!(statuses.len() >= 3, "sync statuses covered: {statuses:?}");
+    let mut bad = serde_json::to_value(&sync_records(&r.state, &acks, T0_TS)[0]).unwrap();
+    bad["status"] = json!("done");
+    cases.push(Case {
+        name: "seed sync record with unknown status".into(),
+        schema: dir.join(SEED_SYNC),
+        record: bad,
+        valid: false,
     });
     // Negative controls: the checks are not vacuous, formats included.
     let p = serde_json::to_value(r.state.proposals()[0]).unwrap();
