@@ -22,8 +22,8 @@ pub struct NodeClient {
 impl NodeClient {
     pub fn new(base: &str) -> Result<NodeClient> {
         let base = base.trim_end_matches('/').to_owned();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            bail!("node URL {base:?} must start with http:// or https://");
+        if !base.starts_with("http://") {
+            bail!("node URL {base:?} must start with http:// (govmesh speaks plain HTTP to nodes)");
         }
         let http = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(60))
