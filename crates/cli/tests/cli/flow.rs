@@ -61,12 +61,10 @@ fn write_json(p: &Path, v: &Value) {
     std::fs::write(p, serde_json::to_string_pretty(v).unwrap()).unwrap();
 }
 
-/// Adds one millisecond to an RFC 3339 `...sss Z` timestamp.
+/// One millisecond later, in the council's RFC 3339 form.
 fn plus_one_ms(ts: &str) -> String {
-    let (head, ms) = ts.trim_end_matches('Z').rsplit_once('.').unwrap();
-    let ms: u32 = ms.parse().unwrap();
-    assert!(ms < 999, "pick another entry for this test: {ts}");
-    format!("{head}.{:03}Z", ms + 1)
+    let t = govmesh_core::Timestamp::parse(ts).unwrap();
+    govmesh_core::Timestamp::from_millis(t.millis() + 1).to_rfc3339()
 }
 
 #[test]
