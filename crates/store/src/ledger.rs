@@ -6,7 +6,8 @@
 
 use crate::store::{MAX_PAGE, RecordRow, Snapshot, Store, StoreError};
 use govmesh_core::dsse::Envelope;
-use govmesh_core::entry::LogRecord;
+use govmesh_core::entry::{LogRecord, signature_parts};
+use govmesh_core::keys::{PublicKey, verify_batch};
 use govmesh_core::merkle::{MerkleTree, leaf_hash};
 use govmesh_core::state::{Applied, Rejection, State};
 use govmesh_core::{Digest, Timestamp};
@@ -39,8 +40,13 @@ pub struct Appended {
 #[derive(Clone, Debug)]
 pub struct LedgerOptions {
     /// Write a state snapshot once at least this many entries were appended since the
-    /// last one (and at [`Ledger::close`]).
+    /// last one (and at [`Ledger::close`])...
     pub snapshot_every: u64,
+    /// ...and at least this share of the log's size: a snapshot is the whole state,
+    /// which grows with the log, so a fixed interval would make a long log's appends
+    /// cost O(size) each. With 0.25 the snapshot work stays a constant factor per
+    /// entry, and a crash replays at most a fifth of the log. 0 means a fixed interval.
+    pub snapshot_share: f64,
     /// Snapshots kept (the newest).
     pub keep_snapshots: u32,
 }
@@ -49,6 +55,7 @@ impl Default for LedgerOptions {
     fn default() -> Self {
         LedgerOptions {
             snapshot_every: 1000,
+            snapshot_share: 0.25,
             keep_snapshots: 2,
         }
     }
@@ -163,24 +170,14 @@ impl Ledger {
     /// the error names record `k`'s index.
     pub fn append_records(&mut self, recs: &[LogRecord]) -> Result<Vec<Applied>, LedgerError> {
         self.check_usable()?;
-        let mut rows = Vec::with_capacity(recs.len());
-        let mut applied = Vec::with_capacity(recs.len());
-        let mut refused = None;
-        for rec in recs {
-            match self.state.apply_record(rec) {
-                Ok(a) => {
-                    rows.push(record_row(rec, &a));
-                    applied.push(a);
-                }
-                Err(rejection) => {
-                    refused = Some(LedgerError::RecordRejected {
-                        index: rec.index,
-                        rejection,
-                    });
-                    break;
-                }
-            }
-        }
+        let (applied, refused) = apply_verified_in_batches(&mut self.state, recs);
+        let rows: Vec<RecordRow> = recs
+            .iter()
+            .zip(&applied)
+            .map(|(rec, a)| record_row(rec, a))
+            .collect();
+        let refused =
+            refused.map(|(index, rejection)| LedgerError::RecordRejected { index, rejection });
         if !rows.is_empty() {
             self.write(&rows)?;
         }
@@ -194,7 +191,11 @@ impl Ledger {
     /// on failure restores state and tree from disk so memory never runs ahead.
     fn write(&mut self, rows: &[RecordRow]) -> Result<(), StoreError> {
         let size = self.state.size();
-        let snapshot = if size - self.last_snapshot >= self.options.snapshot_every {
+        let interval = self
+            .options
+            .snapshot_every
+            .max((self.last_snapshot as f64 * self.options.snapshot_share) as u64);
+        let snapshot = if size - self.last_snapshot >= interval {
             Some(self.snapshot_of_state(size)?)
         } else {
             None
@@ -326,6 +327,7 @@ fn load(store: &Store) -> Result<(State, MerkleTree, u64, OpenReport), StoreErro
     let mut next = from;
     while next < len {
         let rows = store.records(next, next + MAX_PAGE)?;
+        let mut recs = Vec::with_capacity(rows.len());
         for row in &rows {
             let rec = parse_record(row)?;
             let recomputed = rec.leaf_hash();
@@ -338,12 +340,13 @@ fn load(store: &Store) -> Result<(State, MerkleTree, u64, OpenReport), StoreErro
                     ),
                 });
             }
-            state
-                .apply_record(&rec)
-                .map_err(|rejection| StoreError::InvalidLog {
-                    index: row.index,
-                    reason: format!("replay refused it: {rejection}"),
-                })?;
+            recs.push(rec);
+        }
+        if let (_, Some((index, rejection))) = apply_verified_in_batches(&mut state, &recs) {
+            return Err(StoreError::InvalidLog {
+                index,
+                reason: format!("replay refused it: {rejection}"),
+            });
         }
         next += rows.len() as u64;
         if rows.is_empty() {
@@ -383,4 +386,66 @@ fn restore_snapshot(snap: &Snapshot, len: u64) -> Result<State, String> {
         ));
     }
     Ok(state)
+}
+
+/// Most signatures verified per `verify_batch` call.
+const VERIFY_BATCH: usize = 256;
+
+/// Applies `recs` in order, verifying signatures in batches: a run of records whose
+/// key ids name keys already in the registry is checked with one
+/// [`verify_batch`](govmesh_core::keys::verify_batch) and then applied with
+/// `apply_record_preverified`; a record whose key is not registered yet (genesis, a
+/// node registered earlier in the same batch) or a run whose batch fails goes through
+/// `apply_record` one by one, which verifies strictly and names the bad record.
+/// Returns what was applied and, if one was refused, its index and why.
+///
+/// The batch equation accepts exactly the signatures strict verification accepts,
+/// except a signature whose `R` its own key holder deliberately gave a torsion
+/// component (see `keys::verify_batch`): no forgery gets through.
+fn apply_verified_in_batches(
+    state: &mut State,
+    recs: &[LogRecord],
+) -> (Vec<Applied>, Option<(u64, Rejection)>) {
+    let mut applied = Vec::with_capacity(recs.len());
+    let mut i = 0;
+    while i < recs.len() {
+        // The longest run from i whose signers' keys are known.
+        let mut parts = Vec::new();
+        let mut keys = Vec::new();
+        while i + parts.len() < recs.len() && parts.len() < VERIFY_BATCH {
+            let rec = &recs[i + parts.len()];
+            let Ok((keyid, msg, sig)) = signature_parts(&rec.envelope) else {
+                break;
+            };
+            let Some(node) = state.node_by_keyid(&keyid) else {
+                break;
+            };
+            keys.push(node.public_key);
+            parts.push((msg, sig));
+        }
+        let run = parts.len();
+        let verified = run > 0 && {
+            let items: Vec<(&[u8], &[u8; 64], &PublicKey)> = parts
+                .iter()
+                .zip(&keys)
+                .map(|((m, s), k)| (m.as_slice(), s, k))
+                .collect();
+            verify_batch(&items).is_ok()
+        };
+        // An empty run means recs[i] needs the strict path on its own.
+        let end = i + run.max(1);
+        for rec in &recs[i..end] {
+            let r = if verified {
+                state.apply_record_preverified(rec)
+            } else {
+                state.apply_record(rec)
+            };
+            match r {
+                Ok(a) => applied.push(a),
+                Err(rejection) => return (applied, Some((rec.index, rejection))),
+            }
+        }
+        i = end;
+    }
+    (applied, None)
 }

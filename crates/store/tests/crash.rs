@@ -23,6 +23,7 @@ fn writer() {
     let gen_ = LogGen::new(HUBS, VOTES);
     let opts = LedgerOptions {
         snapshot_every: 7,
+        snapshot_share: 0.0,
         keep_snapshots: 2,
     };
     let mut ledger = Ledger::open_with(std::path::Path::new(&dir), opts).unwrap();

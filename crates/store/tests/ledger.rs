@@ -26,6 +26,7 @@ fn reopen_after_close_and_after_drop() {
     let gen_ = LogGen::new(5, 3);
     let opts = LedgerOptions {
         snapshot_every: 4,
+        snapshot_share: 0.0,
         keep_snapshots: 2,
     };
     let mut l = Ledger::open_with(dir.path(), opts.clone()).unwrap();
@@ -189,4 +190,41 @@ fn a_failed_write_leaves_memory_equal_to_disk() {
     // The same entry goes in once the lock is gone.
     fill(&mut l, &gen_, 7);
     assert_consistent(&l);
+}
+
+#[test]
+fn a_forged_signature_inside_a_batch_is_found_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let gen_ = LogGen::new(5, 3);
+    let mut l = Ledger::open(dir.path()).unwrap();
+    let mut batch: Vec<_> = (0..30).map(|k| gen_.record(k)).collect();
+    // Record 17 carries a valid signature by its author's key, over other bytes.
+    let author = gen_
+        .hubs
+        .iter()
+        .find(|k| k.keyid() == batch[17].envelope.signatures[0].keyid)
+        .unwrap();
+    batch[17].envelope.signatures = Envelope::sign(ENTRY_PAYLOAD_TYPE, b"{}", author).signatures;
+    let e = l.append_records(&batch).unwrap_err();
+    assert!(
+        matches!(&e, LedgerError::RecordRejected { index: 17, rejection } if rejection.code == RejectCode::BadSignature),
+        "{e}"
+    );
+    assert_eq!(l.size(), 17);
+    assert_consistent(&l);
+}
+
+#[test]
+fn snapshots_space_out_as_the_log_grows() {
+    let dir = tempfile::tempdir().unwrap();
+    let gen_ = LogGen::new(5, 3);
+    let opts = LedgerOptions {
+        snapshot_every: 2,
+        snapshot_share: 0.5,
+        keep_snapshots: 10,
+    };
+    let mut l = Ledger::open_with(dir.path(), opts).unwrap();
+    fill(&mut l, &gen_, 14);
+    // Intervals max(2, half the last snapshot's size): 2, 2, 2, 3, 4.
+    assert_eq!(l.store().snapshot_sizes().unwrap(), vec![13, 9, 6, 4, 2]);
 }
