@@ -149,10 +149,7 @@ fn parent(n: u64) {
         "govmesh replay benchmark: {n} entries (1 genesis, proposals + votes), batches of {BATCH}"
     );
     println!("{:-<78}", "");
-    println!(
-        "{:<44} {:>12} {:>10}  {}",
-        "measure", "value", "unit", "target"
-    );
+    println!("{:<44} {:>12} {:>10}  target", "measure", "value", "unit");
     println!("{:-<78}", "");
     let row = |name: &str, v: String, unit: &str, target: String| {
         println!("{name:<44} {v:>12} {unit:>10}  {target}");
