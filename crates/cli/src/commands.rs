@@ -772,6 +772,35 @@ pub fn status(node: &NodeArg, json: bool) -> Result<i32> {
     Ok(0)
 }
 
+pub fn sync_status(node: &NodeArg, json: bool) -> Result<i32> {
+    let client = NodeClient::new(&node.node)?;
+    let v = client.get("/v1/sync")?;
+    if json {
+        print_json(&v);
+        return Ok(0);
+    }
+    let records = v
+        .get("sync_records")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let count = |r: &Value, k: &str| r.get(k).and_then(Value::as_array).map_or(0, Vec::len);
+    for r in records {
+        outln!(
+            "{} r{:<3} {:<11} acked {}/{}  failed {}  deadline {}  hash {}",
+            s(&r, "contract_id"),
+            r.get("revision").map(Value::to_string).unwrap_or_default(),
+            s(&r, "status"),
+            count(&r, "successful_nodes"),
+            count(&r, "target_node_ids"),
+            count(&r, "failed_nodes"),
+            s(&r, "deadline"),
+            s(&r, "contract_hash")
+        );
+    }
+    Ok(0)
+}
+
 pub fn topology(node: &NodeArg, json: bool) -> Result<i32> {
     let client = NodeClient::new(&node.node)?;
     let t = client.get("/v1/topology")?;

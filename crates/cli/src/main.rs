@@ -200,6 +200,13 @@ enum Command {
         #[command(flatten)]
         node: NodeArg,
     },
+    /// Contract sync records: where each contract revision has arrived.
+    Sync {
+        #[command(flatten)]
+        node: NodeArg,
+        #[command(subcommand)]
+        cmd: SyncCommand,
+    },
     /// The node's status: log size, root, contract heads.
     Status {
         #[command(flatten)]
@@ -346,6 +353,12 @@ pub enum DomainCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum SyncCommand {
+    /// One record per contract revision: source, targets, who acknowledged, status.
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum LogCommand {
     /// Write the log and its signed checkpoint to a file `govmesh verify FILE` reads.
     Export {
@@ -458,6 +471,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Domain { node, cmd } => commands::domain(&node, cmd, json),
         Command::Status { node } => commands::status(&node, json),
         Command::Topology { node } => commands::topology(&node, json),
+        Command::Sync {
+            node,
+            cmd: SyncCommand::Status,
+        } => commands::sync_status(&node, json),
         Command::Log {
             node,
             cmd: LogCommand::Export { out },
