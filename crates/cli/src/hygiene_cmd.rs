@@ -3,7 +3,7 @@
 //! report and maps it to the exit code (0 clean, 1 error findings, 2 usage/I/O).
 
 use std::collections::BTreeSet;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -177,15 +177,17 @@ fn check(
         bar.finish_and_clear();
     }
     let report = result?;
-    let text = match format {
-        Format::Text => output::text(&report),
-        Format::Json => output::json(&report),
-        Format::Sarif => output::sarif(&report, env!("CARGO_PKG_VERSION")),
-        Format::Github => output::github(&report),
-    };
-    print!("{text}");
-    if format == Format::Json || format == Format::Sarif {
-        println!();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match format {
+        Format::Text => out.write_all(output::text(&report).as_bytes())?,
+        Format::Json => {
+            output::write_json(&report, &mut out)?;
+            writeln!(out)?;
+        }
+        Format::Sarif => writeln!(out, "{}", output::sarif(&report, env!("CARGO_PKG_VERSION")))?,
+        Format::Github => out.write_all(output::github(&report).as_bytes())?,
     }
+    out.flush()?;
     Ok(if report.has_errors() { 1 } else { 0 })
 }

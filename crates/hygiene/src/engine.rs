@@ -383,8 +383,10 @@ impl Visitor<'_> {
             || rel == ".gitmodules"
             || name == "REUSE.toml"
             || is_root_readme(rel);
-        let size = match std::fs::metadata(path) {
-            Ok(m) => m.len(),
+        // One path lookup per file: open it, then fstat the handle.
+        let opened = std::fs::File::open(path).and_then(|f| f.metadata().map(|m| (f, m.len())));
+        let (mut file, size) = match opened {
+            Ok(pair) => pair,
             Err(e) => {
                 self.collected
                     .read_errors
@@ -432,7 +434,7 @@ impl Visitor<'_> {
             return;
         }
         self.buf.clear();
-        let read = std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut self.buf));
+        let read = file.read_to_end(&mut self.buf);
         if let Err(e) = read {
             if covered {
                 self.collected

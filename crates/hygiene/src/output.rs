@@ -41,6 +41,12 @@ pub fn json(report: &Report) -> String {
     serde_json::to_string_pretty(report).expect("a report serializes")
 }
 
+/// Writes [`json`]'s document to `out` without building it in memory first (a large
+/// repository can have tens of thousands of findings).
+pub fn write_json(report: &Report, out: impl std::io::Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(out, report).map_err(std::io::Error::other)
+}
+
 fn sarif_level(s: Severity) -> &'static str {
     match s {
         Severity::Error => "error",

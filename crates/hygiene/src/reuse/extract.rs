@@ -223,18 +223,21 @@ static COPYRIGHT: LazyLock<Regex> = LazyLock::new(|| {
 });
 /// reuse's `_END_PATTERN`: comment closers stripped from the end of a tag's value.
 const END: &str = r#"(?:\*\#|\-\-\}\}|\-/|\#\}|=\#|\*\)|\][\s\x1c-\x1f]*::|\*/|'/|"[\s\x1c-\x1f]*/*>|\-\-%>|\-\->|\}|'[\s\x1c-\x1f]*/*>|:\))*"#;
-static LICENSE_VALUE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(
-        r"SPDX-License-Identifier:{WS}*(?P<value>.*?){WS}*{END}{WS}*$"
-    ))
-    .expect("static regex")
-});
-static COPYRIGHT_VALUE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(
-        r"(?P<notice>(?:SPDX-(?:File|Snippet)CopyrightText:|Copyright|©).*?){WS}*{END}{WS}*$"
-    ))
-    .expect("static regex")
-});
+/// The end of a tag's value: whitespace and comment closers up to the end of the line.
+/// The leftmost match is where reuse's lazy `(?P<value>.*?)` stops.
+static VALUE_END: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!(r"{WS}*{END}{WS}*$")).expect("static regex"));
+
+const LICENSE_TAG: &str = "SPDX-License-Identifier:";
+
+/// The value of the `SPDX-License-Identifier:` tag in `text`, as reuse's
+/// `_LICENSE_IDENTIFIER_PATTERN` captures it.
+fn license_value(text: &str) -> Option<&str> {
+    let start = text.find(LICENSE_TAG)? + LICENSE_TAG.len();
+    let rest = text[start..].trim_start_matches(py_space);
+    let end = VALUE_END.find(rest).map_or(rest.len(), |m| m.start());
+    Some(&rest[..end])
+}
 
 /// Applies reuse's per-line logic (`extract_reuse_info`) to one line of decoded text.
 fn scan_line(line: &str, line_no: u32, tags: &mut FileTags) {
@@ -248,13 +251,10 @@ fn scan_line(line: &str, line_no: u32, tags: &mut FileTags) {
         .collect();
     let text = line.strip_suffix(prefix.as_str()).unwrap_or(line);
     if let Some(c) = COPYRIGHT.find(text) {
-        let notice = COPYRIGHT_VALUE
-            .captures(&text[c.start()..])
-            .and_then(|caps| caps.name("notice"))
-            .map_or(&text[c.start()..], |n| n.as_str());
-        tags.copyrights.push((line_no, notice.to_string()));
-    } else if let Some(caps) = LICENSE_VALUE.captures(text) {
-        let value = caps.name("value").map_or("", |v| v.as_str());
+        let notice = &text[c.start()..];
+        let end = VALUE_END.find(notice).map_or(notice.len(), |m| m.start());
+        tags.copyrights.push((line_no, notice[..end].to_string()));
+    } else if let Some(value) = license_value(text) {
         tags.expressions.push((line_no, value.to_string()));
     } else if text.contains("SPDX-FileContributor:") {
         tags.contributor = true;

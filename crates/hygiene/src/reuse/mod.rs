@@ -347,7 +347,8 @@ pub fn judge(input: &ProjectInput) -> ReuseReport {
                     let stripped = id.strip_suffix('+').unwrap_or(&id);
                     if !license_ids.contains(id.as_str()) && !license_ids.contains(stripped) {
                         let list = report.missing_licenses.entry(id.clone()).or_default();
-                        if !list.iter().any(|l| l.path == *path) {
+                        // Files come one at a time: a repeat is always the last entry.
+                        if list.last().is_none_or(|l| l.path != *path) {
                             list.push(Located {
                                 path: path.clone(),
                                 line: *line,
