@@ -1,6 +1,8 @@
 //! Integration tests of the hygiene validator: fixture repositories with snapshot
-//! findings (`fixtures`), and agreement with `reuse lint --json` (`agreement`).
+//! findings (`fixtures`), agreement with `reuse lint --json` (`agreement`), and the
+//! published policy schema (`schema`).
 
 mod agreement;
 mod fixtures;
+mod schema;
 mod util;
