@@ -18,11 +18,12 @@ command -v reuse >/dev/null || { echo "reuse missing: pip install -r requirement
 
 cd "$repo"
 files=$(git ls-files | wc -l)
-bytes=$(git ls-files -z | xargs -0 cat | wc -c)
+# (cat complains about tracked symlinks to directories; that does not matter here)
+bytes=$( (git ls-files -z | xargs -0 cat 2>/dev/null || true) | wc -c)
 echo "repository: $repo ($files tracked files, $((bytes / 1048576)) MiB)"
 
 # Warm the page cache so every tool reads from memory.
-git ls-files -z | xargs -0 cat > /dev/null
+git ls-files -z | xargs -0 cat > /dev/null 2>&1 || true
 
 measure() { # name, command...
     local name=$1; shift

@@ -191,3 +191,54 @@ fn check(
     out.flush()?;
     Ok(if report.has_errors() { 1 } else { 0 })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+
+    /// Serves `body` as JSON to one request on a loopback port picked at run time.
+    fn serve_once(body: String) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let addr = listener.local_addr().expect("addr");
+        std::thread::spawn(move || {
+            if let Ok((stream, _)) = listener.accept() {
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let mut stream = stream;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    #[test]
+    fn node_policy_is_clause_5_2_5_rules() {
+        let rules = serde_json::json!({"version": 1, "rules": [
+            {"id": "naming/src", "kind": "naming", "glob": "src/**", "case": "kebab", "severity": "error"}
+        ]});
+        let contract = serde_json::json!({"contract_id": "codex", "clauses": [
+            {"clause_id": "5.4", "rules": {}},
+            {"clause_id": "5.2.5", "rules": rules}
+        ]});
+        let url = serve_once(contract.to_string());
+        let policy = policy_from_node(&url).expect("policy from node");
+        assert_eq!(policy.naming.len(), 1);
+        assert_eq!(policy.naming[0].id.as_deref(), Some("naming/src"));
+    }
+
+    #[test]
+    fn node_without_clause_5_2_5_is_a_clear_error() {
+        let url = serve_once(serde_json::json!({"clauses": [{"clause_id": "5.4"}]}).to_string());
+        let err = policy_from_node(&url).expect_err("no clause");
+        assert!(err.to_string().contains("no clause 5.2.5"), "{err}");
+    }
+}
