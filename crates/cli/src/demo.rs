@@ -143,6 +143,12 @@ pub fn run(data: Option<PathBuf>, listen: Option<String>) -> Result<i32> {
     };
     say("");
     say("try (in another terminal):");
+    if let Ok(exe) = std::env::current_exe() {
+        // `cargo run` users have no `govmesh` on their PATH yet.
+        if let Some(bin) = exe.parent() {
+            say(&format!("  export PATH=\"{}:$PATH\"", bin.display()));
+        }
+    }
     let kp = |i| key_path(&dir, i).display().to_string();
     say(&format!("  export GOVMESH_NODE={url}"));
     say("  govmesh status");
