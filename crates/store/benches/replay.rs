@@ -193,6 +193,20 @@ fn parent(n: u64) {
         "s",
         String::new(),
     );
+    for (name, key) in [
+        ("      state machine + batch verification", "apply_secs"),
+        ("      record JCS + leaf hash", "encode_secs"),
+        ("      SQLite insert + commit (fsync)", "commit_secs"),
+        ("      state snapshots (serialize + store)", "snapshot_secs"),
+    ] {
+        row(name, replay[key].clone(), "s", String::new());
+    }
+    row(
+        "      snapshots written",
+        replay["snapshots"].clone(),
+        "",
+        String::new(),
+    );
     row(
         "    reading + parsing the log file (excluded)",
         replay["parse_secs"].clone(),
@@ -316,6 +330,7 @@ fn child_replay(log: &Path, dir: &Path) {
     }
     let root = ledger.root();
     let size = ledger.size();
+    let st = ledger.stats().clone();
     let t = Instant::now();
     ledger.close().expect("close");
     let close = t.elapsed();
@@ -326,6 +341,15 @@ fn child_replay(log: &Path, dir: &Path) {
     println!("ledger_secs={:.3}", (open + append).as_secs_f64());
     println!("parse_secs={:.3}", parse.as_secs_f64());
     println!("close_secs={:.3}", close.as_secs_f64());
+    println!("apply_secs={:.3}", st.apply.as_secs_f64());
+    println!("encode_secs={:.3}", st.encode.as_secs_f64());
+    println!("commit_secs={:.3}", st.commit.as_secs_f64());
+    println!("snapshot_secs={:.3}", st.snapshot.as_secs_f64());
+    println!(
+        "snapshots={} ({:.0} MB)",
+        st.snapshots_written,
+        st.snapshot_bytes as f64 / 1e6
+    );
     println!("vmhwm_kb={}", vmhwm_kb());
 }
 

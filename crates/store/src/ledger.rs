@@ -4,14 +4,17 @@
 //! is acknowledged; on open the state is rebuilt from the latest snapshot plus a
 //! replay of the records after it.
 
-use crate::store::{MAX_PAGE, RecordRow, Snapshot, Store, StoreError};
+use crate::store::{MAX_PAGE, RecordRow, SnapshotReader, SnapshotSource, Store, StoreError};
 use govmesh_core::dsse::Envelope;
 use govmesh_core::entry::{LogRecord, signature_parts};
 use govmesh_core::keys::{PublicKey, verify_batch};
 use govmesh_core::merkle::{MerkleTree, leaf_hash};
 use govmesh_core::state::{Applied, Rejection, State};
 use govmesh_core::{Digest, Timestamp};
+use std::cell::Cell;
+use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// File name of the database inside a data directory.
 pub const DB_FILE: &str = "govmesh.db";
@@ -84,6 +87,63 @@ pub struct Ledger {
     report: OpenReport,
     /// Set when a failed write could not be undone by reloading from disk.
     poisoned: Option<String>,
+    stats: LedgerStats,
+}
+
+/// Cumulative time spent by [`Ledger::append`] and [`Ledger::append_records`], by
+/// phase (for benchmarks and the node's metrics).
+#[derive(Clone, Debug, Default)]
+pub struct LedgerStats {
+    /// The state machine, signature verification included.
+    pub apply: Duration,
+    /// Building the stored rows: the record's JCS bytes and leaf hash.
+    pub encode: Duration,
+    /// Inserting and committing records (SQLite, fsync).
+    pub commit: Duration,
+    /// Serializing and storing state snapshots.
+    pub snapshot: Duration,
+    pub snapshots_written: u64,
+    pub snapshot_bytes: u64,
+}
+
+/// Streams the state's JSON into the store as a snapshot.
+struct StateSnapshot<'a> {
+    state: &'a State,
+    covered_size: u64,
+    spent: Cell<Duration>,
+    bytes: Cell<u64>,
+}
+
+impl SnapshotSource for StateSnapshot<'_> {
+    fn covered_size(&self) -> u64 {
+        self.covered_size
+    }
+
+    fn write_to(&self, w: &mut dyn Write) -> std::io::Result<()> {
+        let t = Instant::now();
+        let mut counted = CountingWriter { inner: w, count: 0 };
+        let r = serde_json::to_writer(&mut counted, self.state).map_err(std::io::Error::other);
+        self.bytes.set(counted.count);
+        self.spent.set(t.elapsed());
+        r
+    }
+}
+
+struct CountingWriter<'a> {
+    inner: &'a mut dyn Write,
+    count: u64,
+}
+
+impl Write for CountingWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 impl Ledger {
@@ -105,6 +165,7 @@ impl Ledger {
             last_snapshot,
             report,
             poisoned: None,
+            stats: LedgerStats::default(),
         })
     }
 
@@ -149,13 +210,18 @@ impl Ledger {
     /// once the record is durable. On rejection nothing changes.
     pub fn append(&mut self, env: &Envelope, at: Timestamp) -> Result<Appended, LedgerError> {
         self.check_usable()?;
-        let applied = self.state.apply(env, at).map_err(LedgerError::Rejected)?;
+        let t = Instant::now();
+        let applied = self.state.apply(env, at).map_err(LedgerError::Rejected);
+        self.stats.apply += t.elapsed();
+        let applied = applied?;
         let record = LogRecord {
             index: applied.index,
             timestamp: at,
             envelope: env.clone(),
         };
+        let t = Instant::now();
         let row = record_row(&record, &applied);
+        self.stats.encode += t.elapsed();
         let leaf_hash = row.leaf_hash;
         self.write(&[row])?;
         Ok(Appended {
@@ -170,12 +236,16 @@ impl Ledger {
     /// the error names record `k`'s index.
     pub fn append_records(&mut self, recs: &[LogRecord]) -> Result<Vec<Applied>, LedgerError> {
         self.check_usable()?;
+        let t = Instant::now();
         let (applied, refused) = apply_verified_in_batches(&mut self.state, recs);
+        self.stats.apply += t.elapsed();
+        let t = Instant::now();
         let rows: Vec<RecordRow> = recs
             .iter()
             .zip(&applied)
             .map(|(rec, a)| record_row(rec, a))
             .collect();
+        self.stats.encode += t.elapsed();
         let refused =
             refused.map(|(index, rejection)| LedgerError::RecordRejected { index, rejection });
         if !rows.is_empty() {
@@ -195,39 +265,32 @@ impl Ledger {
             .options
             .snapshot_every
             .max((self.last_snapshot as f64 * self.options.snapshot_share) as u64);
-        let snapshot = if size - self.last_snapshot >= interval {
-            Some(self.snapshot_of_state(size)?)
-        } else {
-            None
+        let due = size - self.last_snapshot >= interval;
+        let t = Instant::now();
+        let snap = StateSnapshot {
+            state: &self.state,
+            covered_size: size,
+            spent: Cell::new(Duration::ZERO),
+            bytes: Cell::new(0),
         };
-        if let Err(e) = self.store.append(rows, snapshot.as_ref()) {
+        let source: Option<&dyn SnapshotSource> = if due { Some(&snap) } else { None };
+        let result = self.store.append(rows, source);
+        let (spent, bytes) = (snap.spent.get(), snap.bytes.get());
+        self.stats.snapshot += spent;
+        self.stats.commit += t.elapsed().saturating_sub(spent);
+        if let Err(e) = result {
             self.reload();
             return Err(e);
         }
         for r in rows {
             self.tree.push(r.leaf_hash);
         }
-        if snapshot.is_some() {
+        if due {
             self.last_snapshot = size;
+            self.stats.snapshots_written += 1;
+            self.stats.snapshot_bytes += bytes;
         }
         Ok(())
-    }
-
-    fn snapshot_of_state(&mut self, size: u64) -> Result<Snapshot, StoreError> {
-        match serde_json::to_vec(&self.state) {
-            Ok(state_json) => Ok(Snapshot {
-                covered_size: size,
-                state_json,
-            }),
-            Err(e) => {
-                let err = StoreError::BadSnapshot {
-                    covered: size,
-                    reason: format!("state does not serialize: {e}"),
-                };
-                self.reload();
-                Err(err)
-            }
-        }
     }
 
     /// Rebuilds state and tree from the store after a failed write.
@@ -273,10 +336,20 @@ impl Ledger {
         self.check_usable()?;
         let size = self.state.size();
         if size > self.last_snapshot {
-            let snap = self.snapshot_of_state(size)?;
+            let snap = StateSnapshot {
+                state: &self.state,
+                covered_size: size,
+                spent: Cell::new(Duration::ZERO),
+                bytes: Cell::new(0),
+            };
             self.store.write_snapshot(&snap)?;
         }
         Ok(())
+    }
+
+    /// Where this ledger's appends spent their time so far.
+    pub fn stats(&self) -> &LedgerStats {
+        &self.stats
     }
 }
 
@@ -313,11 +386,12 @@ fn load(store: &Store) -> Result<(State, MerkleTree, u64, OpenReport), StoreErro
     let len = store.len();
     let mut report = OpenReport::default();
     let mut state = State::new();
-    if let Some(snap) = store.latest_snapshot()? {
-        match restore_snapshot(&snap, len) {
+    if let Some(reader) = store.latest_snapshot_reader()? {
+        let covered = reader.covered_size();
+        match restore_snapshot(reader, len) {
             Ok(s) => {
                 state = s;
-                report.snapshot_size = Some(snap.covered_size);
+                report.snapshot_size = Some(covered);
             }
             Err(why) => report.snapshot_skipped = Some(why),
         }
@@ -369,19 +443,18 @@ fn load(store: &Store) -> Result<(State, MerkleTree, u64, OpenReport), StoreErro
     Ok((state, tree, last_snapshot, report))
 }
 
-fn restore_snapshot(snap: &Snapshot, len: u64) -> Result<State, String> {
-    if snap.covered_size > len {
+fn restore_snapshot(reader: SnapshotReader<'_>, len: u64) -> Result<State, String> {
+    let covered = reader.covered_size();
+    if covered > len {
         return Err(format!(
-            "snapshot covers {} records but the log has {len}",
-            snap.covered_size
+            "snapshot covers {covered} records but the log has {len}"
         ));
     }
-    let state: State = serde_json::from_slice(&snap.state_json)
-        .map_err(|e| format!("snapshot at size {} does not load: {e}", snap.covered_size))?;
-    if state.size() != snap.covered_size {
+    let state: State = serde_json::from_reader(BufReader::with_capacity(1 << 16, reader))
+        .map_err(|e| format!("snapshot at size {covered} does not load: {e}"))?;
+    if state.size() != covered {
         return Err(format!(
-            "snapshot row says size {} but its state has size {}",
-            snap.covered_size,
+            "snapshot row says size {covered} but its state has size {}",
             state.size()
         ));
     }

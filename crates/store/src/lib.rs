@@ -11,5 +11,5 @@
 mod ledger;
 mod store;
 
-pub use ledger::{Appended, DB_FILE, Ledger, LedgerError, LedgerOptions, OpenReport};
+pub use ledger::{Appended, DB_FILE, Ledger, LedgerError, LedgerOptions, LedgerStats, OpenReport};
 pub use store::{LOCK_FILE, MAX_PAGE, RecordRow, SCHEMA_VERSION, Snapshot, Store, StoreError};

@@ -5,7 +5,7 @@
 use govmesh_core::Digest;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
+use std::io::{Read as _, Seek as _, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// The schema version this build writes. Opening a database with a newer version is
@@ -44,9 +44,21 @@ CREATE TABLE records (
 
 CREATE TABLE snapshots (
     covered_size INTEGER PRIMARY KEY,
-    state_json   BLOB NOT NULL
+    total_len    INTEGER NOT NULL,
+    chunk_count  INTEGER NOT NULL
+);
+
+CREATE TABLE snapshot_chunks (
+    covered_size INTEGER NOT NULL,
+    seq          INTEGER NOT NULL,
+    bytes        BLOB NOT NULL,
+    PRIMARY KEY (covered_size, seq)
 );
 "#];
+
+/// Snapshots are stored in chunks of this size, so that neither writing nor reading
+/// one holds the whole serialized state in memory.
+pub const SNAPSHOT_CHUNK: usize = 1 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -119,11 +131,145 @@ struct RawRow {
     at_ms: i64,
 }
 
-/// A serialized state snapshot covering records `0..covered_size`.
+/// A serialized state snapshot covering records `0..covered_size`, whole in memory.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Snapshot {
     pub covered_size: u64,
     pub state_json: Vec<u8>,
+}
+
+/// Something that streams a snapshot's bytes into the store.
+pub trait SnapshotSource {
+    /// The log size the snapshot covers.
+    fn covered_size(&self) -> u64;
+    /// Writes the snapshot's bytes (serialized state) to `w`.
+    fn write_to(&self, w: &mut dyn Write) -> std::io::Result<()>;
+}
+
+impl SnapshotSource for Snapshot {
+    fn covered_size(&self) -> u64 {
+        self.covered_size
+    }
+
+    fn write_to(&self, w: &mut dyn Write) -> std::io::Result<()> {
+        w.write_all(&self.state_json)
+    }
+}
+
+/// Reads the chunks of one stored snapshot in order ([`Store::latest_snapshot_reader`]).
+pub struct SnapshotReader<'a> {
+    store: &'a Store,
+    covered_size: u64,
+    total_len: u64,
+    chunk_count: u64,
+    next_seq: u64,
+    chunk: Vec<u8>,
+    pos: usize,
+    read: u64,
+}
+
+impl SnapshotReader<'_> {
+    pub fn covered_size(&self) -> u64 {
+        self.covered_size
+    }
+
+    /// Serialized length of the snapshot.
+    pub fn total_len(&self) -> u64 {
+        self.total_len
+    }
+}
+
+impl std::io::Read for SnapshotReader<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.chunk.len() {
+            if self.next_seq == self.chunk_count {
+                if self.read != self.total_len {
+                    return Err(std::io::Error::other(format!(
+                        "snapshot at size {} has {} bytes in its chunks, its row says {}",
+                        self.covered_size, self.read, self.total_len
+                    )));
+                }
+                return Ok(0);
+            }
+            let chunk: Option<Vec<u8>> = self
+                .store
+                .conn
+                .query_row(
+                    "SELECT bytes FROM snapshot_chunks WHERE covered_size = ?1 AND seq = ?2",
+                    params![to_i64(self.covered_size), to_i64(self.next_seq)],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(std::io::Error::other)?;
+            self.chunk = chunk.ok_or_else(|| {
+                std::io::Error::other(format!(
+                    "snapshot at size {} lacks chunk {}",
+                    self.covered_size, self.next_seq
+                ))
+            })?;
+            self.pos = 0;
+            self.next_seq += 1;
+        }
+        let n = out.len().min(self.chunk.len() - self.pos);
+        out[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+/// Inserts what is written to it as snapshot chunks.
+struct ChunkWriter<'t, 'c> {
+    tx: &'t rusqlite::Transaction<'c>,
+    covered_size: u64,
+    buf: Vec<u8>,
+    seq: u64,
+    total: u64,
+    /// The SQLite error behind an `io::Error` returned from `write`.
+    failed: Option<rusqlite::Error>,
+}
+
+impl ChunkWriter<'_, '_> {
+    fn flush_chunk(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let r = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO snapshot_chunks (covered_size, seq, bytes) VALUES (?1, ?2, ?3)",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    to_i64(self.covered_size),
+                    to_i64(self.seq),
+                    self.buf
+                ])
+            });
+        if let Err(e) = r {
+            self.failed = Some(e);
+            return Err(std::io::Error::other("SQLite refused a snapshot chunk"));
+        }
+        self.total += self.buf.len() as u64;
+        self.seq += 1;
+        self.buf.clear();
+        Ok(())
+    }
+}
+
+impl Write for ChunkWriter<'_, '_> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let n = data.len().min(SNAPSHOT_CHUNK - self.buf.len());
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == SNAPSHOT_CHUNK {
+            self.flush_chunk()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The SQLite database of one data directory.
@@ -325,7 +471,7 @@ impl Store {
     pub fn append(
         &mut self,
         rows: &[RecordRow],
-        snapshot: Option<&Snapshot>,
+        snapshot: Option<&dyn SnapshotSource>,
     ) -> Result<(), StoreError> {
         for (k, row) in rows.iter().enumerate() {
             let expected = self.len + k as u64;
@@ -338,10 +484,10 @@ impl Store {
         }
         let new_len = self.len + rows.len() as u64;
         if let Some(s) = snapshot
-            && s.covered_size > new_len
+            && s.covered_size() > new_len
         {
             return Err(StoreError::SnapshotBeyondLog {
-                covered: s.covered_size,
+                covered: s.covered_size(),
                 len: new_len,
             });
         }
@@ -373,7 +519,13 @@ impl Store {
             }
         }
         if let Some(s) = snapshot {
-            insert_snapshot(&tx, s, self.keep_snapshots).map_err(e("writing a snapshot"))?;
+            insert_snapshot(&tx, s, self.keep_snapshots).map_err(|err| match err {
+                SnapshotWriteError::Sql(source) => sql_err(path, "writing a snapshot", source),
+                SnapshotWriteError::Source(source) => StoreError::BadSnapshot {
+                    covered: s.covered_size(),
+                    reason: format!("serializing it failed: {source}"),
+                },
+            })?;
         }
         tx.commit().map_err(e("committing an append"))?;
         self.len = new_len;
@@ -381,7 +533,7 @@ impl Store {
     }
 
     /// Writes a snapshot on its own (e.g. at shutdown).
-    pub fn write_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
+    pub fn write_snapshot(&mut self, snapshot: &dyn SnapshotSource) -> Result<(), StoreError> {
         self.append(&[], Some(snapshot))
     }
 
@@ -481,21 +633,46 @@ impl Store {
         Ok(out)
     }
 
-    /// The snapshot covering the most records, if any.
+    /// The snapshot covering the most records, if any, read whole into memory.
     pub fn latest_snapshot(&self) -> Result<Option<Snapshot>, StoreError> {
-        self.conn
+        let Some(mut r) = self.latest_snapshot_reader()? else {
+            return Ok(None);
+        };
+        let mut state_json = Vec::with_capacity(r.total_len() as usize);
+        r.read_to_end(&mut state_json)
+            .map_err(|e| StoreError::BadSnapshot {
+                covered: r.covered_size(),
+                reason: e.to_string(),
+            })?;
+        Ok(Some(Snapshot {
+            covered_size: r.covered_size(),
+            state_json,
+        }))
+    }
+
+    /// A reader over the snapshot covering the most records, if any; it fetches one
+    /// chunk at a time and fails if chunks are missing or short.
+    pub fn latest_snapshot_reader(&self) -> Result<Option<SnapshotReader<'_>>, StoreError> {
+        let row: Option<(i64, i64, i64)> = self
+            .conn
             .query_row(
-                "SELECT covered_size, state_json FROM snapshots ORDER BY covered_size DESC LIMIT 1",
+                "SELECT covered_size, total_len, chunk_count FROM snapshots
+                 ORDER BY covered_size DESC LIMIT 1",
                 [],
-                |r| {
-                    Ok(Snapshot {
-                        covered_size: r.get::<_, i64>(0)?.max(0) as u64,
-                        state_json: r.get(1)?,
-                    })
-                },
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()
-            .map_err(self.err("reading the latest snapshot"))
+            .map_err(self.err("reading the latest snapshot"))?;
+        Ok(row.map(|(covered, total, chunks)| SnapshotReader {
+            store: self,
+            covered_size: covered.max(0) as u64,
+            total_len: total.max(0) as u64,
+            chunk_count: chunks.max(0) as u64,
+            next_seq: 0,
+            chunk: Vec::new(),
+            pos: 0,
+            read: 0,
+        }))
     }
 
     /// Covered sizes of the stored snapshots, newest first.
@@ -531,20 +708,55 @@ impl Store {
     }
 }
 
+enum SnapshotWriteError {
+    Sql(rusqlite::Error),
+    Source(std::io::Error),
+}
+
 fn insert_snapshot(
     tx: &rusqlite::Transaction<'_>,
-    s: &Snapshot,
+    s: &dyn SnapshotSource,
     keep: u32,
-) -> Result<(), rusqlite::Error> {
+) -> Result<(), SnapshotWriteError> {
+    let covered = to_i64(s.covered_size());
+    let sql = SnapshotWriteError::Sql;
     tx.execute(
-        "INSERT OR REPLACE INTO snapshots (covered_size, state_json) VALUES (?1, ?2)",
-        params![to_i64(s.covered_size), s.state_json],
-    )?;
+        "DELETE FROM snapshot_chunks WHERE covered_size = ?1",
+        [covered],
+    )
+    .map_err(sql)?;
+    let mut w = ChunkWriter {
+        tx,
+        covered_size: s.covered_size(),
+        buf: Vec::with_capacity(SNAPSHOT_CHUNK),
+        seq: 0,
+        total: 0,
+        failed: None,
+    };
+    if let Err(e) = s.write_to(&mut w).and_then(|()| w.flush_chunk()) {
+        return Err(match w.failed.take() {
+            Some(sql_error) => sql(sql_error),
+            None => SnapshotWriteError::Source(e),
+        });
+    }
+    tx.execute(
+        "INSERT OR REPLACE INTO snapshots (covered_size, total_len, chunk_count)
+         VALUES (?1, ?2, ?3)",
+        params![covered, to_i64(w.total), to_i64(w.seq)],
+    )
+    .map_err(sql)?;
     tx.execute(
         "DELETE FROM snapshots WHERE covered_size NOT IN
            (SELECT covered_size FROM snapshots ORDER BY covered_size DESC LIMIT ?1)",
         [keep],
-    )?;
+    )
+    .map_err(sql)?;
+    tx.execute(
+        "DELETE FROM snapshot_chunks WHERE covered_size NOT IN
+           (SELECT covered_size FROM snapshots)",
+        [],
+    )
+    .map_err(sql)?;
     Ok(())
 }
 
@@ -687,6 +899,32 @@ mod tests {
             s.write_snapshot(&too_far),
             Err(StoreError::SnapshotBeyondLog { .. })
         ));
+    }
+
+    #[test]
+    fn snapshots_span_chunks_and_missing_chunks_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("db")).unwrap();
+        s.append(&[row(0)], None).unwrap();
+        let big: Vec<u8> = (0..SNAPSHOT_CHUNK * 2 + 12345)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let snap = Snapshot {
+            covered_size: 1,
+            state_json: big.clone(),
+        };
+        s.write_snapshot(&snap).unwrap();
+        assert_eq!(s.latest_snapshot().unwrap().unwrap(), snap);
+        let chunks: i64 = s
+            .conn
+            .query_row("SELECT COUNT(*) FROM snapshot_chunks", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(chunks, 3);
+        s.conn
+            .execute("DELETE FROM snapshot_chunks WHERE seq = 1", [])
+            .unwrap();
+        let e = s.latest_snapshot().unwrap_err();
+        assert!(e.to_string().contains("lacks chunk 1"), "{e}");
     }
 
     #[test]

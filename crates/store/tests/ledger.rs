@@ -228,3 +228,23 @@ fn snapshots_space_out_as_the_log_grows() {
     // Intervals max(2, half the last snapshot's size): 2, 2, 2, 3, 4.
     assert_eq!(l.store().snapshot_sizes().unwrap(), vec![13, 9, 6, 4, 2]);
 }
+
+#[test]
+fn an_unusable_snapshot_falls_back_to_a_full_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let gen_ = LogGen::new(5, 3);
+    let mut l = Ledger::open(dir.path()).unwrap();
+    fill(&mut l, &gen_, 12);
+    let (state, root) = (state_json(&l), l.root());
+    l.close().unwrap();
+    rusqlite::Connection::open(dir.path().join(DB_FILE))
+        .unwrap()
+        .execute("UPDATE snapshot_chunks SET bytes = x'7b7d'", [])
+        .unwrap();
+    let l = Ledger::open(dir.path()).unwrap();
+    let report = l.open_report();
+    assert_eq!(report.snapshot_size, None);
+    assert!(report.snapshot_skipped.is_some(), "{report:?}");
+    assert_eq!(report.replayed, 12);
+    assert_eq!((state_json(&l), l.root()), (state, root));
+}
