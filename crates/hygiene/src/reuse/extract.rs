@@ -392,7 +392,9 @@ pub fn extract(data: &[u8]) -> FileTags {
             tags.binary = true;
         }
         Encoding::Utf8 | Encoding::Latin1 => {
-            if memmem::find(data, b"REUSE-Ignore").is_some() {
+            static IGNORE: LazyLock<memmem::Finder<'static>> =
+                LazyLock::new(|| memmem::Finder::new("REUSE-Ignore"));
+            if IGNORE.find(data).is_some() {
                 extract_slow(data, encoding, &mut tags);
             } else {
                 extract_fast(data, encoding, &mut tags);
@@ -406,22 +408,20 @@ pub fn extract(data: &[u8]) -> FileTags {
 /// The common case: no ignore blocks, ASCII-compatible encoding; only lines that hold
 /// a trigger word are decoded and matched.
 fn extract_fast(data: &[u8], encoding: Encoding, tags: &mut FileTags) {
-    static SPDX: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new("SPDX-"));
-    static COPY: LazyLock<memmem::Finder<'static>> =
-        LazyLock::new(|| memmem::Finder::new("Copyright"));
+    // One SIMD pass for all three trigger words (the regex crate uses a packed
+    // multi-literal searcher for this). © is U+00A9: byte A9 in Latin-1, C2 A9 in UTF-8.
+    static TRIGGERS: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
+        regex::bytes::Regex::new(r"(?-u:SPDX-|Copyright|\xA9)").expect("static regex")
+    });
     let newline = detect_newline(data);
     let mut lines = LineCounter::new(data);
     let mut base = 0;
     for chunk in chunks(data, newline) {
-        let mut hits: Vec<usize> = SPDX.find_iter(chunk).collect();
-        hits.extend(COPY.find_iter(chunk));
-        // © is U+00A9: byte A9 in Latin-1, C2 A9 in UTF-8.
-        hits.extend(memchr::memchr_iter(0xa9, chunk));
+        let hits: Vec<usize> = TRIGGERS.find_iter(chunk).map(|m| m.start()).collect();
         if hits.is_empty() {
             base += chunk.len();
             continue;
         }
-        hits.sort_unstable();
         let mut next_line_start = 0;
         for hit in hits {
             if hit < next_line_start {
