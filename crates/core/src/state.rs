@@ -1089,7 +1089,17 @@ impl State {
                 ),
             ));
         }
-        self.open_proposal(&op.proposal_id)?;
+        let p = self.open_proposal(&op.proposal_id)?;
+        if ctx.at >= p.voting_ends {
+            // The tally decides now; a withdrawal must not pre-empt the close.
+            return Err(rej(
+                RejectCode::NotVoting,
+                format!(
+                    "voting on proposal {:?} ended at {}: it can only be closed now",
+                    op.proposal_id, p.voting_ends
+                ),
+            ));
+        }
         let p = self.proposal_mut(&op.proposal_id).expect("checked above");
         p.status = ProposalStatus::Withdrawn;
         p.updated_at = ctx.at;

@@ -334,6 +334,7 @@ fn quorum_failure_at_close_and_too_early_close() {
 #[test]
 fn withdraw_only_by_the_proposer_while_voting() {
     let mut m = Mesh::new();
+    let late = m.propose(1, "11.1", "too late to withdraw");
     let id = m.propose(1, "11.0", "new text");
     let w = |reason: Option<&str>| {
         Operation::Withdraw(WithdrawOp {
@@ -355,7 +356,7 @@ fn withdraw_only_by_the_proposer_while_voting() {
         code(m.vote(&m.hub(0), &id, VoteChoice::Approve)),
         RejectCode::NotVoting
     );
-    assert!(m.state.due_closes(Timestamp(i64::MAX)).is_empty());
+    assert_eq!(m.state.due_closes(Timestamp(i64::MAX)), vec![late.clone()]);
     let unknown = Operation::Withdraw(WithdrawOp {
         proposal_id: m.fresh_id(),
         reason: None,
@@ -364,6 +365,14 @@ fn withdraw_only_by_the_proposer_while_voting() {
         code(m.submit(&m.hub(1), unknown)),
         RejectCode::UnknownProposal
     );
+    // Once the period is over only the tally decides.
+    m.advance(604_800);
+    let too_late = Operation::Withdraw(WithdrawOp {
+        proposal_id: late.clone(),
+        reason: None,
+    });
+    assert_eq!(code(m.submit(&m.hub(1), too_late)), RejectCode::NotVoting);
+    assert_eq!(m.state.due_closes(m.now), vec![late]);
 }
 
 #[test]
