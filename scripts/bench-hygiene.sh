@@ -27,10 +27,12 @@ git ls-files -z | xargs -0 cat > /dev/null 2>&1 || true
 
 measure() { # name, command...
     local name=$1; shift
-    /usr/bin/time -f "%e %M" -o "$out/$name.time" "$@" > "$out/$name.out" 2> "$out/$name.err" || true
-    read -r secs rss < <(tail -1 "$out/$name.time")
-    printf '%-28s %8.2f s  %8d KiB peak RSS\n' "$name" "$secs" "$rss"
+    /usr/bin/time -f "%e %U %S %M" -o "$out/$name.time" "$@" > "$out/$name.out" 2> "$out/$name.err" || true
+    read -r secs user sys rss < <(tail -1 "$out/$name.time")
+    cpu=$(python3 -c "print(f'{$user + $sys:.2f}')")
+    printf '%-28s %8.2f s wall %8.2f s cpu %8d KiB peak RSS\n' "$name" "$secs" "$cpu" "$rss"
     eval "t_${name//-/_}=$secs"
+    eval "c_${name//-/_}=$cpu"
 }
 
 measure git-ls-files git ls-files
@@ -45,6 +47,8 @@ echo
 echo "govmesh / 2-process read floor: $(ratio "$t_govmesh_hygiene" "$t_read_2_processes")x"
 echo "govmesh 1 thread / 1-process read floor: $(ratio "$t_govmesh_hygiene_1_thread" "$t_read_1_process")x"
 echo "reuse lint / govmesh:           $(ratio "$t_reuse_lint" "$t_govmesh_hygiene")x"
+echo "cpu: govmesh / 1-process read:  $(ratio "$c_govmesh_hygiene" "$c_read_1_process")x (less sensitive to a busy machine)"
+echo "cpu: reuse lint / govmesh:      $(ratio "$c_reuse_lint" "$c_govmesh_hygiene")x"
 
 echo
 echo "agreement with reuse lint, per category:"
