@@ -959,5 +959,10 @@ fn judge_reuse(
             });
         }
     }
-    (!global_error && r.is_compliant(), r)
+    let compliant = if project_wide {
+        r.is_compliant()
+    } else {
+        r.files_compliant()
+    };
+    (!global_error && compliant, r)
 }

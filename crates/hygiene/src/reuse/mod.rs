@@ -233,6 +233,16 @@ impl ReuseReport {
         out
     }
 
+    /// Whether the checked files are compliant on their own (reuse's `lint-file`):
+    /// the license-directory categories are left out.
+    pub fn files_compliant(&self) -> bool {
+        self.missing_licenses.is_empty()
+            && self.read_errors.is_empty()
+            && self.missing_copyright.is_empty()
+            && self.missing_licensing.is_empty()
+            && self.invalid_expressions.is_empty()
+    }
+
     /// Whether reuse would call the project compliant.
     pub fn is_compliant(&self) -> bool {
         self.duplicate_licenses.is_empty() && self.categories().values().all(BTreeSet::is_empty)

@@ -92,6 +92,14 @@ fn only_listed_files_in_pre_commit_mode() {
     let paths: std::collections::BTreeSet<&str> =
         report.findings.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(paths.into_iter().collect::<Vec<_>>(), ["no-header.c"]);
+    assert_eq!(report.summary.reuse_compliant, Some(false));
+    let options = CheckOptions {
+        only: Some(["plus.c".to_string()].into_iter().collect()),
+        ..CheckOptions::default()
+    };
+    let report = check(dir.path(), &codex(), &options).expect("check runs");
+    assert_eq!(report.findings, [], "plus.c is fine on its own");
+    assert_eq!(report.summary.reuse_compliant, Some(true));
 }
 
 #[cfg(unix)]
