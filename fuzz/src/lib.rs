@@ -1,0 +1,666 @@
+//! Shared fixtures and checks of the govmesh fuzz targets.
+//!
+//! Every target in `fuzz_targets/` is one line calling a `check_*` function here, so
+//! the same checks run under cargo-fuzz (libFuzzer) and in the plain unit tests that
+//! replay the committed seed corpus. The fixture is a real mesh: Ed25519 keys from
+//! fixed seeds, the Codex genesis signed by a founding hub, and two open proposals,
+//! built once per process.
+
+use govmesh_core::Timestamp;
+use govmesh_core::canonical::{canonical_bytes, parse_strict};
+use govmesh_core::checkpoint::{Checkpoint, SignedNote};
+use govmesh_core::codex::codex_genesis;
+use govmesh_core::dsse::{ENTRY_PAYLOAD_TYPE, Envelope};
+use govmesh_core::entry::{LogRecord, NodeSpec, Operation, ProposeOp, VoteOp, sign_entry};
+use govmesh_core::keys::KeyPair;
+use govmesh_core::model::{Changes, DiffOp, NodeType, PatchOperation, VoteChoice};
+use govmesh_core::patch::{apply_diff, from_json_patch, parse_pointer, to_json_patch};
+use govmesh_core::state::State;
+use serde_json::{Value, json};
+use std::sync::OnceLock;
+
+/// Council time of the genesis entry (2025-11-26T11:00:00Z).
+pub const T0: i64 = 1_764_154_800_000;
+
+/// Id of the open proposal on clause 11.0 (text only), no votes yet.
+pub const TEXT_PROPOSAL: &str = "22222222-2222-4222-8222-222222222222";
+/// Id of the open proposal on clause 5.5 with a rules diff; hubs 0 and 1 approved it,
+/// so hub 2's approval adopts it (clause 5.5 needs more than two thirds).
+pub const RULES_PROPOSAL: &str = "33333333-3333-4333-8333-333333333333";
+
+/// The mesh every state-machine target starts from.
+pub struct Fixture {
+    /// Founding governance hubs (seeds 1, 2, 3).
+    pub hubs: Vec<KeyPair>,
+    /// Founding compliance witness (seed 9).
+    pub witness: KeyPair,
+    /// A key no node holds (seed 42).
+    pub stranger: KeyPair,
+    /// Only the genesis entry applied.
+    pub genesis_state: State,
+    /// Genesis, two proposals and two votes applied (5 entries).
+    pub voting_state: State,
+    /// The records of `voting_state`, in log order.
+    pub log: Vec<LogRecord>,
+}
+
+impl Fixture {
+    /// The key whose node id is `author`, if it is one of the fixture's keys.
+    pub fn key_of(&self, author: &str) -> Option<&KeyPair> {
+        self.hubs
+            .iter()
+            .chain([&self.witness, &self.stranger])
+            .find(|k| k.node_id() == author)
+    }
+}
+
+fn spec(k: &KeyPair, node_type: NodeType) -> NodeSpec {
+    NodeSpec {
+        node_id: k.node_id().to_owned(),
+        node_type,
+        public_key: k.public(),
+        network_address: None,
+        display_name: None,
+        node_policy_capabilities: Vec::new(),
+    }
+}
+
+fn propose_op(state: &State, id: &str, clause: &str, diff: Vec<DiffOp>) -> ProposeOp {
+    let c = state
+        .contract("codex")
+        .and_then(|c| c.clause(clause))
+        .expect("the Codex has the clause")
+        .clone();
+    ProposeOp {
+        proposal_id: id.to_owned(),
+        contract_id: "codex".into(),
+        target_contract_clause: clause.into(),
+        base_clause_hash: c.hash().expect("clause hashes"),
+        domain_id: None,
+        rationale: format!("fuzz fixture change of {clause}"),
+        changes: Changes {
+            current_text: c.text.clone(),
+            proposed_text: format!("{} (amended)", c.text),
+            diff,
+        },
+        voting_period_secs: None,
+    }
+}
+
+/// The fixture, built on first use.
+pub fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let hubs: Vec<KeyPair> = (1..=3).map(|s| KeyPair::from_seed([s; 32])).collect();
+        let witness = KeyPair::from_seed([9; 32]);
+        let stranger = KeyPair::from_seed([42; 32]);
+        let mut founders: Vec<NodeSpec> = hubs
+            .iter()
+            .map(|k| spec(k, NodeType::GovernanceHub))
+            .collect();
+        founders.push(spec(&witness, NodeType::ComplianceWitness));
+        let genesis = sign_entry(
+            &hubs[0],
+            Operation::Genesis(codex_genesis("fuzz-mesh", founders)),
+        );
+        let mut state = State::new();
+        let mut log = Vec::new();
+        let mut push = |state: &mut State, env: Envelope, secs: u64| {
+            let rec = LogRecord {
+                index: state.size(),
+                timestamp: Timestamp(T0).plus_secs(secs),
+                envelope: env,
+            };
+            state.apply_record(&rec).expect("fixture entry applies");
+            log.push(rec);
+        };
+        push(&mut state, genesis, 0);
+        let genesis_state = state.clone();
+        let text = propose_op(&state, TEXT_PROPOSAL, "11.0", Vec::new());
+        push(
+            &mut state,
+            sign_entry(&hubs[0], Operation::Propose(text)),
+            1,
+        );
+        let diff = vec![DiffOp {
+            path: "/default_voting_policy/voting_period_secs".into(),
+            operation: PatchOperation::Replace,
+            value: json!(86400),
+        }];
+        let rules = propose_op(&state, RULES_PROPOSAL, "5.5", diff);
+        push(
+            &mut state,
+            sign_entry(&hubs[1], Operation::Propose(rules)),
+            2,
+        );
+        let vote = VoteOp {
+            proposal_id: RULES_PROPOSAL.into(),
+            choice: VoteChoice::Approve,
+            reason: None,
+        };
+        push(
+            &mut state,
+            sign_entry(&hubs[0], Operation::Vote(vote.clone())),
+            3,
+        );
+        push(&mut state, sign_entry(&hubs[1], Operation::Vote(vote)), 4);
+        Fixture {
+            hubs,
+            witness,
+            stranger,
+            genesis_state,
+            voting_state: state,
+            log,
+        }
+    })
+}
+
+/// Council times every state-machine target tries: during voting, and a year later
+/// when every voting period has ended.
+pub fn times() -> [Timestamp; 2] {
+    [
+        Timestamp(T0).plus_secs(60),
+        Timestamp(T0).plus_secs(365 * 86400),
+    ]
+}
+
+/// Applies `env` at `at` to a copy of `state`; a refusal must leave it unchanged.
+fn apply_and_check(state: &State, env: &Envelope, at: Timestamp) {
+    let mut s = state.clone();
+    match s.apply(env, at) {
+        Ok(a) => {
+            assert_eq!(a.index, state.size());
+            assert_eq!(s.size(), state.size() + 1);
+            // An accepted entry can never be accepted twice.
+            let again = s.clone();
+            assert!(s.apply(env, at).is_err(), "an entry applied twice");
+            assert!(s == again, "a refused replay changed the state");
+        }
+        Err(e) => {
+            assert!(&s == state, "state changed by a refused entry: {e}");
+        }
+    }
+}
+
+/// Equality of JSON values as JCS sees them: numbers by their IEEE 754 double value
+/// (JCS writes `1.0` as `1` and `-0` as `0`, which parse back as integers).
+fn same_json(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, xv)| y.get(k).is_some_and(|yv| same_json(xv, yv)))
+        }
+        _ => a == b,
+    }
+}
+
+/// Target `canonical`: strict parsing of arbitrary bytes; what parses canonicalizes,
+/// and the canonical bytes parse back to the same value and are a fixed point.
+pub fn check_canonical(data: &[u8]) {
+    let Ok(v) = parse_strict(data) else { return };
+    let c = canonical_bytes(&v).expect("a strictly parsed value canonicalizes");
+    let back = parse_strict(&c).expect("canonical bytes re-parse");
+    assert!(
+        same_json(&back, &v),
+        "canonical bytes {:?} re-parse to {back:?}, not {v:?}",
+        String::from_utf8_lossy(&c)
+    );
+    let c2 = canonical_bytes(&back).expect("re-parsed value canonicalizes");
+    assert_eq!(c, c2, "canonical form is not a fixed point");
+}
+
+/// Target `envelope_apply`: arbitrary bytes as the JSON body of a DSSE envelope,
+/// applied to the genesis state and to the voting state at both fixture times.
+pub fn check_envelope_apply(data: &[u8]) {
+    let Ok(env) = serde_json::from_slice::<Envelope>(data) else {
+        return;
+    };
+    let f = fixture();
+    for at in times() {
+        apply_and_check(&f.genesis_state, &env, at);
+        apply_and_check(&f.voting_state, &env, at);
+    }
+}
+
+/// Target `payload_apply`: arbitrary bytes as the *payload* of an entry, signed with
+/// the key of the node its `author` names (a founding hub's if none), so every input
+/// gets past the signature check to the operation rules.
+pub fn check_payload_apply(data: &[u8]) {
+    let f = fixture();
+    let author = serde_json::from_slice::<Value>(data)
+        .ok()
+        .and_then(|v| v.get("author").and_then(Value::as_str).map(str::to_owned));
+    let key = author
+        .as_deref()
+        .and_then(|a| f.key_of(a))
+        .unwrap_or(&f.hubs[1]);
+    let env = Envelope::sign(ENTRY_PAYLOAD_TYPE, data, key);
+    for at in times() {
+        apply_and_check(&f.genesis_state, &env, at);
+        apply_and_check(&f.voting_state, &env, at);
+    }
+}
+
+/// Target `checkpoint`: arbitrary text as a signed note and as a checkpoint body;
+/// whatever parses writes back to text that parses to the same thing.
+pub fn check_checkpoint(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(note) = SignedNote::parse(text) {
+        let again = SignedNote::parse(&note.to_text()).expect("a parsed note's text parses");
+        assert_eq!(again, note);
+        let _ = note.checkpoint();
+        let _ = note.verify("fuzz", &fixture().hubs[0].public());
+    }
+    if let Ok(cp) = Checkpoint::parse_body(text) {
+        let again = Checkpoint::parse_body(&cp.body()).expect("a parsed checkpoint's body parses");
+        assert_eq!(again, cp);
+    }
+}
+
+/// Target `key_file`: arbitrary text as a key file; a key that loads writes back to a
+/// file that loads as the same key.
+pub fn check_key_file(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(k) = KeyPair::from_file_json(text) {
+        let again = KeyPair::from_file_json(&k.to_file_json()).expect("written key file loads");
+        assert_eq!(again.public(), k.public());
+        assert_eq!(again.node_id(), k.node_id());
+    }
+}
+
+/// Target `log_record`: arbitrary bytes as a JSON log record, replayed onto the
+/// genesis state and the voting state.
+pub fn check_log_record(data: &[u8]) {
+    let Ok(rec) = serde_json::from_slice::<LogRecord>(data) else {
+        return;
+    };
+    let f = fixture();
+    for state in [&f.genesis_state, &f.voting_state] {
+        let mut s = state.clone();
+        match s.apply_record(&rec) {
+            Ok(_) => assert_eq!(s.size(), state.size() + 1),
+            Err(e) => assert!(&s == state, "state changed by a refused record: {e}"),
+        }
+    }
+}
+
+/// Reads a reference token: either one of the document's own keys or indices (so the
+/// fuzzer reaches deep paths), or a tricky token.
+fn token(u: &mut arbitrary::Unstructured, at: &Value) -> arbitrary::Result<String> {
+    const TRICKY: [&str; 10] = [
+        "-",
+        "0",
+        "00",
+        "01",
+        "",
+        "~",
+        "~0",
+        "~1",
+        "~2",
+        "99999999999999999999",
+    ];
+    let own: Vec<String> = match at {
+        Value::Object(m) => m.keys().cloned().collect(),
+        Value::Array(a) => (0..=a.len()).map(|i| i.to_string()).collect(),
+        _ => Vec::new(),
+    };
+    Ok(match u.int_in_range(0..=3u8)? {
+        0 | 1 if !own.is_empty() => u.choose(&own)?.replace('~', "~0").replace('/', "~1"),
+        2 => (*u.choose(&TRICKY)?).to_owned(),
+        _ => u.arbitrary::<String>()?,
+    })
+}
+
+fn small_value(u: &mut arbitrary::Unstructured, depth: u8) -> arbitrary::Result<Value> {
+    Ok(match u.int_in_range(0..=6u8)? {
+        0 => Value::Null,
+        1 => Value::Bool(u.arbitrary()?),
+        2 => json!(u.int_in_range(-1000..=1_000_000i64)?),
+        3 => Value::String(u.arbitrary()?),
+        4 if depth < 3 => {
+            let n = u.int_in_range(0..=3usize)?;
+            Value::Array(
+                (0..n)
+                    .map(|_| small_value(u, depth + 1))
+                    .collect::<Result<_, _>>()?,
+            )
+        }
+        5 if depth < 3 => {
+            let n = u.int_in_range(0..=3usize)?;
+            let mut m = serde_json::Map::new();
+            for _ in 0..n {
+                m.insert(u.arbitrary()?, small_value(u, depth + 1)?);
+            }
+            Value::Object(m)
+        }
+        _ => json!(u.arbitrary::<f64>()?.clamp(-1e9, 1e9)),
+    })
+}
+
+/// Target `patch`: diff ops built from the bytes, with paths that walk the real rules
+/// of a Codex clause, applied in sequence. A failing op changes nothing; a diff that
+/// applies survives the JSON Patch round trip with the same result.
+pub fn check_patch(data: &[u8]) {
+    let mut u = arbitrary::Unstructured::new(data);
+    let _ = check_patch_inner(&mut u);
+}
+
+fn check_patch_inner(u: &mut arbitrary::Unstructured) -> arbitrary::Result<()> {
+    let f = fixture();
+    let contract = f.genesis_state.contract("codex").expect("the Codex");
+    let clause = u.choose(&contract.clauses)?;
+    let mut rules = clause.rules.clone();
+    let mut ops = Vec::new();
+    for _ in 0..u.int_in_range(1..=6u8)? {
+        let mut path = String::new();
+        let mut at = Some(&rules);
+        for _ in 0..u.int_in_range(0..=5u8)? {
+            let tok = token(u, at.unwrap_or(&Value::Null))?;
+            let unescaped = parse_pointer(&format!("/{tok}"))
+                .ok()
+                .and_then(|t| t.into_iter().next());
+            at = match (at, unescaped) {
+                (Some(Value::Object(m)), Some(k)) => m.get(&k),
+                (Some(Value::Array(a)), Some(k)) => k.parse::<usize>().ok().and_then(|i| a.get(i)),
+                _ => None,
+            };
+            path.push('/');
+            path.push_str(&tok);
+        }
+        let operation = *u.choose(&[
+            PatchOperation::Add,
+            PatchOperation::Remove,
+            PatchOperation::Replace,
+        ])?;
+        let value = if operation == PatchOperation::Remove {
+            Value::Null
+        } else {
+            small_value(u, 0)?
+        };
+        let op = DiffOp {
+            path,
+            operation,
+            value,
+        };
+        let before = rules.clone();
+        match apply_diff(&rules, std::slice::from_ref(&op)) {
+            Ok(next) => {
+                // Whatever a diff makes still canonicalizes (it is hashed into the clause).
+                canonical_bytes(&next).expect("patched rules canonicalize");
+                rules = next;
+            }
+            Err(_) => assert_eq!(rules, before),
+        }
+        ops.push(op);
+    }
+    let direct = apply_diff(&clause.rules, &ops);
+    let via_patch = from_json_patch(&to_json_patch(&ops)).map(|o| apply_diff(&clause.rules, &o));
+    if let (Ok(d), Ok(Ok(p))) = (&direct, &via_patch) {
+        assert_eq!(d, p, "JSON Patch round trip changed the result");
+    }
+    // The ops also go through the state machine as a proposal's diff.
+    if u.arbitrary::<bool>()? {
+        let mut p = propose_op(
+            &f.genesis_state,
+            "44444444-4444-4444-8444-444444444444",
+            &clause.clause_id,
+            ops,
+        );
+        p.rationale = "fuzzed diff".into();
+        let env = sign_entry(&f.hubs[2], Operation::Propose(p));
+        apply_and_check(&f.genesis_state, &env, times()[0]);
+    }
+    Ok(())
+}
+
+/// Applies the fixture checks to one seed file of a target, by target name.
+pub fn check(target: &str, data: &[u8]) {
+    match target {
+        "canonical" => check_canonical(data),
+        "envelope_apply" => check_envelope_apply(data),
+        "payload_apply" => check_payload_apply(data),
+        "checkpoint" => check_checkpoint(data),
+        "key_file" => check_key_file(data),
+        "log_record" => check_log_record(data),
+        "patch" => check_patch(data),
+        other => panic!("unknown fuzz target {other:?}"),
+    }
+}
+
+/// Every target's name, as in Cargo.toml and corpus/.
+pub const TARGETS: [&str; 7] = [
+    "canonical",
+    "envelope_apply",
+    "payload_apply",
+    "checkpoint",
+    "key_file",
+    "log_record",
+    "patch",
+];
+
+#[cfg(test)]
+mod tests {
+    //! `cargo test` in fuzz/: replays every committed seed (and any crash input saved
+    //! under artifacts/) through the target's checks on stable Rust, and, when asked
+    //! (`-- --ignored write_seeds`), regenerates the seed corpus from the fixture.
+
+    use super::*;
+    use govmesh_core::entry::{CloseOp, EntryPayload, WithdrawOp};
+    use std::path::{Path, PathBuf};
+
+    fn dir(kind: &str, target: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(kind)
+            .join(target)
+    }
+
+    #[test]
+    fn replay_corpus_and_artifacts() {
+        let mut n = 0;
+        for target in TARGETS {
+            for kind in ["corpus", "artifacts"] {
+                let Ok(rd) = std::fs::read_dir(dir(kind, target)) else {
+                    assert!(kind != "corpus", "no seed corpus for {target}");
+                    continue;
+                };
+                for e in rd {
+                    let path = e.unwrap().path();
+                    let data = std::fs::read(&path).unwrap();
+                    eprintln!("{target}: {}", path.display());
+                    check(target, &data);
+                    n += 1;
+                }
+            }
+        }
+        assert!(n >= TARGETS.len(), "only {n} seeds");
+    }
+
+    #[test]
+    fn fixture_is_a_voting_mesh() {
+        let f = fixture();
+        assert_eq!(f.genesis_state.size(), 1);
+        assert_eq!(f.voting_state.size(), 5);
+        assert!(f.voting_state.proposal(TEXT_PROPOSAL).is_some());
+        assert!(f.voting_state.proposal(RULES_PROPOSAL).is_some());
+    }
+
+    /// The valid seeds really are accepted, so mutations start past the signature
+    /// and tether checks.
+    #[test]
+    fn seeds_are_accepted_entries() {
+        let f = fixture();
+        for name in [
+            "vote_adopts",
+            "vote_veto",
+            "withdraw",
+            "propose_rules",
+            "register_node",
+        ] {
+            let data = std::fs::read(dir("corpus", "envelope_apply").join(format!("{name}.json")))
+                .unwrap();
+            let env: Envelope = serde_json::from_slice(&data).unwrap();
+            let mut s = f.voting_state.clone();
+            s.apply(&env, times()[0])
+                .unwrap_or_else(|e| panic!("seed {name} refused: {e}"));
+        }
+    }
+
+    fn payload(k: &KeyPair, op: Operation) -> Vec<u8> {
+        canonical_bytes(&EntryPayload {
+            author: k.node_id().to_owned(),
+            op,
+        })
+        .unwrap()
+    }
+
+    fn write(target: &str, name: &str, data: &[u8]) {
+        let d = dir("corpus", target);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(name), data).unwrap();
+    }
+
+    /// Regenerates corpus/: `cargo test --lib -- --ignored write_seeds`.
+    #[test]
+    #[ignore]
+    fn write_seeds() {
+        let f = fixture();
+        let vote = |k: &KeyPair, id: &str, choice| {
+            Operation::Vote(VoteOp {
+                proposal_id: id.into(),
+                choice,
+                reason: Some("fuzz seed".into()),
+            })
+        };
+        let ops: Vec<(&str, &KeyPair, Operation)> = vec![
+            (
+                "vote_adopts",
+                &f.hubs[1],
+                vote(&f.hubs[1], RULES_PROPOSAL, VoteChoice::Approve),
+            ),
+            (
+                "vote_veto",
+                &f.hubs[2],
+                vote(&f.hubs[2], TEXT_PROPOSAL, VoteChoice::Veto),
+            ),
+            (
+                "vote_witness",
+                &f.witness,
+                vote(&f.witness, TEXT_PROPOSAL, VoteChoice::Reject),
+            ),
+            (
+                "withdraw",
+                &f.hubs[0],
+                Operation::Withdraw(WithdrawOp {
+                    proposal_id: TEXT_PROPOSAL.into(),
+                    reason: None,
+                }),
+            ),
+            (
+                "close",
+                &f.hubs[2],
+                Operation::Close(CloseOp {
+                    proposal_id: TEXT_PROPOSAL.into(),
+                }),
+            ),
+            (
+                "propose_rules",
+                &f.hubs[2],
+                Operation::Propose(propose_op(
+                    &f.genesis_state,
+                    "55555555-5555-4555-8555-555555555555",
+                    "5.5",
+                    vec![DiffOp {
+                        path: "/voting_period_bounds/min_secs".into(),
+                        operation: PatchOperation::Replace,
+                        value: json!(120),
+                    }],
+                )),
+            ),
+            (
+                "register_node",
+                &f.hubs[0],
+                Operation::RegisterNode(spec(&f.stranger, NodeType::GovernanceHub)),
+            ),
+        ];
+        for (name, k, op) in ops {
+            let p = payload(k, op.clone());
+            write("payload_apply", &format!("{name}.json"), &p);
+            let env = sign_entry(k, op);
+            let text = serde_json::to_vec(&env).unwrap();
+            write("envelope_apply", &format!("{name}.json"), &text);
+            let rec = LogRecord {
+                index: f.voting_state.size(),
+                timestamp: times()[0],
+                envelope: env,
+            };
+            write(
+                "log_record",
+                &format!("{name}.json"),
+                &serde_json::to_vec(&rec).unwrap(),
+            );
+        }
+        let genesis = serde_json::to_vec(&f.log[0].envelope).unwrap();
+        write("envelope_apply", "genesis.json", &genesis);
+        write("canonical", "genesis_envelope.json", &genesis);
+        write(
+            "payload_apply",
+            "genesis.json",
+            &f.log[0].envelope.payload_bytes().unwrap(),
+        );
+        write(
+            "log_record",
+            "propose_text_at_1.json",
+            &serde_json::to_vec(&f.log[1]).unwrap(),
+        );
+        write(
+            "canonical",
+            "rfc8785_3_2_2.json",
+            br#"{"numbers": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001], "string": "\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/", "literals": [null, true, false]}"#,
+        );
+        write(
+            "canonical",
+            "nested.json",
+            b"[{\"b\":[[],{}],\"a\":-0.0,\"\xc3\xa9\":9007199254740991}]",
+        );
+
+        let cp = Checkpoint {
+            origin: "example.com/fuzz-mesh".into(),
+            size: 5,
+            root: f.log[4].leaf_hash(),
+            extensions: vec!["extension line".into()],
+        };
+        let note = cp.sign("fuzz", &f.hubs[0]);
+        write(
+            "checkpoint",
+            "signed_checkpoint.txt",
+            note.to_text().as_bytes(),
+        );
+        write("checkpoint", "body.txt", cp.body().as_bytes());
+        let mut two = note.clone();
+        two.add_signature("other.example/witness", &f.witness);
+        write("checkpoint", "two_signatures.txt", two.to_text().as_bytes());
+
+        write("key_file", "hub.json", f.hubs[0].to_file_json().as_bytes());
+        write(
+            "key_file",
+            "named.json",
+            KeyPair::from_seed([7; 32])
+                .with_node_id("node-\u{e9}-7".into())
+                .to_file_json()
+                .as_bytes(),
+        );
+
+        write("patch", "zeros.bin", &[0u8; 48]);
+        write("patch", "walk.bin", &(0u8..=255).collect::<Vec<_>>());
+        write("patch", "ones.bin", &[0x55u8; 64]);
+    }
+}
