@@ -45,6 +45,21 @@ pub enum HygieneCommand {
         #[arg(long, default_value_t = 0)]
         threads: usize,
     },
+    /// Add missing SPDX headers (in the file's comment style) or `.license` sidecars.
+    Fix {
+        /// The repository to fix.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        /// Copyright text to add where it is missing, e.g. "2026 Jane Doe".
+        #[arg(long)]
+        copyright: String,
+        /// SPDX license expression to add where it is missing, e.g. "MIT".
+        #[arg(long)]
+        license: String,
+        /// Print the changes as a unified diff instead of writing them.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// Runs a hygiene command; returns the process exit code.
@@ -65,7 +80,35 @@ pub fn run(cmd: HygieneCommand) -> anyhow::Result<i32> {
             &files,
             threads,
         ),
+        HygieneCommand::Fix {
+            path,
+            copyright,
+            license,
+            dry_run,
+        } => fix(&path, &copyright, &license, dry_run),
     }
+}
+
+fn fix(path: &Path, copyright: &str, license: &str, dry_run: bool) -> anyhow::Result<i32> {
+    if govmesh_hygiene::reuse::expr::parse(license).is_none() {
+        bail!("--license {license:?} is not a valid SPDX license expression");
+    }
+    let plans = govmesh_hygiene::fix::plan_repository(path, copyright, license)?;
+    if dry_run {
+        for p in &plans {
+            print!("{}", govmesh_hygiene::fix::diff(p));
+        }
+        return Ok(0);
+    }
+    let written = govmesh_hygiene::fix::apply(path, &plans)
+        .with_context(|| format!("writing fixes under {}", path.display()))?;
+    for p in &plans {
+        if let govmesh_hygiene::fix::Plan::Skip { path, reason } = p {
+            eprintln!("skipped {path}: {reason}");
+        }
+    }
+    eprintln!("{written} files written");
+    Ok(0)
 }
 
 fn load_policy(policy: Option<&Path>, node: Option<&str>) -> anyhow::Result<Policy> {

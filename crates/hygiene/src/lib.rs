@@ -7,6 +7,7 @@
 
 pub mod engine;
 pub mod finding;
+pub mod fix;
 pub mod gitindex;
 pub mod naming;
 pub mod output;

@@ -160,3 +160,35 @@ fn tracked_files_count_although_gitignore_matches_them() {
         report.findings.iter().map(|f| f.path.as_str()).collect();
     assert!(paths.contains("tracked.log"), "{paths:?}");
 }
+
+#[test]
+fn fix_adds_headers_and_sidecars_that_reuse_lint_accepts() {
+    let dir = materialise("reuse-broken");
+    let plans =
+        govmesh_hygiene::fix::plan_repository(dir.path(), "2026 Jane Doe", "MIT").expect("plan");
+    let planned: Vec<String> = plans
+        .iter()
+        .map(|p| match p {
+            govmesh_hygiene::fix::Plan::Edit { path, .. } => format!("edit {path}"),
+            govmesh_hygiene::fix::Plan::Create { path, .. } => format!("create {path}"),
+            govmesh_hygiene::fix::Plan::Skip { path, reason } => format!("skip {path}: {reason}"),
+        })
+        .collect();
+    insta::assert_json_snapshot!(planned);
+    govmesh_hygiene::fix::apply(dir.path(), &plans).expect("apply");
+    let theirs = crate::util::reuse_lint(dir.path());
+    assert_eq!(
+        theirs["missing-copyright-info"],
+        Default::default(),
+        "reuse lint after fix"
+    );
+    assert_eq!(
+        theirs["missing-licensing-info"],
+        Default::default(),
+        "reuse lint after fix"
+    );
+    // Running it again finds nothing more to do.
+    let again =
+        govmesh_hygiene::fix::plan_repository(dir.path(), "2026 Jane Doe", "MIT").expect("plan");
+    assert_eq!(again, []);
+}
