@@ -3,7 +3,7 @@
 //! contract) and the operation's own rules, then updates contracts, nodes, domains and
 //! proposals. Pure and deterministic: the same log gives the same state everywhere.
 
-use crate::canonical::parse_strict;
+use crate::canonical::{JsonError, parse_strict};
 use crate::digest::Digest;
 use crate::dsse::{ENTRY_PAYLOAD_TYPE, Envelope, pae};
 use crate::entry::{
@@ -12,9 +12,9 @@ use crate::entry::{
 };
 use crate::keys::PublicKey;
 use crate::model::{
-    CODEX_CLAUSES, Contract, Domain, Equivocation, GOVERNANCE_CLAUSE, GovernanceRules, NodeRecord,
-    NodeStatus, NodeType, PHASE_ID, PolicyOverride, Privilege, Proposal, ProposalStatus, Vote,
-    VotingPolicy, VotingResult,
+    CODEX_CLAUSES, Clause, Contract, Domain, Equivocation, GOVERNANCE_CLAUSE, GovernanceRules,
+    NodeRecord, NodeStatus, NodeType, PHASE_ID, PolicyOverride, Privilege, Proposal,
+    ProposalStatus, Vote, VotingPolicy, VotingResult,
 };
 use crate::stamp::Timestamp;
 use crate::{patch, tally};
@@ -153,6 +153,10 @@ pub struct State {
     last_timestamp: Option<Timestamp>,
     /// Every revision of every contract, oldest first.
     contracts: BTreeMap<String, Vec<Contract>>,
+    /// Contract id -> clause id -> hash of that clause in the current revision
+    /// (a cache: hashing a clause costs more than the rest of a `propose`).
+    #[serde(default)]
+    clause_hashes: BTreeMap<String, BTreeMap<String, Digest>>,
     nodes: BTreeMap<String, NodeRecord>,
     /// Key id -> node id, for key uniqueness.
     keyids: BTreeMap<String, String>,
@@ -215,6 +219,8 @@ struct Finish {
     adoption: Option<(Contract, Option<GovernanceRules>)>,
     /// Other open proposals on the same clause, rejected as stale.
     stale: Vec<String>,
+    /// The adopted clause's new hash.
+    clause_hash: Option<Digest>,
 }
 
 impl State {
@@ -250,6 +256,19 @@ impl State {
     /// Clause 5.5's rules as they stand now.
     pub fn governance_rules(&self) -> Option<&GovernanceRules> {
         self.rules.as_ref()
+    }
+
+    /// Hash of a clause in the current revision of a contract ([`Clause::hash`]): what
+    /// a proposal must name as `base_clause_hash`.
+    pub fn clause_hash(&self, contract_id: &str, clause_id: &str) -> Option<Digest> {
+        if let Some(h) = self
+            .clause_hashes
+            .get(contract_id)
+            .and_then(|m| m.get(clause_id))
+        {
+            return Some(*h);
+        }
+        self.contract(contract_id)?.clause(clause_id)?.hash().ok()
     }
 
     /// Whether an entry with this hash ([`entry_hash`]) is in the log.
@@ -643,6 +662,12 @@ impl State {
         contract.contract_hash = contract
             .compute_hash()
             .map_err(|e| rej(RejectCode::Malformed, format!("genesis contract: {e}")))?;
+        let clause_hashes = contract
+            .clauses
+            .iter()
+            .map(|c| Ok((c.clause_id.clone(), c.hash()?)))
+            .collect::<Result<BTreeMap<_, _>, JsonError>>()
+            .map_err(|e| rej(RejectCode::Malformed, format!("genesis clause: {e}")))?;
 
         // Founders.
         let mut nodes = BTreeMap::new();
@@ -702,6 +727,8 @@ impl State {
         self.rules = Some(rules);
         self.contracts
             .insert(spec.contract_id.clone(), vec![contract]);
+        self.clause_hashes
+            .insert(spec.contract_id.clone(), clause_hashes);
         self.nodes = nodes;
         self.keyids = keyids;
         self.domains = domains;
@@ -804,9 +831,9 @@ impl State {
                 ),
             )
         })?;
-        let clause_hash = clause
-            .hash()
-            .map_err(|e| rej(RejectCode::Malformed, format!("clause hash: {e}")))?;
+        let clause_hash = self
+            .clause_hash(&op.contract_id, &op.target_contract_clause)
+            .ok_or_else(|| rej(RejectCode::Malformed, "clause does not hash"))?;
         if clause_hash != op.base_clause_hash {
             return Err(rej(
                 RejectCode::StaleBase,
@@ -828,26 +855,8 @@ impl State {
                 ),
             ));
         }
-        let patched = patch::apply_diff(&clause.rules, &op.changes.diff)
-            .map_err(|e| rej(RejectCode::BadPatch, e.to_string()))?;
-        if self.governing_contract.as_deref() == Some(op.contract_id.as_str())
-            && op.target_contract_clause == GOVERNANCE_CLAUSE
-        {
-            let new_rules = GovernanceRules::from_rules(&patched).map_err(|e| {
-                rej(
-                    RejectCode::BadPatch,
-                    format!("the change would break clause 5.5: {e}"),
-                )
-            })?;
-            if !self.domains.contains_key(&new_rules.default_domain_id) {
-                return Err(rej(
-                    RejectCode::BadPatch,
-                    format!(
-                        "the change would set default_domain_id to unknown domain {:?}",
-                        new_rules.default_domain_id
-                    ),
-                ));
-            }
+        if !op.changes.diff.is_empty() {
+            self.check_diff(op, clause)?;
         }
         let domain_id = op
             .domain_id
@@ -943,6 +952,33 @@ impl State {
         Ok(vec![Event::ProposalOpened {
             proposal_id: op.proposal_id.clone(),
         }])
+    }
+
+    /// The proposal's diff applies to the clause's rules and, for clause 5.5 of the
+    /// governing contract, leaves rules the state machine can enforce.
+    fn check_diff(&self, op: &ProposeOp, clause: &Clause) -> Result<(), Rejection> {
+        let patched = patch::apply_diff(&clause.rules, &op.changes.diff)
+            .map_err(|e| rej(RejectCode::BadPatch, e.to_string()))?;
+        if self.governing_contract.as_deref() == Some(op.contract_id.as_str())
+            && op.target_contract_clause == GOVERNANCE_CLAUSE
+        {
+            let new_rules = GovernanceRules::from_rules(&patched).map_err(|e| {
+                rej(
+                    RejectCode::BadPatch,
+                    format!("the change would break clause 5.5: {e}"),
+                )
+            })?;
+            if !self.domains.contains_key(&new_rules.default_domain_id) {
+                return Err(rej(
+                    RejectCode::BadPatch,
+                    format!(
+                        "the change would set default_domain_id to unknown domain {:?}",
+                        new_rules.default_domain_id
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn open_proposal(&self, proposal_id: &str) -> Result<&Proposal, Rejection> {
@@ -1127,6 +1163,7 @@ impl State {
             result: VotingResult::default(),
             adoption: None,
             stale: Vec::new(),
+            clause_hash: None,
         };
         if result.outcome == Some(ProposalStatus::Adopted) {
             let current = self.contract(&p.contract_id).ok_or_else(|| {
@@ -1144,9 +1181,9 @@ impl State {
                     ),
                 )
             })?;
-            let hash = clause
-                .hash()
-                .map_err(|e| rej(RejectCode::Malformed, format!("clause hash: {e}")))?;
+            let hash = self
+                .clause_hash(&p.contract_id, &p.target_contract_clause)
+                .ok_or_else(|| rej(RejectCode::Malformed, "clause does not hash"))?;
             let patched = if hash == p.base_clause_hash {
                 patch::apply_diff(&clause.rules, &p.changes.diff).map_err(|e| e.to_string())
             } else {
@@ -1175,6 +1212,9 @@ impl State {
                     next.contract_hash = next
                         .compute_hash()
                         .map_err(|e| rej(RejectCode::Malformed, format!("contract hash: {e}")))?;
+                    finish.clause_hash = next
+                        .clause(&p.target_contract_clause)
+                        .and_then(|c| c.hash().ok());
                     let new_rules = if self.governing_contract.as_deref()
                         == Some(p.contract_id.as_str())
                         && p.target_contract_clause == GOVERNANCE_CLAUSE
@@ -1226,6 +1266,11 @@ impl State {
                     .entry(contract_id.clone())
                     .or_default()
                     .push(contract);
+                let hashes = self.clause_hashes.entry(contract_id.clone()).or_default();
+                match f.clause_hash {
+                    Some(h) => hashes.insert(clause_id.clone(), h),
+                    None => hashes.remove(&clause_id),
+                };
                 if let Some(rules) = new_rules {
                     for n in self.nodes.values_mut() {
                         n.privileges = rules.privileges_of(n.node_type);

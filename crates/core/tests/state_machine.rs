@@ -1134,6 +1134,16 @@ fn queries() {
     assert_eq!(m.state.equivocations().len(), 1);
     assert_eq!(m.state.size(), m.log.len() as u64);
     assert_eq!(m.state.last_timestamp(), Some(m.now));
+    // The cached clause hashes follow adoptions.
+    let c = m.state.contract("codex").unwrap();
+    assert_eq!(c.revision, 2);
+    for clause in &c.clauses {
+        assert_eq!(
+            m.state.clause_hash("codex", &clause.clause_id),
+            Some(clause.hash().unwrap())
+        );
+    }
+    assert_eq!(m.state.clause_hash("codex", "99"), None);
     for p in m.state.proposals() {
         assert_ne!(p.status, ProposalStatus::Voting);
         assert_eq!(p.codex_clauses, ["5.5", "5.4", "11.0", "11.1", "5.2.5"]);
