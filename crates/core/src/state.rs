@@ -914,6 +914,16 @@ impl State {
             ..VotingResult::default()
         };
         tally::evaluate(&policy, &mut result, false);
+        if let Some(outcome) = result.outcome {
+            // E.g. a threshold of 1: no vote could ever adopt it.
+            return Err(rej(
+                RejectCode::Forbidden,
+                format!(
+                    "the voting policy of domain {domain_id:?} decides this proposal ({outcome:?}) before any vote: {}",
+                    result.reason
+                ),
+            ));
+        }
         let proposal = Proposal {
             proposal_id: op.proposal_id.clone(),
             proposed_by: ctx.author.to_owned(),

@@ -841,6 +841,18 @@ fn domain_policy_weights_and_redefinition_by_admin() {
     m.vote(&m.hub(0), &id, VoteChoice::Approve).unwrap();
     assert_eq!(m.status(&id), ProposalStatus::Adopted);
     assert_eq!(m.state.votes(&id)[0].weight, 3);
+
+    // A policy no vote could satisfy is refused when the proposal is made.
+    d.clause_policies.insert(
+        "11.1".into(),
+        serde_json::from_value(json!({"threshold": 1.0})).unwrap(),
+    );
+    m.submit(&witness, Operation::DefineDomain(d)).unwrap();
+    let mut op = m.propose_op("11.1", "x", Vec::new());
+    op.domain_id = Some(domain_id);
+    let e = m.submit(&m.hub(0), Operation::Propose(op)).unwrap_err();
+    assert_eq!(e.code, RejectCode::Forbidden);
+    assert!(e.message.contains("before any vote"), "{e}");
 }
 
 #[test]
@@ -1195,4 +1207,160 @@ fn batch_verified_replay_gives_the_same_state_and_still_checks_key_ids() {
         s.apply_record_preverified(&rec).unwrap_err().code,
         RejectCode::UnknownSigner
     );
+}
+
+mod random_logs {
+    //! Random sequences of proposals, votes, withdrawals, closes and time steps: every
+    //! refusal leaves the state unchanged (checked in `Mesh::submit_env`), and the
+    //! invariants below hold after every run.
+    use super::*;
+    use govmesh_core::tally;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum Step {
+        Propose {
+            by: usize,
+            clause: usize,
+        },
+        Vote {
+            by: usize,
+            proposal: usize,
+            choice: VoteChoice,
+        },
+        Withdraw {
+            by: usize,
+            proposal: usize,
+        },
+        Close {
+            by: usize,
+            proposal: usize,
+        },
+        Wait {
+            secs: u64,
+        },
+    }
+
+    const CLAUSES: [&str; 3] = ["11.0", "11.1", "5.5"];
+
+    fn choice() -> impl Strategy<Value = VoteChoice> {
+        prop_oneof![
+            Just(VoteChoice::Approve),
+            Just(VoteChoice::Reject),
+            Just(VoteChoice::Abstain),
+            Just(VoteChoice::Veto)
+        ]
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            2 => (0..3usize, 0..CLAUSES.len()).prop_map(|(by, clause)| Step::Propose { by, clause }),
+            6 => (0..3usize, 0..8usize, choice())
+                .prop_map(|(by, proposal, choice)| Step::Vote { by, proposal, choice }),
+            1 => (0..3usize, 0..8usize).prop_map(|(by, proposal)| Step::Withdraw { by, proposal }),
+            1 => (0..3usize, 0..8usize).prop_map(|(by, proposal)| Step::Close { by, proposal }),
+            1 => prop_oneof![Just(1u64), Just(3_600), Just(604_800)].prop_map(|secs| Step::Wait { secs }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+        #[test]
+        fn invariants_hold(steps in proptest::collection::vec(step(), 1..40)) {
+            let mut m = Mesh::new();
+            let mut ids: Vec<String> = Vec::new();
+            for s in steps {
+                let pick = |ids: &Vec<String>, i: usize| ids.get(i % ids.len().max(1)).cloned();
+                match s {
+                    Step::Propose { by, clause } => {
+                        let text = format!("text {}", m.state.size());
+                        let op = m.propose_op(CLAUSES[clause], &text, Vec::new());
+                        let id = op.proposal_id.clone();
+                        if m.submit(&m.hub(by), Operation::Propose(op)).is_ok() {
+                            ids.push(id);
+                        }
+                    }
+                    Step::Vote { by, proposal, choice } => {
+                        if let Some(id) = pick(&ids, proposal) {
+                            let _ = m.vote(&m.hub(by), &id, choice);
+                        }
+                    }
+                    Step::Withdraw { by, proposal } => {
+                        if let Some(id) = pick(&ids, proposal) {
+                            let _ = m.submit(&m.hub(by), Operation::Withdraw(WithdrawOp { proposal_id: id, reason: None }));
+                        }
+                    }
+                    Step::Close { by, proposal } => {
+                        if let Some(id) = pick(&ids, proposal) {
+                            let _ = m.submit(&m.hub(by), Operation::Close(CloseOp { proposal_id: id }));
+                        }
+                    }
+                    Step::Wait { secs } => m.advance(secs),
+                }
+            }
+            // Replay gives the same state.
+            let mut fresh = State::new();
+            for rec in &m.log {
+                fresh.apply_record(rec).unwrap();
+            }
+            prop_assert_eq!(&fresh, &m.state);
+            // Each proposal's counts are the tally of its counted votes, and the status
+            // agrees with the outcome.
+            for p in m.state.proposals() {
+                let id = &p.proposal_id;
+                let policy = m.state.voting_policy(id).unwrap();
+                let eligible = m.state.eligible_voters(id).unwrap();
+                let votes = m.state.votes(id);
+                let r = tally::tally(policy, eligible, votes, false);
+                prop_assert_eq!(
+                    (r.approve_weight, r.reject_weight, r.abstain_weight, r.veto_weight, r.total_votes),
+                    (
+                        p.voting_result.approve_weight,
+                        p.voting_result.reject_weight,
+                        p.voting_result.abstain_weight,
+                        p.voting_result.veto_weight,
+                        p.voting_result.total_votes
+                    )
+                );
+                let mut voters: Vec<&str> = votes.iter().map(|v| v.voter.as_str()).collect();
+                voters.sort();
+                voters.dedup();
+                prop_assert_eq!(voters.len(), votes.len(), "one counted vote per voter");
+                match p.status {
+                    ProposalStatus::Voting => prop_assert_eq!(p.voting_result.outcome, None),
+                    ProposalStatus::Withdrawn => prop_assert_eq!(p.voting_result.outcome, None),
+                    ProposalStatus::Adopted | ProposalStatus::Rejected => {
+                        prop_assert_eq!(p.voting_result.outcome, Some(p.status))
+                    }
+                    ProposalStatus::Draft => prop_assert!(false, "no drafts are made"),
+                }
+                if p.status == ProposalStatus::Adopted {
+                    let rev = m.state.revision("codex", p.adopted_revision.unwrap()).unwrap();
+                    prop_assert_eq!(rev.adopted_by_proposal.as_deref(), Some(id.as_str()));
+                }
+            }
+            // The revisions form a hash chain, and at most one proposal was adopted per
+            // base clause hash.
+            let revs = m.state.revisions("codex");
+            for (i, r) in revs.iter().enumerate() {
+                prop_assert_eq!(r.revision, i as u64 + 1);
+                prop_assert_eq!(r.contract_hash, r.compute_hash().unwrap());
+                if i > 0 {
+                    prop_assert_eq!(r.parent_hash, Some(revs[i - 1].contract_hash));
+                }
+            }
+            let mut bases: Vec<_> = m
+                .state
+                .proposals()
+                .iter()
+                .filter(|p| p.status == ProposalStatus::Adopted)
+                .map(|p| p.base_clause_hash)
+                .collect();
+            let adopted = bases.len();
+            bases.sort();
+            bases.dedup();
+            prop_assert_eq!(bases.len(), adopted);
+            prop_assert_eq!(revs.len(), adopted + 1);
+        }
+    }
 }
