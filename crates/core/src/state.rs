@@ -203,6 +203,20 @@ fn check_id(what: &str, id: &str) -> Result<(), Rejection> {
     }
 }
 
+/// Refuses small-order public keys: no signature verifies under them (strict
+/// verification), so such a node could never act.
+fn check_key(node_id: &str, key: &PublicKey) -> Result<(), Rejection> {
+    if key.verifying_key().is_weak() {
+        return Err(rej(
+            RejectCode::Forbidden,
+            format!(
+                "public key of node {node_id:?} is a small-order point, not a usable Ed25519 key"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The per-entry context every operation sees.
 struct Ctx<'a> {
     index: u64,
@@ -675,6 +689,7 @@ impl State {
         let mut events = vec![Event::MeshFounded { mesh_id: ctx.hash }];
         for f in &g.founders {
             check_id("founder node_id", &f.node_id)?;
+            check_key(&f.node_id, &f.public_key)?;
             let keyid = f.public_key.keyid();
             if keyids.insert(keyid, f.node_id.clone()).is_some() {
                 return Err(rej(
@@ -743,6 +758,7 @@ impl State {
                 format!("node {:?} is already registered", spec.node_id),
             ));
         }
+        check_key(&spec.node_id, &spec.public_key)?;
         let keyid = spec.public_key.keyid();
         if let Some(holder) = self.keyids.get(&keyid) {
             return Err(rej(
@@ -772,6 +788,9 @@ impl State {
             ));
         }
         let old_keyid = node.public_key.keyid();
+        if let Some(k) = &u.public_key {
+            check_key(&u.node_id, k)?;
+        }
         let new_keyid = u.public_key.map(|k| k.keyid());
         if let Some(k) = &new_keyid
             && *k != old_keyid

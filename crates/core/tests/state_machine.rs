@@ -881,6 +881,15 @@ fn node_registry_rules() {
         code(m.submit(&m.hub(0), Operation::RegisterNode(same_key))),
         RejectCode::Duplicate
     );
+    // The identity point is a valid encoding but no usable key.
+    let mut weak = spec(&key(32), NodeType::TrustFork);
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    weak.public_key = govmesh_core::keys::PublicKey::from_bytes(&identity).unwrap();
+    let e = m
+        .submit(&m.hub(0), Operation::RegisterNode(weak))
+        .unwrap_err();
+    assert_eq!(e.code, RejectCode::Forbidden, "{e}");
     let mut upper = spec(&key(31), NodeType::TrustFork);
     upper.node_id = upper.node_id.to_uppercase();
     assert_eq!(
