@@ -452,3 +452,54 @@ pub struct Equivocation {
     pub first_index: u64,
     pub second_index: u64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rules() -> Value {
+        json!({
+            "role_privileges": {
+                "governance_hub": ["can_propose_policy", "can_vote_on_proposal", "can_override_policy"],
+                "compliance_witness": ["can_validate_attestation"],
+                "trust_fork": []
+            },
+            "operation_privileges": {"propose": "can_propose_policy", "vote": "can_vote_on_proposal"},
+            "default_voting_policy": {"quorum": 0.334, "threshold": 0.5, "veto": 0.334,
+                                      "voting_period_secs": 604800, "default_weight": 1},
+            "clause_voting_policies": {"5.5": {"threshold": 0.667}},
+            "voting_period_bounds": {"min_secs": 60, "max_secs": 7776000},
+            "default_domain_id": "2f1d3c4e-5b6a-4c7d-8e9f-0a1b2c3d4e5f",
+            "something_else": "is ignored"
+        })
+    }
+
+    #[test]
+    fn governance_rules_read_and_checked() {
+        let r = GovernanceRules::from_rules(&rules()).unwrap();
+        assert!(r.role_has(NodeType::GovernanceHub, Privilege::CanOverridePolicy));
+        assert!(!r.role_has(NodeType::TrustFork, Privilege::CanVoteOnProposal));
+        assert_eq!(
+            r.privileges_of(NodeType::ComplianceWitness),
+            vec![Privilege::CanValidateAttestation]
+        );
+        assert_eq!(r.default_voting_policy.weights, BTreeMap::new());
+        let p = VotingPolicy::resolve(
+            &r.default_voting_policy,
+            &[&r.clause_voting_policies["5.5"]],
+        );
+        assert_eq!((p.quorum, p.threshold), (0.334, 0.667));
+
+        let broken = |path: &str, v: Value| {
+            let mut x = rules();
+            *x.pointer_mut(path).unwrap() = v;
+            GovernanceRules::from_rules(&x).unwrap_err()
+        };
+        assert!(broken("/default_voting_policy/quorum", json!(1.5)).contains("quorum"));
+        assert!(broken("/clause_voting_policies/5.5/threshold", json!(-0.1)).contains("5.5"));
+        assert!(broken("/voting_period_bounds/min_secs", json!(9_000_000)).contains("min_secs"));
+        assert!(broken("/operation_privileges/vote", json!("can_fly")).contains("malformed"));
+        assert!(broken("/default_voting_policy/voting_period_secs", json!(10)).contains("outside"));
+    }
+}

@@ -1493,3 +1493,38 @@ fn build_domain(
         defined_at: at,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid_v4_ids() {
+        for (id, ok) in [
+            ("2f1d3c4e-5b6a-4c7d-8e9f-0a1b2c3d4e5f", true),
+            ("2f1d3c4e-5b6a-4c7d-be9f-0a1b2c3d4e5f", true),
+            ("2F1D3C4E-5B6A-4C7D-8E9F-0A1B2C3D4E5F", false), // upper case
+            ("2f1d3c4e5b6a4c7d8e9f0a1b2c3d4e5f", false),     // no hyphens
+            ("2f1d3c4e-5b6a-1c7d-8e9f-0a1b2c3d4e5f", false), // version 1
+            ("2f1d3c4e-5b6a-4c7d-ce9f-0a1b2c3d4e5f", false), // wrong variant
+            ("{2f1d3c4e-5b6a-4c7d-8e9f-0a1b2c3d4e5f}", false),
+            ("", false),
+        ] {
+            assert_eq!(is_uuid_v4(id), ok, "{id}");
+        }
+    }
+
+    #[test]
+    fn empty_state_answers_queries() {
+        let s = State::new();
+        assert_eq!(s.size(), 0);
+        assert_eq!(s.mesh_id(), None);
+        assert_eq!(s.mesh_name(), None);
+        assert!(s.contracts().is_empty());
+        assert!(s.proposals().is_empty());
+        assert!(s.nodes().is_empty());
+        assert!(s.due_closes(Timestamp(i64::MAX)).is_empty());
+        let back: State = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        assert_eq!(back, s);
+    }
+}
