@@ -538,7 +538,7 @@ fn leaf_jcs(rec: &LogRecord) -> Vec<u8> {
     }
     let env = &rec.envelope;
     let mut out = Vec::with_capacity(env.payload.len() + 256);
-    let mut string = |out: &mut Vec<u8>, s: &str| {
+    let string = |out: &mut Vec<u8>, s: &str| {
         serde_json::to_writer(&mut *out, s).expect("a string serializes into a Vec");
     };
     out.extend_from_slice(br#"{"envelope":{"payload":"#);
