@@ -154,18 +154,19 @@ fn clause_5_5(default_domain_id: &str) -> Clause {
              holds the privilege that operation_privileges names for it under the current \
              revision of this contract (the tether check); for proposals and votes it must \
              also be a member of the governing domain.",
-            "A proposal is governed by the domain it names, or by default_domain_id if it names \
-             none.",
-            "It is decided by the domain's voting policy: default_voting_policy, then the \
-             clause_voting_policies entry for the target clause, then the domain's own policy \
-             and its entry for that clause, later ones overriding earlier ones.",
+            "A proposal to change this contract is governed by the council domain named by \
+             default_domain_id; the genesis defines that domain and define_domain cannot change \
+             it, so no node can create a domain of its own that decides this contract.",
+            "It is decided by a voting policy built from default_voting_policy, then the \
+             domain's own policy, then the clause_voting_policies entry for the target clause, \
+             then the domain's entry for that clause, later ones overriding earlier ones.",
             "quorum is the share of eligible weight that must vote (abstentions and vetoes \
              count); a proposal is adopted when the approving share of approve and reject \
              weight exceeds threshold, unless vetoes reach veto as a share of the weight cast.",
             "Voting closes after voting_period_secs, which a proposal may shorten or extend \
              within voting_period_bounds, or earlier once the remaining weight can no longer \
              change the outcome.",
-            "Changes to this clause need a two-thirds majority.",
+            "Changes to this clause need an approving share above 0.667, more than two thirds.",
         ],
         json!({
             "role_privileges": {

@@ -819,6 +819,19 @@ impl State {
     }
 
     fn define_domain(&mut self, d: &DomainSpec, ctx: &Ctx) -> Result<Vec<Event>, Rejection> {
+        // The council domain decides every change to the governing contract; letting one
+        // privileged node redefine it (say, as a domain of one) would let that node
+        // change the contract alone.
+        let rules = self.rules()?;
+        if d.domain_id == rules.default_domain_id {
+            return Err(rej(
+                RejectCode::Forbidden,
+                format!(
+                    "domain {:?} is the council domain of clause 5.5; the genesis defines it and define_domain cannot change it",
+                    d.domain_id
+                ),
+            ));
+        }
         let domain = build_domain(d, &self.nodes, ctx.at)?;
         self.domains.insert(d.domain_id.clone(), domain);
         Ok(vec![Event::DomainDefined {
@@ -881,6 +894,20 @@ impl State {
             .domain_id
             .clone()
             .unwrap_or_else(|| rules.default_domain_id.clone());
+        if self.governing_contract.as_deref() == Some(op.contract_id.as_str())
+            && domain_id != rules.default_domain_id
+        {
+            // Any node with can_override_policy may define a domain; if such a domain
+            // could decide the governing contract, one node could define a domain of
+            // one and adopt changes alone.
+            return Err(rej(
+                RejectCode::Forbidden,
+                format!(
+                    "changes to the governing contract {:?} are decided by the council domain {:?} (clause 5.5 default_domain_id), not by domain {domain_id:?}",
+                    op.contract_id, rules.default_domain_id
+                ),
+            ));
+        }
         let domain = self.domains.get(&domain_id).ok_or_else(|| {
             rej(
                 RejectCode::UnknownDomain,

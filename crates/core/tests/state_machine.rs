@@ -498,32 +498,41 @@ fn non_members_and_unprivileged_roles_cannot_vote() {
 }
 
 #[test]
-fn membership_added_after_creation_does_not_make_a_voter_eligible() {
+fn the_council_domain_cannot_be_redefined_and_no_other_domain_decides_the_codex() {
+    // Regression: any hub may define domains, so a domain of one (or a redefined
+    // council) must not be able to decide changes to the governing contract.
     let mut m = Mesh::new();
-    let id = m.propose(0, "11.0", "x");
-    let newcomer = register(&mut m, 41, NodeType::GovernanceHub);
     let council_id = council(&m);
-    let mut d = m.state.domain(&council_id).unwrap().clone();
-    d.member_nodes.push(newcomer.node_id().to_owned());
-    let spec = DomainSpec {
+    let d = m.state.domain(&council_id).unwrap().clone();
+    let mut spec = DomainSpec {
         domain_id: d.domain_id.clone(),
         name: d.name.clone(),
         description: d.description.clone(),
         admin_node_id: d.admin_node_id.clone(),
-        member_nodes: d.member_nodes.clone(),
+        member_nodes: vec![m.hub(0).node_id().to_owned()],
         shared_clauses: d.shared_clauses.clone(),
         local_overrides: d.local_overrides.clone(),
         policy: d.policy.clone(),
         clause_policies: d.clause_policies.clone(),
     };
-    m.submit(&m.hub(0), Operation::DefineDomain(spec)).unwrap();
-    let e = m.vote(&newcomer, &id, VoteChoice::Approve).unwrap_err();
-    assert_eq!(e.code, RejectCode::NotMember);
-    assert!(e.message.contains("eligible"), "{e}");
-    // A proposal opened now includes the newcomer.
-    let id2 = m.propose(0, "11.1", "y");
-    assert_eq!(m.state.eligible_voters(&id2).unwrap().len(), 4);
-    m.vote(&newcomer, &id2, VoteChoice::Approve).unwrap();
+    let before = serde_json::to_value(&m.state).unwrap();
+    let e = m
+        .submit(&m.hub(0), Operation::DefineDomain(spec.clone()))
+        .unwrap_err();
+    assert_eq!(e.code, RejectCode::Forbidden);
+    assert!(e.message.contains("council domain"), "{e}");
+    assert_eq!(serde_json::to_value(&m.state).unwrap(), before);
+
+    // A domain of one may exist, but it decides nothing in the codex.
+    spec.domain_id = m.fresh_id();
+    spec.name = "solo".into();
+    m.submit(&m.hub(0), Operation::DefineDomain(spec.clone()))
+        .unwrap();
+    let mut op = m.propose_op("11.0", "x", Vec::new());
+    op.domain_id = Some(spec.domain_id.clone());
+    let e = m.submit(&m.hub(0), Operation::Propose(op)).unwrap_err();
+    assert_eq!(e.code, RejectCode::Forbidden);
+    assert!(e.message.contains("decided by the council domain"), "{e}");
 }
 
 #[test]
@@ -789,7 +798,7 @@ fn proposal_rules_unknown_targets_and_periods() {
 }
 
 #[test]
-fn domain_policy_weights_and_redefinition_by_admin() {
+fn domain_definition_and_redefinition_by_admin() {
     let mut m = Mesh::new();
     let witness = key(9);
     let domain_id = m.fresh_id();
@@ -826,11 +835,34 @@ fn domain_policy_weights_and_redefinition_by_admin() {
         code(m.submit(&witness, Operation::DefineDomain(bad))),
         RejectCode::UnknownNode
     );
+    let mut bad = d;
+    bad.policy.quorum = Some(1.5);
+    assert_eq!(
+        code(m.submit(&witness, Operation::DefineDomain(bad))),
+        RejectCode::Schema
+    );
+}
 
-    let mut op = m.propose_op("11.0", "x", Vec::new());
-    op.domain_id = Some(domain_id.clone());
+#[test]
+fn vote_weights_from_clause_5_5_are_tallied() {
+    // Weights are contract policy: set by a clause 5.5 change (which needs all three
+    // hubs at threshold 0.667), then applied to every later proposal.
+    let mut m = Mesh::new();
+    let heavy = m.hub(2).node_id().to_owned();
+    let diff = vec![DiffOp {
+        path: "/default_voting_policy/weights".into(),
+        operation: PatchOperation::Add,
+        value: json!({ heavy.clone(): 3 }),
+    }];
+    let op = m.propose_op("5.5", "Hub 2 weighs three.", diff);
     let id = op.proposal_id.clone();
     m.submit(&m.hub(0), Operation::Propose(op)).unwrap();
+    for i in 0..3 {
+        m.vote(&m.hub(i), &id, VoteChoice::Approve).unwrap();
+    }
+    assert_eq!(m.status(&id), ProposalStatus::Adopted);
+
+    let id = m.propose(0, "11.0", "x");
     assert_eq!(
         m.state.proposal(&id).unwrap().voting_result.eligible_weight,
         5
@@ -841,18 +873,6 @@ fn domain_policy_weights_and_redefinition_by_admin() {
     m.vote(&m.hub(0), &id, VoteChoice::Approve).unwrap();
     assert_eq!(m.status(&id), ProposalStatus::Adopted);
     assert_eq!(m.state.votes(&id)[0].weight, 3);
-
-    // A policy no vote could satisfy is refused when the proposal is made.
-    d.clause_policies.insert(
-        "11.1".into(),
-        serde_json::from_value(json!({"threshold": 1.0})).unwrap(),
-    );
-    m.submit(&witness, Operation::DefineDomain(d)).unwrap();
-    let mut op = m.propose_op("11.1", "x", Vec::new());
-    op.domain_id = Some(domain_id);
-    let e = m.submit(&m.hub(0), Operation::Propose(op)).unwrap_err();
-    assert_eq!(e.code, RejectCode::Forbidden);
-    assert!(e.message.contains("before any vote"), "{e}");
 }
 
 #[test]
