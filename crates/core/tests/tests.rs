@@ -6,5 +6,5 @@ mod checkpoint;
 mod crosscheck;
 mod intoto;
 mod merkle;
-mod state_machine;
 mod seed_schemas;
+mod state_machine;
