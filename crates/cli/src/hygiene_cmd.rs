@@ -60,6 +60,12 @@ pub enum HygieneCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Convert an `.ls-lint.yml` into a policy (JSON on stdout; what has no
+    /// equivalent is listed on stderr).
+    Import {
+        /// The configuration file to convert.
+        file: PathBuf,
+    },
 }
 
 /// Runs a hygiene command; returns the process exit code.
@@ -86,7 +92,20 @@ pub fn run(cmd: HygieneCommand) -> anyhow::Result<i32> {
             license,
             dry_run,
         } => fix(&path, &copyright, &license, dry_run),
+        HygieneCommand::Import { file } => import(&file),
     }
+}
+
+fn import(file: &Path) -> anyhow::Result<i32> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let imported = govmesh_hygiene::import::from_ls_lint(&text)
+        .with_context(|| format!("{} is not an ls-lint configuration", file.display()))?;
+    println!("{}", serde_json::to_string_pretty(&imported.rules)?);
+    for u in &imported.unsupported {
+        eprintln!("no equivalent: {u}");
+    }
+    Ok(0)
 }
 
 fn fix(path: &Path, copyright: &str, license: &str, dry_run: bool) -> anyhow::Result<i32> {

@@ -348,8 +348,12 @@ impl Visitor<'_> {
             if !ok {
                 let what = if is_dir { "directory" } else { "file" };
                 let expected = match &n.pattern {
-                    Some(re) => format!("match {}", re.as_str()),
-                    None => format!("be {:?} case like '{}'", n.case, naming::example(n.case)),
+                    Some(re) => format!("does not match {}", re.as_str()),
+                    None => format!(
+                        "is not {} (like '{}')",
+                        naming::describe(n.case),
+                        naming::example(n.case)
+                    ),
                 };
                 self.push(
                     &n.rule,
@@ -357,7 +361,7 @@ impl Visitor<'_> {
                     rel,
                     None,
                     format!(
-                        "The {what} name '{name}' does not {expected}. Why: {}. Fix: rename it.",
+                        "The {what} name '{name}' {expected}. Why: {}. Fix: rename it.",
                         n.why
                     ),
                 );

@@ -9,6 +9,7 @@ pub mod engine;
 pub mod finding;
 pub mod fix;
 pub mod gitindex;
+pub mod import;
 pub mod naming;
 pub mod output;
 pub mod policy;

@@ -62,6 +62,19 @@ pub fn follows(stem: &str, case: Case) -> bool {
     }
 }
 
+/// The case's name, for messages.
+pub fn describe(case: Case) -> &'static str {
+    match case {
+        Case::Kebab => "kebab-case",
+        Case::Snake => "snake_case",
+        Case::ScreamingSnake => "SCREAMING_SNAKE_CASE",
+        Case::Camel => "camelCase",
+        Case::Pascal => "PascalCase",
+        Case::Lower => "lower case",
+        Case::Regex => "matching the pattern",
+    }
+}
+
 /// An example of the case, for messages.
 pub fn example(case: Case) -> &'static str {
     match case {

@@ -228,7 +228,7 @@ pub enum Rule {
         /// Names are always compared case-insensitively; `false` is refused.
         #[serde(default = "yes")]
         case_insensitive: bool,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         why: Option<String>,
     },
     ForbiddenFile {
@@ -237,7 +237,7 @@ pub enum Rule {
         globs: Vec<String>,
         #[serde(default)]
         except: Vec<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         why: Option<String>,
     },
     ForbiddenContent {
@@ -248,7 +248,7 @@ pub enum Rule {
         globs: Vec<String>,
         #[serde(default)]
         except: Vec<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         why: Option<String>,
     },
     RequiredContent {
@@ -259,7 +259,7 @@ pub enum Rule {
         globs: Vec<String>,
         #[serde(default)]
         except: Vec<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         why: Option<String>,
     },
     MaxFileSize {
@@ -268,14 +268,14 @@ pub enum Rule {
         max_bytes: u64,
         #[serde(default)]
         except: Vec<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         why: Option<String>,
     },
     ReadmeSections {
         id: String,
         severity: Severity,
         sections: Vec<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         why: Option<String>,
     },
     Naming {
@@ -285,18 +285,18 @@ pub enum Rule {
         #[serde(default = "default_target")]
         applies_to: Target,
         case: Case,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pattern: Option<String>,
         #[serde(default)]
         except: Vec<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         why: Option<String>,
     },
     /// REUSE 3.3 compliance; findings carry `reuse/<category>` ids.
     Reuse {
         id: String,
         severity: Severity,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         why: Option<String>,
     },
     /// Licenses (SPDX identifiers) that may (`allowed`, when non-empty) or may not be used.
@@ -307,7 +307,7 @@ pub enum Rule {
         allowed: Vec<String>,
         #[serde(default)]
         denied: Vec<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         why: Option<String>,
     },
 }

@@ -1,0 +1,258 @@
+//! `hygiene import`: converts an ls-lint configuration (`.ls-lint.yml`) into our policy
+//! (rule-list form), and lists what has no equivalent. (repolinter rulesets are not
+//! converted yet.)
+
+use yaml_rust2::{Yaml, YamlLoader};
+
+use crate::finding::Severity;
+use crate::naming::Case;
+use crate::policy::{Rule, RuleSet, Target};
+
+/// Why a configuration could not be converted at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("not valid YAML: {0}")]
+    Yaml(String),
+    #[error("{0}")]
+    Shape(String),
+}
+
+/// A converted policy and the parts of the input that have no equivalent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Imported {
+    pub rules: RuleSet,
+    pub unsupported: Vec<String>,
+}
+
+fn case_of(name: &str) -> Option<Case> {
+    Some(match name {
+        "kebab-case" => Case::Kebab,
+        "snake_case" => Case::Snake,
+        "SCREAMING_SNAKE_CASE" => Case::ScreamingSnake,
+        "camelCase" => Case::Camel,
+        "PascalCase" => Case::Pascal,
+        "lowercase" => Case::Lower,
+        _ => return None,
+    })
+}
+
+/// A regular expression for a name part in `case` (ls-lint's definitions).
+fn case_regex(case: Case) -> &'static str {
+    match case {
+        Case::Kebab => "[a-z0-9]+(?:-[a-z0-9]+)*",
+        Case::Snake => "[a-z0-9]+(?:_[a-z0-9]+)*",
+        Case::ScreamingSnake => "[A-Z0-9]+(?:_[A-Z0-9]+)*",
+        Case::Camel => "[a-z][a-zA-Z0-9]*",
+        Case::Pascal => "[A-Z][a-zA-Z0-9]*",
+        Case::Lower => "[^A-Z]+",
+        Case::Regex => ".*",
+    }
+}
+
+struct Converter {
+    rules: Vec<Rule>,
+    unsupported: Vec<String>,
+    except: Vec<String>,
+}
+
+impl Converter {
+    /// One `key: "rule | rule"` entry under directory glob `dir` ("" for the root).
+    fn entry(&mut self, dir: &str, key: &str, value: &str) {
+        let is_dir = key == ".dir";
+        let ext = if is_dir { "" } else { key };
+        let mut cases = Vec::new();
+        let mut regexes = Vec::new();
+        for alt in value.split('|').map(str::trim) {
+            if let Some(re) = alt.strip_prefix("regex:") {
+                regexes.push(re.to_string());
+            } else if let Some(case) = case_of(alt) {
+                cases.push(case);
+            } else {
+                self.unsupported.push(format!(
+                    "{dir}{key}: '{alt}' has no equivalent (only case rules and regex: convert)"
+                ));
+            }
+        }
+        if cases.is_empty() && regexes.is_empty() {
+            return;
+        }
+        let (glob, applies_to) = if is_dir {
+            (format!("{dir}**"), Target::Dirs)
+        } else if ext == ".*" {
+            (format!("{dir}**/*"), Target::Files)
+        } else {
+            (format!("{dir}**/*{ext}"), Target::Files)
+        };
+        let id = format!("ls-lint/{dir}{key}");
+        // A single case on the whole stem is a case rule; alternatives or regexes become
+        // one regex over the name (ls-lint matches the part before the extension).
+        let exact_stem = ext == ".*" || ext.matches('.').count() <= 1;
+        let (case, pattern) = if cases.len() == 1 && regexes.is_empty() && exact_stem {
+            (cases[0], None)
+        } else {
+            let mut alts: Vec<String> = cases.iter().map(|c| case_regex(*c).to_string()).collect();
+            alts.extend(regexes);
+            let suffix = if is_dir || ext == ".*" {
+                String::new()
+            } else {
+                regex::escape(ext)
+            };
+            let any_ext = if ext == ".*" { r"(?:\..*)?" } else { "" };
+            (
+                Case::Regex,
+                Some(format!("(?:{}){suffix}{any_ext}", alts.join("|"))),
+            )
+        };
+        self.rules.push(Rule::Naming {
+            id,
+            severity: Severity::Error,
+            glob,
+            applies_to,
+            case,
+            pattern,
+            except: self.except.clone(),
+            why: Some("converted from .ls-lint.yml".into()),
+        });
+    }
+
+    fn walk(&mut self, dir: &str, map: &yaml_rust2::yaml::Hash) -> Result<(), ImportError> {
+        for (k, v) in map {
+            let key = k.as_str().ok_or_else(|| {
+                ImportError::Shape(format!("a key under '{dir}' is not a string"))
+            })?;
+            if key.starts_with('.') {
+                match v.as_str() {
+                    Some(value) => self.entry(dir, key, value),
+                    None => self
+                        .unsupported
+                        .push(format!("{dir}{key}: value is not a string")),
+                }
+            } else {
+                let sub = v.as_hash().ok_or_else(|| {
+                    ImportError::Shape(format!("'{dir}{key}' should map extensions to rules"))
+                })?;
+                let sub_dir = format!("{dir}{}/", key.trim_end_matches('/'));
+                self.walk(&sub_dir, sub)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Converts the text of an `.ls-lint.yml`.
+pub fn from_ls_lint(text: &str) -> Result<Imported, ImportError> {
+    let docs = YamlLoader::load_from_str(text).map_err(|e| ImportError::Yaml(e.to_string()))?;
+    let doc = docs
+        .first()
+        .ok_or_else(|| ImportError::Shape("the file is empty".into()))?;
+    let mut conv = Converter {
+        rules: Vec::new(),
+        unsupported: Vec::new(),
+        except: Vec::new(),
+    };
+    if let Some(ignore) = doc["ignore"].as_vec() {
+        for item in ignore {
+            if let Some(p) = item.as_str() {
+                let p = p.trim_end_matches('/');
+                conv.except.push(p.to_string());
+                conv.except.push(format!("{p}/**"));
+            }
+        }
+    }
+    match &doc["ls"] {
+        Yaml::Hash(map) => conv.walk("", map)?,
+        Yaml::BadValue => return Err(ImportError::Shape("no 'ls' section".into())),
+        _ => return Err(ImportError::Shape("'ls' must be a mapping".into())),
+    }
+    for (k, _) in doc.as_hash().into_iter().flatten() {
+        if let Some(key) = k.as_str().filter(|k| !matches!(*k, "ls" | "ignore")) {
+            conv.unsupported
+                .push(format!("top-level '{key}' has no equivalent"));
+        }
+    }
+    Ok(Imported {
+        rules: RuleSet {
+            version: 1,
+            rules: conv.rules,
+        },
+        unsupported: conv.unsupported,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Policy;
+
+    const SAMPLE: &str = r#"
+ls:
+  .dir: kebab-case
+  .js: kebab-case
+  .ts: camelCase | PascalCase
+  .d.ts: kebab-case
+  src/models:
+    .ts: PascalCase
+    .json: regex:^[a-z]+$
+  docs:
+    .md: exists:1
+ignore:
+  - node_modules
+  - .git
+"#;
+
+    #[test]
+    fn converts_cases_alternatives_and_regexes() {
+        let imported = from_ls_lint(SAMPLE).expect("converts");
+        assert_eq!(imported.unsupported.len(), 1, "{:?}", imported.unsupported);
+        assert!(imported.unsupported[0].contains("exists:1"));
+        let policy = imported.rules.clone().into_policy().expect("valid policy");
+        let ids: Vec<&str> = policy
+            .naming
+            .iter()
+            .filter_map(|n| n.id.as_deref())
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "ls-lint/.dir",
+                "ls-lint/.js",
+                "ls-lint/.ts",
+                "ls-lint/.d.ts",
+                "ls-lint/src/models/.ts",
+                "ls-lint/src/models/.json"
+            ]
+        );
+        let ts = &policy.naming[2];
+        assert_eq!(ts.case, Case::Regex);
+        assert_eq!(
+            ts.pattern.as_deref(),
+            Some(r"(?:[a-z][a-zA-Z0-9]*|[A-Z][a-zA-Z0-9]*)\.ts")
+        );
+        assert_eq!(
+            policy.naming[0].except,
+            ["node_modules", "node_modules/**", ".git", ".git/**"]
+        );
+        // What we publish satisfies the schema (no nulls) and loads again.
+        let text = serde_json::to_string(&imported.rules).expect("json");
+        assert!(!text.contains("null"), "{text}");
+        // What we publish must load again.
+        let json = serde_json::to_value(&imported.rules).expect("json");
+        assert_eq!(
+            Policy::from_json_value(json, "imported").expect("loads"),
+            policy
+        );
+    }
+
+    #[test]
+    fn bad_input_is_a_clear_error() {
+        assert!(matches!(
+            from_ls_lint("ls: [1, 2]"),
+            Err(ImportError::Shape(_))
+        ));
+        assert!(matches!(from_ls_lint("ls: {"), Err(ImportError::Yaml(_))));
+        assert!(matches!(
+            from_ls_lint("other: 1"),
+            Err(ImportError::Shape(_))
+        ));
+    }
+}
