@@ -22,6 +22,13 @@ pub enum Format {
     Github,
 }
 
+/// Tools whose configuration `hygiene import` converts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportFrom {
+    LsLint,
+    Repolinter,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum HygieneCommand {
     /// Check a repository against the clause 5.2.5 rules.
@@ -60,11 +67,14 @@ pub enum HygieneCommand {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Convert an `.ls-lint.yml` into a policy (JSON on stdout; what has no
-    /// equivalent is listed on stderr).
+    /// Convert an `.ls-lint.yml` or a repolinter ruleset (JSON or YAML) into a policy
+    /// (JSON on stdout; what has no equivalent is listed on stderr).
     Import {
         /// The configuration file to convert.
         file: PathBuf,
+        /// What the file is; by default ls-lint when its name says so, else repolinter.
+        #[arg(long, value_enum)]
+        from: Option<ImportFrom>,
     },
 }
 
@@ -92,15 +102,34 @@ pub fn run(cmd: HygieneCommand) -> anyhow::Result<i32> {
             license,
             dry_run,
         } => fix(&path, &copyright, &license, dry_run),
-        HygieneCommand::Import { file } => import(&file),
+        HygieneCommand::Import { file, from } => import(&file, from),
     }
 }
 
-fn import(file: &Path) -> anyhow::Result<i32> {
+fn import(file: &Path, from: Option<ImportFrom>) -> anyhow::Result<i32> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let imported = govmesh_hygiene::import::from_ls_lint(&text)
-        .with_context(|| format!("{} is not an ls-lint configuration", file.display()))?;
+    let from = from.unwrap_or_else(|| {
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        if name.contains("ls-lint") {
+            ImportFrom::LsLint
+        } else {
+            ImportFrom::Repolinter
+        }
+    });
+    let imported = match from {
+        ImportFrom::LsLint => govmesh_hygiene::import::from_ls_lint(&text),
+        ImportFrom::Repolinter => govmesh_hygiene::import::from_repolinter(&text),
+    }
+    .with_context(|| {
+        format!(
+            "cannot convert {} as {from:?} (choose with --from)",
+            file.display()
+        )
+    })?;
     println!("{}", serde_json::to_string_pretty(&imported.rules)?);
     for u in &imported.unsupported {
         eprintln!("no equivalent: {u}");

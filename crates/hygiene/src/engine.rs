@@ -674,7 +674,16 @@ fn check_required(policy: &Policy, entries: &[(String, bool)], report: &mut Repo
                 } else {
                     format!("{}/{}", loc.trim_end_matches('/'), name).to_lowercase()
                 };
-                present.contains(&(path, is_dir))
+                if path.contains(['*', '?', '[']) {
+                    // A glob (e.g. `README*`): `*` stays within a directory.
+                    globset::GlobBuilder::new(&path)
+                        .literal_separator(true)
+                        .build()
+                        .map(|g| g.compile_matcher())
+                        .is_ok_and(|m| present.iter().any(|(p, d)| *d == is_dir && m.is_match(p)))
+                } else {
+                    present.contains(&(path, is_dir))
+                }
             })
         });
         if !found {

@@ -256,3 +256,207 @@ ignore:
         ));
     }
 }
+
+fn yaml_to_json(y: &Yaml) -> serde_json::Value {
+    use serde_json::Value;
+    match y {
+        Yaml::Real(r) => r
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or(Value::Null, Value::Number),
+        Yaml::Integer(i) => Value::from(*i),
+        Yaml::String(s) => Value::from(s.clone()),
+        Yaml::Boolean(b) => Value::from(*b),
+        Yaml::Array(a) => Value::Array(a.iter().map(yaml_to_json).collect()),
+        Yaml::Hash(h) => Value::Object(
+            h.iter()
+                .filter_map(|(k, v)| Some((k.as_str()?.to_string(), yaml_to_json(v))))
+                .collect(),
+        ),
+        _ => Value::Null,
+    }
+}
+
+fn strings(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str())
+                .map(|s| s.trim_start_matches("./").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Converts a repolinter ruleset (version 2, JSON or YAML text).
+pub fn from_repolinter(text: &str) -> Result<Imported, ImportError> {
+    let doc: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(_) => {
+            let docs =
+                YamlLoader::load_from_str(text).map_err(|e| ImportError::Yaml(e.to_string()))?;
+            yaml_to_json(
+                docs.first()
+                    .ok_or_else(|| ImportError::Shape("the file is empty".into()))?,
+            )
+        }
+    };
+    let rules = doc
+        .get("rules")
+        .and_then(|r| r.as_object())
+        .ok_or_else(|| {
+            ImportError::Shape("no 'rules' object (a repolinter v2 ruleset has one)".into())
+        })?;
+    let mut out = Vec::new();
+    let mut unsupported = Vec::new();
+    for (name, rule) in rules {
+        let severity = match rule
+            .get("level")
+            .and_then(|l| l.as_str())
+            .unwrap_or("error")
+        {
+            "off" => {
+                unsupported.push(format!("{name}: level off, not converted"));
+                continue;
+            }
+            "warning" => Severity::Warning,
+            _ => Severity::Error,
+        };
+        if rule.get("where").is_some() {
+            unsupported.push(format!("{name}: its 'where' condition has no equivalent; the rule is converted unconditionally"));
+        }
+        if rule.get("fix").is_some() {
+            unsupported.push(format!("{name}: its 'fix' has no equivalent"));
+        }
+        let kind = rule
+            .pointer("/rule/type")
+            .and_then(|t| t.as_str())
+            .unwrap_or("");
+        let options = rule.pointer("/rule/options").cloned().unwrap_or_default();
+        let id = format!("repolinter/{name}");
+        let why = Some(format!("converted from repolinter rule '{name}'"));
+        let flags = options.get("flags").and_then(|f| f.as_str()).unwrap_or("");
+        let pattern = |content: &str| {
+            if flags.contains('i') {
+                format!("(?i){content}")
+            } else {
+                content.to_string()
+            }
+        };
+        match kind {
+            "file-existence" | "directory-existence" => {
+                let globs = strings(&options["globsAny"]);
+                if globs.is_empty() || globs.iter().any(|g| g.contains("**")) {
+                    unsupported.push(format!("{name}: {kind} with globs {globs:?} (only names or one-level globs convert)"));
+                    continue;
+                }
+                let dir = kind == "directory-existence";
+                out.push(Rule::RequiredFile {
+                    id,
+                    severity,
+                    any_of: globs
+                        .into_iter()
+                        .map(|g| if dir { format!("{g}/") } else { g })
+                        .collect(),
+                    locations: vec![".".into()],
+                    case_insensitive: true,
+                    why,
+                });
+            }
+            "file-contents" | "file-not-contents" => {
+                let Some(content) = options.get("content").and_then(|c| c.as_str()) else {
+                    unsupported.push(format!("{name}: {kind} without 'content'"));
+                    continue;
+                };
+                let globs = strings(&options["globsAll"]);
+                let (pattern, except) = (pattern(content), Vec::new());
+                out.push(if kind == "file-contents" {
+                    Rule::RequiredContent {
+                        id,
+                        severity,
+                        pattern,
+                        globs,
+                        except,
+                        why,
+                    }
+                } else {
+                    Rule::ForbiddenContent {
+                        id,
+                        severity,
+                        pattern,
+                        globs,
+                        except,
+                        why,
+                    }
+                });
+            }
+            "file-type-exclusion" => {
+                let all = strings(&options["type"]);
+                let (except, globs): (Vec<String>, Vec<String>) =
+                    all.into_iter().partition(|g| g.starts_with('!'));
+                let except = except
+                    .into_iter()
+                    .map(|g| g.trim_start_matches('!').to_string())
+                    .collect();
+                out.push(Rule::ForbiddenFile {
+                    id,
+                    severity,
+                    globs,
+                    except,
+                    why,
+                });
+            }
+            other => unsupported.push(format!("{name}: rule type '{other}' has no equivalent")),
+        }
+    }
+    Ok(Imported {
+        rules: RuleSet {
+            version: 1,
+            rules: out,
+        },
+        unsupported,
+    })
+}
+
+#[cfg(test)]
+mod repolinter_tests {
+    use super::*;
+
+    const RULESET: &str = r#"{
+      "$schema": "https://raw.githubusercontent.com/todogroup/repolinter/master/rulesets/schema.json",
+      "version": 2,
+      "axioms": {"linguist": "language"},
+      "rules": {
+        "license-file-exists": {"level": "error", "rule": {"type": "file-existence", "options": {"globsAny": ["LICENSE*", "COPYING*"], "nocase": true}}},
+        "readme-references-license": {"level": "warning", "rule": {"type": "file-contents", "options": {"globsAll": ["README*"], "content": "license", "flags": "i"}}},
+        "binaries-not-present": {"level": "error", "rule": {"type": "file-type-exclusion", "options": {"type": ["**/*.exe", "**/*.dll", "!node_modules/**"]}}},
+        "test-directory-exists": {"level": "warning", "rule": {"type": "directory-existence", "options": {"globsAny": ["**/test*"]}}},
+        "source-license-headers-exist": {"level": "warning", "rule": {"type": "file-starts-with", "options": {"globsAll": ["**/*.js"], "lineCount": 5, "patterns": ["Copyright"]}}},
+        "notice-file-exists": {"level": "off", "rule": {"type": "file-existence", "options": {"globsAny": ["NOTICE*"]}}}
+      }
+    }"#;
+
+    #[test]
+    fn converts_the_common_rules_and_lists_the_rest() {
+        let imported = from_repolinter(RULESET).expect("converts");
+        let policy = imported.rules.clone().into_policy().expect("valid");
+        assert_eq!(
+            policy.structure.required[0].any_of,
+            ["LICENSE*", "COPYING*"]
+        );
+        assert_eq!(policy.content.required_patterns[0].pattern, "(?i)license");
+        assert_eq!(policy.structure.forbidden[0].except, ["node_modules/**"]);
+        assert_eq!(imported.unsupported.len(), 3, "{:?}", imported.unsupported);
+        // The same ruleset in YAML converts the same way.
+        let yaml = "version: 2\nrules:\n  license-file-exists:\n    level: error\n    rule:\n      type: file-existence\n      options:\n        globsAny: [LICENSE*, COPYING*]\n";
+        let from_yaml = from_repolinter(yaml).expect("yaml");
+        let license_rule = imported
+            .rules
+            .rules
+            .iter()
+            .find(|r| matches!(r, Rule::RequiredFile { id, .. } if id == "repolinter/license-file-exists"))
+            .expect("converted");
+        assert_eq!(&from_yaml.rules.rules[0], license_rule);
+    }
+}

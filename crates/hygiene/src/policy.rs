@@ -42,7 +42,8 @@ fn default_locations() -> Vec<String> {
     vec![String::new(), ".github".into(), "docs".into()]
 }
 
-/// At least one of `any_of` (case-insensitive; a trailing `/` means a directory) must
+/// At least one of `any_of` (case-insensitive; a trailing `/` means a directory; `*`, `?`
+/// and `[...]` make a glob within one directory) must
 /// exist in one of `locations` (directories relative to the root; "" is the root).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -192,3 +192,19 @@ fn fix_adds_headers_and_sidecars_that_reuse_lint_accepts() {
         govmesh_hygiene::fix::plan_repository(dir.path(), "2026 Jane Doe", "MIT").expect("plan");
     assert_eq!(again, []);
 }
+
+#[test]
+fn required_files_may_be_one_level_globs() {
+    let policy = Policy::from_json_str(
+        r#"{"version": 1, "rules": [
+            {"id": "r/readme", "kind": "required_file", "any_of": ["readme*"], "severity": "error"},
+            {"id": "r/changelog", "kind": "required_file", "any_of": ["CHANGELOG*"], "severity": "warning"},
+            {"id": "r/src", "kind": "required_file", "any_of": ["s?c/"], "locations": ["."], "severity": "error"}
+        ]}"#,
+        "inline",
+    )
+    .expect("policy");
+    let report = run("naming", &policy, |_| {});
+    let rules: Vec<&str> = report.findings.iter().map(|f| f.rule.as_str()).collect();
+    assert_eq!(rules, ["r/changelog"]);
+}
