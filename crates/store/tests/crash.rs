@@ -22,7 +22,7 @@ fn writer() {
     };
     let gen_ = LogGen::new(HUBS, VOTES);
     let opts = LedgerOptions {
-        snapshot_every: 7,
+        snapshot_every: 25,
         snapshot_share: 0.0,
         keep_snapshots: 2,
     };
