@@ -51,6 +51,14 @@ pub enum HygieneCommand {
         /// Worker threads (0: one per CPU).
         #[arg(long, default_value_t = 0)]
         threads: usize,
+        /// Sign the result as an in-toto Statement (DSSE envelope) and write it to this
+        /// file; needs --key and --node (the attested clause). Not submitted to the
+        /// mesh: the log has no attest entry yet.
+        #[arg(long, requires_all = ["key", "node"])]
+        attest: Option<PathBuf>,
+        /// Key file to sign the attestation with (from `govmesh key new`).
+        #[arg(long)]
+        key: Option<PathBuf>,
     },
     /// Add missing SPDX headers (in the file's comment style) or `.license` sidecars.
     Fix {
@@ -88,6 +96,8 @@ pub fn run(cmd: HygieneCommand) -> anyhow::Result<i32> {
             format,
             files,
             threads,
+            attest,
+            key,
         } => check(
             &path,
             policy.as_deref(),
@@ -95,6 +105,7 @@ pub fn run(cmd: HygieneCommand) -> anyhow::Result<i32> {
             format,
             &files,
             threads,
+            attest.as_deref().zip(key.as_deref()),
         ),
         HygieneCommand::Fix {
             path,
@@ -159,18 +170,38 @@ fn fix(path: &Path, copyright: &str, license: &str, dry_run: bool) -> anyhow::Re
     Ok(0)
 }
 
-fn load_policy(policy: Option<&Path>, node: Option<&str>) -> anyhow::Result<Policy> {
+/// Where the attested rules came from: the contract revision and clause hash.
+#[derive(Debug, Clone, PartialEq)]
+struct ClauseSource {
+    contract_id: String,
+    revision: serde_json::Value,
+    contract_hash: serde_json::Value,
+    clause_hash: serde_json::Value,
+}
+
+fn load_policy(
+    policy: Option<&Path>,
+    node: Option<&str>,
+) -> anyhow::Result<(Policy, Option<ClauseSource>)> {
     if let Some(file) = policy {
-        return Ok(Policy::load(file)?);
+        return Ok((Policy::load(file)?, None));
     }
     if let Some(url) = node {
-        return policy_from_node(url);
+        let (policy, source) = clause_from_node(url)?;
+        return Ok((policy, Some(source)));
     }
-    Ok(Policy::codex_default())
+    Ok((Policy::codex_default(), None))
 }
 
 /// GET {node}/v1/contracts/codex and take the `rules` of clause 5.2.5.
+#[cfg(test)]
 fn policy_from_node(base: &str) -> anyhow::Result<Policy> {
+    clause_from_node(base).map(|(p, _)| p)
+}
+
+/// GET {node}/v1/contracts/codex: clause 5.2.5's rules as a policy, and where they
+/// come from (revision, contract hash, clause hash).
+fn clause_from_node(base: &str) -> anyhow::Result<(Policy, ClauseSource)> {
     let url = format!("{}/v1/contracts/codex", base.trim_end_matches('/'));
     let response = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(30))
@@ -197,11 +228,76 @@ fn policy_from_node(base: &str) -> anyhow::Result<Policy> {
         .get("rules")
         .cloned()
         .with_context(|| format!("clause 5.2.5 from {url} has no rules"))?;
-    Ok(Policy::from_json_value(
-        rules,
-        &format!("clause 5.2.5 from {url}"),
-    )?)
+    let policy = Policy::from_json_value(rules, &format!("clause 5.2.5 from {url}"))?;
+    let source = ClauseSource {
+        contract_id: contract
+            .get("contract_id")
+            .and_then(|c| c.as_str())
+            .unwrap_or("codex")
+            .to_string(),
+        revision: contract.get("revision").cloned().unwrap_or_default(),
+        contract_hash: contract.get("contract_hash").cloned().unwrap_or_default(),
+        clause_hash: contract
+            .pointer("/clause_hashes/5.2.5")
+            .cloned()
+            .unwrap_or_default(),
+    };
+    Ok((policy, source))
 }
+
+fn git_digest(path: &Path, rev: &str) -> anyhow::Result<String> {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", rev])
+        .current_dir(path)
+        .output()
+        .context("cannot run git (the attestation's subject is the git commit)")?;
+    if !out.status.success() {
+        bail!(
+            "{} is not a git repository with a commit: the attestation needs one",
+            path.display()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Signs an in-toto Statement about the checked commit and writes its DSSE envelope.
+fn write_attestation(
+    path: &Path,
+    report: &govmesh_hygiene::Report,
+    source: &ClauseSource,
+    out: &Path,
+    key_file: &Path,
+) -> anyhow::Result<()> {
+    use std::collections::BTreeMap;
+    let key = crate::keyfile::read(key_file)?;
+    let commit = git_digest(path, "HEAD")?;
+    let tree = git_digest(path, "HEAD^{tree}")?;
+    let subject = govmesh_core::intoto::ResourceDescriptor {
+        name: Some("git+HEAD".into()),
+        digest: BTreeMap::from([
+            ("gitCommit".to_string(), commit),
+            ("gitTree".to_string(), tree),
+        ]),
+    };
+    let predicate = serde_json::json!({
+        "contract_id": source.contract_id,
+        "revision": source.revision,
+        "contract_hash": source.contract_hash,
+        "clause_id": "5.2.5",
+        "clause_hash": source.clause_hash,
+        "summary": report.summary,
+        "passed": !report.has_errors(),
+    });
+    let statement =
+        govmesh_core::intoto::Statement::new(vec![subject], HYGIENE_PREDICATE_TYPE, predicate);
+    let envelope = statement.sign(&key);
+    std::fs::write(out, serde_json::to_string_pretty(&envelope)? + "\n")
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(())
+}
+
+/// The predicate type of hygiene attestations.
+pub const HYGIENE_PREDICATE_TYPE: &str = "https://govmesh.dev/attestation/hygiene/v1";
 
 fn relative_files(root: &Path, files: &[PathBuf]) -> anyhow::Result<BTreeSet<String>> {
     let root = root
@@ -231,8 +327,9 @@ fn check(
     format: Format,
     files: &[PathBuf],
     threads: usize,
+    attest: Option<(&Path, &Path)>,
 ) -> anyhow::Result<i32> {
-    let policy = load_policy(policy, node)?;
+    let (policy, source) = load_policy(policy, node)?;
     let only = if files.is_empty() {
         None
     } else {
@@ -280,6 +377,13 @@ fn check(
         Format::Github => out.write_all(output::github(&report).as_bytes())?,
     }
     out.flush()?;
+    if let (Some((attest_out, key)), Some(source)) = (attest, &source) {
+        write_attestation(path, &report, source, attest_out, key)?;
+        eprintln!(
+            "attestation written to {} (not submitted: the mesh has no attest entry yet)",
+            attest_out.display()
+        );
+    }
     Ok(if report.has_errors() { 1 } else { 0 })
 }
 
@@ -331,5 +435,66 @@ mod tests {
         let url = serve_once(serde_json::json!({"clauses": [{"clause_id": "5.4"}]}).to_string());
         let err = policy_from_node(&url).expect_err("no clause");
         assert!(err.to_string().contains("no clause 5.2.5"), "{err}");
+    }
+
+    #[test]
+    fn attestation_is_a_signed_statement_about_the_commit_and_clause() {
+        let repo = tempfile::tempdir().expect("tempdir");
+        let git = |args: &[&str]| {
+            let ok = std::process::Command::new("git")
+                .args(args)
+                .current_dir(repo.path())
+                .output()
+                .expect("git")
+                .status
+                .success();
+            assert!(ok, "git {args:?}");
+        };
+        std::fs::write(repo.path().join("README.md"), "# x\n").expect("write");
+        git(&["init", "-q"]);
+        git(&["add", "-A"]);
+        git(&[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.invalid",
+            "commit",
+            "-qm",
+            "x",
+        ]);
+        let rules = serde_json::json!({"version": 1, "rules": [
+            {"id": "structure/readme", "kind": "required_file", "any_of": ["README.md"], "severity": "error"}
+        ]});
+        let contract = serde_json::json!({
+            "contract_id": "codex", "revision": 3, "contract_hash": "ab".repeat(32),
+            "clauses": [{"clause_id": "5.2.5", "rules": rules}],
+            "clause_hashes": {"5.2.5": "cd".repeat(32)}
+        });
+        let url = serve_once(contract.to_string());
+        let key_path = repo.path().join("key.json");
+        let key = crate::keyfile::create(&key_path).expect("key");
+        let out = repo.path().join("attestation.json");
+        let code = check(
+            repo.path(),
+            None,
+            Some(&url),
+            Format::Json,
+            &[],
+            1,
+            Some((&out, &key_path)),
+        )
+        .expect("check");
+        assert_eq!(code, 0);
+        let envelope: govmesh_core::dsse::Envelope =
+            serde_json::from_slice(&std::fs::read(&out).expect("written")).expect("envelope");
+        let payload = envelope.verify(&key.public()).expect("signature verifies");
+        let statement: govmesh_core::intoto::Statement =
+            serde_json::from_slice(&payload).expect("statement");
+        assert_eq!(statement.predicate_type, HYGIENE_PREDICATE_TYPE);
+        assert_eq!(statement.predicate["revision"], 3);
+        assert_eq!(statement.predicate["clause_hash"], "cd".repeat(32));
+        assert_eq!(statement.predicate["passed"], true);
+        let head = git_digest(repo.path(), "HEAD").expect("head");
+        assert_eq!(statement.subject[0].digest["gitCommit"], head);
     }
 }
