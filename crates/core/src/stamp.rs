@@ -19,9 +19,14 @@ impl Timestamp {
         self.0
     }
 
-    /// This time plus `secs` seconds (saturating).
+    /// The last instant RFC 3339 text can carry: 9999-12-31T23:59:59.999Z.
+    pub const MAX: Timestamp = Timestamp(253_402_300_799_999);
+
+    /// This time plus `secs` seconds, saturating at [`Timestamp::MAX`] so that the
+    /// result always serializes (and parses back) as itself.
     pub fn plus_secs(self, secs: u64) -> Timestamp {
-        Timestamp(self.0.saturating_add((secs as i64).saturating_mul(1000)))
+        let ms = i64::try_from(secs).unwrap_or(i64::MAX).saturating_mul(1000);
+        Timestamp(self.0.saturating_add(ms).min(Timestamp::MAX.0.max(self.0)))
     }
 
     /// RFC 3339 text, always `Z` and exactly three fractional digits.
@@ -82,5 +87,20 @@ mod tests {
             t
         );
         assert!(Timestamp::parse("yesterday").is_err());
+    }
+
+    /// Regression (found by the fuzz work): a voting period clause 5.5 allows, added
+    /// to the start time, went past year 9999 and serialized as 1970-01-01; and
+    /// periods above i64::MAX seconds went backwards.
+    #[test]
+    fn plus_secs_stays_representable() {
+        let t = Timestamp(1_764_154_800_123);
+        for secs in [(1u64 << 53) - 1, i64::MAX as u64, u64::MAX] {
+            let end = t.plus_secs(secs);
+            assert_eq!(end, Timestamp::MAX, "{secs}");
+            assert_eq!(Timestamp::parse(&end.to_rfc3339()).unwrap(), end);
+        }
+        assert_eq!(Timestamp::MAX.to_rfc3339(), "9999-12-31T23:59:59.999Z");
+        assert_eq!(t.plus_secs(60), Timestamp(1_764_154_860_123));
     }
 }
