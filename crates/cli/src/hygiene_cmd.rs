@@ -60,7 +60,9 @@ pub enum HygieneCommand {
         #[arg(long)]
         key: Option<PathBuf>,
     },
-    /// Add missing SPDX headers (in the file's comment style) or `.license` sidecars.
+    /// Add missing SPDX headers (in the file's comment style) or `.license` sidecars,
+    /// and create missing required files (README, CONTRIBUTING, SECURITY, and with
+    /// --license the texts in LICENSES/) from built-in templates; never overwrites.
     Fix {
         /// The repository to fix.
         #[arg(default_value = ".")]
@@ -68,9 +70,10 @@ pub enum HygieneCommand {
         /// Copyright text to add where it is missing, e.g. "2026 Jane Doe".
         #[arg(long)]
         copyright: String,
-        /// SPDX license expression to add where it is missing, e.g. "MIT".
+        /// SPDX license expression to add where it is missing, e.g. "MIT"; also
+        /// the license whose text is created in LICENSES/ when no license file exists.
         #[arg(long)]
-        license: String,
+        license: Option<String>,
         /// Print the changes as a unified diff instead of writing them.
         #[arg(long)]
         dry_run: bool,
@@ -112,7 +115,7 @@ pub fn run(cmd: HygieneCommand) -> anyhow::Result<i32> {
             copyright,
             license,
             dry_run,
-        } => fix(&path, &copyright, &license, dry_run),
+        } => fix(&path, &copyright, license.as_deref(), dry_run),
         HygieneCommand::Import { file, from } => import(&file, from),
     }
 }
@@ -148,11 +151,28 @@ fn import(file: &Path, from: Option<ImportFrom>) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-fn fix(path: &Path, copyright: &str, license: &str, dry_run: bool) -> anyhow::Result<i32> {
-    if govmesh_hygiene::reuse::expr::parse(license).is_none() {
+fn fix(path: &Path, copyright: &str, license: Option<&str>, dry_run: bool) -> anyhow::Result<i32> {
+    if let Some(license) = license
+        && govmesh_hygiene::reuse::expr::parse(license).is_none()
+    {
         bail!("--license {license:?} is not a valid SPDX license expression");
     }
-    let plans = govmesh_hygiene::fix::plan_repository(path, copyright, license)?;
+    if license.is_none() {
+        eprintln!(
+            "no --license: files get only a copyright line and no license text is created; \
+             pass --license EXPR (e.g. MIT) to state the license"
+        );
+    }
+    // Required files first, so their headers are written with them.
+    let mut plans = govmesh_hygiene::fix::plan_required_files(
+        path,
+        &govmesh_hygiene::Policy::codex_default(),
+        Some(copyright),
+        license,
+    )?;
+    plans.extend(govmesh_hygiene::fix::plan_repository(
+        path, copyright, license,
+    )?);
     if dry_run {
         for p in &plans {
             print!("{}", govmesh_hygiene::fix::diff(p));

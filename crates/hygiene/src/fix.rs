@@ -2,7 +2,10 @@
 //! know gets an SPDX header in it (after a `#!` or `<?xml` first line); a binary file,
 //! or one whose syntax we do not know, gets a `<file>.license` sidecar. A text file
 //! that is not valid UTF-8 is left alone: we do not change what we cannot parse.
-//! Planning is pure; [`apply`] writes.
+//! [`plan_required_files`] creates the policy's missing required files (README,
+//! CONTRIBUTING, SECURITY, and the license text in `LICENSES/` when a license is
+//! configured) from built-in templates; nothing is downloaded.
+//! Planning is pure; [`apply`] writes, and never overwrites a file it creates.
 
 use std::path::Path;
 
@@ -191,10 +194,12 @@ pub fn diff(plan: &Plan) -> String {
 
 /// Plans fixes for every file the REUSE check finds without copyright or licensing
 /// information under `root`, adding `copyright` and/or `license` as needed.
+/// Without `license`, files that lack licensing information get only the copyright
+/// (or are skipped with a reason when that is all they lack).
 pub fn plan_repository(
     root: &Path,
     copyright: &str,
-    license: &str,
+    license: Option<&str>,
 ) -> Result<Vec<Plan>, crate::CheckError> {
     let policy = crate::Policy {
         licensing: crate::policy::Licensing {
@@ -230,14 +235,227 @@ pub fn plan_repository(
         let binary = crate::reuse::extract::detect_encoding(&data)
             == crate::reuse::extract::Encoding::Binary;
         let sidecar_exists = root.join(format!("{path}.license")).exists();
+        let add_copyright = reuse.missing_copyright.contains(path).then_some(copyright);
+        let add_license = license.filter(|_| reuse.missing_licensing.contains(path));
+        if add_copyright.is_none() && add_license.is_none() {
+            plans.push(Plan::Skip {
+                path: path.clone(),
+                reason: "no licensing information: pass --license EXPR to add it".into(),
+            });
+            continue;
+        }
         plans.push(plan(
             path,
             &data,
             binary,
             sidecar_exists,
-            reuse.missing_copyright.contains(path).then_some(copyright),
-            reuse.missing_licensing.contains(path).then_some(license),
+            add_copyright,
+            add_license,
         ));
+    }
+    Ok(plans)
+}
+
+/// What a required-file rule asks for, judged by the names it accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Readme,
+    License,
+    Contributing,
+    Security,
+}
+
+fn kind_of(rule: &crate::policy::Required) -> Option<Kind> {
+    let stems: Vec<String> = rule
+        .any_of
+        .iter()
+        .map(|n| {
+            let n = n.trim_end_matches('/').to_ascii_lowercase();
+            n.split(['.', '*']).next().unwrap_or_default().to_string()
+        })
+        .collect();
+    let has = |s: &str| stems.iter().any(|x| x == s);
+    if has("readme") {
+        Some(Kind::Readme)
+    } else if has("license") || has("licenses") || has("copying") {
+        Some(Kind::License)
+    } else if has("contributing") {
+        Some(Kind::Contributing)
+    } else if has("security") {
+        Some(Kind::Security)
+    } else {
+        None
+    }
+}
+
+/// The name to create for a rule: its Markdown name if it accepts one, else its first
+/// plain file name.
+fn file_name_for(rule: &crate::policy::Required) -> Option<&str> {
+    let plain = |n: &&String| !n.ends_with('/') && !n.contains(['*', '?', '[']);
+    rule.any_of
+        .iter()
+        .filter(plain)
+        .find(|n| n.to_ascii_lowercase().ends_with(".md"))
+        .or_else(|| rule.any_of.iter().find(plain))
+        .map(String::as_str)
+}
+
+/// `content` as a new file at `path`, with an SPDX header (or `.license` sidecar) when
+/// there is a copyright or license to state.
+fn create_with_header(
+    root: &Path,
+    path: String,
+    content: String,
+    copyright: Option<&str>,
+    license: Option<&str>,
+) -> Vec<Plan> {
+    if root.join(&path).exists() {
+        return vec![Plan::Skip {
+            reason: format!("{path} exists: not overwritten"),
+            path,
+        }];
+    }
+    if copyright.is_none() && license.is_none() {
+        return vec![Plan::Create { path, content }];
+    }
+    let sidecar_exists = root.join(format!("{path}.license")).exists();
+    match plan(
+        &path,
+        content.as_bytes(),
+        false,
+        sidecar_exists,
+        copyright,
+        license,
+    ) {
+        Plan::Edit { new, .. } => vec![Plan::Create { path, content: new }],
+        sidecar @ Plan::Create { .. } => vec![Plan::Create { path, content }, sidecar],
+        Plan::Skip { .. } => vec![Plan::Create { path, content }],
+    }
+}
+
+/// Plans the creation of each file that a required-file rule of `policy` misses under
+/// `root`, from the built-in templates: README (with the headings the policy's README
+/// rule asks for), CONTRIBUTING, SECURITY, and for the license rule the text of each
+/// license in `license` as `LICENSES/<id>.txt` (the REUSE layout). Without a license,
+/// or for a license whose text is not built in, the plan says what to do instead.
+/// New files get an SPDX header with `copyright` and `license`.
+pub fn plan_required_files(
+    root: &Path,
+    policy: &crate::Policy,
+    copyright: Option<&str>,
+    license: Option<&str>,
+) -> Result<Vec<Plan>, crate::CheckError> {
+    let only_required = crate::Policy {
+        structure: crate::policy::Structure {
+            required: policy.structure.required.clone(),
+            ..crate::policy::Structure::default()
+        },
+        ..crate::Policy::default()
+    };
+    let report = crate::check(root, &only_required, &crate::CheckOptions::default())?;
+    let project = std::fs::canonicalize(root)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "This project".into());
+    let mut plans = Vec::new();
+    for rule in &policy.structure.required {
+        if !report.findings.iter().any(|f| f.rule == rule.id) {
+            continue;
+        }
+        let skip = |reason: String| Plan::Skip {
+            path: rule.id.clone(),
+            reason,
+        };
+        let Some(kind) = kind_of(rule) else {
+            plans.push(skip(format!(
+                "no built-in template: create one of {}",
+                rule.any_of.join(", ")
+            )));
+            continue;
+        };
+        if kind == Kind::License {
+            if !rule
+                .any_of
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case("LICENSES/"))
+            {
+                plans.push(skip(format!(
+                    "the license text is only created in the REUSE layout (LICENSES/), \
+                     which this rule does not accept: create one of {}",
+                    rule.any_of.join(", ")
+                )));
+                continue;
+            }
+            let Some(expression) = license.and_then(crate::reuse::expr::parse) else {
+                plans.push(skip(
+                    "no license configured: pass --license EXPR (e.g. MIT) to create \
+                     LICENSES/<id>.txt, or add the license text yourself"
+                        .into(),
+                ));
+                continue;
+            };
+            for id in &expression.licenses {
+                let path = format!("LICENSES/{id}.txt");
+                match crate::templates::license_text(id, copyright) {
+                    // License texts carry no header: REUSE exempts LICENSES/.
+                    Some(text) => plans.extend(create_with_header(root, path, text, None, None)),
+                    None if id.starts_with("LicenseRef-") => plans.push(Plan::Skip {
+                        path,
+                        reason: format!("{id} is your own license: write its text there"),
+                    }),
+                    None => plans.push(Plan::Skip {
+                        path,
+                        reason: format!(
+                            "{id}'s text is not built in and fix downloads nothing: run \
+                             `reuse download {id}`, or save the text from \
+                             https://spdx.org/licenses/{id}.html there"
+                        ),
+                    }),
+                }
+            }
+            continue;
+        }
+        let Some(name) = file_name_for(rule) else {
+            plans.push(skip(format!(
+                "no plain file name among {}: create one yourself",
+                rule.any_of.join(", ")
+            )));
+            continue;
+        };
+        let dir = rule
+            .locations
+            .first()
+            .map(|l| l.trim_matches('/'))
+            .filter(|l| !l.is_empty() && *l != ".");
+        let path = match dir {
+            Some(d) => format!("{d}/{name}"),
+            None => name.to_string(),
+        };
+        let content = match kind {
+            Kind::Readme => {
+                let builtin = ["installation", "usage", "license"];
+                let extra: Vec<String> = policy
+                    .content
+                    .readme
+                    .iter()
+                    .flat_map(|r| r.headings.iter())
+                    .filter_map(|h| {
+                        let alts: Vec<&str> = h.split('|').map(str::trim).collect();
+                        let covered = alts.iter().any(|a| {
+                            builtin
+                                .iter()
+                                .any(|b| b.starts_with(&a.to_ascii_lowercase()))
+                        });
+                        (!covered).then(|| alts[0].to_string())
+                    })
+                    .collect();
+                crate::templates::readme(&project, &extra, license)
+            }
+            Kind::Contributing => crate::templates::contributing(&project, license),
+            Kind::Security => crate::templates::security(&project),
+            Kind::License => continue,
+        };
+        plans.extend(create_with_header(root, path, content, copyright, license));
     }
     Ok(plans)
 }
@@ -253,6 +471,9 @@ pub fn apply(root: &Path, plans: &[Plan]) -> std::io::Result<usize> {
             }
             Plan::Create { path, content } => {
                 let target = root.join(path);
+                if let Some(parent) = target.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
                 // Never overwrite: create_new fails if the file appeared meanwhile.
                 use std::io::Write;
                 std::fs::OpenOptions::new()

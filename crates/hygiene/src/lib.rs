@@ -14,6 +14,7 @@ pub mod naming;
 pub mod output;
 pub mod policy;
 pub mod reuse;
+pub mod templates;
 
 pub use engine::{CheckError, CheckOptions, check, check_detailed};
 pub use finding::{Finding, Report, Severity, Summary};

@@ -164,8 +164,8 @@ fn tracked_files_count_although_gitignore_matches_them() {
 #[test]
 fn fix_adds_headers_and_sidecars_that_reuse_lint_accepts() {
     let dir = materialise("reuse-broken");
-    let plans =
-        govmesh_hygiene::fix::plan_repository(dir.path(), "2026 Jane Doe", "MIT").expect("plan");
+    let plans = govmesh_hygiene::fix::plan_repository(dir.path(), "2026 Jane Doe", Some("MIT"))
+        .expect("plan");
     let planned: Vec<String> = plans
         .iter()
         .map(|p| match p {
@@ -188,8 +188,8 @@ fn fix_adds_headers_and_sidecars_that_reuse_lint_accepts() {
         "reuse lint after fix"
     );
     // Running it again finds nothing more to do.
-    let again =
-        govmesh_hygiene::fix::plan_repository(dir.path(), "2026 Jane Doe", "MIT").expect("plan");
+    let again = govmesh_hygiene::fix::plan_repository(dir.path(), "2026 Jane Doe", Some("MIT"))
+        .expect("plan");
     assert_eq!(again, []);
 }
 

@@ -3,6 +3,7 @@
 //! published policy schema (`schema`).
 
 mod agreement;
+mod fix_required;
 mod fixtures;
 mod schema;
 mod util;
