@@ -36,12 +36,14 @@ fn case_of(name: &str) -> Option<Case> {
     })
 }
 
-/// A regular expression for a name part in `case` (ls-lint's definitions).
+/// A regular expression for a name part in `case` (ls-lint's definitions: kebab, snake
+/// and screaming snake only restrict the characters, so ls-lint 2.3 accepts
+/// `__init__`, `-a-` and `A__B`).
 fn case_regex(case: Case) -> &'static str {
     match case {
-        Case::Kebab => "[a-z0-9]+(?:-[a-z0-9]+)*",
-        Case::Snake => "[a-z0-9]+(?:_[a-z0-9]+)*",
-        Case::ScreamingSnake => "[A-Z0-9]+(?:_[A-Z0-9]+)*",
+        Case::Kebab => r"[\p{Ll}\p{Nd}-]+",
+        Case::Snake => r"[\p{Ll}\p{Nd}_]+",
+        Case::ScreamingSnake => r"[\p{Lu}\p{Nd}_]+",
         Case::Camel => "[a-z][a-zA-Z0-9]*",
         Case::Pascal => "[A-Z][a-zA-Z0-9]*",
         Case::Lower => "[^A-Z]+",
@@ -64,6 +66,9 @@ impl Converter {
         let mut regexes = Vec::new();
         for alt in value.split('|').map(str::trim) {
             if let Some(re) = alt.strip_prefix("regex:") {
+                // Our patterns are anchored on the whole name already.
+                let re = re.strip_prefix('^').unwrap_or(re);
+                let re = re.strip_suffix('$').unwrap_or(re);
                 regexes.push(re.to_string());
             } else if let Some(case) = case_of(alt) {
                 cases.push(case);
@@ -84,10 +89,13 @@ impl Converter {
             (format!("{dir}**/*{ext}"), Target::Files)
         };
         let id = format!("ls-lint/{dir}{key}");
-        // A single case on the whole stem is a case rule; alternatives or regexes become
-        // one regex over the name (ls-lint matches the part before the extension).
-        let exact_stem = ext == ".*" || ext.matches('.').count() <= 1;
-        let (case, pattern) = if cases.len() == 1 && regexes.is_empty() && exact_stem {
+        // A single camel, Pascal or lower case on a directory name, or on every file,
+        // is a case rule; anything else becomes one regex over the name. ls-lint's
+        // extension is everything from the first dot, so a rule for `.h` does not
+        // apply to `a.inc.h`: names with a dot before the extension are accepted.
+        let case_rule = (is_dir || ext == ".*")
+            && matches!(cases.as_slice(), [Case::Camel | Case::Pascal | Case::Lower]);
+        let (case, pattern) = if case_rule && regexes.is_empty() {
             (cases[0], None)
         } else {
             let mut alts: Vec<String> = cases.iter().map(|c| case_regex(*c).to_string()).collect();
@@ -98,9 +106,14 @@ impl Converter {
                 regex::escape(ext)
             };
             let any_ext = if ext == ".*" { r"(?:\..*)?" } else { "" };
+            let compound = if is_dir || ext == ".*" {
+                String::new()
+            } else {
+                format!(r"|[^.]*\..*{suffix}")
+            };
             (
                 Case::Regex,
-                Some(format!("(?:{}){suffix}{any_ext}", alts.join("|"))),
+                Some(format!("(?:{}){suffix}{any_ext}{compound}", alts.join("|"))),
             )
         };
         self.rules.push(Rule::Naming {
@@ -226,7 +239,7 @@ ignore:
         assert_eq!(ts.case, Case::Regex);
         assert_eq!(
             ts.pattern.as_deref(),
-            Some(r"(?:[a-z][a-zA-Z0-9]*|[A-Z][a-zA-Z0-9]*)\.ts")
+            Some(r"(?:[a-z][a-zA-Z0-9]*|[A-Z][a-zA-Z0-9]*)\.ts|[^.]*\..*\.ts")
         );
         assert_eq!(
             policy.naming[0].except,
@@ -241,6 +254,33 @@ ignore:
             Policy::from_json_value(json, "imported").expect("loads"),
             policy
         );
+    }
+
+    /// The verdicts of ls-lint 2.3.1 on these names, checked by running it.
+    #[test]
+    fn names_are_judged_as_ls_lint_judges_them() {
+        let imported = from_ls_lint(
+            "ls:\n  .h: snake_case\n  .c: kebab-case | regex:^[a-z]+_test$\n  .py: SCREAMING_SNAKE_CASE\n",
+        )
+        .expect("converts");
+        let policy = imported.rules.into_policy().expect("valid policy");
+        let accepts = |rule: usize, name: &str| {
+            let p = policy.naming[rule].pattern.as_deref().expect("a pattern");
+            regex::Regex::new(&format!("^(?:{p})$"))
+                .expect("pattern compiles")
+                .is_match(name)
+        };
+        for name in ["__init__.h", "_x_.h", "ok.h", "Foo.inc.h", "x.1_2.h"] {
+            assert!(accepts(0, name), "{name}");
+        }
+        for name in ["A_b.h", "a-b.h", "ok.hh"] {
+            assert!(!accepts(0, name), "{name}");
+        }
+        for name in ["-a-.c", "a--b.c", "\u{e9}-x.c", "abc_test.c"] {
+            assert!(accepts(1, name), "{name}");
+        }
+        assert!(!accepts(1, "a_b.c"));
+        assert!(accepts(2, "_A_.py") && accepts(2, "A__B.py") && !accepts(2, "a.py"));
     }
 
     #[test]
