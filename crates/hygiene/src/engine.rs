@@ -617,23 +617,28 @@ pub fn check_detailed(
 }
 
 /// Git ignores `.gitignore` patterns for tracked files, and so does reuse; the walk
-/// does not know what is tracked, so tracked files it skipped are visited here.
+/// does not know what is tracked, so tracked files it skipped are visited here, and so
+/// are the directories that hold them (for naming and structure rules).
 fn visit_tracked_but_ignored(shared: &Shared<'_>, out: &Mutex<Vec<Collected>>) {
     let Some(tracked) = crate::gitindex::tracked_under(shared.root) else {
         return;
     };
-    let seen: std::collections::HashSet<String> = out
+    let (seen, mut seen_dirs): (
+        std::collections::HashSet<String>,
+        std::collections::HashSet<String>,
+    ) = out
         .lock()
         .map(|parts| {
-            parts
-                .iter()
-                .flat_map(|p| {
-                    p.entries
-                        .iter()
-                        .filter(|(_, dir)| !dir)
-                        .map(|(path, _)| path.clone())
-                })
-                .collect()
+            let mut files = std::collections::HashSet::new();
+            let mut dirs = std::collections::HashSet::new();
+            for (path, dir) in parts.iter().flat_map(|p| p.entries.iter()) {
+                if *dir {
+                    dirs.insert(path.clone());
+                } else {
+                    files.insert(path.clone());
+                }
+            }
+            (files, dirs)
         })
         .unwrap_or_default();
     let mut visitor = Visitor {
@@ -650,6 +655,13 @@ fn visit_tracked_but_ignored(shared: &Shared<'_>, out: &Mutex<Vec<Collected>>) {
         if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file()) {
             if let Some(p) = shared.progress {
                 p.fetch_add(1, Ordering::Relaxed);
+            }
+            for (i, _) in rel.match_indices('/') {
+                let dir = &rel[..i];
+                if !seen_dirs.contains(dir) {
+                    seen_dirs.insert(dir.to_string());
+                    visitor.visit_dir(dir);
+                }
             }
             visitor.visit_file(&rel, &path);
         }

@@ -162,6 +162,37 @@ fn tracked_files_count_although_gitignore_matches_them() {
 }
 
 #[test]
+fn directories_of_tracked_files_are_named_although_gitignore_matches_them() {
+    let policy = Policy::from_json_str(
+        r#"{"version": 1, "rules": [{"id": "n/dirs", "kind": "naming", "glob": "**", "applies_to": "dirs", "case": "snake", "severity": "error"}]}"#,
+        "inline",
+    )
+    .expect("policy");
+    let dir = materialise("reuse-compliant");
+    std::fs::create_dir_all(dir.path().join("Kept_Dir/Inner")).expect("mkdir");
+    std::fs::write(dir.path().join("Kept_Dir/Inner/a.txt"), "x\n").expect("write");
+    std::fs::write(dir.path().join(".gitignore"), "Kept_Dir/\n").expect("write");
+    let named = |dir: &Path| -> Vec<String> {
+        let report = check(dir, &policy, &CheckOptions::default()).expect("check runs");
+        let mut paths: Vec<String> = report
+            .findings
+            .iter()
+            .filter(|f| f.rule == "n/dirs" && f.path.starts_with("Kept_Dir"))
+            .map(|f| f.path.clone())
+            .collect();
+        paths.sort();
+        paths
+    };
+    assert_eq!(
+        named(dir.path()),
+        Vec::<String>::new(),
+        "ignored, untracked"
+    );
+    crate::util::git(dir.path(), &["add", "-f", "Kept_Dir/Inner/a.txt"]);
+    assert_eq!(named(dir.path()), ["Kept_Dir", "Kept_Dir/Inner"], "tracked");
+}
+
+#[test]
 fn fix_adds_headers_and_sidecars_that_reuse_lint_accepts() {
     let dir = materialise("reuse-broken");
     let plans = govmesh_hygiene::fix::plan_repository(dir.path(), "2026 Jane Doe", Some("MIT"))
