@@ -5,7 +5,7 @@
 use crate::datadir::{NodeInfo, load, load_key, load_token};
 use crate::error::{ApiError, NodeError};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Operator};
-use crate::order::{Committed, Orderer, SharedLedger, SingleHub, now};
+use crate::order::{Committed, LogNotify, Orderer, SharedLedger, SingleHub, now};
 use crate::wire::{self, checkpoint_origin};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{Method, StatusCode, Uri, header};
@@ -84,6 +84,7 @@ struct Inner {
     orderer: Arc<dyn Orderer>,
     url: Option<String>,
     origin: String,
+    log: LogNotify,
 }
 
 impl AppState {
@@ -108,6 +109,29 @@ impl AppState {
         orderer: Arc<dyn Orderer>,
         url: Option<String>,
     ) -> Result<AppState, NodeError> {
+        let size = ledger.try_lock().map_or(0, |l| l.size());
+        AppState::with_notify(
+            info,
+            key,
+            operator_token,
+            ledger,
+            orderer,
+            url,
+            LogNotify::new(size),
+        )
+    }
+
+    /// As [`AppState::new`], sharing a log notifier with the orderer (which calls it
+    /// when it applies entries the API did not submit, e.g. Raft followers).
+    pub fn with_notify(
+        info: NodeInfo,
+        key: KeyPair,
+        operator_token: &str,
+        ledger: SharedLedger,
+        orderer: Arc<dyn Orderer>,
+        url: Option<String>,
+        log: LogNotify,
+    ) -> Result<AppState, NodeError> {
         let mesh_id = Digest::from_hex(&info.mesh_id).map_err(|e| NodeError::BadFile {
             path: info.dir.join(crate::datadir::NODE_FILE),
             message: format!("mesh_id: {e}"),
@@ -120,6 +144,7 @@ impl AppState {
             ledger,
             orderer,
             url,
+            log,
         })))
     }
 
@@ -155,7 +180,30 @@ impl AppState {
     /// Signs `op` with this node's key and submits it.
     pub async fn submit_own(&self, op: Operation) -> Result<Committed, ApiError> {
         let env = sign_entry(&self.0.key, op);
-        Ok(self.0.orderer.submit(env).await?)
+        self.submit(env).await
+    }
+
+    /// Submits a signed entry through the orderer and, once committed, tells the log
+    /// subscribers.
+    pub async fn submit(&self, env: Envelope) -> Result<Committed, ApiError> {
+        let c = self.0.orderer.submit(env).await?;
+        self.0.log.notify(c.index + 1);
+        Ok(c)
+    }
+
+    /// Call after anything appended to the ledger outside [`AppState::submit`]
+    /// (replication, Raft apply): wakes the log subscribers.
+    pub fn notify_log(&self, size: u64) {
+        self.0.log.notify(size);
+    }
+
+    /// The log size, changing whenever the log grows.
+    pub fn log_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.0.log.subscribe()
+    }
+
+    pub fn log_notify(&self) -> &LogNotify {
+        &self.0.log
     }
 
     /// The current checkpoint as a C2SP signed note, signed by this node's key.
@@ -603,7 +651,7 @@ async fn submit_entry(
     State(app): State<AppState>,
     ApiJson(env): ApiJson<Envelope>,
 ) -> ApiResult<Response> {
-    let c = app.orderer().submit(env).await?;
+    let c = app.submit(env).await?;
     tracing::info!(index = c.index, kind = %c.kind, author = %c.author, "entry appended");
     created(&c, None)
 }

@@ -21,7 +21,7 @@ pub use datadir::{
     init, load, load_key, load_token,
 };
 pub use error::{ApiError, NodeError};
-pub use order::{Committed, Orderer, SharedLedger, SingleHub, SubmitError, now};
+pub use order::{Committed, LogNotify, Orderer, SharedLedger, SingleHub, SubmitError, now};
 pub use serve::{RunningNode, ShutdownHandle, serve};
 pub use wire::checkpoint_origin;
 

@@ -22,6 +22,34 @@ use tokio::sync::Mutex;
 /// (FIFO), so a stream of writes cannot starve reads.
 pub type SharedLedger = Arc<Mutex<Ledger>>;
 
+/// Tells whoever must react (acks, gossip, seal collection) that the log grew: holds
+/// the latest log size. Whoever appends calls [`LogNotify::notify`]; readers
+/// [`LogNotify::subscribe`] and wait for changes.
+#[derive(Clone, Debug)]
+pub struct LogNotify(Arc<tokio::sync::watch::Sender<u64>>);
+
+impl LogNotify {
+    pub fn new(size: u64) -> LogNotify {
+        LogNotify(Arc::new(tokio::sync::watch::Sender::new(size)))
+    }
+
+    /// Records the new log size; wakes subscribers only when it changed.
+    pub fn notify(&self, size: u64) {
+        self.0.send_if_modified(|s| {
+            if *s == size {
+                false
+            } else {
+                *s = size;
+                true
+            }
+        });
+    }
+
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.0.subscribe()
+    }
+}
+
 /// An entry committed to the log: durable before this is returned.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Committed {
