@@ -6,19 +6,23 @@
 //! time enters only as the timestamp the council stamped on an entry.
 #![forbid(unsafe_code)]
 
+pub mod attestation;
 pub mod canonical;
 pub mod checkpoint;
 pub mod codex;
+pub mod cosign;
 pub mod diff;
 pub mod digest;
 pub mod dsse;
 pub mod entry;
+pub mod evidence;
 pub mod intoto;
 pub mod keys;
 pub mod merkle;
 pub mod model;
 pub mod patch;
 pub mod schema;
+pub mod seal;
 pub mod stamp;
 pub mod state;
 pub mod sync;
