@@ -12,6 +12,7 @@ mod datadir;
 mod error;
 mod extract;
 mod order;
+pub mod peer_auth;
 mod serve;
 mod wire;
 

@@ -1,0 +1,368 @@
+//! Peer authentication for node-to-node requests that change anything (Raft RPCs,
+//! seal announces). The sender signs, with its node key, the string
+//!
+//! ```text
+//! govmesh-peer/v1\n{METHOD}\n{path}\n{date}\n{hex sha256(body)}\n
+//! ```
+//!
+//! and sends `Govmesh-Node: <node_id>`, `Govmesh-Date: <unix ms>` and
+//! `Govmesh-Signature: <base64 Ed25519 signature>`. The receiver ([`verify`]) checks
+//! that the node is registered and active in its own State with that key, that its
+//! role is one the endpoint allows, that the date is within [`MAX_SKEW_MS`] of its own
+//! clock, and the signature. `path` is the request target as sent (path plus
+//! `?query` if there is one).
+
+use crate::error::ApiError;
+use axum::http::{HeaderMap, StatusCode};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use govmesh_core::Digest;
+use govmesh_core::keys::KeyPair;
+use govmesh_core::model::{NodeStatus, NodeType};
+use govmesh_core::state::State;
+
+/// Header naming the sending node.
+pub const NODE_HEADER: &str = "govmesh-node";
+/// Header with the signing time (unix milliseconds).
+pub const DATE_HEADER: &str = "govmesh-date";
+/// Header with the base64 Ed25519 signature.
+pub const SIGNATURE_HEADER: &str = "govmesh-signature";
+/// How far the signing time may be from the receiver's clock (60 s).
+pub const MAX_SKEW_MS: i64 = 60_000;
+
+const CONTEXT: &str = "govmesh-peer/v1";
+
+/// The exact bytes that are signed.
+pub fn signing_string(method: &str, path: &str, date_ms: i64, body: &[u8]) -> String {
+    format!(
+        "{CONTEXT}\n{}\n{path}\n{date_ms}\n{}\n",
+        method.to_ascii_uppercase(),
+        Digest::sha256(body).to_hex()
+    )
+}
+
+/// The three headers for a request signed now by `key` acting as `node_id`.
+pub fn sign_request(
+    key: &KeyPair,
+    node_id: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Vec<(&'static str, String)> {
+    sign_request_at(key, node_id, method, path, body, now_ms())
+}
+
+/// As [`sign_request`] with an explicit signing time (tests, replays).
+pub fn sign_request_at(
+    key: &KeyPair,
+    node_id: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    date_ms: i64,
+) -> Vec<(&'static str, String)> {
+    let sig = key.sign(signing_string(method, path, date_ms, body).as_bytes());
+    vec![
+        (NODE_HEADER, node_id.to_owned()),
+        (DATE_HEADER, date_ms.to_string()),
+        (SIGNATURE_HEADER, STANDARD.encode(sig)),
+    ]
+}
+
+/// Checks a peer-signed request against this node's State; returns the sender's
+/// node id. 401 when the headers are missing or malformed, the date is stale or the
+/// signature does not verify; 403 when the node is unknown, not active, or its role
+/// is not in `allowed_roles`.
+pub fn verify(
+    state: &State,
+    headers: &HeaderMap,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    allowed_roles: &[NodeType],
+) -> Result<String, ApiError> {
+    verify_at(state, headers, method, path, body, allowed_roles, now_ms())
+}
+
+/// As [`verify`] with an explicit "now" (unix milliseconds).
+pub fn verify_at(
+    state: &State,
+    headers: &HeaderMap,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    allowed_roles: &[NodeType],
+    now_ms: i64,
+) -> Result<String, ApiError> {
+    let node_id = header(headers, NODE_HEADER)?;
+    let date_text = header(headers, DATE_HEADER)?;
+    let sig_text = header(headers, SIGNATURE_HEADER)?;
+    let date_ms: i64 = date_text.parse().map_err(|_| {
+        unauthorized(format!(
+            "{DATE_HEADER} is not unix milliseconds: {date_text:?}"
+        ))
+    })?;
+    let skew = date_ms.saturating_sub(now_ms).saturating_abs();
+    if skew > MAX_SKEW_MS {
+        return Err(unauthorized(format!(
+            "{DATE_HEADER} is {skew} ms away from this node's clock (at most {MAX_SKEW_MS} ms allowed)"
+        )));
+    }
+    let sig = STANDARD
+        .decode(sig_text)
+        .map_err(|e| unauthorized(format!("{SIGNATURE_HEADER} is not base64: {e}")))?;
+
+    let node = state.node(node_id).ok_or_else(|| {
+        forbidden(format!(
+            "node {node_id:?} is not registered in this node's log"
+        ))
+    })?;
+    if node.status != NodeStatus::Active {
+        return Err(forbidden(format!(
+            "node {node_id:?} is not active (status {:?})",
+            node.status
+        )));
+    }
+    if !allowed_roles.contains(&node.node_type) {
+        let allowed: Vec<&str> = allowed_roles.iter().map(|r| r.as_str()).collect();
+        return Err(forbidden(format!(
+            "node {node_id:?} is a {} and this endpoint accepts only {}",
+            node.node_type.as_str(),
+            allowed.join(", ")
+        )));
+    }
+    let msg = signing_string(method, path, date_ms, body);
+    node.public_key.verify(msg.as_bytes(), &sig).map_err(|_| {
+        unauthorized(format!(
+            "the {SIGNATURE_HEADER} does not verify with the registered key of node {node_id:?} \
+                 (over {} {path} and this body)",
+            method.to_ascii_uppercase()
+        ))
+    })?;
+    Ok(node_id.to_owned())
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
+    let v = headers
+        .get(name)
+        .ok_or_else(|| unauthorized(format!("peer requests need the {name} header")))?;
+    v.to_str()
+        .map_err(|_| unauthorized(format!("the {name} header is not ASCII text")))
+}
+
+fn unauthorized(message: String) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "peer_unauthorized", message)
+}
+
+fn forbidden(message: String) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "peer_forbidden", message)
+}
+
+fn now_ms() -> i64 {
+    crate::order::now().millis()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+    use govmesh_core::codex::codex_genesis;
+    use govmesh_core::entry::{NodeSpec, Operation, sign_entry};
+    use govmesh_core::stamp::Timestamp;
+
+    const PATH: &str = "/v1/council/append";
+    const T: i64 = 1_800_000_000_000;
+
+    fn spec(key: &KeyPair, node_type: NodeType) -> NodeSpec {
+        NodeSpec {
+            node_id: key.node_id().to_owned(),
+            node_type,
+            public_key: key.public(),
+            network_address: None,
+            display_name: None,
+            node_policy_capabilities: vec![],
+        }
+    }
+
+    /// A State whose genesis registers one hub and one witness.
+    fn setup() -> (State, KeyPair, KeyPair) {
+        let hub = KeyPair::from_seed([1; 32]);
+        let witness = KeyPair::from_seed([2; 32]);
+        let g = codex_genesis(
+            "m",
+            vec![
+                spec(&hub, NodeType::GovernanceHub),
+                spec(&witness, NodeType::ComplianceWitness),
+            ],
+        );
+        let mut st = State::new();
+        st.apply(
+            &sign_entry(&hub, Operation::Genesis(g)),
+            Timestamp::from_millis(T),
+        )
+        .unwrap();
+        (st, hub, witness)
+    }
+
+    fn headers(list: Vec<(&'static str, String)>) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in list {
+            h.insert(k, HeaderValue::from_str(&v).unwrap());
+        }
+        h
+    }
+
+    fn check(st: &State, h: &HeaderMap, body: &[u8]) -> Result<String, ApiError> {
+        verify_at(st, h, "POST", PATH, body, &[NodeType::GovernanceHub], T)
+    }
+
+    #[test]
+    fn a_good_signature_is_accepted() {
+        let (st, hub, _) = setup();
+        let h = headers(sign_request_at(&hub, hub.node_id(), "POST", PATH, b"{}", T));
+        assert_eq!(check(&st, &h, b"{}").unwrap(), hub.node_id());
+        // Within the allowed skew either way.
+        for d in [T - MAX_SKEW_MS, T + MAX_SKEW_MS] {
+            let h = headers(sign_request_at(&hub, hub.node_id(), "post", PATH, b"x", d));
+            assert_eq!(check(&st, &h, b"x").unwrap(), hub.node_id());
+        }
+    }
+
+    #[test]
+    fn a_wrong_key_is_refused() {
+        let (st, hub, _) = setup();
+        let other = KeyPair::from_seed([9; 32]);
+        let h = headers(sign_request_at(
+            &other,
+            hub.node_id(),
+            "POST",
+            PATH,
+            b"{}",
+            T,
+        ));
+        let e = check(&st, &h, b"{}").unwrap_err();
+        assert_eq!(e.status, StatusCode::UNAUTHORIZED, "{e}");
+        assert!(e.message.contains("does not verify"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_node_is_refused() {
+        let (st, _, _) = setup();
+        let other = KeyPair::from_seed([9; 32]);
+        let h = headers(sign_request_at(
+            &other,
+            other.node_id(),
+            "POST",
+            PATH,
+            b"{}",
+            T,
+        ));
+        let e = check(&st, &h, b"{}").unwrap_err();
+        assert_eq!(e.status, StatusCode::FORBIDDEN, "{e}");
+        assert!(e.message.contains("not registered"), "{e}");
+    }
+
+    #[test]
+    fn a_wrong_role_is_refused() {
+        let (st, _, witness) = setup();
+        let h = headers(sign_request_at(
+            &witness,
+            witness.node_id(),
+            "POST",
+            PATH,
+            b"{}",
+            T,
+        ));
+        let e = check(&st, &h, b"{}").unwrap_err();
+        assert_eq!(e.status, StatusCode::FORBIDDEN, "{e}");
+        assert!(
+            e.message.contains("compliance_witness") && e.message.contains("governance_hub"),
+            "{e}"
+        );
+        // The same request is fine where witnesses are allowed.
+        let ok = verify_at(
+            &st,
+            &h,
+            "POST",
+            PATH,
+            b"{}",
+            &[NodeType::GovernanceHub, NodeType::ComplianceWitness],
+            T,
+        );
+        assert_eq!(ok.unwrap(), witness.node_id());
+    }
+
+    #[test]
+    fn a_stale_or_future_date_is_refused() {
+        let (st, hub, _) = setup();
+        for d in [T - MAX_SKEW_MS - 1, T + MAX_SKEW_MS + 1] {
+            let h = headers(sign_request_at(&hub, hub.node_id(), "POST", PATH, b"{}", d));
+            let e = check(&st, &h, b"{}").unwrap_err();
+            assert_eq!(e.status, StatusCode::UNAUTHORIZED, "{e}");
+            assert!(e.message.contains("clock"), "{e}");
+        }
+    }
+
+    #[test]
+    fn an_altered_body_method_or_path_is_refused() {
+        let (st, hub, _) = setup();
+        let h = headers(sign_request_at(
+            &hub,
+            hub.node_id(),
+            "POST",
+            PATH,
+            b"{\"a\":1}",
+            T,
+        ));
+        let e = check(&st, &h, b"{\"a\":2}").unwrap_err();
+        assert_eq!(e.status, StatusCode::UNAUTHORIZED, "{e}");
+        assert!(e.message.contains("does not verify"), "{e}");
+        let e = verify_at(
+            &st,
+            &h,
+            "POST",
+            "/v1/council/vote",
+            b"{\"a\":1}",
+            &[NodeType::GovernanceHub],
+            T,
+        )
+        .unwrap_err();
+        assert_eq!(e.status, StatusCode::UNAUTHORIZED, "{e}");
+        let e = verify_at(
+            &st,
+            &h,
+            "PUT",
+            PATH,
+            b"{\"a\":1}",
+            &[NodeType::GovernanceHub],
+            T,
+        )
+        .unwrap_err();
+        assert_eq!(e.status, StatusCode::UNAUTHORIZED, "{e}");
+    }
+
+    #[test]
+    fn missing_or_malformed_headers_are_named() {
+        let (st, hub, _) = setup();
+        let full = sign_request_at(&hub, hub.node_id(), "POST", PATH, b"", T);
+        for missing in [NODE_HEADER, DATE_HEADER, SIGNATURE_HEADER] {
+            let h = headers(
+                full.iter()
+                    .filter(|(k, _)| *k != missing)
+                    .cloned()
+                    .collect(),
+            );
+            let e = check(&st, &h, b"").unwrap_err();
+            assert_eq!(e.status, StatusCode::UNAUTHORIZED, "{e}");
+            assert!(e.message.contains(missing), "{e}");
+        }
+        let mut h = headers(full.clone());
+        h.insert(DATE_HEADER, HeaderValue::from_static("yesterday"));
+        let e = check(&st, &h, b"").unwrap_err();
+        assert!(e.message.contains("unix milliseconds"), "{e}");
+        let mut h = headers(full);
+        h.insert(SIGNATURE_HEADER, HeaderValue::from_static("***"));
+        let e = check(&st, &h, b"").unwrap_err();
+        assert!(e.message.contains("base64"), "{e}");
+    }
+}
