@@ -6,9 +6,11 @@
 //! - [`Ledger`] is what a node uses: the store plus the [`State`](govmesh_core::state::State)
 //!   and [`MerkleTree`](govmesh_core::merkle::MerkleTree) rebuilt from it, appending
 //!   entries through the state machine and durably before returning.
+//! - [`raft::RaftStore`] is the Raft council's log, vote and snapshot metadata (`raft.db`).
 #![forbid(unsafe_code)]
 
 mod ledger;
+pub mod raft;
 mod store;
 
 pub use ledger::{Appended, DB_FILE, Ledger, LedgerError, LedgerOptions, LedgerStats, OpenReport};
