@@ -1,6 +1,6 @@
 //! Commands that work on this machine rather than through a node's API: `key new`,
-//! `init` (found a mesh in a data directory) and `serve` (run the node in-process
-//! until Ctrl-C or SIGTERM).
+//! `init` (found a mesh in a data directory, or join one from its genesis) and `serve`
+//! (run the node in-process until Ctrl-C or SIGTERM).
 
 use crate::commands::print_json;
 use crate::keyfile;
@@ -30,17 +30,22 @@ pub fn key_new(out: &Path, json: bool) -> Result<i32> {
     Ok(0)
 }
 
-/// The other founders as genesis node specs (all governance hubs).
-pub fn founder_specs(founders: &[String]) -> Result<Vec<NodeSpec>> {
+/// Founders given on the command line as genesis node specs of `node_type`. Each is
+/// `KEYFILE_OR_PUBKEY` or `KEYFILE_OR_PUBKEY@http://HOST:PORT` (its registry address).
+pub fn founder_specs_of(founders: &[String], node_type: NodeType) -> Result<Vec<NodeSpec>> {
     founders
         .iter()
         .map(|f| {
-            let (node_id, public_key) = keyfile::founder(f)?;
+            let (key, address) = match f.rsplit_once("@http") {
+                Some((k, rest)) => (k, Some(format!("http{rest}"))),
+                None => (f.as_str(), None),
+            };
+            let (node_id, public_key) = keyfile::founder(key)?;
             Ok(NodeSpec {
                 node_id,
-                node_type: NodeType::GovernanceHub,
+                node_type,
                 public_key,
-                network_address: None,
+                network_address: address,
                 display_name: None,
                 node_policy_capabilities: Vec::new(),
             })
@@ -48,43 +53,78 @@ pub fn founder_specs(founders: &[String]) -> Result<Vec<NodeSpec>> {
         .collect()
 }
 
-pub fn init(
-    data: &Path,
-    mesh_name: String,
-    key: Option<&Path>,
-    founders: &[String],
-    network_address: Option<String>,
-    json: bool,
-) -> Result<i32> {
-    let key = match key {
-        Some(k) => keyfile::read(k)?,
-        None => keyfile::generate()?,
+/// The other founders as genesis node specs (all governance hubs).
+pub fn founder_specs(founders: &[String]) -> Result<Vec<NodeSpec>> {
+    founder_specs_of(founders, NodeType::GovernanceHub)
+}
+
+/// `govmesh init`: who founds the mesh, or which genesis to join.
+pub struct InitArgs<'a> {
+    pub data: &'a Path,
+    pub mesh_name: String,
+    pub key: Option<&'a Path>,
+    pub hubs: &'a [String],
+    pub witnesses: &'a [String],
+    pub forks: &'a [String],
+    pub network_address: Option<String>,
+    pub genesis: Option<&'a Path>,
+}
+
+pub fn init(a: InitArgs<'_>, json: bool) -> Result<i32> {
+    let data = a.data;
+    let info = match a.genesis {
+        Some(genesis) => {
+            let Some(key) = a.key else {
+                anyhow::bail!("--genesis needs --key: the key file of a founder it lists");
+            };
+            let key = keyfile::read(key)?;
+            let record = govmesh_node::read_genesis(genesis)?;
+            govmesh_node::join(data, key, &record)?
+        }
+        None => {
+            let key = match a.key {
+                Some(k) => keyfile::read(k)?,
+                None => keyfile::generate()?,
+            };
+            let mut other_founders = founder_specs(a.hubs)?;
+            other_founders.extend(founder_specs_of(a.witnesses, NodeType::ComplianceWitness)?);
+            other_founders.extend(founder_specs_of(a.forks, NodeType::TrustFork)?);
+            govmesh_node::init(
+                data,
+                InitOptions {
+                    mesh_name: a.mesh_name,
+                    key,
+                    other_founders,
+                    network_address: a.network_address,
+                },
+            )?
+        }
     };
-    let other_founders = founder_specs(founders)?;
-    let info = govmesh_node::init(
-        data,
-        InitOptions {
-            mesh_name,
-            key,
-            other_founders,
-            network_address,
-        },
-    )?;
+    let genesis_file = data.join(govmesh_node::GENESIS_FILE);
     if json {
         print_json(&json!({
             "data": data,
             "node_id": info.node_id,
+            "node_type": info.node_type,
             "mesh_id": info.mesh_id,
             "mesh_name": info.mesh_name,
             "public_key": info.public_key,
+            "listen": info.listen,
+            "genesis": genesis_file,
         }));
     } else {
+        let role = serde_json::to_value(info.node_type)?;
         outln!(
-            "initialized {} as governance hub {}",
+            "initialized {} as {} {}",
             data.display(),
+            role.as_str().unwrap_or("node").replace('_', " "),
             info.node_id
         );
         outln!("mesh        {} ({})", info.mesh_name, info.mesh_id);
+        outln!(
+            "genesis     {} (other founders join with govmesh init --genesis FILE --key KEY)",
+            genesis_file.display()
+        );
         outln!("next        govmesh serve --data {}", data.display());
     }
     Ok(0)
@@ -149,9 +189,17 @@ pub async fn stop_signal() {
     }
 }
 
-pub fn serve(data: &Path, listen: &str) -> Result<i32> {
+/// `govmesh serve`: on `listen`, else where `node.json` says this node last listened
+/// (or its registry address), else on 127.0.0.1:7420.
+pub fn serve(data: &Path, listen: Option<&str>) -> Result<i32> {
     init_tracing();
-    let addr = parse_listen(listen)?;
+    let listen = match listen {
+        Some(l) => l.to_owned(),
+        None => govmesh_node::load(data)?
+            .listen
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
+    };
+    let addr = parse_listen(&listen)?;
     let rt = runtime()?;
     let node = rt.block_on(govmesh_node::serve(data, addr))?;
     announce(&node);
@@ -162,3 +210,6 @@ pub fn serve(data: &Path, listen: &str) -> Result<i32> {
     })?;
     Ok(0)
 }
+
+/// Where `serve` listens when neither `--listen` nor `node.json` says.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7420";

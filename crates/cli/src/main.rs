@@ -78,7 +78,8 @@ pub enum NodeTypeArg {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Create a node's data directory with a Codex genesis.
+    /// Create a node's data directory: found a mesh with a Codex genesis (written to
+    /// DIR/genesis.json), or join one as a founder with --genesis FILE --key FILE.
     Init {
         /// The data directory to create.
         #[arg(long, value_name = "DIR")]
@@ -86,23 +87,35 @@ enum Command {
         /// Human name of the mesh.
         #[arg(long, default_value = "govmesh", value_name = "NAME")]
         mesh_name: String,
-        /// This node's key file (created in the data directory if not given).
+        /// This node's key file (created in the data directory if not given; required
+        /// with --genesis).
         #[arg(long, value_name = "FILE")]
         key: Option<PathBuf>,
-        /// Another founding governance hub: a key file or a base64 public key.
-        #[arg(long = "founder", value_name = "KEYFILE_OR_PUBKEY")]
+        /// Another founding governance hub: a key file or a base64 public key,
+        /// optionally followed by @http://HOST:PORT, its address.
+        #[arg(long = "founder", value_name = "KEY[@URL]", conflicts_with = "genesis")]
         founders: Vec<String>,
+        /// A founding compliance witness (KEY[@URL] as for --founder).
+        #[arg(long = "witness", value_name = "KEY[@URL]", conflicts_with = "genesis")]
+        witnesses: Vec<String>,
+        /// A founding trust fork (KEY[@URL] as for --founder).
+        #[arg(long = "fork", value_name = "KEY[@URL]", conflicts_with = "genesis")]
+        forks: Vec<String>,
         /// The address other nodes reach this node at, recorded in the genesis.
-        #[arg(long, value_name = "ADDR")]
+        #[arg(long, value_name = "ADDR", conflicts_with = "genesis")]
         network_address: Option<String>,
+        /// Join the mesh this genesis record (another founder's genesis.json) starts.
+        #[arg(long, value_name = "FILE", requires = "key")]
+        genesis: Option<PathBuf>,
     },
     /// Run a node from its data directory until Ctrl-C.
     Serve {
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
-        /// Address to listen on (port 0 picks a free port).
-        #[arg(long, default_value = "127.0.0.1:7420", value_name = "ADDR")]
-        listen: String,
+        /// Address to listen on (port 0 picks a free port; default: the address in
+        /// node.json, where the node last listened, else 127.0.0.1:7420).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
     },
     /// Create a three-hub mesh, run a proposal through it and keep serving.
     Demo {
@@ -414,16 +427,24 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             mesh_name,
             key,
             founders,
+            witnesses,
+            forks,
             network_address,
+            genesis,
         } => local::init(
-            &data,
-            mesh_name,
-            key.as_deref(),
-            &founders,
-            network_address,
+            local::InitArgs {
+                data: &data,
+                mesh_name,
+                key: key.as_deref(),
+                hubs: &founders,
+                witnesses: &witnesses,
+                forks: &forks,
+                network_address,
+                genesis: genesis.as_deref(),
+            },
             json,
         ),
-        Command::Serve { data, listen } => local::serve(&data, &listen),
+        Command::Serve { data, listen } => local::serve(&data, listen.as_deref()),
         Command::Demo { data, listen } => demo::run(data, listen),
         Command::Key {
             cmd: KeyCommand::New { out },

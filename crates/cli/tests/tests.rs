@@ -18,3 +18,6 @@ mod crosscheck;
 
 #[path = "cli/paging.rs"]
 mod paging;
+
+#[path = "cli/join.rs"]
+mod join;

@@ -1,14 +1,20 @@
 //! The node's data directory: `node.key` (this node's Ed25519 key, 0600),
 //! `operator.token` (bearer token of the operator endpoints, 0600), `node.json` (who
 //! this node is), the ledger (`govmesh.db`) and, while serving, `node.url`.
-//! `init` founds a mesh: it writes all of these and the genesis entry.
+//! `init` founds a mesh: it writes all of these and the genesis entry. [`mesh_genesis`]
+//! builds the signed genesis record of a mesh with founders of every role, and [`join`]
+//! sets up any founder's directory from that record, stored byte for byte, so every
+//! node's log starts identically. Every data directory also keeps `genesis.json`, the
+//! genesis record as JSON, to hand to the other founders.
 
 use crate::error::NodeError;
 use crate::order::now;
 use govmesh_core::codex;
-use govmesh_core::entry::{NodeSpec, Operation, sign_entry};
+use govmesh_core::entry::{LogRecord, NodeSpec, Operation, sign_entry};
 use govmesh_core::keys::{KeyPair, PublicKey};
 use govmesh_core::model::NodeType;
+use govmesh_core::stamp::Timestamp;
+use govmesh_core::state::State;
 use govmesh_store::Ledger;
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -20,6 +26,7 @@ pub const TOKEN_FILE: &str = "operator.token";
 pub const NODE_FILE: &str = "node.json";
 pub const LEDGER_FILE: &str = "govmesh.db";
 pub const URL_FILE: &str = "node.url";
+pub const GENESIS_FILE: &str = "genesis.json";
 
 /// What `init` needs to found a mesh.
 #[derive(Debug, Clone)]
@@ -59,9 +66,6 @@ pub fn generate_key() -> Result<KeyPair, NodeError> {
 
 /// Creates the data directory of a new mesh's first hub and writes its genesis.
 pub fn init(dir: &Path, opts: InitOptions) -> Result<NodeInfo, NodeError> {
-    if opts.mesh_name.trim().is_empty() {
-        return Err(NodeError::BadOptions("mesh name is empty".into()));
-    }
     let me = opts.key.node_id().to_owned();
     for f in &opts.other_founders {
         if f.node_id == me || f.public_key == opts.key.public() {
@@ -71,18 +75,9 @@ pub fn init(dir: &Path, opts: InitOptions) -> Result<NodeInfo, NodeError> {
             )));
         }
     }
-    fs::create_dir_all(dir).map_err(|e| NodeError::io(dir, e))?;
-    for (file, what) in [(LEDGER_FILE, "a ledger"), (KEY_FILE, "a node key")] {
-        if dir.join(file).exists() {
-            return Err(NodeError::AlreadyInitialized {
-                path: dir.to_owned(),
-                what,
-            });
-        }
-    }
-
+    refuse_initialized(dir)?;
     let mut founders = vec![NodeSpec {
-        node_id: me.clone(),
+        node_id: me,
         node_type: NodeType::GovernanceHub,
         public_key: opts.key.public(),
         network_address: opts.network_address.clone(),
@@ -90,17 +85,115 @@ pub fn init(dir: &Path, opts: InitOptions) -> Result<NodeInfo, NodeError> {
         node_policy_capabilities: Vec::new(),
     }];
     founders.extend(opts.other_founders);
-    let genesis = codex::codex_genesis(&opts.mesh_name, founders);
-    let envelope = sign_entry(&opts.key, Operation::Genesis(genesis));
+    let genesis = mesh_genesis(&opts.mesh_name, &opts.key, founders, now())?;
+    join(dir, opts.key, &genesis)
+}
 
-    let result = write_founding_files(dir, &opts.key, &envelope).and_then(|mesh_id| {
+/// The signed genesis record (index 0, stamped `at`) of a new mesh whose founders are
+/// `founders`, of any role and with their addresses. `signer` signs it and must be one
+/// of the founding governance hubs; it becomes the first founder (the council domain's
+/// admin). The record is checked by applying it to an empty state, so an invalid
+/// founder list is refused here with the state machine's reason.
+pub fn mesh_genesis(
+    mesh_name: &str,
+    signer: &KeyPair,
+    founders: Vec<NodeSpec>,
+    at: Timestamp,
+) -> Result<LogRecord, NodeError> {
+    if mesh_name.trim().is_empty() {
+        return Err(NodeError::BadOptions("mesh name is empty".into()));
+    }
+    let me = signer.node_id();
+    let mut ordered = Vec::with_capacity(founders.len());
+    let mut rest = Vec::with_capacity(founders.len());
+    for f in founders {
+        if f.node_id == me {
+            if f.public_key != signer.public() {
+                return Err(NodeError::BadOptions(format!(
+                    "founder {} is listed with another public key than the signer's",
+                    f.node_id
+                )));
+            }
+            if f.node_type != NodeType::GovernanceHub {
+                return Err(NodeError::BadOptions(format!(
+                    "the genesis signer {} must be a governance_hub founder",
+                    f.node_id
+                )));
+            }
+            if !ordered.is_empty() {
+                return Err(NodeError::BadOptions(format!(
+                    "founder {} is listed twice",
+                    f.node_id
+                )));
+            }
+            ordered.push(f);
+        } else {
+            rest.push(f);
+        }
+    }
+    if ordered.is_empty() {
+        return Err(NodeError::BadOptions(format!(
+            "the genesis signer {me} is not among the founders"
+        )));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for f in ordered.iter().chain(&rest) {
+        if !seen.insert(f.node_id.clone()) {
+            return Err(NodeError::BadOptions(format!(
+                "founder {} is listed twice",
+                f.node_id
+            )));
+        }
+    }
+    ordered.extend(rest);
+    let genesis = codex::codex_genesis(mesh_name, ordered);
+    let record = LogRecord {
+        index: 0,
+        timestamp: at,
+        envelope: sign_entry(signer, Operation::Genesis(genesis)),
+    };
+    State::new()
+        .apply_record(&record)
+        .map_err(NodeError::Genesis)?;
+    Ok(record)
+}
+
+/// Creates the data directory of `key`'s node, a founder of the mesh `genesis` starts,
+/// with whatever role the genesis gives it. The genesis record is stored exactly as
+/// given (same timestamp, same signature), so this node's log is byte-identical to
+/// every other founder's. `node.json` gets the founder's registry address as its
+/// `listen` address when that address is `http://HOST:PORT`, so a plain `serve` comes
+/// up where the others expect it.
+pub fn join(dir: &Path, key: KeyPair, genesis: &LogRecord) -> Result<NodeInfo, NodeError> {
+    let mut state = State::new();
+    state.apply_record(genesis).map_err(NodeError::Genesis)?;
+    let me = key.node_id().to_owned();
+    let Some(founder) = state.node(&me) else {
+        return Err(NodeError::BadOptions(format!(
+            "node {me} (the given key) is not a founder in this genesis"
+        )));
+    };
+    if founder.public_key != key.public() {
+        return Err(NodeError::BadOptions(format!(
+            "founder {me} has another public key in this genesis than the given key's"
+        )));
+    }
+    let node_type = founder.node_type;
+    let listen = founder
+        .network_address
+        .as_deref()
+        .and_then(listen_of_address);
+    let mesh_name = state.mesh_name().unwrap_or_default().to_owned();
+    refuse_initialized(dir)?;
+
+    let result = write_joined_files(dir, &key, genesis).and_then(|mesh_id| {
         let info = NodeInfo {
             node_id: me,
-            node_type: NodeType::GovernanceHub,
-            mesh_name: opts.mesh_name,
+            node_type,
+            mesh_name,
             mesh_id: mesh_id.to_hex(),
-            public_key: opts.key.public(),
-            listen: None,
+            public_key: key.public(),
+            listen,
             dir: dir.to_owned(),
         };
         write_node_json(&info)?;
@@ -108,7 +201,7 @@ pub fn init(dir: &Path, opts: InitOptions) -> Result<NodeInfo, NodeError> {
     });
     if result.is_err() {
         // Leave no half-initialized directory behind: a later `init` would refuse it.
-        for f in [KEY_FILE, TOKEN_FILE, NODE_FILE, LEDGER_FILE] {
+        for f in [KEY_FILE, TOKEN_FILE, NODE_FILE, LEDGER_FILE, GENESIS_FILE] {
             let _ = fs::remove_file(dir.join(f));
         }
         for suffix in ["-wal", "-shm"] {
@@ -118,11 +211,49 @@ pub fn init(dir: &Path, opts: InitOptions) -> Result<NodeInfo, NodeError> {
     result
 }
 
-fn write_founding_files(
+/// Reads a genesis record file (`genesis.json`, as `init` and `join` write it).
+pub fn read_genesis(path: &Path) -> Result<LogRecord, NodeError> {
+    let text = fs::read_to_string(path).map_err(|e| NodeError::io(path, e))?;
+    let record: LogRecord = serde_json::from_str(&text).map_err(|e| NodeError::BadFile {
+        path: path.to_owned(),
+        message: format!("not a genesis log record: {e}"),
+    })?;
+    if record.index != 0 {
+        return Err(NodeError::BadFile {
+            path: path.to_owned(),
+            message: format!("record index {} is not 0, so not a genesis", record.index),
+        });
+    }
+    Ok(record)
+}
+
+/// `host:port` of an `http://host:port[/]` address, if it is one.
+fn listen_of_address(address: &str) -> Option<String> {
+    let rest = address.strip_prefix("http://")?;
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    rest.parse::<std::net::SocketAddr>()
+        .ok()
+        .map(|a| a.to_string())
+}
+
+fn refuse_initialized(dir: &Path) -> Result<(), NodeError> {
+    for (file, what) in [(LEDGER_FILE, "a ledger"), (KEY_FILE, "a node key")] {
+        if dir.join(file).exists() {
+            return Err(NodeError::AlreadyInitialized {
+                path: dir.to_owned(),
+                what,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn write_joined_files(
     dir: &Path,
     key: &KeyPair,
-    genesis: &govmesh_core::dsse::Envelope,
+    genesis: &LogRecord,
 ) -> Result<govmesh_core::Digest, NodeError> {
+    fs::create_dir_all(dir).map_err(|e| NodeError::io(dir, e))?;
     write_secret(&dir.join(KEY_FILE), key.to_file_json().as_bytes())?;
     let mut token = [0u8; 32];
     getrandom::fill(&mut token).map_err(|e| NodeError::Random(e.to_string()))?;
@@ -133,12 +264,23 @@ fn write_founding_files(
 
     let mut ledger = Ledger::open(dir).map_err(|e| NodeError::Ledger(e.to_string()))?;
     ledger
-        .append(genesis, now())
-        .map_err(crate::order::ledger_error_to_node)?;
-    ledger
+        .append_records(std::slice::from_ref(genesis))
+        .map_err(|e| match e {
+            govmesh_store::LedgerError::RecordRejected { rejection, .. } => {
+                NodeError::Genesis(rejection)
+            }
+            other => crate::order::ledger_error_to_node(other),
+        })?;
+    let mesh_id = ledger
         .state()
         .mesh_id()
-        .ok_or_else(|| NodeError::Ledger("no mesh id after the genesis".into()))
+        .ok_or_else(|| NodeError::Ledger("no mesh id after the genesis".into()))?;
+    ledger
+        .close()
+        .map_err(|e| NodeError::Ledger(e.to_string()))?;
+    let text = serde_json::to_string_pretty(genesis).expect("log record serializes") + "\n";
+    write_atomic(&dir.join(GENESIS_FILE), text.as_bytes())?;
+    Ok(mesh_id)
 }
 
 /// Reads `node.json` of an initialized data directory and checks it against `node.key`.
@@ -289,5 +431,129 @@ mod tests {
         .unwrap_err();
         assert!(matches!(err, NodeError::BadOptions(_)), "{err}");
         assert!(!d.path().join(KEY_FILE).exists());
+    }
+
+    fn spec(key: &KeyPair, node_type: NodeType, port: u16) -> NodeSpec {
+        NodeSpec {
+            node_id: key.node_id().to_owned(),
+            node_type,
+            public_key: key.public(),
+            network_address: Some(format!("http://127.0.0.1:{port}")),
+            display_name: None,
+            node_policy_capabilities: vec![],
+        }
+    }
+
+    #[test]
+    fn every_founder_joins_with_a_byte_identical_genesis() {
+        let hub1 = KeyPair::from_seed([1; 32]);
+        let hub2 = KeyPair::from_seed([2; 32]);
+        let wit = KeyPair::from_seed([3; 32]);
+        let fork = KeyPair::from_seed([4; 32]);
+        // The signer is listed last; it becomes the first founder.
+        let founders = vec![
+            spec(&hub2, NodeType::GovernanceHub, 7002),
+            spec(&wit, NodeType::ComplianceWitness, 7003),
+            spec(&fork, NodeType::TrustFork, 7004),
+            spec(&hub1, NodeType::GovernanceHub, 7001),
+        ];
+        let at = Timestamp::from_millis(1_700_000_000_123);
+        let genesis = mesh_genesis("m", &hub1, founders, at).unwrap();
+        assert_eq!(genesis.timestamp, at);
+
+        let d = tempfile::tempdir().unwrap();
+        let mut leaves = Vec::new();
+        for (key, ty, port) in [
+            (&hub1, NodeType::GovernanceHub, 7001),
+            (&hub2, NodeType::GovernanceHub, 7002),
+            (&wit, NodeType::ComplianceWitness, 7003),
+            (&fork, NodeType::TrustFork, 7004),
+        ] {
+            let dir = d.path().join(key.node_id());
+            let info = join(&dir, key.clone(), &genesis).unwrap();
+            assert_eq!(info.node_type, ty);
+            assert_eq!(info.listen.as_deref(), Some(&*format!("127.0.0.1:{port}")));
+            let loaded = load(&dir).unwrap();
+            assert_eq!(loaded, info);
+            let ledger = Ledger::open(&dir).unwrap();
+            let stored = ledger.record(0).unwrap().unwrap();
+            assert_eq!(stored, genesis);
+            assert_eq!(ledger.state().mesh_id().unwrap().to_hex(), info.mesh_id);
+            let admin = &ledger.state().nodes();
+            assert_eq!(admin.len(), 4);
+            leaves.push((stored.leaf_bytes(), ledger.root()));
+            let on_disk = read_genesis(&dir.join(GENESIS_FILE)).unwrap();
+            assert_eq!(on_disk, genesis);
+        }
+        assert!(leaves.windows(2).all(|w| w[0] == w[1]));
+
+        // Twice into the same directory, or a stranger's key: refused.
+        let dir = d.path().join(hub1.node_id());
+        let err = join(&dir, hub1.clone(), &genesis).unwrap_err();
+        assert!(matches!(err, NodeError::AlreadyInitialized { .. }), "{err}");
+        let stranger = KeyPair::from_seed([9; 32]);
+        let sdir = d.path().join("stranger");
+        let err = join(&sdir, stranger, &genesis).unwrap_err();
+        assert!(err.to_string().contains("not a founder"), "{err}");
+        assert!(!sdir.join(KEY_FILE).exists());
+    }
+
+    #[test]
+    fn a_tampered_genesis_is_refused() {
+        let hub1 = KeyPair::from_seed([1; 32]);
+        let wit = KeyPair::from_seed([3; 32]);
+        let founders = vec![
+            spec(&hub1, NodeType::GovernanceHub, 7001),
+            spec(&wit, NodeType::ComplianceWitness, 7003),
+        ];
+        let mut genesis =
+            mesh_genesis("m", &hub1, founders.clone(), Timestamp::from_millis(1_000)).unwrap();
+        // A valid signature by the same key, over another mesh's genesis.
+        let other = mesh_genesis("n", &hub1, founders, Timestamp::from_millis(1_000)).unwrap();
+        genesis.envelope.signatures = other.envelope.signatures;
+        let d = tempfile::tempdir().unwrap();
+        let err = join(d.path(), wit, &genesis).unwrap_err();
+        assert!(matches!(err, NodeError::Genesis(_)), "{err}");
+        assert!(!d.path().join(LEDGER_FILE).exists());
+    }
+
+    #[test]
+    fn mesh_genesis_names_what_is_wrong() {
+        let hub1 = KeyPair::from_seed([1; 32]);
+        let wit = KeyPair::from_seed([3; 32]);
+        let at = Timestamp::from_millis(1_000);
+        let err = mesh_genesis(
+            "m",
+            &hub1,
+            vec![spec(&wit, NodeType::ComplianceWitness, 1)],
+            at,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("not among the founders"), "{err}");
+        let err = mesh_genesis(
+            "m",
+            &wit,
+            vec![spec(&wit, NodeType::ComplianceWitness, 1)],
+            at,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("governance_hub"), "{err}");
+        let err = mesh_genesis(
+            "m",
+            &hub1,
+            vec![
+                spec(&hub1, NodeType::GovernanceHub, 1),
+                spec(&wit, NodeType::ComplianceWitness, 2),
+                spec(&wit, NodeType::TrustFork, 3),
+            ],
+            at,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("listed twice"), "{err}");
+        assert_eq!(
+            listen_of_address("http://127.0.0.1:80/").as_deref(),
+            Some("127.0.0.1:80")
+        );
+        assert_eq!(listen_of_address("https://x:1"), None);
     }
 }

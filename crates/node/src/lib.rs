@@ -8,22 +8,27 @@
 #![forbid(unsafe_code)]
 
 mod api;
-mod datadir;
+pub mod council;
+pub mod datadir;
 mod error;
 mod extract;
+pub mod gossip;
 mod order;
 pub mod peer_auth;
+pub mod replicate;
+pub mod seal;
 mod serve;
 mod wire;
+pub mod witness;
 
 pub use api::{AppState, MAX_PAGE, OPENAPI_JSON, ROUTES, router};
 pub use datadir::{
-    InitOptions, KEY_FILE, LEDGER_FILE, NODE_FILE, NodeInfo, TOKEN_FILE, URL_FILE, generate_key,
-    init, load, load_key, load_token,
+    GENESIS_FILE, InitOptions, KEY_FILE, LEDGER_FILE, NODE_FILE, NodeInfo, TOKEN_FILE, URL_FILE,
+    generate_key, init, join, load, load_key, load_token, mesh_genesis, read_genesis,
 };
 pub use error::{ApiError, NodeError};
 pub use order::{Committed, LogNotify, Orderer, SharedLedger, SingleHub, SubmitError, now};
-pub use serve::{RunningNode, ShutdownHandle, serve};
+pub use serve::{RunningNode, ServeOptions, ShutdownHandle, serve, serve_with};
 pub use wire::checkpoint_origin;
 
 /// The largest request body the API reads (1 MiB).
