@@ -8,18 +8,13 @@
 #![forbid(unsafe_code)]
 
 mod api;
-pub mod council;
 pub mod datadir;
 mod error;
 mod extract;
-pub mod gossip;
 mod order;
 pub mod peer_auth;
-pub mod replicate;
-pub mod seal;
 mod serve;
 mod wire;
-pub mod witness;
 
 pub use api::{AppState, MAX_PAGE, OPENAPI_JSON, ROUTES, router};
 pub use datadir::{
@@ -28,7 +23,7 @@ pub use datadir::{
 };
 pub use error::{ApiError, NodeError};
 pub use order::{Committed, LogNotify, Orderer, SharedLedger, SingleHub, SubmitError, now};
-pub use serve::{RunningNode, ServeOptions, ShutdownHandle, serve, serve_with};
+pub use serve::{RunningNode, ShutdownHandle, serve};
 pub use wire::checkpoint_origin;
 
 /// The largest request body the API reads (1 MiB).
