@@ -55,6 +55,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/equivocations"),
     ("GET", "/v1/sync"),
     ("GET", "/v1/log/checkpoint"),
+    ("GET", "/v1/log/seal"),
+    ("POST", "/v1/witness/add-checkpoint"),
+    ("GET", "/v1/witness/equivocations"),
     ("GET", "/v1/log/entries"),
     ("GET", "/v1/log/proof/inclusion"),
     ("GET", "/v1/log/proof/consistency"),
@@ -85,6 +88,10 @@ struct Inner {
     url: Option<String>,
     origin: String,
     log: LogNotify,
+    /// The latest verified seal (`DIR/seal.db`, crate::seal).
+    seals: Arc<crate::seal::SealStore>,
+    /// The witness record (`DIR/witness.db`) on compliance_witness nodes (crate::witness).
+    witness: Option<Arc<crate::witness::Witness>>,
 }
 
 impl AppState {
@@ -136,6 +143,12 @@ impl AppState {
             path: info.dir.join(crate::datadir::NODE_FILE),
             message: format!("mesh_id: {e}"),
         })?;
+        let seals = Arc::new(crate::seal::SealStore::open(&info.dir)?);
+        let witness = if info.node_type == govmesh_core::model::NodeType::ComplianceWitness {
+            Some(Arc::new(crate::witness::Witness::open(&info.dir, key.clone())?))
+        } else {
+            None
+        };
         Ok(AppState(Arc::new(Inner {
             origin: checkpoint_origin(&mesh_id),
             token_digest: Digest::sha256(operator_token.as_bytes()),
@@ -145,6 +158,8 @@ impl AppState {
             orderer,
             url,
             log,
+            seals,
+            witness,
         })))
     }
 
@@ -189,6 +204,16 @@ impl AppState {
         let c = self.0.orderer.submit(env).await?;
         self.0.log.notify(c.index + 1);
         Ok(c)
+    }
+
+    /// The latest verified seal of this node (crate::seal).
+    pub fn seals(&self) -> &Arc<crate::seal::SealStore> {
+        &self.0.seals
+    }
+
+    /// The witness record, on compliance_witness nodes (crate::witness).
+    pub fn witness(&self) -> Option<&Arc<crate::witness::Witness>> {
+        self.0.witness.as_ref()
     }
 
     /// Call after anything appended to the ledger outside [`AppState::submit`]
@@ -243,6 +268,9 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/equivocations", get(equivocations))
         .route("/v1/sync", get(sync_view))
         .route("/v1/log/checkpoint", get(checkpoint))
+        .route("/v1/log/seal", get(crate::seal::get_seal))
+        .route("/v1/witness/add-checkpoint", post(crate::witness::add_checkpoint))
+        .route("/v1/witness/equivocations", get(crate::witness::equivocations))
         .route("/v1/log/entries", get(log_entries))
         .route("/v1/log/proof/inclusion", get(inclusion_proof))
         .route("/v1/log/proof/consistency", get(consistency_proof))
@@ -307,6 +335,7 @@ async fn index_page(State(app): State<AppState>) -> Html<String> {
         ("/v1/topology", "topology"),
         ("/v1/sync", "contract sync records"),
         ("/v1/log/checkpoint", "signed checkpoint"),
+        ("/v1/log/seal", "latest seal"),
         ("/v1/log/entries", "log entries"),
         ("/v1/schemas", "JSON Schemas"),
         ("/v1/openapi.json", "OpenAPI document"),

@@ -13,8 +13,10 @@ mod error;
 mod extract;
 mod order;
 pub mod peer_auth;
+pub mod seal;
 mod serve;
 mod wire;
+pub mod witness;
 
 pub use api::{AppState, MAX_PAGE, OPENAPI_JSON, ROUTES, router};
 pub use datadir::{

@@ -86,6 +86,10 @@ pub async fn serve(dir: &Path, listen: SocketAddr) -> Result<RunningNode, NodeEr
     let stop = ShutdownHandle(Arc::new(tx));
     let ledger = app.ledger().clone();
     let closer = tokio::spawn(close_loop(app.clone(), rx.clone()));
+    // The ordering hub collects witness cosignatures into seals (crate::seal). Until
+    // the council says who leads, every hub orders its own log and collects.
+    let sealer = (app.info().node_type == govmesh_core::model::NodeType::GovernanceHub)
+        .then(|| crate::seal::start(app.clone(), Arc::new(|| true), rx.clone()));
     let service = router(app);
     let mut srx = rx;
     let task = tokio::spawn(async move {
@@ -95,6 +99,11 @@ pub async fn serve(dir: &Path, listen: SocketAddr) -> Result<RunningNode, NodeEr
             })
             .await;
         let closed = closer.await;
+        if let Some(t) = sealer
+            && let Err(e) = t.await
+        {
+            tracing::warn!(error = %e, "the seal task failed");
+        }
         remove_url_file(&url_file);
         close_ledger(ledger).await;
         served.map_err(|e| NodeError::Server(e.to_string()))?;

@@ -11,3 +11,4 @@ mod routes;
 mod seed_schemas;
 mod story;
 mod util;
+mod witness;

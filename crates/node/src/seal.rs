@@ -1,0 +1,513 @@
+//! Seals on the node: the latest verified seal (`DIR/seal.db`, served at
+//! `GET /v1/log/seal`), and the collector that runs on the ordering hub (the council
+//! leader): when the log grows it signs a checkpoint, asks every active registered
+//! compliance witness for a cosignature (C2SP tlog-witness, in parallel, clause 5.4
+//! `checkpoint_cosign_timeout_secs` each), assembles the seal as soon as clause 5.4's
+//! `seal_threshold` is met, stores it and announces it (`POST /v1/replication/announce`,
+//! peer-signed) to every other registered node with an address.
+//!
+//! Rounds coalesce: growth during a round is sealed by one more round after it. A round
+//! that falls short of the threshold is retried after [`RETRY_AFTER`] even if the log
+//! does not grow.
+
+use crate::api::AppState;
+use crate::error::{ApiError, NodeError};
+use crate::order::now;
+use crate::witness::{ADD_CHECKPOINT_PATH, TLOG_SIZE_CONTENT_TYPE, add_checkpoint_body};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use govmesh_core::Digest;
+use govmesh_core::checkpoint::Checkpoint;
+use govmesh_core::cosign::{Cosignature, witness_key_name};
+use govmesh_core::keys::PublicKey;
+use govmesh_core::model::{NodeStatus, NodeType};
+use govmesh_core::seal::{SealError, VerifiedSeal, seal_threshold, verify_seal};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+
+/// The seal database file in the data directory.
+pub const SEAL_DB_FILE: &str = "seal.db";
+/// The path where every node serves its latest verified seal.
+pub const SEAL_PATH: &str = "/v1/log/seal";
+/// The announce path (served by replication, crate::replicate).
+pub const ANNOUNCE_PATH: &str = "/v1/replication/announce";
+/// A round short of the threshold is tried again after this long.
+pub const RETRY_AFTER: Duration = Duration::from_secs(2);
+/// Cosigning timeout when clause 5.4 names none.
+pub const DEFAULT_COSIGN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a seal was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreSealError {
+    #[error("the seal does not verify: {0}")]
+    Invalid(#[from] SealError),
+    #[error("the seal is of size {seal}, but this node holds only {have} entries")]
+    Ahead { seal: u64, have: u64 },
+    #[error("the seal's root at size {size} is {sealed}, this node's log has {ours} there")]
+    Fork {
+        size: u64,
+        sealed: String,
+        ours: String,
+    },
+    #[error("seal storage: {0}")]
+    Storage(String),
+}
+
+/// The latest seal this node verified.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredSeal {
+    pub size: u64,
+    pub text: String,
+}
+
+/// `DIR/seal.db`: the latest verified seal (one row; a larger seal replaces it).
+pub struct SealStore {
+    db: Mutex<Connection>,
+}
+
+impl SealStore {
+    pub fn open(dir: &Path) -> Result<SealStore, NodeError> {
+        let path = dir.join(SEAL_DB_FILE);
+        let bad = |e: rusqlite::Error| NodeError::BadFile {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let db = Connection::open(&path).map_err(bad)?;
+        db.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             CREATE TABLE IF NOT EXISTS seal (
+                 id INTEGER PRIMARY KEY CHECK (id = 1),
+                 size INTEGER NOT NULL,
+                 text TEXT NOT NULL,
+                 stored_at_ms INTEGER NOT NULL
+             );",
+        )
+        .map_err(bad)?;
+        db.busy_timeout(Duration::from_secs(5)).map_err(bad)?;
+        Ok(SealStore { db: Mutex::new(db) })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.db.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn latest(&self) -> Result<Option<StoredSeal>, StoreSealError> {
+        self.lock()
+            .query_row("SELECT size, text FROM seal WHERE id = 1", [], |r| {
+                Ok(StoredSeal {
+                    size: r.get::<_, i64>(0)? as u64,
+                    text: r.get(1)?,
+                })
+            })
+            .optional()
+            .map_err(|e| StoreSealError::Storage(e.to_string()))
+    }
+
+    /// Stores `text` (already verified, of tree size `size`) unless a seal of a larger
+    /// size is stored; returns whether it was stored.
+    pub fn put(&self, size: u64, text: &str) -> Result<bool, StoreSealError> {
+        let n = self
+            .lock()
+            .execute(
+                "INSERT INTO seal (id, size, text, stored_at_ms) VALUES (1, ?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET size = ?1, text = ?2, stored_at_ms = ?3
+                 WHERE excluded.size > seal.size",
+                params![size as i64, text, now().millis()],
+            )
+            .map_err(|e| StoreSealError::Storage(e.to_string()))?;
+        Ok(n > 0)
+    }
+}
+
+/// Verifies `text` as a seal against this node's State and log, and stores it if it
+/// is larger than the stored one: every node serves the latest seal it has verified.
+/// The node must hold the sealed entries (its log at least as large as the seal) and
+/// its root at that size must be the sealed root. Returns the verified seal and
+/// whether it replaced the stored one.
+pub async fn store_verified_seal(
+    app: &AppState,
+    text: &str,
+) -> Result<(VerifiedSeal, bool), StoreSealError> {
+    let v = {
+        let l = app.ledger().lock().await;
+        let v = verify_seal(text, l.state())?;
+        let (size, have) = (v.checkpoint.size, l.tree().size());
+        if size > have {
+            return Err(StoreSealError::Ahead { seal: size, have });
+        }
+        let ours = l
+            .tree()
+            .root_at(size)
+            .map_err(|e| StoreSealError::Storage(e.to_string()))?;
+        if ours != v.checkpoint.root {
+            return Err(StoreSealError::Fork {
+                size,
+                sealed: v.checkpoint.root.to_hex(),
+                ours: ours.to_hex(),
+            });
+        }
+        v
+    };
+    let store = app.seals().clone();
+    let (size, t) = (v.checkpoint.size, text.to_owned());
+    let stored = tokio::task::spawn_blocking(move || store.put(size, &t))
+        .await
+        .map_err(|e| StoreSealError::Storage(e.to_string()))??;
+    Ok((v, stored))
+}
+
+/// `GET /v1/log/seal`: the latest verified seal as text/plain, 404 `no_seal` before one.
+pub(crate) async fn get_seal(State(app): State<AppState>) -> Response {
+    let store = app.seals().clone();
+    match tokio::task::spawn_blocking(move || store.latest()).await {
+        Ok(Ok(Some(s))) => (
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            s.text,
+        )
+            .into_response(),
+        Ok(Ok(None)) => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_seal",
+            "this node holds no seal yet",
+        )
+        .into_response(),
+        Ok(Err(e)) => ApiError::internal(e).into_response(),
+        Err(e) => ApiError::internal(e).into_response(),
+    }
+}
+
+/// Whether this node should collect seals now (the council leader). A single hub
+/// always is.
+pub type LeaderCheck = Arc<dyn Fn() -> bool + Send + Sync>;
+
+/// A witness to ask.
+#[derive(Clone, Debug)]
+struct WitnessTarget {
+    node_id: String,
+    url: String,
+    key: PublicKey,
+}
+
+/// What one round needs from the state.
+struct Snapshot {
+    size: u64,
+    root: Digest,
+    witnesses: Vec<WitnessTarget>,
+    threshold: usize,
+    timeout: Duration,
+    /// Every other registered node with an address: (node id, url).
+    peers: Vec<(String, String)>,
+}
+
+/// The collector's memory of the size each witness last cosigned (so the next
+/// request carries the right old size and proof; a 409 corrects it).
+type KnownSizes = Arc<Mutex<HashMap<String, u64>>>;
+
+/// Starts the seal collector: rounds on log growth while `leader()` says so.
+pub fn start(
+    app: AppState,
+    leader: LeaderCheck,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        let known: KnownSizes = Arc::default();
+        let mut log = app.log_changes();
+        let mut retry = false;
+        loop {
+            if leader() {
+                match round(&app, &http, &known).await {
+                    Ok(_) => retry = false,
+                    Err(e) => {
+                        retry = true;
+                        tracing::warn!(error = %e, "seal round failed; retrying later");
+                    }
+                }
+            }
+            // Mark what this round saw: growth during it wakes the next at once.
+            log.borrow_and_update();
+            let wait = if retry {
+                RETRY_AFTER
+            } else {
+                Duration::from_secs(3600)
+            };
+            tokio::select! {
+                changed = log.changed() => if changed.is_err() { return },
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+        }
+    })
+}
+
+fn snapshot(
+    app: &AppState,
+    st: &govmesh_core::state::State,
+    size: u64,
+    root: Digest,
+) -> Result<Snapshot, SealError> {
+    let threshold = seal_threshold(st)?;
+    let timeout = st
+        .governing_contract_id()
+        .and_then(|id| st.contract(id))
+        .and_then(|c| c.clause(govmesh_core::seal::SEAL_CLAUSE))
+        .and_then(|cl| cl.rules.get("checkpoint_cosign_timeout_secs"))
+        .and_then(|v| v.as_u64())
+        .filter(|&s| s > 0)
+        .map_or(DEFAULT_COSIGN_TIMEOUT, |s| Duration::from_secs(s.min(3600)));
+    let me = &app.info().node_id;
+    let mut witnesses = Vec::new();
+    let mut peers = Vec::new();
+    for n in st.nodes() {
+        let Some(url) = n.network_address.as_deref() else {
+            continue;
+        };
+        let url = url.trim_end_matches('/').to_owned();
+        if &n.node_id == me {
+            continue;
+        }
+        if n.status == NodeStatus::Active && n.node_type == NodeType::ComplianceWitness {
+            witnesses.push(WitnessTarget {
+                node_id: n.node_id.clone(),
+                url: url.clone(),
+                key: n.public_key,
+            });
+        }
+        peers.push((n.node_id.clone(), url));
+    }
+    Ok(Snapshot {
+        size,
+        root,
+        witnesses,
+        threshold,
+        timeout,
+        peers,
+    })
+}
+
+/// One collection round: returns the new seal, or `None` when the log is already
+/// sealed at its size (or empty).
+pub async fn round(
+    app: &AppState,
+    http: &reqwest::Client,
+    known: &KnownSizes,
+) -> Result<Option<VerifiedSeal>, String> {
+    let snap = {
+        let l = app.ledger().lock().await;
+        let (size, root) = (l.tree().size(), l.tree().root());
+        snapshot(app, l.state(), size, root).map_err(|e| e.to_string())?
+    };
+    if snap.size == 0 {
+        return Ok(None);
+    }
+    let store = app.seals().clone();
+    let sealed = tokio::task::spawn_blocking(move || store.latest())
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    if sealed.is_some_and(|s| s.size >= snap.size) {
+        return Ok(None);
+    }
+    let origin = app.origin().to_owned();
+    let checkpoint = Checkpoint {
+        origin: origin.clone(),
+        size: snap.size,
+        root: snap.root,
+        extensions: Vec::new(),
+    };
+    let note = checkpoint
+        .try_sign(&origin, app.key())
+        .map_err(|e| e.to_string())?;
+    let note_text = note.to_text();
+
+    let mut tasks = JoinSet::new();
+    for w in snap.witnesses.clone() {
+        let (app, http, known, note_text, body) = (
+            app.clone(),
+            http.clone(),
+            known.clone(),
+            note_text.clone(),
+            note.body.clone(),
+        );
+        let (size, timeout) = (snap.size, snap.timeout);
+        tasks.spawn(async move {
+            let r = tokio::time::timeout(
+                timeout,
+                ask_witness(&app, &http, &known, &w, &note_text, &body, size),
+            )
+            .await
+            .unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")));
+            (w, r)
+        });
+    }
+    let mut lines = Vec::new();
+    let mut failures = Vec::new();
+    while lines.len() < snap.threshold {
+        let Some(joined) = tasks.join_next().await else {
+            break;
+        };
+        match joined {
+            Ok((_, Ok(line))) => lines.push(line),
+            Ok((w, Err(e))) => {
+                tracing::warn!(witness = %w.node_id, url = %w.url, error = %e, "no cosignature");
+                failures.push(format!("{}: {e}", w.node_id));
+            }
+            Err(e) => failures.push(format!("task: {e}")),
+        }
+    }
+    // The others keep going in the background so their witnesses keep up.
+    tasks.detach_all();
+    if lines.len() < snap.threshold {
+        return Err(format!(
+            "{} of {} cosignature(s) for size {} (clause 5.4 seal_threshold {}): {}",
+            lines.len(),
+            snap.witnesses.len(),
+            snap.size,
+            snap.threshold,
+            failures.join("; ")
+        ));
+    }
+    let mut text = note_text;
+    for l in &lines {
+        text.push_str(l);
+        text.push('\n');
+    }
+    let (v, _) = store_verified_seal(app, &text)
+        .await
+        .map_err(|e| format!("the assembled seal was refused: {e}"))?;
+    tracing::info!(
+        size = v.checkpoint.size,
+        witnesses = ?v.witness_node_ids,
+        "seal stored"
+    );
+    announce(app, http, &snap.peers, &text);
+    Ok(Some(v))
+}
+
+/// Sends the seal to every peer (fire and forget; failures are logged).
+fn announce(app: &AppState, http: &reqwest::Client, peers: &[(String, String)], text: &str) {
+    for (node_id, url) in peers {
+        let headers = crate::peer_auth::sign_request(
+            app.key(),
+            &app.info().node_id,
+            "POST",
+            ANNOUNCE_PATH,
+            text.as_bytes(),
+        );
+        let mut req = http
+            .post(format!("{url}{ANNOUNCE_PATH}"))
+            .header(header::CONTENT_TYPE.as_str(), "text/plain; charset=utf-8")
+            .body(text.to_owned());
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        let node_id = node_id.clone();
+        tokio::spawn(async move {
+            match req.send().await {
+                Ok(r) if r.status().is_success() => {}
+                Ok(r) => {
+                    let status = r.status();
+                    let body = r.text().await.unwrap_or_default();
+                    tracing::debug!(peer = %node_id, %status, %body, "seal announce refused");
+                }
+                Err(e) => tracing::debug!(peer = %node_id, error = %e, "seal announce failed"),
+            }
+        });
+    }
+}
+
+/// Asks one witness for a cosignature of `note_text`; on 409 with the witness's size,
+/// retries once from that size. Returns the witness's verified cosignature line.
+async fn ask_witness(
+    app: &AppState,
+    http: &reqwest::Client,
+    known: &KnownSizes,
+    w: &WitnessTarget,
+    note_text: &str,
+    body: &str,
+    size: u64,
+) -> Result<String, String> {
+    let mut old = known
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&w.node_id)
+        .copied()
+        .unwrap_or(0)
+        .min(size);
+    for attempt in 0..2 {
+        let proof = if old == 0 || old == size {
+            Vec::new()
+        } else {
+            let l = app.ledger().lock().await;
+            l.tree()
+                .consistency_proof(old, size)
+                .map_err(|e| format!("proof from {old} to {size}: {e}"))?
+        };
+        let resp = http
+            .post(format!("{}{ADD_CHECKPOINT_PATH}", w.url))
+            .header(header::CONTENT_TYPE.as_str(), "text/plain; charset=utf-8")
+            .body(add_checkpoint_body(old, &proof, note_text))
+            .send()
+            .await
+            .map_err(|e| format!("request failed: {e}"))?;
+        let status = resp.status();
+        let ctype = resp
+            .headers()
+            .get(header::CONTENT_TYPE.as_str())
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| format!("reading the answer: {e}"))?;
+        if status.as_u16() == 409 && ctype.starts_with(TLOG_SIZE_CONTENT_TYPE) && attempt == 0 {
+            let theirs: u64 = text
+                .trim_end_matches('\n')
+                .parse()
+                .map_err(|_| format!("409 with an unreadable size {text:?}"))?;
+            if theirs > size {
+                return Err(format!(
+                    "the witness cosigned size {theirs}, larger than this log's {size}"
+                ));
+            }
+            known
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(w.node_id.clone(), theirs);
+            old = theirs;
+            continue;
+        }
+        if !status.is_success() {
+            return Err(format!("{status}: {}", text.trim_end()));
+        }
+        let name = witness_key_name(&w.node_id);
+        for line in text.lines() {
+            let Ok(c) = Cosignature::parse_line(line) else {
+                continue;
+            };
+            if c.is_by(&name, &w.key) {
+                c.verify(body, &name, &w.key)
+                    .map_err(|e| format!("its cosignature does not verify: {e}"))?;
+                known
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(w.node_id.clone(), size);
+                return Ok(c.line());
+            }
+        }
+        return Err(format!("no cosignature by {name} in the answer {text:?}"));
+    }
+    Err("the witness's size changed between two requests".into())
+}

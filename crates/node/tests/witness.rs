@@ -1,0 +1,505 @@
+//! Witnesses and seals between real servers on loopback: a hub and two compliance
+//! witnesses founded by one genesis produce a seal that `verify_seal` accepts (and an
+//! independent Python check of the Ed25519 signatures agrees); a witness refuses a
+//! second checkpoint of the same size with another root (and shows the equivocation),
+//! a smaller tree, a bad consistency proof, a forged hub signature and malformed
+//! bodies, and keeps its record across a restart.
+
+use super::util::Client;
+use govmesh_core::Digest;
+use govmesh_core::checkpoint::{Checkpoint, SignedNote};
+use govmesh_core::cosign::{Cosignature, witness_key_name};
+use govmesh_core::entry::{LogRecord, NodeSpec};
+use govmesh_core::keys::KeyPair;
+use govmesh_core::merkle::MerkleTree;
+use govmesh_core::model::NodeType;
+use govmesh_core::seal::verify_seal;
+use govmesh_core::state::State;
+use govmesh_node::witness::add_checkpoint_body;
+use govmesh_node::{RunningNode, ServeOptions, join, mesh_genesis, now, serve_with};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+fn key(seed: u8) -> KeyPair {
+    KeyPair::from_seed([seed; 32])
+}
+
+fn free_addr() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
+
+fn spec(k: &KeyPair, node_type: NodeType, addr: SocketAddr) -> NodeSpec {
+    NodeSpec {
+        node_id: k.node_id().to_owned(),
+        node_type,
+        public_key: k.public(),
+        network_address: Some(format!("http://{addr}")),
+        display_name: None,
+        node_policy_capabilities: vec![],
+    }
+}
+
+/// One hub and `n` compliance witnesses, each with its own data directory.
+struct Mesh {
+    hub: KeyPair,
+    hub_dir: TempDir,
+    hub_addr: SocketAddr,
+    witnesses: Vec<(KeyPair, TempDir, SocketAddr)>,
+    genesis: LogRecord,
+    origin: String,
+}
+
+impl Mesh {
+    fn found(n: usize) -> Mesh {
+        let hub = key(81);
+        let hub_addr = free_addr();
+        let wkeys: Vec<(KeyPair, SocketAddr)> =
+            (0..n).map(|i| (key(90 + i as u8), free_addr())).collect();
+        let mut founders = vec![spec(&hub, NodeType::GovernanceHub, hub_addr)];
+        for (k, a) in &wkeys {
+            founders.push(spec(k, NodeType::ComplianceWitness, *a));
+        }
+        let genesis = mesh_genesis("witness-test", &hub, founders, now()).unwrap();
+        let hub_dir = tempfile::tempdir().unwrap();
+        let info = join(hub_dir.path(), hub.clone(), &genesis).unwrap();
+        let witnesses = wkeys
+            .into_iter()
+            .map(|(k, a)| {
+                let d = tempfile::tempdir().unwrap();
+                let wi = join(d.path(), k.clone(), &genesis).unwrap();
+                assert_eq!(wi.node_type, NodeType::ComplianceWitness);
+                (k, d, a)
+            })
+            .collect();
+        let origin = govmesh_node::checkpoint_origin(&Digest::from_hex(&info.mesh_id).unwrap());
+        Mesh {
+            hub,
+            hub_dir,
+            hub_addr,
+            witnesses,
+            genesis,
+            origin,
+        }
+    }
+
+    /// The registry of the genesis (what every node knows from the start).
+    fn state(&self) -> State {
+        let mut st = State::new();
+        st.apply_record(&self.genesis).unwrap();
+        st
+    }
+
+    async fn serve_hub(&self) -> RunningNode {
+        serve_with(self.hub_dir.path(), self.hub_addr, ServeOptions::default())
+            .await
+            .unwrap()
+    }
+
+    async fn serve_witness(&self, i: usize) -> RunningNode {
+        let (_, d, a) = &self.witnesses[i];
+        serve_with(d.path(), *a, ServeOptions::default())
+            .await
+            .unwrap()
+    }
+
+    /// A checkpoint of `tree` at `size`, signed by `signer` under the origin name.
+    fn note(&self, tree: &MerkleTree, size: u64, signer: &KeyPair) -> String {
+        Checkpoint {
+            origin: self.origin.clone(),
+            size,
+            root: tree.root_at(size).unwrap(),
+            extensions: vec![],
+        }
+        .sign(&self.origin, signer)
+        .to_text()
+    }
+}
+
+fn tree(tag: u8, n: u64) -> MerkleTree {
+    MerkleTree::from_leaf_hashes((0..n).map(|i| {
+        let mut d = [tag; 32];
+        d[..8].copy_from_slice(&i.to_be_bytes());
+        Digest(d)
+    }))
+}
+
+async fn post_text(url: &str, path: &str, body: String) -> (u16, String, String) {
+    let r = reqwest::Client::new()
+        .post(format!("{url}{path}"))
+        .header("content-type", "text/plain")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let ctype = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, ctype, r.text().await.unwrap())
+}
+
+async fn add(url: &str, old: u64, proof: &[Digest], note: &str) -> (u16, String, String) {
+    post_text(
+        url,
+        "/v1/witness/add-checkpoint",
+        add_checkpoint_body(old, proof, note),
+    )
+    .await
+}
+
+fn error_code(body: &str) -> String {
+    let v: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    v["error"]["code"].as_str().unwrap_or_default().to_owned()
+}
+
+/// Polls `GET /v1/log/seal` until it holds a seal of at least `size`.
+async fn wait_for_seal(c: &Client, size: u64, st: &State) -> String {
+    let start = Instant::now();
+    loop {
+        let (status, text) = c.get_text("/v1/log/seal").await;
+        if status == 200 {
+            let v = verify_seal(&text, st).unwrap_or_else(|e| panic!("{e}: {text}"));
+            if v.checkpoint.size >= size {
+                return text;
+            }
+        } else {
+            assert_eq!(status, 404, "{text}");
+            assert_eq!(error_code(&text), "no_seal");
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "no seal of size {size} within {DEADLINE:?}: last {status} {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Checks every Ed25519 signature of a seal with Python's `cryptography` package,
+/// independently of the Rust code: the hub's note signature (key id type 0x01) and each
+/// witness cosignature (type 0x04, `cosignature/v1\ntime T\n` + body).
+fn python_check(seal: &str, hub: &KeyPair, witnesses: &[KeyPair]) {
+    let script = r#"
+import sys, json, base64, hashlib, struct
+try:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+except ImportError:
+    print("MISSING: pip install -r requirements-test.txt (cryptography)"); sys.exit(3)
+inp = json.load(sys.stdin)
+text = inp["seal"]
+body, sigs = text.split("\n\n", 1)
+body += "\n"
+def kid(name, t, pub):
+    return hashlib.sha256(name.encode() + b"\n" + bytes([t]) + pub).digest()[:4]
+lines = [l for l in sigs.split("\n") if l]
+hub = base64.b64decode(inp["hub"]); origin = body.split("\n")[0]
+ok_hub = False; ok_w = set()
+for l in lines:
+    assert l.startswith("\u2014 "), l
+    name, b = l[2:].split(" ")
+    raw = base64.b64decode(b)
+    if name == origin and raw[:4] == kid(origin, 1, hub):
+        Ed25519PublicKey.from_public_bytes(hub).verify(raw[4:], body.encode()); ok_hub = True
+    for wname, wpub in inp["witnesses"]:
+        pub = base64.b64decode(wpub)
+        if name == wname and raw[:4] == kid(wname, 4, pub):
+            assert len(raw) == 76
+            t = struct.unpack(">Q", raw[4:12])[0]
+            msg = ("cosignature/v1\ntime %d\n" % t + body).encode()
+            Ed25519PublicKey.from_public_bytes(pub).verify(raw[12:], msg); ok_w.add(wname)
+print(json.dumps({"hub": ok_hub, "witnesses": sorted(ok_w)}))
+"#;
+    let input = json!({
+        "seal": seal,
+        "hub": hub.public().to_base64(),
+        "witnesses": witnesses
+            .iter()
+            .map(|w| json!([witness_key_name(w.node_id()), w.public().to_base64()]))
+            .collect::<Vec<_>>(),
+    });
+    let mut child = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 is needed for the cross-check (pip install -r requirements-test.txt)");
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "python cross-check failed: {stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(v["hub"], true, "{v}");
+    let mut want: Vec<String> = witnesses
+        .iter()
+        .map(|w| witness_key_name(w.node_id()))
+        .collect();
+    want.sort();
+    assert_eq!(v["witnesses"], json!(want));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_and_two_witnesses_seal_the_log() {
+    let m = Mesh::found(2);
+    let st = m.state();
+    let w0 = m.serve_witness(0).await;
+    let w1 = m.serve_witness(1).await;
+    let hub = m.serve_hub().await;
+    let c = Client::new(&hub.url);
+
+    // The genesis alone is sealed at once.
+    let seal = wait_for_seal(&c, 1, &st).await;
+    let v = verify_seal(&seal, &st).unwrap();
+    assert_eq!(v.hub_node_id, m.hub.node_id());
+    assert_eq!(v.threshold, 2);
+    let mut want: Vec<String> = m
+        .witnesses
+        .iter()
+        .map(|(k, _, _)| k.node_id().to_owned())
+        .collect();
+    want.sort();
+    assert_eq!(v.witness_node_ids, want);
+
+    // The log grows: a new seal covers it, consistent with the first (the witnesses
+    // checked the proof from the size they cosigned).
+    let token = govmesh_node::load_token(m.hub_dir.path()).unwrap();
+    let newcomer = key(99);
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/operator/nodes", hub.url))
+        .bearer_auth(&token)
+        .json(&json!({"node_type": "trust_fork", "public_key": newcomer.public().to_base64()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap());
+    let seal2 = wait_for_seal(&c, 2, &st).await;
+    let v2 = verify_seal(&seal2, &st).unwrap();
+    assert_eq!(v2.checkpoint.size, 2);
+    assert_eq!(v2.witness_node_ids, want);
+    let (status, cp) = c.get_text("/v1/log/checkpoint").await;
+    assert_eq!(status, 200);
+    let root_now = SignedNote::parse(&cp).unwrap().checkpoint().unwrap().root;
+    assert_eq!(v2.checkpoint.root, root_now);
+
+    // Each witness recorded size 2 for the origin: asking again from 0 says so.
+    let note = SignedNote::parse(&seal2).unwrap();
+    let hub_only = SignedNote {
+        body: note.body.clone(),
+        signatures: note
+            .signatures
+            .iter()
+            .filter(|s| s.name == m.origin)
+            .cloned()
+            .collect(),
+    }
+    .to_text();
+    for w in [&w0, &w1] {
+        let (status, ctype, body) = add(&w.url, 0, &[], &hub_only).await;
+        assert_eq!((status, body.as_str()), (409, "2\n"));
+        assert!(ctype.starts_with("text/x.tlog.size"), "{ctype}");
+    }
+
+    // An independent implementation agrees with every signature of the seal.
+    let wkeys: Vec<KeyPair> = m.witnesses.iter().map(|(k, _, _)| k.clone()).collect();
+    python_check(&seal2, &m.hub, &wkeys);
+
+    // A seal with a cosignature's time changed is refused.
+    let line = seal2
+        .lines()
+        .find(|l| l.contains("govmesh-witness/"))
+        .unwrap();
+    let mut c0 = Cosignature::parse_line(line).unwrap();
+    c0.time ^= 1;
+    let tampered = seal2.replace(line, &c0.line());
+    assert!(verify_seal(&tampered, &st).is_err());
+
+    // A hub is not a witness.
+    let (status, _, body) = add(&hub.url, 0, &[], &hub_only).await;
+    assert_eq!((status, error_code(&body).as_str()), (404, "not_a_witness"));
+
+    for n in [hub, w0, w1] {
+        n.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_witness_refuses_forks_smaller_trees_bad_proofs_and_forged_hubs() {
+    let m = Mesh::found(1);
+    let (wkey, _, _) = &m.witnesses[0];
+    let w = m.serve_witness(0).await;
+    let url = w.url.clone();
+    let a = tree(1, 9);
+    let b = tree(2, 9);
+
+    // First checkpoint: nothing recorded, old size 0, no proof.
+    let n3 = m.note(&a, 3, &m.hub);
+    let (status, ctype, body) = add(&url, 0, &[], &n3).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(ctype.starts_with("text/plain"), "{ctype}");
+    let c = Cosignature::parse_line(body.trim_end()).unwrap();
+    let note_body = SignedNote::parse(&n3).unwrap().body;
+    c.verify(
+        &note_body,
+        &witness_key_name(wkey.node_id()),
+        &wkey.public(),
+    )
+    .unwrap();
+    assert!(body.ends_with('\n'));
+
+    // Wrong old size: 409 with the recorded size.
+    let n5 = m.note(&a, 5, &m.hub);
+    let (status, ctype, body) = add(&url, 0, &[], &n5).await;
+    assert_eq!((status, body.as_str()), (409, "3\n"));
+    assert!(ctype.starts_with("text/x.tlog.size"), "{ctype}");
+
+    // Bad proof: one hash changed.
+    let mut proof = a.consistency_proof(3, 5).unwrap();
+    let good = proof.clone();
+    proof[0].0[0] ^= 1;
+    let (status, _, body) = add(&url, 3, &proof, &n5).await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (422, "bad_proof"),
+        "{body}"
+    );
+    // A proof for another tree (b) does not lead from a's size 3 either.
+    let n5b = m.note(&b, 5, &m.hub);
+    let (status, _, body) = add(&url, 3, &b.consistency_proof(3, 5).unwrap(), &n5b).await;
+    assert_eq!(status, 422, "{body}");
+
+    // The good proof.
+    let (status, _, body) = add(&url, 3, &good, &n5).await;
+    assert_eq!(status, 200, "{body}");
+
+    // Same size, another root, hub-signed: refused and kept as evidence.
+    let (status, _, body) = add(&url, 5, &[], &n5b).await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (409, "equivocation"),
+        "{body}"
+    );
+    let cw = Client::new(&url);
+    let (status, v) = cw.get("/v1/witness/equivocations").await;
+    assert_eq!(status, 200);
+    assert_eq!(v["witness"], true);
+    let list = v["equivocations"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{v}");
+    let e = &list[0];
+    assert_eq!(e["size"], 5);
+    assert_eq!(e["origin"], m.origin);
+    assert_eq!(e["cosigned_note"], n5);
+    assert_eq!(e["offered_note"], n5b);
+    assert_eq!(e["cosigned_root"], json!(a.root_at(5).unwrap()));
+    assert_eq!(e["offered_root"], json!(b.root_at(5).unwrap()));
+    // Offered again, even with another old size: still refused, still one record.
+    let (status, _, body) = add(&url, 0, &[], &n5b).await;
+    assert_eq!((status, error_code(&body).as_str()), (409, "equivocation"));
+    let (_, v) = cw.get("/v1/witness/equivocations").await;
+    assert_eq!(v["equivocations"].as_array().unwrap().len(), 1);
+    // The same checkpoint as recorded is cosigned again (idempotent).
+    let (status, _, _) = add(&url, 5, &[], &n5).await;
+    assert_eq!(status, 200);
+
+    // Smaller tree: old size above the checkpoint size is 400; an honest old size for
+    // a smaller checkpoint does not match the record (409 with 5).
+    let n4 = m.note(&a, 4, &m.hub);
+    let (status, _, body) = add(&url, 5, &[], &n4).await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (400, "malformed_request")
+    );
+    assert!(body.contains("larger than the checkpoint size"), "{body}");
+    let (status, _, body) = add(&url, 4, &[], &n4).await;
+    assert_eq!((status, body.as_str()), (409, "5\n"));
+
+    // Forged hub signatures: a stranger's key under the origin name, the witness's own
+    // key, and the hub's signature with one byte changed.
+    let n7 = m.note(&a, 7, &m.hub);
+    let proof7 = a.consistency_proof(5, 7).unwrap();
+    for forger in [key(200), wkey.clone()] {
+        let forged = m.note(&a, 7, &forger);
+        let (status, _, body) = add(&url, 5, &proof7, &forged).await;
+        assert_eq!(
+            (status, error_code(&body).as_str()),
+            (403, "unknown_key"),
+            "{body}"
+        );
+    }
+    let mut note = SignedNote::parse(&n7).unwrap();
+    note.signatures[0].signature[10] ^= 0x40;
+    let (status, _, body) = add(&url, 5, &proof7, &note.to_text()).await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (403, "unknown_key"),
+        "{body}"
+    );
+
+    // Another log's checkpoint: 404.
+    let other = Checkpoint {
+        origin: "example.com/other-log".into(),
+        size: 7,
+        root: a.root_at(7).unwrap(),
+        extensions: vec![],
+    }
+    .sign("example.com/other-log", &m.hub)
+    .to_text();
+    let (status, _, body) = add(&url, 5, &proof7, &other).await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (404, "unknown_origin")
+    );
+
+    // Malformed bodies: 400 with a reason, never a 500.
+    for bad in [
+        String::new(),
+        "old 5\n".into(),
+        "old x\n\n".into(),
+        format!("old 5\nnot-base64\n\n{n7}"),
+        "old 5\n\nnot a note\n".into(),
+        format!("old 0\n{}\n\n{n7}", "A".repeat(43) + "="),
+    ] {
+        let (status, _, body) = post_text(&url, "/v1/witness/add-checkpoint", bad.clone()).await;
+        assert_eq!(status, 400, "{bad:?}: {body}");
+        assert_eq!(error_code(&body), "malformed_request", "{bad:?}");
+    }
+    let r = reqwest::Client::new()
+        .post(format!("{url}/v1/witness/add-checkpoint"))
+        .body(vec![0xff, 0xfe, 0x00])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+
+    // The good extension is still cosigned after all that.
+    let (status, _, body) = add(&url, 5, &proof7, &n7).await;
+    assert_eq!(status, 200, "{body}");
+
+    // The record survives a restart: size 7 and the equivocation.
+    w.shutdown().await.unwrap();
+    let w = m.serve_witness(0).await;
+    let (status, _, body) = add(&w.url, 0, &[], &n7).await;
+    assert_eq!((status, body.as_str()), (409, "7\n"));
+    let (_, v) = Client::new(&w.url).get("/v1/witness/equivocations").await;
+    assert_eq!(v["equivocations"].as_array().unwrap().len(), 1);
+    let n9 = m.note(&a, 9, &m.hub);
+    let (status, _, body) = add(&w.url, 7, &a.consistency_proof(7, 9).unwrap(), &n9).await;
+    assert_eq!(status, 200, "{body}");
+    w.shutdown().await.unwrap();
+}
