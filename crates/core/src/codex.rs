@@ -166,6 +166,9 @@ fn clause_5_5(default_domain_id: &str) -> Clause {
             "Voting closes after voting_period_secs, which a proposal may shorten or extend \
              within voting_period_bounds, or earlier once the remaining weight can no longer \
              change the outcome.",
+            "Every active node may acknowledge a contract revision it holds (ack_sync, about \
+             itself), attest to a repository's hygiene (attest) and submit evidence of \
+             misbehaviour (evidence): operation_privileges names any_active_node for these.",
             "Changes to this clause need an approving share above 0.667, more than two thirds.",
         ],
         json!({
@@ -179,7 +182,10 @@ fn clause_5_5(default_domain_id: &str) -> Clause {
                 "vote": "can_vote_on_proposal",
                 "register_node": "can_override_policy",
                 "update_node": "can_override_policy",
-                "define_domain": "can_override_policy"
+                "define_domain": "can_override_policy",
+                "ack_sync": "any_active_node",
+                "attest": "any_active_node",
+                "evidence": "any_active_node"
             },
             "default_voting_policy": {
                 "quorum": 0.334,
@@ -492,9 +498,20 @@ mod tests {
         let roles: BTreeMap<String, Vec<crate::model::Privilege>> =
             serde_json::from_value(r["role_privileges"].clone()).unwrap();
         assert_eq!(roles.len(), 3);
-        let ops: BTreeMap<String, crate::model::Privilege> =
+        let ops: BTreeMap<String, crate::model::OperationPrivilege> =
             serde_json::from_value(r["operation_privileges"].clone()).unwrap();
-        assert_eq!(ops.len(), 5);
+        assert_eq!(ops.len(), 8);
+        for op in ["ack_sync", "attest", "evidence"] {
+            assert_eq!(
+                ops[op],
+                crate::model::OperationPrivilege::Open(crate::model::OpenOperation::AnyActiveNode),
+                "{op}"
+            );
+        }
+        assert_eq!(
+            ops["vote"],
+            crate::model::OperationPrivilege::Role(crate::model::Privilege::CanVoteOnProposal)
+        );
         assert_eq!(
             r["voting_period_bounds"],
             json!({"min_secs": 60, "max_secs": 7776000})

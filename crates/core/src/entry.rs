@@ -32,6 +32,9 @@ pub enum Operation {
     Vote(VoteOp),
     Withdraw(WithdrawOp),
     Close(CloseOp),
+    AckSync(AckSyncOp),
+    Attest(AttestOp),
+    Evidence(EvidenceOp),
 }
 
 impl Operation {
@@ -46,6 +49,9 @@ impl Operation {
             Operation::Vote(_) => "vote",
             Operation::Withdraw(_) => "withdraw",
             Operation::Close(_) => "close",
+            Operation::AckSync(_) => "ack_sync",
+            Operation::Attest(_) => "attest",
+            Operation::Evidence(_) => "evidence",
         }
     }
 }
@@ -147,6 +153,38 @@ pub struct WithdrawOp {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CloseOp {
     pub proposal_id: String,
+}
+
+/// The author acknowledges that it holds (has applied) a contract revision.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AckSyncOp {
+    pub contract_id: String,
+    pub revision: u64,
+    /// The revision's `contract_hash`, as the author computed it.
+    pub contract_hash: Digest,
+}
+
+/// A signed attestation about something outside the log (a repository's hygiene):
+/// a DSSE envelope (payload type `application/vnd.in-toto+json`) holding an in-toto
+/// Statement v1, signed by the author's key. See [`crate::attestation`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttestOp {
+    pub envelope: Envelope,
+}
+
+/// Proof that someone misbehaved, checkable offline by anyone holding the registry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvidenceOp {
+    pub kind: EvidenceKind,
+    /// For `checkpoint_fork`: two C2SP signed notes (text form) of the same origin and
+    /// size with different roots, each signed by a registered governance hub.
+    pub notes: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceKind {
+    CheckpointFork,
 }
 
 /// Signs an operation as `key`'s node into a log entry envelope.

@@ -235,8 +235,9 @@ pub struct PeriodBounds {
 pub struct GovernanceRules {
     /// Privileges per `node_type`.
     pub role_privileges: BTreeMap<String, Vec<Privilege>>,
-    /// The privilege an operation (`type` tag) needs; operations not named need none.
-    pub operation_privileges: BTreeMap<String, Privilege>,
+    /// What an operation (`type` tag) needs: a role privilege, or `any_active_node`;
+    /// operations not named need no privilege either.
+    pub operation_privileges: BTreeMap<String, OperationPrivilege>,
     pub default_voting_policy: VotingPolicy,
     #[serde(default)]
     pub clause_voting_policies: BTreeMap<String, PolicyOverride>,
@@ -294,6 +295,22 @@ impl GovernanceRules {
             .get(node_type.as_str())
             .is_some_and(|ps| ps.contains(&privilege))
     }
+}
+
+/// What clause 5.5's `operation_privileges` names for an operation: a privilege the
+/// author's role must hold, or `any_active_node` (every registered active node may).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OperationPrivilege {
+    Role(Privilege),
+    Open(OpenOperation),
+}
+
+/// The one value of [`OperationPrivilege::Open`]: `any_active_node`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpenOperation {
+    AnyActiveNode,
 }
 
 impl Privilege {

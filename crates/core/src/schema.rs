@@ -32,6 +32,7 @@ const DOCUMENTS: &[(&str, &str)] = schemas![
     "inclusion-proof",
     "consistency-proof",
     "contract-diff",
+    "hygiene-attestation",
 ];
 
 /// How many validation errors a message lists at most.
@@ -136,8 +137,8 @@ fn describe(e: &jsonschema::ValidationError<'_>) -> String {
 mod tests {
     use super::*;
     use crate::entry::{
-        CloseOp, ContractSpec, DomainSpec, EntryPayload, GenesisOp, NodeSpec, Operation, ProposeOp,
-        UpdateNodeOp, VoteOp, WithdrawOp,
+        AckSyncOp, AttestOp, CloseOp, ContractSpec, DomainSpec, EntryPayload, EvidenceKind,
+        EvidenceOp, GenesisOp, NodeSpec, Operation, ProposeOp, UpdateNodeOp, VoteOp, WithdrawOp,
     };
     use crate::keys::KeyPair;
     use crate::model::{
@@ -278,6 +279,33 @@ mod tests {
             payload(Operation::Close(CloseOp {
                 proposal_id: P.into(),
             })),
+            payload(Operation::AckSync(AckSyncOp {
+                contract_id: "codex".into(),
+                revision: 2,
+                contract_hash: crate::Digest::sha256(b"c"),
+            })),
+            payload(Operation::Attest(AttestOp {
+                envelope: crate::attestation::sign_hygiene(
+                    &key(1),
+                    vec![crate::intoto::ResourceDescriptor {
+                        name: None,
+                        digest: BTreeMap::from([("gitCommit".into(), "ab".repeat(20))]),
+                    }],
+                    &crate::attestation::HygienePredicate {
+                        contract_id: "codex".into(),
+                        revision: 1,
+                        contract_hash: None,
+                        clause_id: "5.2.5".into(),
+                        clause_hash: crate::Digest::sha256(b"h"),
+                        summary: Default::default(),
+                        passed: true,
+                    },
+                ),
+            })),
+            payload(Operation::Evidence(EvidenceOp {
+                kind: EvidenceKind::CheckpointFork,
+                notes: vec!["a\n".into(), "b\n".into()],
+            })),
         ]
     }
 
@@ -303,7 +331,7 @@ mod tests {
         let all = all_kinds();
         let mut kinds: Vec<&str> = all.iter().map(|v| v["type"].as_str().unwrap()).collect();
         kinds.dedup();
-        assert_eq!(kinds.len(), 8, "{kinds:?}");
+        assert_eq!(kinds.len(), 11, "{kinds:?}");
         for v in &all {
             validate_entry_payload(v).unwrap_or_else(|e| panic!("{e}\n{v:#}"));
             // And what validates also deserializes.
@@ -358,6 +386,33 @@ mod tests {
             &["/proposal_id", "pattern"],
         );
         check_bad(vote(), |v| v["author"] = json!(7), &["/author", "type"]);
+        let all = all_kinds();
+        let of = |t: &str| all.iter().find(|v| v["type"] == t).unwrap().clone();
+        check_bad(
+            of("ack_sync"),
+            |v| v["revision"] = json!(0),
+            &["/revision", "minimum"],
+        );
+        check_bad(
+            of("ack_sync"),
+            |v| v["contract_hash"] = json!("xy"),
+            &["/contract_hash", "pattern"],
+        );
+        check_bad(
+            of("attest"),
+            |v| v["envelope"]["signatures"] = json!([]),
+            &["/envelope/signatures", "minItems"],
+        );
+        check_bad(
+            of("evidence"),
+            |v| v["notes"] = json!(["one"]),
+            &["/notes", "minItems"],
+        );
+        check_bad(
+            of("evidence"),
+            |v| v["kind"] = json!("vote_fork"),
+            &["/kind", "enum"],
+        );
         check_bad(vote(), |v| v["type"] = json!("vot"), &["/type", "enum"]);
         check_bad(
             vote(),

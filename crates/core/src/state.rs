@@ -3,20 +3,23 @@
 //! contract) and the operation's own rules, then updates contracts, nodes, domains and
 //! proposals. Pure and deterministic: the same log gives the same state everywhere.
 
+use crate::attestation::{AttestError, Attestation, HYGIENE_CLAUSE};
 use crate::canonical::{JsonError, parse_strict};
 use crate::digest::Digest;
 use crate::dsse::{ENTRY_PAYLOAD_TYPE, Envelope, pae};
 use crate::entry::{
-    CloseOp, DomainSpec, EntryPayload, GenesisOp, LogRecord, NodeSpec, Operation, ProposeOp,
-    UpdateNodeOp, VoteOp, WithdrawOp, entry_hash,
+    AckSyncOp, AttestOp, CloseOp, DomainSpec, EntryPayload, EvidenceKind, EvidenceOp, GenesisOp,
+    LogRecord, NodeSpec, Operation, ProposeOp, UpdateNodeOp, VoteOp, WithdrawOp, entry_hash,
 };
+use crate::evidence::{CheckpointFork, mesh_origin, verify_checkpoint_fork};
 use crate::keys::PublicKey;
 use crate::model::{
     CODEX_CLAUSES, Clause, Contract, Domain, Equivocation, GOVERNANCE_CLAUSE, GovernanceRules,
-    NodeRecord, NodeStatus, NodeType, PHASE_ID, PolicyOverride, Privilege, Proposal,
-    ProposalStatus, Vote, VotingPolicy, VotingResult,
+    NodeRecord, NodeStatus, NodeType, OperationPrivilege, PHASE_ID, PolicyOverride, Privilege,
+    Proposal, ProposalStatus, Vote, VotingPolicy, VotingResult,
 };
 use crate::stamp::Timestamp;
+use crate::sync::{RevisionSync, SyncAck};
 use crate::{patch, tally};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -70,6 +73,10 @@ pub enum RejectCode {
     BadPatch,
     /// A `close` before the voting period ended.
     TooEarly,
+    /// A hash the entry names (contract, clause) is not the log's.
+    Mismatch,
+    /// Evidence that does not prove what it claims.
+    BadEvidence,
     /// Anything else the operation's rules forbid.
     Forbidden,
 }
@@ -124,6 +131,20 @@ pub enum Event {
     ProposalWithdrawn {
         proposal_id: String,
     },
+    SyncAcknowledged {
+        contract_id: String,
+        revision: u64,
+        node_id: String,
+    },
+    AttestationRecorded {
+        contract_id: String,
+        revision: u64,
+        passed: bool,
+    },
+    CheckpointForkRecorded {
+        size: u64,
+        signers: Vec<String>,
+    },
 }
 /// What the state keeps about a proposal beyond the seed record: the voting policy and
 /// eligible voters frozen when it opened, and the counted votes.
@@ -171,6 +192,19 @@ pub struct State {
     equivocations: Vec<Equivocation>,
     /// Entry hashes of every applied entry (replay detection).
     seen: BTreeSet<Digest>,
+    /// `ack_sync` entries: contract id -> revision -> node id -> its ack.
+    #[serde(default)]
+    acks: BTreeMap<String, BTreeMap<u64, BTreeMap<String, SyncAck>>>,
+    /// Where each revision came from and which nodes were to receive it (fixed when it
+    /// was adopted): contract id -> revision -> sync.
+    #[serde(default)]
+    revision_sync: BTreeMap<String, BTreeMap<u64, RevisionSync>>,
+    /// Accepted hygiene attestations, in log order.
+    #[serde(default)]
+    attestations: Vec<Attestation>,
+    /// Proven checkpoint forks (`evidence` entries), in log order.
+    #[serde(default)]
+    checkpoint_forks: Vec<CheckpointFork>,
 }
 
 fn rej(code: RejectCode, message: impl Into<String>) -> Rejection {
@@ -396,6 +430,9 @@ impl State {
                     Operation::Vote(v) => self.vote(v, &ctx)?,
                     Operation::Withdraw(w) => self.withdraw(w, &ctx)?,
                     Operation::Close(c) => self.close(c, &ctx)?,
+                    Operation::AckSync(a) => self.ack_sync(a, &ctx)?,
+                    Operation::Attest(a) => self.attest(a, &ctx)?,
+                    Operation::Evidence(e) => self.evidence(e, &ctx)?,
                 }
             }
         };
@@ -525,6 +562,35 @@ impl State {
         self.domains.get(domain_id)
     }
 
+    /// Every `ack_sync` in the log: contract id -> revision -> node id -> its ack.
+    pub fn sync_acks(&self) -> &BTreeMap<String, BTreeMap<u64, BTreeMap<String, SyncAck>>> {
+        &self.acks
+    }
+
+    /// Whether `node_id` has acknowledged revision `revision` of a contract.
+    pub fn has_acked(&self, node_id: &str, contract_id: &str, revision: u64) -> bool {
+        self.acks
+            .get(contract_id)
+            .and_then(|r| r.get(&revision))
+            .is_some_and(|a| a.contains_key(node_id))
+    }
+
+    /// Source and targets of a revision, fixed when it was adopted (none for a state
+    /// restored from before they were recorded).
+    pub fn revision_sync(&self, contract_id: &str, revision: u64) -> Option<&RevisionSync> {
+        self.revision_sync.get(contract_id)?.get(&revision)
+    }
+
+    /// Accepted hygiene attestations, in log order.
+    pub fn attestations(&self) -> &[Attestation] {
+        &self.attestations
+    }
+
+    /// Proven checkpoint forks (`evidence` entries), in log order.
+    pub fn checkpoint_forks(&self) -> &[CheckpointFork] {
+        &self.checkpoint_forks
+    }
+
     /// Proposals still voting whose period has ended by `now`: a hub submits `close`
     /// entries for these. Earliest deadline first.
     pub fn due_closes(&self, now: Timestamp) -> Vec<String> {
@@ -584,7 +650,8 @@ impl State {
             _ => false,
         };
         if !exempt
-            && let Some(&privilege) = rules.operation_privileges.get(op.kind())
+            && let Some(&OperationPrivilege::Role(privilege)) =
+                rules.operation_privileges.get(op.kind())
             && !rules.role_has(author.node_type, privilege)
         {
             return Err(rej(
@@ -736,6 +803,21 @@ impl State {
             ));
         }
 
+        let targets = nodes
+            .keys()
+            .filter(|id| id.as_str() != ctx.author)
+            .cloned()
+            .collect();
+        self.revision_sync.insert(
+            spec.contract_id.clone(),
+            BTreeMap::from([(
+                1,
+                RevisionSync {
+                    source_node_id: ctx.author.to_owned(),
+                    target_node_ids: targets,
+                },
+            )]),
+        );
         self.mesh_id = Some(ctx.hash);
         self.mesh_name = Some(g.mesh_name.clone());
         self.governing_contract = Some(spec.contract_id.clone());
@@ -1137,7 +1219,7 @@ impl State {
             voter: ctx.author.to_owned(),
         }];
         if let Some(f) = finish {
-            events.extend(self.commit_finish(f, ctx.at));
+            events.extend(self.commit_finish(f, ctx));
         }
         Ok(events)
     }
@@ -1162,7 +1244,7 @@ impl State {
         let finish = self.plan_finish(p, result, ctx.at)?;
         let p = self.proposal_mut(&op.proposal_id).expect("checked above");
         p.attestation_hashes.push(ctx.hash);
-        Ok(self.commit_finish(finish, ctx.at))
+        Ok(self.commit_finish(finish, ctx))
     }
 
     fn withdraw(&mut self, op: &WithdrawOp, ctx: &Ctx) -> Result<Vec<Event>, Rejection> {
@@ -1205,6 +1287,177 @@ impl State {
         Ok(vec![Event::ProposalWithdrawn {
             proposal_id: op.proposal_id.clone(),
         }])
+    }
+
+    /// The revision a hash names: it must exist and `contract_hash` must be its hash.
+    fn named_revision(
+        &self,
+        contract_id: &str,
+        revision: u64,
+        contract_hash: Option<&Digest>,
+    ) -> Result<&Contract, Rejection> {
+        let revs = self.contracts.get(contract_id).ok_or_else(|| {
+            rej(
+                RejectCode::UnknownContract,
+                format!("contract {contract_id:?} does not exist"),
+            )
+        })?;
+        let rev = self.revision(contract_id, revision).ok_or_else(|| {
+            rej(
+                RejectCode::UnknownContract,
+                format!(
+                    "contract {contract_id:?} has no revision {revision} (revisions 1 to {})",
+                    revs.len()
+                ),
+            )
+        })?;
+        if let Some(h) = contract_hash
+            && *h != rev.contract_hash
+        {
+            return Err(rej(
+                RejectCode::Mismatch,
+                format!(
+                    "contract_hash {h} is not the hash of revision {revision} of {contract_id:?} ({})",
+                    rev.contract_hash
+                ),
+            ));
+        }
+        Ok(rev)
+    }
+
+    fn ack_sync(&mut self, op: &AckSyncOp, ctx: &Ctx) -> Result<Vec<Event>, Rejection> {
+        self.named_revision(&op.contract_id, op.revision, Some(&op.contract_hash))?;
+        if let Some(first) = self
+            .acks
+            .get(&op.contract_id)
+            .and_then(|r| r.get(&op.revision))
+            .and_then(|a| a.get(ctx.author))
+        {
+            return Err(rej(
+                RejectCode::Duplicate,
+                format!(
+                    "{:?} already acknowledged revision {} of {:?} (entry {} at index {})",
+                    ctx.author, op.revision, op.contract_id, first.entry_hash, first.index
+                ),
+            ));
+        }
+        self.acks
+            .entry(op.contract_id.clone())
+            .or_default()
+            .entry(op.revision)
+            .or_default()
+            .insert(
+                ctx.author.to_owned(),
+                SyncAck {
+                    timestamp: ctx.at,
+                    index: ctx.index,
+                    entry_hash: ctx.hash,
+                },
+            );
+        Ok(vec![Event::SyncAcknowledged {
+            contract_id: op.contract_id.clone(),
+            revision: op.revision,
+            node_id: ctx.author.to_owned(),
+        }])
+    }
+
+    fn attest(&mut self, op: &AttestOp, ctx: &Ctx) -> Result<Vec<Event>, Rejection> {
+        let author = self
+            .nodes
+            .get(ctx.author)
+            .expect("the author is registered");
+        let (st, p) = crate::attestation::open(&op.envelope, &author.public_key).map_err(|e| {
+            let code = match &e {
+                AttestError::PayloadType(_) | AttestError::Signatures(_) => RejectCode::Malformed,
+                AttestError::WrongKey { .. } => RejectCode::UnknownSigner,
+                AttestError::BadSignature(_) => RejectCode::BadSignature,
+                AttestError::Statement(_) => RejectCode::Schema,
+            };
+            rej(code, e.to_string())
+        })?;
+        let rev = self.named_revision(&p.contract_id, p.revision, p.contract_hash.as_ref())?;
+        let clause = rev.clause(HYGIENE_CLAUSE).ok_or_else(|| {
+            rej(
+                RejectCode::UnknownClause,
+                format!(
+                    "revision {} of {:?} has no clause {HYGIENE_CLAUSE}",
+                    p.revision, p.contract_id
+                ),
+            )
+        })?;
+        let hash = clause
+            .hash()
+            .map_err(|e| rej(RejectCode::Malformed, format!("clause does not hash: {e}")))?;
+        if hash != p.clause_hash {
+            return Err(rej(
+                RejectCode::Mismatch,
+                format!(
+                    "clause_hash {} is not the hash of clause {HYGIENE_CLAUSE} in revision {} of {:?} ({hash})",
+                    p.clause_hash, p.revision, p.contract_id
+                ),
+            ));
+        }
+        let event = Event::AttestationRecorded {
+            contract_id: p.contract_id.clone(),
+            revision: p.revision,
+            passed: p.passed,
+        };
+        self.attestations.push(Attestation {
+            index: ctx.index,
+            entry_hash: ctx.hash,
+            attester: ctx.author.to_owned(),
+            timestamp: ctx.at,
+            subject: st.subject,
+            predicate_type: st.predicate_type,
+            predicate: p,
+            envelope: op.envelope.clone(),
+        });
+        Ok(vec![event])
+    }
+
+    fn evidence(&mut self, op: &EvidenceOp, ctx: &Ctx) -> Result<Vec<Event>, Rejection> {
+        match op.kind {
+            EvidenceKind::CheckpointFork => {}
+        }
+        let mesh_id = self
+            .mesh_id
+            .ok_or_else(|| rej(RejectCode::Genesis, "no genesis"))?;
+        let origin = mesh_origin(&mesh_id);
+        let hubs: Vec<(&str, PublicKey)> = self
+            .nodes
+            .values()
+            .filter(|n| n.node_type == NodeType::GovernanceHub)
+            .map(|n| (n.node_id.as_str(), n.public_key))
+            .collect();
+        let proof = verify_checkpoint_fork(&op.notes, &origin, &hubs)
+            .map_err(|e| rej(RejectCode::BadEvidence, format!("checkpoint_fork: {e}")))?;
+        if let Some(old) = self
+            .checkpoint_forks
+            .iter()
+            .find(|f| f.proof.key() == proof.key())
+        {
+            return Err(rej(
+                RejectCode::Duplicate,
+                format!(
+                    "this fork at size {} is already recorded (entry {} at index {})",
+                    proof.size, old.entry_hash, old.index
+                ),
+            ));
+        }
+        let event = Event::CheckpointForkRecorded {
+            size: proof.size,
+            signers: proof.signers.to_vec(),
+        };
+        let notes = [op.notes[0].clone(), op.notes[1].clone()];
+        self.checkpoint_forks.push(CheckpointFork {
+            index: ctx.index,
+            entry_hash: ctx.hash,
+            reported_by: ctx.author.to_owned(),
+            timestamp: ctx.at,
+            proof,
+            notes,
+        });
+        Ok(vec![event])
     }
 
     /// Everything a decided proposal changes, computed without changing anything.
@@ -1302,7 +1555,8 @@ impl State {
     }
 
     /// Applies a planned finish. Infallible.
-    fn commit_finish(&mut self, f: Finish, at: Timestamp) -> Vec<Event> {
+    fn commit_finish(&mut self, f: Finish, ctx: &Ctx) -> Vec<Event> {
+        let at = ctx.at;
         let mut events = Vec::new();
         let outcome = f.result.outcome.unwrap_or(ProposalStatus::Rejected);
         let reason = f.result.reason.clone();
@@ -1318,6 +1572,24 @@ impl State {
                 let revision = contract.revision;
                 let p = self.proposal_mut(&f.proposal_id).expect("proposal exists");
                 p.adopted_revision = Some(revision);
+                // Every node active now is to receive the revision from the node whose
+                // entry adopted it.
+                let targets = self
+                    .nodes
+                    .values()
+                    .filter(|n| n.status == NodeStatus::Active && n.node_id != ctx.author)
+                    .map(|n| n.node_id.clone())
+                    .collect();
+                self.revision_sync
+                    .entry(contract_id.clone())
+                    .or_default()
+                    .insert(
+                        revision,
+                        RevisionSync {
+                            source_node_id: ctx.author.to_owned(),
+                            target_node_ids: targets,
+                        },
+                    );
                 self.contracts
                     .entry(contract_id.clone())
                     .or_default()

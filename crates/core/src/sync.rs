@@ -4,8 +4,17 @@
 //!
 //! A record says where a revision has arrived: `successful_nodes` acknowledged it by the
 //! deadline, `failed_nodes` had not when the deadline passed. Acknowledgements are
-//! `ack_sync` entries, which replication brings (issue 3); until a node acknowledges, it
-//! is only a target.
+//! `ack_sync` entries in the log ([`ack_book`] collects them from the State); until a
+//! node acknowledges, it is only a target.
+//!
+//! `source_node_id` is the author of the entry that brought the revision into being:
+//! the genesis author for revision 1, else the author of the deciding `vote` or the
+//! `close`. The council hub that stamped that entry is not recorded in the log (a log
+//! record carries only index, time and the author's envelope), so the node whose
+//! signed entry adopted the revision is the nearest thing the log proves.
+//! `target_node_ids` are the nodes active at adoption, other than the source; the
+//! deadline runs from the adoption time (the stamp of the adopting entry) for clause
+//! 5.4 `sync_deadline_secs`.
 
 use crate::digest::Digest;
 use crate::model::{CODEX_CLAUSES, Contract, NodeStatus, PHASE_ID};
@@ -19,6 +28,41 @@ pub const DEFAULT_SYNC_DEADLINE_SECS: u64 = 300;
 
 /// Acknowledgements: (contract id, revision) -> node id -> time of its ack.
 pub type AckBook = BTreeMap<(String, u64), BTreeMap<String, Timestamp>>;
+
+/// One `ack_sync` as the state keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncAck {
+    /// The council's time on the ack entry.
+    pub timestamp: Timestamp,
+    pub index: u64,
+    pub entry_hash: Digest,
+}
+
+/// Where a revision came from and who should receive it, fixed at adoption.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevisionSync {
+    pub source_node_id: String,
+    pub target_node_ids: Vec<String>,
+}
+
+/// The acknowledgements in the log, as [`sync_records`] reads them.
+pub fn ack_book(state: &State) -> AckBook {
+    let mut book = AckBook::new();
+    for (contract, revs) in state.sync_acks() {
+        for (rev, acks) in revs {
+            book.insert(
+                (contract.clone(), *rev),
+                acks.iter().map(|(n, a)| (n.clone(), a.timestamp)).collect(),
+            );
+        }
+    }
+    book
+}
+
+/// [`sync_records`] with the acknowledgements in the log.
+pub fn sync_records_at(state: &State, now: Timestamp) -> Vec<SyncRecord> {
+    sync_records(state, &ack_book(state), now)
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -69,12 +113,19 @@ pub fn sync_records(state: &State, acks: &AckBook, now: Timestamp) -> Vec<SyncRe
     let mut out = Vec::new();
     for head in state.contracts() {
         for rev in state.revisions(&head.contract_id) {
-            let source = source_node(state, rev);
-            let targets: Vec<String> = active
-                .iter()
-                .filter(|id| Some(**id) != source.as_deref())
-                .map(|id| id.to_string())
-                .collect();
+            let (source, targets) = match state.revision_sync(&rev.contract_id, rev.revision) {
+                Some(s) => (Some(s.source_node_id.clone()), s.target_node_ids.clone()),
+                None => {
+                    // A state restored from before sources and targets were recorded.
+                    let source = source_node(state, rev);
+                    let targets = active
+                        .iter()
+                        .filter(|id| Some(**id) != source.as_deref())
+                        .map(|id| id.to_string())
+                        .collect();
+                    (source, targets)
+                }
+            };
             let got = acks.get(&(rev.contract_id.clone(), rev.revision));
             out.push(derive(rev, source, targets, got, deadline_secs, now));
         }

@@ -164,6 +164,7 @@ fn build() -> Records {
     let me = LiveNode {
         node_id: hubs[0].node_id().to_owned(),
         reachable: true,
+        suspect: false,
         last_seen: Some(now),
         latency_ms: Some(0.0),
         peers: vec![PeerLink {
@@ -216,15 +217,10 @@ fn seed_cases(dir: &Path, r: &Records) -> Vec<Case> {
     let rev1 = r.state.revision("codex", 1).unwrap();
     let first_target = r
         .state
-        .nodes()
-        .into_iter()
-        .map(|n| n.node_id.clone())
-        .find(|id| {
-            r.state
-                .domain(&r.state.governance_rules().unwrap().default_domain_id)
-                .is_some_and(|d| &d.admin_node_id != id)
-        })
-        .unwrap();
+        .revision_sync("codex", codex.revision)
+        .expect("revision 2 records its targets")
+        .target_node_ids[0]
+        .clone();
     acks.entry(("codex".to_owned(), codex.revision))
         .or_default()
         .insert(first_target, codex.adopted_at.plus_secs(1));

@@ -1393,3 +1393,488 @@ mod random_logs {
         }
     }
 }
+
+// ---- ack_sync, attest, evidence ------------------------------------------------
+
+mod ops {
+    use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use govmesh_core::Digest;
+    use govmesh_core::attestation::{HygienePredicate, HygieneSummary, sign_hygiene};
+    use govmesh_core::checkpoint::Checkpoint;
+    use govmesh_core::dsse::ENTRY_PAYLOAD_TYPE;
+    use govmesh_core::entry::{AckSyncOp, AttestOp, EvidenceKind, EvidenceOp};
+    use govmesh_core::evidence::mesh_origin;
+    use govmesh_core::intoto::ResourceDescriptor;
+    use govmesh_core::sync::{SyncStatus, sync_records_at};
+    use std::collections::BTreeMap;
+
+    fn ack_op(m: &Mesh, revision: u64) -> AckSyncOp {
+        AckSyncOp {
+            contract_id: "codex".into(),
+            revision,
+            contract_hash: m.state.revision("codex", revision).unwrap().contract_hash,
+        }
+    }
+
+    fn ack(m: &mut Mesh, k: &KeyPair, revision: u64) -> Result<Applied, Rejection> {
+        let op = ack_op(m, revision);
+        m.submit(k, Operation::AckSync(op))
+    }
+
+    /// Adopts a text change of 11.0 (hubs 0 and 1 approve; hub 1's vote decides).
+    fn adopt(m: &mut Mesh, text: &str) -> u64 {
+        let id = m.propose(0, "11.0", text);
+        m.vote(&m.hub(0), &id, VoteChoice::Approve).unwrap();
+        m.vote(&m.hub(1), &id, VoteChoice::Approve).unwrap();
+        m.state.proposal(&id).unwrap().adopted_revision.unwrap()
+    }
+
+    /// Signs `payload` (any JSON, not canonicalized) as a log entry by `k`.
+    fn sign_raw(k: &KeyPair, payload: &str) -> Envelope {
+        Envelope::sign(ENTRY_PAYLOAD_TYPE, payload.as_bytes(), k)
+    }
+
+    #[test]
+    fn ack_sync_accepts_once_per_node_and_revision() {
+        let mut m = Mesh::new();
+        let witness = key(9);
+        let fork = register(&mut m, 40, NodeType::TrustFork);
+        // Every active role may acknowledge: any_active_node in clause 5.5.
+        for k in [m.hub(1), witness.clone(), fork.clone()] {
+            let a = ack(&mut m, &k, 1).unwrap();
+            assert_eq!(
+                a.events,
+                vec![Event::SyncAcknowledged {
+                    contract_id: "codex".into(),
+                    revision: 1,
+                    node_id: k.node_id().into()
+                }]
+            );
+            assert!(m.state.has_acked(k.node_id(), "codex", 1));
+        }
+        assert!(!m.state.has_acked(m.hub(2).node_id(), "codex", 1));
+        // The same entry again is a replay; the same ack encoded differently is a
+        // duplicate, refused naming the first.
+        assert_eq!(code(ack(&mut m, &witness, 1)), RejectCode::Replay);
+        let op = ack_op(&m, 1);
+        let raw = format!(
+            r#"{{"type":"ack_sync","revision":1,"contract_id":"codex","contract_hash":"{}","author":"{}"}}"#,
+            op.contract_hash,
+            witness.node_id()
+        );
+        let e = m.submit_env(&sign_raw(&witness, &raw)).unwrap_err();
+        assert_eq!(e.code, RejectCode::Duplicate, "{e}");
+        assert!(e.message.contains("already acknowledged revision 1"), "{e}");
+        // Unknown contract, unknown revision, wrong hash.
+        let mut bad = ack_op(&m, 1);
+        bad.contract_id = "other".into();
+        let e = m.submit(&m.hub(2), Operation::AckSync(bad)).unwrap_err();
+        assert_eq!(e.code, RejectCode::UnknownContract);
+        let mut bad = ack_op(&m, 1);
+        bad.revision = 2;
+        let e = m.submit(&m.hub(2), Operation::AckSync(bad)).unwrap_err();
+        assert_eq!(e.code, RejectCode::UnknownContract);
+        assert!(e.message.contains("no revision 2"), "{e}");
+        let mut bad = ack_op(&m, 1);
+        bad.contract_hash = Digest::sha256(b"not it");
+        let e = m.submit(&m.hub(2), Operation::AckSync(bad)).unwrap_err();
+        assert_eq!(e.code, RejectCode::Mismatch);
+        assert!(e.message.contains("contract_hash"), "{e}");
+        // Revision 0 fails the schema.
+        let raw = format!(
+            r#"{{"author":"{}","contract_hash":"{}","contract_id":"codex","revision":0,"type":"ack_sync"}}"#,
+            m.hub(2).node_id(),
+            op.contract_hash
+        );
+        assert_eq!(
+            m.submit_env(&sign_raw(&m.hub(2), &raw)).unwrap_err().code,
+            RejectCode::Schema
+        );
+        // Unregistered and suspended nodes may not.
+        assert_eq!(code(ack(&mut m, &key(77), 1)), RejectCode::UnknownSigner);
+        m.submit(
+            &m.hub(0),
+            Operation::UpdateNode(UpdateNodeOp {
+                node_id: fork.node_id().into(),
+                status: Some(NodeStatus::Suspended),
+                network_address: None,
+                public_key: None,
+            }),
+        )
+        .unwrap();
+        // (A re-encoded ack, so that it is not a replay of the fork's first one.)
+        let raw = format!(
+            r#"{{"type":"ack_sync","contract_hash":"{}","revision":1,"contract_id":"codex","author":"{}"}}"#,
+            op.contract_hash,
+            fork.node_id()
+        );
+        let e = m.submit_env(&sign_raw(&fork, &raw)).unwrap_err();
+        assert_eq!(e.code, RejectCode::NotActive);
+    }
+
+    #[test]
+    fn sync_records_follow_acks_and_the_clause_5_4_deadline() {
+        let mut m = Mesh::new();
+        let fork = register(&mut m, 41, NodeType::TrustFork);
+        m.advance(60);
+        let rev = adopt(&mut m, "synced");
+        assert_eq!(rev, 2);
+        let adopted = m.state.contract("codex").unwrap().adopted_at;
+        let sync = m.state.revision_sync("codex", 2).unwrap().clone();
+        // Hub 1's vote adopted it; every other active node is a target.
+        assert_eq!(sync.source_node_id, m.hub(1).node_id());
+        let mut want = vec![
+            m.hub(0).node_id().to_owned(),
+            m.hub(2).node_id().to_owned(),
+            key(9).node_id().to_owned(),
+            fork.node_id().to_owned(),
+        ];
+        want.sort();
+        let mut got = sync.target_node_ids.clone();
+        got.sort();
+        assert_eq!(got, want);
+        // A node registered after adoption is not a target.
+        let late = register(&mut m, 42, NodeType::TrustFork);
+        let r2 = |m: &Mesh, now: Timestamp| {
+            sync_records_at(&m.state, now)
+                .into_iter()
+                .find(|r| r.revision == 2)
+                .unwrap()
+        };
+        let r = r2(&m, adopted.plus_secs(1));
+        assert_eq!(r.status, SyncStatus::Created);
+        assert_eq!(r.source_node_id, m.hub(1).node_id());
+        assert!(!r.target_node_ids.contains(&late.node_id().to_owned()));
+        assert_eq!(r.deadline, adopted.plus_secs(300));
+        m.advance(10);
+        {
+            let h = m.hub(0);
+            ack(&mut m, &h, 2)
+        }
+        .unwrap();
+        ack(&mut m, &fork, 2).unwrap();
+        let r = r2(&m, m.now);
+        assert_eq!(r.status, SyncStatus::InProgress);
+        assert_eq!(r.successful_nodes.len(), 2);
+        assert!(r.failed_nodes.is_empty());
+        // Past the deadline: the two who did not ack have failed.
+        let r = r2(&m, adopted.plus_secs(301));
+        assert_eq!(r.status, SyncStatus::Partial);
+        let mut failed = r.failed_nodes.clone();
+        failed.sort();
+        let mut want_failed = vec![m.hub(2).node_id().to_owned(), key(9).node_id().to_owned()];
+        want_failed.sort();
+        assert_eq!(failed, want_failed);
+        // A late ack is recorded but does not count as in time.
+        m.advance(400);
+        {
+            let h = m.hub(2);
+            ack(&mut m, &h, 2)
+        }
+        .unwrap();
+        let r = r2(&m, m.now);
+        assert_eq!(r.status, SyncStatus::Partial);
+        assert!(r.failed_nodes.contains(&m.hub(2).node_id().to_owned()));
+        // Revision 1: the genesis author is the source; no ack past the deadline.
+        let r1 = sync_records_at(&m.state, m.now)
+            .into_iter()
+            .find(|r| r.revision == 1)
+            .unwrap();
+        assert_eq!(r1.source_node_id, m.hub(0).node_id());
+        assert_eq!(r1.status, SyncStatus::Failed);
+        assert_eq!(r1.failed_nodes.len(), 3);
+    }
+
+    #[test]
+    fn every_target_in_time_completes_the_record() {
+        let mut m = Mesh::new();
+        m.advance(5);
+        for k in [m.hub(1), m.hub(2), key(9)] {
+            ack(&mut m, &k, 1).unwrap();
+        }
+        let r = &sync_records_at(&m.state, m.now)[0];
+        assert_eq!(r.status, SyncStatus::Completed);
+        assert_eq!(r.completion_time, Some(m.now));
+        assert_eq!(r.successful_nodes.len(), 3);
+    }
+
+    fn predicate(m: &Mesh, revision: u64) -> HygienePredicate {
+        let rev = m.state.revision("codex", revision).unwrap();
+        HygienePredicate {
+            contract_id: "codex".into(),
+            revision,
+            contract_hash: Some(rev.contract_hash),
+            clause_id: "5.2.5".into(),
+            clause_hash: rev.clause("5.2.5").unwrap().hash().unwrap(),
+            summary: HygieneSummary {
+                files_checked: 12,
+                errors: 0,
+                warnings: 2,
+                infos: 0,
+                reuse_compliant: Some(true),
+            },
+            passed: true,
+        }
+    }
+
+    fn subject() -> Vec<ResourceDescriptor> {
+        vec![ResourceDescriptor {
+            name: Some("git+HEAD".into()),
+            digest: BTreeMap::from([
+                ("gitCommit".into(), "1f".repeat(20)),
+                ("gitTree".into(), "2e".repeat(20)),
+            ]),
+        }]
+    }
+
+    fn attest(m: &mut Mesh, k: &KeyPair, envelope: Envelope) -> Result<Applied, Rejection> {
+        m.submit(k, Operation::Attest(AttestOp { envelope }))
+    }
+
+    #[test]
+    fn attest_checks_signature_revision_and_clause_hash() {
+        let mut m = Mesh::new();
+        let fork = register(&mut m, 43, NodeType::TrustFork);
+        let p1 = predicate(&m, 1);
+        // A trust_fork may attest (any_active_node).
+        let a = attest(&mut m, &fork, sign_hygiene(&fork, subject(), &p1)).unwrap();
+        assert_eq!(
+            a.events,
+            vec![Event::AttestationRecorded {
+                contract_id: "codex".into(),
+                revision: 1,
+                passed: true
+            }]
+        );
+        let got = &m.state.attestations()[0];
+        assert_eq!(got.attester, fork.node_id());
+        assert_eq!(got.predicate, p1);
+        assert_eq!(got.index, a.index);
+        assert!(got.has_subject_digest(&"1F".repeat(20)));
+        // Wrong clause hash, wrong contract hash, unknown revision.
+        let mut p = p1.clone();
+        p.clause_hash = Digest::sha256(b"other rules");
+        let e = attest(&mut m, &fork, sign_hygiene(&fork, subject(), &p)).unwrap_err();
+        assert_eq!(e.code, RejectCode::Mismatch);
+        assert!(e.message.contains("clause_hash"), "{e}");
+        let mut p = p1.clone();
+        p.contract_hash = Some(Digest::sha256(b"x"));
+        assert_eq!(
+            code(attest(&mut m, &fork, sign_hygiene(&fork, subject(), &p))),
+            RejectCode::Mismatch
+        );
+        let mut p = p1.clone();
+        p.revision = 9;
+        assert_eq!(
+            code(attest(&mut m, &fork, sign_hygiene(&fork, subject(), &p))),
+            RejectCode::UnknownContract
+        );
+        // The statement must be signed by the author's own key, correctly.
+        let env = sign_hygiene(&m.hub(0), subject(), &p1);
+        let e = attest(&mut m, &fork, env).unwrap_err();
+        assert_eq!(e.code, RejectCode::UnknownSigner, "{e}");
+        let mut env = sign_hygiene(&fork, subject(), &predicate(&m, 1));
+        let mut sig = STANDARD.decode(&env.signatures[0].sig).unwrap();
+        sig[0] ^= 1;
+        env.signatures[0].sig = STANDARD.encode(sig);
+        assert_eq!(code(attest(&mut m, &fork, env)), RejectCode::BadSignature);
+        let mut env = sign_hygiene(&fork, subject(), &p1);
+        env.payload_type = "application/json".into();
+        assert_eq!(code(attest(&mut m, &fork, env)), RejectCode::Malformed);
+        // Not a hygiene statement: other clause, no subject, bad digest.
+        let mut p = p1.clone();
+        p.clause_id = "5.4".into();
+        assert_eq!(
+            code(attest(&mut m, &fork, sign_hygiene(&fork, subject(), &p))),
+            RejectCode::Schema
+        );
+        assert_eq!(
+            code(attest(&mut m, &fork, sign_hygiene(&fork, vec![], &p1))),
+            RejectCode::Schema
+        );
+        let mut s = subject();
+        s[0].digest.insert("gitCommit".into(), "xyz".into());
+        assert_eq!(
+            code(attest(&mut m, &fork, sign_hygiene(&fork, s, &p1))),
+            RejectCode::Schema
+        );
+        assert_eq!(m.state.attestations().len(), 1);
+    }
+
+    #[test]
+    fn attest_names_any_existing_revision_by_its_own_clause_hash() {
+        let mut m = Mesh::new();
+        let p1 = predicate(&m, 1);
+        // Change clause 5.2.5 (hub 1 decides).
+        let id = m.propose(0, "5.2.5", "stricter hygiene");
+        m.vote(&m.hub(0), &id, VoteChoice::Approve).unwrap();
+        m.vote(&m.hub(1), &id, VoteChoice::Approve).unwrap();
+        assert_eq!(m.state.contract("codex").unwrap().revision, 2);
+        let h = m.hub(2);
+        // Revision 1 still exists and its clause hash is p1's.
+        attest(&mut m, &h, sign_hygiene(&h, subject(), &p1)).unwrap();
+        // Revision 2 with revision 1's clause hash is refused.
+        let mut p = predicate(&m, 2);
+        p.clause_hash = p1.clause_hash;
+        assert_eq!(
+            code(attest(&mut m, &h, sign_hygiene(&h, subject(), &p))),
+            RejectCode::Mismatch
+        );
+        let p2 = predicate(&m, 2);
+        attest(&mut m, &h, sign_hygiene(&h, subject(), &p2)).unwrap();
+        assert_eq!(m.state.attestations().len(), 2);
+    }
+
+    #[test]
+    fn operation_privileges_of_clause_5_5_govern_attest() {
+        let mut m = Mesh::new();
+        let diff = vec![DiffOp {
+            path: "/operation_privileges/attest".into(),
+            operation: PatchOperation::Replace,
+            value: json!("can_validate_attestation"),
+        }];
+        let text = m
+            .state
+            .contract("codex")
+            .unwrap()
+            .clause("5.5")
+            .unwrap()
+            .text
+            .clone();
+        let op = m.propose_op("5.5", &text, diff);
+        let id = op.proposal_id.clone();
+        m.submit(&m.hub(0), Operation::Propose(op)).unwrap();
+        for i in 0..3 {
+            m.vote(&m.hub(i), &id, VoteChoice::Approve).unwrap();
+        }
+        assert_eq!(m.status(&id), ProposalStatus::Adopted);
+        let p = predicate(&m, 2);
+        let h = m.hub(0);
+        let e = attest(&mut m, &h, sign_hygiene(&h, subject(), &p)).unwrap_err();
+        assert_eq!(e.code, RejectCode::NotPrivileged);
+        assert!(e.message.contains("can_validate_attestation"), "{e}");
+        let w = key(9);
+        attest(&mut m, &w, sign_hygiene(&w, subject(), &p)).unwrap();
+        // ack_sync stays open to everyone.
+        ack(&mut m, &h, 2).unwrap();
+    }
+
+    fn note(m: &Mesh, size: u64, root: &[u8], k: &KeyPair) -> String {
+        let origin = mesh_origin(&m.state.mesh_id().unwrap());
+        Checkpoint {
+            origin: origin.clone(),
+            size,
+            root: Digest::sha256(root),
+            extensions: vec![],
+        }
+        .sign(&origin, k)
+        .to_text()
+    }
+
+    fn evidence(m: &mut Mesh, k: &KeyPair, notes: Vec<String>) -> Result<Applied, Rejection> {
+        m.submit(
+            k,
+            Operation::Evidence(EvidenceOp {
+                kind: EvidenceKind::CheckpointFork,
+                notes,
+            }),
+        )
+    }
+
+    #[test]
+    fn evidence_of_a_checkpoint_fork_is_verified_and_recorded() {
+        let mut m = Mesh::new();
+        let w = key(9);
+        let a = note(&m, 7, b"a", &m.hub(0));
+        let b = note(&m, 7, b"b", &m.hub(1));
+        // Any active node may submit it: here the witness.
+        let applied = evidence(&mut m, &w, vec![a.clone(), b.clone()]).unwrap();
+        assert_eq!(
+            applied.events,
+            vec![Event::CheckpointForkRecorded {
+                size: 7,
+                signers: vec![m.hub(0).node_id().into(), m.hub(1).node_id().into()]
+            }]
+        );
+        let f = &m.state.checkpoint_forks()[0];
+        assert_eq!(f.reported_by, w.node_id());
+        assert_eq!(f.proof.size, 7);
+        assert_eq!(f.notes, [a.clone(), b.clone()]);
+        // The same fork again (notes swapped: a different entry) is a duplicate.
+        let h2 = m.hub(2);
+        let e = evidence(&mut m, &h2, vec![b.clone(), a.clone()]).unwrap_err();
+        assert_eq!(e.code, RejectCode::Duplicate, "{e}");
+        // What does not prove a fork.
+        let bad = |m: &mut Mesh, notes: Vec<String>, needle: &str| {
+            let e = evidence(m, &w, notes).unwrap_err();
+            assert_eq!(e.code, RejectCode::BadEvidence, "{e}");
+            assert!(e.message.contains(needle), "{e} lacks {needle:?}");
+        };
+        let c = note(&m, 8, b"c", &m.hub(0));
+        bad(&mut m, vec![a.clone(), c], "different tree sizes");
+        bad(&mut m, vec![a.clone(), a.clone()], "no fork");
+        let by_witness = note(&m, 7, b"d", &w);
+        bad(
+            &mut m,
+            vec![a.clone(), by_witness],
+            "note 2 carries no signature",
+        );
+        let unknown = note(&m, 7, b"e", &key(99));
+        bad(&mut m, vec![unknown, b.clone()], "note 1");
+        let foreign = Checkpoint {
+            origin: "govmesh/ffffffffffffffff".into(),
+            size: 7,
+            root: Digest::sha256(b"f"),
+            extensions: vec![],
+        }
+        .sign("govmesh/ffffffffffffffff", &m.hub(0))
+        .to_text();
+        bad(&mut m, vec![foreign, b.clone()], "not of this mesh");
+        bad(&mut m, vec![a.clone(), "not a note".into()], "note 2");
+        // One note, or an unknown kind, fail the schema.
+        assert_eq!(
+            code(evidence(&mut m, &w, vec![a.clone()])),
+            RejectCode::Schema
+        );
+        let raw = serde_json::to_string(&json!({
+            "author": w.node_id(), "type": "evidence", "kind": "vote_fork", "notes": [a, b]
+        }))
+        .unwrap();
+        assert_eq!(
+            m.submit_env(&sign_raw(&w, &raw)).unwrap_err().code,
+            RejectCode::Schema
+        );
+        assert_eq!(m.state.checkpoint_forks().len(), 1);
+    }
+
+    #[test]
+    fn new_operations_replay_to_the_same_state() {
+        let mut m = Mesh::new();
+        let fork = register(&mut m, 44, NodeType::TrustFork);
+        m.advance(30);
+        adopt(&mut m, "replayed");
+        ack(&mut m, &fork, 2).unwrap();
+        {
+            let h = m.hub(0);
+            ack(&mut m, &h, 1)
+        }
+        .unwrap();
+        let p = predicate(&m, 2);
+        attest(&mut m, &fork, sign_hygiene(&fork, subject(), &p)).unwrap();
+        let (a, b) = (note(&m, 3, b"x", &m.hub(2)), note(&m, 3, b"y", &m.hub(2)));
+        evidence(&mut m, &fork, vec![a, b]).unwrap();
+        let mut fresh = State::new();
+        for rec in &m.log {
+            fresh.apply_record(rec).unwrap();
+        }
+        assert_eq!(fresh, m.state);
+        let restored: State = serde_json::from_str(&snapshot(&m.state)).unwrap();
+        assert_eq!(restored, m.state);
+        assert_eq!(
+            sync_records_at(&restored, m.now),
+            sync_records_at(&m.state, m.now)
+        );
+    }
+}
