@@ -20,8 +20,11 @@ use std::sync::OnceLock;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LiveNode {
     pub node_id: String,
-    /// Whether the node answers (the failure detector's verdict).
+    /// Whether the node answers (the failure detector has not declared it dead).
     pub reachable: bool,
+    /// Reachable, but its heartbeats are late (the failure detector suspects it).
+    #[serde(default)]
+    pub suspect: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seen: Option<Timestamp>,
     /// Round-trip time to the node as observed from here.
@@ -207,6 +210,7 @@ fn node_health(n: &NodeRecord, live: Option<&LiveNode>) -> Health {
     match (n.status, live) {
         (NodeStatus::Inactive | NodeStatus::Suspended, _) => Health::Offline,
         (_, Some(l)) if !l.reachable => Health::Offline,
+        (_, Some(l)) if l.suspect => Health::Degraded,
         (NodeStatus::Pending, _) => Health::Degraded,
         (NodeStatus::Active, _) => Health::Healthy,
     }
@@ -238,8 +242,9 @@ fn node_value(n: &NodeRecord, live: Option<&LiveNode>) -> Value {
     }
     let liveness = match live {
         None => "unknown",
-        Some(l) if l.reachable => "reachable",
-        Some(_) => "unreachable",
+        Some(l) if !l.reachable => "unreachable",
+        Some(l) if l.suspect => "suspect",
+        Some(_) => "reachable",
     };
     v.insert("liveness".into(), json!(liveness));
     if let Some(ms) = live
@@ -340,6 +345,7 @@ mod tests {
         LiveNode {
             node_id: n.node_id.clone(),
             reachable,
+            suspect: false,
             last_seen: Some(Timestamp(T + 60_000)),
             latency_ms: Some(1.5),
             peers: vec![],
@@ -430,6 +436,19 @@ mod tests {
         // One of three hubs unreachable: the council still has a majority.
         let v = record(&nodes, &[live(&nodes[2], false)]);
         assert_eq!(health(&v), ("degraded".into(), 0.667, [2, 0, 1]));
+        // A suspect hub (late heartbeats) is degraded, shown as suspect.
+        let mut late = live(&nodes[1], true);
+        late.suspect = true;
+        let v = record(&nodes, &[late]);
+        assert_eq!(health(&v), ("degraded".into(), 0.833, [2, 1, 0]));
+        let n1 = v["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["node_id"] == json!(nodes[1].node_id))
+            .unwrap();
+        assert_eq!(n1["liveness"], "suspect");
+        crate::schema::validate("topology", &v).unwrap();
         // Two of three: no majority.
         let v = record(&nodes, &[live(&nodes[1], false), live(&nodes[2], false)]);
         assert_eq!(health(&v).0, "critical");
@@ -502,6 +521,7 @@ mod tests {
         let me = LiveNode {
             node_id: keys[0].node_id().to_owned(),
             reachable: true,
+            suspect: false,
             last_seen: Some(Timestamp(T + 1000)),
             latency_ms: None,
             peers: vec![],

@@ -21,7 +21,7 @@ use govmesh_core::entry::{
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::{Changes, Contract};
 use govmesh_core::sync::{AckBook, sync_records};
-use govmesh_core::topology::{LiveNode, derived_topology_id, topology_record};
+use govmesh_core::topology::{derived_topology_id, topology_record};
 use govmesh_core::{diff, schema};
 use govmesh_store::Ledger;
 use serde::Serialize;
@@ -52,6 +52,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/nodes"),
     ("GET", "/v1/nodes/{id}"),
     ("GET", "/v1/topology"),
+    ("GET", "/v1/gossip"),
     ("GET", "/v1/equivocations"),
     ("GET", "/v1/sync"),
     ("GET", "/v1/log/checkpoint"),
@@ -88,6 +89,8 @@ struct Inner {
     url: Option<String>,
     origin: String,
     log: LogNotify,
+    /// Set by `serve` once gossip starts (`gossip::start`).
+    gossip: std::sync::OnceLock<Arc<crate::gossip::Gossip>>,
     /// The latest verified seal (`DIR/seal.db`, crate::seal).
     seals: Arc<crate::seal::SealStore>,
     /// The witness record (`DIR/witness.db`) on compliance_witness nodes (crate::witness).
@@ -158,6 +161,7 @@ impl AppState {
             orderer,
             url,
             log,
+            gossip: std::sync::OnceLock::new(),
             seals,
             witness,
         })))
@@ -231,6 +235,15 @@ impl AppState {
         &self.0.log
     }
 
+    /// The gossip service (membership, liveness, `live_peers`), once `serve` started it.
+    pub fn gossip(&self) -> Option<&Arc<crate::gossip::Gossip>> {
+        self.0.gossip.get()
+    }
+
+    pub(crate) fn set_gossip(&self, g: Arc<crate::gossip::Gossip>) {
+        let _ = self.0.gossip.set(g);
+    }
+
     /// The current checkpoint as a C2SP signed note, signed by this node's key.
     pub async fn signed_checkpoint(&self) -> SignedNote {
         let (size, root) = {
@@ -265,6 +278,7 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/nodes", get(nodes))
         .route("/v1/nodes/{id}", get(node))
         .route("/v1/topology", get(topology_view))
+        .route("/v1/gossip", get(crate::gossip::gossip_view))
         .route("/v1/equivocations", get(equivocations))
         .route("/v1/sync", get(sync_view))
         .route("/v1/log/checkpoint", get(checkpoint))
@@ -545,8 +559,9 @@ async fn node(State(app): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiR
     Ok(Json(to_json(n)?))
 }
 
-/// The seed topology record. Until gossip arrives, the only live observation is this
-/// node itself; every other node is judged by its registry status.
+/// The seed topology record: the registry from the log plus what gossip sees live
+/// (without gossip, the only live observation is this node itself and every other
+/// node is judged by its registry status).
 async fn topology_view(State(app): State<AppState>) -> ApiResult {
     let l = app.ledger().lock().await;
     let st = l.state();
@@ -554,15 +569,9 @@ async fn topology_view(State(app): State<AppState>) -> ApiResult {
     let mesh_id = st
         .mesh_id()
         .ok_or_else(|| ApiError::internal("the ledger has no genesis"))?;
-    let me = LiveNode {
-        node_id: app.info().node_id.clone(),
-        reachable: true,
-        last_seen: Some(at),
-        latency_ms: None,
-        peers: Vec::new(),
-    };
+    let live = crate::gossip::topology_live(&app, at);
     let id = derived_topology_id(&mesh_id, l.tree().size(), at);
-    Ok(Json(topology_record(st, &id, at, &[me])))
+    Ok(Json(topology_record(st, &id, at, &live)))
 }
 
 /// Contract sync records (seed contract-sync schema), one per contract revision.

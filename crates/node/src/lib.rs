@@ -11,6 +11,7 @@ mod api;
 pub mod datadir;
 mod error;
 mod extract;
+pub mod gossip;
 mod order;
 pub mod peer_auth;
 pub mod seal;

@@ -86,6 +86,14 @@ pub async fn serve(dir: &Path, listen: SocketAddr) -> Result<RunningNode, NodeEr
     let stop = ShutdownHandle(Arc::new(tx));
     let ledger = app.ledger().clone();
     let closer = tokio::spawn(close_loop(app.clone(), rx.clone()));
+    // Membership and liveness over UDP on the HTTP port number (crate::gossip).
+    let gossip = crate::gossip::start(
+        app.clone(),
+        local_addr,
+        rx.clone(),
+        crate::gossip::GossipSettings::default(),
+    )
+    .await;
     // The ordering hub collects witness cosignatures into seals (crate::seal). Until
     // the council says who leads, every hub orders its own log and collects.
     let sealer = (app.info().node_type == govmesh_core::model::NodeType::GovernanceHub)
@@ -99,6 +107,9 @@ pub async fn serve(dir: &Path, listen: SocketAddr) -> Result<RunningNode, NodeEr
             })
             .await;
         let closed = closer.await;
+        if let Err(e) = gossip.await {
+            tracing::warn!(error = %e, "the gossip task failed");
+        }
         if let Some(t) = sealer
             && let Err(e) = t.await
         {

@@ -4,6 +4,7 @@
 
 mod close_loop;
 mod concurrency;
+mod gossip;
 mod hostile;
 mod init;
 mod refusals;
