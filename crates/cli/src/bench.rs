@@ -1,0 +1,657 @@
+//! `govmesh bench council`: how many signed votes per second a Raft council of hubs on
+//! loopback commits with many concurrent clients, measured side by side with an etcd
+//! cluster of the same size doing puts of the same payload size, in one run, so that
+//! the ratio means something on a noisy machine.
+//!
+//! Both systems run as separate processes on loopback ports picked at run time; the
+//! load comes from this process (one HTTP client per simulated client, each sending
+//! its next request as soon as the previous one is answered). Signing and proposal
+//! setup happen before the clock starts.
+
+use anyhow::{Context, Result, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use govmesh_core::codex::codex_genesis;
+use govmesh_core::entry::{LogRecord, NodeSpec, Operation, ProposeOp, VoteOp, sign_entry};
+use govmesh_core::keys::KeyPair;
+use govmesh_core::model::{Changes, Clause, NodeType, VoteChoice};
+use govmesh_core::stamp::Timestamp;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Options of `govmesh bench council`.
+#[derive(Debug, Clone)]
+pub struct CouncilBench {
+    pub hubs: usize,
+    pub clients: usize,
+    /// Votes in all (rounded up to a multiple of `clients`).
+    pub votes: usize,
+    /// The etcd binary (Debian package `etcd-server`); `None` skips the comparison.
+    pub etcd: Option<PathBuf>,
+    /// Keep the working directory here instead of a temporary one.
+    pub dir: Option<PathBuf>,
+    pub json: bool,
+}
+
+/// What one load run measured.
+#[derive(Debug, Clone)]
+struct LoadResult {
+    ok: usize,
+    failed: usize,
+    first_error: Option<String>,
+    wall: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl LoadResult {
+    fn rate(&self) -> f64 {
+        self.ok as f64 / self.wall.as_secs_f64()
+    }
+
+    fn percentile(&self, p: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let mut v = self.latencies.clone();
+        v.sort();
+        let i = ((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1;
+        v[i]
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "ok": self.ok,
+            "failed": self.failed,
+            "first_error": self.first_error,
+            "wall_secs": self.wall.as_secs_f64(),
+            "per_sec": self.rate(),
+            "p50_ms": self.percentile(0.50).as_secs_f64() * 1e3,
+            "p99_ms": self.percentile(0.99).as_secs_f64() * 1e3,
+        })
+    }
+}
+
+/// A free loopback port: bind port 0, read it, release it.
+pub fn free_port() -> Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").context("binding a free port")?;
+    Ok(l.local_addr()?.port())
+}
+
+/// Child processes killed when dropped, so a failed run leaves nothing behind.
+struct Procs(Vec<(String, Child)>);
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for (_, c) in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Procs {
+    fn spawn(&mut self, name: &str, cmd: &mut Command, log: &Path) -> Result<()> {
+        let out = std::fs::File::create(log).with_context(|| format!("{}", log.display()))?;
+        let err = out.try_clone()?;
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .spawn()
+            .with_context(|| format!("starting {name}"))?;
+        self.0.push((name.to_owned(), child));
+        Ok(())
+    }
+
+    /// Fails if a child has already exited (with the tail of its log).
+    fn check_alive(&mut self, logs: &Path) -> Result<()> {
+        for (name, c) in &mut self.0 {
+            if let Some(status) = c.try_wait()? {
+                let log =
+                    std::fs::read_to_string(logs.join(format!("{name}.log"))).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(15).collect();
+                bail!(
+                    "{name} exited ({status}); last lines of its log:\n{}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn run(opts: CouncilBench) -> Result<i32> {
+    if opts.hubs == 0 || opts.clients == 0 || opts.votes == 0 {
+        bail!("--hubs, --clients and --votes must be at least 1");
+    }
+    let tmp;
+    let work = match &opts.dir {
+        Some(d) => {
+            std::fs::create_dir_all(d).with_context(|| format!("{}", d.display()))?;
+            d.clone()
+        }
+        None => {
+            tmp = tempdir()?;
+            tmp.clone()
+        }
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+
+    let per_client = opts.votes.div_ceil(opts.clients);
+    eprintln!(
+        "council: {} hubs, {} clients, {} votes ({} proposals x {} voters)",
+        opts.hubs,
+        opts.clients,
+        per_client * opts.clients,
+        per_client,
+        opts.clients
+    );
+    let gov = rt.block_on(govmesh_run(&opts, &work, per_client))?;
+    let payload = gov.1;
+    let gov = gov.0;
+    let etcd = match &opts.etcd {
+        Some(bin) => Some(rt.block_on(etcd_run(bin, &opts, &work, per_client, payload))?),
+        None => None,
+    };
+
+    let ratio = etcd.as_ref().map(|e| gov.rate() / e.rate());
+    if opts.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "hubs": opts.hubs,
+                "clients": opts.clients,
+                "payload_bytes": payload,
+                "govmesh": gov.to_json(),
+                "etcd": etcd.as_ref().map(LoadResult::to_json),
+                "ratio": ratio,
+            }))?
+        );
+    } else {
+        println!(
+            "{} hubs vs {} etcd members, {} concurrent clients, payload {} bytes",
+            opts.hubs, opts.hubs, opts.clients, payload
+        );
+        println!("| system | committed | failed | per second | p50 | p99 |");
+        println!("|---|---|---|---|---|---|");
+        let row = |name: &str, r: &LoadResult| {
+            println!(
+                "| {name} | {} | {} | {:.0} | {:.1} ms | {:.1} ms |",
+                r.ok,
+                r.failed,
+                r.rate(),
+                r.percentile(0.5).as_secs_f64() * 1e3,
+                r.percentile(0.99).as_secs_f64() * 1e3
+            )
+        };
+        row("govmesh council (signed votes)", &gov);
+        if let Some(e) = &etcd {
+            row("etcd (puts)", e);
+        }
+        if let Some(r) = ratio {
+            println!("ratio govmesh / etcd: {r:.2}");
+        }
+        for (name, r) in [("govmesh", Some(&gov)), ("etcd", etcd.as_ref())] {
+            if let Some(err) = r.and_then(|r| r.first_error.as_ref()) {
+                println!("first {name} error: {err}");
+            }
+        }
+    }
+    if opts.dir.is_none() {
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    Ok(if gov.failed == 0 { 0 } else { 1 })
+}
+
+fn tempdir() -> Result<PathBuf> {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("randomness: {e}"))?;
+    let d = std::env::temp_dir().join(format!("govmesh-bench-{}", hex_encode(&b)));
+    std::fs::create_dir_all(&d).with_context(|| format!("{}", d.display()))?;
+    Ok(d)
+}
+
+fn hex_encode(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn new_key() -> Result<KeyPair> {
+    govmesh_node::generate_key().map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// The bench mesh's genesis: `hubs` council hubs with their addresses, and one voter
+/// identity per client, which clause 5.5 lets vote and the council domain counts as
+/// members. The council domain's policy needs every member to vote (quorum 1), so
+/// no proposal closes early and every vote of the run is accepted.
+fn bench_genesis(
+    hubs: &[(KeyPair, String)],
+    voters: &[KeyPair],
+) -> Result<(LogRecord, String, Clause)> {
+    let mut founders: Vec<NodeSpec> = hubs
+        .iter()
+        .map(|(k, url)| NodeSpec {
+            node_id: k.node_id().to_owned(),
+            node_type: NodeType::GovernanceHub,
+            public_key: k.public(),
+            network_address: Some(url.clone()),
+            display_name: None,
+            node_policy_capabilities: Vec::new(),
+        })
+        .collect();
+    founders.extend(voters.iter().map(|k| NodeSpec {
+        node_id: k.node_id().to_owned(),
+        node_type: NodeType::TrustFork,
+        public_key: k.public(),
+        network_address: None,
+        display_name: None,
+        node_policy_capabilities: Vec::new(),
+    }));
+    let mut g = codex_genesis("council-bench", founders);
+    let c55 = g
+        .contract
+        .clauses
+        .iter_mut()
+        .find(|c| c.clause_id == "5.5")
+        .context("the Codex has no clause 5.5")?;
+    let tf = c55
+        .rules
+        .pointer_mut("/role_privileges/trust_fork")
+        .context("clause 5.5 has no role_privileges.trust_fork")?;
+    *tf = json!(["can_vote_on_proposal"]);
+    let council = g.domains.first_mut().context("the genesis has no domain")?;
+    council
+        .member_nodes
+        .extend(voters.iter().map(|k| k.node_id().to_owned()));
+    council.policy.quorum = Some(1.0);
+    council.policy.veto = Some(1.0);
+    let contract_id = g.contract.contract_id.clone();
+    let clause = g
+        .contract
+        .clauses
+        .iter()
+        .find(|c| c.clause_id == "1.0")
+        .cloned()
+        .context("the Codex has no clause 1.0")?;
+    let env = sign_entry(&hubs[0].0, Operation::Genesis(g));
+    let rec = LogRecord {
+        index: 0,
+        timestamp: now(),
+        envelope: env,
+    };
+    Ok((rec, contract_id, clause))
+}
+
+fn now() -> Timestamp {
+    govmesh_node::now()
+}
+
+async fn wait_for<F, Fut>(what: &str, deadline: Duration, mut f: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let t = Instant::now();
+    while t.elapsed() < deadline {
+        if f().await {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("timed out after {deadline:?} waiting for {what}")
+}
+
+async fn get_json(client: &reqwest::Client, url: &str) -> Option<Value> {
+    let r = client.get(url).send().await.ok()?;
+    if !r.status().is_success() {
+        return None;
+    }
+    r.json().await.ok()
+}
+
+/// Runs the govmesh side; returns the result and the mean vote body size in bytes.
+async fn govmesh_run(
+    opts: &CouncilBench,
+    work: &Path,
+    per_client: usize,
+) -> Result<(LoadResult, usize)> {
+    let exe = std::env::current_exe().context("finding the govmesh binary")?;
+    let mut hubs = Vec::new();
+    for _ in 0..opts.hubs {
+        let port = free_port()?;
+        hubs.push((new_key()?, format!("http://127.0.0.1:{port}")));
+    }
+    let voters: Vec<KeyPair> = (0..opts.clients)
+        .map(|_| new_key())
+        .collect::<Result<_>>()?;
+    let (genesis, contract_id, clause) = bench_genesis(&hubs, &voters)?;
+    let logs = work.join("logs");
+    std::fs::create_dir_all(&logs)?;
+    let mut procs = Procs(Vec::new());
+    for (i, (key, url)) in hubs.iter().enumerate() {
+        let dir = work.join(format!("hub-{i}"));
+        govmesh_node::join(&dir, key.clone(), &genesis)
+            .map_err(|e| anyhow::anyhow!("joining hub {i}: {e}"))?;
+        let listen = url.trim_start_matches("http://");
+        procs.spawn(
+            &format!("hub-{i}"),
+            Command::new(&exe)
+                .arg("serve")
+                .arg("--data")
+                .arg(&dir)
+                .arg("--listen")
+                .arg(listen)
+                .env("RUST_LOG", "warn"),
+            &logs.join(format!("hub-{i}.log")),
+        )?;
+    }
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(opts.clients)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    // Up, and a leader elected that every hub knows.
+    for (i, (_, url)) in hubs.iter().enumerate() {
+        let c = client.clone();
+        let u = format!("{url}/v1/council");
+        wait_for(
+            &format!("hub {i} to know a leader"),
+            Duration::from_secs(60),
+            || {
+                let c = c.clone();
+                let u = u.clone();
+                async move {
+                    get_json(&c, &u)
+                        .await
+                        .and_then(|v| v.get("leader").cloned())
+                        .is_some_and(|l| !l.is_null())
+                }
+            },
+        )
+        .await
+        .or_else(|e| procs.check_alive(&logs).and(Err(e)))?;
+    }
+
+    // Setup, untimed: one proposal per round of votes, by the first hub.
+    let base = clause.hash().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut proposals = Vec::new();
+    for p in 0..per_client {
+        let id = uuid::Uuid::new_v4().to_string();
+        let op = ProposeOp {
+            proposal_id: id.clone(),
+            contract_id: contract_id.clone(),
+            target_contract_clause: "1.0".into(),
+            base_clause_hash: base,
+            domain_id: None,
+            rationale: format!("council benchmark round {p}"),
+            changes: Changes {
+                current_text: clause.text.clone(),
+                proposed_text: format!("{}\nBenchmark round {p}.", clause.text),
+                diff: Vec::new(),
+            },
+            voting_period_secs: None,
+        };
+        let env = sign_entry(&hubs[0].0, Operation::Propose(op));
+        let r = client
+            .post(format!("{}/v1/entries", hubs[0].1))
+            .json(&env)
+            .send()
+            .await?;
+        if !r.status().is_success() {
+            bail!(
+                "proposal {p} refused: {}",
+                r.text().await.unwrap_or_default()
+            );
+        }
+        proposals.push(id);
+    }
+    // Pre-sign every vote: client j is voter j; half approve, half reject.
+    let mut bodies: Vec<Vec<Vec<u8>>> = Vec::with_capacity(opts.clients);
+    let mut total_bytes = 0usize;
+    for (j, voter) in voters.iter().enumerate() {
+        let mut mine = Vec::with_capacity(per_client);
+        for pid in &proposals {
+            let choice = if j % 2 == 0 {
+                VoteChoice::Approve
+            } else {
+                VoteChoice::Reject
+            };
+            let env = sign_entry(
+                voter,
+                Operation::Vote(VoteOp {
+                    proposal_id: pid.clone(),
+                    choice,
+                    reason: None,
+                }),
+            );
+            let b = serde_json::to_vec(&env)?;
+            total_bytes += b.len();
+            mine.push(b);
+        }
+        bodies.push(mine);
+    }
+    let payload = total_bytes / (opts.clients * per_client);
+    let urls: Vec<String> = (0..opts.clients)
+        .map(|j| format!("{}/v1/entries", hubs[j % hubs.len()].1))
+        .collect();
+    let r = load(&client, urls, bodies, "application/json").await;
+    procs.check_alive(&logs)?;
+    Ok((r, payload))
+}
+
+/// Each client sends its bodies in order to its URL, one at a time; all clients at once.
+async fn load(
+    client: &reqwest::Client,
+    urls: Vec<String>,
+    bodies: Vec<Vec<Vec<u8>>>,
+    content_type: &'static str,
+) -> LoadResult {
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for (url, mine) in urls.into_iter().zip(bodies) {
+        let c = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(mine.len());
+            let mut failed = 0usize;
+            let mut first_error = None;
+            for b in mine {
+                let t = Instant::now();
+                let r = c
+                    .post(&url)
+                    .header("content-type", content_type)
+                    .body(b)
+                    .send()
+                    .await;
+                let ok = match r {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        true
+                    }
+                    Ok(r) => {
+                        let s = r.status();
+                        let t = r.text().await.unwrap_or_default();
+                        first_error.get_or_insert(format!("{s}: {t}"));
+                        false
+                    }
+                    Err(e) => {
+                        first_error.get_or_insert(e.to_string());
+                        false
+                    }
+                };
+                if ok {
+                    lat.push(t.elapsed());
+                } else {
+                    failed += 1;
+                }
+            }
+            (lat, failed, first_error)
+        }));
+    }
+    let mut r = LoadResult {
+        ok: 0,
+        failed: 0,
+        first_error: None,
+        wall: Duration::ZERO,
+        latencies: Vec::new(),
+    };
+    for t in tasks {
+        match t.await {
+            Ok((lat, failed, err)) => {
+                r.ok += lat.len();
+                r.failed += failed;
+                r.latencies.extend(lat);
+                if r.first_error.is_none() {
+                    r.first_error = err;
+                }
+            }
+            Err(e) => {
+                r.failed += 1;
+                r.first_error.get_or_insert(e.to_string());
+            }
+        }
+    }
+    r.wall = start.elapsed();
+    r
+}
+
+/// Runs the etcd side: a cluster of `hubs` members on loopback, the same number of
+/// clients, each doing `per_client` puts of `payload` bytes through etcd's HTTP/JSON
+/// gateway (the same transport our clients use).
+async fn etcd_run(
+    bin: &Path,
+    opts: &CouncilBench,
+    work: &Path,
+    per_client: usize,
+    payload: usize,
+) -> Result<LoadResult> {
+    let n = opts.hubs;
+    let mut members = Vec::new();
+    for i in 0..n {
+        members.push((format!("m{i}"), free_port()?, free_port()?));
+    }
+    let cluster: Vec<String> = members
+        .iter()
+        .map(|(name, _, peer)| format!("{name}=http://127.0.0.1:{peer}"))
+        .collect();
+    let cluster = cluster.join(",");
+    let logs = work.join("logs");
+    std::fs::create_dir_all(&logs)?;
+    let mut procs = Procs(Vec::new());
+    for (name, client_port, peer_port) in &members {
+        let data = work.join(format!("etcd-{name}"));
+        procs.spawn(
+            &format!("etcd-{name}"),
+            Command::new(bin)
+                .arg("--name")
+                .arg(name)
+                .arg("--data-dir")
+                .arg(&data)
+                .arg("--listen-client-urls")
+                .arg(format!("http://127.0.0.1:{client_port}"))
+                .arg("--advertise-client-urls")
+                .arg(format!("http://127.0.0.1:{client_port}"))
+                .arg("--listen-peer-urls")
+                .arg(format!("http://127.0.0.1:{peer_port}"))
+                .arg("--initial-advertise-peer-urls")
+                .arg(format!("http://127.0.0.1:{peer_port}"))
+                .arg("--initial-cluster")
+                .arg(&cluster)
+                .arg("--initial-cluster-token")
+                .arg("govmesh-bench")
+                .arg("--initial-cluster-state")
+                .arg("new")
+                .arg("--log-level")
+                .arg("warn"),
+            &logs.join(format!("etcd-{name}.log")),
+        )?;
+    }
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(opts.clients)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    for (name, client_port, _) in &members {
+        let c = client.clone();
+        let u = format!("http://127.0.0.1:{client_port}/health");
+        wait_for(
+            &format!("etcd {name} to be healthy"),
+            Duration::from_secs(60),
+            || {
+                let c = c.clone();
+                let u = u.clone();
+                async move {
+                    get_json(&c, &u)
+                        .await
+                        .is_some_and(|v| v["health"] == "true")
+                }
+            },
+        )
+        .await
+        .or_else(|e| procs.check_alive(&logs).and(Err(e)))?;
+    }
+    let value = STANDARD.encode(vec![b'v'; payload]);
+    let bodies: Vec<Vec<Vec<u8>>> = (0..opts.clients)
+        .map(|j| {
+            (0..per_client)
+                .map(|k| {
+                    let key = STANDARD.encode(format!("bench/{j}/{k}"));
+                    serde_json::to_vec(&json!({"key": key, "value": value}))
+                        .expect("JSON of strings")
+                })
+                .collect()
+        })
+        .collect();
+    let urls: Vec<String> = (0..opts.clients)
+        .map(|j| format!("http://127.0.0.1:{}/v3/kv/put", members[j % n].1))
+        .collect();
+    let r = load(&client, urls, bodies, "application/json").await;
+    procs.check_alive(&logs)?;
+    Ok(r)
+}
+
+/// `govmesh bench ...`: benchmarks that need real processes.
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Signed votes per second committed by a council of hubs with concurrent clients,
+    /// beside an etcd cluster of the same size doing puts of the same payload size.
+    Council {
+        #[arg(long, default_value_t = 3, value_name = "N")]
+        hubs: usize,
+        #[arg(long, default_value_t = 64, value_name = "N")]
+        clients: usize,
+        /// Votes in all (rounded up to a multiple of --clients).
+        #[arg(long, default_value_t = 6400, value_name = "N")]
+        votes: usize,
+        /// The etcd server binary (Debian: etcd-server).
+        #[arg(long, default_value = "etcd", value_name = "PATH")]
+        etcd: PathBuf,
+        /// Skip the etcd comparison.
+        #[arg(long)]
+        no_etcd: bool,
+        /// Keep the working directory (data dirs and logs) here.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+pub fn dispatch(cmd: BenchCommand, json: bool) -> Result<i32> {
+    match cmd {
+        BenchCommand::Council {
+            hubs,
+            clients,
+            votes,
+            etcd,
+            no_etcd,
+            dir,
+        } => run(CouncilBench {
+            hubs,
+            clients,
+            votes,
+            etcd: (!no_etcd).then_some(etcd),
+            dir,
+            json,
+        }),
+    }
+}
