@@ -634,6 +634,21 @@ pub enum BenchCommand {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// From a proposal's adoption to every node holding the new revision (its
+    /// ack_sync committed): median and p99 over a series of adoptions.
+    Convergence {
+        #[arg(long, default_value_t = 3, value_name = "N")]
+        hubs: usize,
+        #[arg(long, default_value_t = 2, value_name = "N")]
+        witnesses: usize,
+        #[arg(long, default_value_t = 10, value_name = "N")]
+        forks: usize,
+        #[arg(long, default_value_t = 20, value_name = "N")]
+        adoptions: usize,
+        /// Keep the working directory (data dirs and logs) here.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 pub fn dispatch(cmd: BenchCommand, json: bool) -> Result<i32> {
@@ -653,5 +668,306 @@ pub fn dispatch(cmd: BenchCommand, json: bool) -> Result<i32> {
             dir,
             json,
         }),
+        BenchCommand::Convergence {
+            hubs,
+            witnesses,
+            forks,
+            adoptions,
+            dir,
+        } => convergence(hubs, witnesses, forks, adoptions, dir, json),
     }
+}
+
+fn convergence(
+    hubs: usize,
+    witnesses: usize,
+    forks: usize,
+    adoptions: usize,
+    dir: Option<PathBuf>,
+    json: bool,
+) -> Result<i32> {
+    if hubs < 2 || adoptions == 0 {
+        bail!("--hubs must be at least 2 (two approvals adopt) and --adoptions at least 1");
+    }
+    let work = match &dir {
+        Some(d) => {
+            std::fs::create_dir_all(d).with_context(|| format!("{}", d.display()))?;
+            d.clone()
+        }
+        None => tempdir()?,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let r = rt.block_on(convergence_run(hubs, witnesses, forks, adoptions, &work));
+    if dir.is_none() {
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    let (log_ms, seen_ms) = r?;
+    let stats = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        let pick = |p: f64| v[((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1];
+        (pick(0.5), pick(0.99), v[v.len() - 1])
+    };
+    let (lm, lp, lmax) = stats(&log_ms);
+    let (sm, sp, smax) = stats(&seen_ms);
+    let nodes = hubs + witnesses + forks;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "hubs": hubs, "witnesses": witnesses, "forks": forks,
+                "adoptions": adoptions,
+                "log_ms": {"median": lm, "p99": lp, "max": lmax, "all": log_ms},
+                "observed_ms": {"median": sm, "p99": sp, "max": smax, "all": seen_ms},
+            }))?
+        );
+    } else {
+        println!(
+            "{nodes} nodes ({hubs} hubs, {witnesses} witnesses, {forks} trust forks), {adoptions} adoptions"
+        );
+        println!("| measure | median | p99 | max |");
+        println!("|---|---|---|---|");
+        println!(
+            "| adoption to last ack_sync, council time | {lm:.0} ms | {lp:.0} ms | {lmax:.0} ms |"
+        );
+        println!(
+            "| adoption answer to sync completed, seen by a client | {sm:.0} ms | {sp:.0} ms | {smax:.0} ms |"
+        );
+    }
+    Ok(0)
+}
+
+/// Returns, per adoption, (completion_time - adoption time) from the sync record, and
+/// the time from the deciding vote's answer until a client saw the record completed.
+async fn convergence_run(
+    hubs: usize,
+    witnesses: usize,
+    forks: usize,
+    adoptions: usize,
+    work: &Path,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    let exe = std::env::current_exe().context("finding the govmesh binary")?;
+    let mut nodes: Vec<(KeyPair, NodeType, String)> = Vec::new();
+    for (n, t) in [
+        (hubs, NodeType::GovernanceHub),
+        (witnesses, NodeType::ComplianceWitness),
+        (forks, NodeType::TrustFork),
+    ] {
+        for _ in 0..n {
+            nodes.push((new_key()?, t, format!("http://127.0.0.1:{}", free_port()?)));
+        }
+    }
+    let founders: Vec<NodeSpec> = nodes
+        .iter()
+        .map(|(k, t, url)| NodeSpec {
+            node_id: k.node_id().to_owned(),
+            node_type: *t,
+            public_key: k.public(),
+            network_address: Some(url.clone()),
+            display_name: None,
+            node_policy_capabilities: Vec::new(),
+        })
+        .collect();
+    let genesis = govmesh_node::mesh_genesis("convergence-bench", &nodes[0].0, founders, now())
+        .map_err(|e| anyhow::anyhow!("genesis: {e}"))?;
+    let (contract_id, mut clause) = {
+        let p = genesis
+            .envelope
+            .payload_bytes()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let v: Value = serde_json::from_slice(&p)?;
+        let id = v
+            .pointer("/contract/contract_id")
+            .and_then(Value::as_str)
+            .context("genesis has no contract id")?
+            .to_owned();
+        let cl = v
+            .pointer("/contract/clauses")
+            .and_then(Value::as_array)
+            .and_then(|a| a.iter().find(|c| c["clause_id"] == "1.0").cloned())
+            .context("the Codex has no clause 1.0")?;
+        (id, serde_json::from_value::<Clause>(cl)?)
+    };
+    let logs = work.join("logs");
+    std::fs::create_dir_all(&logs)?;
+    let mut procs = Procs(Vec::new());
+    for (i, (key, t, url)) in nodes.iter().enumerate() {
+        let name = format!("{}-{i}", t.as_str());
+        let d = work.join(&name);
+        govmesh_node::join(&d, key.clone(), &genesis)
+            .map_err(|e| anyhow::anyhow!("joining {name}: {e}"))?;
+        procs.spawn(
+            &name,
+            Command::new(&exe)
+                .arg("serve")
+                .arg("--data")
+                .arg(&d)
+                .arg("--listen")
+                .arg(url.trim_start_matches("http://"))
+                .env("RUST_LOG", "warn"),
+            &logs.join(format!("{name}.log")),
+        )?;
+    }
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    for (i, (_, t, url)) in nodes.iter().enumerate() {
+        let c = client.clone();
+        let u = format!("{url}/v1/status");
+        wait_for(
+            &format!("{} {i} to serve", t.as_str()),
+            Duration::from_secs(60),
+            || {
+                let c = c.clone();
+                let u = u.clone();
+                async move { get_json(&c, &u).await.is_some() }
+            },
+        )
+        .await
+        .or_else(|e| procs.check_alive(&logs).and(Err(e)))?;
+    }
+    let hub0 = nodes[0].2.clone();
+    // The genesis revision synced everywhere first: the mesh is up and acking.
+    wait_sync_completed(&client, &hub0, &contract_id, 1, Duration::from_secs(120))
+        .await
+        .or_else(|e| procs.check_alive(&logs).and(Err(e)))?;
+
+    let mut log_ms = Vec::new();
+    let mut seen_ms = Vec::new();
+    for round in 0..adoptions {
+        let base = clause.hash().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let text = format!("{}\nConvergence round {round}.", clause.text);
+        let pid = uuid::Uuid::new_v4().to_string();
+        let op = ProposeOp {
+            proposal_id: pid.clone(),
+            contract_id: contract_id.clone(),
+            target_contract_clause: "1.0".into(),
+            base_clause_hash: base,
+            domain_id: None,
+            rationale: format!("convergence benchmark round {round}"),
+            changes: Changes {
+                current_text: clause.text.clone(),
+                proposed_text: text.clone(),
+                diff: Vec::new(),
+            },
+            voting_period_secs: None,
+        };
+        post_entry(
+            &client,
+            &hub0,
+            &sign_entry(&nodes[0].0, Operation::Propose(op)),
+        )
+        .await?;
+        let mut decided = None;
+        for (i, (key, _, url)) in nodes.iter().take(hubs).enumerate() {
+            let vote = Operation::Vote(VoteOp {
+                proposal_id: pid.clone(),
+                choice: VoteChoice::Approve,
+                reason: None,
+            });
+            // Votes go through different hubs, as clients would send them.
+            post_entry(&client, url, &sign_entry(key, vote)).await?;
+            let t = Instant::now();
+            let p = get_json(&client, &format!("{hub0}/v1/proposals/{pid}")).await;
+            let status = p
+                .as_ref()
+                .and_then(|p| {
+                    p.pointer("/status")
+                        .or_else(|| p.pointer("/proposal/status"))
+                })
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            if status == "adopted" {
+                decided = Some((i, t));
+                break;
+            }
+            if status == "rejected" || status == "withdrawn" {
+                bail!("round {round}: proposal {pid} ended {status}");
+            }
+        }
+        let Some((_, answered)) = decided else {
+            bail!("round {round}: proposal {pid} not adopted after every hub approved");
+        };
+        let revision = get_json(&client, &format!("{hub0}/v1/contracts/{contract_id}"))
+            .await
+            .and_then(|c| c["revision"].as_u64())
+            .context("reading the contract's revision after adoption")?;
+        let rec = wait_sync_completed(
+            &client,
+            &hub0,
+            &contract_id,
+            revision,
+            Duration::from_secs(60),
+        )
+        .await
+        .or_else(|e| procs.check_alive(&logs).and(Err(e)))?;
+        seen_ms.push(answered.elapsed().as_secs_f64() * 1e3);
+        let at = rec["timestamp"].as_str().unwrap_or_default();
+        let done = rec["completion_time"].as_str().unwrap_or_default();
+        let ms = rfc3339_ms(done)? - rfc3339_ms(at)?;
+        log_ms.push(ms as f64);
+        eprintln!("round {round}: revision {revision} everywhere after {ms} ms (council time)");
+        clause.text = text;
+    }
+    procs.check_alive(&logs)?;
+    Ok((log_ms, seen_ms))
+}
+
+fn rfc3339_ms(s: &str) -> Result<i64> {
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .with_context(|| format!("timestamp {s:?}"))?;
+    Ok((t.unix_timestamp_nanos() / 1_000_000) as i64)
+}
+
+async fn post_entry(
+    client: &reqwest::Client,
+    url: &str,
+    env: &govmesh_core::dsse::Envelope,
+) -> Result<Value> {
+    let r = client
+        .post(format!("{url}/v1/entries"))
+        .json(env)
+        .send()
+        .await
+        .with_context(|| format!("POST {url}/v1/entries"))?;
+    let s = r.status();
+    let body = r.text().await.unwrap_or_default();
+    if !s.is_success() {
+        bail!("{url} refused an entry ({s}): {body}");
+    }
+    Ok(serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+/// Polls the node's sync records until `revision` of `contract_id` is completed;
+/// returns the record.
+async fn wait_sync_completed(
+    client: &reqwest::Client,
+    url: &str,
+    contract_id: &str,
+    revision: u64,
+    deadline: Duration,
+) -> Result<Value> {
+    let t = Instant::now();
+    let mut last = Value::Null;
+    while t.elapsed() < deadline {
+        if let Some(v) = get_json(client, &format!("{url}/v1/sync")).await
+            && let Some(rec) = v["sync_records"].as_array().and_then(|a| {
+                a.iter()
+                    .find(|r| r["contract_id"] == contract_id && r["revision"] == revision)
+            })
+        {
+            if rec["status"] == "completed" {
+                return Ok(rec.clone());
+            }
+            last = rec.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    bail!(
+        "revision {revision} of {contract_id} not synced everywhere after {deadline:?}; last record: {last}"
+    )
 }
