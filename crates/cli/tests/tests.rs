@@ -21,3 +21,6 @@ mod paging;
 
 #[path = "cli/join.rs"]
 mod join;
+
+#[path = "cli/attest.rs"]
+mod attest;

@@ -20,7 +20,7 @@ use govmesh_core::entry::{
 };
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::{Changes, Contract};
-use govmesh_core::sync::{AckBook, sync_records};
+use govmesh_core::sync::sync_records_at;
 use govmesh_core::topology::{derived_topology_id, topology_record};
 use govmesh_core::{diff, schema};
 use govmesh_store::Ledger;
@@ -55,6 +55,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/gossip"),
     ("GET", "/v1/equivocations"),
     ("GET", "/v1/sync"),
+    ("GET", "/v1/attestations"),
     ("GET", "/v1/log/checkpoint"),
     ("GET", "/v1/log/seal"),
     ("POST", "/v1/witness/add-checkpoint"),
@@ -281,6 +282,7 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/gossip", get(crate::gossip::gossip_view))
         .route("/v1/equivocations", get(equivocations))
         .route("/v1/sync", get(sync_view))
+        .route("/v1/attestations", get(crate::attest::list))
         .route("/v1/log/checkpoint", get(checkpoint))
         .route("/v1/log/seal", get(crate::seal::get_seal))
         .route("/v1/witness/add-checkpoint", post(crate::witness::add_checkpoint))
@@ -574,20 +576,20 @@ async fn topology_view(State(app): State<AppState>) -> ApiResult {
     Ok(Json(topology_record(st, &id, at, &live)))
 }
 
-/// Contract sync records (seed contract-sync schema), one per contract revision.
-/// Acknowledgements arrive with replication (`ack_sync`); until then the book is empty
-/// and every other node is a target that has not acknowledged.
+/// Contract sync records (seed contract-sync schema), one per contract revision,
+/// from the `ack_sync` entries in the log and the clause 5.4 deadline.
 async fn sync_view(State(app): State<AppState>) -> ApiResult {
     let l = app.ledger().lock().await;
-    let records = sync_records(l.state(), &AckBook::new(), now());
+    let records = sync_records_at(l.state(), now());
     Ok(Json(json!({"sync_records": to_json(&records)?})))
 }
 
 async fn equivocations(State(app): State<AppState>) -> ApiResult {
     let l = app.ledger().lock().await;
-    Ok(Json(
-        json!({"equivocations": to_json(&l.state().equivocations())?}),
-    ))
+    Ok(Json(json!({
+        "equivocations": to_json(&l.state().equivocations())?,
+        "checkpoint_forks": to_json(&l.state().checkpoint_forks())?,
+    })))
 }
 
 async fn checkpoint(State(app): State<AppState>) -> Response {

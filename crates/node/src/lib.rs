@@ -7,7 +7,9 @@
 //! [`router`] with [`AppState`] (the HTTP API without a socket, for tests).
 #![forbid(unsafe_code)]
 
+mod acks;
 mod api;
+pub mod attest;
 pub mod datadir;
 mod error;
 mod extract;

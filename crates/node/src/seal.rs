@@ -164,22 +164,38 @@ pub async fn store_verified_seal(
 }
 
 /// `GET /v1/log/seal`: the latest verified seal as text/plain, 404 `no_seal` before one.
+///
+/// On a replicating node, a head that replication verified (and holds the log of) and
+/// that is larger than the stored seal is verified again, stored and served.
 pub(crate) async fn get_seal(State(app): State<AppState>) -> Response {
     let store = app.seals().clone();
-    match tokio::task::spawn_blocking(move || store.latest()).await {
-        Ok(Ok(Some(s))) => (
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            s.text,
-        )
-            .into_response(),
-        Ok(Ok(None)) => ApiError::new(
+    let stored = match tokio::task::spawn_blocking(move || store.latest()).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return ApiError::internal(e).into_response(),
+        Err(e) => return ApiError::internal(e).into_response(),
+    };
+    let pulled = app
+        .replication()
+        .and_then(|r| r.head())
+        .filter(|h| stored.as_ref().is_none_or(|s| h.size > s.size));
+    let text = match (pulled, stored) {
+        (Some(h), stored) => match store_verified_seal(&app, &h.note).await {
+            Ok(_) => Some(h.note),
+            Err(e) => {
+                tracing::debug!(error = %e, size = h.size, "the replicated head is not stored as a seal");
+                stored.map(|s| s.text)
+            }
+        },
+        (None, stored) => stored.map(|s| s.text),
+    };
+    match text {
+        Some(text) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response(),
+        None => ApiError::new(
             StatusCode::NOT_FOUND,
             "no_seal",
             "this node holds no seal yet",
         )
         .into_response(),
-        Ok(Err(e)) => ApiError::internal(e).into_response(),
-        Err(e) => ApiError::internal(e).into_response(),
     }
 }
 

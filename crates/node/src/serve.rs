@@ -98,6 +98,8 @@ pub async fn serve(dir: &Path, listen: SocketAddr) -> Result<RunningNode, NodeEr
     // the council says who leads, every hub orders its own log and collects.
     let sealer = (app.info().node_type == govmesh_core::model::NodeType::GovernanceHub)
         .then(|| crate::seal::start(app.clone(), Arc::new(|| true), rx.clone()));
+    // Every node acknowledges the contract revisions it holds (crate::acks).
+    let acker = crate::acks::start(app.clone(), rx.clone());
     let service = router(app);
     let mut srx = rx;
     let task = tokio::spawn(async move {
@@ -109,6 +111,9 @@ pub async fn serve(dir: &Path, listen: SocketAddr) -> Result<RunningNode, NodeEr
         let closed = closer.await;
         if let Err(e) = gossip.await {
             tracing::warn!(error = %e, "the gossip task failed");
+        }
+        if let Err(e) = acker.await {
+            tracing::warn!(error = %e, "the ack task failed");
         }
         if let Some(t) = sealer
             && let Err(e) = t.await
