@@ -1,23 +1,82 @@
-//! `govmesh demo`: founds a three-hub mesh in a fresh data directory, serves it
-//! in-process, and then — over HTTP, as any client would — runs one proposal through
-//! a vote into contract revision 2 and leaves a second one open. A second run on the
-//! same directory resumes: it serves the existing node and skips the story.
+//! `govmesh demo`: founds a mesh of governance hubs, compliance witnesses and trust
+//! forks in one directory, runs every node as its own `govmesh serve` child process on
+//! loopback, and then — over HTTP, as any client would, through different nodes — runs
+//! one proposal through a vote into contract revision 2 and leaves a second one open.
+//! `DIR/mesh.json` lists the nodes for scripts; `DIR/keys/` holds the hubs' voting
+//! identities. A second run on the same directory restarts the nodes and skips the
+//! story. Ctrl-C stops every child.
 
 use crate::client::NodeClient;
 use crate::commands::{ProposeArgs, print_diff, propose_op, rules_diff};
 use crate::keyfile;
-use crate::local::{announce, founder_specs, init_tracing, parse_listen, runtime, stop_signal};
+use crate::local::{DEFAULT_LISTEN, init_tracing, parse_listen, runtime, stop_signal};
 use anyhow::{Context, Result, bail};
-use govmesh_core::entry::{Operation, VoteOp};
+use govmesh_core::entry::{NodeSpec, Operation, VoteOp};
 use govmesh_core::keys::KeyPair;
-use govmesh_core::model::VoteChoice;
-use govmesh_node::{InitOptions, NodeError};
+use govmesh_core::model::{NodeType, VoteChoice};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::io::Write;
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
-const DEFAULT_LISTEN: &str = "127.0.0.1:7420";
-const HUBS: usize = 3;
+/// The file listing the demo's nodes.
+pub const MESH_FILE: &str = "mesh.json";
+/// How long the demo waits for a node to come up, a leader to be elected, or the
+/// nodes to agree, before it gives up (or, for agreement, says so and goes on).
+const WAIT: Duration = Duration::from_secs(60);
+
+/// How many nodes of each role.
+#[derive(Debug, Clone, Copy)]
+pub struct MeshSize {
+    pub hubs: usize,
+    pub witnesses: usize,
+    pub forks: usize,
+}
+
+/// One node of `mesh.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MeshNode {
+    /// Short name: hub-1, witness-1, fork-1, ...
+    pub name: String,
+    pub node_id: String,
+    pub node_type: NodeType,
+    pub url: String,
+    /// The node's data directory (`govmesh serve --data` it).
+    pub data: PathBuf,
+    /// The serving process, while the demo runs.
+    pub pid: Option<u32>,
+}
+
+/// `DIR/mesh.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MeshFile {
+    pub mesh_name: String,
+    pub mesh_id: String,
+    /// The first hub's web page.
+    pub dashboard: String,
+    pub nodes: Vec<MeshNode>,
+}
+
+impl MeshFile {
+    pub fn read(dir: &Path) -> Result<MeshFile> {
+        let p = dir.join(MESH_FILE);
+        let text =
+            std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a demo mesh file", p.display()))
+    }
+
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let p = dir.join(MESH_FILE);
+        let tmp = dir.join(format!("{MESH_FILE}.tmp"));
+        let text = serde_json::to_string_pretty(self)? + "\n";
+        std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &p).with_context(|| format!("writing {}", p.display()))
+    }
+}
 
 fn default_dir() -> PathBuf {
     let t = time::OffsetDateTime::now_utc();
@@ -36,8 +95,45 @@ fn key_path(dir: &Path, i: usize) -> PathBuf {
     dir.join("keys").join(format!("hub-{i}.key"))
 }
 
-/// Creates `DIR/keys` (0700) and the three hub keys (0600), reusing keys that exist.
-fn hub_keys(dir: &Path) -> Result<Vec<KeyPair>> {
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// A free loopback port: bind port 0, read the port, release it.
+pub fn free_port() -> Result<u16> {
+    let l = TcpListener::bind("127.0.0.1:0").context("binding a free loopback port")?;
+    Ok(l.local_addr()?.port())
+}
+
+/// The first hub's address: `listen` if given (port 0 picks one), else the default if
+/// free, else a free port.
+fn first_address(listen: Option<&str>) -> Result<String> {
+    match listen {
+        Some(l) => {
+            let a = parse_listen(l)?;
+            if a.port() == 0 {
+                Ok(format!("{}:{}", a.ip(), free_port()?))
+            } else {
+                Ok(a.to_string())
+            }
+        }
+        None => {
+            if TcpListener::bind(DEFAULT_LISTEN).is_ok() {
+                Ok(DEFAULT_LISTEN.to_owned())
+            } else {
+                say(&format!(
+                    "{DEFAULT_LISTEN} is taken; the first hub listens on a free port instead"
+                ));
+                Ok(format!("127.0.0.1:{}", free_port()?))
+            }
+        }
+    }
+}
+
+/// Creates `DIR/keys` (0700).
+fn keys_dir(dir: &Path) -> Result<()> {
     let keys = dir.join("keys");
     std::fs::create_dir_all(&keys).with_context(|| format!("cannot create {}", keys.display()))?;
     #[cfg(unix)]
@@ -46,25 +142,227 @@ fn hub_keys(dir: &Path) -> Result<Vec<KeyPair>> {
         std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o700))
             .with_context(|| format!("cannot restrict {}", keys.display()))?;
     }
-    (1..=HUBS)
-        .map(|i| {
-            let p = key_path(dir, i);
-            if p.exists() {
-                keyfile::read(&p)
+    Ok(())
+}
+
+/// Founds a mesh of `size` in `dir/nodes/<name>`: keys, addresses on free loopback
+/// ports (the first hub on `first`), one genesis signed by hub-1, every node joined.
+/// Hub keys are also written to `dir/keys/hub-<i>.key` (the voting identities).
+pub fn create_mesh(dir: &Path, mesh_name: &str, size: MeshSize, first: &str) -> Result<MeshFile> {
+    if size.hubs == 0 {
+        bail!("--hubs must be at least 1: the council orders the log");
+    }
+    keys_dir(dir)?;
+    let mut plan: Vec<(String, NodeType, KeyPair, String)> = Vec::new();
+    for (prefix, ty, n) in [
+        ("hub", NodeType::GovernanceHub, size.hubs),
+        ("witness", NodeType::ComplianceWitness, size.witnesses),
+        ("fork", NodeType::TrustFork, size.forks),
+    ] {
+        for i in 1..=n {
+            let name = format!("{prefix}-{i}");
+            let key = if ty == NodeType::GovernanceHub {
+                keyfile::create(&key_path(dir, i))?
             } else {
-                keyfile::create(&p)
-            }
+                keyfile::generate()?
+            };
+            let addr = if plan.is_empty() {
+                first.to_owned()
+            } else {
+                format!("127.0.0.1:{}", free_port()?)
+            };
+            plan.push((name, ty, key, addr));
+        }
+    }
+    let founders: Vec<NodeSpec> = plan
+        .iter()
+        .map(|(name, ty, key, addr)| NodeSpec {
+            node_id: key.node_id().to_owned(),
+            node_type: *ty,
+            public_key: key.public(),
+            network_address: Some(format!("http://{addr}")),
+            display_name: Some(name.clone()),
+            node_policy_capabilities: Vec::new(),
         })
-        .collect()
+        .collect();
+    let genesis = govmesh_node::mesh_genesis(mesh_name, &plan[0].2, founders, govmesh_node::now())?;
+    let mut nodes = Vec::new();
+    let mut mesh_id = String::new();
+    for (name, ty, key, addr) in plan {
+        let data = dir.join("nodes").join(&name);
+        let info = govmesh_node::join(&data, key, &genesis)?;
+        mesh_id = info.mesh_id;
+        nodes.push(MeshNode {
+            name,
+            node_id: info.node_id,
+            node_type: ty,
+            url: format!("http://{addr}"),
+            data,
+            pid: None,
+        });
+    }
+    let mesh = MeshFile {
+        mesh_name: mesh_name.to_owned(),
+        mesh_id,
+        dashboard: format!("{}/", nodes[0].url),
+        nodes,
+    };
+    mesh.write(dir)?;
+    Ok(mesh)
 }
 
-fn say(line: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
+/// The serving child processes; stopped (SIGTERM, then SIGKILL) when dropped.
+pub struct Children {
+    pub procs: Vec<(String, Child)>,
 }
 
-pub fn run(data: Option<PathBuf>, listen: Option<String>) -> Result<i32> {
+impl Children {
+    /// Asks every child to stop (SIGTERM) and waits for it; kills what is left after
+    /// `grace`.
+    pub fn stop(&mut self, grace: Duration) {
+        for (_, c) in &mut self.procs {
+            if matches!(c.try_wait(), Ok(None)) {
+                let _ = Command::new("kill")
+                    .args(["-TERM", &c.id().to_string()])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+        let deadline = Instant::now() + grace;
+        for (_, c) in &mut self.procs {
+            while matches!(c.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if matches!(c.try_wait(), Ok(None)) {
+                let _ = c.kill();
+            }
+            let _ = c.wait();
+        }
+        self.procs.clear();
+    }
+}
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        self.stop(Duration::from_secs(10));
+    }
+}
+
+/// Starts `govmesh serve --data <node>` for every node (on the address in its
+/// `node.json`), its output appended to `<node>/serve.log`, and waits until each
+/// answers `GET /v1/status`. A child is told to stop when this process goes away
+/// (its stdin closes), so a killed demo leaves no nodes behind.
+pub fn start_nodes(mesh: &mut MeshFile) -> Result<Children> {
+    let exe = std::env::current_exe().context("finding the govmesh executable")?;
+    let mut children = Children { procs: Vec::new() };
+    for n in &mut mesh.nodes {
+        let log_path = n.data.join("serve.log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .with_context(|| format!("opening {}", log_path.display()))?;
+        let mut cmd = Command::new(&exe);
+        cmd.args(["serve", "--stop-with-parent", "--data"])
+            .arg(&n.data)
+            .stdin(Stdio::piped())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        if std::env::var_os("GOVMESH_LOG").is_none() {
+            cmd.env("GOVMESH_LOG", "info");
+        }
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("starting {} ({})", n.name, exe.display()))?;
+        n.pid = Some(child.id());
+        children.procs.push((n.name.clone(), child));
+    }
+    for (i, n) in mesh.nodes.iter().enumerate() {
+        wait_up(n, &mut children.procs[i].1)?;
+    }
+    Ok(children)
+}
+
+/// Polls the node until it answers as itself; fails with its log's tail if the
+/// process exits or [`WAIT`] passes.
+fn wait_up(n: &MeshNode, child: &mut Child) -> Result<()> {
+    let client = NodeClient::new(&n.url)?;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Ok(v) = client.get("/v1/status")
+            && v.get("node_id").and_then(Value::as_str) == Some(&n.node_id)
+        {
+            return Ok(());
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            bail!(
+                "node {} exited ({st}) before it came up; the end of {}:\n{}",
+                n.name,
+                n.data.join("serve.log").display(),
+                log_tail(&n.data.join("serve.log"))
+            );
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "node {} did not answer at {} within {WAIT:?}",
+                n.name,
+                n.url
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn log_tail(p: &Path) -> String {
+    let text = std::fs::read_to_string(p).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(15)..].join("\n")
+}
+
+/// Whether the hubs run a council (`GET /v1/council` answers) and, if so, waits for a
+/// leader. Without one every submission goes through hub-1.
+fn wait_council(hub1: &str) -> Result<bool> {
+    let client = NodeClient::new(hub1)?;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match client.get("/v1/council") {
+            Ok(v) if !v["leader"].is_null() => return Ok(true),
+            Ok(_) => {}
+            Err(e) if format!("{e:#}").contains("404") => return Ok(false),
+            Err(_) => {}
+        }
+        if Instant::now() > deadline {
+            bail!("the council elected no leader within {WAIT:?} (see the hubs' serve.log)");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Waits until every node holds the same log (size and root) as hub-1; returns the
+/// nodes that do not after [`WAIT`].
+pub fn wait_converged(mesh: &MeshFile, deadline: Duration) -> Vec<String> {
+    let end = Instant::now() + deadline;
+    loop {
+        let status = |url: &str| -> Option<(u64, String)> {
+            let v = NodeClient::new(url).ok()?.get("/v1/status").ok()?;
+            Some((v["log_size"].as_u64()?, v["root"].as_str()?.to_owned()))
+        };
+        let want = status(&mesh.nodes[0].url);
+        let behind: Vec<String> = mesh
+            .nodes
+            .iter()
+            .filter(|n| want.is_none() || status(&n.url) != want)
+            .map(|n| n.name.clone())
+            .collect();
+        if behind.is_empty() || Instant::now() > end {
+            return behind;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+pub fn run(data: Option<PathBuf>, listen: Option<String>, size: MeshSize) -> Result<i32> {
     init_tracing();
     let dir = data.unwrap_or_else(default_dir);
     // Say where, absolutely: the hints below name files in it.
@@ -75,72 +373,85 @@ pub fn run(data: Option<PathBuf>, listen: Option<String>) -> Result<i32> {
     } else {
         dir
     };
-    let node_dir = dir.join("node");
-    let resume = node_dir.join(govmesh_node::NODE_FILE).exists();
-    let keys = if resume {
+    let resume = dir.join(MESH_FILE).exists();
+    let mut mesh = if resume {
         say(&format!(
             "resuming the demo in {} (delete it to start over)",
             dir.display()
         ));
-        (1..=HUBS)
-            .map(|i| keyfile::read(&key_path(&dir, i)))
-            .collect::<Result<Vec<_>>>()?
+        MeshFile::read(&dir)?
     } else {
+        if dir.join("nodes").exists() {
+            bail!(
+                "{} holds a half-created demo (nodes/ without {MESH_FILE}); delete it or pick another --data",
+                dir.display()
+            );
+        }
         say(&format!("creating a demo mesh in {}", dir.display()));
-        let keys = hub_keys(&dir)?;
-        let others: Vec<String> = (2..=HUBS)
-            .map(|i| key_path(&dir, i).display().to_string())
-            .collect();
-        govmesh_node::init(
-            &node_dir,
-            InitOptions {
-                mesh_name: "govmesh-demo".into(),
-                key: keys[0].clone(),
-                other_founders: founder_specs(&others)?,
-                network_address: None,
-            },
-        )?;
+        let first = first_address(listen.as_deref())?;
+        let mesh = create_mesh(&dir, "govmesh-demo", size, &first)?;
         say(&format!(
-            "founded mesh govmesh-demo with three governance hubs (keys in {})",
+            "founded mesh govmesh-demo: {} governance hubs, {} compliance witnesses, {} trust forks (hub keys in {})",
+            size.hubs,
+            size.witnesses,
+            size.forks,
             dir.join("keys").display()
         ));
-        keys
+        mesh
     };
+    let hubs = mesh
+        .nodes
+        .iter()
+        .filter(|n| n.node_type == NodeType::GovernanceHub)
+        .count();
+    let keys = (1..=hubs)
+        .map(|i| keyfile::read(&key_path(&dir, i)))
+        .collect::<Result<Vec<_>>>()?;
 
-    let rt = runtime()?;
-    let node = match &listen {
-        Some(l) => rt.block_on(govmesh_node::serve(&node_dir, parse_listen(l)?))?,
-        None => match rt.block_on(govmesh_node::serve(
-            &node_dir,
-            parse_listen(DEFAULT_LISTEN)?,
-        )) {
-            Ok(n) => n,
-            Err(NodeError::Bind { .. }) => {
-                say(&format!(
-                    "{DEFAULT_LISTEN} is taken; listening on a free port instead"
-                ));
-                rt.block_on(govmesh_node::serve(&node_dir, parse_listen("127.0.0.1:0")?))?
-            }
-            Err(e) => return Err(e.into()),
-        },
-    };
-    announce(&node);
-    let url = node.url.clone();
+    let mut children = start_nodes(&mut mesh)?;
+    mesh.write(&dir)?;
+    for n in &mesh.nodes {
+        say(&format!(
+            "govmesh node {} ({}, {}) listening on {}",
+            n.name,
+            serde_json::to_value(n.node_type)?.as_str().unwrap_or("?"),
+            n.node_id,
+            n.url
+        ));
+    }
 
-    // The story runs on this thread with a blocking client, outside the runtime that
-    // serves the node: real requests over the socket.
-    let story = if resume {
-        open_proposals(&url)
-    } else {
-        story(&url, &keys).map(|open| vec![open])
-    };
+    let story = wait_council(&mesh.nodes[0].url).and_then(|council| {
+        if resume {
+            open_proposals(&mesh.nodes[0].url)
+        } else {
+            // Without a council only hub-1 orders; with one, any node takes entries.
+            let through: Vec<&MeshNode> = if council {
+                mesh.nodes.iter().collect()
+            } else {
+                say("(no council on these hubs: every entry goes through hub-1)");
+                vec![&mesh.nodes[0]]
+            };
+            story(&through, &keys).map(|open| vec![open])
+        }
+    });
     let open = match story {
         Ok(o) => o,
         Err(e) => {
-            let _ = rt.block_on(node.shutdown());
+            children.stop(Duration::from_secs(10));
             return Err(e.context("the demo story failed"));
         }
     };
+    let behind = wait_converged(&mesh, WAIT);
+    if behind.is_empty() {
+        say(&format!("all {} nodes hold the same log", mesh.nodes.len()));
+    } else {
+        say(&format!(
+            "not yet at hub-1's log after {WAIT:?}: {} (see their serve.log)",
+            behind.join(", ")
+        ));
+    }
+
+    let url = mesh.nodes[0].url.clone();
     say("");
     say("try (in another terminal):");
     if let Ok(exe) = std::env::current_exe() {
@@ -155,22 +466,57 @@ pub fn run(data: Option<PathBuf>, listen: Option<String>) -> Result<i32> {
     say("  govmesh contract history codex");
     say("  govmesh contract diff codex --from 1 --to 2");
     say("  govmesh proposal list");
+    if let Some(last) = mesh.nodes.last() {
+        say(&format!("  govmesh status --node {}", last.url));
+    }
     for p in &open {
         say(&format!("  govmesh proposal show {p}"));
-        say(&format!("  govmesh vote --key {} {p} approve", kp(1)));
-        say(&format!("  govmesh vote --key {} {p} approve", kp(3)));
+        for i in (1..=hubs).filter(|&i| i != 2 || hubs == 1) {
+            say(&format!("  govmesh vote --key {} {p} approve", kp(i)));
+        }
     }
     say("  govmesh verify");
+    say(&format!("  jq . {}", dir.join(MESH_FILE).display()));
     say(&format!(
-        "  open {url}/ in a browser; the API is under {url}/v1/"
+        "  open {} in a browser; the API is under {url}/v1/",
+        mesh.dashboard
     ));
     say("");
-    say(&format!("serving {url} until Ctrl-C"));
+    say(&format!(
+        "serving {} nodes (dashboard {}) until Ctrl-C",
+        mesh.nodes.len(),
+        mesh.dashboard
+    ));
+
+    let rt = runtime()?;
     rt.block_on(async {
-        stop_signal().await;
-        say("shutting down");
-        node.shutdown().await
-    })?;
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut gone = std::collections::BTreeSet::new();
+        let stop = stop_signal();
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = tick.tick() => {}
+            }
+            for (name, c) in &mut children.procs {
+                if let Ok(Some(st)) = c.try_wait()
+                    && gone.insert(name.clone())
+                {
+                    say(&format!(
+                        "node {name} exited ({st}); restart it with govmesh serve --data {}",
+                        dir.join("nodes").join(&*name).display()
+                    ));
+                }
+            }
+        }
+    });
+    say("shutting down");
+    children.stop(Duration::from_secs(15));
+    for n in &mut mesh.nodes {
+        n.pid = None;
+    }
+    mesh.write(&dir)?;
     Ok(0)
 }
 
@@ -196,10 +542,19 @@ fn events(resp: &Value) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-/// The story: proposal 1 on clause 11.1 voted approve, reject, approve and adopted;
-/// proposal 2 on clause 11.0 left open. Returns the open proposal's id.
-fn story(url: &str, keys: &[KeyPair]) -> Result<String> {
-    let client = NodeClient::new(url)?;
+/// The story: hub-1 proposes to amend clause 11.1; the hubs vote approve, reject (hub-2,
+/// when there are three hubs or more), approve... until it is adopted; then hub-2 (or
+/// hub-1) proposes a change to clause 11.0 that stays open. Entries go through the
+/// nodes of `through` in turn. Returns the open proposal's id.
+fn story(through: &[&MeshNode], keys: &[KeyPair]) -> Result<String> {
+    let mut turn = 0usize;
+    let mut next = || {
+        let n = through[turn % through.len()];
+        turn += 1;
+        n
+    };
+    let node = next();
+    let client = NodeClient::new(&node.url)?;
     let codex = client.get("/v1/contracts/codex")?;
     let text_of = |id: &str| -> Result<String> {
         codex
@@ -214,7 +569,10 @@ fn story(url: &str, keys: &[KeyPair]) -> Result<String> {
     };
 
     say("");
-    say("1. hub-1 proposes to amend clause 11.1 (Hash Chain Integrity Verification)");
+    say(&format!(
+        "1. hub-1 proposes to amend clause 11.1 (Hash Chain Integrity Verification), through {}",
+        node.name
+    ));
     let args = ProposeArgs {
         contract: "codex".into(),
         clause: "11.1".into(),
@@ -235,12 +593,17 @@ fn story(url: &str, keys: &[KeyPair]) -> Result<String> {
     say(&format!("   proposal {pid} is open for voting"));
 
     let mut adopted = None;
-    for (i, choice) in [VoteChoice::Approve, VoteChoice::Reject, VoteChoice::Approve]
-        .into_iter()
-        .enumerate()
-    {
-        let resp = client.submit(
-            &keys[i],
+    let mut last_client = client;
+    for (i, key) in keys.iter().enumerate() {
+        let choice = if i == 1 && keys.len() >= 3 {
+            VoteChoice::Reject
+        } else {
+            VoteChoice::Approve
+        };
+        let node = next();
+        let c = NodeClient::new(&node.url)?;
+        let resp = c.submit(
+            key,
             Operation::Vote(VoteOp {
                 proposal_id: pid.clone(),
                 choice,
@@ -249,11 +612,13 @@ fn story(url: &str, keys: &[KeyPair]) -> Result<String> {
         )?;
         let word = serde_json::to_value(choice)?;
         say(&format!(
-            "2.{} hub-{} votes {}",
+            "2.{} hub-{} votes {} (through {})",
             i + 1,
             i + 1,
-            word.as_str().unwrap_or("?")
+            word.as_str().unwrap_or("?"),
+            node.name
         ));
+        last_client = c;
         for e in events(&resp) {
             match e.get("event").and_then(Value::as_str) {
                 Some("proposal_adopted") => {
@@ -266,23 +631,37 @@ fn story(url: &str, keys: &[KeyPair]) -> Result<String> {
                 _ => {}
             }
         }
+        if adopted.is_some() {
+            break;
+        }
     }
-    let p = client.get(&format!("/v1/proposals/{pid}"))?;
+    // The node that took the last vote may apply it a moment after the leader did.
+    let p = get_until(&last_client, &format!("/v1/proposals/{pid}"), |p| {
+        adopted.is_none() || p["status"] == "adopted"
+    })?;
     let status = p.get("status").and_then(Value::as_str).unwrap_or("?");
     let reason = p
         .pointer("/voting_result/reason")
         .and_then(Value::as_str)
         .unwrap_or("");
     let Some(rev) = adopted else {
-        bail!("proposal {pid} is {status} after three votes, not adopted: {reason}");
+        bail!("proposal {pid} is {status} after every hub voted, not adopted: {reason}");
     };
     say(&format!(
         "3. the tally decided: {status} ({reason}); codex is now at revision {rev}"
     ));
-    print_diff(&clause_diff(&client, rev)?);
+    print_diff(&clause_diff(&last_client, rev)?);
 
+    let proposer = if keys.len() >= 2 { 2 } else { 1 };
+    let node = next();
+    let client = NodeClient::new(&node.url)?;
+    // Propose against revision `rev`: wait until this node holds it.
+    get_until(&client, "/v1/contracts/codex", |c| c["revision"] == rev)?;
     say("");
-    say("4. hub-2 proposes to seal checkpoints more often (clause 11.0); left open for you");
+    say(&format!(
+        "4. hub-{proposer} proposes to seal checkpoints more often (clause 11.0), through {}; left open for you",
+        node.name
+    ));
     let args = ProposeArgs {
         contract: "codex".into(),
         clause: "11.0".into(),
@@ -295,9 +674,22 @@ fn story(url: &str, keys: &[KeyPair]) -> Result<String> {
     let patch = json!([{"op": "replace", "path": "/checkpoint/max_interval_secs", "value": 30}]);
     let op = propose_op(&client, &args, rules_diff(&patch)?)?;
     let open = op.proposal_id.clone();
-    client.submit(&keys[1], Operation::Propose(op))?;
+    client.submit(&keys[proposer - 1], Operation::Propose(op))?;
     say(&format!("   proposal {open} is open for voting"));
     Ok(open)
+}
+
+/// GETs `path` until `ok` holds for the answer (a node catching up), for at most
+/// [`WAIT`]; then returns the last answer.
+fn get_until(client: &NodeClient, path: &str, ok: impl Fn(&Value) -> bool) -> Result<Value> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let v = client.get(path)?;
+        if ok(&v) || Instant::now() > deadline {
+            return Ok(v);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// The diff from revision `rev - 1` to `rev` as the node serves it, or computed here

@@ -144,6 +144,8 @@ pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colours only on a terminal: the demo's nodes log to files.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
@@ -191,7 +193,7 @@ pub async fn stop_signal() {
 
 /// `govmesh serve`: on `listen`, else where `node.json` says this node last listened
 /// (or its registry address), else on 127.0.0.1:7420.
-pub fn serve(data: &Path, listen: Option<&str>) -> Result<i32> {
+pub fn serve(data: &Path, listen: Option<&str>, stop_with_parent: bool) -> Result<i32> {
     init_tracing();
     let listen = match listen {
         Some(l) => l.to_owned(),
@@ -203,8 +205,20 @@ pub fn serve(data: &Path, listen: Option<&str>) -> Result<i32> {
     let rt = runtime()?;
     let node = rt.block_on(govmesh_node::serve(data, addr))?;
     announce(&node);
+    let (eof_tx, eof_rx) = tokio::sync::oneshot::channel::<()>();
+    if stop_with_parent {
+        // A plain thread: it stays blocked in read() until EOF, and must not hold up
+        // the runtime's shutdown.
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+            let _ = eof_tx.send(());
+        });
+    }
     rt.block_on(async {
-        stop_signal().await;
+        tokio::select! {
+            _ = stop_signal() => {}
+            Ok(()) = eof_rx, if stop_with_parent => {}
+        }
         eprintln!("shutting down");
         node.shutdown().await
     })?;

@@ -5,6 +5,7 @@
 
 #[macro_use]
 mod fail;
+mod bench;
 mod client;
 mod commands;
 mod demo;
@@ -116,15 +117,36 @@ enum Command {
         /// node.json, where the node last listened, else 127.0.0.1:7420).
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
+        /// Stop when standard input closes (the demo starts its nodes so, so that
+        /// they stop with it).
+        #[arg(long, hide = true)]
+        stop_with_parent: bool,
     },
-    /// Create a three-hub mesh, run a proposal through it and keep serving.
+    /// Start a mesh of hubs, witnesses and trust forks as separate processes on
+    /// loopback, run a proposal through it and keep serving until Ctrl-C.
     Demo {
-        /// Data directory (default: a new ./govmesh-demo-<timestamp>).
+        /// Data directory (default: a new ./govmesh-demo-<timestamp>); a second run on
+        /// it restarts the nodes.
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
-        /// Address to listen on (default 127.0.0.1:7420, or a free port if taken).
+        /// The first hub's address (default 127.0.0.1:7420, or a free port if taken);
+        /// the other nodes get free ports.
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
+        /// Governance hubs (the Raft council).
+        #[arg(long, default_value_t = 3, value_name = "N")]
+        hubs: usize,
+        /// Compliance witnesses.
+        #[arg(long, default_value_t = 2, value_name = "N")]
+        witnesses: usize,
+        /// Trust forks.
+        #[arg(long, default_value_t = 3, value_name = "N")]
+        forks: usize,
+    },
+    /// Benchmarks with real processes on loopback (see README).
+    Bench {
+        #[command(subcommand)]
+        cmd: bench::BenchCommand,
     },
     /// Key files.
     Key {
@@ -444,8 +466,27 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             },
             json,
         ),
-        Command::Serve { data, listen } => local::serve(&data, listen.as_deref()),
-        Command::Demo { data, listen } => demo::run(data, listen),
+        Command::Serve {
+            data,
+            listen,
+            stop_with_parent,
+        } => local::serve(&data, listen.as_deref(), stop_with_parent),
+        Command::Bench { cmd } => bench::dispatch(cmd, json),
+        Command::Demo {
+            data,
+            listen,
+            hubs,
+            witnesses,
+            forks,
+        } => demo::run(
+            data,
+            listen,
+            demo::MeshSize {
+                hubs,
+                witnesses,
+                forks,
+            },
+        ),
         Command::Key {
             cmd: KeyCommand::New { out },
         } => local::key_new(&out, json),
