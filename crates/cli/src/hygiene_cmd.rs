@@ -51,12 +51,17 @@ pub enum HygieneCommand {
         /// Worker threads (0: one per CPU).
         #[arg(long, default_value_t = 0)]
         threads: usize,
-        /// Sign the result as an in-toto Statement (DSSE envelope) and write it to this
-        /// file; needs --key and --node (the attested clause). Not submitted to the
-        /// mesh: the log has no attest entry yet.
+        /// Sign the result as an in-toto Statement (DSSE envelope; subject: the git
+        /// commit and tree; predicate: contract, revision, clause 5.2.5 hash, summary)
+        /// and submit it to the --node as an `attest` entry (printing its log index);
+        /// needs --key, a registered node's key.
         #[arg(long, requires_all = ["key", "node"])]
-        attest: Option<PathBuf>,
-        /// Key file to sign the attestation with (from `govmesh key new`).
+        attest: bool,
+        /// Also write the signed DSSE envelope to this file.
+        #[arg(long, requires = "attest")]
+        attest_out: Option<PathBuf>,
+        /// Key file to sign the attestation with (a registered node's key, e.g. its
+        /// `node.key`, or one from `govmesh key new` registered with the mesh).
         #[arg(long)]
         key: Option<PathBuf>,
     },
@@ -100,6 +105,7 @@ pub fn run(cmd: HygieneCommand) -> anyhow::Result<i32> {
             files,
             threads,
             attest,
+            attest_out,
             key,
         } => check(
             &path,
@@ -108,7 +114,10 @@ pub fn run(cmd: HygieneCommand) -> anyhow::Result<i32> {
             format,
             &files,
             threads,
-            attest.as_deref().zip(key.as_deref()),
+            key.as_deref().filter(|_| attest).map(|key| Attest {
+                key,
+                out: attest_out.as_deref(),
+            }),
         ),
         HygieneCommand::Fix {
             path,
@@ -280,16 +289,57 @@ fn git_digest(path: &Path, rev: &str) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// Signs an in-toto Statement about the checked commit and writes its DSSE envelope.
-fn write_attestation(
+/// `--attest`: the key to sign with and where else to write the envelope.
+#[derive(Debug, Clone, Copy)]
+struct Attest<'a> {
+    key: &'a Path,
+    out: Option<&'a Path>,
+}
+
+/// The hygiene predicate for `report` against the clause `source` names.
+fn hygiene_predicate(
+    report: &govmesh_hygiene::Report,
+    source: &ClauseSource,
+) -> anyhow::Result<govmesh_core::attestation::HygienePredicate> {
+    use govmesh_core::Digest;
+    let digest = |v: &serde_json::Value, what: &str| -> anyhow::Result<Digest> {
+        let s = v
+            .as_str()
+            .with_context(|| format!("the node did not say the {what} (got {v})"))?;
+        Digest::from_hex(s).map_err(|e| anyhow::anyhow!("the node's {what} {s:?}: {e}"))
+    };
+    let s = &report.summary;
+    Ok(govmesh_core::attestation::HygienePredicate {
+        contract_id: source.contract_id.clone(),
+        revision: source.revision.as_u64().with_context(|| {
+            format!(
+                "the node did not say the contract revision (got {})",
+                source.revision
+            )
+        })?,
+        contract_hash: Some(digest(&source.contract_hash, "contract hash")?),
+        clause_id: govmesh_core::attestation::HYGIENE_CLAUSE.to_owned(),
+        clause_hash: digest(&source.clause_hash, "hash of clause 5.2.5")?,
+        summary: govmesh_core::attestation::HygieneSummary {
+            files_checked: s.files_checked,
+            errors: s.errors,
+            warnings: s.warnings,
+            infos: s.infos,
+            reuse_compliant: s.reuse_compliant,
+        },
+        passed: !report.has_errors(),
+    })
+}
+
+/// Signs an in-toto Statement about the checked commit (subject: git commit and
+/// tree) as a DSSE envelope.
+fn sign_attestation(
     path: &Path,
     report: &govmesh_hygiene::Report,
     source: &ClauseSource,
-    out: &Path,
-    key_file: &Path,
-) -> anyhow::Result<()> {
+    key: &govmesh_core::keys::KeyPair,
+) -> anyhow::Result<govmesh_core::dsse::Envelope> {
     use std::collections::BTreeMap;
-    let key = crate::keyfile::read(key_file)?;
     let commit = git_digest(path, "HEAD")?;
     let tree = git_digest(path, "HEAD^{tree}")?;
     let subject = govmesh_core::intoto::ResourceDescriptor {
@@ -299,25 +349,40 @@ fn write_attestation(
             ("gitTree".to_string(), tree),
         ]),
     };
-    let predicate = serde_json::json!({
-        "contract_id": source.contract_id,
-        "revision": source.revision,
-        "contract_hash": source.contract_hash,
-        "clause_id": "5.2.5",
-        "clause_hash": source.clause_hash,
-        "summary": report.summary,
-        "passed": !report.has_errors(),
-    });
-    let statement =
-        govmesh_core::intoto::Statement::new(vec![subject], HYGIENE_PREDICATE_TYPE, predicate);
-    let envelope = statement.sign(&key);
-    std::fs::write(out, serde_json::to_string_pretty(&envelope)? + "\n")
-        .with_context(|| format!("cannot write {}", out.display()))?;
-    Ok(())
+    let predicate = hygiene_predicate(report, source)?;
+    Ok(govmesh_core::attestation::sign_hygiene(
+        key,
+        vec![subject],
+        &predicate,
+    ))
 }
 
-/// The predicate type of hygiene attestations.
-pub const HYGIENE_PREDICATE_TYPE: &str = "https://govmesh.dev/attestation/hygiene/v1";
+/// Signs the attestation, writes it if asked, submits it to `node` as an `attest`
+/// entry and returns the log index the node gave it.
+fn submit_attestation(
+    path: &Path,
+    report: &govmesh_hygiene::Report,
+    source: &ClauseSource,
+    attest: Attest<'_>,
+    node: &str,
+) -> anyhow::Result<u64> {
+    let key = crate::keyfile::read(attest.key)?;
+    let envelope = sign_attestation(path, report, source, &key)?;
+    if let Some(out) = attest.out {
+        std::fs::write(out, serde_json::to_string_pretty(&envelope)? + "\n")
+            .with_context(|| format!("cannot write {}", out.display()))?;
+    }
+    let answer = crate::client::NodeClient::new(node)?
+        .submit(
+            &key,
+            govmesh_core::entry::Operation::Attest(govmesh_core::entry::AttestOp { envelope }),
+        )
+        .with_context(|| format!("submitting the attestation to {node}"))?;
+    answer
+        .get("index")
+        .and_then(serde_json::Value::as_u64)
+        .with_context(|| format!("{node} accepted the attestation but gave no index: {answer}"))
+}
 
 fn relative_files(root: &Path, files: &[PathBuf]) -> anyhow::Result<BTreeSet<String>> {
     let root = root
@@ -347,7 +412,7 @@ fn check(
     format: Format,
     files: &[PathBuf],
     threads: usize,
-    attest: Option<(&Path, &Path)>,
+    attest: Option<Attest<'_>>,
 ) -> anyhow::Result<i32> {
     let (policy, source) = load_policy(policy, node)?;
     let only = if files.is_empty() {
@@ -397,12 +462,13 @@ fn check(
         Format::Github => out.write_all(output::github(&report).as_bytes())?,
     }
     out.flush()?;
-    if let (Some((attest_out, key)), Some(source)) = (attest, &source) {
-        write_attestation(path, &report, source, attest_out, key)?;
-        eprintln!(
-            "attestation written to {} (not submitted: the mesh has no attest entry yet)",
-            attest_out.display()
-        );
+    if let (Some(attest), Some(source), Some(node)) = (attest, &source, node) {
+        let index = submit_attestation(path, &report, source, attest, node)?;
+        // On stderr: stdout holds the report in the chosen format.
+        eprintln!("attestation submitted to {node}: log index {index}");
+        if let Some(out) = attest.out {
+            eprintln!("attestation envelope written to {}", out.display());
+        }
     }
     Ok(if report.has_errors() { 1 } else { 0 })
 }
@@ -493,24 +559,24 @@ mod tests {
         let url = serve_once(contract.to_string());
         let key_path = repo.path().join("key.json");
         let key = crate::keyfile::create(&key_path).expect("key");
+        let (policy, source) = load_policy(None, Some(&url)).expect("policy");
+        let report =
+            govmesh_hygiene::check(repo.path(), &policy, &CheckOptions::default()).expect("check");
+        let code = i32::from(report.has_errors());
         let out = repo.path().join("attestation.json");
-        let code = check(
-            repo.path(),
-            None,
-            Some(&url),
-            Format::Json,
-            &[],
-            1,
-            Some((&out, &key_path)),
-        )
-        .expect("check");
+        let envelope =
+            sign_attestation(repo.path(), &report, &source.expect("source"), &key).expect("sign");
+        std::fs::write(&out, serde_json::to_string(&envelope).expect("json")).expect("write");
         assert_eq!(code, 0);
         let envelope: govmesh_core::dsse::Envelope =
             serde_json::from_slice(&std::fs::read(&out).expect("written")).expect("envelope");
         let payload = envelope.verify(&key.public()).expect("signature verifies");
         let statement: govmesh_core::intoto::Statement =
             serde_json::from_slice(&payload).expect("statement");
-        assert_eq!(statement.predicate_type, HYGIENE_PREDICATE_TYPE);
+        assert_eq!(
+            statement.predicate_type,
+            govmesh_core::attestation::HYGIENE_PREDICATE_TYPE
+        );
         assert_eq!(statement.predicate["revision"], 3);
         assert_eq!(statement.predicate["clause_hash"], "cd".repeat(32));
         assert_eq!(statement.predicate["passed"], true);

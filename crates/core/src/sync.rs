@@ -59,6 +59,34 @@ pub fn ack_book(state: &State) -> AckBook {
     book
 }
 
+/// The `ack_sync` operations `node_id` still owes: every revision, of any contract,
+/// whose targets (fixed at adoption) include it and that it has not acknowledged,
+/// oldest first. Nothing for a node that is not registered and active.
+pub fn pending_acks(state: &State, node_id: &str) -> Vec<crate::entry::AckSyncOp> {
+    if state
+        .node(node_id)
+        .is_none_or(|n| n.status != NodeStatus::Active)
+    {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for head in state.contracts() {
+        for rev in state.revisions(&head.contract_id) {
+            let owed = state
+                .revision_sync(&rev.contract_id, rev.revision)
+                .is_some_and(|s| s.target_node_ids.iter().any(|t| t == node_id));
+            if owed && !state.has_acked(node_id, &rev.contract_id, rev.revision) {
+                out.push(crate::entry::AckSyncOp {
+                    contract_id: rev.contract_id.clone(),
+                    revision: rev.revision,
+                    contract_hash: rev.contract_hash,
+                });
+            }
+        }
+    }
+    out
+}
+
 /// [`sync_records`] with the acknowledgements in the log.
 pub fn sync_records_at(state: &State, now: Timestamp) -> Vec<SyncRecord> {
     sync_records(state, &ack_book(state), now)

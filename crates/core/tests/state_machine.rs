@@ -1407,7 +1407,7 @@ mod ops {
     use govmesh_core::entry::{AckSyncOp, AttestOp, EvidenceKind, EvidenceOp};
     use govmesh_core::evidence::mesh_origin;
     use govmesh_core::intoto::ResourceDescriptor;
-    use govmesh_core::sync::{SyncStatus, sync_records_at};
+    use govmesh_core::sync::{SyncStatus, pending_acks, sync_records_at};
     use std::collections::BTreeMap;
 
     fn ack_op(m: &Mesh, revision: u64) -> AckSyncOp {
@@ -1555,6 +1555,23 @@ mod ops {
         }
         .unwrap();
         ack(&mut m, &fork, 2).unwrap();
+        // What each node still owes.
+        let owed = |m: &Mesh, k: &KeyPair| -> Vec<u64> {
+            pending_acks(&m.state, k.node_id())
+                .iter()
+                .map(|o| o.revision)
+                .collect()
+        };
+        assert_eq!(owed(&m, &fork), Vec::<u64>::new());
+        assert_eq!(owed(&m, &m.hub(1)), vec![1], "the source of r2 owes r1 only");
+        assert_eq!(owed(&m, &m.hub(2)), vec![1, 2]);
+        assert_eq!(owed(&m, &late), Vec::<u64>::new(), "not a target");
+        assert_eq!(owed(&m, &key(77)), Vec::<u64>::new(), "not registered");
+        let op = &pending_acks(&m.state, m.hub(2).node_id())[1];
+        assert_eq!(
+            op.contract_hash,
+            m.state.revision("codex", 2).unwrap().contract_hash
+        );
         let r = r2(&m, m.now);
         assert_eq!(r.status, SyncStatus::InProgress);
         assert_eq!(r.successful_nodes.len(), 2);

@@ -1,0 +1,92 @@
+//! `GET /v1/attestations`: the hygiene attestations accepted into the log (`attest`
+//! entries), newest last, each with its decoded in-toto Statement next to the DSSE
+//! envelope that can be checked with in-toto tooling. Filters: `subject` (a digest
+//! value of any subject, e.g. a git commit), `contract`, `revision`, `attester`.
+
+use crate::api::AppState;
+use crate::error::ApiError;
+use crate::extract::ApiQuery;
+use axum::Json;
+use axum::extract::State;
+use govmesh_core::attestation::Attestation;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Most attestations one answer lists (the newest ones matching).
+pub const MAX_ATTESTATIONS: usize = 1000;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttestationsQuery {
+    /// A subject digest value (hex, any algorithm: gitCommit, gitTree, sha256...).
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// A contract id.
+    #[serde(default)]
+    pub contract: Option<String>,
+    #[serde(default)]
+    pub revision: Option<u64>,
+    /// The attester's node id.
+    #[serde(default)]
+    pub attester: Option<String>,
+}
+
+impl AttestationsQuery {
+    fn check(&self) -> Result<(), ApiError> {
+        if let Some(s) = &self.subject
+            && (s.is_empty() || s.len() > 128 || !s.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(ApiError::bad_request(
+                "bad_query",
+                format!("subject {s:?} is not a hex digest (at most 128 hex digits)"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn matches(&self, a: &Attestation) -> bool {
+        self.subject
+            .as_deref()
+            .is_none_or(|s| a.has_subject_digest(s))
+            && self
+                .contract
+                .as_deref()
+                .is_none_or(|c| a.predicate.contract_id == c)
+            && self.revision.is_none_or(|r| a.predicate.revision == r)
+            && self.attester.as_deref().is_none_or(|n| a.attester == n)
+    }
+}
+
+/// One attestation as the API shows it: the record plus the decoded statement.
+pub fn attestation_json(a: &Attestation) -> Result<Value, ApiError> {
+    let mut v = serde_json::to_value(a).map_err(ApiError::internal)?;
+    let statement: Value = a
+        .envelope
+        .payload_bytes()
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null);
+    v["statement"] = statement;
+    Ok(v)
+}
+
+pub async fn list(
+    State(app): State<AppState>,
+    ApiQuery(q): ApiQuery<AttestationsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    q.check()?;
+    let l = app.ledger().lock().await;
+    let matching: Vec<&Attestation> = l
+        .state()
+        .attestations()
+        .iter()
+        .filter(|a| q.matches(a))
+        .collect();
+    let total = matching.len();
+    let shown = &matching[total.saturating_sub(MAX_ATTESTATIONS)..];
+    let list = shown
+        .iter()
+        .map(|a| attestation_json(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(json!({"total": total, "attestations": list})))
+}
