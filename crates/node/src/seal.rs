@@ -39,6 +39,8 @@ pub const SEAL_PATH: &str = "/v1/log/seal";
 pub const ANNOUNCE_PATH: &str = "/v1/replication/announce";
 /// A round short of the threshold is tried again after this long.
 pub const RETRY_AFTER: Duration = Duration::from_secs(2);
+/// How often a hub that does not lead checks whether it has become the leader.
+pub const LEADER_POLL: Duration = Duration::from_secs(1);
 /// Cosigning timeout when clause 5.4 names none.
 pub const DEFAULT_COSIGN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -242,7 +244,11 @@ pub fn start(
         let mut log = app.log_changes();
         let mut retry = false;
         loop {
-            if leader() {
+            // Mark the size this round will see: growth during the round wakes the
+            // next one at once (coalescing any number of appends into one round).
+            log.borrow_and_update();
+            let leading = leader();
+            if leading {
                 match round(&app, &http, &known).await {
                     Ok(_) => retry = false,
                     Err(e) => {
@@ -251,9 +257,11 @@ pub fn start(
                     }
                 }
             }
-            // Mark what this round saw: growth during it wakes the next at once.
-            log.borrow_and_update();
-            let wait = if retry {
+            // A follower checks now and then whether it leads (a new leader seals what
+            // the old one left unsealed without waiting for the log to grow).
+            let wait = if !leading {
+                LEADER_POLL
+            } else if retry {
                 RETRY_AFTER
             } else {
                 Duration::from_secs(3600)

@@ -390,6 +390,12 @@ async fn a_hub_and_two_witnesses_seal_the_log() {
     assert_eq!(payload["author"], m.witnesses[0].0.node_id(), "{payload}");
     assert_eq!(payload["type"], "evidence", "{payload}");
     assert_eq!(payload["kind"], "checkpoint_fork", "{payload}");
+    // The hub's state records the fork.
+    let (_, v) = c.get("/v1/equivocations").await;
+    let forks = v["checkpoint_forks"].as_array().unwrap();
+    assert_eq!(forks.len(), 1, "{v}");
+    assert_eq!(forks[0]["size"], fork_size, "{v}");
+    assert_eq!(forks[0]["reported_by"], m.witnesses[0].0.node_id(), "{v}");
     assert_eq!(payload["notes"], json!([e_cosigned, fork]), "{payload}");
 
     // A hub is not a witness.
