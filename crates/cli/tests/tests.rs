@@ -24,3 +24,9 @@ mod join;
 
 #[path = "cli/attest.rs"]
 mod attest;
+
+#[path = "cli/mesh.rs"]
+mod mesh;
+
+#[path = "cli/faults.rs"]
+mod faults;
