@@ -196,8 +196,10 @@ impl Mesh {
                 .map(|n| (n.name.clone(), log_head(&n.url)))
                 .collect();
             let first = views[0].1.clone();
-            if first.is_some() && views.iter().all(|(_, v)| *v == first) {
-                return first.unwrap();
+            if let Some(head) = &first
+                && views.iter().all(|(_, v)| *v == first)
+            {
+                return head.clone();
             }
             assert!(
                 Instant::now() < deadline,
