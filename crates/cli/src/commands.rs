@@ -824,12 +824,15 @@ pub fn topology(node: &NodeArg, json: bool) -> Result<i32> {
     };
     for x in list("nodes") {
         outln!(
-            "node      {}  {:<18} {:<9} {:<11} last seen {}",
+            "node      {}  {:<18} {:<9} {:<11} last seen {}{}",
             s(&x, "node_id"),
             s(&x, "node_type"),
             s(&x, "status"),
             s(&x, "liveness"),
-            s(&x, "last_seen")
+            s(&x, "last_seen"),
+            x.get("latency_ms")
+                .and_then(Value::as_f64)
+                .map_or(String::new(), |ms| format!("  rtt {ms:.2} ms"))
         );
     }
     for d in list("domains") {
@@ -847,7 +850,17 @@ pub fn topology(node: &NodeArg, json: bool) -> Result<i32> {
         outln!("connections none");
     }
     for c in conns {
-        outln!("connection {c}");
+        let latency = c
+            .get("latency_ms")
+            .and_then(Value::as_f64)
+            .map_or("-".to_owned(), |ms| format!("{ms:.2} ms"));
+        outln!(
+            "connection {} -> {}  {:<6} {}",
+            s(&c, "source_node_id"),
+            s(&c, "target_node_id"),
+            s(&c, "connection_type"),
+            latency
+        );
     }
     Ok(0)
 }

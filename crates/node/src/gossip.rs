@@ -694,8 +694,9 @@ async fn run(
 ) {
     let chitchat = handle.chitchat();
     let mut log = app.log_changes();
-    let mut observe =
-        tokio::time::interval((gossip.settings.gossip_interval / 4).max(Duration::from_millis(20)));
+    let mut observe = tokio::time::interval(
+        (gossip.settings.gossip_interval / 10).max(Duration::from_millis(20)),
+    );
     observe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut introduce = tokio::time::interval(gossip.settings.gossip_interval * 4);
     introduce.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
