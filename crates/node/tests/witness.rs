@@ -571,3 +571,61 @@ async fn a_witness_refuses_forks_smaller_trees_bad_proofs_and_forged_hubs() {
     assert_eq!(status, 200, "{body}");
     w.shutdown().await.unwrap();
 }
+
+/// The spec's rollback race: many requests from the same old size at once. The check
+/// and the update are one step, so exactly one is cosigned and every other one is told
+/// the size that won.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_cannot_roll_the_record_back() {
+    let m = Mesh::found(1);
+    let w = m.serve_witness(0).await;
+    let a = tree(3, 20);
+    let (status, _, body) = add(&w.url, 0, &[], &m.note(&a, 3, &m.hub)).await;
+    assert_eq!(status, 200, "{body}");
+    let mut tasks = tokio::task::JoinSet::new();
+    for size in 4..=20u64 {
+        let (url, note) = (w.url.clone(), m.note(&a, size, &m.hub));
+        let proof = a.consistency_proof(3, size).unwrap();
+        tasks.spawn(async move { (size, add(&url, 3, &proof, &note).await) });
+    }
+    let mut won = Vec::new();
+    let mut told = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        let (size, (status, _, body)) = r.unwrap();
+        match status {
+            200 => won.push(size),
+            409 => told.push(body.trim_end().parse::<u64>().unwrap()),
+            s => panic!("size {size}: {s} {body}"),
+        }
+    }
+    assert_eq!(won.len(), 1, "{won:?}");
+    assert_eq!(told.len(), 16);
+    assert!(told.iter().all(|&t| t == won[0]), "{told:?} vs {won:?}");
+    // The record is the winner's size.
+    let (status, _, body) = add(&w.url, 0, &[], &m.note(&a, 20, &m.hub)).await;
+    assert_eq!((status, body), (409, format!("{}\n", won[0])));
+    w.shutdown().await.unwrap();
+}
+
+/// A seal needs only the threshold: with one of three witnesses down (threshold 2) the
+/// hub still seals, with the two that answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_witness_does_not_stop_the_seal() {
+    let m = Mesh::found(3);
+    let st = m.state();
+    assert_eq!(govmesh_core::seal::seal_threshold(&st).unwrap(), 2);
+    let w0 = m.serve_witness(0).await;
+    let w2 = m.serve_witness(2).await;
+    let hub = m.serve_hub().await;
+    let seal = wait_for_seal(&Client::new(&hub.url), 1, &st).await;
+    let v = verify_seal(&seal, &st).unwrap();
+    let mut want = vec![
+        m.witnesses[0].0.node_id().to_owned(),
+        m.witnesses[2].0.node_id().to_owned(),
+    ];
+    want.sort();
+    assert_eq!(v.witness_node_ids, want);
+    for n in [hub, w0, w2] {
+        n.shutdown().await.unwrap();
+    }
+}
