@@ -28,5 +28,8 @@ mod attest;
 #[path = "cli/mesh.rs"]
 mod mesh;
 
+#[path = "cli/proxy.rs"]
+mod proxy;
+
 #[path = "cli/faults.rs"]
 mod faults;

@@ -72,6 +72,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/operator/withdraw"),
     ("POST", "/v1/operator/nodes"),
     ("POST", "/v1/operator/domains"),
+    ("GET", "/v1/replication"),
+    ("POST", "/v1/replication/announce"),
 ];
 
 /// The OpenAPI 3.1 document served at `/v1/openapi.json`.
@@ -90,6 +92,8 @@ struct Inner {
     url: Option<String>,
     origin: String,
     log: LogNotify,
+    /// Set on non-hub nodes once replication starts (`replicate::start`).
+    replication: std::sync::OnceLock<Arc<crate::replicate::Replication>>,
     /// Set by `serve` once gossip starts (`gossip::start`).
     gossip: std::sync::OnceLock<Arc<crate::gossip::Gossip>>,
     /// The latest verified seal (`DIR/seal.db`, crate::seal).
@@ -107,7 +111,16 @@ impl AppState {
         let token = load_token(dir)?;
         let ledger = Ledger::open(dir).map_err(|e| NodeError::Ledger(e.to_string()))?;
         let ledger: SharedLedger = Arc::new(Mutex::new(ledger));
-        let orderer = Arc::new(SingleHub::new(ledger.clone()));
+        // Non-hubs forward submissions to a hub (crate::replicate).
+        let orderer: Arc<dyn Orderer> =
+            if info.node_type == govmesh_core::model::NodeType::GovernanceHub {
+                Arc::new(SingleHub::new(ledger.clone()))
+            } else {
+                Arc::new(crate::replicate::ForwardingOrderer::new(
+                    ledger.clone(),
+                    info.node_id.clone(),
+                ))
+            };
         AppState::new(info, key, &token, ledger, orderer, url)
     }
 
@@ -162,6 +175,7 @@ impl AppState {
             orderer,
             url,
             log,
+            replication: std::sync::OnceLock::new(),
             gossip: std::sync::OnceLock::new(),
             seals,
             witness,
@@ -207,8 +221,22 @@ impl AppState {
     /// subscribers.
     pub async fn submit(&self, env: Envelope) -> Result<Committed, ApiError> {
         let c = self.0.orderer.submit(env).await?;
-        self.0.log.notify(c.index + 1);
+        if self.0.orderer.applies_locally() {
+            self.0.log.notify(c.index + 1);
+        } else if let Some(r) = self.replication() {
+            // Forwarded to a hub: pull it back at once (replication notifies).
+            r.want(c.index + 1);
+        }
         Ok(c)
+    }
+
+    /// The replication service (non-hub nodes, once `serve` started it).
+    pub fn replication(&self) -> Option<&Arc<crate::replicate::Replication>> {
+        self.0.replication.get()
+    }
+
+    pub(crate) fn set_replication(&self, r: Arc<crate::replicate::Replication>) {
+        let _ = self.0.replication.set(r);
     }
 
     /// The latest verified seal of this node (crate::seal).
@@ -299,6 +327,8 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/operator/withdraw", post(operator_withdraw))
         .route("/v1/operator/nodes", post(operator_register_node))
         .route("/v1/operator/domains", post(operator_define_domain))
+        .route("/v1/replication", get(crate::replicate::replication_view))
+        .route("/v1/replication/announce", post(crate::replicate::announce))
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(crate::MAX_BODY_BYTES))

@@ -148,6 +148,15 @@ impl From<SubmitError> for ApiError {
                 "the node is shutting down",
             ),
             SubmitError::Storage(msg) => ApiError::internal(format!("storage: {msg}")),
+            SubmitError::Forwarded {
+                status,
+                code,
+                message,
+            } => ApiError::new(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+                &code,
+                message,
+            ),
         }
     }
 }

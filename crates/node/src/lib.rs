@@ -16,6 +16,7 @@ mod extract;
 pub mod gossip;
 mod order;
 pub mod peer_auth;
+pub mod replicate;
 pub mod seal;
 mod serve;
 mod wire;
@@ -28,7 +29,7 @@ pub use datadir::{
 };
 pub use error::{ApiError, NodeError};
 pub use order::{Committed, LogNotify, Orderer, SharedLedger, SingleHub, SubmitError, now};
-pub use serve::{RunningNode, ShutdownHandle, serve};
+pub use serve::{RunningNode, ServeOptions, ShutdownHandle, serve, serve_with};
 pub use wire::checkpoint_origin;
 
 /// The largest request body the API reads (1 MiB).

@@ -10,7 +10,7 @@ use govmesh_core::dsse::Envelope;
 use govmesh_core::stamp::Timestamp;
 use govmesh_core::state::{Event, Rejection};
 use govmesh_store::{Ledger, LedgerError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -51,7 +51,7 @@ impl LogNotify {
 }
 
 /// An entry committed to the log: durable before this is returned.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Committed {
     pub index: u64,
     pub entry_hash: Digest,
@@ -74,6 +74,14 @@ pub enum SubmitError {
     /// The orderer is shutting down.
     #[error("the orderer has stopped")]
     Stopped,
+    /// A non-hub forwarded the entry to a hub, which answered with this error (or
+    /// no hub could be reached): returned to the client as is.
+    #[error("the hub answered {status} {code}: {message}")]
+    Forwarded {
+        status: u16,
+        code: String,
+        message: String,
+    },
 }
 
 pub type SubmitFuture<'a> =
@@ -84,6 +92,12 @@ pub type SubmitFuture<'a> =
 /// the entry is durable.
 pub trait Orderer: Send + Sync + 'static {
     fn submit(&self, envelope: Envelope) -> SubmitFuture<'_>;
+
+    /// Whether a committed entry is in this node's ledger when `submit` returns
+    /// (false for a non-hub's forwarding orderer: the entry arrives by replication).
+    fn applies_locally(&self) -> bool {
+        true
+    }
 }
 
 /// The council of one: this hub orders every entry itself.

@@ -53,8 +53,27 @@ impl RunningNode {
     }
 }
 
+/// What [`serve_with`] takes besides the data directory and the listen address.
+#[derive(Clone, Debug, Default)]
+pub struct ServeOptions {
+    /// Replication peers besides the registry's addresses (`--peer URL`); non-hubs
+    /// try them first.
+    pub peers: Vec<String>,
+    /// How often a non-hub pulls when nobody announces (default 2 s).
+    pub replication_interval: Option<Duration>,
+}
+
 /// Opens the data directory, binds `listen` (port 0 picks a free port) and serves.
 pub async fn serve(dir: &Path, listen: SocketAddr) -> Result<RunningNode, NodeError> {
+    serve_with(dir, listen, ServeOptions::default()).await
+}
+
+/// [`serve`] with options.
+pub async fn serve_with(
+    dir: &Path,
+    listen: SocketAddr,
+    opts: ServeOptions,
+) -> Result<RunningNode, NodeError> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| NodeError::Bind {
@@ -86,6 +105,17 @@ pub async fn serve(dir: &Path, listen: SocketAddr) -> Result<RunningNode, NodeEr
     let stop = ShutdownHandle(Arc::new(tx));
     let ledger = app.ledger().clone();
     let closer = tokio::spawn(close_loop(app.clone(), rx.clone()));
+    // Non-hubs replicate the log from their peers (crate::replicate).
+    let replicator = (app.info().node_type != govmesh_core::model::NodeType::GovernanceHub)
+        .then(|| {
+            let ropts = crate::replicate::ReplicationOptions {
+                peers: opts.peers.clone(),
+                interval: opts
+                    .replication_interval
+                    .unwrap_or(crate::replicate::DEFAULT_INTERVAL),
+            };
+            crate::replicate::start(app.clone(), ropts, rx.clone())
+        });
     // Membership and liveness over UDP on the HTTP port number (crate::gossip).
     let gossip = crate::gossip::start(
         app.clone(),
@@ -109,6 +139,11 @@ pub async fn serve(dir: &Path, listen: SocketAddr) -> Result<RunningNode, NodeEr
             })
             .await;
         let closed = closer.await;
+        if let Some(r) = replicator
+            && let Err(e) = r.await
+        {
+            tracing::warn!(error = %e, "the replication task failed");
+        }
         if let Err(e) = gossip.await {
             tracing::warn!(error = %e, "the gossip task failed");
         }

@@ -8,6 +8,7 @@ mod gossip;
 mod hostile;
 mod init;
 mod refusals;
+mod replicate;
 mod routes;
 mod seed_schemas;
 mod story;

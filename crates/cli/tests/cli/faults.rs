@@ -105,3 +105,123 @@ fn a_trust_fork_killed_and_restarted_catches_up() {
     mesh.converged();
     assert_everywhere(&mesh, &ids);
 }
+
+/// The leader among `names` as those hubs see it, once they agree on one that is not
+/// `not` (panics after [`WAIT`]).
+fn leader_seen_by(mesh: &Mesh, names: &[&str], not: &str) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let seen: Vec<Option<String>> = names
+            .iter()
+            .map(|n| {
+                let url = &mesh.nodes.iter().find(|x| x.name == *n).unwrap().url;
+                try_get(url, "/v1/council")
+                    .and_then(|v| v["leader"]["node_id"].as_str().map(str::to_owned))
+            })
+            .collect();
+        if let Some(Some(l)) = seen.first()
+            && l != not
+            && seen.iter().all(|s| s.as_deref() == Some(l))
+        {
+            return l.clone();
+        }
+        assert!(Instant::now() < deadline, "no common leader: {seen:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn vote(url: &str, key: &std::path::Path, pid: &str) -> bool {
+    govmesh(&["vote", "--node", url, "--key", s(key), pid, "approve"])
+        .status
+        .success()
+}
+
+#[test]
+fn a_leader_cut_off_commits_nothing_while_the_majority_adopts() {
+    use crate::proxy::{Faults, Proxy};
+    let faults = Faults::new();
+    let proxies = std::cell::RefCell::new(Vec::new());
+    // The hubs' registry addresses are proxies; the witness is reached directly.
+    let mut mesh = Mesh::start_with(
+        Plan {
+            hubs: 3,
+            witnesses: 1,
+            forks: 0,
+        },
+        |i, listen| {
+            if i < 3 {
+                let p = Proxy::start(listen, faults.clone());
+                let url = p.url.clone();
+                proxies.borrow_mut().push(p);
+                url
+            } else {
+                format!("http://{listen}")
+            }
+        },
+    );
+    for (p, n) in proxies.borrow().iter().zip(&mesh.nodes) {
+        p.set_target_id(&n.node_id);
+    }
+    let hub1 = mesh.node("hub-1").url.clone();
+    let pid = propose(&hub1, &mesh.node("hub-1").key(), 0).expect("acknowledged");
+    mesh.converged();
+
+    let leader = mesh.leader();
+    let cut = mesh
+        .nodes
+        .iter()
+        .find(|n| n.node_id == leader)
+        .unwrap()
+        .name
+        .clone();
+    let majority: Vec<String> = mesh
+        .hubs()
+        .filter(|h| h.name != cut)
+        .map(|h| h.name.clone())
+        .collect();
+    let (cut_url, cut_key) = (mesh.node(&cut).url.clone(), mesh.node(&cut).key());
+    let (cut_size, _) = log_head(&cut_url).unwrap();
+    faults.cut_off(&leader);
+
+    // The cut-off leader is asked to commit its own vote: it cannot.
+    let minority_vote = {
+        let (url, key, pid) = (cut_url.clone(), cut_key.clone(), pid.clone());
+        std::thread::spawn(move || vote(&url, &key, &pid))
+    };
+    let names: Vec<&str> = majority.iter().map(String::as_str).collect();
+    let new_leader = leader_seen_by(&mesh, &names, &leader);
+    assert_ne!(new_leader, leader);
+    for name in &majority {
+        let n = mesh.node(name);
+        assert!(vote(&n.url.clone(), &n.key(), &pid), "{name} votes");
+    }
+    let maj_url = mesh.node(&majority[0]).url.clone();
+    let deadline = Instant::now() + WAIT;
+    while try_get(&maj_url, &format!("/v1/proposals/{pid}")).unwrap()["status"] != "adopted" {
+        assert!(
+            Instant::now() < deadline,
+            "the majority did not adopt {pid}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The minority committed nothing: same log, proposal still open, its vote not
+    // acknowledged (still waiting, or refused).
+    assert_eq!(log_head(&cut_url).unwrap().0, cut_size);
+    assert_eq!(
+        try_get(&cut_url, &format!("/v1/proposals/{pid}")).unwrap()["status"],
+        "voting"
+    );
+    let acked_in_cut = minority_vote.is_finished() && minority_vote.join().unwrap();
+    assert!(!acked_in_cut, "the cut-off leader acknowledged a vote");
+
+    faults.heal();
+    mesh.converged();
+    for n in &mesh.nodes {
+        assert_eq!(
+            try_get(&n.url, &format!("/v1/proposals/{pid}")).unwrap()["status"],
+            "adopted",
+            "{}",
+            n.name
+        );
+    }
+}

@@ -1,0 +1,992 @@
+//! Replication to every non-hub node (trust_fork, compliance_witness): a
+//! [`Replication`] task pulls the governance log from peers and a
+//! [`ForwardingOrderer`] sends this node's submissions to a hub.
+//!
+//! A pull from a peer: fetch its head (`GET /v1/log/seal`, else its hub-signed
+//! `GET /v1/log/checkpoint`) and verify it against this node's own State
+//! ([`verify_head`]: a governance hub's signature and, where clause 5.4 asks for
+//! witnesses, their cosignatures); check it against our own log (a consistency proof
+//! from our size, or our own tree when the head is not ahead); fetch the missing
+//! entries; check their leaf hashes rebuild the head's root; only then append them
+//! through the state machine (`Ledger::append_records`). A peer caught serving a
+//! tampered entry, a forked or inconsistent checkpoint or an entry the state machine
+//! refuses is marked bad with the reason and skipped; the node carries on with the
+//! next peer. Nothing a peer serves is stored unless it rebuilds a verified root.
+//!
+//! Pulls happen at once on an announce (`POST /v1/replication/announce`, peer-signed,
+//! body = the seal) and otherwise on a timer. `GET /v1/replication` shows the peers.
+
+use crate::api::AppState;
+use crate::error::ApiError;
+use crate::order::{Committed, Orderer, SharedLedger, SubmitError, SubmitFuture, now};
+use crate::peer_auth;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use govmesh_core::Digest;
+use govmesh_core::dsse::Envelope;
+use govmesh_core::entry::{EvidenceKind, EvidenceOp, LogRecord, Operation};
+use govmesh_core::merkle::{MerkleTree, verify_consistency};
+use govmesh_core::model::{NodeStatus, NodeType};
+use govmesh_core::seal::{SealError, seal_threshold, verify_seal};
+use govmesh_core::stamp::Timestamp;
+use govmesh_core::state::State as GovState;
+use govmesh_store::LedgerError;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+/// The path of the announce endpoint (signed by the announcing node).
+pub const ANNOUNCE_PATH: &str = "/v1/replication/announce";
+/// How often a node pulls when nobody announces.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
+/// Largest answer read from a peer (one page of entries is at most 1000 records).
+const MAX_ANSWER_BYTES: usize = 64 << 20;
+/// Entries asked for per request.
+const PAGE: u64 = govmesh_store::MAX_PAGE;
+
+/// How a node replicates.
+#[derive(Clone, Debug)]
+pub struct ReplicationOptions {
+    /// Peers besides the registry's addresses (`--peer URL`), tried first.
+    pub peers: Vec<String>,
+    /// Pull this often when nobody announces.
+    pub interval: Duration,
+}
+
+impl Default for ReplicationOptions {
+    fn default() -> Self {
+        ReplicationOptions {
+            peers: Vec::new(),
+            interval: DEFAULT_INTERVAL,
+        }
+    }
+}
+
+/// A verified head of the log: a checkpoint signed by an active governance hub of our
+/// State, with the witness cosignatures clause 5.4 asks for.
+#[derive(Clone, Debug, Serialize)]
+pub struct Head {
+    pub size: u64,
+    pub root: Digest,
+    /// The hub whose signature verified.
+    pub hub_node_id: String,
+    /// Witnesses whose cosignatures verified.
+    pub witness_node_ids: Vec<String>,
+    /// The signed note as served.
+    pub note: String,
+}
+
+/// Why a served head was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum HeadError {
+    /// Not signed by any hub we know (e.g. a node's own checkpoint) or short of
+    /// cosignatures: not proof of anything, the peer just has nothing we can use.
+    #[error("{0}")]
+    Unusable(String),
+    /// Tampered or of another mesh: the peer serves something false.
+    #[error("{0}")]
+    False(String),
+}
+
+/// Verifies a served head against `state`. This is the one place where heads are
+/// trusted: [`govmesh_core::seal::verify_seal`] (a checkpoint of this mesh's log signed
+/// by an active governance hub, with the clause 5.4 `seal_threshold` of active witness
+/// cosignatures; with no witnesses the threshold is 0 and a hub-signed checkpoint is
+/// a seal).
+pub fn verify_head(text: &str, state: &GovState) -> Result<Head, HeadError> {
+    match verify_seal(text, state) {
+        Ok(v) => Ok(Head {
+            size: v.checkpoint.size,
+            root: v.checkpoint.root,
+            hub_node_id: v.hub_node_id,
+            witness_node_ids: v.witness_node_ids,
+            note: text.to_owned(),
+        }),
+        Err(
+            e @ (SealError::NoGenesis
+            | SealError::NoHubSignature { .. }
+            | SealError::BelowThreshold { .. }
+            | SealError::BadRules(_)),
+        ) => Err(HeadError::Unusable(e.to_string())),
+        Err(
+            e @ (SealError::Note(_)
+            | SealError::WrongOrigin { .. }
+            | SealError::BadHubSignature { .. }
+            | SealError::BadCosignature { .. }),
+        ) => Err(HeadError::False(e.to_string())),
+    }
+}
+
+/// What `GET /v1/replication` shows about one peer.
+#[derive(Clone, Debug, Serialize)]
+pub struct PeerStatus {
+    pub url: String,
+    pub node_id: Option<String>,
+    pub node_type: Option<NodeType>,
+    /// `option` (given with `--peer`) or `registry`.
+    pub source: &'static str,
+    /// The last pull that succeeded (whether or not it brought entries).
+    pub last_pull: Option<Timestamp>,
+    /// Size of the last head verified from this peer.
+    pub last_head_size: Option<u64>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<Timestamp>,
+    /// Entries this node took from this peer.
+    pub entries_pulled: u64,
+    pub bad: bool,
+    pub bad_reason: Option<String>,
+    pub bad_since: Option<Timestamp>,
+}
+
+impl PeerStatus {
+    fn new(
+        url: String,
+        node_id: Option<String>,
+        node_type: Option<NodeType>,
+        source: &'static str,
+    ) -> PeerStatus {
+        PeerStatus {
+            url,
+            node_id,
+            node_type,
+            source,
+            last_pull: None,
+            last_head_size: None,
+            last_error: None,
+            last_error_at: None,
+            entries_pulled: 0,
+            bad: false,
+            bad_reason: None,
+            bad_since: None,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Book {
+    peers: Vec<PeerStatus>,
+    /// The largest size announced to us (a verified head), to reach before a round
+    /// may stop early.
+    target: u64,
+    /// Ask this peer first in the next round (the announcer).
+    prefer: Option<String>,
+    /// The latest head this node verified and holds the log of.
+    head: Option<Head>,
+    rounds: u64,
+    last_round: Option<Timestamp>,
+    evidence: Vec<Value>,
+}
+
+/// The replication service of a non-hub node, shared by its task and the API.
+pub struct Replication {
+    interval: Duration,
+    explicit: Vec<String>,
+    book: StdMutex<Book>,
+    wake: Notify,
+    http: reqwest::Client,
+}
+
+/// An HTTP client for node-to-node requests (loopback or LAN: short timeouts).
+pub fn peer_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
+}
+
+fn normalize(url: &str) -> String {
+    url.trim().trim_end_matches('/').to_owned()
+}
+
+/// Why one pull from one peer failed.
+#[derive(Debug)]
+enum PullError {
+    /// The peer is unreachable, slow or has nothing usable: try another.
+    Soft(String),
+    /// The peer served something false: mark it bad.
+    Bad(String),
+    /// This node's own fault (storage).
+    Local(String),
+}
+
+impl Replication {
+    fn new(opts: ReplicationOptions) -> Replication {
+        let mut explicit: Vec<String> = Vec::new();
+        for p in &opts.peers {
+            let u = normalize(p);
+            if !u.is_empty() && !explicit.contains(&u) {
+                explicit.push(u);
+            }
+        }
+        Replication {
+            interval: opts.interval,
+            explicit,
+            book: StdMutex::new(Book::default()),
+            wake: Notify::new(),
+            http: peer_client(),
+        }
+    }
+
+    fn book(&self) -> std::sync::MutexGuard<'_, Book> {
+        self.book.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Asks for a pull now (e.g. after this node forwarded an entry of index
+    /// `size - 1`): the next round goes on until the log reaches `size`.
+    pub fn want(&self, size: u64) {
+        {
+            let mut b = self.book();
+            b.target = b.target.max(size);
+        }
+        self.wake.notify_one();
+    }
+
+    /// The latest head this node verified (and holds the log up to).
+    pub fn head(&self) -> Option<Head> {
+        self.book().head.clone()
+    }
+
+    /// The peers with their state, in the order they are tried.
+    pub fn peers(&self) -> Vec<PeerStatus> {
+        self.book().peers.clone()
+    }
+
+    fn announced(&self, from_url: Option<String>, size: u64) {
+        {
+            let mut b = self.book();
+            b.target = b.target.max(size);
+            if from_url.is_some() {
+                b.prefer = from_url;
+            }
+        }
+        self.wake.notify_one();
+    }
+
+    /// Brings the peer list up to date with the registry: `--peer` URLs first, then
+    /// active hubs, then the other nodes with an address (never this node). Keeps
+    /// each known peer's history.
+    fn refresh_peers(&self, state: &GovState, me: &str, my_url: Option<&str>) {
+        let mut list: Vec<(String, Option<String>, Option<NodeType>, &'static str)> = Vec::new();
+        for u in &self.explicit {
+            list.push((u.clone(), None, None, "option"));
+        }
+        let mut nodes: Vec<_> = state
+            .nodes()
+            .into_iter()
+            .filter(|n| n.node_id != me && n.status == NodeStatus::Active)
+            .filter_map(|n| n.network_address.as_deref().map(|a| (normalize(a), n)))
+            .filter(|(a, _)| !a.is_empty() && Some(a.as_str()) != my_url)
+            .collect();
+        nodes.sort_by_key(|(_, n)| n.node_type != NodeType::GovernanceHub);
+        for (url, n) in nodes {
+            if let Some(e) = list.iter_mut().find(|e| e.0 == url) {
+                e.1 = Some(n.node_id.clone());
+                e.2 = Some(n.node_type);
+            } else {
+                list.push((url, Some(n.node_id.clone()), Some(n.node_type), "registry"));
+            }
+        }
+        let mut b = self.book();
+        let mut old = std::mem::take(&mut b.peers);
+        for (url, node_id, node_type, source) in list {
+            let p = match old.iter().position(|p| p.url == url) {
+                Some(i) => {
+                    let mut p = old.swap_remove(i);
+                    if node_id.is_some() {
+                        p.node_id = node_id;
+                        p.node_type = node_type;
+                    }
+                    p
+                }
+                None => PeerStatus::new(url, node_id, node_type, source),
+            };
+            b.peers.push(p);
+        }
+    }
+
+    fn update(&self, url: &str, f: impl FnOnce(&mut PeerStatus)) {
+        let mut b = self.book();
+        if let Some(p) = b.peers.iter_mut().find(|p| p.url == url) {
+            f(p);
+        }
+    }
+
+    /// The JSON of `GET /v1/replication` (without this node's own size and root).
+    fn view(&self) -> Value {
+        let b = self.book();
+        json!({
+            "replicating": true,
+            "interval_ms": self.interval.as_millis() as u64,
+            "rounds": b.rounds,
+            "last_round": b.last_round,
+            "target_size": b.target,
+            "seal_size": b.head.as_ref().map(|h| h.size),
+            "seal_root": b.head.as_ref().map(|h| h.root),
+            "seal_hub": b.head.as_ref().map(|h| h.hub_node_id.clone()),
+            "seal": b.head.as_ref().map(|h| h.note.clone()),
+            "peers": b.peers,
+            "evidence": b.evidence,
+        })
+    }
+}
+
+/// Starts replication for `app` (a non-hub node) until `stop` turns true. The API
+/// reaches the service through [`AppState::replication`].
+pub fn start(
+    app: AppState,
+    opts: ReplicationOptions,
+    stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    let r = Arc::new(Replication::new(opts));
+    app.set_replication(r.clone());
+    tokio::spawn(run(app, r, stop))
+}
+
+async fn run(app: AppState, r: Arc<Replication>, mut stop: watch::Receiver<bool>) {
+    load_stored_seal(&app, &r).await;
+    let mut tick = tokio::time::interval(r.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = r.wake.notified() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+        round(&app, &r).await;
+    }
+}
+
+/// One round: try peers in order until the log has reached what was announced and
+/// one peer answered with a valid head.
+async fn round(app: &AppState, r: &Replication) {
+    let (me, my_url) = (app.info().node_id.clone(), app.url().map(normalize));
+    {
+        let l = app.ledger().lock().await;
+        r.refresh_peers(l.state(), &me, my_url.as_deref());
+    }
+    let order: Vec<String> = {
+        let mut b = r.book();
+        b.rounds += 1;
+        b.last_round = Some(now());
+        let mut urls: Vec<String> = b
+            .peers
+            .iter()
+            .filter(|p| !p.bad)
+            .map(|p| p.url.clone())
+            .collect();
+        if let Some(pref) = b.prefer.take()
+            && let Some(i) = urls.iter().position(|u| *u == pref)
+        {
+            let u = urls.remove(i);
+            urls.insert(0, u);
+        }
+        urls
+    };
+    for url in order {
+        let result = pull_from(app, r, &url).await;
+        let own = app.ledger().lock().await.size();
+        match result {
+            Ok((head_size, pulled)) => {
+                r.update(&url, |p| {
+                    p.last_pull = Some(now());
+                    p.last_head_size = Some(head_size);
+                    p.entries_pulled += pulled;
+                    p.last_error = None;
+                });
+                if own >= r.book().target {
+                    return;
+                }
+            }
+            Err(PullError::Soft(why)) => {
+                tracing::debug!(peer = %url, %why, "no pull from this peer");
+                r.update(&url, |p| {
+                    p.last_error = Some(why);
+                    p.last_error_at = Some(now());
+                });
+            }
+            Err(PullError::Bad(why)) => {
+                tracing::warn!(peer = %url, %why, "peer marked bad");
+                r.update(&url, |p| {
+                    p.bad = true;
+                    p.bad_reason = Some(why.clone());
+                    p.bad_since = Some(now());
+                    p.last_error = Some(why);
+                    p.last_error_at = Some(now());
+                });
+            }
+            Err(PullError::Local(why)) => {
+                tracing::error!(peer = %url, %why, "replication stopped by a local error");
+                r.update(&url, |p| {
+                    p.last_error = Some(format!("local: {why}"));
+                    p.last_error_at = Some(now());
+                });
+                return;
+            }
+        }
+    }
+}
+
+async fn get(r: &Replication, url: &str) -> Result<(u16, Vec<u8>), PullError> {
+    let resp = r
+        .http
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| PullError::Soft(format!("GET {url}: {e}")))?;
+    let status = resp.status().as_u16();
+    let body = read_capped(resp, MAX_ANSWER_BYTES)
+        .await
+        .map_err(|e| PullError::Soft(format!("GET {url}: {e}")))?;
+    Ok((status, body))
+}
+
+async fn read_capped(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, String> {
+    let mut buf = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+        if buf.len() + chunk.len() > limit {
+            return Err(format!("the answer is larger than {limit} bytes"));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf)
+}
+
+fn text(body: Vec<u8>, what: &str) -> Result<String, PullError> {
+    String::from_utf8(body).map_err(|_| PullError::Bad(format!("{what} is not UTF-8 text")))
+}
+
+/// The peer's head: its seal. Where clause 5.4 asks for no cosignatures (no
+/// witnesses) a hub's own checkpoint is a seal too, and fresher: it is asked first.
+async fn fetch_head(app: &AppState, r: &Replication, base: &str) -> Result<Head, PullError> {
+    let no_witnesses = {
+        let l = app.ledger().lock().await;
+        seal_threshold(l.state()).is_ok_and(|t| t == 0)
+    };
+    let paths: &[&str] = if no_witnesses {
+        &["/v1/log/checkpoint", "/v1/log/seal"]
+    } else {
+        &["/v1/log/seal"]
+    };
+    let mut tried = Vec::new();
+    for path in paths {
+        let (status, body) = get(r, &format!("{base}{path}")).await?;
+        if status == 404 {
+            tried.push(format!("{path}: 404"));
+            continue;
+        }
+        if status != 200 {
+            tried.push(format!("{path}: HTTP {status}"));
+            continue;
+        }
+        let t = text(body, &format!("the answer of {path}"))?;
+        let l = app.ledger().lock().await;
+        match verify_head(&t, l.state()) {
+            Ok(h) => return Ok(h),
+            Err(HeadError::False(why)) => return Err(PullError::Bad(format!("{path}: {why}"))),
+            Err(HeadError::Unusable(why)) => tried.push(format!("{path}: {why}")),
+        }
+    }
+    Err(PullError::Soft(format!(
+        "no verifiable head ({})",
+        tried.join("; ")
+    )))
+}
+
+#[derive(Deserialize)]
+struct ConsistencyAnswer {
+    from: u64,
+    to: u64,
+    proof: Vec<Digest>,
+}
+
+#[derive(Deserialize)]
+struct EntriesAnswer {
+    entries: Vec<LogRecord>,
+}
+
+/// Pulls from one peer; returns (the peer's head size, entries appended).
+async fn pull_from(app: &AppState, r: &Replication, base: &str) -> Result<(u64, u64), PullError> {
+    let head = fetch_head(app, r, base).await?;
+    let (own, own_root) = {
+        let l = app.ledger().lock().await;
+        if head.size <= l.size() {
+            // Not ahead: it must agree with our own log at its size.
+            let ours = l
+                .tree()
+                .root_at(head.size)
+                .map_err(|e| PullError::Bad(format!("head of size {}: {e}", head.size)))?;
+            drop(l);
+            if ours != head.root {
+                let why = fork_reason(&head, &ours);
+                record_fork(app, r, &head, base).await;
+                return Err(PullError::Bad(why));
+            }
+            keep_seal(app, r, &head).await;
+            return Ok((head.size, 0));
+        }
+        (l.size(), l.root())
+    };
+
+    // Ahead: its checkpoint must extend our log.
+    let q = format!(
+        "{base}/v1/log/proof/consistency?from={own}&to={}",
+        head.size
+    );
+    let (status, body) = get(r, &q).await?;
+    if status != 200 {
+        return Err(PullError::Soft(format!(
+            "consistency proof {own} to {}: HTTP {status}: {}",
+            head.size,
+            String::from_utf8_lossy(&body[..body.len().min(300)])
+        )));
+    }
+    let proof: ConsistencyAnswer = serde_json::from_slice(&body)
+        .map_err(|e| PullError::Bad(format!("the consistency proof is malformed: {e}")))?;
+    if proof.from != own || proof.to != head.size {
+        return Err(PullError::Bad(format!(
+            "asked for a consistency proof from {own} to {}, got one from {} to {}",
+            head.size, proof.from, proof.to
+        )));
+    }
+    if let Err(e) = verify_consistency(own, head.size, &own_root, &head.root, &proof.proof) {
+        return Err(PullError::Bad(format!(
+            "forked checkpoint: the checkpoint of size {} (root {}, signed by hub {}) is not \
+             consistent with this node's log of size {own} (root {own_root}): {e}",
+            head.size, head.root, head.hub_node_id
+        )));
+    }
+
+    // The entries, checked against the verified root before anything is stored.
+    let mut records: Vec<LogRecord> = Vec::with_capacity((head.size - own) as usize);
+    let mut next = own;
+    while next < head.size {
+        let end = head.size.min(next + PAGE);
+        let (status, body) =
+            get(r, &format!("{base}/v1/log/entries?start={next}&end={end}")).await?;
+        if status != 200 {
+            return Err(PullError::Soft(format!(
+                "entries {next} to {end}: HTTP {status}"
+            )));
+        }
+        let page: EntriesAnswer = serde_json::from_slice(&body).map_err(|e| {
+            PullError::Bad(format!("the entries from index {next} are malformed: {e}"))
+        })?;
+        if page.entries.is_empty() {
+            return Err(PullError::Soft(format!(
+                "the peer served no entries from index {next} though its head has size {}",
+                head.size
+            )));
+        }
+        for rec in page.entries {
+            if next >= end {
+                break;
+            }
+            if rec.index != next {
+                return Err(PullError::Bad(format!(
+                    "asked for entry {next}, the peer served a record with index {}",
+                    rec.index
+                )));
+            }
+            records.push(rec);
+            next += 1;
+        }
+    }
+    let mut tree: MerkleTree = {
+        let l = app.ledger().lock().await;
+        if l.size() != own {
+            return Err(PullError::Soft(
+                "the log grew during the pull; retrying".into(),
+            ));
+        }
+        l.tree().clone()
+    };
+    for rec in &records {
+        tree.push(rec.leaf_hash());
+    }
+    if tree.root() != head.root {
+        let which = first_bad_entry(r, base, &records, &head).await;
+        return Err(PullError::Bad(format!(
+            "tampered entry: entries {own} to {} served by this peer hash to root {}, \
+             not to the root {} of the checkpoint signed by hub {}{which}",
+            head.size - 1,
+            tree.root(),
+            head.root,
+            head.hub_node_id
+        )));
+    }
+
+    // Verified: append through the state machine.
+    let ledger: SharedLedger = app.ledger().clone();
+    let guard = ledger.lock_owned().await;
+    let n = records.len() as u64;
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut l = guard;
+        if l.size() != own {
+            return (l.size(), Err(None));
+        }
+        let res = l.append_records(&records).map(|_| ()).map_err(Some);
+        (l.size(), res)
+    })
+    .await
+    .map_err(|e| PullError::Local(format!("append task failed: {e}")))?;
+    let (size, res) = outcome;
+    if size > own {
+        app.notify_log(size);
+    }
+    match res {
+        Ok(()) => {}
+        Err(None) => {
+            return Err(PullError::Soft(
+                "the log grew during the pull; retrying".into(),
+            ));
+        }
+        Err(Some(LedgerError::RecordRejected { index, rejection })) => {
+            return Err(PullError::Bad(format!(
+                "entry {index} is in the checkpoint signed by hub {} but fails the state \
+                 machine: {rejection} (entries before it were kept)",
+                head.hub_node_id
+            )));
+        }
+        Err(Some(LedgerError::Rejected(rejection))) => {
+            return Err(PullError::Bad(format!(
+                "an entry fails the state machine: {rejection}"
+            )));
+        }
+        Err(Some(e)) => return Err(PullError::Local(e.to_string())),
+    }
+    keep_seal(app, r, &head).await;
+    tracing::info!(peer = %base, from = own, to = size, "replicated");
+    Ok((head.size, n))
+}
+
+/// Keeps `head` as this node's latest verified head if it is larger than the one it
+/// has, and stores it as this node's seal (`crate::seal`, served at
+/// `GET /v1/log/seal`) so that others can pull from this node too.
+async fn keep_seal(app: &AppState, r: &Replication, head: &Head) {
+    if r.book().head.as_ref().is_some_and(|h| h.size >= head.size) {
+        return;
+    }
+    if let Err(e) = crate::seal::store_verified_seal(app, &head.note).await {
+        tracing::warn!(size = head.size, error = %e, "could not store the seal");
+        return;
+    }
+    let mut b = r.book();
+    if b.head.as_ref().is_none_or(|h| h.size < head.size) {
+        b.head = Some(head.clone());
+    }
+}
+
+/// The seal stored by an earlier run, if it still verifies.
+async fn load_stored_seal(app: &AppState, r: &Replication) {
+    let store = app.seals().clone();
+    let Ok(Ok(Some(stored))) = tokio::task::spawn_blocking(move || store.latest()).await else {
+        return;
+    };
+    let l = app.ledger().lock().await;
+    if let Ok(h) = verify_head(&stored.text, l.state())
+        && l.tree().root_at(h.size).is_ok_and(|root| root == h.root)
+    {
+        r.book().head = Some(h);
+    }
+}
+
+fn fork_reason(head: &Head, ours: &Digest) -> String {
+    format!(
+        "forked checkpoint: the checkpoint of size {} signed by hub {} has root {}, this \
+         node's log has root {ours} at that size",
+        head.size, head.hub_node_id, head.root
+    )
+}
+
+/// A same-size fork of two hub-signed checkpoints (our verified head and the one a
+/// peer served) is provable offline: submit it as an `evidence` entry
+/// (`checkpoint_fork`) through the orderer (to a hub), and show it at
+/// `GET /v1/replication`.
+async fn record_fork(app: &AppState, r: &Replication, forked: &Head, peer: &str) {
+    let ours = r.head();
+    let Some(ours) = ours.filter(|h| h.size == forked.size && h.root != forked.root) else {
+        return;
+    };
+    let notes = vec![ours.note.clone(), forked.note.clone()];
+    if r.book().evidence.iter().any(|e| e["notes"] == json!(notes)) {
+        return;
+    }
+    let op = Operation::Evidence(EvidenceOp {
+        kind: EvidenceKind::CheckpointFork,
+        notes: notes.clone(),
+    });
+    let submitted = match app.submit_own(op).await {
+        Ok(c) => json!({"index": c.index, "entry_hash": c.entry_hash}),
+        Err(e) => json!({"error": e.to_string()}),
+    };
+    tracing::warn!(%peer, size = forked.size, %submitted, "checkpoint fork: evidence submitted");
+    r.book().evidence.push(json!({
+        "kind": "checkpoint_fork",
+        "peer": peer,
+        "size": forked.size,
+        "notes": notes,
+        "recorded_at": now(),
+        "submitted": submitted,
+    }));
+}
+
+/// Names the first served entry that differs from the peer's own inclusion proof
+/// (best effort, for the report; the refusal does not depend on it).
+async fn first_bad_entry(
+    r: &Replication,
+    base: &str,
+    records: &[LogRecord],
+    head: &Head,
+) -> String {
+    for rec in records.iter().take(64) {
+        let url = format!(
+            "{base}/v1/log/proof/inclusion?index={}&size={}",
+            rec.index, head.size
+        );
+        let Ok((200, body)) = get(r, &url).await else {
+            return String::new();
+        };
+        #[derive(Deserialize)]
+        struct Inc {
+            leaf_hash: Digest,
+            proof: Vec<Digest>,
+        }
+        let Ok(inc) = serde_json::from_slice::<Inc>(&body) else {
+            return String::new();
+        };
+        let proven = govmesh_core::merkle::verify_inclusion(
+            &inc.leaf_hash,
+            rec.index,
+            head.size,
+            &inc.proof,
+            &head.root,
+        )
+        .is_ok();
+        if proven && inc.leaf_hash != rec.leaf_hash() {
+            return format!(
+                "; entry {} differs from the leaf the checkpoint commits to",
+                rec.index
+            );
+        }
+    }
+    String::new()
+}
+
+// ---------------------------------------------------------------- HTTP handlers
+
+/// `GET /v1/replication`.
+pub(crate) async fn replication_view(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let (size, root) = {
+        let l = app.ledger().lock().await;
+        (l.size(), l.root())
+    };
+    let mut v = match app.replication() {
+        Some(r) => r.view(),
+        None => json!({
+            "replicating": false,
+            "reason": "a governance hub orders the log through the council; it does not pull",
+            "peers": [],
+        }),
+    };
+    v["node_id"] = Value::String(app.info().node_id.clone());
+    v["node_type"] = Value::String(app.info().node_type.as_str().to_owned());
+    v["size"] = json!(size);
+    v["root"] = json!(root);
+    Ok(Json(v))
+}
+
+/// `POST /v1/replication/announce`: a peer-signed seal; pull at once if it is ahead.
+pub(crate) async fn announce(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let (from, head, own, from_url) = {
+        let l = app.ledger().lock().await;
+        let from = peer_auth::verify(
+            l.state(),
+            &headers,
+            "POST",
+            ANNOUNCE_PATH,
+            &body,
+            &[
+                NodeType::GovernanceHub,
+                NodeType::ComplianceWitness,
+                NodeType::TrustFork,
+            ],
+        )?;
+        let t = std::str::from_utf8(&body).map_err(|_| {
+            ApiError::bad_request("bad_seal", "the announced seal is not UTF-8 text")
+        })?;
+        let head = verify_head(t, l.state())
+            .map_err(|e| ApiError::unprocessable("bad_seal", format!("the announced seal: {e}")))?;
+        let from_url = l
+            .state()
+            .node(&from)
+            .and_then(|n| n.network_address.as_deref())
+            .map(normalize);
+        (from, head, l.size(), from_url)
+    };
+    let pulling = match app.replication() {
+        Some(r) if head.size > own => {
+            r.announced(from_url, head.size);
+            true
+        }
+        _ => false,
+    };
+    // A node that already holds the sealed entries (e.g. a council follower) keeps the
+    // seal as its latest (crate::seal, served at GET /v1/log/seal).
+    if head.size <= own
+        && let Ok(text) = std::str::from_utf8(&body)
+        && let Err(e) = crate::seal::store_verified_seal(&app, text).await
+    {
+        tracing::debug!(%from, error = %e, "the announced seal was not stored");
+    }
+    tracing::debug!(%from, size = head.size, own, pulling, "seal announced");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "from": from,
+            "announced_size": head.size,
+            "size": own,
+            "pulling": pulling,
+        })),
+    )
+        .into_response())
+}
+
+// ---------------------------------------------------------------- forwarding orderer
+
+/// The orderer of a non-hub node: sends each entry to a governance hub (active hubs
+/// of the registry with an address, in turn) and returns the hub's answer.
+pub struct ForwardingOrderer {
+    ledger: SharedLedger,
+    me: String,
+    http: reqwest::Client,
+}
+
+impl ForwardingOrderer {
+    pub fn new(ledger: SharedLedger, node_id: String) -> ForwardingOrderer {
+        ForwardingOrderer {
+            ledger,
+            me: node_id,
+            http: peer_client(),
+        }
+    }
+
+    async fn forward(&self, envelope: Envelope) -> Result<Committed, SubmitError> {
+        let hubs: Vec<String> = {
+            let l = self.ledger.lock().await;
+            l.state()
+                .nodes()
+                .into_iter()
+                .filter(|n| {
+                    n.node_type == NodeType::GovernanceHub
+                        && n.status == NodeStatus::Active
+                        && n.node_id != self.me
+                })
+                .filter_map(|n| n.network_address.as_deref().map(normalize))
+                .filter(|a| !a.is_empty())
+                .collect()
+        };
+        if hubs.is_empty() {
+            return Err(SubmitError::Forwarded {
+                status: 503,
+                code: "no_hub".into(),
+                message: "no active governance hub with a network address in the registry to \
+                          forward the entry to"
+                    .into(),
+            });
+        }
+        let body = serde_json::to_vec(&envelope)
+            .map_err(|e| SubmitError::Storage(format!("encoding the entry: {e}")))?;
+        let mut failures = Vec::new();
+        let mut last = None;
+        for hub in hubs {
+            let url = format!("{hub}/v1/entries");
+            let resp = match self
+                .http
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send()
+                .await
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    failures.push(format!("{hub}: {e}"));
+                    continue;
+                }
+            };
+            let status = resp.status().as_u16();
+            let bytes = match read_capped(resp, 1 << 20).await {
+                Ok(b) => b,
+                Err(e) => {
+                    failures.push(format!("{hub}: {e}"));
+                    continue;
+                }
+            };
+            if status == 201 || status == 200 {
+                return serde_json::from_slice::<Committed>(&bytes).map_err(|e| {
+                    SubmitError::Forwarded {
+                        status: 502,
+                        code: "bad_hub_answer".into(),
+                        message: format!(
+                            "hub {hub} accepted the entry but its answer does not parse: {e}"
+                        ),
+                    }
+                });
+            }
+            let (code, message) = error_body(&bytes);
+            let answer = SubmitError::Forwarded {
+                status,
+                code,
+                message,
+            };
+            if status >= 500 {
+                failures.push(format!("{hub}: HTTP {status}"));
+                last = Some(answer);
+                continue;
+            }
+            return Err(answer);
+        }
+        Err(last.unwrap_or_else(|| SubmitError::Forwarded {
+            status: 503,
+            code: "no_hub".into(),
+            message: format!("no governance hub answered: {}", failures.join("; ")),
+        }))
+    }
+}
+
+fn error_body(bytes: &[u8]) -> (String, String) {
+    let v: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
+    let code = v["error"]["code"]
+        .as_str()
+        .unwrap_or("hub_error")
+        .to_owned();
+    let message = v["error"]["message"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned());
+    (code, message)
+}
+
+impl Orderer for ForwardingOrderer {
+    fn submit(&self, envelope: Envelope) -> SubmitFuture<'_> {
+        Box::pin(self.forward(envelope))
+    }
+
+    fn applies_locally(&self) -> bool {
+        false
+    }
+}
