@@ -193,7 +193,12 @@ pub async fn stop_signal() {
 
 /// `govmesh serve`: on `listen`, else where `node.json` says this node last listened
 /// (or its registry address), else on 127.0.0.1:7420.
-pub fn serve(data: &Path, listen: Option<&str>, stop_with_parent: bool) -> Result<i32> {
+pub fn serve(
+    data: &Path,
+    listen: Option<&str>,
+    stop_with_parent: bool,
+    peers: Vec<String>,
+) -> Result<i32> {
     init_tracing();
     let listen = match listen {
         Some(l) => l.to_owned(),
@@ -203,7 +208,11 @@ pub fn serve(data: &Path, listen: Option<&str>, stop_with_parent: bool) -> Resul
     };
     let addr = parse_listen(&listen)?;
     let rt = runtime()?;
-    let node = rt.block_on(govmesh_node::serve(data, addr))?;
+    let opts = govmesh_node::ServeOptions {
+        peers,
+        ..Default::default()
+    };
+    let node = rt.block_on(govmesh_node::serve_with(data, addr, opts))?;
     announce(&node);
     let (eof_tx, eof_rx) = tokio::sync::oneshot::channel::<()>();
     if stop_with_parent {

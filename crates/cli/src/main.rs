@@ -121,6 +121,10 @@ enum Command {
         /// they stop with it).
         #[arg(long, hide = true)]
         stop_with_parent: bool,
+        /// A node to replicate the log from besides the registry's addresses
+        /// (non-hub nodes; asked first). Repeatable.
+        #[arg(long = "peer", value_name = "URL")]
+        peers: Vec<String>,
     },
     /// Start a mesh of hubs, witnesses and trust forks as separate processes on
     /// loopback, run a proposal through it and keep serving until Ctrl-C.
@@ -470,7 +474,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             data,
             listen,
             stop_with_parent,
-        } => local::serve(&data, listen.as_deref(), stop_with_parent),
+            peers,
+        } => local::serve(&data, listen.as_deref(), stop_with_parent, peers),
         Command::Bench { cmd } => bench::dispatch(cmd, json),
         Command::Demo {
             data,
