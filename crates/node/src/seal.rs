@@ -535,3 +535,82 @@ async fn ask_witness(
     }
     Err("the witness's size changed between two requests".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datadir::{InitOptions, init};
+    use govmesh_core::keys::KeyPair;
+
+    #[tokio::test]
+    async fn only_seals_of_the_nodes_own_log_are_stored() {
+        let d = tempfile::tempdir().unwrap();
+        let key = KeyPair::from_seed([5; 32]);
+        init(
+            d.path(),
+            InitOptions {
+                mesh_name: "seal-unit".into(),
+                key: key.clone(),
+                other_founders: vec![],
+                network_address: None,
+            },
+        )
+        .unwrap();
+        let app = AppState::open(d.path(), None).unwrap();
+        let origin = app.origin().to_owned();
+        let (size, root) = {
+            let l = app.ledger().lock().await;
+            (l.tree().size(), l.tree().root())
+        };
+        let seal = |size: u64, root: Digest| {
+            Checkpoint {
+                origin: origin.clone(),
+                size,
+                root,
+                extensions: vec![],
+            }
+            .sign(&origin, &key)
+            .to_text()
+        };
+        // No witnesses in this mesh: the hub's checkpoint is a seal (threshold 0).
+        assert!(app.seals().latest().unwrap().is_none());
+        let (v, stored) = store_verified_seal(&app, &seal(size, root)).await.unwrap();
+        assert!(stored);
+        assert_eq!(v.checkpoint.size, size);
+        assert_eq!(
+            app.seals().latest().unwrap().unwrap().text,
+            seal(size, root)
+        );
+        // The same size again does not replace it.
+        let (_, stored) = store_verified_seal(&app, &seal(size, root)).await.unwrap();
+        assert!(!stored);
+        // Ahead of the log, another root, another signer: refused, nothing replaced.
+        let e = store_verified_seal(&app, &seal(size + 1, root))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreSealError::Ahead { .. }), "{e}");
+        let e = store_verified_seal(&app, &seal(size, Digest([9; 32])))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreSealError::Fork { .. }), "{e}");
+        let stranger = KeyPair::from_seed([6; 32]);
+        let forged = Checkpoint {
+            origin: origin.clone(),
+            size,
+            root,
+            extensions: vec![],
+        }
+        .sign(&origin, &stranger)
+        .to_text();
+        let e = store_verified_seal(&app, &forged).await.unwrap_err();
+        assert!(
+            matches!(e, StoreSealError::Invalid(SealError::NoHubSignature { .. })),
+            "{e}"
+        );
+        assert_eq!(app.seals().latest().unwrap().unwrap().size, size);
+        // A round on a log already sealed at its size does nothing.
+        let known = KnownSizes::default();
+        let none = round(&app, &reqwest::Client::new(), &known).await.unwrap();
+        assert!(none.is_none());
+    }
+}
