@@ -72,6 +72,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/operator/withdraw"),
     ("POST", "/v1/operator/nodes"),
     ("POST", "/v1/operator/domains"),
+    ("GET", "/v1/council"),
+    ("POST", "/v1/council/append"),
+    ("POST", "/v1/council/vote"),
+    ("POST", "/v1/council/snapshot"),
     ("GET", "/v1/replication"),
     ("POST", "/v1/replication/announce"),
 ];
@@ -92,6 +96,8 @@ struct Inner {
     url: Option<String>,
     origin: String,
     log: LogNotify,
+    /// The Raft council, on governance_hub nodes served by `serve` (crate::council).
+    council: std::sync::OnceLock<Arc<crate::council::Council>>,
     /// Set on non-hub nodes once replication starts (`replicate::start`).
     replication: std::sync::OnceLock<Arc<crate::replicate::Replication>>,
     /// Set by `serve` once gossip starts (`gossip::start`).
@@ -175,6 +181,7 @@ impl AppState {
             orderer,
             url,
             log,
+            council: std::sync::OnceLock::new(),
             replication: std::sync::OnceLock::new(),
             gossip: std::sync::OnceLock::new(),
             seals,
@@ -247,6 +254,15 @@ impl AppState {
     /// The witness record, on compliance_witness nodes (crate::witness).
     pub fn witness(&self) -> Option<&Arc<crate::witness::Witness>> {
         self.0.witness.as_ref()
+    }
+
+    /// The Raft council member, on hubs started by `serve`.
+    pub fn council(&self) -> Option<&Arc<crate::council::Council>> {
+        self.0.council.get()
+    }
+
+    pub(crate) fn set_council(&self, c: Arc<crate::council::Council>) {
+        let _ = self.0.council.set(c);
     }
 
     /// Call after anything appended to the ledger outside [`AppState::submit`]
@@ -327,6 +343,10 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/operator/withdraw", post(operator_withdraw))
         .route("/v1/operator/nodes", post(operator_register_node))
         .route("/v1/operator/domains", post(operator_define_domain))
+        .route("/v1/council", get(crate::council::council_view))
+        .route("/v1/council/append", post(crate::council::append))
+        .route("/v1/council/vote", post(crate::council::vote))
+        .route("/v1/council/snapshot", post(crate::council::snapshot))
         .route("/v1/replication", get(crate::replicate::replication_view))
         .route("/v1/replication/announce", post(crate::replicate::announce))
         .fallback(no_route)

@@ -9,6 +9,7 @@
 
 mod acks;
 mod api;
+pub mod council;
 pub mod attest;
 pub mod datadir;
 mod error;

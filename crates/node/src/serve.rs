@@ -89,7 +89,16 @@ pub async fn serve_with(
     let u = url.clone();
     let app = tokio::task::spawn_blocking(move || -> Result<AppState, NodeError> {
         // Open first: if another process serves this directory, leave its files alone.
-        let app = AppState::open(&d, Some(u))?;
+        // Hubs order through the Raft council (crate::council); others as before.
+        let app = if load(&d)?.node_type == govmesh_core::model::NodeType::GovernanceHub {
+            tokio::runtime::Handle::current().block_on(crate::council::open_hub(
+                &d,
+                Some(u),
+                crate::council::CouncilSettings::for_dir(&d)?,
+            ))?
+        } else {
+            AppState::open(&d, Some(u))?
+        };
         let mut info = load(&d)?;
         info.listen = Some(local_addr.to_string());
         write_node_json(&info)?;
@@ -130,6 +139,7 @@ pub async fn serve_with(
         .then(|| crate::seal::start(app.clone(), Arc::new(|| true), rx.clone()));
     // Every node acknowledges the contract revisions it holds (crate::acks).
     let acker = crate::acks::start(app.clone(), rx.clone());
+    let council = app.council().cloned();
     let service = router(app);
     let mut srx = rx;
     let task = tokio::spawn(async move {
@@ -156,6 +166,9 @@ pub async fn serve_with(
             tracing::warn!(error = %e, "the seal task failed");
         }
         remove_url_file(&url_file);
+        if let Some(c) = council {
+            c.shutdown().await;
+        }
         close_ledger(ledger).await;
         served.map_err(|e| NodeError::Server(e.to_string()))?;
         closed.map_err(|e| NodeError::Server(format!("close task failed: {e}")))?;

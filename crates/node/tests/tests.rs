@@ -3,6 +3,7 @@
 //! HTTP over the socket, real signatures.
 
 mod close_loop;
+mod council;
 mod concurrency;
 mod gossip;
 mod hostile;

@@ -1,0 +1,534 @@
+//! The Raft council of governance hubs (openraft 0.9 over HTTP). Every hub runs a
+//! [`Council`]; it is the hub's [`Orderer`]: the leader stamps `{envelope, stamp_ms}`
+//! and proposes it, every hub applies committed entries to its Ledger through the
+//! state machine (storage.rs), and the client is answered once the entry is
+//! committed by a majority and applied (durable). A follower forwards the submission
+//! to the leader's `POST /v1/entries` and answers with the leader's answer once its
+//! own ledger holds the entry (or after a short wait). A one-hub mesh is a council of
+//! one: the same code path.
+//!
+//! Membership at bootstrap: every active governance_hub of the registry that has a
+//! `network_address` (the genesis founders on a fresh mesh), each at that address;
+//! when no hub has one, this hub alone (the single-node mesh). Every hub
+//! initializes the council with that same membership when its Raft state is pristine
+//! (openraft documents this as safe when the configs agree), so a fresh mesh elects
+//! a leader with no human step. Raft node ids are the first 8 bytes of
+//! SHA-256(node_id); the registry node id travels with each member ([`HubNode`]).
+
+mod network;
+mod storage;
+
+use crate::api::AppState;
+use crate::datadir::{NodeInfo, load, load_key, load_token};
+use crate::error::{ApiError, NodeError};
+use crate::order::{Committed, LogNotify, Orderer, SharedLedger, SubmitError, SubmitFuture, now};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use govmesh_core::Digest;
+use govmesh_core::dsse::Envelope;
+use govmesh_core::keys::KeyPair;
+use govmesh_core::model::{NodeStatus, NodeType};
+use govmesh_core::state::{RejectCode, Rejection};
+use govmesh_store::Ledger;
+use govmesh_store::raft::RaftStore;
+use openraft::error::{ClientWriteError, InitializeError, RaftError};
+use openraft::{Config, Raft, SnapshotPolicy};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub(crate) use network::{append, snapshot, vote};
+
+/// A council member as Raft knows it: the registry node id and its URL.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HubNode {
+    pub node_id: String,
+    pub addr: String,
+}
+
+/// The Raft application data: a signed entry and the leader's stamp.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CouncilRequest {
+    pub envelope: Envelope,
+    pub stamp_ms: i64,
+}
+
+/// What applying a Raft entry answered.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum CouncilAnswer {
+    Committed(Committed),
+    Rejected(Rejection),
+    /// Blank and membership entries.
+    Nothing,
+}
+
+openraft::declare_raft_types!(
+    /// openraft's type configuration for the council.
+    pub TypeConfig:
+        D = CouncilRequest,
+        R = CouncilAnswer,
+        NodeId = u64,
+        Node = HubNode,
+        SnapshotData = std::io::Cursor<Vec<u8>>,
+);
+
+/// The council's Raft id for a registry node id.
+pub fn raft_id(node_id: &str) -> u64 {
+    let d = Digest::sha256(node_id.as_bytes());
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&d.as_bytes()[..8]);
+    u64::from_be_bytes(b)
+}
+
+/// Per-node council settings file in the data directory (optional; every field
+/// optional): `{"heartbeat_ms", "election_min_ms", "election_max_ms",
+/// "snapshot_every", "keep_logs", "submit_timeout_ms"}`.
+pub const COUNCIL_FILE: &str = "council.json";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CouncilFile {
+    heartbeat_ms: Option<u64>,
+    election_min_ms: Option<u64>,
+    election_max_ms: Option<u64>,
+    snapshot_every: Option<u64>,
+    keep_logs: Option<u64>,
+    submit_timeout_ms: Option<u64>,
+}
+
+/// Timing and compaction of the council.
+#[derive(Clone, Debug)]
+pub struct CouncilSettings {
+    pub heartbeat_ms: u64,
+    pub election_min_ms: u64,
+    pub election_max_ms: u64,
+    /// Build a snapshot after this many Raft entries since the last one.
+    pub snapshot_every: u64,
+    /// Raft entries kept before the snapshot point (followers a little behind catch up
+    /// from the log rather than by snapshot).
+    pub keep_logs: u64,
+    /// How long a submission waits for a leader / for the forwarded answer.
+    pub submit_timeout: Duration,
+}
+
+impl Default for CouncilSettings {
+    fn default() -> CouncilSettings {
+        CouncilSettings {
+            heartbeat_ms: 150,
+            election_min_ms: 1000,
+            election_max_ms: 2000,
+            snapshot_every: 1000,
+            keep_logs: 200,
+            submit_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+impl CouncilSettings {
+    /// The defaults, overridden by `GOVMESH_RAFT_HEARTBEAT_MS`,
+    /// `GOVMESH_RAFT_ELECTION_MIN_MS`, `GOVMESH_RAFT_ELECTION_MAX_MS`,
+    /// `GOVMESH_RAFT_SNAPSHOT_EVERY` and `GOVMESH_RAFT_KEEP_LOGS` when set.
+    pub fn from_env() -> CouncilSettings {
+        CouncilSettings::default().with_env()
+    }
+
+    fn with_env(mut self) -> CouncilSettings {
+        let s = &mut self;
+        let var = |name: &str| std::env::var(name).ok().and_then(|v| v.trim().parse().ok());
+        if let Some(v) = var("GOVMESH_RAFT_HEARTBEAT_MS") {
+            s.heartbeat_ms = v;
+        }
+        if let Some(v) = var("GOVMESH_RAFT_ELECTION_MIN_MS") {
+            s.election_min_ms = v;
+        }
+        if let Some(v) = var("GOVMESH_RAFT_ELECTION_MAX_MS") {
+            s.election_max_ms = v;
+        }
+        if let Some(v) = var("GOVMESH_RAFT_SNAPSHOT_EVERY") {
+            s.snapshot_every = v;
+        }
+        if let Some(v) = var("GOVMESH_RAFT_KEEP_LOGS") {
+            s.keep_logs = v;
+        }
+        self
+    }
+
+    /// The defaults, then `DIR/council.json` if present, then the environment
+    /// variables of [`CouncilSettings::from_env`].
+    pub fn for_dir(dir: &Path) -> Result<CouncilSettings, NodeError> {
+        let path = dir.join(COUNCIL_FILE);
+        let file: CouncilFile = match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| NodeError::BadFile {
+                path: path.clone(),
+                message: e.to_string(),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => CouncilFile::default(),
+            Err(e) => return Err(NodeError::Io { path, source: e }),
+        };
+        let mut s = CouncilSettings::default();
+        s.heartbeat_ms = file.heartbeat_ms.unwrap_or(s.heartbeat_ms);
+        s.election_min_ms = file.election_min_ms.unwrap_or(s.election_min_ms);
+        s.election_max_ms = file.election_max_ms.unwrap_or(s.election_max_ms);
+        s.snapshot_every = file.snapshot_every.unwrap_or(s.snapshot_every);
+        s.keep_logs = file.keep_logs.unwrap_or(s.keep_logs);
+        if let Some(ms) = file.submit_timeout_ms {
+            s.submit_timeout = Duration::from_millis(ms);
+        }
+        Ok(s.with_env())
+    }
+
+    fn raft_config(&self, cluster: &str) -> Result<Config, NodeError> {
+        Config {
+            cluster_name: cluster.to_owned(),
+            heartbeat_interval: self.heartbeat_ms,
+            election_timeout_min: self.election_min_ms,
+            election_timeout_max: self.election_max_ms,
+            // Requests must fit the API's body limit (1 MiB).
+            max_payload_entries: 64,
+            snapshot_max_chunk_size: 256 * 1024,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snapshot_every.max(1)),
+            max_in_snapshot_log_to_keep: self.keep_logs,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| NodeError::BadOptions(format!("Raft settings: {e}")))
+    }
+}
+
+/// This hub's council member.
+pub struct Council {
+    raft: Raft<TypeConfig>,
+    id: u64,
+    node_id: String,
+    ledger: SharedLedger,
+    log: LogNotify,
+    http: reqwest::Client,
+    settings: CouncilSettings,
+    sm_alive: Arc<()>,
+}
+
+/// The council membership from the registry: the active governance_hub nodes that
+/// have a `network_address` (a hub without one is a voting identity, not a server).
+/// When no hub has an address, this hub alone (at `my_url`) is the council; when
+/// others have one and this hub has none, that is an error (the others would leave
+/// it out, and two councils must never form).
+fn registry_members(
+    state: &govmesh_core::state::State,
+    me: &str,
+    my_url: Option<&str>,
+) -> Result<BTreeMap<u64, HubNode>, NodeError> {
+    let mut members = BTreeMap::new();
+    for n in state.nodes() {
+        if n.node_type != NodeType::GovernanceHub || n.status != NodeStatus::Active {
+            continue;
+        }
+        let Some(addr) = &n.network_address else {
+            continue;
+        };
+        let id = raft_id(&n.node_id);
+        if let Some(other) = members.insert(
+            id,
+            HubNode {
+                node_id: n.node_id.clone(),
+                addr: addr.clone(),
+            },
+        ) {
+            return Err(NodeError::BadOptions(format!(
+                "hubs {} and {} map to the same Raft id {id}",
+                other.node_id, n.node_id
+            )));
+        }
+    }
+    if members.is_empty() {
+        members.insert(
+            raft_id(me),
+            HubNode {
+                node_id: me.to_owned(),
+                addr: my_url.unwrap_or_default().to_owned(),
+            },
+        );
+    }
+    if !members.contains_key(&raft_id(me)) {
+        return Err(NodeError::BadOptions(format!(
+            "this hub ({me}) has no network_address in the registry while other hubs do: \
+             it cannot join their council (register its address first)"
+        )));
+    }
+    Ok(members)
+}
+
+impl Council {
+    /// Opens `raft.db` beside the ledger, starts Raft and, when its state is
+    /// pristine, initializes the council with the registry's hubs.
+    pub async fn start(
+        info: &NodeInfo,
+        key: KeyPair,
+        ledger: SharedLedger,
+        log: LogNotify,
+        url: Option<String>,
+        settings: CouncilSettings,
+    ) -> Result<Arc<Council>, NodeError> {
+        let dir = info.dir.clone();
+        let db = tokio::task::spawn_blocking(move || RaftStore::open(&dir))
+            .await
+            .map_err(|e| NodeError::Server(format!("opening raft.db failed: {e}")))?
+            .map_err(|e| NodeError::Ledger(e.to_string()))?;
+        let db = Arc::new(Mutex::new(db));
+        let alive = Arc::new(());
+        let sm = {
+            let (l, d, n, a) = (ledger.clone(), db.clone(), log.clone(), alive.clone());
+            tokio::task::spawn_blocking(move || storage::StateMachine::open(l, d, n, a))
+                .await
+                .map_err(|e| NodeError::Server(format!("opening raft.db failed: {e}")))?
+                .map_err(NodeError::Ledger)?
+        };
+        let logs = storage::LogStore::new(db);
+        let config = Arc::new(settings.raft_config(&info.mesh_id)?);
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .build()
+            .map_err(|e| NodeError::Server(format!("HTTP client: {e}")))?;
+        let net = network::Network {
+            http: http.clone(),
+            key: key.clone(),
+        };
+        let id = raft_id(&info.node_id);
+        let raft = Raft::new(id, config, net, logs, sm)
+            .await
+            .map_err(|e| NodeError::Server(format!("starting Raft: {e}")))?;
+        let council = Arc::new(Council {
+            raft,
+            id,
+            node_id: info.node_id.clone(),
+            ledger,
+            log,
+            http,
+            settings,
+            sm_alive: alive,
+        });
+        let initialized = council
+            .raft
+            .is_initialized()
+            .await
+            .map_err(|e| NodeError::Server(format!("Raft: {e}")))?;
+        if !initialized {
+            let members = {
+                let l = council.ledger.lock().await;
+                registry_members(l.state(), &info.node_id, url.as_deref())?
+            };
+            tracing::info!(members = members.len(), "initializing the Raft council");
+            match council.raft.initialize(members).await {
+                Ok(()) => {}
+                // Another hub's initialization reached us first: same membership.
+                Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
+                Err(e) => return Err(NodeError::Server(format!("initializing Raft: {e}"))),
+            }
+        }
+        Ok(council)
+    }
+
+    pub(crate) fn raft(&self) -> &Raft<TypeConfig> {
+        &self.raft
+    }
+
+    /// Stops Raft and waits (up to 5 s) until its state machine has let go of the
+    /// ledger, so the ledger can be closed.
+    pub async fn shutdown(&self) {
+        if let Err(e) = self.raft.shutdown().await {
+            tracing::warn!(error = %e, "stopping Raft failed");
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while Arc::strong_count(&self.sm_alive) > 1 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Whether this hub leads the council now.
+    pub fn is_leader(&self) -> bool {
+        self.raft.metrics().borrow().current_leader == Some(self.id)
+    }
+
+    /// The council as `GET /v1/council` shows it.
+    pub fn view(&self) -> Value {
+        let m = self.raft.metrics().borrow().clone();
+        let members: Vec<Value> = m
+            .membership_config
+            .membership()
+            .nodes()
+            .map(|(id, n)| {
+                json!({
+                    "node_id": n.node_id,
+                    "raft_id": id,
+                    "url": n.addr,
+                    "voter": m.membership_config.membership().voter_ids().any(|v| v == *id),
+                })
+            })
+            .collect();
+        let leader = m.current_leader.and_then(|l| {
+            m.membership_config
+                .membership()
+                .get_node(&l)
+                .map(|n| json!({"node_id": n.node_id, "raft_id": l, "url": n.addr}))
+        });
+        json!({
+            "node_id": self.node_id,
+            "raft_id": self.id,
+            "state": format!("{:?}", m.state).to_lowercase(),
+            "term": m.current_term,
+            "leader": leader,
+            "members": members,
+            "last_log_index": m.last_log_index,
+            "last_applied_index": m.last_applied.map(|l| l.index),
+            "snapshot_index": m.snapshot.map(|l| l.index),
+            "purged_index": m.purged.map(|l| l.index),
+        })
+    }
+
+    async fn submit_inner(&self, envelope: Envelope) -> Result<Committed, SubmitError> {
+        let deadline = tokio::time::Instant::now() + self.settings.submit_timeout;
+        let mut pause = Duration::from_millis(20);
+        loop {
+            let req = CouncilRequest {
+                envelope: envelope.clone(),
+                stamp_ms: now().millis(),
+            };
+            let leader = match self.raft.client_write(req).await {
+                Ok(resp) => {
+                    return match resp.data {
+                        CouncilAnswer::Committed(c) => Ok(c),
+                        CouncilAnswer::Rejected(r) => Err(SubmitError::Rejected(r)),
+                        CouncilAnswer::Nothing => {
+                            Err(SubmitError::Storage("the council applied no entry".into()))
+                        }
+                    };
+                }
+                Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => f.leader_node,
+                Err(RaftError::APIError(e)) => return Err(SubmitError::Storage(e.to_string())),
+                Err(RaftError::Fatal(e)) => {
+                    tracing::warn!(error = %e, "Raft stopped");
+                    return Err(SubmitError::Stopped);
+                }
+            };
+            if let Some(node) = leader.filter(|n| n.node_id != self.node_id && !n.addr.is_empty()) {
+                return self.forward(&node, &envelope, deadline).await;
+            }
+            // No leader yet (an election is under way): wait and retry.
+            if tokio::time::Instant::now() + pause > deadline {
+                return Err(SubmitError::Storage(
+                    "the council has no leader (not enough hubs reachable?)".into(),
+                ));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(500));
+        }
+    }
+
+    /// Sends the entry to the leader's `POST /v1/entries`; on success waits (briefly)
+    /// until this hub's ledger holds it too, so the client reads its own write here.
+    async fn forward(
+        &self,
+        leader: &HubNode,
+        envelope: &Envelope,
+        deadline: tokio::time::Instant,
+    ) -> Result<Committed, SubmitError> {
+        let url = format!("{}/v1/entries", leader.addr.trim_end_matches('/'));
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let resp = self
+            .http
+            .post(&url)
+            .timeout(left.max(Duration::from_secs(1)))
+            .json(envelope)
+            .send()
+            .await
+            .map_err(|e| SubmitError::Storage(format!("forwarding to the leader {url}: {e}")))?;
+        let status = resp.status();
+        let body: Value = resp
+            .json()
+            .await
+            .map_err(|e| SubmitError::Storage(format!("the leader's answer from {url}: {e}")))?;
+        if status.is_success() {
+            let c: Committed = serde_json::from_value(body).map_err(|e| {
+                SubmitError::Storage(format!("the leader's answer from {url}: {e}"))
+            })?;
+            let mut rx = self.log.subscribe();
+            let want = c.index + 1;
+            let wait = tokio::time::timeout(Duration::from_secs(5), rx.wait_for(|s| *s >= want));
+            if wait.await.is_err() {
+                tracing::warn!(index = c.index, "forwarded entry not applied here yet");
+            }
+            return Ok(c);
+        }
+        let code = body["error"]["code"].as_str().unwrap_or("").to_owned();
+        let message = body["error"]["message"].as_str().unwrap_or("").to_owned();
+        match serde_json::from_value::<RejectCode>(Value::String(code.clone())) {
+            Ok(code) => Err(SubmitError::Rejected(Rejection { code, message })),
+            Err(_) => Err(SubmitError::Storage(format!(
+                "the leader {url} answered {status} {code}: {message}"
+            ))),
+        }
+    }
+}
+
+impl Orderer for Council {
+    fn submit(&self, envelope: Envelope) -> SubmitFuture<'_> {
+        Box::pin(self.submit_inner(envelope))
+    }
+}
+
+/// Opens a hub's data directory with the council as its orderer (what `serve` uses
+/// for governance_hub nodes).
+pub async fn open_hub(
+    dir: &Path,
+    url: Option<String>,
+    settings: CouncilSettings,
+) -> Result<AppState, NodeError> {
+    let d = dir.to_owned();
+    let (info, key, token, ledger) = tokio::task::spawn_blocking(move || {
+        let info = load(&d)?;
+        let key = load_key(&d)?;
+        let token = load_token(&d)?;
+        let ledger = Ledger::open(&d).map_err(|e| NodeError::Ledger(e.to_string()))?;
+        Ok::<_, NodeError>((info, key, token, ledger))
+    })
+    .await
+    .map_err(|e| NodeError::Server(format!("opening the data directory failed: {e}")))??;
+    let log = LogNotify::new(ledger.size());
+    let ledger: SharedLedger = Arc::new(tokio::sync::Mutex::new(ledger));
+    let council = Council::start(
+        &info,
+        key.clone(),
+        ledger.clone(),
+        log.clone(),
+        url.clone(),
+        settings,
+    )
+    .await?;
+    let app = AppState::with_notify(info, key, &token, ledger, council.clone(), url, log);
+    match app {
+        Ok(app) => {
+            app.set_council(council);
+            Ok(app)
+        }
+        Err(e) => {
+            council.shutdown().await;
+            Err(e)
+        }
+    }
+}
+
+/// `GET /v1/council`: leader, term, members with their URLs, last log and applied
+/// index.
+pub(crate) async fn council_view(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let c = app.council().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_council",
+            "this node is not a member of the Raft council (not a governance_hub)",
+        )
+    })?;
+    Ok(Json(c.view()))
+}

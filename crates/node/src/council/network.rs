@@ -1,0 +1,234 @@
+//! Raft RPCs between hubs over HTTP: the client side ([`Network`], one [`HubClient`]
+//! per target hub, reqwest, each request peer-signed with this hub's key) and the
+//! server side (`POST /v1/council/{append,vote,snapshot}`: peer-verified against the
+//! registry, governance_hub only, then handed to openraft). The body is the openraft
+//! request as JSON; the answer is openraft's `Result` as JSON.
+
+use super::{HubNode, TypeConfig};
+use crate::api::AppState;
+use crate::error::ApiError;
+use crate::peer_auth;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use govmesh_core::keys::KeyPair;
+use govmesh_core::model::NodeType;
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+type NodeId = u64;
+
+pub const APPEND_PATH: &str = "/v1/council/append";
+pub const VOTE_PATH: &str = "/v1/council/vote";
+pub const SNAPSHOT_PATH: &str = "/v1/council/snapshot";
+
+/// Makes clients for the other hubs.
+pub struct Network {
+    pub(crate) http: reqwest::Client,
+    pub(crate) key: KeyPair,
+}
+
+impl RaftNetworkFactory<TypeConfig> for Network {
+    type Network = HubClient;
+
+    async fn new_client(&mut self, target: NodeId, node: &HubNode) -> HubClient {
+        HubClient {
+            http: self.http.clone(),
+            key: self.key.clone(),
+            target,
+            node: node.clone(),
+        }
+    }
+}
+
+/// Sends Raft RPCs to one hub.
+pub struct HubClient {
+    http: reqwest::Client,
+    key: KeyPair,
+    target: NodeId,
+    node: HubNode,
+}
+
+#[derive(Debug)]
+enum SendError {
+    Unreachable(String),
+    Network(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Msg(String);
+
+impl HubClient {
+    async fn post<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        path: &str,
+        req: &Req,
+        option: &RPCOption,
+    ) -> Result<Resp, SendError> {
+        let body = serde_json::to_vec(req).map_err(|e| SendError::Network(e.to_string()))?;
+        let url = format!("{}{path}", self.node.addr.trim_end_matches('/'));
+        let mut rb = self
+            .http
+            .post(&url)
+            .timeout(option.hard_ttl())
+            .header("content-type", "application/json");
+        for (k, v) in peer_auth::sign_request(&self.key, self.key.node_id(), "POST", path, &body) {
+            rb = rb.header(k, v);
+        }
+        let resp = rb.body(body).send().await.map_err(|e| {
+            if e.is_connect() || e.is_timeout() {
+                SendError::Unreachable(format!("{url}: {e}"))
+            } else {
+                SendError::Network(format!("{url}: {e}"))
+            }
+        })?;
+        let status = resp.status();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| SendError::Network(format!("{url}: reading the answer: {e}")))?;
+        if !status.is_success() {
+            let text = String::from_utf8_lossy(&bytes);
+            return Err(SendError::Network(format!(
+                "{url} answered {status}: {text}"
+            )));
+        }
+        serde_json::from_slice(&bytes)
+            .map_err(|e| SendError::Network(format!("{url}: unreadable answer: {e}")))
+    }
+
+    fn rpc_error<E: std::error::Error>(
+        &self,
+        e: SendError,
+    ) -> RPCError<NodeId, HubNode, RaftError<NodeId, E>> {
+        match e {
+            SendError::Unreachable(m) => RPCError::Unreachable(Unreachable::new(&Msg(m))),
+            SendError::Network(m) => RPCError::Network(NetworkError::new(&Msg(m))),
+        }
+    }
+}
+
+impl RaftNetwork<TypeConfig> for HubClient {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, HubNode, RaftError<NodeId>>> {
+        let r: Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>> = self
+            .post(APPEND_PATH, &rpc, &option)
+            .await
+            .map_err(|e| self.rpc_error(e))?;
+        r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<
+        InstallSnapshotResponse<NodeId>,
+        RPCError<NodeId, HubNode, RaftError<NodeId, InstallSnapshotError>>,
+    > {
+        let r: Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>> =
+            self.post(SNAPSHOT_PATH, &rpc, &option)
+                .await
+                .map_err(|e| self.rpc_error(e))?;
+        r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, HubNode, RaftError<NodeId>>> {
+        let r: Result<VoteResponse<NodeId>, RaftError<NodeId>> = self
+            .post(VOTE_PATH, &rpc, &option)
+            .await
+            .map_err(|e| self.rpc_error(e))?;
+        r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+    }
+}
+
+/// Checks the peer signature (an active governance_hub of this node's registry) and
+/// parses the body; 503 when this node runs no council.
+async fn accept<T: DeserializeOwned>(
+    app: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    body: &Bytes,
+) -> Result<(std::sync::Arc<super::Council>, T), ApiError> {
+    let council = app.council().cloned().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_council",
+            "this node is not a member of the Raft council",
+        )
+    })?;
+    let path = uri
+        .path_and_query()
+        .map_or(uri.path(), |p| p.as_str())
+        .to_owned();
+    {
+        let l = app.ledger().lock().await;
+        peer_auth::verify(
+            l.state(),
+            headers,
+            "POST",
+            &path,
+            body,
+            &[NodeType::GovernanceHub],
+        )?;
+    }
+    let req = serde_json::from_slice(body)
+        .map_err(|e| ApiError::unprocessable("invalid_body", format!("not a Raft request: {e}")))?;
+    Ok((council, req))
+}
+
+fn answer<T: Serialize>(v: &T) -> Result<Json<Value>, ApiError> {
+    serde_json::to_value(v)
+        .map(Json)
+        .map_err(ApiError::internal)
+}
+
+pub(crate) async fn append(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let (c, req): (_, AppendEntriesRequest<TypeConfig>) =
+        accept(&app, &headers, &uri, &body).await?;
+    answer(&c.raft().append_entries(req).await)
+}
+
+pub(crate) async fn vote(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let (c, req): (_, VoteRequest<NodeId>) = accept(&app, &headers, &uri, &body).await?;
+    answer(&c.raft().vote(req).await)
+}
+
+pub(crate) async fn snapshot(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let (c, req): (_, InstallSnapshotRequest<TypeConfig>) =
+        accept(&app, &headers, &uri, &body).await?;
+    answer(&c.raft().install_snapshot(req).await)
+}

@@ -1,0 +1,549 @@
+//! The council's openraft storage: [`LogStore`] keeps the Raft log, vote and
+//! committed/purged ids in `raft.db` (govmesh_store::raft); [`StateMachine`] is the
+//! node's Ledger. Applying a committed `{envelope, stamp_ms}` is
+//! `Ledger::append(envelope, max(stamp, last_timestamp))`; a state-machine rejection
+//! is a deterministic no-op whose answer goes back to the client. The last applied
+//! log id and membership are stored in `raft.db` after each batch, and also before
+//! any ledger append that follows a refused entry. The ledger commits each entry
+//! first, so a crash in between re-applies only (a) entries the ledger already holds,
+//! which the state machine refuses as replays (the same envelope hash), and (b)
+//! refused entries against the very state that refused them (nothing was appended
+//! after them), which refuses them again: nothing is lost, nothing is applied twice,
+//! and no hub's answer can differ from another's. A snapshot is the
+//! governance log's records; installing one appends the records this hub lacks
+//! through `Ledger::append_records` (which verifies and replays each).
+
+use super::{CouncilAnswer, HubNode, TypeConfig};
+use crate::order::{Committed, LogNotify, SharedLedger};
+use govmesh_core::entry::LogRecord;
+use govmesh_core::stamp::Timestamp;
+use govmesh_store::LedgerError;
+use govmesh_store::raft::{RaftEntry, RaftStore};
+use openraft::storage::{LogFlushed, RaftLogStorage, RaftStateMachine};
+use openraft::{
+    AnyError, Entry, EntryPayload, LogId, LogState, RaftLogReader, RaftSnapshotBuilder, Snapshot,
+    SnapshotMeta, StorageError, StorageIOError, StoredMembership, Vote,
+};
+use serde::{Deserialize, Serialize};
+use std::fmt::Debug;
+use std::io::Cursor;
+use std::ops::{Bound, RangeBounds};
+use std::sync::{Arc, Mutex};
+
+type NodeId = u64;
+type SResult<T> = Result<T, StorageError<NodeId>>;
+
+pub(crate) type SharedRaftStore = Arc<Mutex<RaftStore>>;
+
+const VOTE: &str = "vote";
+const COMMITTED: &str = "committed";
+const PURGED: &str = "purged";
+const APPLIED: &str = "applied";
+const MEMBERSHIP: &str = "membership";
+const SNAPSHOT_META: &str = "snapshot_meta";
+const SNAPSHOT_SIZE: &str = "snapshot_size";
+
+fn any(e: impl std::fmt::Display) -> AnyError {
+    AnyError::error(e.to_string())
+}
+
+/// Runs a closure over the Raft database off the async workers.
+async fn with_db<T: Send + 'static>(
+    db: &SharedRaftStore,
+    f: impl FnOnce(&mut RaftStore) -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    let db = db.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut guard = db
+            .lock()
+            .map_err(|_| "the Raft database lock is poisoned")?;
+        f(&mut guard)
+    })
+    .await
+    .map_err(|e| format!("Raft storage task failed: {e}"))?
+}
+
+fn get_json<T: for<'de> Deserialize<'de>>(db: &RaftStore, key: &str) -> Result<Option<T>, String> {
+    match db.get(key).map_err(|e| e.to_string())? {
+        None => Ok(None),
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| format!("raft.db value {key:?} is unreadable: {e}")),
+    }
+}
+
+fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, String> {
+    serde_json::to_vec(v).map_err(|e| e.to_string())
+}
+
+/// The Raft log, vote and committed/purged ids.
+#[derive(Clone)]
+pub struct LogStore {
+    db: SharedRaftStore,
+}
+
+impl LogStore {
+    pub(crate) fn new(db: SharedRaftStore) -> LogStore {
+        LogStore { db }
+    }
+}
+
+fn bounds(range: &impl RangeBounds<u64>) -> (u64, u64) {
+    let start = match range.start_bound() {
+        Bound::Included(s) => *s,
+        Bound::Excluded(s) => s.saturating_add(1),
+        Bound::Unbounded => 0,
+    };
+    let end = match range.end_bound() {
+        Bound::Included(e) => e.saturating_add(1),
+        Bound::Excluded(e) => *e,
+        Bound::Unbounded => u64::MAX,
+    };
+    (start, end)
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + Send>(
+        &mut self,
+        range: RB,
+    ) -> SResult<Vec<Entry<TypeConfig>>> {
+        let (start, end) = bounds(&range);
+        with_db(&self.db, move |db| {
+            let rows = db.entries(start, end).map_err(|e| e.to_string())?;
+            rows.iter()
+                .map(|r| {
+                    serde_json::from_slice::<Entry<TypeConfig>>(&r.data)
+                        .map_err(|e| format!("Raft log entry {} is unreadable: {e}", r.index))
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| StorageIOError::read_logs(any(e)).into())
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = LogStore;
+
+    async fn get_log_state(&mut self) -> SResult<LogState<TypeConfig>> {
+        with_db(&self.db, |db| {
+            let purged: Option<LogId<NodeId>> = get_json(db, PURGED)?;
+            let last = match db.last_entry().map_err(|e| e.to_string())? {
+                Some(r) => {
+                    let e: Entry<TypeConfig> = serde_json::from_slice(&r.data)
+                        .map_err(|e| format!("Raft log entry {} is unreadable: {e}", r.index))?;
+                    Some(e.log_id)
+                }
+                None => purged,
+            };
+            Ok(LogState {
+                last_purged_log_id: purged,
+                last_log_id: last,
+            })
+        })
+        .await
+        .map_err(|e| StorageIOError::read_logs(any(e)).into())
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote<NodeId>) -> SResult<()> {
+        let bytes = to_json(vote).map_err(|e| StorageIOError::write_vote(any(e)))?;
+        with_db(&self.db, move |db| {
+            db.set(VOTE, &bytes).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| StorageIOError::write_vote(any(e)).into())
+    }
+
+    async fn read_vote(&mut self) -> SResult<Option<Vote<NodeId>>> {
+        with_db(&self.db, |db| get_json(db, VOTE))
+            .await
+            .map_err(|e| StorageIOError::read_vote(any(e)).into())
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> SResult<()> {
+        let bytes = to_json(&committed).map_err(|e| StorageIOError::write(any(e)))?;
+        with_db(&self.db, move |db| {
+            db.set(COMMITTED, &bytes).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| StorageIOError::write(any(e)).into())
+    }
+
+    async fn read_committed(&mut self) -> SResult<Option<LogId<NodeId>>> {
+        with_db(&self.db, |db| {
+            Ok(get_json::<Option<LogId<NodeId>>>(db, COMMITTED)?.flatten())
+        })
+        .await
+        .map_err(|e| StorageIOError::read(any(e)).into())
+    }
+
+    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> SResult<()>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + Send,
+        I::IntoIter: Send,
+    {
+        let rows = entries
+            .into_iter()
+            .map(|e| {
+                Ok(RaftEntry {
+                    index: e.log_id.index,
+                    term: e.log_id.leader_id.term,
+                    data: to_json(&e)?,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(|e| StorageIOError::write_logs(any(e)))?;
+        let r = with_db(&self.db, move |db| {
+            db.append(&rows).map_err(|e| e.to_string())
+        })
+        .await;
+        match r {
+            Ok(()) => {
+                callback.log_io_completed(Ok(()));
+                Ok(())
+            }
+            Err(e) => {
+                callback.log_io_completed(Err(std::io::Error::other(e.clone())));
+                Err(StorageIOError::write_logs(any(e)).into())
+            }
+        }
+    }
+
+    async fn truncate(&mut self, log_id: LogId<NodeId>) -> SResult<()> {
+        with_db(&self.db, move |db| {
+            db.truncate_from(log_id.index).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| StorageIOError::write_logs(any(e)).into())
+    }
+
+    async fn purge(&mut self, log_id: LogId<NodeId>) -> SResult<()> {
+        let bytes = to_json(&log_id).map_err(|e| StorageIOError::write_logs(any(e)))?;
+        with_db(&self.db, move |db| {
+            db.purge_upto(log_id.index, &bytes)
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| StorageIOError::write_logs(any(e)).into())
+    }
+}
+
+/// What a snapshot's bytes hold: the governance log's first `records.len()` records.
+#[derive(Serialize, Deserialize)]
+struct SnapshotData {
+    records: Vec<LogRecord>,
+}
+
+/// The state machine: the node's ledger.
+pub struct StateMachine {
+    ledger: SharedLedger,
+    db: SharedRaftStore,
+    log: LogNotify,
+    applied: Option<LogId<NodeId>>,
+    membership: StoredMembership<NodeId, HubNode>,
+    /// Held while the state machine exists (the council waits for its release at
+    /// shutdown, so the ledger can be closed).
+    _alive: Arc<()>,
+}
+
+impl StateMachine {
+    /// Loads the last applied log id and membership from `raft.db` (blocking).
+    pub(crate) fn open(
+        ledger: SharedLedger,
+        db: SharedRaftStore,
+        log: LogNotify,
+        alive: Arc<()>,
+    ) -> Result<StateMachine, String> {
+        let (applied, membership) = {
+            let g = db
+                .lock()
+                .map_err(|_| "the Raft database lock is poisoned")?;
+            (
+                get_json::<Option<LogId<NodeId>>>(&g, APPLIED)?.flatten(),
+                get_json(&g, MEMBERSHIP)?.unwrap_or_default(),
+            )
+        };
+        Ok(StateMachine {
+            ledger,
+            db,
+            log,
+            applied,
+            membership,
+            _alive: alive,
+        })
+    }
+
+    async fn persist_applied(&self) -> Result<(), String> {
+        let a = to_json(&self.applied)?;
+        let m = to_json(&self.membership)?;
+        with_db(&self.db, move |db| {
+            db.set_many(&[(APPLIED, &a), (MEMBERSHIP, &m)])
+                .map_err(|e| e.to_string())
+        })
+        .await
+    }
+}
+
+fn store_applied(
+    db: &SharedRaftStore,
+    applied: &Option<LogId<NodeId>>,
+    membership: &StoredMembership<NodeId, HubNode>,
+) -> Result<(), String> {
+    let a = to_json(applied)?;
+    let m = to_json(membership)?;
+    let mut g = db
+        .lock()
+        .map_err(|_| "the Raft database lock is poisoned")?;
+    g.set_many(&[(APPLIED, &a), (MEMBERSHIP, &m)])
+        .map_err(|e| e.to_string())
+}
+
+/// Reads records `0..size` of the ledger, page by page.
+fn all_records(ledger: &govmesh_store::Ledger, size: u64) -> Result<Vec<LogRecord>, String> {
+    let mut out = Vec::with_capacity(size as usize);
+    while (out.len() as u64) < size {
+        let page = ledger
+            .records(out.len() as u64, size)
+            .map_err(|e| e.to_string())?;
+        if page.is_empty() {
+            return Err(format!(
+                "the ledger has {} records, the snapshot needs {size}",
+                out.len()
+            ));
+        }
+        out.extend(page);
+    }
+    Ok(out)
+}
+
+async fn snapshot_bytes(ledger: &SharedLedger, size: u64) -> Result<Vec<u8>, String> {
+    let l = ledger.clone().lock_owned().await;
+    tokio::task::spawn_blocking(move || {
+        let records = all_records(&l, size)?;
+        to_json(&SnapshotData { records })
+    })
+    .await
+    .map_err(|e| format!("snapshot task failed: {e}"))?
+}
+
+/// Builds a snapshot of the ledger as it was when the builder was made.
+pub struct SnapshotBuilder {
+    ledger: SharedLedger,
+    db: SharedRaftStore,
+    applied: Option<LogId<NodeId>>,
+    membership: StoredMembership<NodeId, HubNode>,
+    size: u64,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    async fn build_snapshot(&mut self) -> SResult<Snapshot<TypeConfig>> {
+        let fail = |e: String| StorageError::from(StorageIOError::write_snapshot(None, any(e)));
+        let data = snapshot_bytes(&self.ledger, self.size)
+            .await
+            .map_err(fail)?;
+        let snapshot_id = match &self.applied {
+            Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, self.size),
+            None => format!("0-0-{}", self.size),
+        };
+        let meta = SnapshotMeta {
+            last_log_id: self.applied,
+            last_membership: self.membership.clone(),
+            snapshot_id,
+        };
+        let m = to_json(&meta).map_err(fail)?;
+        let s = to_json(&self.size).map_err(fail)?;
+        with_db(&self.db, move |db| {
+            db.set_many(&[(SNAPSHOT_META, &m), (SNAPSHOT_SIZE, &s)])
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(fail)?;
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        })
+    }
+}
+
+fn committed_answer(a: govmesh_store::Appended) -> CouncilAnswer {
+    CouncilAnswer::Committed(Committed {
+        index: a.record.index,
+        entry_hash: a.applied.entry_hash,
+        leaf_hash: a.leaf_hash,
+        kind: a.applied.kind,
+        author: a.applied.author,
+        events: a.applied.events,
+        timestamp: a.record.timestamp,
+    })
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(
+        &mut self,
+    ) -> SResult<(Option<LogId<NodeId>>, StoredMembership<NodeId, HubNode>)> {
+        Ok((self.applied, self.membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> SResult<Vec<CouncilAnswer>>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + Send,
+        I::IntoIter: Send,
+    {
+        let entries: Vec<Entry<TypeConfig>> = entries.into_iter().collect();
+        let Some(last) = entries.last().map(|e| e.log_id) else {
+            return Ok(Vec::new());
+        };
+        let mut ledger = self.ledger.clone().lock_owned().await;
+        let db = self.db.clone();
+        let mut membership = self.membership.clone();
+        let mut done = self.applied;
+        let (answers, membership, size) = tokio::task::spawn_blocking(move || {
+            let mut answers = Vec::with_capacity(entries.len());
+            // A refused entry since `applied` was last stored: store it before the
+            // ledger takes another entry (see the module comment).
+            let mut refused_since_stored = false;
+            for e in entries {
+                match e.payload {
+                    EntryPayload::Blank => answers.push(CouncilAnswer::Nothing),
+                    EntryPayload::Membership(m) => {
+                        membership = StoredMembership::new(Some(e.log_id), m);
+                        answers.push(CouncilAnswer::Nothing);
+                    }
+                    EntryPayload::Normal(req) => {
+                        if refused_since_stored {
+                            store_applied(&db, &done, &membership)
+                                .map_err(|err| (e.log_id, err))?;
+                            refused_since_stored = false;
+                        }
+                        let stamp = Timestamp::from_millis(req.stamp_ms);
+                        let at = ledger
+                            .state()
+                            .last_timestamp()
+                            .map_or(stamp, |last| stamp.max(last));
+                        match ledger.append(&req.envelope, at) {
+                            Ok(a) => answers.push(committed_answer(a)),
+                            Err(LedgerError::Rejected(r)) => {
+                                refused_since_stored = true;
+                                answers.push(CouncilAnswer::Rejected(r))
+                            }
+                            Err(other) => {
+                                return Err((e.log_id, other.to_string()));
+                            }
+                        }
+                    }
+                }
+                done = Some(e.log_id);
+            }
+            Ok((answers, membership, ledger.size()))
+        })
+        .await
+        .map_err(|e| StorageIOError::apply(last, any(format!("apply task failed: {e}"))))?
+        .map_err(|(id, e)| StorageIOError::apply(id, any(e)))?;
+        self.applied = Some(last);
+        self.membership = membership;
+        self.persist_applied()
+            .await
+            .map_err(|e| StorageIOError::apply(last, any(e)))?;
+        self.log.notify(size);
+        Ok(answers)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        let size = self.ledger.lock().await.size();
+        SnapshotBuilder {
+            ledger: self.ledger.clone(),
+            db: self.db.clone(),
+            applied: self.applied,
+            membership: self.membership.clone(),
+            size,
+        }
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> SResult<Box<Cursor<Vec<u8>>>> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta<NodeId, HubNode>,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> SResult<()> {
+        let sig = Some(meta.signature());
+        let fail =
+            |e: String| StorageError::from(StorageIOError::read_snapshot(sig.clone(), any(e)));
+        let data: SnapshotData = serde_json::from_slice(snapshot.get_ref())
+            .map_err(|e| fail(format!("the snapshot is not readable: {e}")))?;
+        let mut ledger = self.ledger.clone().lock_owned().await;
+        let size = tokio::task::spawn_blocking(move || -> Result<u64, String> {
+            let have = ledger.size();
+            let n = data.records.len() as u64;
+            // The shared prefix must be the same log.
+            let common = have.min(n);
+            if common > 0 {
+                let mine = ledger
+                    .record(common - 1)
+                    .map_err(|e| e.to_string())?
+                    .ok_or("the ledger lost a record")?;
+                if mine.leaf_hash() != data.records[(common - 1) as usize].leaf_hash() {
+                    return Err(format!(
+                        "the snapshot's record {} differs from this hub's: the logs diverged",
+                        common - 1
+                    ));
+                }
+            }
+            if n > have {
+                ledger
+                    .append_records(&data.records[have as usize..])
+                    .map_err(|e| format!("installing the snapshot's records: {e}"))?;
+            }
+            Ok(ledger.size())
+        })
+        .await
+        .map_err(|e| fail(format!("snapshot task failed: {e}")))?
+        .map_err(fail)?;
+        self.applied = meta.last_log_id;
+        self.membership = meta.last_membership.clone();
+        let m = to_json(meta).map_err(fail)?;
+        let s = to_json(&size).map_err(fail)?;
+        let a = to_json(&self.applied).map_err(fail)?;
+        let mm = to_json(&self.membership).map_err(fail)?;
+        with_db(&self.db, move |db| {
+            db.set_many(&[
+                (SNAPSHOT_META, &m),
+                (SNAPSHOT_SIZE, &s),
+                (APPLIED, &a),
+                (MEMBERSHIP, &mm),
+            ])
+            .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(fail)?;
+        self.log.notify(size);
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> SResult<Option<Snapshot<TypeConfig>>> {
+        let fail = |e: String| StorageError::from(StorageIOError::read_snapshot(None, any(e)));
+        let stored = with_db(&self.db, |db| {
+            let meta: Option<SnapshotMeta<NodeId, HubNode>> = get_json(db, SNAPSHOT_META)?;
+            let size: Option<u64> = get_json(db, SNAPSHOT_SIZE)?;
+            Ok(meta.zip(size))
+        })
+        .await
+        .map_err(fail)?;
+        let Some((meta, size)) = stored else {
+            return Ok(None);
+        };
+        let data = snapshot_bytes(&self.ledger, size).await.map_err(fail)?;
+        Ok(Some(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        }))
+    }
+}
