@@ -133,10 +133,15 @@ pub async fn serve_with(
         crate::gossip::GossipSettings::default(),
     )
     .await;
-    // The ordering hub collects witness cosignatures into seals (crate::seal). Until
-    // the council says who leads, every hub orders its own log and collects.
+    // The council leader collects witness cosignatures into seals (crate::seal); a hub
+    // without a council (none started) orders its own log and collects.
     let sealer = (app.info().node_type == govmesh_core::model::NodeType::GovernanceHub)
-        .then(|| crate::seal::start(app.clone(), Arc::new(|| true), rx.clone()));
+        .then(|| {
+            let a = app.clone();
+            let leader: crate::seal::LeaderCheck =
+                Arc::new(move || a.council().is_none_or(|c| c.is_leader()));
+            crate::seal::start(app.clone(), leader, rx.clone())
+        });
     // Every node acknowledges the contract revisions it holds (crate::acks).
     let acker = crate::acks::start(app.clone(), rx.clone());
     let council = app.council().cloned();
