@@ -63,14 +63,23 @@ pub fn sarif(report: &Report, tool_version: &str) -> String {
     rule_ids.dedup();
     let rules: Vec<_> = rule_ids
         .iter()
-        .map(|id| json!({"id": id, "name": id, "shortDescription": {"text": format!("govmesh hygiene rule {id}")}}))
+        .map(|id| {
+            let (full, help) = rule_texts(id);
+            json!({
+                "id": id,
+                "name": rule_name(id),
+                "shortDescription": {"text": format!("govmesh hygiene rule {id}")},
+                "fullDescription": {"text": full},
+                "help": {"text": help},
+            })
+        })
         .collect();
     let results: Vec<_> = report
         .findings
         .iter()
         .map(|f| {
             let mut physical =
-                json!({"artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"}});
+                json!({"artifactLocation": {"uri": uri_path(&f.path), "uriBaseId": "%SRCROOT%"}});
             if let Some(line) = f.line {
                 physical["region"] = json!({"startLine": line});
             }
@@ -98,6 +107,74 @@ pub fn sarif(report: &Report, tool_version: &str) -> String {
         }],
     });
     serde_json::to_string_pretty(&doc).expect("SARIF serializes")
+}
+
+/// A repository path as a relative URI reference (RFC 3986): every byte of a segment
+/// other than the unreserved characters percent-encoded, `/` kept between segments.
+pub fn uri_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A rule's display name, distinct from its id as SARIF 3.49.7 asks:
+/// `reuse/missing-licenses` -> `ReuseMissingLicenses`.
+fn rule_name(id: &str) -> String {
+    id.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// A rule's full description and help text for SARIF (GitHub code scanning shows them).
+fn rule_texts(id: &str) -> (String, String) {
+    const REUSE_HELP: &str = "Every file must carry its copyright and license as the REUSE \
+        specification 3.3 defines (https://reuse.software/spec-3.3/): SPDX-FileCopyrightText \
+        and SPDX-License-Identifier in a comment header, a .license sidecar, REUSE.toml or \
+        .reuse/dep5, with each license's text in LICENSES/. `govmesh hygiene fix` adds \
+        missing headers and sidecars.";
+    let full = match id.strip_prefix("reuse/") {
+        Some("bad-licenses") => {
+            "A license identifier is neither on the SPDX list nor a LicenseRef-."
+        }
+        Some("deprecated-licenses") => "A license identifier is deprecated by SPDX.",
+        Some("licenses-without-extension") => "A file in LICENSES/ has no file extension.",
+        Some("missing-licenses") => "A license is used but its text is not in LICENSES/.",
+        Some("unused-licenses") => "A license text in LICENSES/ is used by no file.",
+        Some("read-errors") => "A file could not be read.",
+        Some("missing-copyright-info") => "A file has no copyright information.",
+        Some("missing-licensing-info") => "A file has no licensing information.",
+        Some("invalid-spdx-expressions") => "An SPDX license expression does not parse.",
+        Some(_) => "A REUSE 3.3 requirement is not met.",
+        None => "",
+    };
+    if !full.is_empty() {
+        return (
+            format!("REUSE 3.3 ({id}): {full} The reuse lint category of the same name."),
+            REUSE_HELP.to_owned(),
+        );
+    }
+    (
+        format!(
+            "Rule {id} of the repository hygiene policy (the Codex clause 5.2.5 rules or \
+             the --policy file)."
+        ),
+        "Each result's message says what is wrong, why the rule exists and how to fix it. \
+         `govmesh hygiene fix` creates missing required files from templates and adds \
+         missing SPDX headers; other rules need a change by hand."
+            .to_owned(),
+    )
 }
 
 fn escape_data(s: &str) -> String {
@@ -171,5 +248,30 @@ mod tests {
             3
         );
         assert_eq!(v["runs"][0]["results"][0]["level"], "error");
+        let rule = &v["runs"][0]["tool"]["driver"]["rules"][0];
+        assert_eq!(rule["name"], "ReuseMissingLicenses");
+        assert!(
+            rule["fullDescription"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("LICENSES/")
+        );
+        assert!(rule["help"]["text"].as_str().unwrap().contains("REUSE"));
+        assert_eq!(
+            v["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            "src/a%2Cb.c"
+        );
+    }
+
+    #[test]
+    fn uri_paths_are_percent_encoded_per_rfc_3986() {
+        assert_eq!(uri_path("src/main.rs"), "src/main.rs");
+        assert_eq!(uri_path("."), ".");
+        assert_eq!(
+            uri_path("dir with space/a b.rs"),
+            "dir%20with%20space/a%20b.rs"
+        );
+        assert_eq!(uri_path("100%#?.txt"), "100%25%23%3F.txt");
+        assert_eq!(uri_path("ü"), "%C3%BC");
     }
 }
