@@ -374,16 +374,28 @@ async fn round(app: &AppState, r: &Replication) {
         let l = app.ledger().lock().await;
         r.refresh_peers(l.state(), &me, my_url.as_deref());
     }
+    // Gossip says who is alive (and how near): among hubs, and among the others,
+    // live ones are asked first. Never a reason to trust a peer.
+    let live: Vec<String> = app.gossip().map_or_else(Vec::new, |g| {
+        g.live_peers()
+            .into_iter()
+            .map(|(_, url)| normalize(&url))
+            .collect()
+    });
     let order: Vec<String> = {
         let mut b = r.book();
         b.rounds += 1;
         b.last_round = Some(now());
-        let mut urls: Vec<String> = b
-            .peers
-            .iter()
-            .filter(|p| !p.bad)
-            .map(|p| p.url.clone())
-            .collect();
+        let mut peers: Vec<&PeerStatus> = b.peers.iter().filter(|p| !p.bad).collect();
+        // Stable: `--peer` URLs first, then hubs, each live first.
+        peers.sort_by_key(|p| {
+            (
+                p.source != "option",
+                p.node_type != Some(NodeType::GovernanceHub),
+                !live.contains(&p.url),
+            )
+        });
+        let mut urls: Vec<String> = peers.into_iter().map(|p| p.url.clone()).collect();
         if let Some(pref) = b.prefer.take()
             && let Some(i) = urls.iter().position(|u| *u == pref)
         {
@@ -828,13 +840,42 @@ pub(crate) async fn announce(
         let t = std::str::from_utf8(&body).map_err(|_| {
             ApiError::bad_request("bad_seal", "the announced seal is not UTF-8 text")
         })?;
-        let head = verify_head(t, l.state())
-            .map_err(|e| ApiError::unprocessable("bad_seal", format!("the announced seal: {e}")))?;
         let from_url = l
             .state()
             .node(&from)
             .and_then(|n| n.network_address.as_deref())
             .map(normalize);
+        let head = match verify_head(t, l.state()) {
+            Ok(h) => h,
+            Err(HeadError::False(why)) => {
+                return Err(ApiError::unprocessable(
+                    "bad_seal",
+                    format!("the announced seal: {why}"),
+                ));
+            }
+            Err(HeadError::Unusable(why)) => {
+                // Signed by a hub or witnesses this node does not know yet (its log
+                // is behind?), or short of cosignatures: pull anyway, trusting only
+                // what verifies against the log as it grows.
+                let size = l.size();
+                drop(l);
+                let pulling = app.replication().is_some();
+                if let Some(r) = app.replication() {
+                    r.announced(from_url, 0);
+                }
+                return Ok((
+                    StatusCode::ACCEPTED,
+                    Json(json!({
+                        "from": from,
+                        "verified": false,
+                        "reason": why,
+                        "size": size,
+                        "pulling": pulling,
+                    })),
+                )
+                    .into_response());
+            }
+        };
         (from, head, l.size(), from_url)
     };
     let pulling = match app.replication() {
@@ -857,6 +898,7 @@ pub(crate) async fn announce(
         StatusCode::ACCEPTED,
         Json(json!({
             "from": from,
+            "verified": true,
             "announced_size": head.size,
             "size": own,
             "pulling": pulling,
