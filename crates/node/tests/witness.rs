@@ -629,3 +629,116 @@ async fn a_dead_witness_does_not_stop_the_seal() {
         n.shutdown().await.unwrap();
     }
 }
+
+/// Three council hubs and two witnesses: only the Raft leader collects, every hub
+/// serves the seal (followers keep the announced one), and after the leader stops the
+/// new leader seals what is appended next (the witnesses tell it their sizes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_council_leader_seals_and_a_new_leader_carries_on() {
+    let hub_keys = [key(111), key(112), key(113)];
+    let hub_addrs = [free_addr(), free_addr(), free_addr()];
+    let wkeys = [key(121), key(122)];
+    let waddrs = [free_addr(), free_addr()];
+    let mut founders: Vec<NodeSpec> = hub_keys
+        .iter()
+        .zip(hub_addrs)
+        .map(|(k, a)| spec(k, NodeType::GovernanceHub, a))
+        .collect();
+    for (k, a) in wkeys.iter().zip(waddrs) {
+        founders.push(spec(k, NodeType::ComplianceWitness, a));
+    }
+    let genesis = mesh_genesis("council-seal-test", &hub_keys[0], founders, now()).unwrap();
+    let mut st = State::new();
+    st.apply_record(&genesis).unwrap();
+    let dirs: Vec<TempDir> = (0..5).map(|_| tempfile::tempdir().unwrap()).collect();
+    for (i, k) in hub_keys.iter().chain(wkeys.iter()).enumerate() {
+        join(dirs[i].path(), k.clone(), &genesis).unwrap();
+    }
+    let addrs: Vec<SocketAddr> = hub_addrs.iter().chain(waddrs.iter()).copied().collect();
+    let mut nodes: Vec<Option<RunningNode>> = Vec::new();
+    for (d, a) in dirs.iter().zip(&addrs) {
+        nodes.push(Some(
+            serve_with(d.path(), *a, ServeOptions::default())
+                .await
+                .unwrap(),
+        ));
+    }
+    let url = |i: usize| format!("http://{}", addrs[i]);
+
+    // The agreed leader, among the running hubs.
+    async fn leader_of(urls: &[String]) -> Option<String> {
+        let mut leader = None;
+        for u in urls {
+            let (s, v) = Client::new(u).get("/v1/council").await;
+            if s != 200 {
+                return None;
+            }
+            let l = v["leader"]["node_id"].as_str()?.to_owned();
+            if leader.get_or_insert(l.clone()) != &l {
+                return None;
+            }
+        }
+        leader
+    }
+    let hub_urls: Vec<String> = (0..3).map(url).collect();
+    let start = Instant::now();
+    let leader = loop {
+        if let Some(l) = leader_of(&hub_urls).await {
+            break l;
+        }
+        assert!(start.elapsed() < DEADLINE, "no agreed leader");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    // Register a node through a follower: the leader seals it, every node serves it.
+    let li = hub_keys.iter().position(|k| k.node_id() == leader).unwrap();
+    let follower = (li + 1) % 3;
+    let register = |i: usize, seed: u8| {
+        let token = govmesh_node::load_token(dirs[i].path()).unwrap();
+        let u = url(i);
+        async move {
+            let r = reqwest::Client::new()
+                .post(format!("{u}/v1/operator/nodes"))
+                .bearer_auth(&token)
+                .json(&json!({"node_type": "trust_fork",
+                              "public_key": key(seed).public().to_base64()}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 201);
+            r.json::<Value>().await.unwrap()["index"].as_u64().unwrap()
+        }
+    };
+    let index = register(follower, 131).await;
+    for i in 0..5 {
+        let seal = wait_for_seal(&Client::new(&url(i)), index + 1, &st).await;
+        let v = verify_seal(&seal, &st).unwrap();
+        assert_eq!(v.hub_node_id, leader, "node {i}");
+        assert_eq!(v.witness_node_ids.len(), 2, "node {i}");
+    }
+
+    // The leader stops; the two others elect a new one, which seals the next entry.
+    nodes[li].take().unwrap().shutdown().await.unwrap();
+    let rest: Vec<String> = (0..3).filter(|&i| i != li).map(url).collect();
+    let start = Instant::now();
+    let new_leader = loop {
+        if let Some(l) = leader_of(&rest).await
+            && l != leader
+        {
+            break l;
+        }
+        assert!(start.elapsed() < DEADLINE, "no new leader");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let index = register(follower, 132).await;
+    for i in (0..5).filter(|&i| i != li) {
+        let seal = wait_for_seal(&Client::new(&url(i)), index + 1, &st).await;
+        let v = verify_seal(&seal, &st).unwrap();
+        assert_eq!(v.witness_node_ids.len(), 2, "node {i}");
+        // Sealed after the change of leader: by the new one.
+        assert_eq!(v.hub_node_id, new_leader, "node {i}");
+    }
+    for n in nodes.into_iter().flatten() {
+        n.shutdown().await.unwrap();
+    }
+}
