@@ -319,6 +319,9 @@ async fn log_pages_clamp_and_operator_registers_nodes_and_domains() {
     let (s, topo) = c.get("/v1/topology").await;
     assert_eq!(s, 200, "{topo}");
     let (s, eq) = c.get("/v1/equivocations").await;
-    assert_eq!((s, eq), (200, json!({"equivocations": []})));
+    assert_eq!(
+        (s, eq),
+        (200, json!({"equivocations": [], "checkpoint_forks": []}))
+    );
     node.shutdown().await.unwrap();
 }

@@ -2,6 +2,7 @@
 //! directories in temp dirs, real servers on loopback ports picked at run time, real
 //! HTTP over the socket, real signatures.
 
+mod acks;
 mod close_loop;
 mod council;
 mod concurrency;
