@@ -1563,7 +1563,11 @@ mod ops {
                 .collect()
         };
         assert_eq!(owed(&m, &fork), Vec::<u64>::new());
-        assert_eq!(owed(&m, &m.hub(1)), vec![1], "the source of r2 owes r1 only");
+        assert_eq!(
+            owed(&m, &m.hub(1)),
+            vec![1],
+            "the source of r2 owes r1 only"
+        );
         assert_eq!(owed(&m, &m.hub(2)), vec![1, 2]);
         assert_eq!(owed(&m, &late), Vec::<u64>::new(), "not a target");
         assert_eq!(owed(&m, &key(77)), Vec::<u64>::new(), "not registered");
