@@ -284,6 +284,43 @@ pub fn start_nodes(mesh: &mut MeshFile) -> Result<Children> {
     Ok(children)
 }
 
+/// Whether the process `pid` still runs `govmesh serve` on `data` (a demo killed a
+/// moment ago leaves nodes that are still closing their ledgers). Reads `/proc`; where
+/// there is none, says no.
+fn still_serving(pid: u32, data: &Path) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let data = data.to_string_lossy();
+    let ours = cmdline.split(|b| *b == 0).any(|arg| arg == data.as_bytes());
+    let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false);
+    ours && !zombie
+}
+
+/// Waits until the processes `mesh.json` recorded for its nodes have exited.
+fn wait_previous_gone(mesh: &MeshFile) -> Result<()> {
+    let deadline = Instant::now() + WAIT;
+    for n in &mesh.nodes {
+        let Some(pid) = n.pid else { continue };
+        while still_serving(pid, &n.data) {
+            if Instant::now() > deadline {
+                bail!(
+                    "node {} still runs as process {pid}; stop it first (kill {pid})",
+                    n.name
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    Ok(())
+}
+
 /// Polls the node until it answers as itself; fails with its log's tail if the
 /// process exits or [`WAIT`] passes.
 fn wait_up(n: &MeshNode, child: &mut Child) -> Result<()> {
@@ -379,7 +416,9 @@ pub fn run(data: Option<PathBuf>, listen: Option<String>, size: MeshSize) -> Res
             "resuming the demo in {} (delete it to start over)",
             dir.display()
         ));
-        MeshFile::read(&dir)?
+        let mesh = MeshFile::read(&dir)?;
+        wait_previous_gone(&mesh)?;
+        mesh
     } else {
         if dir.join("nodes").exists() {
             bail!(

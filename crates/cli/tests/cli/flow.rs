@@ -170,7 +170,8 @@ fn propose_vote_adopt_verify_export_tamper_restart() {
     assert!(ok(&["topology", "--node", &url]).contains("governance_hub"));
     let st = ok_json(&["status", "--json", "--node", &url]);
     assert_eq!(st["contract_heads"]["codex"]["revision"], 2);
-    // One sync record per revision; no other node has acknowledged yet.
+    // One sync record per revision; the two other founders run no node, so it cannot
+    // complete (hub-1's own ack_sync, submitted in the background, may be in already).
     let sync = ok_json(&["sync", "status", "--json", "--node", &url]);
     let recs = sync["sync_records"].as_array().unwrap();
     assert_eq!(recs.len(), 2, "{sync}");
@@ -179,7 +180,10 @@ fn propose_vote_adopt_verify_export_tamper_restart() {
         st["contract_heads"]["codex"]["contract_hash"]
     );
     assert_eq!(recs[1]["target_node_ids"].as_array().unwrap().len(), 2);
-    assert_eq!(recs[1]["status"], "created");
+    assert!(
+        recs[1]["status"] == "created" || recs[1]["status"] == "in_progress",
+        "{sync}"
+    );
     assert!(ok(&["sync", "status", "--node", &url]).contains("codex r2"));
 
     // A node registered with hub-1's key; a domain defined through the operator token.
