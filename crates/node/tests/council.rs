@@ -2,12 +2,13 @@
 //! loopback port picked at run time), entries submitted to a follower reach every
 //! hub's log; the leader stops, a new one is elected and entries still commit; the
 //! old leader comes back and catches up; Raft RPCs not signed by an active hub are
-//! refused.
+//! refused; a hub that registers its address joins the council, and leaves it when
+//! set inactive.
 
 use super::util::{Client, code, key};
-use govmesh_core::entry::NodeSpec;
+use govmesh_core::entry::{NodeSpec, Operation, UpdateNodeOp, sign_entry};
 use govmesh_core::keys::KeyPair;
-use govmesh_core::model::NodeType;
+use govmesh_core::model::{NodeStatus, NodeType};
 use govmesh_node::council::COUNCIL_FILE;
 use govmesh_node::peer_auth::sign_request;
 use govmesh_node::{RunningNode, join, load_token, mesh_genesis, now, serve};
@@ -334,6 +335,116 @@ async fn three_hubs_agree_survive_the_leader_and_refuse_strangers() {
     eventually("the same log after the restart", || async {
         same_log(&all, 7).await?;
         has_domains(&all, &["after-restart"]).await.then_some(())
+    })
+    .await;
+
+    for h in &mut hubs {
+        h.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hub_joins_the_council_when_it_gets_an_address_and_leaves_when_inactive() {
+    let tmp = TempDir::new().unwrap();
+    let keys = [key(51), key(52), key(53), key(54)];
+    let addrs = [free_addr(), free_addr(), free_addr(), free_addr()];
+    // The fourth hub is a founder without an address: a voting identity for now.
+    let founders: Vec<NodeSpec> = keys
+        .iter()
+        .zip(addrs)
+        .enumerate()
+        .map(|(i, (k, a))| spec(k, NodeType::GovernanceHub, (i < 3).then_some(a)))
+        .collect();
+    let genesis = mesh_genesis("council-membership", &keys[0], founders, now()).unwrap();
+    let mut hubs: Vec<Hub> = keys
+        .iter()
+        .zip(addrs)
+        .enumerate()
+        .map(|(i, (k, addr))| {
+            let dir = tmp.path().join(format!("hub{i}"));
+            join(&dir, k.clone(), &genesis).unwrap();
+            Hub {
+                dir,
+                addr,
+                key: k.clone(),
+                node: None,
+            }
+        })
+        .collect();
+    for h in &mut hubs[..3] {
+        h.start().await;
+    }
+    eventually("a leader of the three addressed hubs", || async {
+        agreed_leader(&hubs[..3].iter().collect::<Vec<_>>()).await
+    })
+    .await;
+
+    // The fourth hub registers its address and starts: the leader adds it.
+    let new_id = keys[3].node_id().to_owned();
+    let update = sign_entry(
+        &keys[3],
+        Operation::UpdateNode(UpdateNodeOp {
+            node_id: new_id.clone(),
+            status: None,
+            network_address: Some(hubs[3].url()),
+            public_key: None,
+        }),
+    );
+    let (s, r) = hubs[1]
+        .client()
+        .post("/v1/entries", &serde_json::to_value(&update).unwrap(), None)
+        .await;
+    assert_eq!(s, 201, "{r}");
+    hubs[3].start().await;
+    let all: Vec<&Hub> = hubs.iter().collect();
+    eventually(
+        "four voters, agreeing on the leader and the log",
+        || async {
+            let leader = agreed_leader(&all).await?;
+            let (_, v) = hubs[0].client().get("/v1/council").await;
+            let members = v["members"].as_array()?;
+            let voters = members.iter().filter(|m| m["voter"] == true).count();
+            (voters == 4 && !leader.is_empty()).then_some(())?;
+            same_log(&all, 2).await
+        },
+    )
+    .await;
+    define_domain(&hubs[3], "via-the-new-hub").await;
+    eventually("the new hub's entry everywhere", || async {
+        has_domains(&all, &["via-the-new-hub"]).await.then_some(())
+    })
+    .await;
+
+    // A founder sets it inactive: it leaves the council, which goes on with three.
+    let deactivate = sign_entry(
+        &keys[0],
+        Operation::UpdateNode(UpdateNodeOp {
+            node_id: new_id.clone(),
+            status: Some(NodeStatus::Inactive),
+            network_address: None,
+            public_key: None,
+        }),
+    );
+    let (s, r) = hubs[0]
+        .client()
+        .post(
+            "/v1/entries",
+            &serde_json::to_value(&deactivate).unwrap(),
+            None,
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+    eventually("three members without the inactive hub", || async {
+        let (_, v) = hubs[0].client().get("/v1/council").await;
+        let members = v["members"].as_array()?;
+        (members.len() == 3 && members.iter().all(|m| m["node_id"] != new_id.as_str()))
+            .then_some(())
+    })
+    .await;
+    define_domain(&hubs[2], "without-it").await;
+    let three: Vec<&Hub> = hubs[..3].iter().collect();
+    eventually("the three hubs go on", || async {
+        has_domains(&three, &["without-it"]).await.then_some(())
     })
     .await;
 

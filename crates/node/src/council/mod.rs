@@ -9,7 +9,8 @@
 //!
 //! Membership at bootstrap: every active governance_hub of the registry that has a
 //! `network_address` (the genesis founders on a fresh mesh), each at that address;
-//! when no hub has one, this hub alone (the single-node mesh). Every hub
+//! when no hub has one, this hub alone (the single-node mesh). Afterwards the leader
+//! makes the membership follow the registry (register_node / update_node of hubs). Every hub
 //! initializes the council with that same membership when its Raft state is pristine
 //! (openraft documents this as safe when the configs agree), so a fresh mesh elects
 //! a leader with no human step. Raft node ids are the first 8 bytes of
@@ -99,6 +100,10 @@ struct CouncilFile {
     keep_logs: Option<u64>,
     submit_timeout_ms: Option<u64>,
 }
+
+/// How far (in Raft entries) a new hub may trail the leader and still be made a
+/// voter.
+const CATCH_UP_LAG: u64 = 16;
 
 /// Timing and compaction of the council.
 #[derive(Clone, Debug)]
@@ -209,18 +214,14 @@ pub struct Council {
     http: reqwest::Client,
     settings: CouncilSettings,
     sm_alive: Arc<()>,
+    /// This hub's URL (the leader's own address when the registry has none).
+    url: Option<String>,
+    stopping: std::sync::atomic::AtomicBool,
 }
 
-/// The council membership from the registry: the active governance_hub nodes that
-/// have a `network_address` (a hub without one is a voting identity, not a server).
-/// When no hub has an address, this hub alone (at `my_url`) is the council; when
-/// others have one and this hub has none, that is an error (the others would leave
-/// it out, and two councils must never form).
-fn registry_members(
-    state: &govmesh_core::state::State,
-    me: &str,
-    my_url: Option<&str>,
-) -> Result<BTreeMap<u64, HubNode>, NodeError> {
+/// The active governance_hub nodes of the registry that have a `network_address` (a
+/// hub without one is a voting identity, not a server), by Raft id.
+fn addressed_hubs(state: &govmesh_core::state::State) -> Result<BTreeMap<u64, HubNode>, NodeError> {
     let mut members = BTreeMap::new();
     for n in state.nodes() {
         if n.node_type != NodeType::GovernanceHub || n.status != NodeStatus::Active {
@@ -243,6 +244,19 @@ fn registry_members(
             )));
         }
     }
+    Ok(members)
+}
+
+/// The membership a pristine hub bootstraps with: the addressed hubs; when there are
+/// none, this hub alone at `my_url` (the single-node mesh). `None` when other hubs
+/// have addresses and this one has none: it waits for the council's leader to add it
+/// (two councils must never form).
+fn bootstrap_members(
+    state: &govmesh_core::state::State,
+    me: &str,
+    my_url: Option<&str>,
+) -> Result<Option<BTreeMap<u64, HubNode>>, NodeError> {
+    let mut members = addressed_hubs(state)?;
     if members.is_empty() {
         members.insert(
             raft_id(me),
@@ -252,13 +266,7 @@ fn registry_members(
             },
         );
     }
-    if !members.contains_key(&raft_id(me)) {
-        return Err(NodeError::BadOptions(format!(
-            "this hub ({me}) has no network_address in the registry while other hubs do: \
-             it cannot join their council (register its address first)"
-        )));
-    }
-    Ok(members)
+    Ok(members.contains_key(&raft_id(me)).then_some(members))
 }
 
 impl Council {
@@ -309,6 +317,8 @@ impl Council {
             http,
             settings,
             sm_alive: alive,
+            url: url.clone(),
+            stopping: std::sync::atomic::AtomicBool::new(false),
         });
         let initialized = council
             .raft
@@ -318,16 +328,27 @@ impl Council {
         if !initialized {
             let members = {
                 let l = council.ledger.lock().await;
-                registry_members(l.state(), &info.node_id, url.as_deref())?
+                bootstrap_members(l.state(), &info.node_id, url.as_deref())?
             };
-            tracing::info!(members = members.len(), "initializing the Raft council");
-            match council.raft.initialize(members).await {
-                Ok(()) => {}
-                // Another hub's initialization reached us first: same membership.
-                Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
-                Err(e) => return Err(NodeError::Server(format!("initializing Raft: {e}"))),
+            match members {
+                Some(members) => {
+                    tracing::info!(members = members.len(), "initializing the Raft council");
+                    match council.raft.initialize(members).await {
+                        Ok(()) => {}
+                        // Another hub's initialization reached us first: same membership.
+                        Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
+                        Err(e) => {
+                            return Err(NodeError::Server(format!("initializing Raft: {e}")));
+                        }
+                    }
+                }
+                None => tracing::info!(
+                    "this hub is not among the registry's addressed hubs yet: waiting for the \
+                     council's leader to add it"
+                ),
             }
         }
+        tokio::spawn(membership_loop(Arc::downgrade(&council)));
         Ok(council)
     }
 
@@ -338,6 +359,8 @@ impl Council {
     /// Stops Raft and waits (up to 5 s) until its state machine has let go of the
     /// ledger, so the ledger can be closed.
     pub async fn shutdown(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(error = %e, "stopping Raft failed");
         }
@@ -386,6 +409,94 @@ impl Council {
             "snapshot_index": m.snapshot.map(|l| l.index),
             "purged_index": m.purged.map(|l| l.index),
         })
+    }
+
+    /// On the leader: makes the council's membership follow the registry (active
+    /// governance_hub nodes with an address; new hubs join as learners, then voters;
+    /// hubs no longer active leave; changed addresses are updated).
+    async fn reconcile_membership(&self) -> Result<(), String> {
+        let mut desired = {
+            let l = self.ledger.lock().await;
+            let st = l.state();
+            let mut d = addressed_hubs(st).map_err(|e| e.to_string())?;
+            // The leader without a registry address (a council that began as one hub)
+            // stays at its own URL.
+            let me = raft_id(&self.node_id);
+            let active_hub = st.node(&self.node_id).is_some_and(|n| {
+                n.node_type == NodeType::GovernanceHub && n.status == NodeStatus::Active
+            });
+            if active_hub && !d.contains_key(&me) {
+                d.insert(
+                    me,
+                    HubNode {
+                        node_id: self.node_id.clone(),
+                        addr: self.url.clone().unwrap_or_default(),
+                    },
+                );
+            }
+            d
+        };
+        if desired.is_empty() {
+            return Ok(());
+        }
+        let (m, m_last, replication) = {
+            let metrics = self.raft.metrics();
+            let mm = metrics.borrow();
+            (
+                mm.membership_config.clone(),
+                mm.last_log_index,
+                mm.replication.clone().unwrap_or_default(),
+            )
+        };
+        let membership = m.membership();
+        if membership.get_joint_config().len() > 1 {
+            return Ok(()); // a change is under way
+        }
+        let voters: std::collections::BTreeSet<u64> = membership.voter_ids().collect();
+        let nodes: BTreeMap<u64, HubNode> =
+            membership.nodes().map(|(k, v)| (*k, v.clone())).collect();
+        let moved: BTreeMap<u64, HubNode> = desired
+            .iter()
+            .filter(|(id, n)| nodes.get(id).is_some_and(|c| c != *n))
+            .map(|(id, n)| (*id, n.clone()))
+            .collect();
+        if !moved.is_empty() {
+            tracing::info!(hubs = moved.len(), "council: hub addresses changed");
+            self.raft
+                .change_membership(openraft::ChangeMembers::SetNodes(moved), true)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        // A new hub becomes a voter once it has caught up as a learner (so that
+        // registering an unreachable hub cannot take the council's majority away).
+        let caught_up = |id: &u64| {
+            voters.contains(id)
+                || m_last.is_some_and(|last| {
+                    replication
+                        .get(id)
+                        .and_then(|l| l.as_ref())
+                        .is_some_and(|l| l.index + CATCH_UP_LAG >= last)
+                })
+        };
+        let want: std::collections::BTreeSet<u64> =
+            desired.keys().copied().filter(|id| caught_up(id)).collect();
+        for (id, n) in std::mem::take(&mut desired) {
+            if !nodes.contains_key(&id) {
+                tracing::info!(hub = %n.node_id, url = %n.addr, "council: adding a hub");
+                self.raft
+                    .add_learner(id, n, false)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        if want != voters {
+            tracing::info!(voters = want.len(), "council: changing the voters");
+            self.raft
+                .change_membership(openraft::ChangeMembers::ReplaceAllVoters(want), false)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 
     async fn submit_inner(&self, envelope: Envelope) -> Result<Committed, SubmitError> {
@@ -469,6 +580,40 @@ impl Council {
             Err(_) => Err(SubmitError::Storage(format!(
                 "the leader {url} answered {status} {code}: {message}"
             ))),
+        }
+    }
+}
+
+/// Runs on every hub; acts while it leads: after each log change (and every 2 s) the
+/// membership follows the registry. Ends when the council stops.
+async fn membership_loop(council: std::sync::Weak<Council>) {
+    let (mut rx, log) = match council.upgrade() {
+        Some(c) => (c.log.subscribe(), c.log.clone()),
+        None => return,
+    };
+    drop(log);
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut last_error = String::new();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            changed = rx.changed() => if changed.is_err() { return },
+        }
+        let Some(c) = council.upgrade() else { return };
+        if c.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        if !c.is_leader() {
+            continue;
+        }
+        match c.reconcile_membership().await {
+            Ok(()) => last_error.clear(),
+            Err(e) if e != last_error => {
+                tracing::warn!(error = %e, "council: changing the membership failed");
+                last_error = e;
+            }
+            Err(_) => {}
         }
     }
 }
