@@ -168,7 +168,7 @@ async fn three_hubs_agree_survive_the_leader_and_refuse_strangers() {
             // Compact often, so the hub that comes back must catch up by snapshot.
             std::fs::write(
                 dir.join(COUNCIL_FILE),
-                r#"{"snapshot_every": 4, "keep_logs": 0}"#,
+                r#"{"snapshot_every": 4, "keep_logs": 0, "submit_timeout_ms": 5000}"#,
             )
             .unwrap();
             Hub {
@@ -338,9 +338,31 @@ async fn three_hubs_agree_survive_the_leader_and_refuse_strangers() {
     })
     .await;
 
-    for h in &mut hubs {
-        h.stop().await;
+    // One hub alone is a minority: it commits nothing and says so (503).
+    let lone = (li + 2) % 3;
+    for i in 0..3 {
+        if i != lone {
+            hubs[i].stop().await;
+        }
     }
+    let size = hubs[lone].client().log_size().await;
+    let token = load_token(&hubs[lone].dir).unwrap();
+    let (s, r) = hubs[lone]
+        .client()
+        .post(
+            "/v1/operator/domains",
+            &json!({"name": "alone", "admin_node_id": hubs[lone].key.node_id(),
+                    "member_nodes": [hubs[lone].key.node_id()]}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(s, 503, "{r}");
+    assert!(
+        ["no_leader", "not_committed", "leader_unreachable"].contains(&code(&r)),
+        "{r}"
+    );
+    assert_eq!(hubs[lone].client().log_size().await, size);
+    hubs[lone].stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

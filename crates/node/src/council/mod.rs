@@ -5,7 +5,9 @@
 //! committed by a majority and applied (durable). A follower forwards the submission
 //! to the leader's `POST /v1/entries` and answers with the leader's answer once its
 //! own ledger holds the entry (or after a short wait). A one-hub mesh is a council of
-//! one: the same code path.
+//! one: the same code path. With no leader, or no commit within the submit timeout
+//! (15 s), the answer is 503 (`no_leader`: nothing stored; `not_committed` or
+//! `leader_unreachable`: the outcome is unknown, check the log).
 //!
 //! Membership at bootstrap: every active governance_hub of the registry that has a
 //! `network_address` (the genesis founders on a fresh mesh), each at that address;
@@ -507,7 +509,19 @@ impl Council {
                 envelope: envelope.clone(),
                 stamp_ms: now().millis(),
             };
-            let leader = match self.raft.client_write(req).await {
+            let written = tokio::time::timeout_at(deadline, self.raft.client_write(req)).await;
+            let Ok(written) = written else {
+                return Err(unavailable(
+                    "not_committed",
+                    format!(
+                        "the entry was not committed within {} s (is a majority of the hubs \
+                         reachable?); it may still be committed later: check the log before \
+                         submitting it again",
+                        self.settings.submit_timeout.as_secs()
+                    ),
+                ));
+            };
+            let leader = match written {
                 Ok(resp) => {
                     return match resp.data {
                         CouncilAnswer::Committed(c) => Ok(c),
@@ -529,8 +543,10 @@ impl Council {
             }
             // No leader yet (an election is under way): wait and retry.
             if tokio::time::Instant::now() + pause > deadline {
-                return Err(SubmitError::Storage(
-                    "the council has no leader (not enough hubs reachable?)".into(),
+                return Err(unavailable(
+                    "no_leader",
+                    "the council has no leader (not enough hubs reachable?); nothing was stored"
+                        .into(),
                 ));
             }
             tokio::time::sleep(pause).await;
@@ -555,12 +571,22 @@ impl Council {
             .json(envelope)
             .send()
             .await
-            .map_err(|e| SubmitError::Storage(format!("forwarding to the leader {url}: {e}")))?;
+            .map_err(|e| {
+                unavailable(
+                    "leader_unreachable",
+                    format!(
+                        "forwarding to the council's leader {url} failed ({e}); the entry may \
+                         or may not have been committed: check the log before submitting it again"
+                    ),
+                )
+            })?;
         let status = resp.status();
-        let body: Value = resp
-            .json()
-            .await
-            .map_err(|e| SubmitError::Storage(format!("the leader's answer from {url}: {e}")))?;
+        let body: Value = resp.json().await.map_err(|e| {
+            unavailable(
+                "leader_unreachable",
+                format!("the leader's answer from {url} is unreadable ({e}); check the log"),
+            )
+        })?;
         if status.is_success() {
             let c: Committed = serde_json::from_value(body).map_err(|e| {
                 SubmitError::Storage(format!("the leader's answer from {url}: {e}"))
@@ -577,9 +603,11 @@ impl Council {
         let message = body["error"]["message"].as_str().unwrap_or("").to_owned();
         match serde_json::from_value::<RejectCode>(Value::String(code.clone())) {
             Ok(code) => Err(SubmitError::Rejected(Rejection { code, message })),
-            Err(_) => Err(SubmitError::Storage(format!(
-                "the leader {url} answered {status} {code}: {message}"
-            ))),
+            Err(_) => Err(SubmitError::Forwarded {
+                status: status.as_u16(),
+                code,
+                message: format!("(from the council's leader) {message}"),
+            }),
         }
     }
 }
@@ -615,6 +643,15 @@ async fn membership_loop(council: std::sync::Weak<Council>) {
             }
             Err(_) => {}
         }
+    }
+}
+
+/// A 503 answer: the council could not decide now.
+fn unavailable(code: &str, message: String) -> SubmitError {
+    SubmitError::Forwarded {
+        status: 503,
+        code: code.to_owned(),
+        message,
     }
 }
 
