@@ -340,9 +340,9 @@ async fn three_hubs_agree_survive_the_leader_and_refuse_strangers() {
 
     // One hub alone is a minority: it commits nothing and says so (503).
     let lone = (li + 2) % 3;
-    for i in 0..3 {
+    for (i, h) in hubs.iter_mut().enumerate() {
         if i != lone {
-            hubs[i].stop().await;
+            h.stop().await;
         }
     }
     let size = hubs[lone].client().log_size().await;

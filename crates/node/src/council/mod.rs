@@ -539,7 +539,19 @@ impl Council {
                 }
             };
             if let Some(node) = leader.filter(|n| n.node_id != self.node_id && !n.addr.is_empty()) {
-                return self.forward(&node, &envelope, deadline).await;
+                match self.forward(&node, &envelope, deadline).await {
+                    Forwarded::Answer(a) => return a,
+                    // The leader could not be reached (cut off, stopped, or no longer
+                    // leading): ask Raft again who leads and retry until the deadline.
+                    // Resending is safe: the state machine refuses a second copy as a
+                    // replay.
+                    Forwarded::Retry(e) => {
+                        if tokio::time::Instant::now() + pause > deadline {
+                            return Err(e);
+                        }
+                        tracing::debug!(leader = %node.node_id, "forwarding failed; retrying");
+                    }
+                }
             }
             // No leader yet (an election is under way): wait and retry.
             if tokio::time::Instant::now() + pause > deadline {
@@ -561,55 +573,85 @@ impl Council {
         leader: &HubNode,
         envelope: &Envelope,
         deadline: tokio::time::Instant,
-    ) -> Result<Committed, SubmitError> {
+    ) -> Forwarded {
         let url = format!("{}/v1/entries", leader.addr.trim_end_matches('/'));
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let resp = self
+        // One attempt may not take the whole budget: a leader that is cut off may
+        // hold the connection without answering.
+        let attempt = left
+            .min(Duration::from_secs(5).max(self.settings.submit_timeout / 3))
+            .max(Duration::from_secs(1));
+        let sent = self
             .http
             .post(&url)
-            .timeout(left.max(Duration::from_secs(1)))
+            .timeout(attempt)
             .json(envelope)
             .send()
-            .await
-            .map_err(|e| {
-                unavailable(
+            .await;
+        let resp = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                return Forwarded::Retry(unavailable(
                     "leader_unreachable",
                     format!(
                         "forwarding to the council's leader {url} failed ({e}); the entry may \
                          or may not have been committed: check the log before submitting it again"
                     ),
-                )
-            })?;
+                ));
+            }
+        };
         let status = resp.status();
-        let body: Value = resp.json().await.map_err(|e| {
-            unavailable(
-                "leader_unreachable",
-                format!("the leader's answer from {url} is unreadable ({e}); check the log"),
-            )
-        })?;
+        let body: Value = match resp.json().await {
+            Ok(b) => b,
+            Err(e) => {
+                return Forwarded::Retry(unavailable(
+                    "leader_unreachable",
+                    format!("the leader's answer from {url} is unreadable ({e}); check the log"),
+                ));
+            }
+        };
         if status.is_success() {
-            let c: Committed = serde_json::from_value(body).map_err(|e| {
-                SubmitError::Storage(format!("the leader's answer from {url}: {e}"))
-            })?;
+            let c: Committed = match serde_json::from_value(body) {
+                Ok(c) => c,
+                Err(e) => {
+                    return Forwarded::Answer(Err(SubmitError::Storage(format!(
+                        "the leader's answer from {url}: {e}"
+                    ))));
+                }
+            };
             let mut rx = self.log.subscribe();
             let want = c.index + 1;
             let wait = tokio::time::timeout(Duration::from_secs(5), rx.wait_for(|s| *s >= want));
             if wait.await.is_err() {
                 tracing::warn!(index = c.index, "forwarded entry not applied here yet");
             }
-            return Ok(c);
+            return Forwarded::Answer(Ok(c));
         }
         let code = body["error"]["code"].as_str().unwrap_or("").to_owned();
         let message = body["error"]["message"].as_str().unwrap_or("").to_owned();
-        match serde_json::from_value::<RejectCode>(Value::String(code.clone())) {
-            Ok(code) => Err(SubmitError::Rejected(Rejection { code, message })),
-            Err(_) => Err(SubmitError::Forwarded {
-                status: status.as_u16(),
-                code,
-                message: format!("(from the council's leader) {message}"),
-            }),
+        if let Ok(code) = serde_json::from_value::<RejectCode>(Value::String(code.clone())) {
+            return Forwarded::Answer(Err(SubmitError::Rejected(Rejection { code, message })));
+        }
+        let e = SubmitError::Forwarded {
+            status: status.as_u16(),
+            code,
+            message: format!("(from the council's leader) {message}"),
+        };
+        // The hub we took for the leader could not decide either: ask again.
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            Forwarded::Retry(e)
+        } else {
+            Forwarded::Answer(Err(e))
         }
     }
+}
+
+/// What forwarding to the leader gave.
+enum Forwarded {
+    /// The leader's answer (or a definite failure).
+    Answer(Result<Committed, SubmitError>),
+    /// Worth asking Raft again who leads and retrying.
+    Retry(SubmitError),
 }
 
 /// Runs on every hub; acts while it leads: after each log change (and every 2 s) the
