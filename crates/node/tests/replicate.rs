@@ -67,23 +67,30 @@ impl Mesh {
     /// The hub serves at `hub_addr` while the registry lists it at `listed` (a test
     /// decides which hub address forks learn from the log).
     fn found_with(forks: usize, hub_addr: SocketAddr, listed: SocketAddr) -> Mesh {
+        Mesh::found_roles(&vec![NodeType::TrustFork; forks], hub_addr, listed)
+    }
+
+    /// A hub and one non-hub founder of each role in `roles` (`forks[i]` has role
+    /// `roles[i]`).
+    fn found_roles(roles: &[NodeType], hub_addr: SocketAddr, listed: SocketAddr) -> Mesh {
         let hub = key(61);
         let mut founders = vec![spec(&hub, NodeType::GovernanceHub, listed)];
-        let fork_keys: Vec<(KeyPair, SocketAddr)> = (0..forks)
+        let fork_keys: Vec<(KeyPair, SocketAddr)> = (0..roles.len())
             .map(|i| (key(70 + i as u8), free_addr()))
             .collect();
-        for (k, a) in &fork_keys {
-            founders.push(spec(k, NodeType::TrustFork, *a));
+        for ((k, a), role) in fork_keys.iter().zip(roles) {
+            founders.push(spec(k, *role, *a));
         }
         let genesis = mesh_genesis("replication-test", &hub, founders, now()).unwrap();
         let hub_dir = tempfile::tempdir().unwrap();
         let info = join(hub_dir.path(), hub.clone(), &genesis).unwrap();
         let forks = fork_keys
             .into_iter()
-            .map(|(k, a)| {
+            .zip(roles)
+            .map(|((k, a), role)| {
                 let d = tempfile::tempdir().unwrap();
                 let fi = join(d.path(), k.clone(), &genesis).unwrap();
-                assert_eq!(fi.node_type, NodeType::TrustFork);
+                assert_eq!(fi.node_type, *role);
                 assert_eq!(fi.mesh_id, info.mesh_id);
                 (k, d, a)
             })
@@ -386,14 +393,15 @@ async fn a_restarted_fork_catches_up() {
 
 // ------------------------------------------------------------------ hostile peer
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 enum Lie {
     /// Alters one entry in `/v1/log/entries`.
     TamperEntry,
     /// Serves a hub-signed checkpoint whose root is not the log's.
     ForkCheckpoint,
-    /// The same, of a given size.
-    ForkAt(u64),
+    /// The same, of the size of the seal the node at this URL serves (a same-size
+    /// fork of what it holds).
+    ForkAtSealOf(&'static str),
     /// Serves a hub-signed log one entry longer, whose last entry the state machine
     /// refuses (a vote on a proposal that does not exist).
     InvalidEntry,
@@ -480,10 +488,22 @@ impl Proxy {
             })
             .unwrap_or_default();
         let num = |k: &str| query.get(k).and_then(|v| v.parse::<u64>().ok());
-        match (self.lie, path) {
-            (Lie::ForkAt(size), "/v1/log/seal" | "/v1/log/checkpoint") => self
-                .sign(size, Digest::sha256(b"a forked root"))
-                .into_response(),
+        match (self.lie.clone(), path) {
+            (Lie::ForkAtSealOf(node), "/v1/log/seal" | "/v1/log/checkpoint") => {
+                let seal = self
+                    .http
+                    .get(format!("{node}/v1/log/seal"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap();
+                let note = govmesh_core::checkpoint::SignedNote::parse(&seal).unwrap();
+                let size = note.checkpoint().unwrap().size;
+                self.sign(size, Digest::sha256(b"a forked root"))
+                    .into_response()
+            }
             (Lie::ForkCheckpoint, "/v1/log/seal" | "/v1/log/checkpoint") => {
                 let (_, b) = self.fetch("/v1/status").await;
                 let st: Value = serde_json::from_slice(&b).unwrap();
@@ -568,7 +588,7 @@ async fn hostile_peer_case(lie: Lie, reason: &str) {
     grow(&hc, &m.hub_token(), 3, 150).await;
     let (proxy_url, proxy_task) = serve_proxy(Proxy {
         hub: hub.url.clone(),
-        lie,
+        lie: lie.clone(),
         hub_key: m.hub.clone(),
         origin: m.origin.clone(),
         http: reqwest::Client::new(),
@@ -646,13 +666,14 @@ async fn a_same_size_fork_becomes_evidence_in_the_log() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert!(sealed >= 4);
+    let fork_url: &'static str = Box::leak(fork.url.clone().into_boxed_str());
     fork.shutdown().await.unwrap();
 
     // Back with a peer that serves a hub-signed checkpoint of the same size and
     // another root: two hub-signed notes, one size, two roots.
     let (proxy_url, proxy_task) = serve_proxy(Proxy {
         hub: hub.url.clone(),
-        lie: Lie::ForkAt(sealed),
+        lie: Lie::ForkAtSealOf(fork_url),
         hub_key: m.hub.clone(),
         origin: m.origin.clone(),
         http: reqwest::Client::new(),
@@ -681,7 +702,7 @@ async fn a_same_size_fork_becomes_evidence_in_the_log() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    assert_eq!(forks[0]["size"], sealed, "{forks:#}");
+    assert!(forks[0]["size"].as_u64().unwrap() >= sealed, "{forks:#}");
     assert_eq!(forks[0]["reported_by"], m.forks[0].0.node_id(), "{forks:#}");
     let (_, repl) = fc.get("/v1/replication").await;
     let p = peer(&repl, &proxy_url);
@@ -699,4 +720,51 @@ async fn a_same_size_fork_becomes_evidence_in_the_log() {
     fork.shutdown().await.unwrap();
     hub.shutdown().await.unwrap();
     proxy_task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_witness_forks_replicate_what_is_sealed() {
+    let a = free_addr();
+    let m = Mesh::found_roles(&[NodeType::ComplianceWitness, NodeType::TrustFork], a, a);
+    let hub = m.serve_hub().await;
+    let hc = Client::new(&hub.url);
+    let witness = m.serve_fork(0, fast()).await;
+    let fork = m.serve_fork(1, fast()).await;
+    let (wc, fc) = (Client::new(&witness.url), Client::new(&fork.url));
+    grow(&hc, &m.hub_token(), 3, 170).await;
+    // The witness replicates too, and both reach the hub once the log is sealed.
+    let n = converge(&fc, &hc).await;
+    assert!(n >= 4);
+    assert!(converge(&wc, &hc).await >= 4);
+
+    // What the fork holds is witnessed: its seal carries the witness's cosignature
+    // (clause 5.4 threshold with one witness: 1), and a bare hub checkpoint is not
+    // enough for it.
+    let t0 = Instant::now();
+    let seal = loop {
+        let (s, seal) = fc.get_text("/v1/log/seal").await;
+        if s == 200 {
+            break seal;
+        }
+        assert!(t0.elapsed() < DEADLINE, "no seal on the fork: {s} {seal}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let note = govmesh_core::checkpoint::SignedNote::parse(&seal).unwrap();
+    let witness_name = format!("govmesh-witness/{}", m.forks[0].0.node_id());
+    assert!(
+        note.signatures.iter().any(|s| s.name == witness_name),
+        "{seal}"
+    );
+    let (_, repl) = fc.get("/v1/replication").await;
+    assert!(repl["seal_size"].as_u64().unwrap() >= 4, "{repl:#}");
+    let (_, cp) = hc.get_text("/v1/log/checkpoint").await;
+    let (s, v) = announce(&fc, &m.hub, &cp).await;
+    assert_eq!((s, &v["verified"]), (202, &json!(false)), "{v}");
+    assert!(
+        v["reason"].as_str().unwrap().contains("seal_threshold"),
+        "{v}"
+    );
+    for n in [fork, witness, hub] {
+        n.shutdown().await.unwrap();
+    }
 }
