@@ -547,3 +547,170 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::council::CouncilRequest;
+    use govmesh_core::codex::codex_genesis;
+    use govmesh_core::entry::{NodeSpec, Operation, sign_entry};
+    use govmesh_core::keys::KeyPair;
+    use govmesh_core::model::NodeType;
+    use govmesh_core::state::RejectCode;
+    use govmesh_store::Ledger;
+    use openraft::testing::log_id;
+
+    fn domain(key: &KeyPair, id: &str, admin: &str) -> Entry<TypeConfig> {
+        let spec = serde_json::from_value(serde_json::json!({
+            "domain_id": id, "name": id, "admin_node_id": admin, "member_nodes": [admin],
+        }))
+        .unwrap();
+        let envelope = sign_entry(key, Operation::DefineDomain(spec));
+        Entry {
+            log_id: log_id(1, 7, 0),
+            payload: EntryPayload::Normal(CouncilRequest {
+                envelope,
+                stamp_ms: 1_800_000_000_000,
+            }),
+        }
+    }
+
+    fn at(mut e: Entry<TypeConfig>, index: u64) -> Entry<TypeConfig> {
+        e.log_id = log_id(1, 7, index);
+        e
+    }
+
+    fn open_sm(dir: &std::path::Path, ledger: SharedLedger) -> StateMachine {
+        let db = Arc::new(Mutex::new(RaftStore::open(dir).unwrap()));
+        StateMachine::open(ledger, db, LogNotify::new(0), Arc::new(())).unwrap()
+    }
+
+    /// A crash after the ledger stored an entry but before `raft.db` recorded it as
+    /// applied makes Raft apply it again: that is a refused replay and changes
+    /// nothing; a refused entry re-applied is refused again.
+    #[tokio::test]
+    async fn re_applying_after_a_crash_changes_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let key = KeyPair::from_seed([21; 32]);
+        let me = key.node_id().to_owned();
+        let spec = NodeSpec {
+            node_id: me.clone(),
+            node_type: NodeType::GovernanceHub,
+            public_key: key.public(),
+            network_address: None,
+            display_name: None,
+            node_policy_capabilities: vec![],
+        };
+        let mut ledger = Ledger::open(d.path()).unwrap();
+        let genesis = sign_entry(&key, Operation::Genesis(codex_genesis("m", vec![spec])));
+        ledger
+            .append(&genesis, Timestamp::from_millis(1_700_000_000_000))
+            .unwrap();
+        let ledger: SharedLedger = Arc::new(tokio::sync::Mutex::new(ledger));
+
+        let good1 = at(domain(&key, "8a1f3c2e-0b4d-4e5f-9a6b-7c8d9e0f1a2b", &me), 1);
+        let bad = at(
+            domain(&key, "9b2f3c2e-0b4d-4e5f-9a6b-7c8d9e0f1a2b", "nobody"),
+            2,
+        );
+        let good2 = at(domain(&key, "7c3f3c2e-0b4d-4e5f-9a6b-7c8d9e0f1a2b", &me), 3);
+        let mut sm = open_sm(d.path(), ledger.clone());
+        let answers = sm
+            .apply(vec![good1.clone(), bad.clone(), good2.clone()])
+            .await
+            .unwrap();
+        assert!(
+            matches!(answers[0], CouncilAnswer::Committed(_)),
+            "{answers:?}"
+        );
+        assert!(
+            matches!(answers[1], CouncilAnswer::Rejected(_)),
+            "{answers:?}"
+        );
+        assert!(
+            matches!(answers[2], CouncilAnswer::Committed(_)),
+            "{answers:?}"
+        );
+        let (size, root) = {
+            let l = ledger.lock().await;
+            (l.size(), l.root())
+        };
+        assert_eq!(size, 3);
+        assert_eq!(sm.applied_state().await.unwrap().0, Some(good2.log_id));
+        drop(sm);
+
+        // Reopened: the last applied id survived.
+        let mut sm = open_sm(d.path(), ledger.clone());
+        assert_eq!(sm.applied_state().await.unwrap().0, Some(good2.log_id));
+        // As if the process died after the ledger stored `good2` but before raft.db
+        // recorded it (the latest window the apply order allows): Raft re-applies it.
+        sm.applied = Some(bad.log_id);
+        let again = sm.apply(vec![good2.clone()]).await.unwrap();
+        match &again[0] {
+            CouncilAnswer::Rejected(r) => assert_eq!(r.code, RejectCode::Replay, "{r:?}"),
+            other => panic!("expected a replay refusal, got {other:?}"),
+        }
+        // And a refused entry applied again against the same state is refused again.
+        let bad_again = at(
+            domain(&key, "9b2f3c2e-0b4d-4e5f-9a6b-7c8d9e0f1a2b", "nobody"),
+            4,
+        );
+        let again = sm.apply(vec![bad_again]).await.unwrap();
+        assert!(matches!(again[0], CouncilAnswer::Rejected(_)), "{again:?}");
+        let l = ledger.lock().await;
+        assert_eq!((l.size(), l.root()), (size, root));
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_brings_a_fresh_ledger_to_the_same_log() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let key = KeyPair::from_seed([22; 32]);
+        let me = key.node_id().to_owned();
+        let spec = NodeSpec {
+            node_id: me.clone(),
+            node_type: NodeType::GovernanceHub,
+            public_key: key.public(),
+            network_address: None,
+            display_name: None,
+            node_policy_capabilities: vec![],
+        };
+        let genesis = sign_entry(&key, Operation::Genesis(codex_genesis("m", vec![spec])));
+        let mut la = Ledger::open(a.path()).unwrap();
+        la.append(&genesis, Timestamp::from_millis(1_700_000_000_000))
+            .unwrap();
+        let rec0 = la.record(0).unwrap().unwrap();
+        let mut lb = Ledger::open(b.path()).unwrap();
+        lb.append_records(&[rec0]).unwrap();
+        let la: SharedLedger = Arc::new(tokio::sync::Mutex::new(la));
+        let lb: SharedLedger = Arc::new(tokio::sync::Mutex::new(lb));
+
+        let mut sa = open_sm(a.path(), la.clone());
+        sa.apply(vec![
+            at(domain(&key, "8a1f3c2e-0b4d-4e5f-9a6b-7c8d9e0f1a2b", &me), 1),
+            at(domain(&key, "7c3f3c2e-0b4d-4e5f-9a6b-7c8d9e0f1a2b", &me), 2),
+        ])
+        .await
+        .unwrap();
+        let snap = sa
+            .get_snapshot_builder()
+            .await
+            .build_snapshot()
+            .await
+            .unwrap();
+        assert_eq!(snap.meta.last_log_id, Some(log_id(1, 7, 2)));
+
+        let mut sb = open_sm(b.path(), lb.clone());
+        sb.install_snapshot(&snap.meta, snap.snapshot)
+            .await
+            .unwrap();
+        assert_eq!(sb.applied_state().await.unwrap().0, Some(log_id(1, 7, 2)));
+        let (ra, rb) = (la.lock().await.root(), lb.lock().await.root());
+        assert_eq!(ra, rb);
+        assert_eq!(lb.lock().await.size(), 3);
+        // The stored snapshot is served again after a restart.
+        drop(sa);
+        let mut sa = open_sm(a.path(), la.clone());
+        let current = sa.get_current_snapshot().await.unwrap().unwrap();
+        assert_eq!(current.meta, snap.meta);
+    }
+}
