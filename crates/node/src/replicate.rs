@@ -409,10 +409,10 @@ async fn round(app: &AppState, r: &Replication) {
         let own = app.ledger().lock().await.size();
         match result {
             Ok((head_size, pulled)) => {
+                tracing::debug!(peer = %url, head_size, pulled, "pulled");
                 r.update(&url, |p| {
                     p.last_pull = Some(now());
                     p.last_head_size = Some(head_size);
-                    p.entries_pulled += pulled;
                     p.last_error = None;
                 });
                 if own >= r.book().target {
@@ -578,41 +578,11 @@ async fn pull_from(app: &AppState, r: &Replication, base: &str) -> Result<(u64, 
         )));
     }
 
-    // The entries, checked against the verified root before anything is stored.
-    let mut records: Vec<LogRecord> = Vec::with_capacity((head.size - own) as usize);
-    let mut next = own;
-    while next < head.size {
-        let end = head.size.min(next + PAGE);
-        let (status, body) =
-            get(r, &format!("{base}/v1/log/entries?start={next}&end={end}")).await?;
-        if status != 200 {
-            return Err(PullError::Soft(format!(
-                "entries {next} to {end}: HTTP {status}"
-            )));
-        }
-        let page: EntriesAnswer = serde_json::from_slice(&body).map_err(|e| {
-            PullError::Bad(format!("the entries from index {next} are malformed: {e}"))
-        })?;
-        if page.entries.is_empty() {
-            return Err(PullError::Soft(format!(
-                "the peer served no entries from index {next} though its head has size {}",
-                head.size
-            )));
-        }
-        for rec in page.entries {
-            if next >= end {
-                break;
-            }
-            if rec.index != next {
-                return Err(PullError::Bad(format!(
-                    "asked for entry {next}, the peer served a record with index {}",
-                    rec.index
-                )));
-            }
-            records.push(rec);
-            next += 1;
-        }
-    }
+    // The entries, a page at a time, each checked against the signed root before it
+    // is stored: the page's leaves on a copy of our tree give the root at the page's
+    // end, and the peer's consistency proof from there must lead to the signed root
+    // (a proof binds the old root, so a root it verifies from is the log's). Memory
+    // stays one page however far behind the node is.
     let mut tree: MerkleTree = {
         let l = app.ledger().lock().await;
         if l.size() != own {
@@ -622,28 +592,109 @@ async fn pull_from(app: &AppState, r: &Replication, base: &str) -> Result<(u64, 
         }
         l.tree().clone()
     };
-    for rec in &records {
-        tree.push(rec.leaf_hash());
+    let mut at = own;
+    let mut pulled = 0;
+    while at < head.size {
+        let records = fetch_page(r, base, at, head.size.min(at + PAGE), head.size).await?;
+        let k = at + records.len() as u64;
+        for rec in &records {
+            tree.push(rec.leaf_hash());
+        }
+        let root_k = tree.root();
+        let checked = if k == head.size {
+            if root_k == head.root {
+                Ok(())
+            } else {
+                Err(format!("they hash to root {root_k}"))
+            }
+        } else {
+            let q = format!("{base}/v1/log/proof/consistency?from={k}&to={}", head.size);
+            let (status, body) = get(r, &q).await?;
+            if status != 200 {
+                return Err(PullError::Soft(format!(
+                    "consistency proof {k} to {}: HTTP {status}",
+                    head.size
+                )));
+            }
+            let proof: ConsistencyAnswer = serde_json::from_slice(&body)
+                .map_err(|e| PullError::Bad(format!("the consistency proof is malformed: {e}")))?;
+            verify_consistency(k, head.size, &root_k, &head.root, &proof.proof).map_err(|e| {
+                format!("the tree with them (root {root_k}) is not consistent with it: {e}")
+            })
+        };
+        if let Err(why) = checked {
+            let which = first_bad_entry(r, base, &records, &head).await;
+            return Err(PullError::Bad(format!(
+                "tampered entry: entries {at} to {} served by this peer do not lead to the                  root {} of the checkpoint of size {} signed by hub {}: {why}{which}",
+                k - 1,
+                head.root,
+                head.size,
+                head.hub_node_id
+            )));
+        }
+        append_page(app, &head, at, records).await?;
+        r.update(base, |p| p.entries_pulled += k - at);
+        pulled += k - at;
+        at = k;
     }
-    if tree.root() != head.root {
-        let which = first_bad_entry(r, base, &records, &head).await;
-        return Err(PullError::Bad(format!(
-            "tampered entry: entries {own} to {} served by this peer hash to root {}, \
-             not to the root {} of the checkpoint signed by hub {}{which}",
-            head.size - 1,
-            tree.root(),
-            head.root,
-            head.hub_node_id
+    keep_seal(app, r, &head).await;
+    tracing::info!(peer = %base, from = own, to = at, "replicated");
+    Ok((head.size, pulled))
+}
+
+/// Entries `start..end` (fewer if the peer pages shorter, at least one), checked to
+/// be the records asked for.
+async fn fetch_page(
+    r: &Replication,
+    base: &str,
+    start: u64,
+    end: u64,
+    head_size: u64,
+) -> Result<Vec<LogRecord>, PullError> {
+    let (status, body) = get(r, &format!("{base}/v1/log/entries?start={start}&end={end}")).await?;
+    if status != 200 {
+        return Err(PullError::Soft(format!(
+            "entries {start} to {end}: HTTP {status}"
         )));
     }
+    let page: EntriesAnswer = serde_json::from_slice(&body).map_err(|e| {
+        PullError::Bad(format!("the entries from index {start} are malformed: {e}"))
+    })?;
+    if page.entries.is_empty() {
+        return Err(PullError::Soft(format!(
+            "the peer served no entries from index {start} though its head has size {head_size}"
+        )));
+    }
+    let mut out = Vec::with_capacity(page.entries.len());
+    for (i, rec) in page.entries.into_iter().enumerate() {
+        let want = start + i as u64;
+        if want >= end {
+            break;
+        }
+        if rec.index != want {
+            return Err(PullError::Bad(format!(
+                "asked for entry {want}, the peer served a record with index {}",
+                rec.index
+            )));
+        }
+        out.push(rec);
+    }
+    Ok(out)
+}
 
-    // Verified: append through the state machine.
+/// Appends verified records at `at` through the state machine and tells the log
+/// subscribers.
+async fn append_page(
+    app: &AppState,
+    head: &Head,
+    at: u64,
+    records: Vec<LogRecord>,
+) -> Result<(), PullError> {
     let ledger: SharedLedger = app.ledger().clone();
     let guard = ledger.lock_owned().await;
-    let n = records.len() as u64;
-    let outcome = tokio::task::spawn_blocking(move || {
+    let (size, res) = tokio::task::spawn_blocking(move || {
         let mut l = guard;
-        if l.size() != own {
+        if l.size() != at {
             return (l.size(), Err(None));
         }
         let res = l.append_records(&records).map(|_| ()).map_err(Some);
@@ -651,34 +702,26 @@ async fn pull_from(app: &AppState, r: &Replication, base: &str) -> Result<(u64, 
     })
     .await
     .map_err(|e| PullError::Local(format!("append task failed: {e}")))?;
-    let (size, res) = outcome;
-    if size > own {
+    if size > at {
         app.notify_log(size);
     }
     match res {
-        Ok(()) => {}
-        Err(None) => {
-            return Err(PullError::Soft(
-                "the log grew during the pull; retrying".into(),
-            ));
-        }
+        Ok(()) => Ok(()),
+        Err(None) => Err(PullError::Soft(
+            "the log grew during the pull; retrying".into(),
+        )),
         Err(Some(LedgerError::RecordRejected { index, rejection })) => {
-            return Err(PullError::Bad(format!(
-                "entry {index} is in the checkpoint signed by hub {} but fails the state \
-                 machine: {rejection} (entries before it were kept)",
+            Err(PullError::Bad(format!(
+                "entry {index} is in the checkpoint signed by hub {} but fails the state machine: \
+             {rejection} (the entries before it, which pass, were kept)",
                 head.hub_node_id
-            )));
+            )))
         }
-        Err(Some(LedgerError::Rejected(rejection))) => {
-            return Err(PullError::Bad(format!(
-                "an entry fails the state machine: {rejection}"
-            )));
-        }
-        Err(Some(e)) => return Err(PullError::Local(e.to_string())),
+        Err(Some(LedgerError::Rejected(rejection))) => Err(PullError::Bad(format!(
+            "an entry fails the state machine: {rejection}"
+        ))),
+        Err(Some(e)) => Err(PullError::Local(e.to_string())),
     }
-    keep_seal(app, r, &head).await;
-    tracing::info!(peer = %base, from = own, to = size, "replicated");
-    Ok((head.size, n))
 }
 
 /// Keeps `head` as this node's latest verified head if it is larger than the one it

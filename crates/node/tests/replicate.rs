@@ -704,9 +704,17 @@ async fn a_same_size_fork_becomes_evidence_in_the_log() {
     };
     assert!(forks[0]["size"].as_u64().unwrap() >= sealed, "{forks:#}");
     assert_eq!(forks[0]["reported_by"], m.forks[0].0.node_id(), "{forks:#}");
-    let (_, repl) = fc.get("/v1/replication").await;
+    // The round that found it marks the peer once the evidence is submitted.
+    let t0 = Instant::now();
+    let repl = loop {
+        let (_, repl) = fc.get("/v1/replication").await;
+        if peer(&repl, &proxy_url)["bad"] == true {
+            break repl;
+        }
+        assert!(t0.elapsed() < DEADLINE, "{repl:#}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     let p = peer(&repl, &proxy_url);
-    assert_eq!(p["bad"], true, "{repl:#}");
     assert!(
         p["bad_reason"]
             .as_str()
