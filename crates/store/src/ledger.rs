@@ -233,6 +233,54 @@ impl Ledger {
         })
     }
 
+    /// Validates and appends entries in order, each at council time
+    /// `max(stamp, last timestamp)` (the Raft council's rule), in one transaction:
+    /// like [`Ledger::append`] for each, with one commit. Stops at the first refused
+    /// entry: the entries before it are stored and returned, with its position in
+    /// `items` and the refusal.
+    pub fn append_stamped(
+        &mut self,
+        items: &[(Envelope, Timestamp)],
+    ) -> Result<(Vec<Appended>, Option<(usize, Rejection)>), LedgerError> {
+        self.check_usable()?;
+        let mut appended = Vec::with_capacity(items.len());
+        let mut rows = Vec::with_capacity(items.len());
+        let mut refused = None;
+        let t = Instant::now();
+        for (k, (env, stamp)) in items.iter().enumerate() {
+            let at = self
+                .state
+                .last_timestamp()
+                .map_or(*stamp, |last| (*stamp).max(last));
+            match self.state.apply(env, at) {
+                Ok(applied) => {
+                    let record = LogRecord {
+                        index: applied.index,
+                        timestamp: at,
+                        envelope: env.clone(),
+                    };
+                    let row = record_row(&record, &applied);
+                    let leaf_hash = row.leaf_hash;
+                    rows.push(row);
+                    appended.push(Appended {
+                        record,
+                        applied,
+                        leaf_hash,
+                    });
+                }
+                Err(r) => {
+                    refused = Some((k, r));
+                    break;
+                }
+            }
+        }
+        self.stats.apply += t.elapsed();
+        if !rows.is_empty() {
+            self.write(&rows)?;
+        }
+        Ok((appended, refused))
+    }
+
     /// Applies and stores already-stamped records (replication, import, benchmarks)
     /// in one transaction. If record `k` is refused, records `0..k` are stored and
     /// the error names record `k`'s index.

@@ -3,7 +3,8 @@
 //! node's Ledger. Applying a committed `{envelope, stamp_ms}` is
 //! `Ledger::append(envelope, max(stamp, last_timestamp))`; a state-machine rejection
 //! is a deterministic no-op whose answer goes back to the client. The last applied
-//! log id and membership are stored in `raft.db` after each batch, and also before
+//! log id and membership are stored in `raft.db` after each batch (a run of entries is
+//! one ledger transaction, `Ledger::append_stamped`), and also before
 //! any ledger append that follows a refused entry. The ledger commits each entry
 //! first, so a crash in between re-applies only (a) entries the ledger already holds,
 //! which the state machine refuses as replays (the same envelope hash), and (b)
@@ -17,7 +18,6 @@ use super::{CouncilAnswer, HubNode, TypeConfig};
 use crate::order::{Committed, LogNotify, SharedLedger};
 use govmesh_core::entry::LogRecord;
 use govmesh_core::stamp::Timestamp;
-use govmesh_store::LedgerError;
 use govmesh_store::raft::{RaftEntry, RaftStore};
 use openraft::storage::{LogFlushed, RaftLogStorage, RaftStateMachine};
 use openraft::{
@@ -408,37 +408,54 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             // A refused entry since `applied` was last stored: store it before the
             // ledger takes another entry (see the module comment).
             let mut refused_since_stored = false;
-            for e in entries {
-                match e.payload {
+            let mut i = 0;
+            while i < entries.len() {
+                let e = &entries[i];
+                match &e.payload {
                     EntryPayload::Blank => answers.push(CouncilAnswer::Nothing),
                     EntryPayload::Membership(m) => {
-                        membership = StoredMembership::new(Some(e.log_id), m);
+                        membership = StoredMembership::new(Some(e.log_id), m.clone());
                         answers.push(CouncilAnswer::Nothing);
                     }
-                    EntryPayload::Normal(req) => {
+                    EntryPayload::Normal(_) => {
                         if refused_since_stored {
                             store_applied(&db, &done, &membership)
                                 .map_err(|err| (e.log_id, err))?;
                             refused_since_stored = false;
                         }
-                        let stamp = Timestamp::from_millis(req.stamp_ms);
-                        let at = ledger
-                            .state()
-                            .last_timestamp()
-                            .map_or(stamp, |last| stamp.max(last));
-                        match ledger.append(&req.envelope, at) {
-                            Ok(a) => answers.push(committed_answer(a)),
-                            Err(LedgerError::Rejected(r)) => {
+                        // The run of application entries from here, in one ledger
+                        // transaction (up to the first refusal).
+                        let run: Vec<(govmesh_core::dsse::Envelope, Timestamp)> = entries[i..]
+                            .iter()
+                            .map_while(|x| match &x.payload {
+                                EntryPayload::Normal(req) => Some((
+                                    req.envelope.clone(),
+                                    Timestamp::from_millis(req.stamp_ms),
+                                )),
+                                _ => None,
+                            })
+                            .collect();
+                        let (stored, refused) = ledger
+                            .append_stamped(&run)
+                            .map_err(|err| (e.log_id, err.to_string()))?;
+                        let n = stored.len();
+                        answers.extend(stored.into_iter().map(committed_answer));
+                        let consumed = match refused {
+                            Some((k, r)) => {
+                                debug_assert_eq!(k, n);
                                 refused_since_stored = true;
-                                answers.push(CouncilAnswer::Rejected(r))
+                                answers.push(CouncilAnswer::Rejected(r));
+                                n + 1
                             }
-                            Err(other) => {
-                                return Err((e.log_id, other.to_string()));
-                            }
-                        }
+                            None => n,
+                        };
+                        done = Some(entries[i + consumed - 1].log_id);
+                        i += consumed;
+                        continue;
                     }
                 }
                 done = Some(e.log_id);
+                i += 1;
             }
             Ok((answers, membership, ledger.size()))
         })
