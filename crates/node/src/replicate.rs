@@ -1075,3 +1075,107 @@ impl Orderer for ForwardingOrderer {
         false
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use govmesh_core::checkpoint::Checkpoint;
+    use govmesh_core::codex::codex_genesis;
+    use govmesh_core::entry::{NodeSpec, sign_entry};
+    use govmesh_core::keys::KeyPair;
+
+    fn spec(k: &KeyPair, node_type: NodeType) -> NodeSpec {
+        NodeSpec {
+            node_id: k.node_id().to_owned(),
+            node_type,
+            public_key: k.public(),
+            network_address: Some(format!(
+                "http://127.0.0.1:{}/",
+                9000 + k.public().as_bytes()[0] as u16
+            )),
+            display_name: None,
+            node_policy_capabilities: vec![],
+        }
+    }
+
+    /// A State founded by one hub and one trust fork (no witnesses: threshold 0).
+    fn state() -> (GovState, KeyPair, KeyPair, String) {
+        let (hub, fork) = (KeyPair::from_seed([1; 32]), KeyPair::from_seed([2; 32]));
+        let g = codex_genesis(
+            "m",
+            vec![
+                spec(&hub, NodeType::GovernanceHub),
+                spec(&fork, NodeType::TrustFork),
+            ],
+        );
+        let mut st = GovState::new();
+        st.apply(&sign_entry(&hub, Operation::Genesis(g)), now())
+            .unwrap();
+        let origin = crate::wire::checkpoint_origin(&st.mesh_id().unwrap());
+        (st, hub, fork, origin)
+    }
+
+    fn note(origin: &str, size: u64, signer: &KeyPair) -> String {
+        Checkpoint {
+            origin: origin.to_owned(),
+            size,
+            root: Digest::sha256(b"r"),
+            extensions: vec![],
+        }
+        .sign(origin, signer)
+        .to_text()
+    }
+
+    #[test]
+    fn heads_are_trusted_false_or_unusable() {
+        let (st, hub, fork, origin) = state();
+        let h = verify_head(&note(&origin, 7, &hub), &st).unwrap();
+        assert_eq!((h.size, h.hub_node_id.as_str()), (7, hub.node_id()));
+        // A node's own checkpoint proves nothing and accuses nobody.
+        let e = verify_head(&note(&origin, 7, &fork), &st).unwrap_err();
+        assert!(matches!(e, HeadError::Unusable(_)), "{e}");
+        // Another mesh's log, garbage, a hub signature that does not verify: false.
+        let e = verify_head(&note("govmesh/0000000000000000", 7, &hub), &st).unwrap_err();
+        assert!(matches!(e, HeadError::False(_)), "{e}");
+        let e = verify_head("hello\n", &st).unwrap_err();
+        assert!(matches!(e, HeadError::False(_)), "{e}");
+        let good = note(&origin, 7, &hub);
+        let tampered = good.replacen("\n7\n", "\n8\n", 1);
+        let e = verify_head(&tampered, &st).unwrap_err();
+        assert!(matches!(e, HeadError::False(_)), "{e}");
+    }
+
+    #[test]
+    fn peers_come_from_options_then_hubs_then_the_rest() {
+        let (st, hub, fork, _) = state();
+        let r = Replication::new(ReplicationOptions {
+            peers: vec!["http://x:1/".into(), "http://x:1".into(), " ".into()],
+            interval: DEFAULT_INTERVAL,
+        });
+        // Seen from a third node: the fork and the hub are peers, hubs first.
+        r.refresh_peers(&st, "someone-else", None);
+        let p = r.peers();
+        let urls: Vec<&str> = p.iter().map(|p| p.url.as_str()).collect();
+        let hub_url = normalize(
+            spec(&hub, NodeType::GovernanceHub)
+                .network_address
+                .as_deref()
+                .unwrap(),
+        );
+        let fork_url = normalize(
+            spec(&fork, NodeType::TrustFork)
+                .network_address
+                .as_deref()
+                .unwrap(),
+        );
+        assert_eq!(urls, ["http://x:1", hub_url.as_str(), fork_url.as_str()]);
+        assert_eq!(p[1].node_id.as_deref(), Some(hub.node_id()));
+        assert_eq!(p[0].source, "option");
+        // A node never lists itself; history survives a refresh.
+        r.update(&hub_url, |p| p.bad = true);
+        r.refresh_peers(&st, fork.node_id(), Some(&fork_url));
+        let p = r.peers();
+        assert_eq!(p.len(), 2);
+        assert!(p[1].bad);
+    }
+}
