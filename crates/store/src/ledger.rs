@@ -31,6 +31,14 @@ pub enum LedgerError {
     Store(#[from] StoreError),
 }
 
+/// What [`Ledger::append_stamped`] did: the entries stored, and the first refused one
+/// (its position in the input and why), if any.
+#[derive(Debug)]
+pub struct StampedAppend {
+    pub appended: Vec<Appended>,
+    pub refused: Option<(usize, Rejection)>,
+}
+
 /// A newly appended entry.
 #[derive(Clone, Debug)]
 pub struct Appended {
@@ -241,7 +249,7 @@ impl Ledger {
     pub fn append_stamped(
         &mut self,
         items: &[(Envelope, Timestamp)],
-    ) -> Result<(Vec<Appended>, Option<(usize, Rejection)>), LedgerError> {
+    ) -> Result<StampedAppend, LedgerError> {
         self.check_usable()?;
         let mut appended = Vec::with_capacity(items.len());
         let mut rows = Vec::with_capacity(items.len());
@@ -278,7 +286,7 @@ impl Ledger {
         if !rows.is_empty() {
             self.write(&rows)?;
         }
-        Ok((appended, refused))
+        Ok(StampedAppend { appended, refused })
     }
 
     /// Applies and stores already-stamped records (replication, import, benchmarks)

@@ -13,5 +13,7 @@ mod ledger;
 pub mod raft;
 mod store;
 
-pub use ledger::{Appended, DB_FILE, Ledger, LedgerError, LedgerOptions, LedgerStats, OpenReport};
+pub use ledger::{
+    Appended, DB_FILE, Ledger, LedgerError, LedgerOptions, LedgerStats, OpenReport, StampedAppend,
+};
 pub use store::{LOCK_FILE, MAX_PAGE, RecordRow, SCHEMA_VERSION, Snapshot, Store, StoreError};

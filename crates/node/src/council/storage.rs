@@ -435,7 +435,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                                 _ => None,
                             })
                             .collect();
-                        let (stored, refused) = ledger
+                        let govmesh_store::StampedAppend {
+                            appended: stored,
+                            refused,
+                        } = ledger
                             .append_stamped(&run)
                             .map_err(|err| (e.log_id, err.to_string()))?;
                         let n = stored.len();
