@@ -367,7 +367,7 @@ async fn run(app: AppState, r: Arc<Replication>, mut stop: watch::Receiver<bool>
 }
 
 /// One round: try peers in order until the log has reached what was announced and
-/// one peer answered with a valid head.
+/// a peer that is not behind this node answered with a valid head.
 async fn round(app: &AppState, r: &Replication) {
     let (me, my_url) = (app.info().node_id.clone(), app.url().map(normalize));
     {
@@ -415,7 +415,9 @@ async fn round(app: &AppState, r: &Replication) {
                     p.last_head_size = Some(head_size);
                     p.last_error = None;
                 });
-                if own >= r.book().target {
+                // Done once this peer is not behind us and what was announced is
+                // here; a peer behind us says nothing about what is new.
+                if head_size >= own && own >= r.book().target {
                     return;
                 }
             }
