@@ -964,10 +964,18 @@ pub struct ForwardingOrderer {
 
 impl ForwardingOrderer {
     pub fn new(ledger: SharedLedger, node_id: String) -> ForwardingOrderer {
+        // Longer than a hub's own submit budget (the council answers 503 after 15 s
+        // without a commit), so a slow commit is answered by the hub, not cut short
+        // here and resent to another hub (which would then refuse it as a replay).
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
         ForwardingOrderer {
             ledger,
             me: node_id,
-            http: peer_client(),
+            http,
         }
     }
 
