@@ -776,3 +776,66 @@ async fn with_a_witness_forks_replicate_what_is_sealed() {
         n.shutdown().await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forks_follow_a_three_hub_council_and_forward_through_any_hub() {
+    let hubs: Vec<(KeyPair, SocketAddr)> = (0..3).map(|i| (key(90 + i), free_addr())).collect();
+    let forks: Vec<(KeyPair, SocketAddr)> = (0..2).map(|i| (key(95 + i), free_addr())).collect();
+    let mut founders: Vec<NodeSpec> = hubs
+        .iter()
+        .map(|(k, a)| spec(k, NodeType::GovernanceHub, *a))
+        .collect();
+    founders.extend(forks.iter().map(|(k, a)| spec(k, NodeType::TrustFork, *a)));
+    let genesis = mesh_genesis("council-replication", &hubs[0].0, founders, now()).unwrap();
+    let mut dirs = Vec::new();
+    let mut nodes = Vec::new();
+    for (k, a) in hubs.iter().chain(&forks) {
+        let d = tempfile::tempdir().unwrap();
+        join(d.path(), k.clone(), &genesis).unwrap();
+        nodes.push(serve_with(d.path(), *a, fast()).await.unwrap());
+        dirs.push(d);
+    }
+    let clients: Vec<Client> = nodes.iter().map(|n| Client::new(&n.url)).collect();
+    let (hub_clients, fork_clients) = clients.split_at(3);
+
+    // Entries signed by each hub, submitted to each fork: forwarded to a hub, ordered
+    // by the council, replicated back to both forks.
+    for (i, (k, _)) in hubs.iter().enumerate() {
+        let newcomer = nth_key(200 + i as u32);
+        let env = sign_entry(
+            k,
+            Operation::RegisterNode(NodeSpec {
+                node_id: newcomer.node_id().to_owned(),
+                node_type: NodeType::TrustFork,
+                public_key: newcomer.public(),
+                network_address: None,
+                display_name: None,
+                node_policy_capabilities: vec![],
+            }),
+        );
+        let fc = &fork_clients[i % 2];
+        let t0 = Instant::now();
+        loop {
+            let (s, r) = fc
+                .post("/v1/entries", &serde_json::to_value(&env).unwrap(), None)
+                .await;
+            if s == 201 {
+                break;
+            }
+            // Until the council has elected its first leader.
+            assert_eq!(s, 503, "{r}");
+            assert!(t0.elapsed() < DEADLINE, "{r}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    for fc in fork_clients {
+        for hc in hub_clients {
+            assert!(converge(fc, hc).await >= 4);
+        }
+        let (_, nodes) = fc.get("/v1/nodes").await;
+        assert!(nodes["nodes"].as_array().unwrap().len() >= 8, "{nodes}");
+    }
+    for n in nodes {
+        n.shutdown().await.unwrap();
+    }
+}
