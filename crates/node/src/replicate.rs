@@ -531,6 +531,45 @@ struct EntriesAnswer {
 /// Pulls from one peer; returns (the peer's head size, entries appended).
 async fn pull_from(app: &AppState, r: &Replication, base: &str) -> Result<(u64, u64), PullError> {
     let head = fetch_head(app, r, base).await?;
+    pull_head(app, r, base, &head, true).await
+}
+
+/// For a witness asked to cosign `head` (a checkpoint signed by hub `head.hub_node_id`,
+/// not yet a seal): brings this node's log up to it from `base` (the hub's URL), each
+/// entry checked against the signed root and replayed through the state machine, so
+/// that the witness cosigns only a log it has validated entry by entry (votes,
+/// attestations, evidence). The head is not stored as a seal. Retries while the
+/// node's own replication appends at the same time; returns why it could not.
+pub async fn validate_up_to(app: &AppState, base: &str, head: Head) -> Result<(), String> {
+    let Some(r) = app.replication().cloned() else {
+        return Err("this node does not replicate".into());
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let res = pull_head(app, &r, base, &head, false).await;
+        let held = app.ledger().lock().await.size() >= head.size;
+        match res {
+            Ok(_) => return Ok(()),
+            Err(PullError::Soft(_)) if held => return Ok(()),
+            Err(PullError::Soft(why)) if std::time::Instant::now() >= deadline => {
+                return Err(why);
+            }
+            Err(PullError::Soft(_)) => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(PullError::Bad(why) | PullError::Local(why)) => return Err(why),
+        }
+    }
+}
+
+/// Brings this node's log up to the verified `head` from `base`; `seal`: the head is
+/// a seal to keep and serve (false for a checkpoint a witness is asked to cosign).
+async fn pull_head(
+    app: &AppState,
+    r: &Replication,
+    base: &str,
+    head: &Head,
+    seal: bool,
+) -> Result<(u64, u64), PullError> {
+    let head = head.clone();
     let (own, own_root) = {
         let l = app.ledger().lock().await;
         if head.size <= l.size() {
@@ -542,10 +581,14 @@ async fn pull_from(app: &AppState, r: &Replication, base: &str) -> Result<(u64, 
             drop(l);
             if ours != head.root {
                 let why = fork_reason(&head, &ours);
-                record_fork(app, r, &head, base).await;
+                if seal {
+                    record_fork(app, r, &head, base).await;
+                }
                 return Err(PullError::Bad(why));
             }
-            keep_seal(app, r, &head).await;
+            if seal {
+                keep_seal(app, r, &head).await;
+            }
             return Ok((head.size, 0));
         }
         (l.size(), l.root())
@@ -639,7 +682,9 @@ async fn pull_from(app: &AppState, r: &Replication, base: &str) -> Result<(u64, 
         pulled += k - at;
         at = k;
     }
-    keep_seal(app, r, &head).await;
+    if seal {
+        keep_seal(app, r, &head).await;
+    }
     tracing::info!(peer = %base, from = own, to = at, "replicated");
     Ok((head.size, pulled))
 }

@@ -61,6 +61,10 @@ pub struct ServeOptions {
     pub peers: Vec<String>,
     /// How often a non-hub pulls when nobody announces (default 2 s).
     pub replication_interval: Option<Duration>,
+    /// A witness that only runs the C2SP tlog-witness checks, without fetching and
+    /// validating a new checkpoint's entries first: for protocol tests that offer
+    /// synthetic trees. Never set it in a real mesh.
+    pub witness_protocol_only: bool,
 }
 
 /// Opens the data directory, binds `listen` (port 0 picks a free port) and serves.
@@ -106,6 +110,11 @@ pub async fn serve_with(
     })
     .await
     .map_err(|e| NodeError::Server(format!("opening the data directory failed: {e}")))??;
+    if opts.witness_protocol_only
+        && let Some(w) = app.witness()
+    {
+        w.set_validate_entries(false);
+    }
     let node_id = app.info().node_id.clone();
     let url_file = dir.join(URL_FILE);
     write_atomic(&url_file, format!("{url}\n").as_bytes())?;

@@ -151,6 +151,10 @@ pub enum Outcome {
     Cosigned(String),
     /// Same size, another root: refused and recorded (the new row's id).
     Equivocation(WitnessEquivocation),
+    /// A dry run found a new checkpoint it would cosign, signed by this hub.
+    Checked(Checkpoint, String),
+    /// A dry run found the size it last cosigned (a repeat or an equivocation).
+    Repeat,
 }
 
 /// Why a request was refused (each maps to the C2SP status code).
@@ -197,6 +201,9 @@ pub struct Witness {
     db: Mutex<Connection>,
     key: KeyPair,
     name: String,
+    /// Validate the entries of a new checkpoint before cosigning (the default); off
+    /// only for C2SP protocol tests that offer synthetic trees.
+    validate_entries: std::sync::atomic::AtomicBool,
 }
 
 struct Latest {
@@ -245,7 +252,20 @@ impl Witness {
             db: Mutex::new(db),
             key,
             name,
+            validate_entries: std::sync::atomic::AtomicBool::new(true),
         })
+    }
+
+    /// Turns the entry validation before cosigning on or off (see
+    /// `ServeOptions::witness_protocol_only`).
+    pub fn set_validate_entries(&self, on: bool) {
+        self.validate_entries
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn validates_entries(&self) -> bool {
+        self.validate_entries
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// This witness's key name, `govmesh-witness/<node_id>`.
@@ -295,6 +315,33 @@ impl Witness {
         hubs: &[(String, PublicKey)],
         now_ms: i64,
     ) -> Result<Outcome, WitnessError> {
+        self.check_or_add(body, origin, hubs, now_ms, false)
+    }
+
+    /// Every check of [`Witness::add_checkpoint`] without signing or recording
+    /// anything: `Ok(Some(checkpoint))` when the request would be cosigned as a new
+    /// checkpoint (larger than the last cosigned), `Ok(None)` when it repeats the
+    /// last cosigned size (a repeat or an equivocation, which the real call handles).
+    pub fn precheck(
+        &self,
+        body: &str,
+        origin: &str,
+        hubs: &[(String, PublicKey)],
+    ) -> Result<Option<(Checkpoint, String)>, WitnessError> {
+        match self.check_or_add(body, origin, hubs, 0, true)? {
+            Outcome::Checked(cp, hub) => Ok(Some((cp, hub))),
+            _ => Ok(None),
+        }
+    }
+
+    fn check_or_add(
+        &self,
+        body: &str,
+        origin: &str,
+        hubs: &[(String, PublicKey)],
+        now_ms: i64,
+        dry_run: bool,
+    ) -> Result<Outcome, WitnessError> {
         let req = parse_add_checkpoint(body).map_err(WitnessError::Malformed)?;
         let note = SignedNote::parse(&req.note_text)
             .map_err(|e| WitnessError::Malformed(e.to_string()))?;
@@ -340,6 +387,9 @@ impl Witness {
         let mut db = self.lock();
         let latest = Self::latest(&db, origin)?;
         let latest_size = latest.as_ref().map_or(0, |l| l.size);
+        if dry_run && latest.as_ref().is_some_and(|l| l.size == cp.size) {
+            return Ok(Outcome::Repeat);
+        }
         if let Some(l) = &latest
             && l.size == cp.size
             && l.root != cp.root
@@ -361,6 +411,10 @@ impl Witness {
                 .ok_or_else(|| WitnessError::Storage("a non-zero size without a record".into()))?;
             verify_consistency(req.old_size, cp.size, &old_root, &cp.root, &req.proof)
                 .map_err(|e| WitnessError::BadProof(e.to_string()))?;
+        }
+        if dry_run {
+            let hub = signer.map(|(id, _)| id.clone()).unwrap_or_default();
+            return Ok(Outcome::Checked(cp, hub));
         }
         let time = (now_ms.max(0) / 1000) as u64;
         let c = Cosignature::sign(&note.body, &self.name, &self.key, time)
@@ -500,6 +554,9 @@ pub(crate) async fn add_checkpoint(State(app): State<AppState>, body: Bytes) -> 
     };
     let origin = app.origin().to_owned();
     let text = text.to_owned();
+    if let Err(resp) = validate_entries(&app, &w, &text, &origin, &hubs).await {
+        return resp;
+    }
     let w2 = w.clone();
     let result = tokio::task::spawn_blocking(move || {
         w2.add_checkpoint(&text, &origin, &hubs, now().millis())
@@ -542,6 +599,9 @@ pub(crate) async fn add_checkpoint(State(app): State<AppState>, body: Bytes) -> 
             )
             .into_response()
         }
+        Ok(Outcome::Checked(..) | Outcome::Repeat) => {
+            ApiError::internal("the witness answered a dry run to a real request").into_response()
+        }
         Err(WitnessError::SizeMismatch { latest, .. }) => (
             StatusCode::CONFLICT,
             [(header::CONTENT_TYPE, TLOG_SIZE_CONTENT_TYPE)],
@@ -550,6 +610,70 @@ pub(crate) async fn add_checkpoint(State(app): State<AppState>, body: Bytes) -> 
             .into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }
+}
+
+/// Before cosigning a new checkpoint, the witness holds and has validated the log up
+/// to it: it fetches the entries it lacks from the signing hub and replays them
+/// through the state machine (`replicate::validate_up_to`), so that a seal means that
+/// its witnesses checked every entry — signatures, votes, attestations, evidence —
+/// and not only the tree's consistency. A checkpoint whose entries fail, or whose root
+/// differs from the log the witness holds at that size, is refused (422
+/// `not_validated`). Requests the C2SP checks refuse, and repeats of the last
+/// cosigned size, go on to [`Witness::add_checkpoint`], which answers them.
+async fn validate_entries(
+    app: &AppState,
+    w: &std::sync::Arc<Witness>,
+    text: &str,
+    origin: &str,
+    hubs: &[(String, PublicKey)],
+) -> Result<(), Response> {
+    if !w.validates_entries() {
+        return Ok(());
+    }
+    let (w2, t, o, h) = (w.clone(), text.to_owned(), origin.to_owned(), hubs.to_vec());
+    let checked = tokio::task::spawn_blocking(move || w2.precheck(&t, &o, &h)).await;
+    let Ok(Ok(Some((cp, hub)))) = checked else {
+        return Ok(());
+    };
+    let refuse = |why: String| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not_validated",
+            format!(
+                "this witness cosigns only a log it has validated: the checkpoint of size {}                  (root {}) signed by hub {hub}: {why}",
+                cp.size, cp.root
+            ),
+        )
+        .into_response()
+    };
+    let hub_url = {
+        let l = app.ledger().lock().await;
+        if l.size() >= cp.size {
+            return match l.tree().root_at(cp.size) {
+                Ok(root) if root == cp.root => Ok(()),
+                Ok(root) => Err(refuse(format!(
+                    "this witness holds and validated that log with root {root}"
+                ))),
+                Err(e) => Err(refuse(e.to_string())),
+            };
+        }
+        l.state().node(&hub).and_then(|n| n.network_address.clone())
+    };
+    let Some(hub_url) = hub_url else {
+        return Err(refuse(
+            "the hub has no network address in the registry to fetch the entries from".into(),
+        ));
+    };
+    let head = crate::replicate::Head {
+        size: cp.size,
+        root: cp.root,
+        hub_node_id: hub.clone(),
+        witness_node_ids: Vec::new(),
+        note: String::new(),
+    };
+    crate::replicate::validate_up_to(app, hub_url.trim_end_matches('/'), head)
+        .await
+        .map_err(refuse)
 }
 
 /// Submits a checkpoint fork as an `evidence` entry (signed by this witness) and

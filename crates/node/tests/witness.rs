@@ -3,7 +3,9 @@
 //! independent Python check of the Ed25519 signatures agrees); a witness refuses a
 //! second checkpoint of the same size with another root (and shows the equivocation),
 //! a smaller tree, a bad consistency proof, a forged hub signature and malformed
-//! bodies, and keeps its record across a restart.
+//! bodies, and keeps its record across a restart; a witness fetches and replays a new
+//! checkpoint's entries before cosigning, and refuses one whose attestation fails the
+//! state machine.
 
 use super::util::Client;
 use govmesh_core::Digest;
@@ -105,6 +107,17 @@ impl Mesh {
         serve_with(d.path(), *a, ServeOptions::default())
             .await
             .unwrap()
+    }
+
+    /// A witness running only the C2SP checks, for tests that offer synthetic trees
+    /// no hub serves the entries of.
+    async fn serve_protocol_witness(&self, i: usize) -> RunningNode {
+        let (_, d, a) = &self.witnesses[i];
+        let opts = ServeOptions {
+            witness_protocol_only: true,
+            ..ServeOptions::default()
+        };
+        serve_with(d.path(), *a, opts).await.unwrap()
     }
 
     /// A checkpoint of `tree` at `size`, signed by `signer` under the origin name.
@@ -411,7 +424,7 @@ async fn a_hub_and_two_witnesses_seal_the_log() {
 async fn a_witness_refuses_forks_smaller_trees_bad_proofs_and_forged_hubs() {
     let m = Mesh::found(1);
     let (wkey, _, _) = &m.witnesses[0];
-    let w = m.serve_witness(0).await;
+    let w = m.serve_protocol_witness(0).await;
     let url = w.url.clone();
     let a = tree(1, 9);
     let b = tree(2, 9);
@@ -561,7 +574,7 @@ async fn a_witness_refuses_forks_smaller_trees_bad_proofs_and_forged_hubs() {
 
     // The record survives a restart: size 7 and the equivocation.
     w.shutdown().await.unwrap();
-    let w = m.serve_witness(0).await;
+    let w = m.serve_protocol_witness(0).await;
     let (status, _, body) = add(&w.url, 0, &[], &n7).await;
     assert_eq!((status, body.as_str()), (409, "7\n"));
     let (_, v) = Client::new(&w.url).get("/v1/witness/equivocations").await;
@@ -578,7 +591,7 @@ async fn a_witness_refuses_forks_smaller_trees_bad_proofs_and_forged_hubs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_cannot_roll_the_record_back() {
     let m = Mesh::found(1);
-    let w = m.serve_witness(0).await;
+    let w = m.serve_protocol_witness(0).await;
     let a = tree(3, 20);
     let (status, _, body) = add(&w.url, 0, &[], &m.note(&a, 3, &m.hub)).await;
     assert_eq!(status, 200, "{body}");
@@ -741,4 +754,112 @@ async fn the_council_leader_seals_and_a_new_leader_carries_on() {
     for n in nodes.into_iter().flatten() {
         n.shutdown().await.unwrap();
     }
+}
+
+/// A "hub" that serves a log of its own making (entries and consistency proofs), with
+/// checkpoints signed by the real hub key: the witness must fetch the entries, replay
+/// them and refuse to cosign when one fails — here an attestation naming a clause hash
+/// that clause 5.2.5 does not have. The same log with a correct attestation is
+/// cosigned, so the refusal is the attestation's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_witness_validates_attestations_before_cosigning() {
+    use axum::extract::{Query, State as AxState};
+    use govmesh_core::attestation::{HygienePredicate, HygieneSummary, sign_hygiene};
+    use govmesh_core::entry::{AttestOp, Operation, sign_entry};
+    use govmesh_core::intoto::ResourceDescriptor;
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    let m = Mesh::found(1);
+    let st = m.state();
+    let contract_id = st.governing_contract_id().unwrap().to_owned();
+    let good_hash = st.clause_hash(&contract_id, "5.2.5").unwrap();
+    let attest = |clause_hash: Digest| {
+        let p = HygienePredicate {
+            contract_id: contract_id.clone(),
+            revision: 1,
+            contract_hash: None,
+            clause_id: "5.2.5".into(),
+            clause_hash,
+            summary: HygieneSummary {
+                files_checked: 3,
+                errors: 0,
+                warnings: 0,
+                infos: 0,
+                reuse_compliant: Some(true),
+            },
+            passed: true,
+        };
+        let subject = vec![ResourceDescriptor {
+            name: Some("repo".into()),
+            digest: [("gitTree".to_owned(), "ab".repeat(20))].into(),
+        }];
+        let env = sign_hygiene(&m.hub, subject, &p);
+        vec![
+            m.genesis.clone(),
+            LogRecord {
+                index: 1,
+                timestamp: now(),
+                envelope: sign_entry(&m.hub, Operation::Attest(AttestOp { envelope: env })),
+            },
+        ]
+    };
+    let bad_log = attest(Digest([7; 32]));
+    let good_log = attest(good_hash);
+
+    // The fake hub at the hub's registry address.
+    type Log = Arc<Mutex<Vec<LogRecord>>>;
+    let served: Log = Arc::new(Mutex::new(bad_log.clone()));
+    async fn entries(
+        AxState(log): AxState<Log>,
+        Query(q): Query<HashMap<String, u64>>,
+    ) -> axum::Json<Value> {
+        let l = log.lock().unwrap();
+        let (start, end) = (q["start"] as usize, (q["end"] as usize).min(l.len()));
+        axum::Json(json!({"entries": l[start.min(end)..end]}))
+    }
+    async fn consistency(
+        AxState(log): AxState<Log>,
+        Query(q): Query<HashMap<String, u64>>,
+    ) -> axum::Json<Value> {
+        let l = log.lock().unwrap();
+        let t = MerkleTree::from_leaf_hashes(l.iter().map(LogRecord::leaf_hash));
+        let proof = t.consistency_proof(q["from"], q["to"]).unwrap();
+        axum::Json(json!({"from": q["from"], "to": q["to"], "proof": proof}))
+    }
+    let app = axum::Router::new()
+        .route("/v1/log/entries", axum::routing::get(entries))
+        .route("/v1/log/proof/consistency", axum::routing::get(consistency))
+        .with_state(served.clone());
+    let listener = tokio::net::TcpListener::bind(m.hub_addr).await.unwrap();
+    let fake = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let w = m.serve_witness(0).await;
+    let note_of = |log: &[LogRecord]| {
+        let t = MerkleTree::from_leaf_hashes(log.iter().map(LogRecord::leaf_hash));
+        m.note(&t, 2, &m.hub)
+    };
+    let (status, _, body) = add(&w.url, 0, &[], &note_of(&bad_log)).await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (422, "not_validated"),
+        "{body}"
+    );
+    assert!(body.contains("5.2.5") || body.contains("clause"), "{body}");
+    // Nothing was cosigned or stored: the witness's log is still the genesis alone.
+    let (_, v) = Client::new(&w.url).get("/v1/status").await;
+    assert_eq!(
+        v["log_size"].as_u64().or(v["size"].as_u64()),
+        Some(1),
+        "{v}"
+    );
+
+    *served.lock().unwrap() = good_log.clone();
+    let (status, _, body) = add(&w.url, 0, &[], &note_of(&good_log)).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, v) = Client::new(&w.url).get("/v1/attestations").await;
+    assert_eq!(v["attestations"].as_array().map(Vec::len), Some(1), "{v}");
+
+    w.shutdown().await.unwrap();
+    fake.abort();
 }
