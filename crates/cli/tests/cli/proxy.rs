@@ -1,9 +1,10 @@
 //! A fault-injecting TCP proxy for HTTP between nodes. Each hub's registry address is
 //! a proxy in front of it; cutting a node off drops every request to it and every
-//! request it signs (its `Govmesh-Node` header) to anyone, so neither its Raft
-//! messages nor the others' reach across. Connections open at the cut are closed, and
-//! requests are read one by one (by Content-Length) so a kept-alive connection cannot
-//! carry traffic across the cut.
+//! request from it to anyone: those it signs (its `Govmesh-Node` header) and those on
+//! a connection its process opened (found through `/proc/net/tcp` and the process's
+//! file descriptors, for unsigned requests such as a forwarded submission). Connections
+//! open at the cut are closed, and requests are read one by one (by Content-Length) so a
+//! kept-alive connection cannot carry traffic across the cut.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -12,7 +13,8 @@ use std::sync::{Arc, Mutex};
 /// The faults shared by every proxy of a test.
 #[derive(Default)]
 pub struct Faults {
-    cut: Mutex<Option<String>>,
+    /// The cut-off node: its id and its process.
+    cut: Mutex<Option<(String, u32)>>,
     conns: Mutex<Vec<TcpStream>>,
 }
 
@@ -21,9 +23,9 @@ impl Faults {
         Arc::new(Faults::default())
     }
 
-    /// Cuts `node_id` off from the other nodes.
-    pub fn cut_off(&self, node_id: &str) {
-        *self.cut.lock().unwrap() = Some(node_id.to_owned());
+    /// Cuts `node_id`, served by process `pid`, off from the other nodes.
+    pub fn cut_off(&self, node_id: &str, pid: u32) {
+        *self.cut.lock().unwrap() = Some((node_id.to_owned(), pid));
         for c in self.conns.lock().unwrap().drain(..) {
             let _ = c.shutdown(Shutdown::Both);
         }
@@ -33,9 +35,10 @@ impl Faults {
         *self.cut.lock().unwrap() = None;
     }
 
-    fn blocked(&self, target: &str, source: Option<&str>) -> bool {
-        match &*self.cut.lock().unwrap() {
-            Some(c) => c == target || source == Some(c.as_str()),
+    fn blocked(&self, target: &str, source: Option<&str>, conn: &TcpStream) -> bool {
+        let cut = self.cut.lock().unwrap().clone();
+        match cut {
+            Some((id, pid)) => id == target || source == Some(id.as_str()) || opened_by(pid, conn),
             None => false,
         }
     }
@@ -123,7 +126,7 @@ fn relay(client: TcpStream, target: &str, target_id: &Mutex<String>, faults: &Fa
             }
         }
         let target_id = target_id.lock().unwrap().clone();
-        if faults.blocked(&target_id, source.as_deref()) {
+        if faults.blocked(&target_id, source.as_deref(), &client) {
             return close();
         }
         let mut body = vec![0; length];
@@ -134,4 +137,38 @@ fn relay(client: TcpStream, target: &str, target_id: &Mutex<String>, faults: &Fa
             return close();
         }
     }
+}
+
+/// Whether process `pid` holds the other end of `conn` (a loopback connection into
+/// this proxy): the socket whose local port is `conn`'s peer port and whose remote
+/// port is ours, looked up in `/proc/net/tcp`, is one of the process's descriptors.
+fn opened_by(pid: u32, conn: &TcpStream) -> bool {
+    let (Ok(peer), Ok(local)) = (conn.peer_addr(), conn.local_addr()) else {
+        return false;
+    };
+    let want_local = format!(":{:04X}", peer.port());
+    let want_remote = format!(":{:04X}", local.port());
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() > 9 && f[1].ends_with(&want_local) && f[2].ends_with(&want_remote) {
+                inodes.push(format!("socket:[{}]", f[9]));
+            }
+        }
+    }
+    if inodes.is_empty() {
+        return false;
+    }
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path())
+            .map(|l| inodes.iter().any(|i| l.to_string_lossy() == *i))
+            .unwrap_or(false)
+    })
 }

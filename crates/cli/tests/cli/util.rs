@@ -14,6 +14,10 @@ pub const WAIT: Duration = Duration::from_secs(60);
 pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_govmesh"));
     c.env_remove("GOVMESH_NODE").env_remove("GOVMESH_LOG");
+    // GOVMESH_TEST_LOG=info shows the nodes' logs when a test needs looking into.
+    if let Ok(level) = std::env::var("GOVMESH_TEST_LOG") {
+        c.env("GOVMESH_LOG", level);
+    }
     c
 }
 
