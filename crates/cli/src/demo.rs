@@ -482,7 +482,11 @@ pub fn run(data: Option<PathBuf>, listen: Option<String>, size: MeshSize) -> Res
     };
     let behind = wait_converged(&mesh, WAIT);
     if behind.is_empty() {
-        say(&format!("all {} nodes hold the same log", mesh.nodes.len()));
+        if mesh.nodes.len() == 1 {
+            say("the node holds the whole log");
+        } else {
+            say(&format!("all {} nodes hold the same log", mesh.nodes.len()));
+        }
     } else {
         say(&format!(
             "not yet at hub-1's log after {WAIT:?}: {} (see their serve.log)",
