@@ -194,7 +194,8 @@ impl CouncilSettings {
             heartbeat_interval: self.heartbeat_ms,
             election_timeout_min: self.election_min_ms,
             election_timeout_max: self.election_max_ms,
-            // Requests must fit the API's body limit (1 MiB).
+            // At most 64 entries of at most 1 MiB each per append (the Raft routes
+            // read up to network::MAX_RAFT_BODY_BYTES).
             max_payload_entries: 64,
             snapshot_max_chunk_size: 256 * 1024,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snapshot_every.max(1)),

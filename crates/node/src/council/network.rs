@@ -9,7 +9,7 @@ use crate::api::AppState;
 use crate::error::ApiError;
 use crate::peer_auth;
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use govmesh_core::keys::KeyPair;
@@ -195,6 +195,22 @@ async fn accept<T: DeserializeOwned>(
     Ok((council, req))
 }
 
+/// The largest Raft request body a hub reads: an append carries up to 64 entries of
+/// up to 1 MiB each (the API's entry limit), so the API's 1 MiB limit cannot apply.
+pub const MAX_RAFT_BODY_BYTES: usize = 80 << 20;
+
+async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, MAX_RAFT_BODY_BYTES)
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("a Raft request body is limited to {MAX_RAFT_BODY_BYTES} bytes: {e}"),
+            )
+        })
+}
+
 fn answer<T: Serialize>(v: &T) -> Result<Json<Value>, ApiError> {
     serde_json::to_value(v)
         .map(Json)
@@ -205,8 +221,9 @@ pub(crate) async fn append(
     State(app): State<AppState>,
     headers: HeaderMap,
     uri: Uri,
-    body: Bytes,
+    body: Body,
 ) -> Result<Json<Value>, ApiError> {
+    let body = read_body(body).await?;
     let (c, req): (_, AppendEntriesRequest<TypeConfig>) =
         accept(&app, &headers, &uri, &body).await?;
     answer(&c.raft().append_entries(req).await)
@@ -216,8 +233,9 @@ pub(crate) async fn vote(
     State(app): State<AppState>,
     headers: HeaderMap,
     uri: Uri,
-    body: Bytes,
+    body: Body,
 ) -> Result<Json<Value>, ApiError> {
+    let body = read_body(body).await?;
     let (c, req): (_, VoteRequest<NodeId>) = accept(&app, &headers, &uri, &body).await?;
     answer(&c.raft().vote(req).await)
 }
@@ -226,8 +244,9 @@ pub(crate) async fn snapshot(
     State(app): State<AppState>,
     headers: HeaderMap,
     uri: Uri,
-    body: Bytes,
+    body: Body,
 ) -> Result<Json<Value>, ApiError> {
+    let body = read_body(body).await?;
     let (c, req): (_, InstallSnapshotRequest<TypeConfig>) =
         accept(&app, &headers, &uri, &body).await?;
     answer(&c.raft().install_snapshot(req).await)
