@@ -30,10 +30,19 @@ pub struct MeshNode {
 }
 
 impl MeshNode {
-    /// Starts `govmesh serve --data DIR` (no --listen: the address from node.json).
+    /// Starts `govmesh serve --data DIR --listen ADDR`, its log appended to
+    /// `DIR/serve.log` (shown if the test fails).
     pub fn start(&mut self) {
         assert!(self.proc.is_none(), "{} is already running", self.name);
-        let r = Running::start(&["serve", "--data", s(&self.dir), "--listen", &self.listen]);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("serve.log"))
+            .unwrap();
+        let r = Running::start_with_stderr(
+            &["serve", "--data", s(&self.dir), "--listen", &self.listen],
+            log.into(),
+        );
         assert_eq!(r.url, self.url, "{} came back on its address", self.name);
         self.proc = Some(r);
     }
@@ -61,6 +70,26 @@ pub struct Plan {
     pub hubs: usize,
     pub witnesses: usize,
     pub forks: usize,
+}
+
+impl Drop for Mesh {
+    /// On a failed test, the end of every node's log.
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        for n in &self.nodes {
+            let text = std::fs::read_to_string(n.dir.join("serve.log")).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            eprintln!(
+                "---- {} ({}, {}) serve.log, last lines:\n{}",
+                n.name,
+                n.node_type,
+                n.node_id,
+                lines[lines.len().saturating_sub(40)..].join("\n")
+            );
+        }
+    }
 }
 
 impl Mesh {

@@ -15,7 +15,10 @@ use std::sync::{Arc, Mutex};
 pub struct Faults {
     /// The cut-off node: its id and its process.
     cut: Mutex<Option<(String, u32)>>,
-    conns: Mutex<Vec<TcpStream>>,
+    /// The open relayed connections (both sockets), to close at a cut; each relay
+    /// removes its own when it ends, so no descriptor outlives its connection.
+    conns: Mutex<std::collections::HashMap<u64, [TcpStream; 2]>>,
+    next: std::sync::atomic::AtomicU64,
 }
 
 impl Faults {
@@ -26,8 +29,10 @@ impl Faults {
     /// Cuts `node_id`, served by process `pid`, off from the other nodes.
     pub fn cut_off(&self, node_id: &str, pid: u32) {
         *self.cut.lock().unwrap() = Some((node_id.to_owned(), pid));
-        for c in self.conns.lock().unwrap().drain(..) {
-            let _ = c.shutdown(Shutdown::Both);
+        for pair in self.conns.lock().unwrap().values() {
+            for c in pair {
+                let _ = c.shutdown(Shutdown::Both);
+            }
         }
     }
 
@@ -43,10 +48,23 @@ impl Faults {
         }
     }
 
-    fn track(&self, s: &TcpStream) {
-        if let Ok(c) = s.try_clone() {
-            self.conns.lock().unwrap().push(c);
-        }
+    /// Registers a relayed connection until the returned guard drops.
+    fn track<'a>(&'a self, client: &TcpStream, server: &TcpStream) -> Option<Tracked<'a>> {
+        let pair = [client.try_clone().ok()?, server.try_clone().ok()?];
+        let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.conns.lock().unwrap().insert(id, pair);
+        Some(Tracked { faults: self, id })
+    }
+}
+
+struct Tracked<'a> {
+    faults: &'a Faults,
+    id: u64,
+}
+
+impl Drop for Tracked<'_> {
+    fn drop(&mut self) {
+        self.faults.conns.lock().unwrap().remove(&self.id);
     }
 }
 
@@ -83,8 +101,9 @@ fn relay(client: TcpStream, target: &str, target_id: &Mutex<String>, faults: &Fa
     let Ok(server) = TcpStream::connect(target) else {
         return;
     };
-    faults.track(&client);
-    faults.track(&server);
+    let Some(_tracked) = faults.track(&client, &server) else {
+        return;
+    };
     let (Ok(mut from_server), Ok(mut to_client)) = (server.try_clone(), client.try_clone()) else {
         return;
     };

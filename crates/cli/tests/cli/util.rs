@@ -85,10 +85,15 @@ pub struct Running {
 impl Running {
     /// Starts `govmesh args...` and waits for its `govmesh node <id> listening on <URL>` line.
     pub fn start(args: &[&str]) -> Running {
+        Running::start_with_stderr(args, Stdio::inherit())
+    }
+
+    /// [`Running::start`] with stderr going to `stderr` (e.g. a log file).
+    pub fn start_with_stderr(args: &[&str], stderr: Stdio) -> Running {
         let mut child = bin()
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("spawn govmesh");
         let out = child.stdout.take().expect("stdout");
