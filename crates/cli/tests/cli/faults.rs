@@ -138,10 +138,11 @@ fn vote(url: &str, key: &std::path::Path, pid: &str) -> bool {
     o.status.success()
 }
 
-// Ignored until the council is steady under it: in about one run in eight the two
-// hubs left in the majority elect no leader within a minute (both report none — or
-// do not answer `GET /v1/council` — and request no votes). It passes otherwise. Run
-// it with `cargo test -p govmesh --test tests -- --ignored cut_off`.
+// Ignored until it is steady: in about one run in eight the two hubs left in the
+// majority fail to reach each other through their proxies after the cut ("error
+// sending request" on every append, both sides), so no vote commits within a minute.
+// Whether the proxy or the nodes' HTTP clients are at fault is not found yet. It
+// passes otherwise. Run it with `cargo test -p govmesh --test tests -- --ignored cut_off`.
 #[test]
 #[ignore = "flaky: see the comment above"]
 fn a_leader_cut_off_commits_nothing_while_the_majority_adopts() {
