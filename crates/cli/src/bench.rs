@@ -274,9 +274,9 @@ fn bench_genesis(
         .contract
         .clauses
         .iter()
-        .find(|c| c.clause_id == "1.0")
+        .find(|c| c.clause_id == "11.0")
         .cloned()
-        .context("the Codex has no clause 1.0")?;
+        .context("the Codex has no clause 11.0")?;
     let env = sign_entry(&hubs[0].0, Operation::Genesis(g));
     let rec = LogRecord {
         index: 0,
@@ -383,7 +383,7 @@ async fn govmesh_run(
         let op = ProposeOp {
             proposal_id: id.clone(),
             contract_id: contract_id.clone(),
-            target_contract_clause: "1.0".into(),
+            target_contract_clause: "11.0".into(),
             base_clause_hash: base,
             domain_id: None,
             rationale: format!("council benchmark round {p}"),
@@ -787,8 +787,8 @@ async fn convergence_run(
         let cl = v
             .pointer("/contract/clauses")
             .and_then(Value::as_array)
-            .and_then(|a| a.iter().find(|c| c["clause_id"] == "1.0").cloned())
-            .context("the Codex has no clause 1.0")?;
+            .and_then(|a| a.iter().find(|c| c["clause_id"] == "11.0").cloned())
+            .context("the Codex has no clause 11.0")?;
         (id, serde_json::from_value::<Clause>(cl)?)
     };
     let logs = work.join("logs");
@@ -844,7 +844,7 @@ async fn convergence_run(
         let op = ProposeOp {
             proposal_id: pid.clone(),
             contract_id: contract_id.clone(),
-            target_contract_clause: "1.0".into(),
+            target_contract_clause: "11.0".into(),
             base_clause_hash: base,
             domain_id: None,
             rationale: format!("convergence benchmark round {round}"),
