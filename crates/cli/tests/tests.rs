@@ -33,3 +33,6 @@ mod proxy;
 
 #[path = "cli/faults.rs"]
 mod faults;
+
+#[path = "cli/verify_mesh.rs"]
+mod verify_mesh;
