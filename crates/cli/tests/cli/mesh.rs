@@ -99,13 +99,14 @@ impl Mesh {
     }
 
     /// Founds a mesh: keys, `init` of hub-1 with every founder and its registry
-    /// address `address(index, listen)`, `init --genesis` of the others; then serves
-    /// every node and waits for a council leader.
+    /// address `address(index, listen)` (called once per node), `init --genesis` of
+    /// the others; then serves every node and waits for a council leader.
     pub fn start_with(plan: Plan, address: impl Fn(usize, &str) -> String) -> Mesh {
         let d = tmp();
         let root = d.path();
         let mut nodes = Vec::new();
         let mut founders: Vec<(String, String)> = Vec::new();
+        let mut addrs = Vec::new();
         for (prefix, ty, n, flag) in [
             ("hub", "governance_hub", plan.hubs, "--founder"),
             ("witness", "compliance_witness", plan.witnesses, "--witness"),
@@ -118,6 +119,7 @@ impl Mesh {
                 let listen = format!("127.0.0.1:{}", free_port());
                 let addr = address(nodes.len(), &listen);
                 founders.push((flag.to_owned(), format!("{}@{addr}", s(&key))));
+                addrs.push(addr);
                 nodes.push(MeshNode {
                     name: name.clone(),
                     node_type: ty,
@@ -130,7 +132,9 @@ impl Mesh {
             }
         }
         let first_key = root.join("hub-1.key");
-        let first_addr = address(0, &nodes[0].listen);
+        // Not a second `address(0, ..)`: a test that starts a proxy per call would put
+        // an extra proxy, which it cannot name, in hub-1's registry entry.
+        let first_addr = addrs[0].clone();
         let mut args: Vec<String> = [
             "--json",
             "init",

@@ -2,7 +2,8 @@
 //! a proxy in front of it; cutting a node off drops every request to it and every
 //! request from it to anyone: those it signs (its `Govmesh-Node` header) and those on
 //! a connection its process opened (found through `/proc/net/tcp` and the process's
-//! file descriptors, for unsigned requests such as a forwarded submission). Connections
+//! file descriptors, for unsigned requests such as a forwarded submission; once per
+//! connection, as that lookup is slow while a node is cut off). Connections
 //! open at the cut are closed, and requests are read one by one (by Content-Length) so a
 //! kept-alive connection cannot carry traffic across the cut.
 
@@ -40,11 +41,38 @@ impl Faults {
         *self.cut.lock().unwrap() = None;
     }
 
-    fn blocked(&self, target: &str, source: Option<&str>, conn: &TcpStream) -> bool {
+    /// Whether a request to `target` on `conn` is dropped. A signed request names its
+    /// sender (`source`, which only that node can sign for); an unsigned one is the cut
+    /// node's if its process opened `conn`, looked up once per connection and cut
+    /// (`opener`). That lookup reads the whole `/proc/net/tcp`, which can hold thousands
+    /// of closed connections while a node is cut off (each dropped request is one), and
+    /// then takes 0.1 to 3 s: done for every request, it made the requests between the
+    /// hubs left in the majority outlast their Raft RPC timeout (the heartbeat interval,
+    /// 150 ms), so their new leader could not replicate.
+    fn blocked(
+        &self,
+        target: &str,
+        source: Option<&str>,
+        conn: &TcpStream,
+        opener: &mut Option<(u32, bool)>,
+    ) -> bool {
         let cut = self.cut.lock().unwrap().clone();
-        match cut {
-            Some((id, pid)) => id == target || source == Some(id.as_str()) || opened_by(pid, conn),
-            None => false,
+        let Some((id, pid)) = cut else {
+            return false;
+        };
+        if id == target || source == Some(id.as_str()) {
+            return true;
+        }
+        if source.is_some() {
+            return false;
+        }
+        match *opener {
+            Some((p, by_cut)) if p == pid => by_cut,
+            _ => {
+                let by_cut = opened_by(pid, conn);
+                *opener = Some((pid, by_cut));
+                by_cut
+            }
         }
     }
 
@@ -120,6 +148,7 @@ fn relay(client: TcpStream, target: &str, target_id: &Mutex<String>, faults: &Fa
     };
     let mut reader = BufReader::new(c);
     let mut to_server = &server;
+    let mut opener = None;
     loop {
         let mut head = Vec::new();
         let mut length = 0usize;
@@ -145,7 +174,7 @@ fn relay(client: TcpStream, target: &str, target_id: &Mutex<String>, faults: &Fa
             }
         }
         let target_id = target_id.lock().unwrap().clone();
-        if faults.blocked(&target_id, source.as_deref(), &client) {
+        if faults.blocked(&target_id, source.as_deref(), &client, &mut opener) {
             return close();
         }
         let mut body = vec![0; length];

@@ -17,7 +17,7 @@ use govmesh_core::model::NodeType;
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
 };
-use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::network::{Backoff, RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
@@ -25,6 +25,7 @@ use openraft::raft::{
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use std::time::Duration;
 
 type NodeId = u64;
 
@@ -69,6 +70,19 @@ enum SendError {
 #[error("{0}")]
 struct Msg(String);
 
+/// An error with its causes (reqwest's own message, "error sending request", says
+/// nothing of why: the cause is a refused connection, a reset, a timeout...).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
+}
+
 impl HubClient {
     async fn post<Req: Serialize, Resp: DeserializeOwned>(
         &self,
@@ -86,18 +100,23 @@ impl HubClient {
         for (k, v) in peer_auth::sign_request(&self.key, self.key.node_id(), "POST", path, &body) {
             rb = rb.header(k, v);
         }
+        // No answer at all (refused, reset or closed before an answer, timed out) is
+        // `Unreachable`, which openraft backs off from ([`HubClient::backoff`]); as a
+        // `Network` error it would resend at once, and a hub whose peer closes every
+        // connection (a dead proxy, a half-down host) spins hundreds of requests a second.
         let resp = rb.body(body).send().await.map_err(|e| {
-            if e.is_connect() || e.is_timeout() {
-                SendError::Unreachable(format!("{url}: {e}"))
+            let m = format!("{url}: {}", chain(&e));
+            if e.is_builder() {
+                SendError::Network(m)
             } else {
-                SendError::Network(format!("{url}: {e}"))
+                SendError::Unreachable(m)
             }
         })?;
         let status = resp.status();
         let bytes = resp
             .bytes()
             .await
-            .map_err(|e| SendError::Network(format!("{url}: reading the answer: {e}")))?;
+            .map_err(|e| SendError::Network(format!("{url}: reading the answer: {}", chain(&e))))?;
         if !status.is_success() {
             let text = String::from_utf8_lossy(&bytes);
             return Err(SendError::Network(format!(
@@ -119,7 +138,22 @@ impl HubClient {
     }
 }
 
+/// The pauses between tries to a hub that does not answer: short at first (a blip
+/// costs little), then capped (a hub cut off costs two tries a second). openraft drops
+/// the backoff at the first answer.
+fn backoff_pauses() -> impl Iterator<Item = Duration> {
+    (0u32..)
+        .map(|i| Duration::from_millis(50u64 << i.min(4)))
+        .map(|d| d.min(BACKOFF_MAX))
+}
+
+const BACKOFF_MAX: Duration = Duration::from_millis(500);
+
 impl RaftNetwork<TypeConfig> for HubClient {
+    fn backoff(&self) -> Backoff {
+        Backoff::new(backoff_pauses())
+    }
+
     async fn append_entries(
         &mut self,
         rpc: AppendEntriesRequest<TypeConfig>,
@@ -250,4 +284,49 @@ pub(crate) async fn snapshot(
     let (c, req): (_, InstallSnapshotRequest<TypeConfig>) =
         accept(&app, &headers, &uri, &body).await?;
     answer(&c.raft().install_snapshot(req).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use govmesh_core::keys::KeyPair;
+
+    /// A hub behind an address that accepts connections and closes them unanswered is
+    /// unreachable (openraft backs off), not a network error (openraft resends at once).
+    #[tokio::test]
+    async fn a_peer_closing_unanswered_is_unreachable() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = format!("http://{}", l.local_addr().unwrap());
+        tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            while let Ok((mut c, _)) = l.accept().await {
+                let mut buf = [0u8; 512];
+                let _ = c.read(&mut buf).await;
+            }
+        });
+        let client = HubClient {
+            http: reqwest::Client::new(),
+            key: KeyPair::from_seed([7; 32]),
+            target: 2,
+            node: HubNode {
+                node_id: "peer".into(),
+                addr,
+            },
+        };
+        let opt = RPCOption::new(Duration::from_secs(5));
+        let r: Result<Value, SendError> = client.post(APPEND_PATH, &Value::Null, &opt).await;
+        match r {
+            Err(SendError::Unreachable(m)) => assert!(m.contains(APPEND_PATH), "{m}"),
+            other => panic!("expected Unreachable, got {other:?}"),
+        }
+    }
+
+    /// The pauses start short and are capped.
+    #[test]
+    fn backoff_starts_short_and_is_capped() {
+        let p: Vec<Duration> = backoff_pauses().take(8).collect();
+        assert_eq!(p[0], Duration::from_millis(50));
+        assert!(p.windows(2).all(|w| w[0] <= w[1]), "{p:?}");
+        assert_eq!(p[7], BACKOFF_MAX);
+    }
 }
