@@ -871,7 +871,8 @@ async fn convergence_run(
             // Votes go through different hubs, as clients would send them.
             post_entry(&client, url, &sign_entry(key, vote)).await?;
             let t = Instant::now();
-            let p = get_json(&client, &format!("{hub0}/v1/proposals/{pid}")).await;
+            // The hub that answered holds the entry (it answers once applied).
+            let p = get_json(&client, &format!("{url}/v1/proposals/{pid}")).await;
             let status = p
                 .as_ref()
                 .and_then(|p| {
