@@ -168,7 +168,10 @@ impl AppState {
         })?;
         let seals = Arc::new(crate::seal::SealStore::open(&info.dir)?);
         let witness = if info.node_type == govmesh_core::model::NodeType::ComplianceWitness {
-            Some(Arc::new(crate::witness::Witness::open(&info.dir, key.clone())?))
+            Some(Arc::new(crate::witness::Witness::open(
+                &info.dir,
+                key.clone(),
+            )?))
         } else {
             None
         };
@@ -329,8 +332,14 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/attestations", get(crate::attest::list))
         .route("/v1/log/checkpoint", get(checkpoint))
         .route("/v1/log/seal", get(crate::seal::get_seal))
-        .route("/v1/witness/add-checkpoint", post(crate::witness::add_checkpoint))
-        .route("/v1/witness/equivocations", get(crate::witness::equivocations))
+        .route(
+            "/v1/witness/add-checkpoint",
+            post(crate::witness::add_checkpoint),
+        )
+        .route(
+            "/v1/witness/equivocations",
+            get(crate::witness::equivocations),
+        )
         .route("/v1/log/entries", get(log_entries))
         .route("/v1/log/proof/inclusion", get(inclusion_proof))
         .route("/v1/log/proof/consistency", get(consistency_proof))

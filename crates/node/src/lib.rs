@@ -9,8 +9,8 @@
 
 mod acks;
 mod api;
-pub mod council;
 pub mod attest;
+pub mod council;
 pub mod datadir;
 mod error;
 mod extract;

@@ -124,8 +124,8 @@ pub async fn serve_with(
     let ledger = app.ledger().clone();
     let closer = tokio::spawn(close_loop(app.clone(), rx.clone()));
     // Non-hubs replicate the log from their peers (crate::replicate).
-    let replicator = (app.info().node_type != govmesh_core::model::NodeType::GovernanceHub)
-        .then(|| {
+    let replicator =
+        (app.info().node_type != govmesh_core::model::NodeType::GovernanceHub).then(|| {
             let ropts = crate::replicate::ReplicationOptions {
                 peers: opts.peers.clone(),
                 interval: opts
@@ -144,8 +144,8 @@ pub async fn serve_with(
     .await;
     // The council leader collects witness cosignatures into seals (crate::seal); a hub
     // without a council (none started) orders its own log and collects.
-    let sealer = (app.info().node_type == govmesh_core::model::NodeType::GovernanceHub)
-        .then(|| {
+    let sealer =
+        (app.info().node_type == govmesh_core::model::NodeType::GovernanceHub).then(|| {
             let a = app.clone();
             let leader: crate::seal::LeaderCheck =
                 Arc::new(move || a.council().is_none_or(|c| c.is_leader()));

@@ -4,8 +4,8 @@
 
 mod acks;
 mod close_loop;
-mod council;
 mod concurrency;
+mod council;
 mod gossip;
 mod hostile;
 mod init;

@@ -128,7 +128,11 @@ fn demo_runs_the_story_across_processes_then_resumes() {
     assert!(!out.contains("votes"), "no second story:\n{out}");
     assert!(out.contains(&open_id), "{out}");
     assert_eq!(again.url, urls[0], "hub-1 is back on its address");
-    assert_eq!(node_urls(&mesh(&dir)), urls, "every node is back on its address");
+    assert_eq!(
+        node_urls(&mesh(&dir)),
+        urls,
+        "every node is back on its address"
+    );
     assert_eq!(get(&urls[0], "/v1/status")["log_size"], st["log_size"]);
 
     // A vote with a demo key, through the trust fork, decides the open proposal.
