@@ -244,6 +244,15 @@ impl<'s> ParallelVisitorBuilder<'s> for Builder<'s> {
 
 fn rel_path(root: &Path, path: &Path) -> Option<String> {
     let rel = path.strip_prefix(root).ok()?;
+    // On Unix a relative path of normal components is already `/`-separated.
+    #[cfg(unix)]
+    if let Some(s) = rel.to_str()
+        && !s.starts_with('/')
+        && !s.contains("//")
+        && !s.split('/').any(|c| c == "." || c == "..")
+    {
+        return Some(s.to_string());
+    }
     let mut out = String::new();
     for c in rel.components() {
         if !out.is_empty() {
@@ -302,6 +311,37 @@ fn err_path(err: &ignore::Error) -> Option<PathBuf> {
             err_path(err)
         }
         _ => None,
+    }
+}
+
+/// Reads the file (whose size fstat gave) into `buf`, which is grown but never shrunk
+/// or cleared, and returns how many bytes it holds. One `read` for a file that did not
+/// change since the fstat; `read_to_end` would fstat and seek again and read twice.
+fn read_file(file: &mut std::fs::File, size: u64, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    let size = usize::try_from(size).unwrap_or(usize::MAX);
+    // One byte more than the size, to see that the file has not grown.
+    let want = size.saturating_add(1);
+    if buf.len() < want {
+        buf.resize(want, 0);
+    }
+    let mut filled = 0;
+    loop {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => return Ok(filled),
+            Ok(n) => {
+                filled += n;
+                if filled == buf.len() {
+                    // It grew since the fstat: read the rest as read_to_end does.
+                    buf.resize(filled * 2, 0);
+                } else if filled == size {
+                    // Reached the size fstat gave, and a read of more returned less:
+                    // the file ends here (a short read at EOF), as for a regular file.
+                    return Ok(filled);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
 }
 
@@ -437,39 +477,42 @@ impl Visitor<'_> {
         if !needs_read || size == 0 && !is_global_text {
             return;
         }
-        self.buf.clear();
-        let read = file.read_to_end(&mut self.buf);
-        if let Err(e) = read {
-            if covered {
-                self.collected
-                    .read_errors
-                    .push((rel.to_string(), e.to_string()));
-            } else {
-                let message = format!(
-                    "The file could not be read: {e}. Why: every rule needs to read it. Fix: make it readable."
-                );
-                self.push("read-error", Severity::Error, rel, None, message);
+        let len = match read_file(&mut file, size, &mut self.buf) {
+            Ok(len) => len,
+            Err(e) => {
+                if covered {
+                    self.collected
+                        .read_errors
+                        .push((rel.to_string(), e.to_string()));
+                } else {
+                    let message = format!(
+                        "The file could not be read: {e}. Why: every rule needs to read it. Fix: make it readable."
+                    );
+                    self.push("read-error", Severity::Error, rel, None, message);
+                }
+                return;
             }
-            return;
-        }
-        let data = std::mem::take(&mut self.buf);
+        };
+        let buf = std::mem::take(&mut self.buf);
+        let data = &buf[..len];
         if covered {
             self.collected
                 .covered
-                .push((rel.to_string(), reuse::extract::extract(&data)));
+                .push((rel.to_string(), reuse::extract::extract(data)));
         }
         if is_sidecar && compiled.reuse.is_some() {
             self.collected
                 .sidecars
-                .push((rel.to_string(), reuse::extract::extract(&data)));
+                .push((rel.to_string(), reuse::extract::extract(data)));
         }
         if is_global_text {
-            self.collected.texts.push((rel.to_string(), data.clone()));
+            self.collected.texts.push((rel.to_string(), data.to_vec()));
         }
         if patterns_apply {
-            self.check_patterns(rel, &data);
+            self.check_patterns(rel, data);
         }
-        self.buf = data;
+        // The buffer keeps its zeroed length: the next file reads into it, no memset.
+        self.buf = buf;
     }
 
     fn check_patterns(&mut self, rel: &str, data: &[u8]) {
@@ -558,6 +601,9 @@ pub fn check_detailed(
     } else {
         options.threads
     };
+    // The git index is read while the walk runs.
+    let root_owned = root.to_path_buf();
+    let index_reader = std::thread::spawn(move || crate::gitindex::tracked_under(&root_owned));
     WalkBuilder::new(root)
         .hidden(false)
         .ignore(false)
@@ -570,7 +616,8 @@ pub fn check_detailed(
         .filter_entry(|e| e.file_name() != ".git")
         .build_parallel()
         .visit(&mut Builder { shared: &shared });
-    visit_tracked_but_ignored(&shared, &out);
+    let tracked = index_reader.join().unwrap_or(None);
+    visit_tracked_but_ignored(&shared, &out, tracked);
     let parts = out
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -619,51 +666,70 @@ pub fn check_detailed(
 /// Git ignores `.gitignore` patterns for tracked files, and so does reuse; the walk
 /// does not know what is tracked, so tracked files it skipped are visited here, and so
 /// are the directories that hold them (for naming and structure rules).
-fn visit_tracked_but_ignored(shared: &Shared<'_>, out: &Mutex<Vec<Collected>>) {
-    let Some(tracked) = crate::gitindex::tracked_under(shared.root) else {
+fn visit_tracked_but_ignored(
+    shared: &Shared<'_>,
+    out: &Mutex<Vec<Collected>>,
+    tracked: Option<Vec<String>>,
+) {
+    let Some(tracked) = tracked else {
         return;
     };
-    let (seen, mut seen_dirs): (
-        std::collections::HashSet<String>,
-        std::collections::HashSet<String>,
-    ) = out
-        .lock()
-        .map(|parts| {
-            let mut files = std::collections::HashSet::new();
-            let mut dirs = std::collections::HashSet::new();
-            for (path, dir) in parts.iter().flat_map(|p| p.entries.iter()) {
-                if *dir {
-                    dirs.insert(path.clone());
-                } else {
-                    files.insert(path.clone());
+    // What to visit, in order: new directories (is_dir) and files. Decided under the
+    // lock (the walk's entries are borrowed), visited after it is released.
+    let mut work: Vec<(String, bool)> = Vec::new();
+    {
+        let parts = out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut seen: Vec<&str> = Vec::new();
+        let mut seen_dirs: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        for (path, dir) in parts.iter().flat_map(|p| p.entries.iter()) {
+            if !*dir {
+                seen.push(path.as_str());
+            }
+        }
+        seen.sort_unstable();
+        let mut dirs_listed = false;
+        let mut new_dirs = std::collections::HashSet::new();
+        for rel in tracked {
+            if seen.binary_search(&rel.as_str()).is_ok() || rel.split('/').any(|c| c == ".git") {
+                continue;
+            }
+            if !dirs_listed {
+                // Only needed when some tracked file was not walked (rare).
+                dirs_listed = true;
+                for (path, dir) in parts.iter().flat_map(|p| p.entries.iter()) {
+                    if *dir {
+                        seen_dirs.insert(path.as_str());
+                    }
                 }
             }
-            (files, dirs)
-        })
-        .unwrap_or_default();
+            let path = shared.root.join(&rel);
+            // Not symlinks, not submodules (directories), not files deleted from the tree.
+            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file()) {
+                for (i, _) in rel.match_indices('/') {
+                    let dir = &rel[..i];
+                    if !seen_dirs.contains(dir) && new_dirs.insert(dir.to_string()) {
+                        work.push((dir.to_string(), true));
+                    }
+                }
+                work.push((rel, false));
+            }
+        }
+    }
     let mut visitor = Visitor {
         shared,
         collected: Collected::default(),
         buf: Vec::new(),
     };
-    for rel in tracked {
-        if seen.contains(&rel) || rel.split('/').any(|c| c == ".git") {
-            continue;
-        }
-        let path = shared.root.join(&rel);
-        // Not symlinks, not submodules (directories), not files deleted from the tree.
-        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file()) {
+    for (rel, is_dir) in work {
+        if is_dir {
+            visitor.visit_dir(&rel);
+        } else {
             if let Some(p) = shared.progress {
                 p.fetch_add(1, Ordering::Relaxed);
             }
-            for (i, _) in rel.match_indices('/') {
-                let dir = &rel[..i];
-                if !seen_dirs.contains(dir) {
-                    seen_dirs.insert(dir.to_string());
-                    visitor.visit_dir(dir);
-                }
-            }
-            visitor.visit_file(&rel, &path);
+            visitor.visit_file(&rel, &shared.root.join(&rel));
         }
     }
 }
@@ -851,10 +917,15 @@ fn judge_reuse(
         (None, false) => Global::Tomls(tomls),
         (None, true) => Global::None,
     };
-    let covered: Vec<(String, FileTags)> = covered
-        .into_iter()
-        .filter(|(p, _)| reuse::is_covered(p, 1, &submodules))
-        .collect();
+    // The walk judged coverage without the submodules (it had not read .gitmodules).
+    let covered: Vec<(String, FileTags)> = if submodules.is_empty() {
+        covered
+    } else {
+        covered
+            .into_iter()
+            .filter(|(p, _)| reuse::is_covered(p, 1, &submodules))
+            .collect()
+    };
     let input = ProjectInput {
         files: covered,
         sidecars: sidecars.into_iter().collect(),

@@ -55,8 +55,10 @@ pub struct Report {
 impl Report {
     /// Sorts findings (path, line, rule) and recounts the summary.
     pub fn finish(&mut self) {
-        self.findings.sort_by(|a, b| {
-            (&a.path, a.line, &a.rule, &a.message).cmp(&(&b.path, b.line, &b.rule, &b.message))
+        // Unstable is as good as stable here: the key is every field, so ties are equal.
+        self.findings.sort_unstable_by(|a, b| {
+            (&a.path, a.line, &a.rule, &a.message, a.severity)
+                .cmp(&(&b.path, b.line, &b.rule, &b.message, b.severity))
         });
         self.findings.dedup();
         self.summary.errors = self.count(Severity::Error);

@@ -28,7 +28,7 @@ pub fn parse_index(data: &[u8]) -> Option<Vec<String>> {
             }
             pos += 2;
         }
-        let name: Vec<u8> = if version == 4 {
+        if version == 4 {
             let mut c = *data.get(pos)?;
             pos += 1;
             let mut strip = usize::from(c & 127);
@@ -39,20 +39,17 @@ pub fn parse_index(data: &[u8]) -> Option<Vec<String>> {
             }
             let end = pos + memchr::memchr(0, data.get(pos..)?)?;
             let keep = previous.len().checked_sub(strip)?;
-            let mut name = previous[..keep].to_vec();
-            name.extend_from_slice(&data[pos..end]);
+            previous.truncate(keep);
+            previous.extend_from_slice(&data[pos..end]);
             pos = end + 1;
-            name
+            paths.push(String::from_utf8_lossy(&previous).into_owned());
         } else {
             let end = pos + memchr::memchr(0, data.get(pos..)?)?;
-            let name = data[pos..end].to_vec();
+            paths.push(String::from_utf8_lossy(&data[pos..end]).into_owned());
             // Entries are padded with 1-8 NULs to a multiple of 8 bytes.
             let len = end - start;
             pos = start + (len / 8 + 1) * 8;
-            name
-        };
-        paths.push(String::from_utf8_lossy(&name).into_owned());
-        previous = name;
+        }
     }
     paths.dedup();
     Some(paths)

@@ -174,10 +174,21 @@ fn looks_ucs32(buf: &[u8]) -> Option<Encoding> {
     })
 }
 
+/// Whether every byte is libmagic's ASCII text (`T`): printable ASCII, 7-13, 27 (ESC)
+/// or 0x85. Written without an early exit so that it vectorises: most files are
+/// ASCII text, and this runs on the first 2 KiB of every file.
+fn all_ascii_text(head: &[u8]) -> bool {
+    head.chunks(64).all(|chunk| {
+        chunk.iter().fold(true, |ok, &b| {
+            ok & ((0x20..=0x7e).contains(&b) | (7..=13).contains(&b) | (b == 27) | (b == 0x85))
+        })
+    })
+}
+
 /// The encoding reuse (python-magic's `mime_encoding` on the first 2 KiB) assigns.
 pub fn detect_encoding(head: &[u8]) -> Encoding {
     let head = &head[..head.len().min(HEURISTICS_CHUNK)];
-    if head.is_empty() || head.iter().all(|&b| TEXT_CHARS[b as usize] == T) {
+    if all_ascii_text(head) {
         return Encoding::Utf8;
     }
     if head.starts_with(b"\xef\xbb\xbf") && (looks_utf8(&head[3..]) || head[3..].is_ascii()) {
@@ -293,12 +304,7 @@ fn chunks<'a>(data: &'a [u8], newline: &[u8]) -> Vec<&'a [u8]> {
     let mut out = Vec::new();
     let mut pos = 0;
     while pos < data.len() {
-        let end = (pos + CHUNK_SIZE).min(data.len());
-        let extra_end = (end + LINE_SIZE).min(data.len());
-        let cut = match memmem::find(&data[end..extra_end], newline) {
-            Some(i) => end + i + newline.len(),
-            None => extra_end,
-        };
+        let cut = chunk_end_after(data, pos, newline);
         out.push(&data[pos..cut]);
         pos = cut;
     }
@@ -392,12 +398,9 @@ pub fn extract(data: &[u8]) -> FileTags {
             tags.binary = true;
         }
         Encoding::Utf8 | Encoding::Latin1 => {
-            static IGNORE: LazyLock<memmem::Finder<'static>> =
-                LazyLock::new(|| memmem::Finder::new("REUSE-Ignore"));
-            if IGNORE.find(data).is_some() {
+            if !extract_fast(data, encoding, &mut tags) {
+                tags = FileTags::default();
                 extract_slow(data, encoding, &mut tags);
-            } else {
-                extract_fast(data, encoding, &mut tags);
             }
         }
         _ => extract_slow(data, encoding, &mut tags),
@@ -405,35 +408,68 @@ pub fn extract(data: &[u8]) -> FileTags {
     tags
 }
 
+/// The trigger words of UTF-8 text, and `REUSE-Ignore`, in one SIMD pass (the regex
+/// crate runs a packed multi-literal searcher for an alternation of literals). `©` is
+/// U+00A9, bytes C2 A9 in UTF-8: a lone A9 byte decodes to U+FFFD, never to `©`, so
+/// it cannot trigger; two-byte literals keep the searcher's fingerprints selective.
+static TRIGGERS_UTF8: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
+    regex::bytes::Regex::new(r"(?-u:SPDX-|Copyright|\xC2\xA9|REUSE-Ignore)").expect("static regex")
+});
+/// The same for Latin-1 text, where the single byte A9 is `©`.
+static TRIGGERS_LATIN1: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
+    regex::bytes::Regex::new(r"(?-u:SPDX-|Copyright|\xA9|REUSE-Ignore)").expect("static regex")
+});
+
 /// The common case: no ignore blocks, ASCII-compatible encoding; only lines that hold
-/// a trigger word are decoded and matched.
-fn extract_fast(data: &[u8], encoding: Encoding, tags: &mut FileTags) {
-    // One SIMD pass for all three trigger words (the regex crate uses a packed
-    // multi-literal searcher for this). © is U+00A9: byte A9 in Latin-1, C2 A9 in UTF-8.
-    static TRIGGERS: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
-        regex::bytes::Regex::new(r"(?-u:SPDX-|Copyright|\xA9)").expect("static regex")
-    });
+/// a trigger word are decoded and matched. Returns false (having found nothing that
+/// counts) when the file has `REUSE-Ignore`, which needs the exact emulation.
+fn extract_fast(data: &[u8], encoding: Encoding, tags: &mut FileTags) -> bool {
+    let triggers = if encoding == Encoding::Latin1 {
+        &*TRIGGERS_LATIN1
+    } else {
+        &*TRIGGERS_UTF8
+    };
+    let mut hits = triggers.find_iter(data).peekable();
+    if hits.peek().is_none() {
+        return true;
+    }
     let newline = detect_newline(data);
     let mut lines = LineCounter::new(data);
-    let mut base = 0;
-    for chunk in chunks(data, newline) {
-        let hits: Vec<usize> = TRIGGERS.find_iter(chunk).map(|m| m.start()).collect();
-        if hits.is_empty() {
-            base += chunk.len();
+    // reuse reads 64 KiB chunks cut at a newline and searches each on its own: a
+    // trigger word counts only inside one chunk, and a line ends at its chunk's end.
+    let mut chunk_start = 0;
+    let mut chunk_end = chunk_end_after(data, 0, newline);
+    let mut next_line_start = 0;
+    for m in hits {
+        if data[m.start()] == b'R' {
+            return false;
+        }
+        while m.start() >= chunk_end {
+            chunk_start = chunk_end;
+            chunk_end = chunk_end_after(data, chunk_start, newline);
+        }
+        if m.end() > chunk_end || m.start() < next_line_start {
             continue;
         }
-        let mut next_line_start = 0;
-        for hit in hits {
-            if hit < next_line_start {
-                continue;
-            }
-            let start = memchr::memrchr2(b'\n', b'\r', &chunk[..hit]).map_or(0, |i| i + 1);
-            let end = memchr::memchr2(b'\n', b'\r', &chunk[hit..]).map_or(chunk.len(), |i| hit + i);
-            next_line_start = end + 1;
-            let line = decode(&chunk[start..end], encoding);
-            scan_line(&line, lines.line_at(base + start), tags);
-        }
-        base += chunk.len();
+        let chunk = &data[chunk_start..chunk_end];
+        let hit = m.start() - chunk_start;
+        let start = memchr::memrchr2(b'\n', b'\r', &chunk[..hit]).map_or(0, |i| i + 1);
+        let end = memchr::memchr2(b'\n', b'\r', &chunk[hit..]).map_or(chunk.len(), |i| hit + i);
+        next_line_start = chunk_start + (end + 1).min(chunk.len());
+        let line = decode(&chunk[start..end], encoding);
+        scan_line(&line, lines.line_at(chunk_start + start), tags);
+    }
+    true
+}
+
+/// The end of the chunk of reuse's reading that starts at `pos`: 64 KiB on, then up
+/// to the next newline within 1 KiB.
+fn chunk_end_after(data: &[u8], pos: usize, newline: &[u8]) -> usize {
+    let end = (pos + CHUNK_SIZE).min(data.len());
+    let extra_end = (end + LINE_SIZE).min(data.len());
+    match memmem::find(&data[end..extra_end], newline) {
+        Some(i) => end + i + newline.len(),
+        None => extra_end,
     }
 }
 

@@ -49,7 +49,12 @@ pub fn is_ignored_dir_name(name: &str, parent_name: &str) -> bool {
 /// Whether reuse skips a regular file with this name (LICENSE/COPYING files,
 /// sidecars, REUSE.toml, SPDX documents, ...).
 pub fn is_ignored_file_name(name: &str) -> bool {
-    IGNORED_FILE_NAMES.is_match(name)
+    // Every alternative of the pattern starts with one of these bytes, ends with
+    // `.license` or holds `.spdx`: most names are decided without the regex.
+    let may_match = name.starts_with(['L', 'C', '.', 'R', 'S'])
+        || name.ends_with(".license")
+        || name.contains(".spdx");
+    may_match && IGNORED_FILE_NAMES.is_match(name)
 }
 
 /// Whether the file at `path` (relative, `/`-separated, size `size`) is a Covered File:
@@ -60,19 +65,16 @@ pub fn is_covered(path: &str, size: u64, submodules: &[String]) -> bool {
         return false;
     }
     let mut parent = "";
-    let parts: Vec<&str> = path.split('/').collect();
-    let (name, dirs) = parts.split_last().expect("split yields at least one part");
-    for (i, dir) in dirs.iter().enumerate() {
-        if is_ignored_dir_name(dir, parent) {
-            return false;
-        }
-        let so_far = parts[..=i].join("/");
-        if submodules.contains(&so_far) {
+    let mut start = 0;
+    for (end, _) in path.match_indices('/') {
+        let dir = &path[start..end];
+        if is_ignored_dir_name(dir, parent) || submodules.iter().any(|s| s == &path[..end]) {
             return false;
         }
         parent = dir;
+        start = end + 1;
     }
-    !is_ignored_file_name(name)
+    !is_ignored_file_name(&path[start..])
 }
 
 /// Submodule paths declared in `.gitmodules` (`path = ...` lines).
@@ -337,13 +339,18 @@ pub fn judge(input: &ProjectInput) -> ReuseReport {
         });
     }
     report.files_total = input.files.len();
+    // Most files of a project share a handful of expressions: parse each text once.
+    let mut parsed_cache: HashMap<String, Option<expr::Expression>> = HashMap::new();
     for (path, own) in &input.files {
         let infos = infos_of(path, own, input);
         let mut licenses_in_file = Vec::new();
         let mut invalid = BTreeSet::new();
         for (_, expressions) in &infos {
             for (line, text) in expressions {
-                let Some(parsed) = expr::parse(text) else {
+                if !parsed_cache.contains_key(text.as_str()) {
+                    parsed_cache.insert(text.clone(), expr::parse(text));
+                }
+                let Some(parsed) = &parsed_cache[text.as_str()] else {
                     if invalid.insert(text.clone()) {
                         report.invalid_expressions.push(Located {
                             path: path.clone(),
@@ -353,8 +360,8 @@ pub fn judge(input: &ProjectInput) -> ReuseReport {
                     }
                     continue;
                 };
-                for id in parsed.licenses {
-                    let stripped = id.strip_suffix('+').unwrap_or(&id);
+                for id in &parsed.licenses {
+                    let stripped = id.strip_suffix('+').unwrap_or(id);
                     if !license_ids.contains(id.as_str()) && !license_ids.contains(stripped) {
                         let list = report.missing_licenses.entry(id.clone()).or_default();
                         // Files come one at a time: a repeat is always the last entry.
@@ -366,7 +373,7 @@ pub fn judge(input: &ProjectInput) -> ReuseReport {
                             });
                         }
                     }
-                    licenses_in_file.push(id);
+                    licenses_in_file.push(id.clone());
                 }
             }
         }
