@@ -154,8 +154,9 @@ fn import(file: &Path, from: Option<ImportFrom>) -> anyhow::Result<i32> {
         )
     })?;
     println!("{}", serde_json::to_string_pretty(&imported.rules)?);
+    // Each line names the rule and says why it is not (or not wholly) converted.
     for u in &imported.unsupported {
-        eprintln!("no equivalent: {u}");
+        eprintln!("import: {}", u.replace('\n', " "));
     }
     Ok(0)
 }

@@ -25,6 +25,9 @@ mod join;
 #[path = "cli/attest.rs"]
 mod attest;
 
+#[path = "cli/hygiene_import.rs"]
+mod hygiene_import;
+
 #[path = "cli/mesh.rs"]
 mod mesh;
 

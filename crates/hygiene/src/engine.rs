@@ -13,7 +13,7 @@ use ignore::{DirEntry, ParallelVisitor, ParallelVisitorBuilder, WalkBuilder, Wal
 
 use crate::finding::{Finding, Report, Severity};
 use crate::naming::{self, Case};
-use crate::policy::{Policy, PolicyError, Target};
+use crate::policy::{PathType, Policy, PolicyError, Target};
 use crate::reuse::{self, FileTags, Global, ProjectInput};
 
 /// Why a check could not run (a finding is not an error).
@@ -38,10 +38,16 @@ pub struct CheckOptions {
 }
 
 fn globset(globs: &[String], rule: &str) -> Result<GlobSet, PolicyError> {
+    globset_case(globs, rule, false)
+}
+
+fn globset_case(globs: &[String], rule: &str, nocase: bool) -> Result<GlobSet, PolicyError> {
     let mut b = GlobSetBuilder::new();
     for g in globs {
         let glob = globset::GlobBuilder::new(g)
             .literal_separator(true)
+            .case_insensitive(nocase)
+            .empty_alternates(true)
             .build()
             .map_err(|e| PolicyError::Rule {
                 rule: rule.into(),
@@ -70,6 +76,9 @@ struct CompiledPattern {
     regex: regex::bytes::Regex,
     globs: Option<GlobSet>,
     except: GlobSet,
+    describe: Option<String>,
+    fail_if_no_file: bool,
+    globs_text: Vec<String>,
     severity: Severity,
     why: String,
 }
@@ -77,6 +86,14 @@ struct CompiledPattern {
 impl CompiledPattern {
     fn applies(&self, path: &str) -> bool {
         self.globs.as_ref().is_none_or(|g| g.is_match(path)) && !self.except.is_match(path)
+    }
+
+    /// What findings call the pattern.
+    fn described(&self) -> String {
+        match &self.describe {
+            Some(d) => d.clone(),
+            None => format!("text matching '{}'", self.regex.as_str()),
+        }
     }
 }
 
@@ -91,13 +108,67 @@ struct CompiledNaming {
     why: String,
 }
 
+struct CompiledForbidden {
+    rule: String,
+    globs: GlobSet,
+    except: GlobSet,
+    include_dirs: bool,
+    severity: Severity,
+    why: String,
+}
+
+struct CompiledSize {
+    rule: String,
+    limit: u64,
+    globs: Option<GlobSet>,
+    except: GlobSet,
+    severity: Severity,
+    why: String,
+}
+
+struct CompiledStartsWith {
+    rule: String,
+    globs: GlobSet,
+    globs_text: Vec<String>,
+    except: GlobSet,
+    except_paths: Vec<regex::Regex>,
+    lines: usize,
+    patterns: Vec<(String, regex::bytes::Regex)>,
+    describe: Option<String>,
+    skip_binary: bool,
+    pass_if_no_file: bool,
+    severity: Severity,
+    why: String,
+}
+
+impl CompiledStartsWith {
+    fn applies(&self, path: &str) -> bool {
+        self.globs.is_match(path)
+            && !self.except.is_match(path)
+            && !self.except_paths.iter().any(|r| r.is_match(path))
+    }
+}
+
+struct CompiledRequiredPath {
+    rule: String,
+    globs: GlobSet,
+    globs_text: Vec<String>,
+    except: GlobSet,
+    path_type: PathType,
+    message: Option<String>,
+    severity: Severity,
+    why: String,
+}
+
 /// A policy with its globs and regular expressions built.
 struct Compiled {
-    forbidden: Vec<(String, GlobSet, GlobSet, Severity, String)>,
-    max_size: Option<(String, u64, GlobSet, Severity, String)>,
+    forbidden: Vec<CompiledForbidden>,
+    max_size: Option<CompiledSize>,
     naming: Vec<CompiledNaming>,
     forbidden_patterns: Vec<CompiledPattern>,
     required_patterns: Vec<CompiledPattern>,
+    starts_with: Vec<CompiledStartsWith>,
+    required_paths: Vec<CompiledRequiredPath>,
     reuse: Option<Severity>,
 }
 
@@ -112,22 +183,28 @@ fn compile(policy: &Policy) -> Result<Compiled, PolicyError> {
     let mut forbidden = Vec::new();
     for f in &policy.structure.forbidden {
         let rule = f.id.clone();
-        forbidden.push((
-            rule.clone(),
-            globset(&f.globs, &rule)?,
-            globset(&f.except, &rule)?,
-            f.severity,
-            why(&f.why),
-        ));
+        forbidden.push(CompiledForbidden {
+            globs: globset_case(&f.globs, &rule, f.globs_case_insensitive)?,
+            except: globset_case(&f.except, &rule, f.globs_case_insensitive)?,
+            include_dirs: f.include_dirs,
+            severity: f.severity,
+            why: why(&f.why),
+            rule,
+        });
     }
     let max_size = match &policy.structure.max_file_size {
-        Some(m) => Some((
-            m.id.clone(),
-            m.bytes,
-            globset(&m.except, &m.id)?,
-            m.severity,
-            why(&m.why),
-        )),
+        Some(m) => Some(CompiledSize {
+            rule: m.id.clone(),
+            limit: m.bytes,
+            globs: if m.globs.is_empty() {
+                None
+            } else {
+                Some(globset_case(&m.globs, &m.id, m.globs_case_insensitive)?)
+            },
+            except: globset_case(&m.except, &m.id, m.globs_case_insensitive)?,
+            severity: m.severity,
+            why: why(&m.why),
+        }),
         None => None,
     };
     let mut naming = Vec::new();
@@ -164,14 +241,18 @@ fn compile(policy: &Policy) -> Result<Compiled, PolicyError> {
             list.iter()
                 .map(|p| {
                     let rule = p.id.clone();
+                    let nocase = p.globs_case_insensitive;
                     Ok(CompiledPattern {
                         regex: regex_bytes(&p.pattern, &rule)?,
                         globs: if p.globs.is_empty() {
                             None
                         } else {
-                            Some(globset(&p.globs, &rule)?)
+                            Some(globset_case(&p.globs, &rule, nocase)?)
                         },
-                        except: globset(&p.except, &rule)?,
+                        except: globset_case(&p.except, &rule, nocase)?,
+                        describe: p.describe.clone(),
+                        fail_if_no_file: p.fail_if_no_file,
+                        globs_text: p.globs.clone(),
                         severity: p.severity,
                         why: why(&p.why),
                         rule,
@@ -179,12 +260,70 @@ fn compile(policy: &Policy) -> Result<Compiled, PolicyError> {
                 })
                 .collect()
         };
+    let mut starts_with = Vec::new();
+    for r in &policy.content.starts_with {
+        let rule = r.id.clone();
+        let nocase = r.globs_case_insensitive;
+        let mut except_paths = Vec::new();
+        for p in &r.except_paths_matching {
+            except_paths.push(regex::Regex::new(p).map_err(|e| PolicyError::Rule {
+                rule: rule.clone(),
+                message: format!("bad regular expression {p:?} in except_paths_matching: {e}"),
+            })?);
+        }
+        let mut patterns = Vec::new();
+        for p in &r.patterns {
+            patterns.push((p.clone(), regex_bytes(p, &rule)?));
+        }
+        if patterns.is_empty() {
+            return Err(PolicyError::Rule {
+                rule,
+                message: "file_starts_with needs at least one pattern".into(),
+            });
+        }
+        starts_with.push(CompiledStartsWith {
+            globs: globset_case(&r.globs, &rule, nocase)?,
+            globs_text: r.globs.clone(),
+            except: globset_case(&r.except, &rule, nocase)?,
+            except_paths,
+            lines: usize::try_from(r.lines).unwrap_or(usize::MAX),
+            patterns,
+            describe: r.describe.clone(),
+            skip_binary: r.skip_binary,
+            pass_if_no_file: r.pass_if_no_file,
+            severity: r.severity,
+            why: why(&r.why),
+            rule,
+        });
+    }
+    let mut required_paths = Vec::new();
+    for r in &policy.structure.required_paths {
+        let rule = r.id.clone();
+        if r.globs.is_empty() {
+            return Err(PolicyError::Rule {
+                rule,
+                message: "required_path needs at least one glob".into(),
+            });
+        }
+        required_paths.push(CompiledRequiredPath {
+            globs: globset_case(&r.globs, &rule, r.globs_case_insensitive)?,
+            globs_text: r.globs.clone(),
+            except: globset_case(&r.except, &rule, r.globs_case_insensitive)?,
+            path_type: r.path_type,
+            message: r.message.clone(),
+            severity: r.severity,
+            why: why(&r.why),
+            rule,
+        });
+    }
     Ok(Compiled {
         forbidden,
         max_size,
         naming,
         forbidden_patterns: patterns(&policy.content.forbidden_patterns)?,
         required_patterns: patterns(&policy.content.required_patterns)?,
+        starts_with,
+        required_paths,
         reuse: policy.licensing.reuse.as_ref().map(|r| r.severity),
     })
 }
@@ -202,6 +341,9 @@ struct Collected {
     read_errors: Vec<(String, String)>,
     /// REUSE.toml, .reuse/dep5, .gitmodules and the root README: path and text.
     texts: Vec<(String, Vec<u8>)>,
+    /// Ids of content rules with `fail_if_no_file` that matched some file, and of
+    /// starts-with rules that judged some file.
+    applied: BTreeSet<String>,
     files_checked: u64,
 }
 
@@ -413,6 +555,16 @@ impl Visitor<'_> {
         self.collected.entries.push((rel.to_string(), true));
         if self.selected(rel) {
             self.check_name(rel, true);
+            let compiled = self.shared.compiled;
+            for f in compiled.forbidden.iter().filter(|f| f.include_dirs) {
+                if f.globs.is_match(rel) && !f.except.is_match(rel) {
+                    let message = format!(
+                        "The directory '{rel}' must not be in the repository. Why: {}. Fix: remove it, then add it to .gitignore.",
+                        f.why
+                    );
+                    self.push(&f.rule, f.severity, rel, None, message);
+                }
+            }
         }
     }
 
@@ -445,29 +597,50 @@ impl Visitor<'_> {
         if selected {
             self.collected.files_checked += 1;
             self.check_name(rel, false);
-            for (rule, globs, except, severity, why) in &compiled.forbidden {
-                if globs.is_match(rel) && !except.is_match(rel) {
+            for f in &compiled.forbidden {
+                if f.globs.is_match(rel) && !f.except.is_match(rel) {
                     let message = format!(
-                        "The file '{rel}' must not be in the repository. Why: {why}. Fix: remove it (and rotate any secret it held), then add it to .gitignore."
+                        "The file '{rel}' must not be in the repository. Why: {}. Fix: remove it (and rotate any secret it held), then add it to .gitignore.",
+                        f.why
                     );
-                    self.push(rule, *severity, rel, None, message);
+                    self.push(&f.rule, f.severity, rel, None, message);
                 }
             }
-            if let Some((rule, limit, except, severity, why)) = &compiled.max_size
-                && size > *limit
-                && !except.is_match(rel)
+            if let Some(m) = &compiled.max_size
+                && size > m.limit
+                && m.globs.as_ref().is_none_or(|g| g.is_match(rel))
+                && !m.except.is_match(rel)
             {
                 let message = format!(
-                    "The file is {size} bytes, over the limit of {limit}. Why: {why}. Fix: remove it from the tree or store it outside git."
+                    "The file is {size} bytes, over the limit of {}. Why: {}. Fix: remove it from the tree or store it outside git.",
+                    m.limit, m.why
                 );
-                self.push(rule, *severity, rel, None, message);
+                self.push(&m.rule, m.severity, rel, None, message);
             }
         }
         let patterns_apply = selected
             && (compiled.forbidden_patterns.iter().any(|p| p.applies(rel))
                 || compiled.required_patterns.iter().any(|p| p.applies(rel)));
-        let needs_read =
-            covered || (compiled.reuse.is_some() && is_sidecar) || is_global_text || patterns_apply;
+        if patterns_apply {
+            // An empty file counts as matched (repolinter's fail-on-non-existent looks
+            // at the globs only), although it is not read.
+            for p in compiled
+                .forbidden_patterns
+                .iter()
+                .chain(&compiled.required_patterns)
+                .filter(|p| p.fail_if_no_file && p.applies(rel))
+            {
+                if !self.collected.applied.contains(&p.rule) {
+                    self.collected.applied.insert(p.rule.clone());
+                }
+            }
+        }
+        let starts_with_apply = selected && compiled.starts_with.iter().any(|r| r.applies(rel));
+        let needs_read = covered
+            || (compiled.reuse.is_some() && is_sidecar)
+            || is_global_text
+            || patterns_apply
+            || starts_with_apply;
         if size == 0 && is_sidecar && compiled.reuse.is_some() {
             // An empty sidecar still replaces the file's own header (reuse reads it).
             self.collected
@@ -511,8 +684,48 @@ impl Visitor<'_> {
         if patterns_apply {
             self.check_patterns(rel, data);
         }
+        if starts_with_apply {
+            self.check_starts_with(rel, data);
+        }
         // The buffer keeps its zeroed length: the next file reads into it, no memset.
         self.buf = buf;
+    }
+
+    /// repolinter's `file-starts-with`: the first `lines` lines, each with its newline
+    /// (a last line without one is not read); nothing read means the file is not judged.
+    fn check_starts_with(&mut self, rel: &str, data: &[u8]) {
+        let compiled = self.shared.compiled;
+        for r in compiled.starts_with.iter().filter(|r| r.applies(rel)) {
+            // (repolinter returns after counting a line, so 0 lines reads one.)
+            let head = match memchr::memchr_iter(b'\n', data).nth(r.lines.max(1) - 1) {
+                Some(i) => &data[..=i],
+                None => &data[..memchr::memrchr(b'\n', data).map_or(0, |i| i + 1)],
+            };
+            if head.is_empty()
+                || r.skip_binary
+                    && crate::reuse::extract::detect_encoding(data)
+                        == crate::reuse::extract::Encoding::Binary
+            {
+                continue;
+            }
+            if !self.collected.applied.contains(&r.rule) {
+                self.collected.applied.insert(r.rule.clone());
+            }
+            let misses: Vec<&str> = r
+                .patterns
+                .iter()
+                .filter(|(_, re)| !re.is_match(head))
+                .map(|(p, _)| p.as_str())
+                .collect();
+            if !misses.is_empty() {
+                let what = r.describe.clone().unwrap_or_else(|| misses.join(", "));
+                let message = format!(
+                    "The first {} lines do not contain the pattern(s): {what}. Why: {}. Fix: add it to the top of the file.",
+                    r.lines, r.why
+                );
+                self.push(&r.rule, r.severity, rel, None, message);
+            }
+        }
     }
 
     fn check_patterns(&mut self, rel: &str, data: &[u8]) {
@@ -524,9 +737,16 @@ impl Visitor<'_> {
             if let Some(m) = p.regex.find(data) {
                 let line =
                     u32::try_from(memchr::memchr_iter(b'\n', &data[..m.start()]).count() + 1).ok();
+                let what = match &p.describe {
+                    Some(d) => d.clone(),
+                    None => format!(
+                        "text that matches the forbidden pattern of rule '{}'",
+                        p.rule
+                    ),
+                };
                 let message = format!(
-                    "The file contains text that matches the forbidden pattern of rule '{}'. Why: {}. Fix: remove it from the file and from history, and revoke it if it is a secret.",
-                    p.rule, p.why
+                    "The file contains {what}. Why: {}. Fix: remove it from the file and from history, and revoke it if it is a secret.",
+                    p.why
                 );
                 self.push(&p.rule, p.severity, rel, line, message);
             }
@@ -534,8 +754,8 @@ impl Visitor<'_> {
         for p in &compiled.required_patterns {
             if p.applies(rel) && !p.regex.is_match(data) {
                 let message = format!(
-                    "The file does not contain text matching '{}'. Why: {}. Fix: add it.",
-                    p.regex.as_str(),
+                    "The file does not contain {}. Why: {}. Fix: add it.",
+                    p.described(),
                     p.why
                 );
                 self.push(&p.rule, p.severity, rel, None, message);
@@ -630,6 +850,7 @@ pub fn check_detailed(
         all.license_paths.append(&mut p.license_paths);
         all.read_errors.append(&mut p.read_errors);
         all.texts.append(&mut p.texts);
+        all.applied.append(&mut p.applied);
         all.files_checked += p.files_checked;
     }
     let mut report = Report {
@@ -641,6 +862,8 @@ pub fn check_detailed(
     let project_wide = options.only.is_none();
     if project_wide {
         check_required(policy, &all.entries, &mut report);
+        check_required_paths(&compiled, &all.entries, &mut report);
+        check_nothing_matched(&compiled, &all.applied, &mut report);
         check_readme(policy, &texts, &mut report);
     }
     let mut reuse_report = None;
@@ -731,6 +954,87 @@ fn visit_tracked_but_ignored(
             }
             visitor.visit_file(&rel, &shared.root.join(&rel));
         }
+    }
+}
+
+fn check_required_paths(compiled: &Compiled, entries: &[(String, bool)], report: &mut Report) {
+    for r in &compiled.required_paths {
+        let found = entries.iter().any(|(path, is_dir)| {
+            let type_ok = match r.path_type {
+                PathType::File => !*is_dir,
+                PathType::Dir => *is_dir,
+                PathType::Any => true,
+            };
+            type_ok && r.globs.is_match(path) && !r.except.is_match(path)
+        });
+        if !found {
+            let what = match r.path_type {
+                PathType::File => "file",
+                PathType::Dir => "directory",
+                PathType::Any => "file or directory",
+            };
+            let first = r
+                .message
+                .as_deref()
+                .map(|m| format!("{}. ", m.trim_end_matches('.')))
+                .unwrap_or_default();
+            report.findings.push(Finding {
+                rule: r.rule.clone(),
+                severity: r.severity,
+                path: ".".into(),
+                line: None,
+                message: format!(
+                    "{first}No {what} matches {}. Why: {}. Fix: add one.",
+                    r.globs_text.join(", "),
+                    r.why
+                ),
+            });
+        }
+    }
+}
+
+/// Content rules that must apply to some file (`fail_if_no_file`, starts-with rules
+/// without `pass_if_no_file`) but found none.
+fn check_nothing_matched(compiled: &Compiled, applied: &BTreeSet<String>, report: &mut Report) {
+    let patterns = compiled
+        .forbidden_patterns
+        .iter()
+        .chain(&compiled.required_patterns)
+        .filter(|p| p.fail_if_no_file && !applied.contains(&p.rule));
+    for p in patterns {
+        let globs = if p.globs_text.is_empty() {
+            "any file".to_string()
+        } else {
+            p.globs_text.join(", ")
+        };
+        report.findings.push(Finding {
+            rule: p.rule.clone(),
+            severity: p.severity,
+            path: ".".into(),
+            line: None,
+            message: format!(
+                "No file matches {globs}, so none could be checked for {}. Why: {}. Fix: add the file.",
+                p.described(),
+                p.why
+            ),
+        });
+    }
+    for r in compiled
+        .starts_with
+        .iter()
+        .filter(|r| !r.pass_if_no_file && !applied.contains(&r.rule))
+    {
+        report.findings.push(Finding {
+            rule: r.rule.clone(),
+            severity: r.severity,
+            path: ".".into(),
+            line: None,
+            message: format!(
+                "No file matching {} has lines to check. Why: {}. Fix: add the files, or allow their absence.",
+                r.globs_text.join(", "),
+                r.why
+            ),
+        });
     }
 }
 

@@ -1,12 +1,12 @@
-//! `hygiene import`: converts an ls-lint configuration (`.ls-lint.yml`) into our policy
-//! (rule-list form), and lists what has no equivalent. (repolinter rulesets are not
-//! converted yet.)
+//! `hygiene import`: converts an ls-lint configuration (`.ls-lint.yml`) or a repolinter
+//! ruleset (version 2, JSON or YAML) into our policy (rule-list form), and lists what
+//! has no equivalent and why.
 
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::finding::Severity;
 use crate::naming::Case;
-use crate::policy::{Rule, RuleSet, Target};
+use crate::policy::{PathType, Rule, RuleSet, Target};
 
 /// Why a configuration could not be converted at all.
 #[derive(Debug, thiserror::Error)]
@@ -318,15 +318,294 @@ fn yaml_to_json(y: &Yaml) -> serde_json::Value {
     }
 }
 
-fn strings(v: &serde_json::Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str())
-                .map(|s| s.trim_start_matches("./").to_string())
-                .collect()
-        })
-        .unwrap_or_default()
+/// A list of globs from a repolinter option (a string or an array of strings), with
+/// `./` dropped; `!glob` entries (exclusions, as `matched` reads them) go to the second
+/// list without the `!`.
+fn globs(v: &serde_json::Value) -> (Vec<String>, Vec<String>) {
+    let list: Vec<&str> = match v {
+        serde_json::Value::String(s) => vec![s.as_str()],
+        serde_json::Value::Array(a) => a.iter().filter_map(|s| s.as_str()).collect(),
+        _ => Vec::new(),
+    };
+    let mut include = Vec::new();
+    let mut exclude = Vec::new();
+    for g in list {
+        match g.strip_prefix('!') {
+            Some(rest) => exclude.push(rest.trim_start_matches("./").to_string()),
+            None => include.push(g.trim_start_matches("./").to_string()),
+        }
+    }
+    (include, exclude)
+}
+
+/// The first of several option names (repolinter renamed some: `files` became
+/// `globsAny`/`globsAll`) that is present.
+fn option<'a>(options: &'a serde_json::Value, names: &[&str]) -> &'a serde_json::Value {
+    names
+        .iter()
+        .map(|n| &options[*n])
+        .find(|v| !v.is_null())
+        .unwrap_or(&serde_json::Value::Null)
+}
+
+fn flag(options: &serde_json::Value, name: &str) -> bool {
+    options[name].as_bool().unwrap_or(false)
+}
+
+fn text(options: &serde_json::Value, name: &str) -> Option<String> {
+    options[name].as_str().map(str::to_string)
+}
+
+/// A JavaScript regular expression (`new RegExp(source, flags)`, searched with
+/// `String#search`) as a pattern for our engine, which compiles patterns with
+/// multi-line anchors on: the flags become an inline group (`m` off unless given).
+/// Syntax the regex crate lacks (look-around, back-references) is an error.
+fn js_regex(source: &str, flags: &str) -> Result<String, String> {
+    let mut on = String::new();
+    let mut multi_line = false;
+    for f in flags.chars() {
+        match f {
+            'i' => on.push('i'),
+            's' => on.push('s'),
+            'm' => multi_line = true,
+            // global, sticky, unicode, indices: no effect on whether a search matches.
+            'g' | 'y' | 'u' | 'd' => {}
+            other => return Err(format!("unknown regular expression flag '{other}'")),
+        }
+    }
+    // Without anchors, multi-line mode changes nothing: leave it out of the pattern.
+    let multi_line = multi_line || !source.contains(['^', '$']);
+    let group = if multi_line {
+        if on.is_empty() {
+            String::new()
+        } else {
+            format!("(?{on})")
+        }
+    } else {
+        format!("(?{on}-m)")
+    };
+    let pattern = format!("{group}{source}");
+    regex::bytes::RegexBuilder::new(&pattern)
+        .multi_line(true)
+        .build()
+        .map_err(|e| format!("the regular expression {source:?} cannot be used: {e}"))?;
+    Ok(pattern)
+}
+
+/// Why a repolinter rule type cannot be converted.
+fn no_equivalent(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "git-grep-commits" | "git-grep-log" | "git-list-tree" => {
+            "it searches the git history; our check looks at the working tree only"
+        }
+        "git-working-tree" => "whether the directory is a git work tree is not a rule of ours",
+        "license-detectable-by-licensee" => {
+            "it runs licensee's license-text matcher; the closest rules are a required LICENSE file and REUSE compliance (kind \"reuse\")"
+        }
+        "best-practices-badge-present" => {
+            "it asks the OpenSSF Best Practices service over the network; we download nothing"
+        }
+        "file-no-broken-links" => "it renders markup and fetches every link; we download nothing",
+        "json-schema-passes" => "our policy has no JSON Schema rule",
+        "file-hash" | "file-hashes-not-exist" => "our policy has no content-hash rule",
+        "any-file-contents" => {
+            "our content rules apply to each file; none passes when just one file matches"
+        }
+        _ => return None,
+    })
+}
+
+/// Converts one repolinter rule (`kind` with its `options`); `Err` says why not.
+fn convert_rule(
+    name: &str,
+    kind: &str,
+    options: &serde_json::Value,
+    severity: Severity,
+    notes: &mut Vec<String>,
+) -> Result<Rule, String> {
+    let id = format!("repolinter/{name}");
+    let why = Some(format!("converted from repolinter rule '{name}'"));
+    let nocase = flag(options, "nocase");
+    match kind {
+        "file-existence"
+        | "directory-existence"
+        | "file-or-directory-existence"
+        | "apache-notice" => {
+            let (include, except) = if kind == "apache-notice" {
+                (vec!["NOTICE*".to_string()], Vec::new())
+            } else {
+                globs(option(options, &["globsAny", "files", "directories"]))
+            };
+            if include.is_empty() {
+                return Err("no globsAny".into());
+            }
+            // directory-existence is file-existence with `dirs: true`, which makes
+            // repolinter's search return files and directories alike.
+            let path_type =
+                if kind == "file-existence" && !flag(options, "dirs") || kind == "apache-notice" {
+                    PathType::File
+                } else {
+                    PathType::Any
+                };
+            Ok(Rule::RequiredPath {
+                id,
+                severity,
+                globs: include,
+                except,
+                path_type,
+                globs_case_insensitive: nocase,
+                message: text(options, "fail-message"),
+                why,
+            })
+        }
+        "file-not-exists" | "file-type-exclusion" => {
+            let key: &[&str] = if kind == "file-type-exclusion" {
+                &["type"]
+            } else {
+                &["globsAll", "files"]
+            };
+            let (include, except) = globs(option(options, key));
+            if include.is_empty() {
+                return Err(format!("no {}", key[0]));
+            }
+            if kind == "file-not-exists" && options.get("pass-message").is_some() {
+                notes.push(format!(
+                    "{name}: its pass-message is not shown (we report failures only)"
+                ));
+            }
+            Ok(Rule::ForbiddenFile {
+                id,
+                severity,
+                globs: include,
+                except,
+                // file-type-exclusion searches files and directories alike.
+                globs_case_insensitive: kind == "file-not-exists" && nocase,
+                include_dirs: kind == "file-type-exclusion" || flag(options, "dirs"),
+                why,
+            })
+        }
+        "file-contents" | "file-not-contents" => {
+            let content = options["content"].as_str().ok_or("no 'content'")?;
+            let pattern = js_regex(content, options["flags"].as_str().unwrap_or(""))?;
+            let (include, except) = globs(option(options, &["globsAll", "files"]));
+            if include.is_empty() {
+                return Err("no globsAll".into());
+            }
+            if flag(options, "display-result-context") {
+                notes.push(format!("{name}: display-result-context is not reproduced (findings give the first matching line for forbidden content)"));
+            }
+            let describe = text(options, "human-readable-content");
+            let fail_if_no_file = flag(options, "fail-on-non-existent");
+            Ok(if kind == "file-contents" {
+                Rule::RequiredContent {
+                    id,
+                    severity,
+                    pattern,
+                    globs: include,
+                    except,
+                    globs_case_insensitive: nocase,
+                    describe,
+                    fail_if_no_file,
+                    why,
+                }
+            } else {
+                Rule::ForbiddenContent {
+                    id,
+                    severity,
+                    pattern,
+                    globs: include,
+                    except,
+                    globs_case_insensitive: nocase,
+                    describe,
+                    fail_if_no_file,
+                    why,
+                }
+            })
+        }
+        "file-starts-with" => {
+            let (include, except) = globs(option(options, &["globsAll", "files"]));
+            if include.is_empty() {
+                return Err("no globsAll".into());
+            }
+            let lines = options["lineCount"]
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or("no lineCount (a whole number)")?;
+            let flags = options["flags"].as_str().unwrap_or("");
+            let mut patterns = Vec::new();
+            for p in options["patterns"].as_array().ok_or("no 'patterns'")? {
+                let p = p.as_str().ok_or("a pattern is not a string")?;
+                patterns.push(js_regex(p, flags)?);
+            }
+            if patterns.is_empty() {
+                return Err("'patterns' is empty".into());
+            }
+            let mut except_paths_matching = Vec::new();
+            let skip = &options["skip-paths-matching"];
+            if let Some(exts) = skip["extensions"].as_array() {
+                let exts: Vec<&str> = exts.iter().filter_map(|e| e.as_str()).collect();
+                if !exts.is_empty() {
+                    // repolinter builds `.(a|b)$` with the i flag (its dot is any character).
+                    except_paths_matching.push(format!("(?i).({})$", exts.join("|")));
+                }
+            }
+            if let Some(pats) = skip["patterns"].as_array() {
+                let flags = skip["flags"].as_str().unwrap_or("");
+                for p in pats
+                    .iter()
+                    .filter_map(|p| p.as_str())
+                    .filter(|p| !p.is_empty())
+                {
+                    except_paths_matching.push(js_regex(p, flags)?);
+                }
+            }
+            let skip_binary = flag(options, "skip-binary-files");
+            if skip_binary {
+                notes.push(format!("{name}: skip-binary-files skips binary files; repolinter 0.11 tests a Promise there and so skips every file"));
+            }
+            Ok(Rule::FileStartsWith {
+                id,
+                severity,
+                globs: include,
+                except,
+                except_paths_matching,
+                globs_case_insensitive: nocase,
+                lines,
+                patterns,
+                describe: text(options, "human-readable-pattern"),
+                skip_binary,
+                // The code reads succeed-on-non-existent; the documentation says -exist.
+                pass_if_no_file: flag(options, "succeed-on-non-existent")
+                    || flag(options, "succeed-on-non-exist"),
+                why,
+            })
+        }
+        "large-file" => {
+            let (include, except) = globs(option(options, &["globsAll", "files"]));
+            if include.is_empty() {
+                return Err("no globsAll".into());
+            }
+            let max_bytes = options["size"]
+                .as_u64()
+                .ok_or("no size (a whole number of bytes)")?;
+            if flag(options, "fail-on-non-existent") {
+                notes.push(format!("{name}: fail-on-non-existent has no equivalent for sizes (no finding when nothing matches)"));
+            }
+            Ok(Rule::MaxFileSize {
+                id,
+                severity,
+                max_bytes,
+                globs: include,
+                globs_case_insensitive: nocase,
+                except,
+                why,
+            })
+        }
+        other => Err(match no_equivalent(other) {
+            Some(reason) => format!("rule type '{other}' has no equivalent: {reason}"),
+            None => format!("rule type '{other}' is not a repolinter rule type we know"),
+        }),
+    }
 }
 
 /// Converts a repolinter ruleset (version 2, JSON or YAML text).
@@ -342,6 +621,24 @@ pub fn from_repolinter(text: &str) -> Result<Imported, ImportError> {
             )
         }
     };
+    if !doc.is_object() {
+        return Err(ImportError::Shape(
+            "a repolinter ruleset is an object".into(),
+        ));
+    }
+    match doc.get("version").and_then(serde_json::Value::as_u64) {
+        Some(2) => {}
+        Some(v) => {
+            return Err(ImportError::Shape(format!(
+                "version {v}: only version 2 rulesets convert (repolinter migrates version 1 itself)"
+            )));
+        }
+        None => {
+            return Err(ImportError::Shape(
+                "no \"version\": 2 (a version 1 ruleset? repolinter migrates those itself)".into(),
+            ));
+        }
+    }
     let rules = doc
         .get("rules")
         .and_then(|r| r.as_object())
@@ -350,104 +647,63 @@ pub fn from_repolinter(text: &str) -> Result<Imported, ImportError> {
         })?;
     let mut out = Vec::new();
     let mut unsupported = Vec::new();
+    if let Some(extends) = doc.get("extends").and_then(|e| e.as_str()) {
+        unsupported.push(format!(
+            "extends '{extends}': not fetched; convert that ruleset too and merge the rules"
+        ));
+    }
+    let mut size_rule: Option<String> = None;
     for (name, rule) in rules {
-        let severity = match rule
+        let level = rule
             .get("level")
             .and_then(|l| l.as_str())
-            .unwrap_or("error")
-        {
+            .unwrap_or("error");
+        let severity = match level {
             "off" => {
                 unsupported.push(format!("{name}: level off, not converted"));
                 continue;
             }
             "warning" => Severity::Warning,
-            _ => Severity::Error,
+            "error" => Severity::Error,
+            other => {
+                return Err(ImportError::Shape(format!(
+                    "rule '{name}': level '{other}' is not error, warning or off"
+                )));
+            }
         };
-        if rule.get("where").is_some() {
-            unsupported.push(format!("{name}: its 'where' condition has no equivalent; the rule is converted unconditionally"));
-        }
-        if rule.get("fix").is_some() {
-            unsupported.push(format!("{name}: its 'fix' has no equivalent"));
+        if let Some(w) = rule.get("where") {
+            unsupported.push(format!(
+                "{name}: runs only where {w} (repolinter axioms such as the detected language or license); not converted, as it would apply to every repository"
+            ));
+            continue;
         }
         let kind = rule
             .pointer("/rule/type")
             .and_then(|t| t.as_str())
-            .unwrap_or("");
-        let options = rule.pointer("/rule/options").cloned().unwrap_or_default();
-        let id = format!("repolinter/{name}");
-        let why = Some(format!("converted from repolinter rule '{name}'"));
-        let flags = options.get("flags").and_then(|f| f.as_str()).unwrap_or("");
-        let pattern = |content: &str| {
-            if flags.contains('i') {
-                format!("(?i){content}")
-            } else {
-                content.to_string()
-            }
-        };
-        match kind {
-            "file-existence" | "directory-existence" => {
-                let globs = strings(&options["globsAny"]);
-                if globs.is_empty() || globs.iter().any(|g| g.contains("**")) {
-                    unsupported.push(format!("{name}: {kind} with globs {globs:?} (only names or one-level globs convert)"));
-                    continue;
+            .ok_or_else(|| ImportError::Shape(format!("rule '{name}' has no rule.type")))?;
+        let options = rule
+            .pointer("/rule/options")
+            .cloned()
+            .unwrap_or(serde_json::Value::Object(Default::default()));
+        match convert_rule(name, kind, &options, severity, &mut unsupported) {
+            Ok(converted) => {
+                if matches!(converted, Rule::MaxFileSize { .. }) {
+                    if let Some(first) = &size_rule {
+                        unsupported.push(format!(
+                            "{name}: our policy has one size limit and '{first}' is it; not converted"
+                        ));
+                        continue;
+                    }
+                    size_rule = Some(name.clone());
                 }
-                let dir = kind == "directory-existence";
-                out.push(Rule::RequiredFile {
-                    id,
-                    severity,
-                    any_of: globs
-                        .into_iter()
-                        .map(|g| if dir { format!("{g}/") } else { g })
-                        .collect(),
-                    locations: vec![".".into()],
-                    case_insensitive: true,
-                    why,
-                });
+                if rule.get("fix").is_some() {
+                    unsupported.push(format!(
+                        "{name}: converted, but its 'fix' is not (`govmesh hygiene fix` has its own fixes)"
+                    ));
+                }
+                out.push(converted);
             }
-            "file-contents" | "file-not-contents" => {
-                let Some(content) = options.get("content").and_then(|c| c.as_str()) else {
-                    unsupported.push(format!("{name}: {kind} without 'content'"));
-                    continue;
-                };
-                let globs = strings(&options["globsAll"]);
-                let (pattern, except) = (pattern(content), Vec::new());
-                out.push(if kind == "file-contents" {
-                    Rule::RequiredContent {
-                        id,
-                        severity,
-                        pattern,
-                        globs,
-                        except,
-                        why,
-                    }
-                } else {
-                    Rule::ForbiddenContent {
-                        id,
-                        severity,
-                        pattern,
-                        globs,
-                        except,
-                        why,
-                    }
-                });
-            }
-            "file-type-exclusion" => {
-                let all = strings(&options["type"]);
-                let (except, globs): (Vec<String>, Vec<String>) =
-                    all.into_iter().partition(|g| g.starts_with('!'));
-                let except = except
-                    .into_iter()
-                    .map(|g| g.trim_start_matches('!').to_string())
-                    .collect();
-                out.push(Rule::ForbiddenFile {
-                    id,
-                    severity,
-                    globs,
-                    except,
-                    why,
-                });
-            }
-            other => unsupported.push(format!("{name}: rule type '{other}' has no equivalent")),
+            Err(reason) => unsupported.push(format!("{name}: {reason}")),
         }
     }
     Ok(Imported {
@@ -463,40 +719,73 @@ pub fn from_repolinter(text: &str) -> Result<Imported, ImportError> {
 mod repolinter_tests {
     use super::*;
 
-    const RULESET: &str = r#"{
-      "$schema": "https://raw.githubusercontent.com/todogroup/repolinter/master/rulesets/schema.json",
-      "version": 2,
-      "axioms": {"linguist": "language"},
-      "rules": {
-        "license-file-exists": {"level": "error", "rule": {"type": "file-existence", "options": {"globsAny": ["LICENSE*", "COPYING*"], "nocase": true}}},
-        "readme-references-license": {"level": "warning", "rule": {"type": "file-contents", "options": {"globsAll": ["README*"], "content": "license", "flags": "i"}}},
-        "binaries-not-present": {"level": "error", "rule": {"type": "file-type-exclusion", "options": {"type": ["**/*.exe", "**/*.dll", "!node_modules/**"]}}},
-        "test-directory-exists": {"level": "warning", "rule": {"type": "directory-existence", "options": {"globsAny": ["**/test*"]}}},
-        "source-license-headers-exist": {"level": "warning", "rule": {"type": "file-starts-with", "options": {"globsAll": ["**/*.js"], "lineCount": 5, "patterns": ["Copyright"]}}},
-        "notice-file-exists": {"level": "off", "rule": {"type": "file-existence", "options": {"globsAny": ["NOTICE*"]}}}
-      }
-    }"#;
+    fn matches(pattern: &str, text: &str) -> bool {
+        regex::bytes::RegexBuilder::new(pattern)
+            .multi_line(true)
+            .build()
+            .expect("compiles")
+            .is_match(text.as_bytes())
+    }
 
     #[test]
-    fn converts_the_common_rules_and_lists_the_rest() {
-        let imported = from_repolinter(RULESET).expect("converts");
-        let policy = imported.rules.clone().into_policy().expect("valid");
-        assert_eq!(
-            policy.structure.required[0].any_of,
-            ["LICENSE*", "COPYING*"]
+    fn javascript_flags_become_inline_flags() {
+        // No m flag: ^ and $ are the ends of the text, as String#search has them,
+        // although our engine compiles patterns multi-line.
+        let p = js_regex("^license", "i").expect("converts");
+        assert_eq!(p, "(?i-m)^license");
+        assert!(matches(&p, "License: MIT\n"));
+        assert!(!matches(&p, "# Demo\nLicense: MIT\n"));
+        let p = js_regex("^license", "im").expect("converts");
+        assert!(matches(&p, "# Demo\nLicense: MIT\n"));
+        assert_eq!(js_regex("license", "i").expect("converts"), "(?i)license");
+        let p = js_regex("a.b", "gs").expect("converts");
+        assert!(matches(&p, "a\nb"));
+        assert!(!matches(&js_regex("a.b", "").expect("converts"), "a\nb"));
+        assert!(
+            js_regex("x", "q")
+                .expect_err("unknown flag")
+                .contains("'q'")
         );
-        assert_eq!(policy.content.required_patterns[0].pattern, "(?i)license");
-        assert_eq!(policy.structure.forbidden[0].except, ["node_modules/**"]);
-        assert_eq!(imported.unsupported.len(), 3, "{:?}", imported.unsupported);
-        // The same ruleset in YAML converts the same way.
-        let yaml = "version: 2\nrules:\n  license-file-exists:\n    level: error\n    rule:\n      type: file-existence\n      options:\n        globsAny: [LICENSE*, COPYING*]\n";
-        let from_yaml = from_repolinter(yaml).expect("yaml");
-        let license_rule = imported
-            .rules
-            .rules
-            .iter()
-            .find(|r| matches!(r, Rule::RequiredFile { id, .. } if id == "repolinter/license-file-exists"))
-            .expect("converted");
-        assert_eq!(&from_yaml.rules.rules[0], license_rule);
+        assert!(js_regex("(?<=a)b", "").is_err());
+    }
+
+    #[test]
+    fn options_convert_with_their_names_and_aliases() {
+        let ruleset = r#"{"version": 2, "rules": {
+          "old-names": {"level": "warning", "rule": {"type": "file-existence", "options": {"files": ["./A*", "!A.bak"], "dirs": true}}},
+          "not-there": {"rule": {"type": "file-not-exists", "options": {"globsAll": ["*.pem"], "nocase": true, "dirs": true}}}
+        }}"#;
+        let imported = from_repolinter(ruleset).expect("converts");
+        // (Rules come out in name order.)
+        assert_eq!(
+            imported.rules.rules,
+            vec![
+                Rule::ForbiddenFile {
+                    id: "repolinter/not-there".into(),
+                    severity: Severity::Error,
+                    globs: vec!["*.pem".into()],
+                    except: vec![],
+                    globs_case_insensitive: true,
+                    include_dirs: true,
+                    why: Some("converted from repolinter rule 'not-there'".into()),
+                },
+                Rule::RequiredPath {
+                    id: "repolinter/old-names".into(),
+                    severity: Severity::Warning,
+                    globs: vec!["A*".into()],
+                    except: vec!["A.bak".into()],
+                    path_type: PathType::Any,
+                    globs_case_insensitive: false,
+                    message: None,
+                    why: Some("converted from repolinter rule 'old-names'".into()),
+                },
+            ]
+        );
+        // The same in YAML.
+        let yaml = "version: 2\nrules:\n  not-there:\n    rule:\n      type: file-not-exists\n      options:\n        globsAll: ['*.pem']\n        nocase: true\n        dirs: true\n";
+        assert_eq!(
+            from_repolinter(yaml).expect("yaml").rules.rules[0],
+            imported.rules.rules[0]
+        );
     }
 }

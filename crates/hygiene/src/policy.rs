@@ -36,6 +36,45 @@ pub struct Structure {
     pub forbidden: Vec<Forbidden>,
     #[serde(default)]
     pub max_file_size: Option<MaxFileSize>,
+    /// Paths (full-path globs from the root) of which at least one must exist.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required_paths: Vec<RequiredPath>,
+}
+
+/// What a [`RequiredPath`] rule accepts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PathType {
+    #[default]
+    File,
+    Dir,
+    /// A file or a directory.
+    Any,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+/// At least one file (or directory, per `path_type`) whose path relative to the root
+/// matches one of `globs` (`*` within a directory, `**` across) and none of `except`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequiredPath {
+    pub id: String,
+    pub globs: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub except: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub path_type: PathType,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub globs_case_insensitive: bool,
+    /// Said first in the finding (e.g. a converted repolinter `fail-message`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub severity: Severity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
 }
 
 fn default_locations() -> Vec<String> {
@@ -66,6 +105,11 @@ pub struct Forbidden {
     pub globs: Vec<String>,
     #[serde(default)]
     pub except: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub globs_case_insensitive: bool,
+    /// Directories matching the globs are forbidden too.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub include_dirs: bool,
     pub severity: Severity,
     #[serde(default)]
     pub why: Option<String>,
@@ -79,6 +123,11 @@ pub struct MaxFileSize {
     pub id: String,
     pub bytes: u64,
     pub severity: Severity,
+    /// Only files matching these (default: every file).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub globs: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub globs_case_insensitive: bool,
     #[serde(default)]
     pub except: Vec<String>,
     #[serde(default)]
@@ -135,6 +184,39 @@ pub struct Content {
     pub forbidden_patterns: Vec<PatternRule>,
     #[serde(default)]
     pub required_patterns: Vec<PatternRule>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub starts_with: Vec<StartsWithRule>,
+}
+
+/// The first `lines` complete lines of each file matching `globs` must match every
+/// one of `patterns` (repolinter's `file-starts-with`). Files whose first lines are
+/// empty are not judged; when no file is judged, that is a finding unless
+/// `pass_if_no_file`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartsWithRule {
+    pub id: String,
+    pub globs: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub except: Vec<String>,
+    /// Regular expressions over the path: files whose path matches one are skipped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub except_paths_matching: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub globs_case_insensitive: bool,
+    pub lines: u32,
+    pub patterns: Vec<String>,
+    /// Said instead of the patterns in findings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub describe: Option<String>,
+    /// Files that are binary (by the REUSE text/binary test) are skipped.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub skip_binary: bool,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub pass_if_no_file: bool,
+    pub severity: Severity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
 }
 
 /// The root README must have these headings; each entry is alternatives joined by `|`,
@@ -161,6 +243,14 @@ pub struct PatternRule {
     pub globs: Vec<String>,
     #[serde(default)]
     pub except: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub globs_case_insensitive: bool,
+    /// Said instead of the pattern in findings (e.g. "an email address").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub describe: Option<String>,
+    /// When no file matches `globs`, that is a finding too.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub fail_if_no_file: bool,
     pub severity: Severity,
     #[serde(default)]
     pub why: Option<String>,
@@ -232,12 +322,32 @@ pub enum Rule {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         why: Option<String>,
     },
+    /// At least one path matching `globs` (full paths from the root) must exist.
+    RequiredPath {
+        id: String,
+        severity: Severity,
+        globs: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        except: Vec<String>,
+        #[serde(default, skip_serializing_if = "is_default")]
+        path_type: PathType,
+        #[serde(default, skip_serializing_if = "is_default")]
+        globs_case_insensitive: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        why: Option<String>,
+    },
     ForbiddenFile {
         id: String,
         severity: Severity,
         globs: Vec<String>,
         #[serde(default)]
         except: Vec<String>,
+        #[serde(default, skip_serializing_if = "is_default")]
+        globs_case_insensitive: bool,
+        #[serde(default, skip_serializing_if = "is_default")]
+        include_dirs: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         why: Option<String>,
     },
@@ -249,6 +359,12 @@ pub enum Rule {
         globs: Vec<String>,
         #[serde(default)]
         except: Vec<String>,
+        #[serde(default, skip_serializing_if = "is_default")]
+        globs_case_insensitive: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        describe: Option<String>,
+        #[serde(default, skip_serializing_if = "is_default")]
+        fail_if_no_file: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         why: Option<String>,
     },
@@ -260,6 +376,34 @@ pub enum Rule {
         globs: Vec<String>,
         #[serde(default)]
         except: Vec<String>,
+        #[serde(default, skip_serializing_if = "is_default")]
+        globs_case_insensitive: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        describe: Option<String>,
+        #[serde(default, skip_serializing_if = "is_default")]
+        fail_if_no_file: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        why: Option<String>,
+    },
+    /// The first `lines` lines of matching files must match every pattern.
+    FileStartsWith {
+        id: String,
+        severity: Severity,
+        globs: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        except: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        except_paths_matching: Vec<String>,
+        #[serde(default, skip_serializing_if = "is_default")]
+        globs_case_insensitive: bool,
+        lines: u32,
+        patterns: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        describe: Option<String>,
+        #[serde(default, skip_serializing_if = "is_default")]
+        skip_binary: bool,
+        #[serde(default, skip_serializing_if = "is_default")]
+        pass_if_no_file: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         why: Option<String>,
     },
@@ -267,6 +411,10 @@ pub enum Rule {
         id: String,
         severity: Severity,
         max_bytes: u64,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        globs: Vec<String>,
+        #[serde(default, skip_serializing_if = "is_default")]
+        globs_case_insensitive: bool,
         #[serde(default)]
         except: Vec<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -361,17 +509,42 @@ impl RuleSet {
                         why,
                     });
                 }
+                Rule::RequiredPath {
+                    id,
+                    severity,
+                    globs,
+                    except,
+                    path_type,
+                    globs_case_insensitive,
+                    message,
+                    why,
+                } => {
+                    p.structure.required_paths.push(RequiredPath {
+                        id,
+                        globs,
+                        except,
+                        path_type,
+                        globs_case_insensitive,
+                        message,
+                        severity,
+                        why,
+                    });
+                }
                 Rule::ForbiddenFile {
                     id,
                     severity,
                     globs,
                     except,
+                    globs_case_insensitive,
+                    include_dirs,
                     why,
                 } => {
                     p.structure.forbidden.push(Forbidden {
                         id,
                         globs,
                         except,
+                        globs_case_insensitive,
+                        include_dirs,
                         severity,
                         why,
                     });
@@ -382,6 +555,9 @@ impl RuleSet {
                     pattern,
                     globs,
                     except,
+                    globs_case_insensitive,
+                    describe,
+                    fail_if_no_file,
                     why,
                 } => {
                     p.content.forbidden_patterns.push(PatternRule {
@@ -389,6 +565,9 @@ impl RuleSet {
                         pattern,
                         globs,
                         except,
+                        globs_case_insensitive,
+                        describe,
+                        fail_if_no_file,
                         severity,
                         why,
                     });
@@ -399,6 +578,9 @@ impl RuleSet {
                     pattern,
                     globs,
                     except,
+                    globs_case_insensitive,
+                    describe,
+                    fail_if_no_file,
                     why,
                 } => {
                     p.content.required_patterns.push(PatternRule {
@@ -406,6 +588,38 @@ impl RuleSet {
                         pattern,
                         globs,
                         except,
+                        globs_case_insensitive,
+                        describe,
+                        fail_if_no_file,
+                        severity,
+                        why,
+                    });
+                }
+                Rule::FileStartsWith {
+                    id,
+                    severity,
+                    globs,
+                    except,
+                    except_paths_matching,
+                    globs_case_insensitive,
+                    lines,
+                    patterns,
+                    describe,
+                    skip_binary,
+                    pass_if_no_file,
+                    why,
+                } => {
+                    p.content.starts_with.push(StartsWithRule {
+                        id,
+                        globs,
+                        except,
+                        except_paths_matching,
+                        globs_case_insensitive,
+                        lines,
+                        patterns,
+                        describe,
+                        skip_binary,
+                        pass_if_no_file,
                         severity,
                         why,
                     });
@@ -414,6 +628,8 @@ impl RuleSet {
                     id,
                     severity,
                     max_bytes,
+                    globs,
+                    globs_case_insensitive,
                     except,
                     why,
                 } => {
@@ -427,6 +643,8 @@ impl RuleSet {
                         id,
                         bytes: max_bytes,
                         severity,
+                        globs,
+                        globs_case_insensitive,
                         except,
                         why,
                     });

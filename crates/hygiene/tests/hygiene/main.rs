@@ -6,6 +6,7 @@
 mod agreement;
 mod fix_required;
 mod fixtures;
+mod repolinter;
 mod sarif;
 mod schema;
 mod util;

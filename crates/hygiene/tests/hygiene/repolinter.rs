@@ -1,0 +1,177 @@
+//! `hygiene import --from repolinter`: a version 2 ruleset in the shape of repolinter's
+//! default (tests/fixtures/repolinter.ruleset.json, written for these tests) converts
+//! into a policy that satisfies the published schema, lists every rule it cannot
+//! convert with the reason, and judges a fixture repository as repolinter's rules do
+//! (the expected verdicts below follow repolinter 0.11's rule code, rule by rule).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use govmesh_hygiene::import::from_repolinter;
+use govmesh_hygiene::{CheckOptions, Policy, check};
+
+use crate::util::{fixtures_dir, materialise};
+
+fn imported() -> govmesh_hygiene::import::Imported {
+    let text = std::fs::read_to_string(fixtures_dir().join("repolinter.ruleset.json"))
+        .expect("fixture ruleset");
+    from_repolinter(&text).expect("the ruleset converts")
+}
+
+#[test]
+fn repolinter_ruleset_converts_and_satisfies_the_schema() {
+    let imported = imported();
+    let json = serde_json::to_value(&imported.rules).expect("json");
+    insta::assert_json_snapshot!("repolinter_converted_rules", json);
+    insta::assert_json_snapshot!("repolinter_not_converted", imported.unsupported);
+    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("policy.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(schema_path).expect("schema")).expect("json");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&json)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "converted policy vs schema: {errors:?}");
+    Policy::from_json_value(json, "converted").expect("the converted policy loads");
+    // Every rule is either converted or listed, and what is listed says why.
+    let converted: BTreeSet<String> = imported
+        .rules
+        .rules
+        .iter()
+        .filter_map(|r| serde_json::to_value(r).ok())
+        .filter_map(|v| v["id"].as_str().map(str::to_string))
+        .collect();
+    for name in [
+        "javascript-package-present",
+        "license-detected",
+        "license-detected-on",
+        "no-secrets-in-history",
+        "package-json-valid",
+        "badge",
+        "lookbehind",
+    ] {
+        assert!(!converted.contains(&format!("repolinter/{name}")), "{name}");
+        assert!(
+            imported
+                .unsupported
+                .iter()
+                .any(|u| u.starts_with(&format!("{name}: "))),
+            "{name} is not listed: {:?}",
+            imported.unsupported
+        );
+    }
+    assert_eq!(converted.len(), 19, "{converted:?}");
+}
+
+#[test]
+fn converted_rules_judge_the_fixture_as_repolinter_does() {
+    let policy = imported().rules.into_policy().expect("policy");
+    let dir = materialise("repolinter");
+    let report = check(dir.path(), &policy, &CheckOptions::default()).expect("check runs");
+    insta::assert_json_snapshot!("repolinter_fixture_findings", report);
+    let failed: BTreeSet<(&str, &str)> = report
+        .findings
+        .iter()
+        .map(|f| {
+            (
+                f.rule.strip_prefix("repolinter/").unwrap_or(&f.rule),
+                f.path.as_str(),
+            )
+        })
+        .collect();
+    let expected: BTreeSet<(&str, &str)> = [
+        // fail-message first; case-insensitive braces find nothing.
+        ("conduct-present", "."),
+        // SECURITY.md is case-sensitive here (no nocase): .github/security.md is not it.
+        ("security-policy-present", "."),
+        ("changelog-present", "."),
+        // Without the m flag, ^ is the start of the README only.
+        ("readme-starts-with-license", "README.md"),
+        // node_modules/ is excluded by "!node_modules/**".
+        ("no-binaries", "bin/tool.exe"),
+        // fail-on-non-existent: no CODE_OF_CONDUCT file is a failure.
+        ("conduct-has-contact-strict", "."),
+        // License is on line 7, past lineCount 5; oneline.js has no complete line.
+        ("js-headers", "src/bad.js"),
+        // No .py file at all: file-starts-with fails unless succeed-on-non-existent.
+        ("py-headers", "."),
+        ("no-passwords", "config/app.ini"),
+        // nocase: config/.ENV matches **/.env.
+        ("no-env-files", "config/.ENV"),
+        ("no-large-files", "assets/big.txt"),
+        ("notice-present", "."),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(failed, expected);
+    let severity = |rule: &str| {
+        report
+            .findings
+            .iter()
+            .find(|f| f.rule == format!("repolinter/{rule}"))
+            .map(|f| f.severity)
+    };
+    use govmesh_hygiene::Severity;
+    assert_eq!(severity("changelog-present"), Some(Severity::Warning));
+    assert_eq!(severity("no-binaries"), Some(Severity::Error));
+    let conduct = report
+        .findings
+        .iter()
+        .find(|f| f.rule == "repolinter/conduct-present")
+        .expect("finding");
+    assert!(
+        conduct
+            .message
+            .starts_with("Say how people are expected to behave. No file matches"),
+        "{}",
+        conduct.message
+    );
+    let strict = report
+        .findings
+        .iter()
+        .find(|f| f.rule == "repolinter/conduct-has-contact-strict")
+        .expect("finding");
+    assert!(
+        strict.message.contains("an email address"),
+        "{}",
+        strict.message
+    );
+}
+
+#[test]
+fn directory_existence_accepts_a_file_as_repolinter_does() {
+    // repolinter's directory-existence is file-existence with dirs: true, whose search
+    // returns files too.
+    let ruleset = r#"{"version": 2, "rules": {"docs": {"level": "error", "rule": {"type": "directory-existence", "options": {"globsAny": ["license*"]}}}}}"#;
+    let policy = from_repolinter(ruleset)
+        .expect("converts")
+        .rules
+        .into_policy()
+        .expect("policy");
+    let dir = materialise("repolinter");
+    let report = check(dir.path(), &policy, &CheckOptions::default()).expect("check");
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+}
+
+#[test]
+fn bad_rulesets_are_clear_errors() {
+    for (text, wanted) in [
+        ("[1, 2]", "object"),
+        (r#"{"rules": {}}"#, "version"),
+        (r#"{"version": 1, "rules": {}}"#, "version 1"),
+        (r#"{"version": 2}"#, "rules"),
+        (
+            r#"{"version": 2, "rules": {"x": {"level": "fatal", "rule": {"type": "file-existence"}}}}"#,
+            "level 'fatal'",
+        ),
+        (
+            r#"{"version": 2, "rules": {"x": {"level": "error"}}}"#,
+            "no rule.type",
+        ),
+        ("rules: [", "YAML"),
+    ] {
+        let err = from_repolinter(text).expect_err(text).to_string();
+        assert!(err.contains(wanted), "{text}: {err}");
+    }
+}
