@@ -66,18 +66,30 @@ measure() { # name, command...
     eval "c_${name//-/_}=$cpu"
 }
 
-measure git-ls-files git ls-files
-measure read-1-process sh -c 'git ls-files -z | xargs -0 cat > /dev/null'
-measure read-2-processes sh -c 'git ls-files -z | xargs -0 -P2 -n 2000 cat > /dev/null'
-measure govmesh-hygiene "$bin" hygiene check . --format json
-measure govmesh-hygiene-1-thread "$bin" hygiene check . --format json --threads 1
+ratio() { python3 -c "print(f'{$1 / max($2, 0.001):.2f}')"; }
+
+# The fast tools, interleaved, $GOVMESH_BENCH_RUNS times (default 3): on a shared
+# machine compare the ratios within one run.
+runs=${GOVMESH_BENCH_RUNS:-3}
+for run in $(seq 1 "$runs"); do
+    echo "-- run $run of $runs"
+    measure git-ls-files git ls-files
+    measure read-1-process sh -c 'git ls-files -z | xargs -0 cat > /dev/null'
+    measure read-2-processes sh -c 'git ls-files -z | xargs -0 -P2 -n 2000 cat > /dev/null'
+    measure govmesh-hygiene "$bin" hygiene check . --format json
+    measure alint-reuse alint -c "$out/alint.yml" --format json check .
+    measure govmesh-hygiene-1-thread "$bin" hygiene check . --format json --threads 1
+    echo "   govmesh / 2-process read: $(ratio "$t_govmesh_hygiene" "$t_read_2_processes")x wall;" \
+        "govmesh / alint: $(ratio "$t_govmesh_hygiene" "$t_alint_reuse")x wall," \
+        "$(ratio "$c_govmesh_hygiene" "$c_alint_reuse")x cpu"
+done
+echo "-- once"
 measure reuse-lint reuse lint --json
-measure alint-reuse alint -c "$out/alint.yml" --format json check .
 measure ls-lint "$lslint" -config "$out/ls-lint.yml" -error-output-format json
 measure govmesh-naming "$bin" hygiene check . --format json --policy "$out/naming-policy.json"
 
-ratio() { python3 -c "print(f'{$1 / max($2, 0.001):.2f}')"; }
 echo
+echo "(ratios below: the last run)"
 echo "govmesh / 2-process read floor: $(ratio "$t_govmesh_hygiene" "$t_read_2_processes")x"
 echo "govmesh 1 thread / 1-process read floor: $(ratio "$t_govmesh_hygiene_1_thread" "$t_read_1_process")x"
 echo "reuse lint / govmesh:           $(ratio "$t_reuse_lint" "$t_govmesh_hygiene")x"

@@ -452,7 +452,7 @@ fn check(
     }
     let report = result?;
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
     match format {
         Format::Text => out.write_all(output::text(&report).as_bytes())?,
         Format::Json => {

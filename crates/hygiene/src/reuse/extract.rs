@@ -562,6 +562,53 @@ mod tests {
         assert!(tags.expressions.is_empty());
     }
 
+    /// The one-pass fast path finds what the chunk-by-chunk emulation finds, with
+    /// trigger words and long lines around reuse's 64 KiB chunk cuts.
+    #[test]
+    fn fast_path_agrees_with_the_exact_emulation() {
+        let pieces: [&[u8]; 9] = [
+            b"// SPDX-License-Identifier: MIT\n",
+            b"/* Copyright (C) 2020 A */\n",
+            b"# SPDX-FileCopyrightText: 2021 \xc2\xa9 B\n",
+            b"plain text without tags\n",
+            b"stray \xa9 byte and Copyright: no\n",
+            b"x",
+            b"\r\n",
+            b"SPDX-FileContributor: C\r",
+            b" \xc2\xa9 D\n",
+        ];
+        let mut seed: u64 = 7;
+        for round in 0..40 {
+            let mut data = Vec::new();
+            let target = CHUNK_SIZE * (1 + round % 3) + 3000;
+            while data.len() < target {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let piece = pieces[(seed >> 33) as usize % pieces.len()];
+                // Long runs of one piece make lines longer than reuse's 1 KiB look-ahead.
+                let times = if (seed >> 20) % 50 == 0 { 300 } else { 1 };
+                for _ in 0..times {
+                    data.extend_from_slice(piece);
+                }
+            }
+            let encoding = detect_encoding(&data);
+            let mut fast = FileTags::default();
+            assert!(extract_fast(&data, encoding, &mut fast));
+            let mut slow = FileTags::default();
+            extract_slow(&data, encoding, &mut slow);
+            assert_eq!(fast.expressions, slow.expressions, "round {round}");
+            assert_eq!(fast.contributor, slow.contributor, "round {round}");
+            let texts = |t: &FileTags| {
+                t.copyrights
+                    .iter()
+                    .map(|(_, c)| c.clone())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(texts(&fast), texts(&slow), "round {round}");
+        }
+    }
+
     #[test]
     fn latin1_copyright_sign_counts() {
         let tags = extract(b"\xa9 2020 J\xf6rg\n");

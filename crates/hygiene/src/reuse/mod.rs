@@ -274,6 +274,8 @@ fn infos_of(path: &str, own: &FileTags, input: &ProjectInput) -> Vec<Info> {
     result.extend(from_global(&global.aggregate));
     let file_tags = if !global.overriding.is_empty() {
         None
+    } else if input.sidecars.is_empty() {
+        Some(own)
     } else {
         Some(
             input
