@@ -586,8 +586,12 @@ mod tests {
                     .wrapping_mul(6364136223846793005)
                     .wrapping_add(1442695040888963407);
                 let piece = pieces[(seed >> 33) as usize % pieces.len()];
-                // Long runs of one piece make lines longer than reuse's 1 KiB look-ahead.
-                let times = if (seed >> 20) % 50 == 0 { 300 } else { 1 };
+                // Long runs of one piece ("x") make lines longer than the 1 KiB look-ahead.
+                let times = if (seed >> 20).is_multiple_of(50) {
+                    1500
+                } else {
+                    1
+                };
                 for _ in 0..times {
                     data.extend_from_slice(piece);
                 }
