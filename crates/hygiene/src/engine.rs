@@ -461,8 +461,9 @@ fn err_path(err: &ignore::Error) -> Option<PathBuf> {
 /// change since the fstat; `read_to_end` would fstat and seek again and read twice.
 fn read_file(file: &mut std::fs::File, size: u64, buf: &mut Vec<u8>) -> std::io::Result<usize> {
     let size = usize::try_from(size).unwrap_or(usize::MAX);
-    // One byte more than the size, to see that the file has not grown.
-    let want = size.saturating_add(1);
+    // One byte more than the size, to see that the file has not grown; at most 64 MiB
+    // up front (a huge or sparse file grows the buffer as it is read instead).
+    let want = size.saturating_add(1).min(64 << 20);
     if buf.len() < want {
         buf.resize(want, 0);
     }
@@ -473,8 +474,8 @@ fn read_file(file: &mut std::fs::File, size: u64, buf: &mut Vec<u8>) -> std::io:
             Ok(n) => {
                 filled += n;
                 if filled == buf.len() {
-                    // It grew since the fstat: read the rest as read_to_end does.
-                    buf.resize(filled * 2, 0);
+                    // Larger than the buffer (it grew since the fstat, or is huge).
+                    buf.resize(filled.saturating_mul(2), 0);
                 } else if filled == size {
                     // Reached the size fstat gave, and a read of more returned less:
                     // the file ends here (a short read at EOF), as for a regular file.
@@ -1365,4 +1366,29 @@ fn judge_reuse(
         r.files_compliant()
     };
     (!global_error && compliant, r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_file_reads_everything_whatever_the_size_fstat_gave() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f");
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &data).expect("write");
+        // The size as fstat gave it, smaller (the file grew since), larger (it shrank).
+        for hint in [100_000, 10, 0, 250_000] {
+            let mut buf = vec![7u8; 3];
+            let mut file = std::fs::File::open(&path).expect("open");
+            let n = read_file(&mut file, hint, &mut buf).expect("read");
+            assert_eq!(&buf[..n], &data[..], "size hint {hint}");
+        }
+        // A reused buffer longer than the file: only the first bytes are the file.
+        let mut buf = vec![1u8; 300_000];
+        let mut file = std::fs::File::open(&path).expect("open");
+        let n = read_file(&mut file, 100_000, &mut buf).expect("read");
+        assert_eq!(&buf[..n], &data[..]);
+    }
 }
