@@ -454,7 +454,11 @@ fn convert_rule(
                 except,
                 path_type,
                 globs_case_insensitive: nocase,
-                message: text(options, "fail-message"),
+                message: text(options, "fail-message").or_else(|| {
+                    (kind == "apache-notice").then(|| {
+                        "Section 4.4 of the Apache License 2.0 describes the NOTICE file, which ASF policy asks for".to_string()
+                    })
+                }),
                 why,
             })
         }

@@ -175,3 +175,90 @@ fn bad_rulesets_are_clear_errors() {
         assert!(err.contains(wanted), "{text}: {err}");
     }
 }
+
+/// The same verdicts from repolinter itself (`npm install repolinter`; run with
+/// `GOVMESH_REPOLINTER=/path/to/node_modules/.bin/repolinter cargo test -p
+/// govmesh-hygiene -- --ignored repolinter_itself`): for every converted rule, the
+/// failing (rule, path) pairs are the same, "." standing for a rule about the
+/// repository as a whole.
+#[test]
+#[ignore = "needs repolinter (npm) in GOVMESH_REPOLINTER"]
+fn repolinter_itself_agrees_on_the_fixture() {
+    let bin = std::env::var("GOVMESH_REPOLINTER").expect(
+        "set GOVMESH_REPOLINTER to the repolinter binary (npm install repolinter; node_modules/.bin/repolinter)",
+    );
+    let imported = imported();
+    let converted: BTreeSet<String> = imported
+        .rules
+        .rules
+        .iter()
+        .filter_map(|r| serde_json::to_value(r).ok())
+        .filter_map(|v| {
+            v["id"]
+                .as_str()
+                .map(|s| s.trim_start_matches("repolinter/").to_string())
+        })
+        .collect();
+    let policy = imported.rules.into_policy().expect("policy");
+    let dir = materialise("repolinter");
+    // Ours first: repolinter applies a rule's fix (here: creates NOTICE) unless dry.
+    let report = check(dir.path(), &policy, &CheckOptions::default()).expect("check runs");
+    let ours: BTreeSet<(String, String)> = report
+        .findings
+        .iter()
+        .map(|f| {
+            (
+                f.rule.trim_start_matches("repolinter/").to_string(),
+                f.path.clone(),
+            )
+        })
+        .collect();
+    let ruleset = fixtures_dir().join("repolinter.ruleset.json");
+    let out = std::process::Command::new(&bin)
+        .args([
+            "lint",
+            &dir.path().to_string_lossy(),
+            "-r",
+            &ruleset.to_string_lossy(),
+            "-f",
+            "json",
+            "--dryRun",
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {bin}: {e}"));
+    let theirs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "repolinter's output is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let root = dir.path().to_string_lossy().to_string();
+    let mut expected = BTreeSet::new();
+    for result in theirs["results"].as_array().expect("results") {
+        let name = result["ruleInfo"]["name"]
+            .as_str()
+            .expect("rule name")
+            .to_string();
+        if !converted.contains(&name) || result["lintResult"]["passed"].as_bool() != Some(false) {
+            continue;
+        }
+        for target in result["lintResult"]["targets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if target["passed"].as_bool() == Some(false) {
+                let path = match target["path"].as_str() {
+                    Some(p) => p
+                        .trim_start_matches(&root)
+                        .trim_start_matches('/')
+                        .to_string(),
+                    None => ".".to_string(),
+                };
+                expected.insert((name.clone(), path));
+            }
+        }
+    }
+    assert_eq!(ours, expected, "ours vs repolinter's failing targets");
+    assert!(!expected.is_empty());
+}
