@@ -565,7 +565,7 @@ fn convert_rule(
             }
             let skip_binary = flag(options, "skip-binary-files");
             if skip_binary {
-                notes.push(format!("{name}: skip-binary-files skips binary files; repolinter 0.11 tests a Promise there and so skips every file"));
+                notes.push(format!("{name}: skip-binary-files skips binary files; repolinter 0.12 tests a Promise there and so skips every file"));
             }
             Ok(Rule::FileStartsWith {
                 id,

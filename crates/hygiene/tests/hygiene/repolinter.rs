@@ -2,7 +2,7 @@
 //! default (tests/fixtures/repolinter.ruleset.json, written for these tests) converts
 //! into a policy that satisfies the published schema, lists every rule it cannot
 //! convert with the reason, and judges a fixture repository as repolinter's rules do
-//! (the expected verdicts below follow repolinter 0.11's rule code, rule by rule).
+//! (the expected verdicts below follow repolinter 0.12's rule code, rule by rule).
 
 use std::collections::BTreeSet;
 use std::path::Path;
