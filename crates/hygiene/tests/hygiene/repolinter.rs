@@ -61,7 +61,7 @@ fn repolinter_ruleset_converts_and_satisfies_the_schema() {
             imported.unsupported
         );
     }
-    assert_eq!(converted.len(), 19, "{converted:?}");
+    assert_eq!(converted.len(), 21, "{converted:?}");
 }
 
 #[test]
@@ -86,6 +86,9 @@ fn converted_rules_judge_the_fixture_as_repolinter_does() {
         // SECURITY.md is case-sensitive here (no nocase): .github/security.md is not it.
         ("security-policy-present", "."),
         ("changelog-present", "."),
+        // Without dirs: true, the directory .github/PULL_REQUEST_TEMPLATE/ does not
+        // count (with it, .github/ISSUE_TEMPLATE/ does: issue-template-present passes).
+        ("pull-request-template-present", "."),
         // Without the m flag, ^ is the start of the README only.
         ("readme-starts-with-license", "README.md"),
         // node_modules/ is excluded by "!node_modules/**".
