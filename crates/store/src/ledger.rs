@@ -289,6 +289,54 @@ impl Ledger {
         Ok(StampedAppend { appended, refused })
     }
 
+    /// Validates and appends entries in order, each at council time
+    /// `max(stamp, last timestamp)`, like [`Ledger::append_stamped`], but a refused
+    /// entry does not stop the others: every entry gets its own answer (appended or
+    /// refused, in input order). The accepted entries and the given meta value
+    /// (`marker`, e.g. the Raft council's last applied log id) are stored in ONE
+    /// transaction, so the marker is durable exactly when these entries are. With
+    /// no accepted entry, only the marker is written.
+    pub fn append_stamped_all(
+        &mut self,
+        items: &[(Envelope, Timestamp)],
+        marker: Option<(&str, &[u8])>,
+    ) -> Result<Vec<Result<Appended, Rejection>>, LedgerError> {
+        self.check_usable()?;
+        let mut answers = Vec::with_capacity(items.len());
+        let mut rows = Vec::with_capacity(items.len());
+        let t = Instant::now();
+        for (env, stamp) in items {
+            let at = self
+                .state
+                .last_timestamp()
+                .map_or(*stamp, |last| (*stamp).max(last));
+            match self.state.apply(env, at) {
+                Ok(applied) => {
+                    let record = LogRecord {
+                        index: applied.index,
+                        timestamp: at,
+                        envelope: env.clone(),
+                    };
+                    let row = record_row(&record, &applied);
+                    let leaf_hash = row.leaf_hash;
+                    rows.push(row);
+                    answers.push(Ok(Appended {
+                        record,
+                        applied,
+                        leaf_hash,
+                    }));
+                }
+                Err(r) => answers.push(Err(r)),
+            }
+        }
+        self.stats.apply += t.elapsed();
+        let meta: Vec<(&str, &[u8])> = marker.into_iter().collect();
+        if !rows.is_empty() || !meta.is_empty() {
+            self.write_with_meta(&rows, &meta)?;
+        }
+        Ok(answers)
+    }
+
     /// Applies and stores already-stamped records (replication, import, benchmarks)
     /// in one transaction. If record `k` is refused, records `0..k` are stored and
     /// the error names record `k`'s index.
@@ -318,6 +366,14 @@ impl Ledger {
     /// Commits rows the state has already applied, with a snapshot when one is due;
     /// on failure restores state and tree from disk so memory never runs ahead.
     fn write(&mut self, rows: &[RecordRow]) -> Result<(), StoreError> {
+        self.write_with_meta(rows, &[])
+    }
+
+    fn write_with_meta(
+        &mut self,
+        rows: &[RecordRow],
+        meta: &[(&str, &[u8])],
+    ) -> Result<(), StoreError> {
         let size = self.state.size();
         let interval = self
             .options
@@ -332,7 +388,7 @@ impl Ledger {
             bytes: Cell::new(0),
         };
         let source: Option<&dyn SnapshotSource> = if due { Some(&snap) } else { None };
-        let result = self.store.append(rows, source);
+        let result = self.store.append_with_meta(rows, source, meta);
         let (spent, bytes) = (snap.spent.get(), snap.bytes.get());
         self.stats.snapshot += spent;
         self.stats.commit += t.elapsed().saturating_sub(spent);

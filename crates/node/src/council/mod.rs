@@ -53,11 +53,32 @@ pub struct HubNode {
     pub addr: String,
 }
 
-/// The Raft application data: a signed entry and the leader's stamp.
+/// A signed entry and the leader's stamp.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct CouncilRequest {
+pub struct CouncilItem {
     pub envelope: Envelope,
     pub stamp_ms: i64,
+}
+
+/// The Raft application data. The leader proposes a `Batch` (group commit: the
+/// submissions that arrived while earlier writes were in flight, one Raft entry);
+/// `Single` is the older one-entry form, still read from existing `raft.db` files
+/// (`{"envelope", "stamp_ms"}`; a batch is `{"batch": [...]}`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CouncilRequest {
+    Batch { batch: Vec<CouncilItem> },
+    Single(CouncilItem),
+}
+
+impl CouncilRequest {
+    /// The entries this Raft entry carries, in order.
+    pub fn items(&self) -> &[CouncilItem] {
+        match self {
+            CouncilRequest::Batch { batch } => batch,
+            CouncilRequest::Single(item) => std::slice::from_ref(item),
+        }
+    }
 }
 
 /// What applying a Raft entry answered.
@@ -67,6 +88,8 @@ pub enum CouncilAnswer {
     Rejected(Rejection),
     /// Blank and membership entries.
     Nothing,
+    /// A batch entry: one answer (`Committed` or `Rejected`) per envelope, in order.
+    Batch(Vec<CouncilAnswer>),
 }
 
 openraft::declare_raft_types!(
@@ -101,6 +124,115 @@ struct CouncilFile {
     snapshot_every: Option<u64>,
     keep_logs: Option<u64>,
     submit_timeout_ms: Option<u64>,
+}
+
+/// Group commit: at most this many envelopes, and about this many bytes, per Raft
+/// entry.
+const BATCH_MAX_ENTRIES: usize = 256;
+const BATCH_MAX_BYTES: usize = 1 << 20;
+/// Batches proposed to Raft and not yet answered, at most (submissions arriving
+/// meanwhile wait and form the next batch).
+const BATCH_IN_FLIGHT: usize = 2;
+
+/// A submission waiting for its batch to be committed and applied.
+struct Pending {
+    envelope: Envelope,
+    reply: tokio::sync::oneshot::Sender<Proposed>,
+}
+
+/// What proposing a batch answered for one of its envelopes.
+enum Proposed {
+    Answer(CouncilAnswer),
+    /// This hub does not lead: the leader it knows of, if any.
+    NotLeader(Option<HubNode>),
+    Failed(String),
+    Stopped,
+}
+
+/// About how many bytes an envelope takes in a Raft entry.
+fn envelope_bytes(e: &Envelope) -> usize {
+    64 + e.payload_type.len()
+        + e.payload.len()
+        + e.signatures
+            .iter()
+            .map(|s| 32 + s.keyid.len() + s.sig.len())
+            .sum::<usize>()
+}
+
+/// Collects submissions into batches and proposes each batch as one Raft entry
+/// (at most [`BATCH_IN_FLIGHT`] at a time); routes each envelope's answer back to
+/// its submitter. Ends when every sender is gone.
+async fn batch_loop(raft: Raft<TypeConfig>, mut rx: tokio::sync::mpsc::UnboundedReceiver<Pending>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(BATCH_IN_FLIGHT));
+    while let Some(first) = rx.recv().await {
+        // Wait for a free slot first: what arrives meanwhile joins this batch.
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let mut bytes = envelope_bytes(&first.envelope);
+        let mut batch = vec![first];
+        while batch.len() < BATCH_MAX_ENTRIES {
+            let Ok(next) = rx.try_recv() else { break };
+            bytes += envelope_bytes(&next.envelope);
+            batch.push(next);
+            if bytes >= BATCH_MAX_BYTES {
+                break;
+            }
+        }
+        let raft = raft.clone();
+        tokio::spawn(async move {
+            let stamp_ms = now().millis();
+            let (items, replies): (Vec<CouncilItem>, Vec<_>) = batch
+                .into_iter()
+                .map(|p| {
+                    (
+                        CouncilItem {
+                            envelope: p.envelope,
+                            stamp_ms,
+                        },
+                        p.reply,
+                    )
+                })
+                .unzip();
+            let n = items.len();
+            let written = raft
+                .client_write(CouncilRequest::Batch { batch: items })
+                .await;
+            drop(permit);
+            match written {
+                Ok(resp) => {
+                    let answers = match resp.data {
+                        CouncilAnswer::Batch(a) if a.len() == n => a,
+                        other => {
+                            let m = format!("the council answered a batch of {n} with {other:?}");
+                            for r in replies {
+                                let _ = r.send(Proposed::Failed(m.clone()));
+                            }
+                            return;
+                        }
+                    };
+                    for (r, a) in replies.into_iter().zip(answers) {
+                        let _ = r.send(Proposed::Answer(a));
+                    }
+                }
+                Err(e) => {
+                    for r in replies {
+                        let p = match &e {
+                            RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => {
+                                Proposed::NotLeader(f.leader_node.clone())
+                            }
+                            RaftError::APIError(e) => Proposed::Failed(e.to_string()),
+                            RaftError::Fatal(e) => {
+                                tracing::warn!(error = %e, "Raft stopped");
+                                Proposed::Stopped
+                            }
+                        };
+                        let _ = r.send(p);
+                    }
+                }
+            }
+        });
+    }
 }
 
 /// How far (in Raft entries) a new hub may trail the leader and still be made a
@@ -220,6 +352,8 @@ pub struct Council {
     /// This hub's URL (the leader's own address when the registry has none).
     url: Option<String>,
     stopping: std::sync::atomic::AtomicBool,
+    /// Submissions to the group-commit loop ([`batch_loop`]).
+    proposals: tokio::sync::mpsc::UnboundedSender<Pending>,
 }
 
 /// The active governance_hub nodes of the registry that have a `network_address` (a
@@ -311,7 +445,10 @@ impl Council {
         let raft = Raft::new(id, config, net, logs, sm)
             .await
             .map_err(|e| NodeError::Server(format!("starting Raft: {e}")))?;
+        let (proposals, queue) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(batch_loop(raft.clone(), queue));
         let council = Arc::new(Council {
+            proposals,
             raft,
             id,
             node_id: info.node_id.clone(),
@@ -506,11 +643,15 @@ impl Council {
         let deadline = tokio::time::Instant::now() + self.settings.submit_timeout;
         let mut pause = Duration::from_millis(20);
         loop {
-            let req = CouncilRequest {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let queued = self.proposals.send(Pending {
                 envelope: envelope.clone(),
-                stamp_ms: now().millis(),
-            };
-            let written = tokio::time::timeout_at(deadline, self.raft.client_write(req)).await;
+                reply,
+            });
+            if queued.is_err() {
+                return Err(SubmitError::Stopped);
+            }
+            let written = tokio::time::timeout_at(deadline, answer).await;
             let Ok(written) = written else {
                 return Err(unavailable(
                     "not_committed",
@@ -523,21 +664,19 @@ impl Council {
                 ));
             };
             let leader = match written {
-                Ok(resp) => {
-                    return match resp.data {
+                Ok(Proposed::Answer(a)) => {
+                    return match a {
                         CouncilAnswer::Committed(c) => Ok(c),
                         CouncilAnswer::Rejected(r) => Err(SubmitError::Rejected(r)),
-                        CouncilAnswer::Nothing => {
+                        CouncilAnswer::Nothing | CouncilAnswer::Batch(_) => {
                             Err(SubmitError::Storage("the council applied no entry".into()))
                         }
                     };
                 }
-                Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => f.leader_node,
-                Err(RaftError::APIError(e)) => return Err(SubmitError::Storage(e.to_string())),
-                Err(RaftError::Fatal(e)) => {
-                    tracing::warn!(error = %e, "Raft stopped");
-                    return Err(SubmitError::Stopped);
-                }
+                Ok(Proposed::NotLeader(leader)) => leader,
+                Ok(Proposed::Failed(e)) => return Err(SubmitError::Storage(e)),
+                // The loop is gone (the council stopped).
+                Ok(Proposed::Stopped) | Err(_) => return Err(SubmitError::Stopped),
             };
             if let Some(node) = leader.filter(|n| n.node_id != self.node_id && !n.addr.is_empty()) {
                 match self.forward(&node, &envelope, deadline).await {

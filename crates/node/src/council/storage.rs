@@ -42,6 +42,9 @@ const APPLIED: &str = "applied";
 const MEMBERSHIP: &str = "membership";
 const SNAPSHOT_META: &str = "snapshot_meta";
 const SNAPSHOT_SIZE: &str = "snapshot_size";
+/// The ledger's meta key holding the council's `(last applied log id, membership)`,
+/// written in the same transaction as the entries it covers.
+pub(crate) const LEDGER_APPLIED: &str = "council_applied";
 
 fn any(e: impl std::fmt::Display) -> AnyError {
     AnyError::error(e.to_string())
@@ -258,7 +261,7 @@ impl StateMachine {
         log: LogNotify,
         alive: Arc<()>,
     ) -> Result<StateMachine, String> {
-        let (applied, membership) = {
+        let (mut applied, mut membership) = {
             let g = db
                 .lock()
                 .map_err(|_| "the Raft database lock is poisoned")?;
@@ -267,6 +270,23 @@ impl StateMachine {
                 get_json(&g, MEMBERSHIP)?.unwrap_or_default(),
             )
         };
+        // The ledger's own record of what it applied is newer when raft.db was not
+        // written after the ledger's last transaction (see the module comment).
+        let marker = {
+            let l = ledger
+                .try_lock()
+                .map_err(|_| "the ledger is in use while the council opens")?;
+            l.meta_get(LEDGER_APPLIED).map_err(|e| e.to_string())?
+        };
+        if let Some(bytes) = marker {
+            type Marker = (Option<LogId<NodeId>>, StoredMembership<NodeId, HubNode>);
+            let (a, m): Marker = serde_json::from_slice(&bytes)
+                .map_err(|e| format!("the ledger's {LEDGER_APPLIED:?} is unreadable: {e}"))?;
+            if a.map(|l| l.index) > applied.map(|l| l.index) {
+                applied = a;
+                membership = m;
+            }
+        }
         Ok(StateMachine {
             ledger,
             db,
@@ -286,20 +306,6 @@ impl StateMachine {
         })
         .await
     }
-}
-
-fn store_applied(
-    db: &SharedRaftStore,
-    applied: &Option<LogId<NodeId>>,
-    membership: &StoredMembership<NodeId, HubNode>,
-) -> Result<(), String> {
-    let a = to_json(applied)?;
-    let m = to_json(membership)?;
-    let mut g = db
-        .lock()
-        .map_err(|_| "the Raft database lock is poisoned")?;
-    g.set_many(&[(APPLIED, &a), (MEMBERSHIP, &m)])
-        .map_err(|e| e.to_string())
 }
 
 /// Reads records `0..size` of the ledger, page by page.
@@ -400,14 +406,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             return Ok(Vec::new());
         };
         let mut ledger = self.ledger.clone().lock_owned().await;
-        let db = self.db.clone();
         let mut membership = self.membership.clone();
-        let mut done = self.applied;
-        let (answers, membership, size) = tokio::task::spawn_blocking(move || {
+        let (answers, membership, size, marked) = tokio::task::spawn_blocking(move || {
             let mut answers = Vec::with_capacity(entries.len());
-            // A refused entry since `applied` was last stored: store it before the
-            // ledger takes another entry (see the module comment).
-            let mut refused_since_stored = false;
+            // The last log id the ledger recorded as applied in this call.
+            let mut marked = None;
             let mut i = 0;
             while i < entries.len() {
                 let e = &entries[i];
@@ -418,58 +421,65 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                         answers.push(CouncilAnswer::Nothing);
                     }
                     EntryPayload::Normal(_) => {
-                        if refused_since_stored {
-                            store_applied(&db, &done, &membership)
-                                .map_err(|err| (e.log_id, err))?;
-                            refused_since_stored = false;
-                        }
-                        // The run of application entries from here, in one ledger
-                        // transaction (up to the first refusal).
-                        let run: Vec<(govmesh_core::dsse::Envelope, Timestamp)> = entries[i..]
+                        // The run of application entries from here: every envelope
+                        // of every batch in it, and the run's last log id as the
+                        // applied marker, in ONE ledger transaction (see the module
+                        // comment).
+                        let run: Vec<&super::CouncilRequest> = entries[i..]
                             .iter()
                             .map_while(|x| match &x.payload {
-                                EntryPayload::Normal(req) => Some((
-                                    req.envelope.clone(),
-                                    Timestamp::from_millis(req.stamp_ms),
-                                )),
+                                EntryPayload::Normal(req) => Some(req),
                                 _ => None,
                             })
                             .collect();
-                        let govmesh_store::StampedAppend {
-                            appended: stored,
-                            refused,
-                        } = ledger
-                            .append_stamped(&run)
+                        let items: Vec<(govmesh_core::dsse::Envelope, Timestamp)> = run
+                            .iter()
+                            .flat_map(|r| r.items())
+                            .map(|it| (it.envelope.clone(), Timestamp::from_millis(it.stamp_ms)))
+                            .collect();
+                        let last_of_run = entries[i + run.len() - 1].log_id;
+                        let marker = to_json(&(Some(last_of_run), &membership))
+                            .map_err(|err| (e.log_id, err))?;
+                        let results = ledger
+                            .append_stamped_all(&items, Some((LEDGER_APPLIED, &marker)))
                             .map_err(|err| (e.log_id, err.to_string()))?;
-                        let n = stored.len();
-                        answers.extend(stored.into_iter().map(committed_answer));
-                        let consumed = match refused {
-                            Some((k, r)) => {
-                                debug_assert_eq!(k, n);
-                                refused_since_stored = true;
-                                answers.push(CouncilAnswer::Rejected(r));
-                                n + 1
+                        let mut results = results.into_iter().map(|r| match r {
+                            Ok(a) => committed_answer(a),
+                            Err(r) => CouncilAnswer::Rejected(r),
+                        });
+                        for req in &run {
+                            match req {
+                                super::CouncilRequest::Single(_) => {
+                                    answers.push(results.next().unwrap_or(CouncilAnswer::Nothing))
+                                }
+                                super::CouncilRequest::Batch { batch } => {
+                                    answers.push(CouncilAnswer::Batch(
+                                        results.by_ref().take(batch.len()).collect(),
+                                    ))
+                                }
                             }
-                            None => n,
-                        };
-                        done = Some(entries[i + consumed - 1].log_id);
-                        i += consumed;
+                        }
+                        marked = Some(last_of_run);
+                        i += run.len();
                         continue;
                     }
                 }
-                done = Some(e.log_id);
                 i += 1;
             }
-            Ok((answers, membership, ledger.size()))
+            Ok((answers, membership, ledger.size(), marked))
         })
         .await
         .map_err(|e| StorageIOError::apply(last, any(format!("apply task failed: {e}"))))?
         .map_err(|(id, e)| StorageIOError::apply(id, any(e)))?;
         self.applied = Some(last);
         self.membership = membership;
-        self.persist_applied()
-            .await
-            .map_err(|e| StorageIOError::apply(last, any(e)))?;
+        // When the ledger's transaction already recorded `last` as applied, raft.db
+        // need not (one fsync per apply, not two).
+        if marked != Some(last) {
+            self.persist_applied()
+                .await
+                .map_err(|e| StorageIOError::apply(last, any(e)))?;
+        }
         self.log.notify(size);
         Ok(answers)
     }
@@ -571,7 +581,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::council::CouncilRequest;
+    use crate::council::{CouncilItem, CouncilRequest};
     use govmesh_core::codex::codex_genesis;
     use govmesh_core::entry::{NodeSpec, Operation, sign_entry};
     use govmesh_core::keys::KeyPair;
@@ -588,10 +598,10 @@ mod tests {
         let envelope = sign_entry(key, Operation::DefineDomain(spec));
         Entry {
             log_id: log_id(1, 7, 0),
-            payload: EntryPayload::Normal(CouncilRequest {
+            payload: EntryPayload::Normal(CouncilRequest::Single(CouncilItem {
                 envelope,
                 stamp_ms: 1_800_000_000_000,
-            }),
+            })),
         }
     }
 
