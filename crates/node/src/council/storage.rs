@@ -1,16 +1,22 @@
 //! The council's openraft storage: [`LogStore`] keeps the Raft log, vote and
 //! committed/purged ids in `raft.db` (govmesh_store::raft); [`StateMachine`] is the
-//! node's Ledger. Applying a committed `{envelope, stamp_ms}` is
-//! `Ledger::append(envelope, max(stamp, last_timestamp))`; a state-machine rejection
-//! is a deterministic no-op whose answer goes back to the client. The last applied
-//! log id and membership are stored in `raft.db` after each batch (a run of entries is
-//! one ledger transaction, `Ledger::append_stamped`), and also before
-//! any ledger append that follows a refused entry. The ledger commits each entry
-//! first, so a crash in between re-applies only (a) entries the ledger already holds,
-//! which the state machine refuses as replays (the same envelope hash), and (b)
-//! refused entries against the very state that refused them (nothing was appended
-//! after them), which refuses them again: nothing is lost, nothing is applied twice,
-//! and no hub's answer can differ from another's. A snapshot is the
+//! node's Ledger. A Raft application entry carries a batch of `{envelope, stamp_ms}`
+//! (group commit; older `raft.db` files hold single ones); applying it is
+//! `Ledger::append(envelope, max(stamp, last_timestamp))` for each envelope in
+//! order, and a refusal is a deterministic no-op for that envelope only: its answer
+//! goes back to its client and the rest of the batch is applied. A run of
+//! application entries is ONE ledger transaction (`Ledger::append_stamped_all`),
+//! and that same transaction records the run's last log id and the membership as
+//! applied (ledger meta key [`LEDGER_APPLIED`]). `raft.db` records the applied id
+//! and membership only when an apply call ends with a blank or membership entry.
+//! At open, the newer of the two records counts. So the ledger's state after a
+//! crash is exactly the result of applying the log up to the applied id that is
+//! read back (the marker is durable exactly when the entries it covers are, and
+//! raft.db's is written only after the ledger's transaction): Raft re-applies only
+//! entries whose effects were never stored, against the very state they were first
+//! applied to, which gives the same answers as on every other hub (no entry is lost
+//! or applied twice, and a refused entry cannot become accepted because entries
+//! after it were stored). A snapshot is the
 //! governance log's records; installing one appends the records this hub lacks
 //! through `Ledger::append_records` (which verifies and replays each).
 
@@ -689,6 +695,85 @@ mod tests {
         assert!(matches!(again[0], CouncilAnswer::Rejected(_)), "{again:?}");
         let l = ledger.lock().await;
         assert_eq!((l.size(), l.root()), (size, root));
+    }
+
+    /// A batch entry: a refused envelope in the middle gets its own refusal and
+    /// does not stop its batch-mates; the applied id is recorded by the ledger's
+    /// transaction (raft.db is not written) and read back at open; old single-entry
+    /// payloads still read as such.
+    #[tokio::test]
+    async fn a_batch_answers_each_envelope_and_records_applied_in_the_ledger() {
+        let d = tempfile::tempdir().unwrap();
+        let key = KeyPair::from_seed([23; 32]);
+        let me = key.node_id().to_owned();
+        let spec = NodeSpec {
+            node_id: me.clone(),
+            node_type: NodeType::GovernanceHub,
+            public_key: key.public(),
+            network_address: None,
+            display_name: None,
+            node_policy_capabilities: vec![],
+        };
+        let mut ledger = Ledger::open(d.path()).unwrap();
+        let genesis = sign_entry(&key, Operation::Genesis(codex_genesis("m", vec![spec])));
+        ledger
+            .append(&genesis, Timestamp::from_millis(1_700_000_000_000))
+            .unwrap();
+        let ledger: SharedLedger = Arc::new(tokio::sync::Mutex::new(ledger));
+        let item = |e: Entry<TypeConfig>| match e.payload {
+            EntryPayload::Normal(CouncilRequest::Single(i)) => i,
+            _ => unreachable!(),
+        };
+        let batch = vec![
+            item(domain(&key, "8a1f3c2e-0b4d-4e5f-9a6b-7c8d9e0f1a2b", &me)),
+            item(domain(
+                &key,
+                "9b2f3c2e-0b4d-4e5f-9a6b-7c8d9e0f1a2b",
+                "nobody",
+            )),
+            item(domain(&key, "7c3f3c2e-0b4d-4e5f-9a6b-7c8d9e0f1a2b", &me)),
+        ];
+        let entry = Entry::<TypeConfig> {
+            log_id: log_id(1, 7, 1),
+            payload: EntryPayload::Normal(CouncilRequest::Batch { batch }),
+        };
+        // The Raft log's JSON form reads back; a single-entry payload in the older
+        // form reads as `Single`.
+        let json = serde_json::to_vec(&entry).unwrap();
+        let back: Entry<TypeConfig> = serde_json::from_slice(&json).unwrap();
+        assert!(
+            matches!(back.payload, EntryPayload::Normal(CouncilRequest::Batch { ref batch }) if batch.len() == 3)
+        );
+        let single = at(domain(&key, "6d4f3c2e-0b4d-4e5f-9a6b-7c8d9e0f1a2b", &me), 2);
+        let v = serde_json::to_value(&single).unwrap();
+        assert!(v["payload"]["Normal"]["envelope"].is_object(), "{v}");
+        let back: Entry<TypeConfig> = serde_json::from_value(v).unwrap();
+        assert!(matches!(
+            back.payload,
+            EntryPayload::Normal(CouncilRequest::Single(_))
+        ));
+
+        let mut sm = open_sm(d.path(), ledger.clone());
+        let answers = sm.apply(vec![entry, single]).await.unwrap();
+        let CouncilAnswer::Batch(b) = &answers[0] else {
+            panic!("expected a batch answer, got {answers:?}");
+        };
+        assert_eq!(b.len(), 3);
+        assert!(matches!(b[0], CouncilAnswer::Committed(_)), "{b:?}");
+        assert!(matches!(b[1], CouncilAnswer::Rejected(_)), "{b:?}");
+        assert!(matches!(b[2], CouncilAnswer::Committed(_)), "{b:?}");
+        assert!(
+            matches!(answers[1], CouncilAnswer::Committed(_)),
+            "{answers:?}"
+        );
+        assert_eq!(ledger.lock().await.size(), 4);
+        // raft.db was not written: the ledger's record counts.
+        let stored: Option<Option<LogId<NodeId>>> =
+            get_json(&sm.db.lock().unwrap(), APPLIED).unwrap();
+        assert_eq!(stored, None);
+        drop(sm);
+        let mut sm = open_sm(d.path(), ledger.clone());
+        assert_eq!(sm.applied_state().await.unwrap().0, Some(log_id(1, 7, 2)));
     }
 
     #[tokio::test]
