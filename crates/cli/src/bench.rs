@@ -69,6 +69,7 @@ impl LoadResult {
             "per_sec": self.rate(),
             "p50_ms": self.percentile(0.50).as_secs_f64() * 1e3,
             "p99_ms": self.percentile(0.99).as_secs_f64() * 1e3,
+            "max_ms": self.percentile(1.0).as_secs_f64() * 1e3,
         })
     }
 }
@@ -177,16 +178,17 @@ pub fn run(opts: CouncilBench) -> Result<i32> {
             "{} hubs vs {} etcd members, {} concurrent clients, payload {} bytes",
             opts.hubs, opts.hubs, opts.clients, payload
         );
-        println!("| system | committed | failed | per second | p50 | p99 |");
-        println!("|---|---|---|---|---|---|");
+        println!("| system | committed | failed | per second | p50 | p99 | max |");
+        println!("|---|---|---|---|---|---|---|");
         let row = |name: &str, r: &LoadResult| {
             println!(
-                "| {name} | {} | {} | {:.0} | {:.1} ms | {:.1} ms |",
+                "| {name} | {} | {} | {:.0} | {:.1} ms | {:.1} ms | {:.0} ms |",
                 r.ok,
                 r.failed,
                 r.rate(),
                 r.percentile(0.5).as_secs_f64() * 1e3,
-                r.percentile(0.99).as_secs_f64() * 1e3
+                r.percentile(0.99).as_secs_f64() * 1e3,
+                r.percentile(1.0).as_secs_f64() * 1e3
             )
         };
         row("govmesh council (signed votes)", &gov);
@@ -290,19 +292,50 @@ fn now() -> Timestamp {
     govmesh_node::now()
 }
 
-async fn wait_for<F, Fut>(what: &str, deadline: Duration, mut f: F) -> Result<()>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
+/// Polls `url` until its JSON answer satisfies `ok`, for at most a minute.
+async fn wait_json(
+    client: &reqwest::Client,
+    url: &str,
+    what: &str,
+    ok: impl Fn(&Value) -> bool,
+) -> Result<()> {
+    let deadline = Duration::from_secs(60);
     let t = Instant::now();
     while t.elapsed() < deadline {
-        if f().await {
+        if get_json(client, url).await.is_some_and(|v| ok(&v)) {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     bail!("timed out after {deadline:?} waiting for {what}")
+}
+
+/// Joins `key` to the mesh `genesis` in `dir` and starts `govmesh serve` there on
+/// `url`'s address, logging to `logs/<name>.log`.
+#[allow(clippy::too_many_arguments)]
+fn join_and_serve(
+    procs: &mut Procs,
+    exe: &Path,
+    name: &str,
+    dir: &Path,
+    key: &KeyPair,
+    genesis: &LogRecord,
+    url: &str,
+    logs: &Path,
+) -> Result<()> {
+    govmesh_node::join(dir, key.clone(), genesis)
+        .map_err(|e| anyhow::anyhow!("joining {name}: {e}"))?;
+    procs.spawn(
+        name,
+        Command::new(exe)
+            .arg("serve")
+            .arg("--data")
+            .arg(dir)
+            .arg("--listen")
+            .arg(url.trim_start_matches("http://"))
+            .env("RUST_LOG", "warn"),
+        &logs.join(format!("{name}.log")),
+    )
 }
 
 async fn get_json(client: &reqwest::Client, url: &str) -> Option<Value> {
@@ -334,19 +367,15 @@ async fn govmesh_run(
     let mut procs = Procs(Vec::new());
     for (i, (key, url)) in hubs.iter().enumerate() {
         let dir = work.join(format!("hub-{i}"));
-        govmesh_node::join(&dir, key.clone(), &genesis)
-            .map_err(|e| anyhow::anyhow!("joining hub {i}: {e}"))?;
-        let listen = url.trim_start_matches("http://");
-        procs.spawn(
+        join_and_serve(
+            &mut procs,
+            &exe,
             &format!("hub-{i}"),
-            Command::new(&exe)
-                .arg("serve")
-                .arg("--data")
-                .arg(&dir)
-                .arg("--listen")
-                .arg(listen)
-                .env("RUST_LOG", "warn"),
-            &logs.join(format!("hub-{i}.log")),
+            &dir,
+            key,
+            &genesis,
+            url,
+            &logs,
         )?;
     }
     let client = reqwest::Client::builder()
@@ -355,21 +384,11 @@ async fn govmesh_run(
         .build()?;
     // Up, and a leader elected that every hub knows.
     for (i, (_, url)) in hubs.iter().enumerate() {
-        let c = client.clone();
-        let u = format!("{url}/v1/council");
-        wait_for(
+        wait_json(
+            &client,
+            &format!("{url}/v1/council"),
             &format!("hub {i} to know a leader"),
-            Duration::from_secs(60),
-            || {
-                let c = c.clone();
-                let u = u.clone();
-                async move {
-                    get_json(&c, &u)
-                        .await
-                        .and_then(|v| v.get("leader").cloned())
-                        .is_some_and(|l| !l.is_null())
-                }
-            },
+            |v| v.get("leader").is_some_and(|l| !l.is_null()),
         )
         .await
         .or_else(|e| procs.check_alive(&logs).and(Err(e)))?;
@@ -573,20 +592,11 @@ async fn etcd_run(
         .timeout(Duration::from_secs(30))
         .build()?;
     for (name, client_port, _) in &members {
-        let c = client.clone();
-        let u = format!("http://127.0.0.1:{client_port}/health");
-        wait_for(
+        wait_json(
+            &client,
+            &format!("http://127.0.0.1:{client_port}/health"),
             &format!("etcd {name} to be healthy"),
-            Duration::from_secs(60),
-            || {
-                let c = c.clone();
-                let u = u.clone();
-                async move {
-                    get_json(&c, &u)
-                        .await
-                        .is_some_and(|v| v["health"] == "true")
-                }
-            },
+            |v| v["health"] == "true",
         )
         .await
         .or_else(|e| procs.check_alive(&logs).and(Err(e)))?;
@@ -797,34 +807,17 @@ async fn convergence_run(
     for (i, (key, t, url)) in nodes.iter().enumerate() {
         let name = format!("{}-{i}", t.as_str());
         let d = work.join(&name);
-        govmesh_node::join(&d, key.clone(), &genesis)
-            .map_err(|e| anyhow::anyhow!("joining {name}: {e}"))?;
-        procs.spawn(
-            &name,
-            Command::new(&exe)
-                .arg("serve")
-                .arg("--data")
-                .arg(&d)
-                .arg("--listen")
-                .arg(url.trim_start_matches("http://"))
-                .env("RUST_LOG", "warn"),
-            &logs.join(format!("{name}.log")),
-        )?;
+        join_and_serve(&mut procs, &exe, &name, &d, key, &genesis, url, &logs)?;
     }
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()?;
     for (i, (_, t, url)) in nodes.iter().enumerate() {
-        let c = client.clone();
-        let u = format!("{url}/v1/status");
-        wait_for(
+        wait_json(
+            &client,
+            &format!("{url}/v1/status"),
             &format!("{} {i} to serve", t.as_str()),
-            Duration::from_secs(60),
-            || {
-                let c = c.clone();
-                let u = u.clone();
-                async move { get_json(&c, &u).await.is_some() }
-            },
+            |_| true,
         )
         .await
         .or_else(|e| procs.check_alive(&logs).and(Err(e)))?;

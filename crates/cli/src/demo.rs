@@ -727,9 +727,12 @@ fn story(through: &[&MeshNode], keys: &[KeyPair]) -> Result<String> {
 fn get_until(client: &NodeClient, path: &str, ok: impl Fn(&Value) -> bool) -> Result<Value> {
     let deadline = Instant::now() + WAIT;
     loop {
-        let v = client.get(path)?;
-        if ok(&v) || Instant::now() > deadline {
-            return Ok(v);
+        // A node that forwarded an entry holds it once it has replicated it: until
+        // then it may not know the proposal at all (404).
+        match client.get(path) {
+            Ok(v) if ok(&v) || Instant::now() > deadline => return Ok(v),
+            Err(e) if Instant::now() > deadline => return Err(e),
+            _ => {}
         }
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -9,11 +9,8 @@ use crate::keys::PublicKey;
 use crate::stamp::Timestamp;
 use serde::{Deserialize, Serialize};
 
-/// The checkpoint origin of a mesh: `govmesh/` + the first 16 hex digits of its id
-/// (the same as govmesh-node's `checkpoint_origin`).
-pub fn mesh_origin(mesh_id: &Digest) -> String {
-    format!("govmesh/{}", &mesh_id.to_hex()[..16])
-}
+/// The checkpoint origin of a mesh (one definition, in [`crate::seal`]).
+pub use crate::seal::checkpoint_origin as mesh_origin;
 
 /// What a verified checkpoint fork proves.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -33,14 +33,17 @@ impl LogNotify {
         LogNotify(Arc::new(tokio::sync::watch::Sender::new(size)))
     }
 
-    /// Records the new log size; wakes subscribers only when it changed.
+    /// Records the new log size; wakes subscribers only when it grew.
     pub fn notify(&self, size: u64) {
+        // The log only grows: a late notification of an earlier size (an API handler
+        // answering for an entry applied a while ago) must not move it back, or those
+        // waiting for a size already reached would wait for the next append.
         self.0.send_if_modified(|s| {
-            if *s == size {
-                false
-            } else {
+            if size > *s {
                 *s = size;
                 true
+            } else {
+                false
             }
         });
     }
@@ -166,5 +169,24 @@ pub(crate) fn ledger_error_to_node(e: LedgerError) -> NodeError {
     match e {
         LedgerError::Rejected(r) => NodeError::Genesis(r),
         other => NodeError::Ledger(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LogNotify;
+
+    /// A late notification of an earlier size does not move the log size back: a
+    /// waiter for a size already reached returns at once (it used to wait for the
+    /// next append, up to a follower's 5 s timeout, under load).
+    #[test]
+    fn the_log_size_never_goes_back() {
+        let n = LogNotify::new(0);
+        let rx = n.subscribe();
+        n.notify(5);
+        n.notify(3);
+        assert_eq!(*rx.borrow(), 5);
+        n.notify(7);
+        assert_eq!(*rx.borrow(), 7);
     }
 }

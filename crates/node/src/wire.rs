@@ -8,9 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The checkpoint origin of a mesh: `govmesh/` + the first 16 hex digits of its id.
-pub fn checkpoint_origin(mesh_id: &Digest) -> String {
-    format!("govmesh/{}", &mesh_id.to_hex()[..16])
-}
+pub use govmesh_core::seal::checkpoint_origin;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -6,38 +6,17 @@
 //! checkpoint fork submitted as `evidence` shows in `/v1/equivocations`.
 
 use super::util::Client;
+use super::util::{free_addr, key, spec};
 use govmesh_core::Digest;
 use govmesh_core::checkpoint::Checkpoint;
-use govmesh_core::entry::{EvidenceKind, EvidenceOp, NodeSpec, Operation, sign_entry};
-use govmesh_core::keys::KeyPair;
+use govmesh_core::entry::{EvidenceKind, EvidenceOp, Operation, sign_entry};
 use govmesh_core::model::NodeType;
 use govmesh_node::{ServeOptions, join, mesh_genesis, now, serve_with};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 const DEADLINE: Duration = Duration::from_secs(60);
-
-fn key(seed: u8) -> KeyPair {
-    KeyPair::from_seed([seed; 32])
-}
-
-fn free_addr() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
-}
-
-fn spec(k: &KeyPair, node_type: NodeType, addr: SocketAddr) -> NodeSpec {
-    NodeSpec {
-        node_id: k.node_id().to_owned(),
-        node_type,
-        public_key: k.public(),
-        network_address: Some(format!("http://{addr}")),
-        display_name: None,
-        node_policy_capabilities: vec![],
-    }
-}
 
 /// Polls `f` until it returns `Some`, failing after [`DEADLINE`] with `what`.
 async fn until<T, F, Fut>(what: &str, mut f: F) -> T

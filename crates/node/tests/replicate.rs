@@ -7,6 +7,7 @@
 //! converges from the honest hub.
 
 use super::util::Client;
+use super::util::{free_addr, key, spec};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -26,28 +27,6 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 const DEADLINE: Duration = Duration::from_secs(60);
-
-fn key(seed: u8) -> KeyPair {
-    KeyPair::from_seed([seed; 32])
-}
-
-/// A loopback address with a port free right now (the genesis must name addresses
-/// before the nodes start).
-fn free_addr() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
-}
-
-fn spec(k: &KeyPair, node_type: NodeType, addr: SocketAddr) -> NodeSpec {
-    NodeSpec {
-        node_id: k.node_id().to_owned(),
-        node_type,
-        public_key: k.public(),
-        network_address: Some(format!("http://{addr}")),
-        display_name: None,
-        node_policy_capabilities: vec![],
-    }
-}
 
 /// One hub and `forks` trust_fork founders, each with its own data directory.
 struct Mesh {

@@ -11,6 +11,22 @@ pub fn key(seed: u8) -> KeyPair {
     KeyPair::from_seed([seed; 32])
 }
 
+/// A loopback address with a port free right now (a genesis names addresses before
+/// its nodes start).
+pub fn free_addr() -> std::net::SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
+
+/// A founder of `node_type` at `http://addr`.
+pub fn spec(k: &KeyPair, node_type: NodeType, addr: std::net::SocketAddr) -> NodeSpec {
+    NodeSpec {
+        network_address: Some(format!("http://{addr}")),
+        node_type,
+        ..hub_spec(k)
+    }
+}
+
 pub fn hub_spec(k: &KeyPair) -> NodeSpec {
     NodeSpec {
         node_id: k.node_id().to_owned(),

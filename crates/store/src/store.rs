@@ -826,7 +826,20 @@ fn take_lock(path: &Path) -> Result<File, StoreError> {
         .truncate(false)
         .open(path)
         .map_err(io("opening the lock file"))?;
-    match f.try_lock() {
+    // A lock released a moment ago can still be held by a child process between its
+    // fork and exec (it inherits the descriptor until exec closes it): wait a little
+    // before concluding that another owner holds the directory.
+    let mut tries = 0;
+    let locked = loop {
+        match f.try_lock() {
+            Err(TryLockError::WouldBlock) if tries < 50 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => break other,
+        }
+    };
+    match locked {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
             let mut holder = String::new();
