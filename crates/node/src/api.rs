@@ -92,6 +92,8 @@ struct Inner {
     key: KeyPair,
     token_digest: Digest,
     ledger: SharedLedger,
+    /// The ledger's registry view (peer authentication without the ledger's lock).
+    registry: govmesh_store::RegistryView,
     orderer: Arc<dyn Orderer>,
     url: Option<String>,
     origin: String,
@@ -166,6 +168,10 @@ impl AppState {
             path: info.dir.join(crate::datadir::NODE_FILE),
             message: format!("mesh_id: {e}"),
         })?;
+        let registry = ledger
+            .try_lock()
+            .map(|l| l.registry())
+            .map_err(|_| NodeError::Server("the ledger is in use while the node starts".into()))?;
         let seals = Arc::new(crate::seal::SealStore::open(&info.dir)?);
         let witness = if info.node_type == govmesh_core::model::NodeType::ComplianceWitness {
             Some(Arc::new(crate::witness::Witness::open(
@@ -181,6 +187,7 @@ impl AppState {
             info,
             key,
             ledger,
+            registry,
             orderer,
             url,
             log,
@@ -202,6 +209,11 @@ impl AppState {
 
     pub fn ledger(&self) -> &SharedLedger {
         &self.0.ledger
+    }
+
+    /// The node registry as of the ledger's last write, without the ledger's lock.
+    pub fn registry(&self) -> &govmesh_store::RegistryView {
+        &self.0.registry
     }
 
     pub fn orderer(&self) -> &Arc<dyn Orderer> {

@@ -4,6 +4,7 @@
 //! is acknowledged; on open the state is rebuilt from the latest snapshot plus a
 //! replay of the records after it.
 
+use crate::registry::{RegistryView, changes_registry};
 use crate::store::{MAX_PAGE, RecordRow, SnapshotReader, SnapshotSource, Store, StoreError};
 use govmesh_core::dsse::Envelope;
 use govmesh_core::entry::{LogRecord, signature_parts};
@@ -98,6 +99,7 @@ pub struct Ledger {
     /// Set when a failed write could not be undone by reloading from disk.
     poisoned: Option<String>,
     stats: LedgerStats,
+    registry: RegistryView,
 }
 
 /// Cumulative time spent by [`Ledger::append`] and [`Ledger::append_records`], by
@@ -166,7 +168,10 @@ impl Ledger {
         let mut store = Store::open(&dir.join(DB_FILE))?;
         store.set_keep_snapshots(options.keep_snapshots);
         let (state, tree, last_snapshot, report) = load(&store)?;
+        let registry = RegistryView::default();
+        registry.refresh(&state);
         Ok(Ledger {
+            registry,
             store,
             dir: dir.to_owned(),
             state,
@@ -185,6 +190,12 @@ impl Ledger {
 
     pub fn state(&self) -> &State {
         &self.state
+    }
+
+    /// The node registry as of the last write, readable without this ledger (a
+    /// handle that stays current).
+    pub fn registry(&self) -> RegistryView {
+        self.registry.clone()
     }
 
     pub fn tree(&self) -> &MerkleTree {
@@ -290,7 +301,9 @@ impl Ledger {
     }
 
     /// Validates and appends entries in order, each at council time
-    /// `max(stamp, last timestamp)`, like [`Ledger::append_stamped`], but a refused
+    /// `max(stamp, last timestamp)`, like [`Ledger::append_stamped`] (an item's
+    /// `bool` says its signature was already verified strictly under the key its key
+    /// id names: [`State::apply_preverified`]), but a refused
     /// entry does not stop the others: every entry gets its own answer (appended or
     /// refused, in input order). The accepted entries and the given meta value
     /// (`marker`, e.g. the Raft council's last applied log id) are stored in ONE
@@ -298,19 +311,24 @@ impl Ledger {
     /// no accepted entry, only the marker is written.
     pub fn append_stamped_all(
         &mut self,
-        items: &[(Envelope, Timestamp)],
+        items: &[(Envelope, Timestamp, bool)],
         marker: Option<(&str, &[u8])>,
     ) -> Result<Vec<Result<Appended, Rejection>>, LedgerError> {
         self.check_usable()?;
         let mut answers = Vec::with_capacity(items.len());
         let mut rows = Vec::with_capacity(items.len());
         let t = Instant::now();
-        for (env, stamp) in items {
+        for (env, stamp, verified) in items {
             let at = self
                 .state
                 .last_timestamp()
                 .map_or(*stamp, |last| (*stamp).max(last));
-            match self.state.apply(env, at) {
+            let applied = if *verified {
+                self.state.apply_preverified(env, at)
+            } else {
+                self.state.apply(env, at)
+            };
+            match applied {
                 Ok(applied) => {
                     let record = LogRecord {
                         index: applied.index,
@@ -399,6 +417,9 @@ impl Ledger {
         for r in rows {
             self.tree.push(r.leaf_hash);
         }
+        if rows.iter().any(|r| changes_registry(&r.kind)) {
+            self.registry.refresh(&self.state);
+        }
         if due {
             self.last_snapshot = size;
             self.stats.snapshots_written += 1;
@@ -414,6 +435,7 @@ impl Ledger {
                 self.state = state;
                 self.tree = tree;
                 self.last_snapshot = last_snapshot;
+                self.registry.refresh(&self.state);
             }
             Err(e) => self.poisoned = Some(e.to_string()),
         }

@@ -58,6 +58,26 @@ pub struct HubNode {
 pub struct CouncilItem {
     pub envelope: Envelope,
     pub stamp_ms: i64,
+    /// The proposing leader verified the signature strictly under the registered key
+    /// its key id names, before proposing; every hub's state machine then checks
+    /// only that this key id is the author's at this point of the log
+    /// (`State::apply_preverified`), which gives the answer a full check gives. False
+    /// (and absent in older `raft.db` files) means the state machine verifies.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub signature_verified: bool,
+}
+
+/// Whether `envelope`'s one signature verifies strictly (`PublicKey::verify`) under
+/// the registered key its key id names. False when it cannot say (an unknown key id:
+/// e.g. a node registered in a batch still in flight); the state machine then
+/// verifies it itself, and refuses what fails.
+fn signature_verifies(registry: &govmesh_store::Registry, envelope: &Envelope) -> bool {
+    let Ok((keyid, signed, sig)) = govmesh_core::entry::signature_parts(envelope) else {
+        return false;
+    };
+    registry
+        .key(&keyid)
+        .is_some_and(|key| key.verify(&signed, &sig).is_ok())
 }
 
 /// The Raft application data. The leader proposes a `Batch` (group commit: the
@@ -137,6 +157,7 @@ const BATCH_IN_FLIGHT: usize = 2;
 /// A submission waiting for its batch to be committed and applied.
 struct Pending {
     envelope: Envelope,
+    signature_verified: bool,
     reply: tokio::sync::oneshot::Sender<Proposed>,
 }
 
@@ -189,6 +210,7 @@ async fn batch_loop(raft: Raft<TypeConfig>, mut rx: tokio::sync::mpsc::Unbounded
                         CouncilItem {
                             envelope: p.envelope,
                             stamp_ms,
+                            signature_verified: p.signature_verified,
                         },
                         p.reply,
                     )
@@ -354,6 +376,8 @@ pub struct Council {
     stopping: std::sync::atomic::AtomicBool,
     /// Submissions to the group-commit loop ([`batch_loop`]).
     proposals: tokio::sync::mpsc::UnboundedSender<Pending>,
+    /// The ledger's registry, for the signature check before proposing.
+    registry: govmesh_store::RegistryView,
 }
 
 /// The active governance_hub nodes of the registry that have a `network_address` (a
@@ -447,8 +471,10 @@ impl Council {
             .map_err(|e| NodeError::Server(format!("starting Raft: {e}")))?;
         let (proposals, queue) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(batch_loop(raft.clone(), queue));
+        let registry = ledger.lock().await.registry();
         let council = Arc::new(Council {
             proposals,
+            registry,
             raft,
             id,
             node_id: info.node_id.clone(),
@@ -642,10 +668,23 @@ impl Council {
     async fn submit_inner(&self, envelope: Envelope) -> Result<Committed, SubmitError> {
         let deadline = tokio::time::Instant::now() + self.settings.submit_timeout;
         let mut pause = Duration::from_millis(20);
+        // Checked once, here, on the leader (in parallel across requests) rather than
+        // by every hub's state machine, one entry after another.
+        let mut signature_verified = None;
         loop {
             let (reply, answer) = tokio::sync::oneshot::channel();
+            let verified = match signature_verified {
+                Some(v) => v,
+                None if self.is_leader() => {
+                    let v = signature_verifies(&self.registry.current(), &envelope);
+                    signature_verified = Some(v);
+                    v
+                }
+                None => false,
+            };
             let queued = self.proposals.send(Pending {
                 envelope: envelope.clone(),
+                signature_verified: verified,
                 reply,
             });
             if queued.is_err() {
@@ -895,4 +934,56 @@ pub(crate) async fn council_view(State(app): State<AppState>) -> Result<Json<Val
         )
     })?;
     Ok(Json(c.view()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use govmesh_core::codex::codex_genesis;
+    use govmesh_core::entry::{NodeSpec, Operation, sign_entry};
+    use govmesh_core::stamp::Timestamp;
+
+    /// The leader marks an entry verified only when its signature verifies under the
+    /// registered key its key id names.
+    #[test]
+    fn only_a_good_signature_under_a_registered_key_is_marked_verified() {
+        let hub = KeyPair::from_seed([31; 32]);
+        let stranger = KeyPair::from_seed([32; 32]);
+        let spec = NodeSpec {
+            node_id: hub.node_id().to_owned(),
+            node_type: NodeType::GovernanceHub,
+            public_key: hub.public(),
+            network_address: None,
+            display_name: None,
+            node_policy_capabilities: vec![],
+        };
+        let mut st = govmesh_core::state::State::new();
+        st.apply(
+            &sign_entry(&hub, Operation::Genesis(codex_genesis("m", vec![spec]))),
+            Timestamp::from_millis(1_800_000_000_000),
+        )
+        .unwrap();
+        let registry = govmesh_store::Registry::of(&st);
+        let op = || {
+            Operation::DefineDomain(
+                serde_json::from_value(json!({
+                    "domain_id": "8a1f3c2e-0b4d-4e5f-9a6b-7c8d9e0f1a2b", "name": "d",
+                    "admin_node_id": hub.node_id(), "member_nodes": [hub.node_id()],
+                }))
+                .unwrap(),
+            )
+        };
+        let good = sign_entry(&hub, op());
+        assert!(signature_verifies(&registry, &good));
+        // Signed by a key nobody registered.
+        assert!(!signature_verifies(&registry, &sign_entry(&stranger, op())));
+        // A stranger's signature claiming the hub's key id.
+        let mut forged = sign_entry(&stranger, op());
+        forged.signatures[0].keyid = good.signatures[0].keyid.clone();
+        assert!(!signature_verifies(&registry, &forged));
+        // Two signatures: not a log entry.
+        let mut two = good.clone();
+        two.signatures.push(good.signatures[0].clone());
+        assert!(!signature_verifies(&registry, &two));
+    }
 }

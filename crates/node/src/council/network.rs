@@ -214,9 +214,9 @@ async fn accept<T: DeserializeOwned>(
         .map_or(uri.path(), |p| p.as_str())
         .to_owned();
     {
-        let l = app.ledger().lock().await;
+        let registry = app.registry().current();
         peer_auth::verify(
-            l.state(),
+            &registry,
             headers,
             "POST",
             &path,

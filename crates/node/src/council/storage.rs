@@ -89,11 +89,110 @@ fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, String> {
 #[derive(Clone)]
 pub struct LogStore {
     db: SharedRaftStore,
+    recent: Arc<Mutex<Recent>>,
 }
 
 impl LogStore {
     pub(crate) fn new(db: SharedRaftStore) -> LogStore {
-        LogStore { db }
+        LogStore {
+            db,
+            recent: Arc::default(),
+        }
+    }
+
+    fn recent(&self) -> std::sync::MutexGuard<'_, Recent> {
+        self.recent.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The last entries appended to the log, as they were appended (a contiguous run
+/// ending with the log's last entry, or nothing), so that the leader sends the
+/// entries it just wrote to the other hubs without reading and parsing them back
+/// from raft.db. At most [`RECENT_ENVELOPES`] envelopes' worth.
+#[derive(Default)]
+struct Recent {
+    entries: std::collections::VecDeque<Entry<TypeConfig>>,
+    envelopes: usize,
+}
+
+const RECENT_ENVELOPES: usize = 8192;
+
+fn envelopes_in(e: &Entry<TypeConfig>) -> usize {
+    match &e.payload {
+        EntryPayload::Normal(r) => r.items().len().max(1),
+        _ => 1,
+    }
+}
+
+impl Recent {
+    fn first(&self) -> Option<u64> {
+        self.entries.front().map(|e| e.log_id.index)
+    }
+
+    /// After `entries` were stored (each following the previous one).
+    fn appended(&mut self, entries: Vec<Entry<TypeConfig>>) {
+        for e in entries {
+            let i = e.log_id.index;
+            match self.entries.back().map(|b| b.log_id.index) {
+                Some(last) if i == last + 1 => {}
+                // A replacement from `i` on (a new leader's entries).
+                Some(_) if self.first().is_some_and(|f| i > f) && i <= self.last_or(0) => {
+                    self.truncated(i)
+                }
+                Some(_) => self.clear(),
+                None => {}
+            }
+            self.envelopes += envelopes_in(&e);
+            self.entries.push_back(e);
+        }
+        while self.envelopes > RECENT_ENVELOPES && self.entries.len() > 1 {
+            if let Some(e) = self.entries.pop_front() {
+                self.envelopes -= envelopes_in(&e);
+            }
+        }
+    }
+
+    fn last_or(&self, default: u64) -> u64 {
+        self.entries.back().map_or(default, |e| e.log_id.index)
+    }
+
+    /// After the entries from `index` on were removed.
+    fn truncated(&mut self, index: u64) {
+        while self.entries.back().is_some_and(|e| e.log_id.index >= index) {
+            if let Some(e) = self.entries.pop_back() {
+                self.envelopes -= envelopes_in(&e);
+            }
+        }
+    }
+
+    /// After the entries up to `index` were purged.
+    fn purged(&mut self, index: u64) {
+        while self
+            .entries
+            .front()
+            .is_some_and(|e| e.log_id.index <= index)
+        {
+            if let Some(e) = self.entries.pop_front() {
+                self.envelopes -= envelopes_in(&e);
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.envelopes = 0;
+    }
+
+    /// Entries `start..end` if they are all here (`end` may lie past the last entry:
+    /// the log holds nothing after it).
+    fn get(&self, start: u64, end: u64) -> Option<Vec<Entry<TypeConfig>>> {
+        let first = self.first()?;
+        if start < first || start >= end {
+            return None;
+        }
+        let skip = (start - first) as usize;
+        let take = (end - start).min(self.entries.len() as u64) as usize;
+        Some(self.entries.iter().skip(skip).take(take).cloned().collect())
     }
 }
 
@@ -117,6 +216,9 @@ impl RaftLogReader<TypeConfig> for LogStore {
         range: RB,
     ) -> SResult<Vec<Entry<TypeConfig>>> {
         let (start, end) = bounds(&range);
+        if let Some(hit) = self.recent().get(start, end) {
+            return Ok(hit);
+        }
         with_db(&self.db, move |db| {
             let rows = db.entries(start, end).map_err(|e| e.to_string())?;
             rows.iter()
@@ -175,8 +277,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> SResult<()> {
         let bytes = to_json(&committed).map_err(|e| StorageIOError::write(any(e)))?;
+        // Not fsynced (every commit calls this on every hub): the committed id is a
+        // hint that the leader gives again after a crash.
         with_db(&self.db, move |db| {
-            db.set(COMMITTED, &bytes).map_err(|e| e.to_string())
+            db.set_unsynced(COMMITTED, &bytes)
+                .map_err(|e| e.to_string())
         })
         .await
         .map_err(|e| StorageIOError::write(any(e)).into())
@@ -195,13 +300,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry<TypeConfig>> + Send,
         I::IntoIter: Send,
     {
+        let entries: Vec<Entry<TypeConfig>> = entries.into_iter().collect();
         let rows = entries
-            .into_iter()
+            .iter()
             .map(|e| {
                 Ok(RaftEntry {
                     index: e.log_id.index,
                     term: e.log_id.leader_id.term,
-                    data: to_json(&e)?,
+                    data: to_json(e)?,
                 })
             })
             .collect::<Result<Vec<_>, String>>()
@@ -210,6 +316,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             db.append(&rows).map_err(|e| e.to_string())
         })
         .await;
+        match &r {
+            Ok(()) => self.recent().appended(entries),
+            // What is stored is unknown: read from raft.db from now on.
+            Err(_) => self.recent().clear(),
+        }
         match r {
             Ok(()) => {
                 callback.log_io_completed(Ok(()));
@@ -223,21 +334,29 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> SResult<()> {
-        with_db(&self.db, move |db| {
+        let r = with_db(&self.db, move |db| {
             db.truncate_from(log_id.index).map_err(|e| e.to_string())
         })
-        .await
-        .map_err(|e| StorageIOError::write_logs(any(e)).into())
+        .await;
+        match &r {
+            Ok(()) => self.recent().truncated(log_id.index),
+            Err(_) => self.recent().clear(),
+        }
+        r.map_err(|e| StorageIOError::write_logs(any(e)).into())
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> SResult<()> {
         let bytes = to_json(&log_id).map_err(|e| StorageIOError::write_logs(any(e)))?;
-        with_db(&self.db, move |db| {
+        let r = with_db(&self.db, move |db| {
             db.purge_upto(log_id.index, &bytes)
                 .map_err(|e| e.to_string())
         })
-        .await
-        .map_err(|e| StorageIOError::write_logs(any(e)).into())
+        .await;
+        match &r {
+            Ok(()) => self.recent().purged(log_id.index),
+            Err(_) => self.recent().clear(),
+        }
+        r.map_err(|e| StorageIOError::write_logs(any(e)).into())
     }
 }
 
@@ -342,9 +461,9 @@ async fn snapshot_bytes(ledger: &SharedLedger, size: u64) -> Result<Vec<u8>, Str
     .map_err(|e| format!("snapshot task failed: {e}"))?
 }
 
-/// Builds a snapshot of the ledger as it was when the builder was made.
+/// Records the snapshot of the ledger as it was when the builder was made (its size
+/// and the Raft log id it covers).
 pub struct SnapshotBuilder {
-    ledger: SharedLedger,
     db: SharedRaftStore,
     applied: Option<LogId<NodeId>>,
     membership: StoredMembership<NodeId, HubNode>,
@@ -354,9 +473,11 @@ pub struct SnapshotBuilder {
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> SResult<Snapshot<TypeConfig>> {
         let fail = |e: String| StorageError::from(StorageIOError::write_snapshot(None, any(e)));
-        let data = snapshot_bytes(&self.ledger, self.size)
-            .await
-            .map_err(fail)?;
+        // The snapshot is the ledger's first `size` records, which never change: only
+        // its metadata is stored here. openraft keeps only the metadata of a snapshot it
+        // builds; the records are read when a snapshot is sent
+        // (`get_current_snapshot`), not every `snapshot_every` entries while the ledger
+        // waits.
         let snapshot_id = match &self.applied {
             Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, self.size),
             None => format!("0-0-{}", self.size),
@@ -376,7 +497,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         .map_err(fail)?;
         Ok(Snapshot {
             meta,
-            snapshot: Box::new(Cursor::new(data)),
+            snapshot: Box::new(Cursor::new(Vec::new())),
         })
     }
 }
@@ -438,10 +559,16 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                                 _ => None,
                             })
                             .collect();
-                        let items: Vec<(govmesh_core::dsse::Envelope, Timestamp)> = run
+                        let items: Vec<(govmesh_core::dsse::Envelope, Timestamp, bool)> = run
                             .iter()
                             .flat_map(|r| r.items())
-                            .map(|it| (it.envelope.clone(), Timestamp::from_millis(it.stamp_ms)))
+                            .map(|it| {
+                                (
+                                    it.envelope.clone(),
+                                    Timestamp::from_millis(it.stamp_ms),
+                                    it.signature_verified,
+                                )
+                            })
                             .collect();
                         let last_of_run = entries[i + run.len() - 1].log_id;
                         let marker = to_json(&(Some(last_of_run), &membership))
@@ -493,7 +620,6 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
         let size = self.ledger.lock().await.size();
         SnapshotBuilder {
-            ledger: self.ledger.clone(),
             db: self.db.clone(),
             applied: self.applied,
             membership: self.membership.clone(),
@@ -607,6 +733,7 @@ mod tests {
             payload: EntryPayload::Normal(CouncilRequest::Single(CouncilItem {
                 envelope,
                 stamp_ms: 1_800_000_000_000,
+                signature_verified: false,
             })),
         }
     }
@@ -776,6 +903,51 @@ mod tests {
         assert_eq!(sm.applied_state().await.unwrap().0, Some(log_id(1, 7, 2)));
     }
 
+    /// The in-memory run of recent entries answers exactly what raft.db would, or
+    /// nothing: after appends, a new leader's replacement, a purge and a gap.
+    #[test]
+    fn recent_entries_stay_a_run_ending_at_the_last_entry() {
+        let key = KeyPair::from_seed([29; 32]);
+        let me = key.node_id().to_owned();
+        let e = |i: u64, term: u64| Entry::<TypeConfig> {
+            log_id: log_id(term, 7, i),
+            ..domain(&key, "8a1f3c2e-0b4d-4e5f-9a6b-7c8d9e0f1a2b", &me)
+        };
+        let ids = |v: Option<Vec<Entry<TypeConfig>>>| {
+            v.map(|v| {
+                v.iter()
+                    .map(|e| (e.log_id.index, e.log_id.leader_id.term))
+                    .collect::<Vec<_>>()
+            })
+        };
+        let mut r = Recent::default();
+        assert_eq!(ids(r.get(0, u64::MAX)), None);
+        r.appended((1..=5).map(|i| e(i, 1)).collect());
+        assert_eq!(ids(r.get(2, 4)), Some(vec![(2, 1), (3, 1)]));
+        assert_eq!(ids(r.get(4, u64::MAX)), Some(vec![(4, 1), (5, 1)]));
+        assert_eq!(ids(r.get(0, 3)), None, "entry 0 is not held");
+        // A new leader replaces 4.. with its own entries.
+        r.appended(vec![e(4, 2)]);
+        assert_eq!(ids(r.get(3, u64::MAX)), Some(vec![(3, 1), (4, 2)]));
+        r.truncated(4);
+        assert_eq!(ids(r.get(3, u64::MAX)), Some(vec![(3, 1)]));
+        r.purged(2);
+        assert_eq!(ids(r.get(2, u64::MAX)), None);
+        assert_eq!(ids(r.get(3, 4)), Some(vec![(3, 1)]));
+        // A gap (entries after an installed snapshot): only the new run is held.
+        r.appended(vec![e(10, 3)]);
+        assert_eq!(ids(r.get(3, u64::MAX)), None);
+        assert_eq!(ids(r.get(10, u64::MAX)), Some(vec![(10, 3)]));
+        // Bounded: the oldest go first.
+        r.appended(
+            (11..11 + RECENT_ENVELOPES as u64)
+                .map(|i| e(i, 3))
+                .collect(),
+        );
+        assert_eq!(r.envelopes, RECENT_ENVELOPES);
+        assert_eq!(r.first(), Some(11));
+    }
+
     #[tokio::test]
     async fn a_snapshot_brings_a_fresh_ledger_to_the_same_log() {
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -813,9 +985,12 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(snap.meta.last_log_id, Some(log_id(1, 7, 2)));
+        // What openraft sends a follower: the current snapshot, read when asked.
+        let sent = sa.get_current_snapshot().await.unwrap().unwrap();
+        assert_eq!(sent.meta, snap.meta);
 
         let mut sb = open_sm(b.path(), lb.clone());
-        sb.install_snapshot(&snap.meta, snap.snapshot)
+        sb.install_snapshot(&sent.meta, sent.snapshot)
             .await
             .unwrap();
         assert_eq!(sb.applied_state().await.unwrap().0, Some(log_id(1, 7, 2)));
