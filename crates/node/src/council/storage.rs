@@ -90,13 +90,19 @@ fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, String> {
 pub struct LogStore {
     db: SharedRaftStore,
     recent: Arc<Mutex<Recent>>,
+    /// When the committed id was last written.
+    committed_written: Arc<Mutex<Option<std::time::Instant>>>,
 }
+
+/// The least time between two writes of the committed id.
+const COMMITTED_WRITE_SPACING: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl LogStore {
     pub(crate) fn new(db: SharedRaftStore) -> LogStore {
         LogStore {
             db,
             recent: Arc::default(),
+            committed_written: Arc::default(),
         }
     }
 
@@ -276,9 +282,22 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> SResult<()> {
+        // Every commit calls this on every hub. The committed id is a hint (any id
+        // that was committed is safe to apply after a restart, and the leader tells
+        // the current one again), so it is written at most every
+        // COMMITTED_WRITE_SPACING, and without waiting for the disk.
+        {
+            let mut last = self
+                .committed_written
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let now = std::time::Instant::now();
+            if last.is_some_and(|t| now.duration_since(t) < COMMITTED_WRITE_SPACING) {
+                return Ok(());
+            }
+            *last = Some(now);
+        }
         let bytes = to_json(&committed).map_err(|e| StorageIOError::write(any(e)))?;
-        // Not fsynced (every commit calls this on every hub): the committed id is a
-        // hint that the leader gives again after a crash.
         with_db(&self.db, move |db| {
             db.set_unsynced(COMMITTED, &bytes)
                 .map_err(|e| e.to_string())
