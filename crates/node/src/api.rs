@@ -76,6 +76,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/council/append"),
     ("POST", "/v1/council/vote"),
     ("POST", "/v1/council/snapshot"),
+    ("POST", "/v1/council/forward"),
     ("GET", "/v1/replication"),
     ("POST", "/v1/replication/announce"),
 ];
@@ -368,6 +369,7 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/council/append", post(crate::council::append))
         .route("/v1/council/vote", post(crate::council::vote))
         .route("/v1/council/snapshot", post(crate::council::snapshot))
+        .route("/v1/council/forward", post(crate::council::forward))
         .route("/v1/replication", get(crate::replicate::replication_view))
         .route("/v1/replication/announce", post(crate::replicate::announce))
         .fallback(no_route)

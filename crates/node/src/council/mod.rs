@@ -18,6 +18,7 @@
 //! a leader with no human step. Raft node ids are the first 8 bytes of
 //! SHA-256(node_id); the registry node id travels with each member ([`HubNode`]).
 
+mod forward;
 mod network;
 mod storage;
 
@@ -32,7 +33,7 @@ use govmesh_core::Digest;
 use govmesh_core::dsse::Envelope;
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::{NodeStatus, NodeType};
-use govmesh_core::state::{RejectCode, Rejection};
+use govmesh_core::state::Rejection;
 use govmesh_store::Ledger;
 use govmesh_store::raft::RaftStore;
 use openraft::error::{ClientWriteError, InitializeError, RaftError};
@@ -44,7 +45,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub(crate) use network::{append, snapshot, vote};
+pub use forward::{FORWARD_MAX_ENTRIES, FORWARD_PATH, ForwardOutcome};
+pub(crate) use network::{append, forward, snapshot, vote};
 
 /// A council member as Raft knows it: the registry node id and its URL.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -368,7 +370,6 @@ pub struct Council {
     node_id: String,
     ledger: SharedLedger,
     log: LogNotify,
-    http: reqwest::Client,
     settings: CouncilSettings,
     sm_alive: Arc<()>,
     /// This hub's URL (the leader's own address when the registry has none).
@@ -378,6 +379,8 @@ pub struct Council {
     proposals: tokio::sync::mpsc::UnboundedSender<Pending>,
     /// The ledger's registry, for the signature check before proposing.
     registry: govmesh_store::RegistryView,
+    /// Entries to forward to the leader, in batches ([`forward::forward_loop`]).
+    forwards: tokio::sync::mpsc::UnboundedSender<forward::ForwardJob>,
 }
 
 /// The active governance_hub nodes of the registry that have a `network_address` (a
@@ -472,15 +475,17 @@ impl Council {
         let (proposals, queue) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(batch_loop(raft.clone(), queue));
         let registry = ledger.lock().await.registry();
+        let (forwards, to_forward) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(forward::forward_loop(http.clone(), key.clone(), to_forward));
         let council = Arc::new(Council {
             proposals,
             registry,
+            forwards,
             raft,
             id,
             node_id: info.node_id.clone(),
             ledger,
             log,
-            http,
             settings,
             sm_alive: alive,
             url: url.clone(),
@@ -745,83 +750,43 @@ impl Council {
         }
     }
 
-    /// Sends the entry to the leader's `POST /v1/entries`; on success waits (briefly)
-    /// until this hub's ledger holds it too, so the client reads its own write here.
+    /// Sends the entry to the leader (batched with others: crate::council::forward);
+    /// on success waits (briefly) until this hub's ledger holds it too, so the client
+    /// reads its own write here.
     async fn forward(
         &self,
         leader: &HubNode,
         envelope: &Envelope,
         deadline: tokio::time::Instant,
     ) -> Forwarded {
-        let url = format!("{}/v1/entries", leader.addr.trim_end_matches('/'));
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         // One attempt may not take the whole budget: a leader that is cut off may
         // hold the connection without answering.
         let attempt = left
             .min(Duration::from_secs(5).max(self.settings.submit_timeout / 3))
             .max(Duration::from_secs(1));
-        let sent = self
-            .http
-            .post(&url)
-            .timeout(attempt)
-            .json(envelope)
-            .send()
-            .await;
-        let resp = match sent {
-            Ok(r) => r,
-            Err(e) => {
-                return Forwarded::Retry(unavailable(
-                    "leader_unreachable",
-                    format!(
-                        "forwarding to the council's leader {url} failed ({e}); the entry may \
-                         or may not have been committed: check the log before submitting it again"
-                    ),
-                ));
-            }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = forward::ForwardJob {
+            leader: leader.clone(),
+            envelope: envelope.clone(),
+            attempt,
+            reply,
         };
-        let status = resp.status();
-        let body: Value = match resp.json().await {
-            Ok(b) => b,
-            Err(e) => {
-                return Forwarded::Retry(unavailable(
-                    "leader_unreachable",
-                    format!("the leader's answer from {url} is unreadable ({e}); check the log"),
-                ));
-            }
-        };
-        if status.is_success() {
-            let c: Committed = match serde_json::from_value(body) {
-                Ok(c) => c,
-                Err(e) => {
-                    return Forwarded::Answer(Err(SubmitError::Storage(format!(
-                        "the leader's answer from {url}: {e}"
-                    ))));
-                }
-            };
+        if self.forwards.send(job).is_err() {
+            return Forwarded::Answer(Err(SubmitError::Stopped));
+        }
+        let outcome = answer
+            .await
+            .unwrap_or(Forwarded::Answer(Err(SubmitError::Stopped)));
+        if let Forwarded::Answer(Ok(c)) = &outcome {
             let mut rx = self.log.subscribe();
             let want = c.index + 1;
             let wait = tokio::time::timeout(Duration::from_secs(5), rx.wait_for(|s| *s >= want));
             if wait.await.is_err() {
                 tracing::warn!(index = c.index, "forwarded entry not applied here yet");
             }
-            return Forwarded::Answer(Ok(c));
         }
-        let code = body["error"]["code"].as_str().unwrap_or("").to_owned();
-        let message = body["error"]["message"].as_str().unwrap_or("").to_owned();
-        if let Ok(code) = serde_json::from_value::<RejectCode>(Value::String(code.clone())) {
-            return Forwarded::Answer(Err(SubmitError::Rejected(Rejection { code, message })));
-        }
-        let e = SubmitError::Forwarded {
-            status: status.as_u16(),
-            code,
-            message: format!("(from the council's leader) {message}"),
-        };
-        // The hub we took for the leader could not decide either: ask again.
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            Forwarded::Retry(e)
-        } else {
-            Forwarded::Answer(Err(e))
-        }
+        outcome
     }
 }
 
