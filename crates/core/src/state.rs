@@ -331,6 +331,19 @@ impl State {
         self.apply_checked(env, at, SignatureCheck::Verify)
     }
 
+    /// [`State::apply`] for an entry whose signature the caller has already verified
+    /// strictly (`PublicKey::verify`) under the key its signature's key id names (the
+    /// Raft council's leader does so before proposing: see node/council). Every other
+    /// check runs as usual, including that this key id is the author's registered one
+    /// at this point of the log; so the answer is the one `apply` gives.
+    pub fn apply_preverified(
+        &mut self,
+        env: &Envelope,
+        at: Timestamp,
+    ) -> Result<Applied, Rejection> {
+        self.apply_checked(env, at, SignatureCheck::AlreadyVerified)
+    }
+
     fn apply_checked(
         &mut self,
         env: &Envelope,

@@ -76,6 +76,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/council/append"),
     ("POST", "/v1/council/vote"),
     ("POST", "/v1/council/snapshot"),
+    ("POST", "/v1/council/forward"),
     ("GET", "/v1/replication"),
     ("POST", "/v1/replication/announce"),
 ];
@@ -92,6 +93,8 @@ struct Inner {
     key: KeyPair,
     token_digest: Digest,
     ledger: SharedLedger,
+    /// The ledger's registry view (peer authentication without the ledger's lock).
+    registry: govmesh_store::RegistryView,
     orderer: Arc<dyn Orderer>,
     url: Option<String>,
     origin: String,
@@ -166,6 +169,10 @@ impl AppState {
             path: info.dir.join(crate::datadir::NODE_FILE),
             message: format!("mesh_id: {e}"),
         })?;
+        let registry = ledger
+            .try_lock()
+            .map(|l| l.registry())
+            .map_err(|_| NodeError::Server("the ledger is in use while the node starts".into()))?;
         let seals = Arc::new(crate::seal::SealStore::open(&info.dir)?);
         let witness = if info.node_type == govmesh_core::model::NodeType::ComplianceWitness {
             Some(Arc::new(crate::witness::Witness::open(
@@ -181,6 +188,7 @@ impl AppState {
             info,
             key,
             ledger,
+            registry,
             orderer,
             url,
             log,
@@ -202,6 +210,11 @@ impl AppState {
 
     pub fn ledger(&self) -> &SharedLedger {
         &self.0.ledger
+    }
+
+    /// The node registry as of the ledger's last write, without the ledger's lock.
+    pub fn registry(&self) -> &govmesh_store::RegistryView {
+        &self.0.registry
     }
 
     pub fn orderer(&self) -> &Arc<dyn Orderer> {
@@ -356,6 +369,7 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/council/append", post(crate::council::append))
         .route("/v1/council/vote", post(crate::council::vote))
         .route("/v1/council/snapshot", post(crate::council::snapshot))
+        .route("/v1/council/forward", post(crate::council::forward))
         .route("/v1/replication", get(crate::replicate::replication_view))
         .route("/v1/replication/announce", post(crate::replicate::announce))
         .fallback(no_route)

@@ -7,7 +7,9 @@
 //!
 //! and sends `Govmesh-Node: <node_id>`, `Govmesh-Date: <unix ms>` and
 //! `Govmesh-Signature: <base64 Ed25519 signature>`. The receiver ([`verify`]) checks
-//! that the node is registered and active in its own State with that key, that its
+//! that the node is registered and active in its own registry with that key (the
+//! ledger's [`RegistryView`](govmesh_store::RegistryView), so that a check never
+//! waits for the ledger to finish applying a batch), that its
 //! role is one the endpoint allows, that the date is within [`MAX_SKEW_MS`] of its own
 //! clock, and the signature. `path` is the request target as sent (path plus
 //! `?query` if there is one).
@@ -19,7 +21,7 @@ use base64::engine::general_purpose::STANDARD;
 use govmesh_core::Digest;
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::{NodeStatus, NodeType};
-use govmesh_core::state::State;
+use govmesh_store::Registry;
 
 /// Header naming the sending node.
 pub const NODE_HEADER: &str = "govmesh-node";
@@ -69,24 +71,32 @@ pub fn sign_request_at(
     ]
 }
 
-/// Checks a peer-signed request against this node's State; returns the sender's
+/// Checks a peer-signed request against this node's registry; returns the sender's
 /// node id. 401 when the headers are missing or malformed, the date is stale or the
 /// signature does not verify; 403 when the node is unknown, not active, or its role
 /// is not in `allowed_roles`.
 pub fn verify(
-    state: &State,
+    registry: &Registry,
     headers: &HeaderMap,
     method: &str,
     path: &str,
     body: &[u8],
     allowed_roles: &[NodeType],
 ) -> Result<String, ApiError> {
-    verify_at(state, headers, method, path, body, allowed_roles, now_ms())
+    verify_at(
+        registry,
+        headers,
+        method,
+        path,
+        body,
+        allowed_roles,
+        now_ms(),
+    )
 }
 
 /// As [`verify`] with an explicit "now" (unix milliseconds).
 pub fn verify_at(
-    state: &State,
+    registry: &Registry,
     headers: &HeaderMap,
     method: &str,
     path: &str,
@@ -112,7 +122,7 @@ pub fn verify_at(
         .decode(sig_text)
         .map_err(|e| unauthorized(format!("{SIGNATURE_HEADER} is not base64: {e}")))?;
 
-    let node = state.node(node_id).ok_or_else(|| {
+    let node = registry.node(node_id).ok_or_else(|| {
         forbidden(format!(
             "node {node_id:?} is not registered in this node's log"
         ))
@@ -169,6 +179,7 @@ mod tests {
     use govmesh_core::codex::codex_genesis;
     use govmesh_core::entry::{NodeSpec, Operation, sign_entry};
     use govmesh_core::stamp::Timestamp;
+    use govmesh_core::state::State;
 
     const PATH: &str = "/v1/council/append";
     const T: i64 = 1_800_000_000_000;
@@ -213,7 +224,8 @@ mod tests {
     }
 
     fn check(st: &State, h: &HeaderMap, body: &[u8]) -> Result<String, ApiError> {
-        verify_at(st, h, "POST", PATH, body, &[NodeType::GovernanceHub], T)
+        let r = Registry::of(st);
+        verify_at(&r, h, "POST", PATH, body, &[NodeType::GovernanceHub], T)
     }
 
     #[test]
@@ -281,7 +293,7 @@ mod tests {
         );
         // The same request is fine where witnesses are allowed.
         let ok = verify_at(
-            &st,
+            &Registry::of(&st),
             &h,
             "POST",
             PATH,
@@ -318,7 +330,7 @@ mod tests {
         assert_eq!(e.status, StatusCode::UNAUTHORIZED, "{e}");
         assert!(e.message.contains("does not verify"), "{e}");
         let e = verify_at(
-            &st,
+            &Registry::of(&st),
             &h,
             "POST",
             "/v1/council/vote",
@@ -329,7 +341,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.status, StatusCode::UNAUTHORIZED, "{e}");
         let e = verify_at(
-            &st,
+            &Registry::of(&st),
             &h,
             "PUT",
             PATH,

@@ -914,9 +914,8 @@ pub(crate) async fn announce(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let (from, head, own, from_url) = {
-        let l = app.ledger().lock().await;
         let from = peer_auth::verify(
-            l.state(),
+            &app.registry().current(),
             &headers,
             "POST",
             ANNOUNCE_PATH,
@@ -930,6 +929,7 @@ pub(crate) async fn announce(
         let t = std::str::from_utf8(&body).map_err(|_| {
             ApiError::bad_request("bad_seal", "the announced seal is not UTF-8 text")
         })?;
+        let l = app.ledger().lock().await;
         let from_url = l
             .state()
             .node(&from)

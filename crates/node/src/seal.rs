@@ -6,9 +6,12 @@
 //! `seal_threshold` is met, stores it and announces it (`POST /v1/replication/announce`,
 //! peer-signed) to every other registered node with an address.
 //!
-//! Rounds coalesce: growth during a round is sealed by one more round after it. A round
-//! that falls short of the threshold is retried after [`RETRY_AFTER`] even if the log
-//! does not grow.
+//! Rounds coalesce: growth during a round is sealed by one more round after it, and
+//! rounds start at most every [`MIN_ROUND_SPACING`] (a quiet log's first growth is
+//! sealed at once; under a stream of writes the rounds, each a signature, witness
+//! requests and an announce to every node, do not take the CPU the council needs). A
+//! round that falls short of the threshold is retried after [`RETRY_AFTER`] even if
+//! the log does not grow.
 
 use crate::api::AppState;
 use crate::error::{ApiError, NodeError};
@@ -39,6 +42,8 @@ pub const SEAL_PATH: &str = "/v1/log/seal";
 pub const ANNOUNCE_PATH: &str = "/v1/replication/announce";
 /// A round short of the threshold is tried again after this long.
 pub const RETRY_AFTER: Duration = Duration::from_secs(2);
+/// The least time between the starts of two rounds.
+pub const MIN_ROUND_SPACING: Duration = Duration::from_millis(50);
 /// How often a hub that does not lead checks whether it has become the leader.
 pub const LEADER_POLL: Duration = Duration::from_secs(1);
 /// Cosigning timeout when clause 5.4 names none.
@@ -243,12 +248,18 @@ pub fn start(
         let known: KnownSizes = Arc::default();
         let mut log = app.log_changes();
         let mut retry = false;
+        let mut last_round: Option<tokio::time::Instant> = None;
         loop {
             // Mark the size this round will see: growth during the round wakes the
             // next one at once (coalescing any number of appends into one round).
             log.borrow_and_update();
             let leading = leader();
             if leading {
+                if let Some(t) = last_round {
+                    tokio::time::sleep_until(t + MIN_ROUND_SPACING).await;
+                    log.borrow_and_update();
+                }
+                last_round = Some(tokio::time::Instant::now());
                 match round(&app, &http, &known).await {
                     Ok(_) => retry = false,
                     Err(e) => {

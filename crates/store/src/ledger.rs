@@ -4,6 +4,7 @@
 //! is acknowledged; on open the state is rebuilt from the latest snapshot plus a
 //! replay of the records after it.
 
+use crate::registry::{RegistryView, changes_registry};
 use crate::store::{MAX_PAGE, RecordRow, SnapshotReader, SnapshotSource, Store, StoreError};
 use govmesh_core::dsse::Envelope;
 use govmesh_core::entry::{LogRecord, signature_parts};
@@ -98,6 +99,7 @@ pub struct Ledger {
     /// Set when a failed write could not be undone by reloading from disk.
     poisoned: Option<String>,
     stats: LedgerStats,
+    registry: RegistryView,
 }
 
 /// Cumulative time spent by [`Ledger::append`] and [`Ledger::append_records`], by
@@ -166,7 +168,10 @@ impl Ledger {
         let mut store = Store::open(&dir.join(DB_FILE))?;
         store.set_keep_snapshots(options.keep_snapshots);
         let (state, tree, last_snapshot, report) = load(&store)?;
+        let registry = RegistryView::default();
+        registry.refresh(&state);
         Ok(Ledger {
+            registry,
             store,
             dir: dir.to_owned(),
             state,
@@ -185,6 +190,12 @@ impl Ledger {
 
     pub fn state(&self) -> &State {
         &self.state
+    }
+
+    /// The node registry as of the last write, readable without this ledger (a
+    /// handle that stays current).
+    pub fn registry(&self) -> RegistryView {
+        self.registry.clone()
     }
 
     pub fn tree(&self) -> &MerkleTree {
@@ -289,6 +300,61 @@ impl Ledger {
         Ok(StampedAppend { appended, refused })
     }
 
+    /// Validates and appends entries in order, each at council time
+    /// `max(stamp, last timestamp)`, like [`Ledger::append_stamped`] (an item's
+    /// `bool` says its signature was already verified strictly under the key its key
+    /// id names: [`State::apply_preverified`]), but a refused
+    /// entry does not stop the others: every entry gets its own answer (appended or
+    /// refused, in input order). The accepted entries and the given meta value
+    /// (`marker`, e.g. the Raft council's last applied log id) are stored in ONE
+    /// transaction, so the marker is durable exactly when these entries are. With
+    /// no accepted entry, only the marker is written.
+    pub fn append_stamped_all(
+        &mut self,
+        items: &[(Envelope, Timestamp, bool)],
+        marker: Option<(&str, &[u8])>,
+    ) -> Result<Vec<Result<Appended, Rejection>>, LedgerError> {
+        self.check_usable()?;
+        let mut answers = Vec::with_capacity(items.len());
+        let mut rows = Vec::with_capacity(items.len());
+        let t = Instant::now();
+        for (env, stamp, verified) in items {
+            let at = self
+                .state
+                .last_timestamp()
+                .map_or(*stamp, |last| (*stamp).max(last));
+            let applied = if *verified {
+                self.state.apply_preverified(env, at)
+            } else {
+                self.state.apply(env, at)
+            };
+            match applied {
+                Ok(applied) => {
+                    let record = LogRecord {
+                        index: applied.index,
+                        timestamp: at,
+                        envelope: env.clone(),
+                    };
+                    let row = record_row(&record, &applied);
+                    let leaf_hash = row.leaf_hash;
+                    rows.push(row);
+                    answers.push(Ok(Appended {
+                        record,
+                        applied,
+                        leaf_hash,
+                    }));
+                }
+                Err(r) => answers.push(Err(r)),
+            }
+        }
+        self.stats.apply += t.elapsed();
+        let meta: Vec<(&str, &[u8])> = marker.into_iter().collect();
+        if !rows.is_empty() || !meta.is_empty() {
+            self.write_with_meta(&rows, &meta)?;
+        }
+        Ok(answers)
+    }
+
     /// Applies and stores already-stamped records (replication, import, benchmarks)
     /// in one transaction. If record `k` is refused, records `0..k` are stored and
     /// the error names record `k`'s index.
@@ -318,6 +384,14 @@ impl Ledger {
     /// Commits rows the state has already applied, with a snapshot when one is due;
     /// on failure restores state and tree from disk so memory never runs ahead.
     fn write(&mut self, rows: &[RecordRow]) -> Result<(), StoreError> {
+        self.write_with_meta(rows, &[])
+    }
+
+    fn write_with_meta(
+        &mut self,
+        rows: &[RecordRow],
+        meta: &[(&str, &[u8])],
+    ) -> Result<(), StoreError> {
         let size = self.state.size();
         let interval = self
             .options
@@ -332,7 +406,7 @@ impl Ledger {
             bytes: Cell::new(0),
         };
         let source: Option<&dyn SnapshotSource> = if due { Some(&snap) } else { None };
-        let result = self.store.append(rows, source);
+        let result = self.store.append_with_meta(rows, source, meta);
         let (spent, bytes) = (snap.spent.get(), snap.bytes.get());
         self.stats.snapshot += spent;
         self.stats.commit += t.elapsed().saturating_sub(spent);
@@ -342,6 +416,9 @@ impl Ledger {
         }
         for r in rows {
             self.tree.push(r.leaf_hash);
+        }
+        if rows.iter().any(|r| changes_registry(&r.kind)) {
+            self.registry.refresh(&self.state);
         }
         if due {
             self.last_snapshot = size;
@@ -358,6 +435,7 @@ impl Ledger {
                 self.state = state;
                 self.tree = tree;
                 self.last_snapshot = last_snapshot;
+                self.registry.refresh(&self.state);
             }
             Err(e) => self.poisoned = Some(e.to_string()),
         }

@@ -6,14 +6,18 @@
 //! - [`Ledger`] is what a node uses: the store plus the [`State`](govmesh_core::state::State)
 //!   and [`MerkleTree`](govmesh_core::merkle::MerkleTree) rebuilt from it, appending
 //!   entries through the state machine and durably before returning.
+//! - [`RegistryView`] is the node registry as of the ledger's last write, readable
+//!   without the ledger's lock.
 //! - [`raft::RaftStore`] is the Raft council's log, vote and snapshot metadata (`raft.db`).
 #![forbid(unsafe_code)]
 
 mod ledger;
 pub mod raft;
+mod registry;
 mod store;
 
 pub use ledger::{
     Appended, DB_FILE, Ledger, LedgerError, LedgerOptions, LedgerStats, OpenReport, StampedAppend,
 };
+pub use registry::{RegisteredNode, Registry, RegistryView};
 pub use store::{LOCK_FILE, MAX_PAGE, RecordRow, SCHEMA_VERSION, Snapshot, Store, StoreError};

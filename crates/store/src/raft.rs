@@ -278,6 +278,37 @@ impl RaftStore {
     pub fn set(&mut self, key: &str, value: &[u8]) -> Result<(), RaftStoreError> {
         self.set_many(&[(key, value)])
     }
+
+    /// Sets one named value without waiting for the disk (`synchronous=OFF` for this
+    /// one write): it survives the process crashing, and a power loss may take it
+    /// back to an older value. For hints that can be recovered otherwise (the Raft
+    /// committed id, which the leader tells again), written on every commit.
+    pub fn set_unsynced(&mut self, key: &str, value: &[u8]) -> Result<(), RaftStoreError> {
+        let path = self.path.clone();
+        let e = |action| {
+            let path = path.clone();
+            move |source| RaftStoreError::Sqlite {
+                path,
+                action,
+                source,
+            }
+        };
+        self.conn
+            .pragma_update(None, "synchronous", "OFF")
+            .map_err(e("setting synchronous=OFF"))?;
+        let written = self
+            .conn
+            .execute(
+                "INSERT OR REPLACE INTO raft_meta (key, value) VALUES (?1, ?2)",
+                params![key, value],
+            )
+            .map_err(e("writing a Raft value"));
+        // Back to FULL whatever happened: every other write must be durable.
+        self.conn
+            .pragma_update(None, "synchronous", "FULL")
+            .map_err(e("setting synchronous=FULL"))?;
+        written.map(|_| ())
+    }
 }
 
 #[cfg(test)]

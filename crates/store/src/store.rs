@@ -486,6 +486,21 @@ impl Store {
         rows: &[RecordRow],
         snapshot: Option<&dyn SnapshotSource>,
     ) -> Result<(), StoreError> {
+        self.append_with_meta(rows, snapshot, &[])
+    }
+
+    /// Like [`Store::append`], and also sets the given meta values in the same
+    /// transaction (so they are durable exactly when the rows are). Keys the store
+    /// owns are refused.
+    pub fn append_with_meta(
+        &mut self,
+        rows: &[RecordRow],
+        snapshot: Option<&dyn SnapshotSource>,
+        meta: &[(&str, &[u8])],
+    ) -> Result<(), StoreError> {
+        if let Some((key, _)) = meta.iter().find(|(k, _)| *k == SCHEMA_VERSION_KEY) {
+            return Err(StoreError::ReservedKey((*key).to_owned()));
+        }
         for (k, row) in rows.iter().enumerate() {
             let expected = self.len + k as u64;
             if row.index != expected {
@@ -539,6 +554,13 @@ impl Store {
                     reason: format!("serializing it failed: {source}"),
                 },
             })?;
+        }
+        for (key, value) in meta {
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                params![key, value],
+            )
+            .map_err(e("writing a meta value"))?;
         }
         tx.commit().map_err(e("committing an append"))?;
         self.len = new_len;

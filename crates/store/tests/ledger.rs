@@ -248,3 +248,54 @@ fn an_unusable_snapshot_falls_back_to_a_full_replay() {
     assert_eq!(report.replayed, 12);
     assert_eq!((state_json(&l), l.root()), (state, root));
 }
+
+#[test]
+fn the_registry_view_follows_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let gen_ = LogGen::new(5, 3);
+    let mut l = Ledger::open(dir.path()).unwrap();
+    let view = l.registry();
+    assert!(view.current().node(&gen_.hub_id(0)).is_none());
+    fill(&mut l, &gen_, 1);
+    // The handle taken before the genesis sees the founders after it.
+    let r = view.current();
+    let hub = r.node(&gen_.hub_id(0)).expect("a founder is registered");
+    assert_eq!(hub.node_type, govmesh_core::model::NodeType::GovernanceHub);
+    assert_eq!(r.key(&hub.public_key.keyid()), Some(&hub.public_key));
+    assert_eq!(r.size(), 1);
+    drop(l);
+    let l = Ledger::open(dir.path()).unwrap();
+    assert!(l.registry().current().node(&gen_.hub_id(4)).is_some());
+}
+
+#[test]
+fn a_preverified_entry_gets_the_answer_a_full_check_gives() {
+    let gen_ = LogGen::new(5, 3);
+    let good = gen_.entry(1);
+    // The same signature claiming another founder's key id.
+    let mut wrong_key = good.clone();
+    wrong_key.signatures[0].keyid = gen_.entry(2).signatures[0].keyid.clone();
+    assert_ne!(wrong_key.signatures[0].keyid, good.signatures[0].keyid);
+    let mut answers = Vec::new();
+    for verified in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = Ledger::open(dir.path()).unwrap();
+        fill(&mut l, &gen_, 1);
+        let items = vec![
+            (wrong_key.clone(), gen_.time(1), verified),
+            (good.clone(), gen_.time(1), verified),
+        ];
+        let got = l.append_stamped_all(&items, None).unwrap();
+        answers.push(
+            got.into_iter()
+                .map(|a| a.map(|a| a.record.index).map_err(|r| (r.code, r.message)))
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert!(
+        matches!(&answers[0][0], Err((RejectCode::UnknownSigner, _))),
+        "{answers:?}"
+    );
+    assert_eq!(answers[0][1], Ok(1));
+}

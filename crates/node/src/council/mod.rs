@@ -18,6 +18,7 @@
 //! a leader with no human step. Raft node ids are the first 8 bytes of
 //! SHA-256(node_id); the registry node id travels with each member ([`HubNode`]).
 
+mod forward;
 mod network;
 mod storage;
 
@@ -32,7 +33,7 @@ use govmesh_core::Digest;
 use govmesh_core::dsse::Envelope;
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::{NodeStatus, NodeType};
-use govmesh_core::state::{RejectCode, Rejection};
+use govmesh_core::state::Rejection;
 use govmesh_store::Ledger;
 use govmesh_store::raft::RaftStore;
 use openraft::error::{ClientWriteError, InitializeError, RaftError};
@@ -44,7 +45,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub(crate) use network::{append, snapshot, vote};
+pub use forward::{FORWARD_MAX_ENTRIES, FORWARD_PATH, ForwardOutcome};
+pub(crate) use network::{append, forward, snapshot, vote};
 
 /// A council member as Raft knows it: the registry node id and its URL.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,11 +55,52 @@ pub struct HubNode {
     pub addr: String,
 }
 
-/// The Raft application data: a signed entry and the leader's stamp.
+/// A signed entry and the leader's stamp.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct CouncilRequest {
+pub struct CouncilItem {
     pub envelope: Envelope,
     pub stamp_ms: i64,
+    /// The proposing leader verified the signature strictly under the registered key
+    /// its key id names, before proposing; every hub's state machine then checks
+    /// only that this key id is the author's at this point of the log
+    /// (`State::apply_preverified`), which gives the answer a full check gives. False
+    /// (and absent in older `raft.db` files) means the state machine verifies.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub signature_verified: bool,
+}
+
+/// Whether `envelope`'s one signature verifies strictly (`PublicKey::verify`) under
+/// the registered key its key id names. False when it cannot say (an unknown key id:
+/// e.g. a node registered in a batch still in flight); the state machine then
+/// verifies it itself, and refuses what fails.
+fn signature_verifies(registry: &govmesh_store::Registry, envelope: &Envelope) -> bool {
+    let Ok((keyid, signed, sig)) = govmesh_core::entry::signature_parts(envelope) else {
+        return false;
+    };
+    registry
+        .key(&keyid)
+        .is_some_and(|key| key.verify(&signed, &sig).is_ok())
+}
+
+/// The Raft application data. The leader proposes a `Batch` (group commit: the
+/// submissions that arrived while earlier writes were in flight, one Raft entry);
+/// `Single` is the older one-entry form, still read from existing `raft.db` files
+/// (`{"envelope", "stamp_ms"}`; a batch is `{"batch": [...]}`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CouncilRequest {
+    Batch { batch: Vec<CouncilItem> },
+    Single(CouncilItem),
+}
+
+impl CouncilRequest {
+    /// The entries this Raft entry carries, in order.
+    pub fn items(&self) -> &[CouncilItem] {
+        match self {
+            CouncilRequest::Batch { batch } => batch,
+            CouncilRequest::Single(item) => std::slice::from_ref(item),
+        }
+    }
 }
 
 /// What applying a Raft entry answered.
@@ -67,6 +110,8 @@ pub enum CouncilAnswer {
     Rejected(Rejection),
     /// Blank and membership entries.
     Nothing,
+    /// A batch entry: one answer (`Committed` or `Rejected`) per envelope, in order.
+    Batch(Vec<CouncilAnswer>),
 }
 
 openraft::declare_raft_types!(
@@ -101,6 +146,117 @@ struct CouncilFile {
     snapshot_every: Option<u64>,
     keep_logs: Option<u64>,
     submit_timeout_ms: Option<u64>,
+}
+
+/// Group commit: at most this many envelopes, and about this many bytes, per Raft
+/// entry.
+const BATCH_MAX_ENTRIES: usize = 256;
+const BATCH_MAX_BYTES: usize = 1 << 20;
+/// Batches proposed to Raft and not yet answered, at most (submissions arriving
+/// meanwhile wait and form the next batch).
+const BATCH_IN_FLIGHT: usize = 2;
+
+/// A submission waiting for its batch to be committed and applied.
+struct Pending {
+    envelope: Envelope,
+    signature_verified: bool,
+    reply: tokio::sync::oneshot::Sender<Proposed>,
+}
+
+/// What proposing a batch answered for one of its envelopes.
+enum Proposed {
+    Answer(CouncilAnswer),
+    /// This hub does not lead: the leader it knows of, if any.
+    NotLeader(Option<HubNode>),
+    Failed(String),
+    Stopped,
+}
+
+/// About how many bytes an envelope takes in a Raft entry.
+fn envelope_bytes(e: &Envelope) -> usize {
+    64 + e.payload_type.len()
+        + e.payload.len()
+        + e.signatures
+            .iter()
+            .map(|s| 32 + s.keyid.len() + s.sig.len())
+            .sum::<usize>()
+}
+
+/// Collects submissions into batches and proposes each batch as one Raft entry
+/// (at most [`BATCH_IN_FLIGHT`] at a time); routes each envelope's answer back to
+/// its submitter. Ends when every sender is gone.
+async fn batch_loop(raft: Raft<TypeConfig>, mut rx: tokio::sync::mpsc::UnboundedReceiver<Pending>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(BATCH_IN_FLIGHT));
+    while let Some(first) = rx.recv().await {
+        // Wait for a free slot first: what arrives meanwhile joins this batch.
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let mut bytes = envelope_bytes(&first.envelope);
+        let mut batch = vec![first];
+        while batch.len() < BATCH_MAX_ENTRIES {
+            let Ok(next) = rx.try_recv() else { break };
+            bytes += envelope_bytes(&next.envelope);
+            batch.push(next);
+            if bytes >= BATCH_MAX_BYTES {
+                break;
+            }
+        }
+        let raft = raft.clone();
+        tokio::spawn(async move {
+            let stamp_ms = now().millis();
+            let (items, replies): (Vec<CouncilItem>, Vec<_>) = batch
+                .into_iter()
+                .map(|p| {
+                    (
+                        CouncilItem {
+                            envelope: p.envelope,
+                            stamp_ms,
+                            signature_verified: p.signature_verified,
+                        },
+                        p.reply,
+                    )
+                })
+                .unzip();
+            let n = items.len();
+            let written = raft
+                .client_write(CouncilRequest::Batch { batch: items })
+                .await;
+            drop(permit);
+            match written {
+                Ok(resp) => {
+                    let answers = match resp.data {
+                        CouncilAnswer::Batch(a) if a.len() == n => a,
+                        other => {
+                            let m = format!("the council answered a batch of {n} with {other:?}");
+                            for r in replies {
+                                let _ = r.send(Proposed::Failed(m.clone()));
+                            }
+                            return;
+                        }
+                    };
+                    for (r, a) in replies.into_iter().zip(answers) {
+                        let _ = r.send(Proposed::Answer(a));
+                    }
+                }
+                Err(e) => {
+                    for r in replies {
+                        let p = match &e {
+                            RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => {
+                                Proposed::NotLeader(f.leader_node.clone())
+                            }
+                            RaftError::APIError(e) => Proposed::Failed(e.to_string()),
+                            RaftError::Fatal(e) => {
+                                tracing::warn!(error = %e, "Raft stopped");
+                                Proposed::Stopped
+                            }
+                        };
+                        let _ = r.send(p);
+                    }
+                }
+            }
+        });
+    }
 }
 
 /// How far (in Raft entries) a new hub may trail the leader and still be made a
@@ -214,12 +370,17 @@ pub struct Council {
     node_id: String,
     ledger: SharedLedger,
     log: LogNotify,
-    http: reqwest::Client,
     settings: CouncilSettings,
     sm_alive: Arc<()>,
     /// This hub's URL (the leader's own address when the registry has none).
     url: Option<String>,
     stopping: std::sync::atomic::AtomicBool,
+    /// Submissions to the group-commit loop ([`batch_loop`]).
+    proposals: tokio::sync::mpsc::UnboundedSender<Pending>,
+    /// The ledger's registry, for the signature check before proposing.
+    registry: govmesh_store::RegistryView,
+    /// Entries to forward to the leader, in batches ([`forward::forward_loop`]).
+    forwards: tokio::sync::mpsc::UnboundedSender<forward::ForwardJob>,
 }
 
 /// The active governance_hub nodes of the registry that have a `network_address` (a
@@ -311,13 +472,20 @@ impl Council {
         let raft = Raft::new(id, config, net, logs, sm)
             .await
             .map_err(|e| NodeError::Server(format!("starting Raft: {e}")))?;
+        let (proposals, queue) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(batch_loop(raft.clone(), queue));
+        let registry = ledger.lock().await.registry();
+        let (forwards, to_forward) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(forward::forward_loop(http.clone(), key.clone(), to_forward));
         let council = Arc::new(Council {
+            proposals,
+            registry,
+            forwards,
             raft,
             id,
             node_id: info.node_id.clone(),
             ledger,
             log,
-            http,
             settings,
             sm_alive: alive,
             url: url.clone(),
@@ -505,12 +673,29 @@ impl Council {
     async fn submit_inner(&self, envelope: Envelope) -> Result<Committed, SubmitError> {
         let deadline = tokio::time::Instant::now() + self.settings.submit_timeout;
         let mut pause = Duration::from_millis(20);
+        // Checked once, here, on the leader (in parallel across requests) rather than
+        // by every hub's state machine, one entry after another.
+        let mut signature_verified = None;
         loop {
-            let req = CouncilRequest {
-                envelope: envelope.clone(),
-                stamp_ms: now().millis(),
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let verified = match signature_verified {
+                Some(v) => v,
+                None if self.is_leader() => {
+                    let v = signature_verifies(&self.registry.current(), &envelope);
+                    signature_verified = Some(v);
+                    v
+                }
+                None => false,
             };
-            let written = tokio::time::timeout_at(deadline, self.raft.client_write(req)).await;
+            let queued = self.proposals.send(Pending {
+                envelope: envelope.clone(),
+                signature_verified: verified,
+                reply,
+            });
+            if queued.is_err() {
+                return Err(SubmitError::Stopped);
+            }
+            let written = tokio::time::timeout_at(deadline, answer).await;
             let Ok(written) = written else {
                 return Err(unavailable(
                     "not_committed",
@@ -523,21 +708,19 @@ impl Council {
                 ));
             };
             let leader = match written {
-                Ok(resp) => {
-                    return match resp.data {
+                Ok(Proposed::Answer(a)) => {
+                    return match a {
                         CouncilAnswer::Committed(c) => Ok(c),
                         CouncilAnswer::Rejected(r) => Err(SubmitError::Rejected(r)),
-                        CouncilAnswer::Nothing => {
+                        CouncilAnswer::Nothing | CouncilAnswer::Batch(_) => {
                             Err(SubmitError::Storage("the council applied no entry".into()))
                         }
                     };
                 }
-                Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => f.leader_node,
-                Err(RaftError::APIError(e)) => return Err(SubmitError::Storage(e.to_string())),
-                Err(RaftError::Fatal(e)) => {
-                    tracing::warn!(error = %e, "Raft stopped");
-                    return Err(SubmitError::Stopped);
-                }
+                Ok(Proposed::NotLeader(leader)) => leader,
+                Ok(Proposed::Failed(e)) => return Err(SubmitError::Storage(e)),
+                // The loop is gone (the council stopped).
+                Ok(Proposed::Stopped) | Err(_) => return Err(SubmitError::Stopped),
             };
             if let Some(node) = leader.filter(|n| n.node_id != self.node_id && !n.addr.is_empty()) {
                 match self.forward(&node, &envelope, deadline).await {
@@ -567,83 +750,43 @@ impl Council {
         }
     }
 
-    /// Sends the entry to the leader's `POST /v1/entries`; on success waits (briefly)
-    /// until this hub's ledger holds it too, so the client reads its own write here.
+    /// Sends the entry to the leader (batched with others: crate::council::forward);
+    /// on success waits (briefly) until this hub's ledger holds it too, so the client
+    /// reads its own write here.
     async fn forward(
         &self,
         leader: &HubNode,
         envelope: &Envelope,
         deadline: tokio::time::Instant,
     ) -> Forwarded {
-        let url = format!("{}/v1/entries", leader.addr.trim_end_matches('/'));
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         // One attempt may not take the whole budget: a leader that is cut off may
         // hold the connection without answering.
         let attempt = left
             .min(Duration::from_secs(5).max(self.settings.submit_timeout / 3))
             .max(Duration::from_secs(1));
-        let sent = self
-            .http
-            .post(&url)
-            .timeout(attempt)
-            .json(envelope)
-            .send()
-            .await;
-        let resp = match sent {
-            Ok(r) => r,
-            Err(e) => {
-                return Forwarded::Retry(unavailable(
-                    "leader_unreachable",
-                    format!(
-                        "forwarding to the council's leader {url} failed ({e}); the entry may \
-                         or may not have been committed: check the log before submitting it again"
-                    ),
-                ));
-            }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = forward::ForwardJob {
+            leader: leader.clone(),
+            envelope: envelope.clone(),
+            attempt,
+            reply,
         };
-        let status = resp.status();
-        let body: Value = match resp.json().await {
-            Ok(b) => b,
-            Err(e) => {
-                return Forwarded::Retry(unavailable(
-                    "leader_unreachable",
-                    format!("the leader's answer from {url} is unreadable ({e}); check the log"),
-                ));
-            }
-        };
-        if status.is_success() {
-            let c: Committed = match serde_json::from_value(body) {
-                Ok(c) => c,
-                Err(e) => {
-                    return Forwarded::Answer(Err(SubmitError::Storage(format!(
-                        "the leader's answer from {url}: {e}"
-                    ))));
-                }
-            };
+        if self.forwards.send(job).is_err() {
+            return Forwarded::Answer(Err(SubmitError::Stopped));
+        }
+        let outcome = answer
+            .await
+            .unwrap_or(Forwarded::Answer(Err(SubmitError::Stopped)));
+        if let Forwarded::Answer(Ok(c)) = &outcome {
             let mut rx = self.log.subscribe();
             let want = c.index + 1;
             let wait = tokio::time::timeout(Duration::from_secs(5), rx.wait_for(|s| *s >= want));
             if wait.await.is_err() {
                 tracing::warn!(index = c.index, "forwarded entry not applied here yet");
             }
-            return Forwarded::Answer(Ok(c));
         }
-        let code = body["error"]["code"].as_str().unwrap_or("").to_owned();
-        let message = body["error"]["message"].as_str().unwrap_or("").to_owned();
-        if let Ok(code) = serde_json::from_value::<RejectCode>(Value::String(code.clone())) {
-            return Forwarded::Answer(Err(SubmitError::Rejected(Rejection { code, message })));
-        }
-        let e = SubmitError::Forwarded {
-            status: status.as_u16(),
-            code,
-            message: format!("(from the council's leader) {message}"),
-        };
-        // The hub we took for the leader could not decide either: ask again.
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            Forwarded::Retry(e)
-        } else {
-            Forwarded::Answer(Err(e))
-        }
+        outcome
     }
 }
 
@@ -756,4 +899,56 @@ pub(crate) async fn council_view(State(app): State<AppState>) -> Result<Json<Val
         )
     })?;
     Ok(Json(c.view()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use govmesh_core::codex::codex_genesis;
+    use govmesh_core::entry::{NodeSpec, Operation, sign_entry};
+    use govmesh_core::stamp::Timestamp;
+
+    /// The leader marks an entry verified only when its signature verifies under the
+    /// registered key its key id names.
+    #[test]
+    fn only_a_good_signature_under_a_registered_key_is_marked_verified() {
+        let hub = KeyPair::from_seed([31; 32]);
+        let stranger = KeyPair::from_seed([32; 32]);
+        let spec = NodeSpec {
+            node_id: hub.node_id().to_owned(),
+            node_type: NodeType::GovernanceHub,
+            public_key: hub.public(),
+            network_address: None,
+            display_name: None,
+            node_policy_capabilities: vec![],
+        };
+        let mut st = govmesh_core::state::State::new();
+        st.apply(
+            &sign_entry(&hub, Operation::Genesis(codex_genesis("m", vec![spec]))),
+            Timestamp::from_millis(1_800_000_000_000),
+        )
+        .unwrap();
+        let registry = govmesh_store::Registry::of(&st);
+        let op = || {
+            Operation::DefineDomain(
+                serde_json::from_value(json!({
+                    "domain_id": "8a1f3c2e-0b4d-4e5f-9a6b-7c8d9e0f1a2b", "name": "d",
+                    "admin_node_id": hub.node_id(), "member_nodes": [hub.node_id()],
+                }))
+                .unwrap(),
+            )
+        };
+        let good = sign_entry(&hub, op());
+        assert!(signature_verifies(&registry, &good));
+        // Signed by a key nobody registered.
+        assert!(!signature_verifies(&registry, &sign_entry(&stranger, op())));
+        // A stranger's signature claiming the hub's key id.
+        let mut forged = sign_entry(&stranger, op());
+        forged.signatures[0].keyid = good.signatures[0].keyid.clone();
+        assert!(!signature_verifies(&registry, &forged));
+        // Two signatures: not a log entry.
+        let mut two = good.clone();
+        two.signatures.push(good.signatures[0].clone());
+        assert!(!signature_verifies(&registry, &two));
+    }
 }

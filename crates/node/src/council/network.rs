@@ -1,7 +1,8 @@
 //! Raft RPCs between hubs over HTTP: the client side ([`Network`], one [`HubClient`]
 //! per target hub, reqwest, each request peer-signed with this hub's key) and the
 //! server side (`POST /v1/council/{append,vote,snapshot}`: peer-verified against the
-//! registry, governance_hub only, then handed to openraft). The body is the openraft
+//! registry, governance_hub only, then handed to openraft; and `POST
+//! /v1/council/forward`, entries forwarded by another hub: crate::council::forward). The body is the openraft
 //! request as JSON; the answer is openraft's `Result` as JSON.
 
 use super::{HubNode, TypeConfig};
@@ -214,9 +215,9 @@ async fn accept<T: DeserializeOwned>(
         .map_or(uri.path(), |p| p.as_str())
         .to_owned();
     {
-        let l = app.ledger().lock().await;
+        let registry = app.registry().current();
         peer_auth::verify(
-            l.state(),
+            &registry,
             headers,
             "POST",
             &path,
@@ -261,6 +262,32 @@ pub(crate) async fn append(
     let (c, req): (_, AppendEntriesRequest<TypeConfig>) =
         accept(&app, &headers, &uri, &body).await?;
     answer(&c.raft().append_entries(req).await)
+}
+
+/// `POST /v1/council/forward`: entries another hub forwards to this one as the
+/// leader (crate::council::forward): a JSON array of envelopes, at most
+/// [`super::FORWARD_MAX_ENTRIES`]; the answer is one outcome per envelope, in order.
+pub(crate) async fn forward(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let body = read_body(body).await?;
+    let (c, envelopes): (_, Vec<govmesh_core::dsse::Envelope>) =
+        accept(&app, &headers, &uri, &body).await?;
+    if envelopes.len() > super::FORWARD_MAX_ENTRIES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_entries",
+            format!(
+                "{} entries forwarded at once; at most {} are taken",
+                envelopes.len(),
+                super::FORWARD_MAX_ENTRIES
+            ),
+        ));
+    }
+    answer(&c.take_forwarded(envelopes).await)
 }
 
 pub(crate) async fn vote(

@@ -1,16 +1,22 @@
 //! The council's openraft storage: [`LogStore`] keeps the Raft log, vote and
 //! committed/purged ids in `raft.db` (govmesh_store::raft); [`StateMachine`] is the
-//! node's Ledger. Applying a committed `{envelope, stamp_ms}` is
-//! `Ledger::append(envelope, max(stamp, last_timestamp))`; a state-machine rejection
-//! is a deterministic no-op whose answer goes back to the client. The last applied
-//! log id and membership are stored in `raft.db` after each batch (a run of entries is
-//! one ledger transaction, `Ledger::append_stamped`), and also before
-//! any ledger append that follows a refused entry. The ledger commits each entry
-//! first, so a crash in between re-applies only (a) entries the ledger already holds,
-//! which the state machine refuses as replays (the same envelope hash), and (b)
-//! refused entries against the very state that refused them (nothing was appended
-//! after them), which refuses them again: nothing is lost, nothing is applied twice,
-//! and no hub's answer can differ from another's. A snapshot is the
+//! node's Ledger. A Raft application entry carries a batch of `{envelope, stamp_ms}`
+//! (group commit; older `raft.db` files hold single ones); applying it is
+//! `Ledger::append(envelope, max(stamp, last_timestamp))` for each envelope in
+//! order, and a refusal is a deterministic no-op for that envelope only: its answer
+//! goes back to its client and the rest of the batch is applied. A run of
+//! application entries is ONE ledger transaction (`Ledger::append_stamped_all`),
+//! and that same transaction records the run's last log id and the membership as
+//! applied (ledger meta key [`LEDGER_APPLIED`]). `raft.db` records the applied id
+//! and membership only when an apply call ends with a blank or membership entry.
+//! At open, the newer of the two records counts. So the ledger's state after a
+//! crash is exactly the result of applying the log up to the applied id that is
+//! read back (the marker is durable exactly when the entries it covers are, and
+//! raft.db's is written only after the ledger's transaction): Raft re-applies only
+//! entries whose effects were never stored, against the very state they were first
+//! applied to, which gives the same answers as on every other hub (no entry is lost
+//! or applied twice, and a refused entry cannot become accepted because entries
+//! after it were stored). A snapshot is the
 //! governance log's records; installing one appends the records this hub lacks
 //! through `Ledger::append_records` (which verifies and replays each).
 
@@ -42,6 +48,9 @@ const APPLIED: &str = "applied";
 const MEMBERSHIP: &str = "membership";
 const SNAPSHOT_META: &str = "snapshot_meta";
 const SNAPSHOT_SIZE: &str = "snapshot_size";
+/// The ledger's meta key holding the council's `(last applied log id, membership)`,
+/// written in the same transaction as the entries it covers.
+pub(crate) const LEDGER_APPLIED: &str = "council_applied";
 
 fn any(e: impl std::fmt::Display) -> AnyError {
     AnyError::error(e.to_string())
@@ -80,11 +89,116 @@ fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, String> {
 #[derive(Clone)]
 pub struct LogStore {
     db: SharedRaftStore,
+    recent: Arc<Mutex<Recent>>,
+    /// When the committed id was last written.
+    committed_written: Arc<Mutex<Option<std::time::Instant>>>,
 }
+
+/// The least time between two writes of the committed id.
+const COMMITTED_WRITE_SPACING: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl LogStore {
     pub(crate) fn new(db: SharedRaftStore) -> LogStore {
-        LogStore { db }
+        LogStore {
+            db,
+            recent: Arc::default(),
+            committed_written: Arc::default(),
+        }
+    }
+
+    fn recent(&self) -> std::sync::MutexGuard<'_, Recent> {
+        self.recent.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The last entries appended to the log, as they were appended (a contiguous run
+/// ending with the log's last entry, or nothing), so that the leader sends the
+/// entries it just wrote to the other hubs without reading and parsing them back
+/// from raft.db. At most [`RECENT_ENVELOPES`] envelopes' worth.
+#[derive(Default)]
+struct Recent {
+    entries: std::collections::VecDeque<Entry<TypeConfig>>,
+    envelopes: usize,
+}
+
+const RECENT_ENVELOPES: usize = 8192;
+
+fn envelopes_in(e: &Entry<TypeConfig>) -> usize {
+    match &e.payload {
+        EntryPayload::Normal(r) => r.items().len().max(1),
+        _ => 1,
+    }
+}
+
+impl Recent {
+    fn first(&self) -> Option<u64> {
+        self.entries.front().map(|e| e.log_id.index)
+    }
+
+    /// After `entries` were stored (each following the previous one).
+    fn appended(&mut self, entries: Vec<Entry<TypeConfig>>) {
+        for e in entries {
+            let i = e.log_id.index;
+            match self.entries.back().map(|b| b.log_id.index) {
+                Some(last) if i == last + 1 => {}
+                // A replacement from `i` on (a new leader's entries).
+                Some(_) if self.first().is_some_and(|f| i > f) && i <= self.last_or(0) => {
+                    self.truncated(i)
+                }
+                Some(_) => self.clear(),
+                None => {}
+            }
+            self.envelopes += envelopes_in(&e);
+            self.entries.push_back(e);
+        }
+        while self.envelopes > RECENT_ENVELOPES && self.entries.len() > 1 {
+            if let Some(e) = self.entries.pop_front() {
+                self.envelopes -= envelopes_in(&e);
+            }
+        }
+    }
+
+    fn last_or(&self, default: u64) -> u64 {
+        self.entries.back().map_or(default, |e| e.log_id.index)
+    }
+
+    /// After the entries from `index` on were removed.
+    fn truncated(&mut self, index: u64) {
+        while self.entries.back().is_some_and(|e| e.log_id.index >= index) {
+            if let Some(e) = self.entries.pop_back() {
+                self.envelopes -= envelopes_in(&e);
+            }
+        }
+    }
+
+    /// After the entries up to `index` were purged.
+    fn purged(&mut self, index: u64) {
+        while self
+            .entries
+            .front()
+            .is_some_and(|e| e.log_id.index <= index)
+        {
+            if let Some(e) = self.entries.pop_front() {
+                self.envelopes -= envelopes_in(&e);
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.envelopes = 0;
+    }
+
+    /// Entries `start..end` if they are all here (`end` may lie past the last entry:
+    /// the log holds nothing after it).
+    fn get(&self, start: u64, end: u64) -> Option<Vec<Entry<TypeConfig>>> {
+        let first = self.first()?;
+        if start < first || start >= end {
+            return None;
+        }
+        let skip = (start - first) as usize;
+        let take = (end - start).min(self.entries.len() as u64) as usize;
+        Some(self.entries.iter().skip(skip).take(take).cloned().collect())
     }
 }
 
@@ -108,6 +222,9 @@ impl RaftLogReader<TypeConfig> for LogStore {
         range: RB,
     ) -> SResult<Vec<Entry<TypeConfig>>> {
         let (start, end) = bounds(&range);
+        if let Some(hit) = self.recent().get(start, end) {
+            return Ok(hit);
+        }
         with_db(&self.db, move |db| {
             let rows = db.entries(start, end).map_err(|e| e.to_string())?;
             rows.iter()
@@ -165,9 +282,25 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> SResult<()> {
+        // Every commit calls this on every hub. The committed id is a hint (any id
+        // that was committed is safe to apply after a restart, and the leader tells
+        // the current one again), so it is written at most every
+        // COMMITTED_WRITE_SPACING, and without waiting for the disk.
+        {
+            let mut last = self
+                .committed_written
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let now = std::time::Instant::now();
+            if last.is_some_and(|t| now.duration_since(t) < COMMITTED_WRITE_SPACING) {
+                return Ok(());
+            }
+            *last = Some(now);
+        }
         let bytes = to_json(&committed).map_err(|e| StorageIOError::write(any(e)))?;
         with_db(&self.db, move |db| {
-            db.set(COMMITTED, &bytes).map_err(|e| e.to_string())
+            db.set_unsynced(COMMITTED, &bytes)
+                .map_err(|e| e.to_string())
         })
         .await
         .map_err(|e| StorageIOError::write(any(e)).into())
@@ -186,13 +319,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry<TypeConfig>> + Send,
         I::IntoIter: Send,
     {
+        let entries: Vec<Entry<TypeConfig>> = entries.into_iter().collect();
         let rows = entries
-            .into_iter()
+            .iter()
             .map(|e| {
                 Ok(RaftEntry {
                     index: e.log_id.index,
                     term: e.log_id.leader_id.term,
-                    data: to_json(&e)?,
+                    data: to_json(e)?,
                 })
             })
             .collect::<Result<Vec<_>, String>>()
@@ -201,6 +335,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             db.append(&rows).map_err(|e| e.to_string())
         })
         .await;
+        match &r {
+            Ok(()) => self.recent().appended(entries),
+            // What is stored is unknown: read from raft.db from now on.
+            Err(_) => self.recent().clear(),
+        }
         match r {
             Ok(()) => {
                 callback.log_io_completed(Ok(()));
@@ -214,21 +353,29 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> SResult<()> {
-        with_db(&self.db, move |db| {
+        let r = with_db(&self.db, move |db| {
             db.truncate_from(log_id.index).map_err(|e| e.to_string())
         })
-        .await
-        .map_err(|e| StorageIOError::write_logs(any(e)).into())
+        .await;
+        match &r {
+            Ok(()) => self.recent().truncated(log_id.index),
+            Err(_) => self.recent().clear(),
+        }
+        r.map_err(|e| StorageIOError::write_logs(any(e)).into())
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> SResult<()> {
         let bytes = to_json(&log_id).map_err(|e| StorageIOError::write_logs(any(e)))?;
-        with_db(&self.db, move |db| {
+        let r = with_db(&self.db, move |db| {
             db.purge_upto(log_id.index, &bytes)
                 .map_err(|e| e.to_string())
         })
-        .await
-        .map_err(|e| StorageIOError::write_logs(any(e)).into())
+        .await;
+        match &r {
+            Ok(()) => self.recent().purged(log_id.index),
+            Err(_) => self.recent().clear(),
+        }
+        r.map_err(|e| StorageIOError::write_logs(any(e)).into())
     }
 }
 
@@ -258,7 +405,7 @@ impl StateMachine {
         log: LogNotify,
         alive: Arc<()>,
     ) -> Result<StateMachine, String> {
-        let (applied, membership) = {
+        let (mut applied, mut membership) = {
             let g = db
                 .lock()
                 .map_err(|_| "the Raft database lock is poisoned")?;
@@ -267,6 +414,23 @@ impl StateMachine {
                 get_json(&g, MEMBERSHIP)?.unwrap_or_default(),
             )
         };
+        // The ledger's own record of what it applied is newer when raft.db was not
+        // written after the ledger's last transaction (see the module comment).
+        let marker = {
+            let l = ledger
+                .try_lock()
+                .map_err(|_| "the ledger is in use while the council opens")?;
+            l.meta_get(LEDGER_APPLIED).map_err(|e| e.to_string())?
+        };
+        if let Some(bytes) = marker {
+            type Marker = (Option<LogId<NodeId>>, StoredMembership<NodeId, HubNode>);
+            let (a, m): Marker = serde_json::from_slice(&bytes)
+                .map_err(|e| format!("the ledger's {LEDGER_APPLIED:?} is unreadable: {e}"))?;
+            if a.map(|l| l.index) > applied.map(|l| l.index) {
+                applied = a;
+                membership = m;
+            }
+        }
         Ok(StateMachine {
             ledger,
             db,
@@ -286,20 +450,6 @@ impl StateMachine {
         })
         .await
     }
-}
-
-fn store_applied(
-    db: &SharedRaftStore,
-    applied: &Option<LogId<NodeId>>,
-    membership: &StoredMembership<NodeId, HubNode>,
-) -> Result<(), String> {
-    let a = to_json(applied)?;
-    let m = to_json(membership)?;
-    let mut g = db
-        .lock()
-        .map_err(|_| "the Raft database lock is poisoned")?;
-    g.set_many(&[(APPLIED, &a), (MEMBERSHIP, &m)])
-        .map_err(|e| e.to_string())
 }
 
 /// Reads records `0..size` of the ledger, page by page.
@@ -330,9 +480,9 @@ async fn snapshot_bytes(ledger: &SharedLedger, size: u64) -> Result<Vec<u8>, Str
     .map_err(|e| format!("snapshot task failed: {e}"))?
 }
 
-/// Builds a snapshot of the ledger as it was when the builder was made.
+/// Records the snapshot of the ledger as it was when the builder was made (its size
+/// and the Raft log id it covers).
 pub struct SnapshotBuilder {
-    ledger: SharedLedger,
     db: SharedRaftStore,
     applied: Option<LogId<NodeId>>,
     membership: StoredMembership<NodeId, HubNode>,
@@ -342,9 +492,11 @@ pub struct SnapshotBuilder {
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> SResult<Snapshot<TypeConfig>> {
         let fail = |e: String| StorageError::from(StorageIOError::write_snapshot(None, any(e)));
-        let data = snapshot_bytes(&self.ledger, self.size)
-            .await
-            .map_err(fail)?;
+        // The snapshot is the ledger's first `size` records, which never change: only
+        // its metadata is stored here. openraft keeps only the metadata of a snapshot it
+        // builds; the records are read when a snapshot is sent
+        // (`get_current_snapshot`), not every `snapshot_every` entries while the ledger
+        // waits.
         let snapshot_id = match &self.applied {
             Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, self.size),
             None => format!("0-0-{}", self.size),
@@ -364,7 +516,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         .map_err(fail)?;
         Ok(Snapshot {
             meta,
-            snapshot: Box::new(Cursor::new(data)),
+            snapshot: Box::new(Cursor::new(Vec::new())),
         })
     }
 }
@@ -400,14 +552,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             return Ok(Vec::new());
         };
         let mut ledger = self.ledger.clone().lock_owned().await;
-        let db = self.db.clone();
         let mut membership = self.membership.clone();
-        let mut done = self.applied;
-        let (answers, membership, size) = tokio::task::spawn_blocking(move || {
+        let (answers, membership, size, marked) = tokio::task::spawn_blocking(move || {
             let mut answers = Vec::with_capacity(entries.len());
-            // A refused entry since `applied` was last stored: store it before the
-            // ledger takes another entry (see the module comment).
-            let mut refused_since_stored = false;
+            // The last log id the ledger recorded as applied in this call.
+            let mut marked = None;
             let mut i = 0;
             while i < entries.len() {
                 let e = &entries[i];
@@ -418,58 +567,71 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                         answers.push(CouncilAnswer::Nothing);
                     }
                     EntryPayload::Normal(_) => {
-                        if refused_since_stored {
-                            store_applied(&db, &done, &membership)
-                                .map_err(|err| (e.log_id, err))?;
-                            refused_since_stored = false;
-                        }
-                        // The run of application entries from here, in one ledger
-                        // transaction (up to the first refusal).
-                        let run: Vec<(govmesh_core::dsse::Envelope, Timestamp)> = entries[i..]
+                        // The run of application entries from here: every envelope
+                        // of every batch in it, and the run's last log id as the
+                        // applied marker, in ONE ledger transaction (see the module
+                        // comment).
+                        let run: Vec<&super::CouncilRequest> = entries[i..]
                             .iter()
                             .map_while(|x| match &x.payload {
-                                EntryPayload::Normal(req) => Some((
-                                    req.envelope.clone(),
-                                    Timestamp::from_millis(req.stamp_ms),
-                                )),
+                                EntryPayload::Normal(req) => Some(req),
                                 _ => None,
                             })
                             .collect();
-                        let govmesh_store::StampedAppend {
-                            appended: stored,
-                            refused,
-                        } = ledger
-                            .append_stamped(&run)
+                        let items: Vec<(govmesh_core::dsse::Envelope, Timestamp, bool)> = run
+                            .iter()
+                            .flat_map(|r| r.items())
+                            .map(|it| {
+                                (
+                                    it.envelope.clone(),
+                                    Timestamp::from_millis(it.stamp_ms),
+                                    it.signature_verified,
+                                )
+                            })
+                            .collect();
+                        let last_of_run = entries[i + run.len() - 1].log_id;
+                        let marker = to_json(&(Some(last_of_run), &membership))
+                            .map_err(|err| (e.log_id, err))?;
+                        let results = ledger
+                            .append_stamped_all(&items, Some((LEDGER_APPLIED, &marker)))
                             .map_err(|err| (e.log_id, err.to_string()))?;
-                        let n = stored.len();
-                        answers.extend(stored.into_iter().map(committed_answer));
-                        let consumed = match refused {
-                            Some((k, r)) => {
-                                debug_assert_eq!(k, n);
-                                refused_since_stored = true;
-                                answers.push(CouncilAnswer::Rejected(r));
-                                n + 1
+                        let mut results = results.into_iter().map(|r| match r {
+                            Ok(a) => committed_answer(a),
+                            Err(r) => CouncilAnswer::Rejected(r),
+                        });
+                        for req in &run {
+                            match req {
+                                super::CouncilRequest::Single(_) => {
+                                    answers.push(results.next().unwrap_or(CouncilAnswer::Nothing))
+                                }
+                                super::CouncilRequest::Batch { batch } => {
+                                    answers.push(CouncilAnswer::Batch(
+                                        results.by_ref().take(batch.len()).collect(),
+                                    ))
+                                }
                             }
-                            None => n,
-                        };
-                        done = Some(entries[i + consumed - 1].log_id);
-                        i += consumed;
+                        }
+                        marked = Some(last_of_run);
+                        i += run.len();
                         continue;
                     }
                 }
-                done = Some(e.log_id);
                 i += 1;
             }
-            Ok((answers, membership, ledger.size()))
+            Ok((answers, membership, ledger.size(), marked))
         })
         .await
         .map_err(|e| StorageIOError::apply(last, any(format!("apply task failed: {e}"))))?
         .map_err(|(id, e)| StorageIOError::apply(id, any(e)))?;
         self.applied = Some(last);
         self.membership = membership;
-        self.persist_applied()
-            .await
-            .map_err(|e| StorageIOError::apply(last, any(e)))?;
+        // When the ledger's transaction already recorded `last` as applied, raft.db
+        // need not (one fsync per apply, not two).
+        if marked != Some(last) {
+            self.persist_applied()
+                .await
+                .map_err(|e| StorageIOError::apply(last, any(e)))?;
+        }
         self.log.notify(size);
         Ok(answers)
     }
@@ -477,7 +639,6 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
         let size = self.ledger.lock().await.size();
         SnapshotBuilder {
-            ledger: self.ledger.clone(),
             db: self.db.clone(),
             applied: self.applied,
             membership: self.membership.clone(),
@@ -571,7 +732,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::council::CouncilRequest;
+    use crate::council::{CouncilItem, CouncilRequest};
     use govmesh_core::codex::codex_genesis;
     use govmesh_core::entry::{NodeSpec, Operation, sign_entry};
     use govmesh_core::keys::KeyPair;
@@ -588,10 +749,11 @@ mod tests {
         let envelope = sign_entry(key, Operation::DefineDomain(spec));
         Entry {
             log_id: log_id(1, 7, 0),
-            payload: EntryPayload::Normal(CouncilRequest {
+            payload: EntryPayload::Normal(CouncilRequest::Single(CouncilItem {
                 envelope,
                 stamp_ms: 1_800_000_000_000,
-            }),
+                signature_verified: false,
+            })),
         }
     }
 
@@ -681,6 +843,130 @@ mod tests {
         assert_eq!((l.size(), l.root()), (size, root));
     }
 
+    /// A batch entry: a refused envelope in the middle gets its own refusal and
+    /// does not stop its batch-mates; the applied id is recorded by the ledger's
+    /// transaction (raft.db is not written) and read back at open; old single-entry
+    /// payloads still read as such.
+    #[tokio::test]
+    async fn a_batch_answers_each_envelope_and_records_applied_in_the_ledger() {
+        let d = tempfile::tempdir().unwrap();
+        let key = KeyPair::from_seed([23; 32]);
+        let me = key.node_id().to_owned();
+        let spec = NodeSpec {
+            node_id: me.clone(),
+            node_type: NodeType::GovernanceHub,
+            public_key: key.public(),
+            network_address: None,
+            display_name: None,
+            node_policy_capabilities: vec![],
+        };
+        let mut ledger = Ledger::open(d.path()).unwrap();
+        let genesis = sign_entry(&key, Operation::Genesis(codex_genesis("m", vec![spec])));
+        ledger
+            .append(&genesis, Timestamp::from_millis(1_700_000_000_000))
+            .unwrap();
+        let ledger: SharedLedger = Arc::new(tokio::sync::Mutex::new(ledger));
+        let item = |e: Entry<TypeConfig>| match e.payload {
+            EntryPayload::Normal(CouncilRequest::Single(i)) => i,
+            _ => unreachable!(),
+        };
+        let batch = vec![
+            item(domain(&key, "8a1f3c2e-0b4d-4e5f-9a6b-7c8d9e0f1a2b", &me)),
+            item(domain(
+                &key,
+                "9b2f3c2e-0b4d-4e5f-9a6b-7c8d9e0f1a2b",
+                "nobody",
+            )),
+            item(domain(&key, "7c3f3c2e-0b4d-4e5f-9a6b-7c8d9e0f1a2b", &me)),
+        ];
+        let entry = Entry::<TypeConfig> {
+            log_id: log_id(1, 7, 1),
+            payload: EntryPayload::Normal(CouncilRequest::Batch { batch }),
+        };
+        // The Raft log's JSON form reads back; a single-entry payload in the older
+        // form reads as `Single`.
+        let json = serde_json::to_vec(&entry).unwrap();
+        let back: Entry<TypeConfig> = serde_json::from_slice(&json).unwrap();
+        assert!(
+            matches!(back.payload, EntryPayload::Normal(CouncilRequest::Batch { ref batch }) if batch.len() == 3)
+        );
+        let single = at(domain(&key, "6d4f3c2e-0b4d-4e5f-9a6b-7c8d9e0f1a2b", &me), 2);
+        let v = serde_json::to_value(&single).unwrap();
+        assert!(v["payload"]["Normal"]["envelope"].is_object(), "{v}");
+        let back: Entry<TypeConfig> = serde_json::from_value(v).unwrap();
+        assert!(matches!(
+            back.payload,
+            EntryPayload::Normal(CouncilRequest::Single(_))
+        ));
+
+        let mut sm = open_sm(d.path(), ledger.clone());
+        let answers = sm.apply(vec![entry, single]).await.unwrap();
+        let CouncilAnswer::Batch(b) = &answers[0] else {
+            panic!("expected a batch answer, got {answers:?}");
+        };
+        assert_eq!(b.len(), 3);
+        assert!(matches!(b[0], CouncilAnswer::Committed(_)), "{b:?}");
+        assert!(matches!(b[1], CouncilAnswer::Rejected(_)), "{b:?}");
+        assert!(matches!(b[2], CouncilAnswer::Committed(_)), "{b:?}");
+        assert!(
+            matches!(answers[1], CouncilAnswer::Committed(_)),
+            "{answers:?}"
+        );
+        assert_eq!(ledger.lock().await.size(), 4);
+        // raft.db was not written: the ledger's record counts.
+        let stored: Option<Option<LogId<NodeId>>> =
+            get_json(&sm.db.lock().unwrap(), APPLIED).unwrap();
+        assert_eq!(stored, None);
+        drop(sm);
+        let mut sm = open_sm(d.path(), ledger.clone());
+        assert_eq!(sm.applied_state().await.unwrap().0, Some(log_id(1, 7, 2)));
+    }
+
+    /// The in-memory run of recent entries answers exactly what raft.db would, or
+    /// nothing: after appends, a new leader's replacement, a purge and a gap.
+    #[test]
+    fn recent_entries_stay_a_run_ending_at_the_last_entry() {
+        let key = KeyPair::from_seed([29; 32]);
+        let me = key.node_id().to_owned();
+        let e = |i: u64, term: u64| Entry::<TypeConfig> {
+            log_id: log_id(term, 7, i),
+            ..domain(&key, "8a1f3c2e-0b4d-4e5f-9a6b-7c8d9e0f1a2b", &me)
+        };
+        let ids = |v: Option<Vec<Entry<TypeConfig>>>| {
+            v.map(|v| {
+                v.iter()
+                    .map(|e| (e.log_id.index, e.log_id.leader_id.term))
+                    .collect::<Vec<_>>()
+            })
+        };
+        let mut r = Recent::default();
+        assert_eq!(ids(r.get(0, u64::MAX)), None);
+        r.appended((1..=5).map(|i| e(i, 1)).collect());
+        assert_eq!(ids(r.get(2, 4)), Some(vec![(2, 1), (3, 1)]));
+        assert_eq!(ids(r.get(4, u64::MAX)), Some(vec![(4, 1), (5, 1)]));
+        assert_eq!(ids(r.get(0, 3)), None, "entry 0 is not held");
+        // A new leader replaces 4.. with its own entries.
+        r.appended(vec![e(4, 2)]);
+        assert_eq!(ids(r.get(3, u64::MAX)), Some(vec![(3, 1), (4, 2)]));
+        r.truncated(4);
+        assert_eq!(ids(r.get(3, u64::MAX)), Some(vec![(3, 1)]));
+        r.purged(2);
+        assert_eq!(ids(r.get(2, u64::MAX)), None);
+        assert_eq!(ids(r.get(3, 4)), Some(vec![(3, 1)]));
+        // A gap (entries after an installed snapshot): only the new run is held.
+        r.appended(vec![e(10, 3)]);
+        assert_eq!(ids(r.get(3, u64::MAX)), None);
+        assert_eq!(ids(r.get(10, u64::MAX)), Some(vec![(10, 3)]));
+        // Bounded: the oldest go first.
+        r.appended(
+            (11..11 + RECENT_ENVELOPES as u64)
+                .map(|i| e(i, 3))
+                .collect(),
+        );
+        assert_eq!(r.envelopes, RECENT_ENVELOPES);
+        assert_eq!(r.first(), Some(11));
+    }
+
     #[tokio::test]
     async fn a_snapshot_brings_a_fresh_ledger_to_the_same_log() {
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -718,9 +1004,12 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(snap.meta.last_log_id, Some(log_id(1, 7, 2)));
+        // What openraft sends a follower: the current snapshot, read when asked.
+        let sent = sa.get_current_snapshot().await.unwrap().unwrap();
+        assert_eq!(sent.meta, snap.meta);
 
         let mut sb = open_sm(b.path(), lb.clone());
-        sb.install_snapshot(&snap.meta, snap.snapshot)
+        sb.install_snapshot(&sent.meta, sent.snapshot)
             .await
             .unwrap();
         assert_eq!(sb.applied_state().await.unwrap().0, Some(log_id(1, 7, 2)));

@@ -83,6 +83,11 @@ impl LogGen {
         }
     }
 
+    /// Node id of founding hub `i`.
+    pub fn hub_id(&self, i: usize) -> String {
+        self.hubs[i].node_id().to_owned()
+    }
+
     /// Council time of entry `k`: one millisecond apart.
     pub fn time(&self, k: u64) -> Timestamp {
         Timestamp::from_millis(T0 + k as i64)
