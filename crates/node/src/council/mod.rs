@@ -152,9 +152,6 @@ struct CouncilFile {
 /// entry.
 const BATCH_MAX_ENTRIES: usize = 256;
 const BATCH_MAX_BYTES: usize = 1 << 20;
-/// Batches proposed to Raft and not yet answered, at most (submissions arriving
-/// meanwhile wait and form the next batch).
-const BATCH_IN_FLIGHT: usize = 2;
 
 /// A submission waiting for its batch to be committed and applied.
 struct Pending {
@@ -183,10 +180,14 @@ fn envelope_bytes(e: &Envelope) -> usize {
 }
 
 /// Collects submissions into batches and proposes each batch as one Raft entry
-/// (at most [`BATCH_IN_FLIGHT`] at a time); routes each envelope's answer back to
-/// its submitter. Ends when every sender is gone.
-async fn batch_loop(raft: Raft<TypeConfig>, mut rx: tokio::sync::mpsc::UnboundedReceiver<Pending>) {
-    let slots = Arc::new(tokio::sync::Semaphore::new(BATCH_IN_FLIGHT));
+/// (at most `in_flight` at a time); routes each envelope's answer back to its
+/// submitter. Ends when every sender is gone.
+async fn batch_loop(
+    raft: Raft<TypeConfig>,
+    in_flight: usize,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Pending>,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(in_flight.max(1)));
     while let Some(first) = rx.recv().await {
         // Wait for a free slot first: what arrives meanwhile joins this batch.
         let Ok(permit) = slots.clone().acquire_owned().await else {
@@ -276,6 +277,9 @@ pub struct CouncilSettings {
     pub keep_logs: u64,
     /// How long a submission waits for a leader / for the forwarded answer.
     pub submit_timeout: Duration,
+    /// Group commit: batches proposed to Raft and not yet answered, at most
+    /// (submissions arriving meanwhile wait and form the next batch).
+    pub batch_in_flight: usize,
 }
 
 impl Default for CouncilSettings {
@@ -287,6 +291,7 @@ impl Default for CouncilSettings {
             snapshot_every: 1000,
             keep_logs: 200,
             submit_timeout: Duration::from_secs(15),
+            batch_in_flight: 2,
         }
     }
 }
@@ -294,7 +299,8 @@ impl Default for CouncilSettings {
 impl CouncilSettings {
     /// The defaults, overridden by `GOVMESH_RAFT_HEARTBEAT_MS`,
     /// `GOVMESH_RAFT_ELECTION_MIN_MS`, `GOVMESH_RAFT_ELECTION_MAX_MS`,
-    /// `GOVMESH_RAFT_SNAPSHOT_EVERY` and `GOVMESH_RAFT_KEEP_LOGS` when set.
+    /// `GOVMESH_RAFT_SNAPSHOT_EVERY`, `GOVMESH_RAFT_KEEP_LOGS` and
+    /// `GOVMESH_RAFT_BATCH_IN_FLIGHT` when set.
     pub fn from_env() -> CouncilSettings {
         CouncilSettings::default().with_env()
     }
@@ -316,6 +322,9 @@ impl CouncilSettings {
         }
         if let Some(v) = var("GOVMESH_RAFT_KEEP_LOGS") {
             s.keep_logs = v;
+        }
+        if let Some(v) = var("GOVMESH_RAFT_BATCH_IN_FLIGHT") {
+            s.batch_in_flight = (v as usize).max(1);
         }
         self
     }
@@ -473,7 +482,7 @@ impl Council {
             .await
             .map_err(|e| NodeError::Server(format!("starting Raft: {e}")))?;
         let (proposals, queue) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(batch_loop(raft.clone(), queue));
+        tokio::spawn(batch_loop(raft.clone(), settings.batch_in_flight, queue));
         let registry = ledger.lock().await.registry();
         let (forwards, to_forward) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(forward::forward_loop(http.clone(), key.clone(), to_forward));
