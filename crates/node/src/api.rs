@@ -142,12 +142,15 @@ impl AppState {
         orderer: Arc<dyn Orderer>,
         url: Option<String>,
     ) -> Result<AppState, NodeError> {
-        let size = ledger.try_lock().map_or(0, |l| l.size());
+        let (size, registry) = ledger
+            .try_lock()
+            .map(|l| (l.size(), l.registry()))
+            .map_err(|_| NodeError::Server("the ledger is in use while the node starts".into()))?;
         AppState::with_notify(
             info,
             key,
             operator_token,
-            ledger,
+            (ledger, registry),
             orderer,
             url,
             LogNotify::new(size),
@@ -155,12 +158,14 @@ impl AppState {
     }
 
     /// As [`AppState::new`], sharing a log notifier with the orderer (which calls it
-    /// when it applies entries the API did not submit, e.g. Raft followers).
+    /// when it applies entries the API did not submit, e.g. Raft followers). The
+    /// ledger comes with its registry view (`Ledger::registry`, taken before the
+    /// orderer could be holding the ledger).
     pub fn with_notify(
         info: NodeInfo,
         key: KeyPair,
         operator_token: &str,
-        ledger: SharedLedger,
+        (ledger, registry): (SharedLedger, govmesh_store::RegistryView),
         orderer: Arc<dyn Orderer>,
         url: Option<String>,
         log: LogNotify,
@@ -169,10 +174,6 @@ impl AppState {
             path: info.dir.join(crate::datadir::NODE_FILE),
             message: format!("mesh_id: {e}"),
         })?;
-        let registry = ledger
-            .try_lock()
-            .map(|l| l.registry())
-            .map_err(|_| NodeError::Server("the ledger is in use while the node starts".into()))?;
         let seals = Arc::new(crate::seal::SealStore::open(&info.dir)?);
         let witness = if info.node_type == govmesh_core::model::NodeType::ComplianceWitness {
             Some(Arc::new(crate::witness::Witness::open(

@@ -874,6 +874,7 @@ pub async fn open_hub(
     .await
     .map_err(|e| NodeError::Server(format!("opening the data directory failed: {e}")))??;
     let log = LogNotify::new(ledger.size());
+    let registry = ledger.registry();
     let ledger: SharedLedger = Arc::new(tokio::sync::Mutex::new(ledger));
     let council = Council::start(
         &info,
@@ -884,7 +885,15 @@ pub async fn open_hub(
         settings,
     )
     .await?;
-    let app = AppState::with_notify(info, key, &token, ledger, council.clone(), url, log);
+    let app = AppState::with_notify(
+        info,
+        key,
+        &token,
+        (ledger, registry),
+        council.clone(),
+        url,
+        log,
+    );
     match app {
         Ok(app) => {
             app.set_council(council);
