@@ -465,7 +465,9 @@ fn read_file(file: &mut std::fs::File, size: u64, buf: &mut Vec<u8>) -> std::io:
     // up front (a huge or sparse file grows the buffer as it is read instead).
     let want = size.saturating_add(1).min(64 << 20);
     if buf.len() < want {
-        buf.resize(want, 0);
+        // Geometric growth: growing to each larger file's exact size would leave a
+        // trail of freed, already-touched buffers behind in the heap (peak RSS).
+        buf.resize(want.max(buf.len().saturating_mul(2)).max(64 << 10), 0);
     }
     let mut filled = 0;
     loop {
