@@ -32,14 +32,6 @@ pub enum LedgerError {
     Store(#[from] StoreError),
 }
 
-/// What [`Ledger::append_stamped`] did: the entries stored, and the first refused one
-/// (its position in the input and why), if any.
-#[derive(Debug)]
-pub struct StampedAppend {
-    pub appended: Vec<Appended>,
-    pub refused: Option<(usize, Rejection)>,
-}
-
 /// A newly appended entry.
 #[derive(Clone, Debug)]
 pub struct Appended {
@@ -253,57 +245,10 @@ impl Ledger {
     }
 
     /// Validates and appends entries in order, each at council time
-    /// `max(stamp, last timestamp)` (the Raft council's rule), in one transaction:
-    /// like [`Ledger::append`] for each, with one commit. Stops at the first refused
-    /// entry: the entries before it are stored and returned, with its position in
-    /// `items` and the refusal.
-    pub fn append_stamped(
-        &mut self,
-        items: &[(Envelope, Timestamp)],
-    ) -> Result<StampedAppend, LedgerError> {
-        self.check_usable()?;
-        let mut appended = Vec::with_capacity(items.len());
-        let mut rows = Vec::with_capacity(items.len());
-        let mut refused = None;
-        let t = Instant::now();
-        for (k, (env, stamp)) in items.iter().enumerate() {
-            let at = self
-                .state
-                .last_timestamp()
-                .map_or(*stamp, |last| (*stamp).max(last));
-            match self.state.apply(env, at) {
-                Ok(applied) => {
-                    let record = LogRecord {
-                        index: applied.index,
-                        timestamp: at,
-                        envelope: env.clone(),
-                    };
-                    let row = record_row(&record, &applied);
-                    let leaf_hash = row.leaf_hash;
-                    rows.push(row);
-                    appended.push(Appended {
-                        record,
-                        applied,
-                        leaf_hash,
-                    });
-                }
-                Err(r) => {
-                    refused = Some((k, r));
-                    break;
-                }
-            }
-        }
-        self.stats.apply += t.elapsed();
-        if !rows.is_empty() {
-            self.write(&rows)?;
-        }
-        Ok(StampedAppend { appended, refused })
-    }
-
-    /// Validates and appends entries in order, each at council time
-    /// `max(stamp, last timestamp)`, like [`Ledger::append_stamped`] (an item's
-    /// `bool` says its signature was already verified strictly under the key its key
-    /// id names: [`State::apply_preverified`]), but a refused
+    /// `max(stamp, last timestamp)` (the Raft council's rule), like
+    /// [`Ledger::append`] for each (an item's `bool` says its signature was already
+    /// verified strictly under the key its key id names:
+    /// [`State::apply_preverified`]), but a refused
     /// entry does not stop the others: every entry gets its own answer (appended or
     /// refused, in input order). The accepted entries and the given meta value
     /// (`marker`, e.g. the Raft council's last applied log id) are stored in ONE

@@ -16,8 +16,6 @@ pub mod raft;
 mod registry;
 mod store;
 
-pub use ledger::{
-    Appended, DB_FILE, Ledger, LedgerError, LedgerOptions, LedgerStats, OpenReport, StampedAppend,
-};
+pub use ledger::{Appended, DB_FILE, Ledger, LedgerError, LedgerOptions, LedgerStats, OpenReport};
 pub use registry::{RegisteredNode, Registry, RegistryView};
 pub use store::{LOCK_FILE, MAX_PAGE, RecordRow, SCHEMA_VERSION, Snapshot, Store, StoreError};
