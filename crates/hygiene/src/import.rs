@@ -340,6 +340,16 @@ fn globs(v: &serde_json::Value) -> (Vec<String>, Vec<String>) {
 
 /// The first of several option names (repolinter renamed some: `files` became
 /// `globsAny`/`globsAll`) that is present.
+/// The `globsAll` (or older `files`) option of a file rule: its include and `!`
+/// exclude globs; an error when it includes nothing.
+fn files_globs(options: &serde_json::Value) -> Result<(Vec<String>, Vec<String>), String> {
+    let (include, except) = globs(option(options, &["globsAll", "files"]));
+    if include.is_empty() {
+        return Err("no globsAll".into());
+    }
+    Ok((include, except))
+}
+
 fn option<'a>(options: &'a serde_json::Value, names: &[&str]) -> &'a serde_json::Value {
     names
         .iter()
@@ -491,10 +501,7 @@ fn convert_rule(
         "file-contents" | "file-not-contents" => {
             let content = options["content"].as_str().ok_or("no 'content'")?;
             let pattern = js_regex(content, options["flags"].as_str().unwrap_or(""))?;
-            let (include, except) = globs(option(options, &["globsAll", "files"]));
-            if include.is_empty() {
-                return Err("no globsAll".into());
-            }
+            let (include, except) = files_globs(options)?;
             if flag(options, "display-result-context") {
                 notes.push(format!("{name}: display-result-context is not reproduced (findings give the first matching line for forbidden content)"));
             }
@@ -527,10 +534,7 @@ fn convert_rule(
             })
         }
         "file-starts-with" => {
-            let (include, except) = globs(option(options, &["globsAll", "files"]));
-            if include.is_empty() {
-                return Err("no globsAll".into());
-            }
+            let (include, except) = files_globs(options)?;
             let lines = options["lineCount"]
                 .as_u64()
                 .and_then(|n| u32::try_from(n).ok())
@@ -585,10 +589,7 @@ fn convert_rule(
             })
         }
         "large-file" => {
-            let (include, except) = globs(option(options, &["globsAll", "files"]));
-            if include.is_empty() {
-                return Err("no globsAll".into());
-            }
+            let (include, except) = files_globs(options)?;
             let max_bytes = options["size"]
                 .as_u64()
                 .ok_or("no size (a whole number of bytes)")?;

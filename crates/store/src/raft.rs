@@ -284,29 +284,20 @@ impl RaftStore {
     /// back to an older value. For hints that can be recovered otherwise (the Raft
     /// committed id, which the leader tells again), written on every commit.
     pub fn set_unsynced(&mut self, key: &str, value: &[u8]) -> Result<(), RaftStoreError> {
-        let path = self.path.clone();
-        let e = |action| {
-            let path = path.clone();
-            move |source| RaftStoreError::Sqlite {
-                path,
-                action,
-                source,
-            }
-        };
         self.conn
             .pragma_update(None, "synchronous", "OFF")
-            .map_err(e("setting synchronous=OFF"))?;
+            .map_err(self.err("setting synchronous=OFF"))?;
         let written = self
             .conn
             .execute(
                 "INSERT OR REPLACE INTO raft_meta (key, value) VALUES (?1, ?2)",
                 params![key, value],
             )
-            .map_err(e("writing a Raft value"));
+            .map_err(self.err("writing a Raft value"));
         // Back to FULL whatever happened: every other write must be durable.
         self.conn
             .pragma_update(None, "synchronous", "FULL")
-            .map_err(e("setting synchronous=FULL"))?;
+            .map_err(self.err("setting synchronous=FULL"))?;
         written.map(|_| ())
     }
 }

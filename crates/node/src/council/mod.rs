@@ -682,54 +682,23 @@ impl Council {
     async fn submit_inner(&self, envelope: Envelope) -> Result<Committed, SubmitError> {
         let deadline = tokio::time::Instant::now() + self.settings.submit_timeout;
         let mut pause = Duration::from_millis(20);
-        // Checked once, here, on the leader (in parallel across requests) rather than
-        // by every hub's state machine, one entry after another.
+        // Checked once, on the leader (in parallel across requests) rather than by
+        // every hub's state machine, one entry after another.
         let mut signature_verified = None;
         loop {
-            let (reply, answer) = tokio::sync::oneshot::channel();
-            let verified = match signature_verified {
-                Some(v) => v,
-                None if self.is_leader() => {
-                    let v = signature_verifies(&self.registry.current(), &envelope);
-                    signature_verified = Some(v);
-                    v
+            // A follower that knows the leader forwards at once: its own proposer
+            // would only answer "not the leader".
+            let leader = match self.other_leader() {
+                Some(node) => Some(node),
+                None => {
+                    match self
+                        .propose(&envelope, &mut signature_verified, deadline)
+                        .await
+                    {
+                        Ok(answer) => return answer,
+                        Err(leader) => leader,
+                    }
                 }
-                None => false,
-            };
-            let queued = self.proposals.send(Pending {
-                envelope: envelope.clone(),
-                signature_verified: verified,
-                reply,
-            });
-            if queued.is_err() {
-                return Err(SubmitError::Stopped);
-            }
-            let written = tokio::time::timeout_at(deadline, answer).await;
-            let Ok(written) = written else {
-                return Err(unavailable(
-                    "not_committed",
-                    format!(
-                        "the entry was not committed within {} s (is a majority of the hubs \
-                         reachable?); it may still be committed later: check the log before \
-                         submitting it again",
-                        self.settings.submit_timeout.as_secs()
-                    ),
-                ));
-            };
-            let leader = match written {
-                Ok(Proposed::Answer(a)) => {
-                    return match a {
-                        CouncilAnswer::Committed(c) => Ok(c),
-                        CouncilAnswer::Rejected(r) => Err(SubmitError::Rejected(r)),
-                        CouncilAnswer::Nothing | CouncilAnswer::Batch(_) => {
-                            Err(SubmitError::Storage("the council applied no entry".into()))
-                        }
-                    };
-                }
-                Ok(Proposed::NotLeader(leader)) => leader,
-                Ok(Proposed::Failed(e)) => return Err(SubmitError::Storage(e)),
-                // The loop is gone (the council stopped).
-                Ok(Proposed::Stopped) | Err(_) => return Err(SubmitError::Stopped),
             };
             if let Some(node) = leader.filter(|n| n.node_id != self.node_id && !n.addr.is_empty()) {
                 match self.forward(&node, &envelope, deadline).await {
@@ -757,6 +726,68 @@ impl Council {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(500));
         }
+    }
+
+    /// The leader Raft knows of, when it is another hub with an address.
+    fn other_leader(&self) -> Option<HubNode> {
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow();
+        let leader = m.current_leader.filter(|l| *l != self.id)?;
+        m.membership_config
+            .membership()
+            .get_node(&leader)
+            .filter(|n| !n.addr.is_empty())
+            .cloned()
+    }
+
+    /// Proposes the entry through this hub's group commit: `Ok` with the answer, or
+    /// `Err` with the leader Raft named when this hub does not lead.
+    async fn propose(
+        &self,
+        envelope: &Envelope,
+        signature_verified: &mut Option<bool>,
+        deadline: tokio::time::Instant,
+    ) -> Result<Result<Committed, SubmitError>, Option<HubNode>> {
+        let verified = match *signature_verified {
+            Some(v) => v,
+            None if self.is_leader() => {
+                let v = signature_verifies(&self.registry.current(), envelope);
+                *signature_verified = Some(v);
+                v
+            }
+            None => false,
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let queued = self.proposals.send(Pending {
+            envelope: envelope.clone(),
+            signature_verified: verified,
+            reply,
+        });
+        if queued.is_err() {
+            return Ok(Err(SubmitError::Stopped));
+        }
+        let Ok(written) = tokio::time::timeout_at(deadline, answer).await else {
+            return Ok(Err(unavailable(
+                "not_committed",
+                format!(
+                    "the entry was not committed within {} s (is a majority of the hubs \
+                     reachable?); it may still be committed later: check the log before \
+                     submitting it again",
+                    self.settings.submit_timeout.as_secs()
+                ),
+            )));
+        };
+        Ok(match written {
+            Ok(Proposed::Answer(CouncilAnswer::Committed(c))) => Ok(c),
+            Ok(Proposed::Answer(CouncilAnswer::Rejected(r))) => Err(SubmitError::Rejected(r)),
+            Ok(Proposed::Answer(CouncilAnswer::Nothing | CouncilAnswer::Batch(_))) => {
+                Err(SubmitError::Storage("the council applied no entry".into()))
+            }
+            Ok(Proposed::NotLeader(leader)) => return Err(leader),
+            Ok(Proposed::Failed(e)) => Err(SubmitError::Storage(e)),
+            // The loop is gone (the council stopped).
+            Ok(Proposed::Stopped) | Err(_) => Err(SubmitError::Stopped),
+        })
     }
 
     /// Sends the entry to the leader (batched with others: crate::council::forward);

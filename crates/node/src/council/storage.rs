@@ -762,6 +762,25 @@ mod tests {
         e
     }
 
+    /// A ledger in `dir` holding a genesis founded by one hub (key from `seed`).
+    fn founded(dir: &std::path::Path, seed: u8) -> (KeyPair, SharedLedger) {
+        let key = KeyPair::from_seed([seed; 32]);
+        let spec = NodeSpec {
+            node_id: key.node_id().to_owned(),
+            node_type: NodeType::GovernanceHub,
+            public_key: key.public(),
+            network_address: None,
+            display_name: None,
+            node_policy_capabilities: vec![],
+        };
+        let mut ledger = Ledger::open(dir).unwrap();
+        let genesis = sign_entry(&key, Operation::Genesis(codex_genesis("m", vec![spec])));
+        ledger
+            .append(&genesis, Timestamp::from_millis(1_700_000_000_000))
+            .unwrap();
+        (key, Arc::new(tokio::sync::Mutex::new(ledger)))
+    }
+
     fn open_sm(dir: &std::path::Path, ledger: SharedLedger) -> StateMachine {
         let db = Arc::new(Mutex::new(RaftStore::open(dir).unwrap()));
         StateMachine::open(ledger, db, LogNotify::new(0), Arc::new(())).unwrap()
@@ -773,22 +792,8 @@ mod tests {
     #[tokio::test]
     async fn re_applying_after_a_crash_changes_nothing() {
         let d = tempfile::tempdir().unwrap();
-        let key = KeyPair::from_seed([21; 32]);
+        let (key, ledger) = founded(d.path(), 21);
         let me = key.node_id().to_owned();
-        let spec = NodeSpec {
-            node_id: me.clone(),
-            node_type: NodeType::GovernanceHub,
-            public_key: key.public(),
-            network_address: None,
-            display_name: None,
-            node_policy_capabilities: vec![],
-        };
-        let mut ledger = Ledger::open(d.path()).unwrap();
-        let genesis = sign_entry(&key, Operation::Genesis(codex_genesis("m", vec![spec])));
-        ledger
-            .append(&genesis, Timestamp::from_millis(1_700_000_000_000))
-            .unwrap();
-        let ledger: SharedLedger = Arc::new(tokio::sync::Mutex::new(ledger));
 
         let good1 = at(domain(&key, "8a1f3c2e-0b4d-4e5f-9a6b-7c8d9e0f1a2b", &me), 1);
         let bad = at(
@@ -850,22 +855,8 @@ mod tests {
     #[tokio::test]
     async fn a_batch_answers_each_envelope_and_records_applied_in_the_ledger() {
         let d = tempfile::tempdir().unwrap();
-        let key = KeyPair::from_seed([23; 32]);
+        let (key, ledger) = founded(d.path(), 23);
         let me = key.node_id().to_owned();
-        let spec = NodeSpec {
-            node_id: me.clone(),
-            node_type: NodeType::GovernanceHub,
-            public_key: key.public(),
-            network_address: None,
-            display_name: None,
-            node_policy_capabilities: vec![],
-        };
-        let mut ledger = Ledger::open(d.path()).unwrap();
-        let genesis = sign_entry(&key, Operation::Genesis(codex_genesis("m", vec![spec])));
-        ledger
-            .append(&genesis, Timestamp::from_millis(1_700_000_000_000))
-            .unwrap();
-        let ledger: SharedLedger = Arc::new(tokio::sync::Mutex::new(ledger));
         let item = |e: Entry<TypeConfig>| match e.payload {
             EntryPayload::Normal(CouncilRequest::Single(i)) => i,
             _ => unreachable!(),
@@ -970,24 +961,11 @@ mod tests {
     #[tokio::test]
     async fn a_snapshot_brings_a_fresh_ledger_to_the_same_log() {
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let key = KeyPair::from_seed([22; 32]);
+        let (key, la) = founded(a.path(), 22);
         let me = key.node_id().to_owned();
-        let spec = NodeSpec {
-            node_id: me.clone(),
-            node_type: NodeType::GovernanceHub,
-            public_key: key.public(),
-            network_address: None,
-            display_name: None,
-            node_policy_capabilities: vec![],
-        };
-        let genesis = sign_entry(&key, Operation::Genesis(codex_genesis("m", vec![spec])));
-        let mut la = Ledger::open(a.path()).unwrap();
-        la.append(&genesis, Timestamp::from_millis(1_700_000_000_000))
-            .unwrap();
-        let rec0 = la.record(0).unwrap().unwrap();
+        let rec0 = la.lock().await.record(0).unwrap().unwrap();
         let mut lb = Ledger::open(b.path()).unwrap();
         lb.append_records(&[rec0]).unwrap();
-        let la: SharedLedger = Arc::new(tokio::sync::Mutex::new(la));
         let lb: SharedLedger = Arc::new(tokio::sync::Mutex::new(lb));
 
         let mut sa = open_sm(a.path(), la.clone());
