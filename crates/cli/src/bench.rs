@@ -43,11 +43,21 @@ struct LoadResult {
     first_error: Option<String>,
     wall: Duration,
     latencies: Vec<Duration>,
+    /// CPU time the servers (every hub or etcd member) used during the load.
+    server_cpu: Option<Duration>,
+    /// CPU time this process (the clients) used during the load.
+    client_cpu: Option<Duration>,
 }
 
 impl LoadResult {
     fn rate(&self) -> f64 {
         self.ok as f64 / self.wall.as_secs_f64()
+    }
+
+    /// Server CPU microseconds per committed operation.
+    fn server_cpu_per_op(&self) -> Option<f64> {
+        let c = self.server_cpu?;
+        (self.ok > 0).then(|| c.as_secs_f64() * 1e6 / self.ok as f64)
     }
 
     fn percentile(&self, p: f64) -> Duration {
@@ -70,6 +80,9 @@ impl LoadResult {
             "p50_ms": self.percentile(0.50).as_secs_f64() * 1e3,
             "p99_ms": self.percentile(0.99).as_secs_f64() * 1e3,
             "max_ms": self.percentile(1.0).as_secs_f64() * 1e3,
+            "server_cpu_secs": self.server_cpu.map(|d| d.as_secs_f64()),
+            "client_cpu_secs": self.client_cpu.map(|d| d.as_secs_f64()),
+            "server_cpu_us_per_op": self.server_cpu_per_op(),
         })
     }
 }
@@ -78,6 +91,18 @@ impl LoadResult {
 pub fn free_port() -> Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").context("binding a free port")?;
     Ok(l.local_addr()?.port())
+}
+
+/// CPU time (user + system, every thread) process `pid` has used so far, from
+/// `/proc/PID/stat`; `None` where there is no procfs.
+fn process_cpu(pid: &str) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ is 100 on every Linux architecture we build for.
+    Some(Duration::from_millis(ticks * 10))
 }
 
 /// Child processes killed when dropped, so a failed run leaves nothing behind.
@@ -104,6 +129,14 @@ impl Procs {
             .with_context(|| format!("starting {name}"))?;
         self.0.push((name.to_owned(), child));
         Ok(())
+    }
+
+    /// CPU time all children have used so far.
+    fn cpu(&self) -> Option<Duration> {
+        self.0
+            .iter()
+            .map(|(_, c)| process_cpu(&c.id().to_string()))
+            .sum()
     }
 
     /// Fails if a child has already exited (with the tail of its log).
@@ -178,17 +211,23 @@ pub fn run(opts: CouncilBench) -> Result<i32> {
             "{} hubs vs {} etcd members, {} concurrent clients, payload {} bytes",
             opts.hubs, opts.hubs, opts.clients, payload
         );
-        println!("| system | committed | failed | per second | p50 | p99 | max |");
-        println!("|---|---|---|---|---|---|---|");
+        println!(
+            "| system | committed | failed | per second | p50 | p99 | max | server CPU per op | client CPU |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|");
         let row = |name: &str, r: &LoadResult| {
             println!(
-                "| {name} | {} | {} | {:.0} | {:.1} ms | {:.1} ms | {:.0} ms |",
+                "| {name} | {} | {} | {:.0} | {:.1} ms | {:.1} ms | {:.0} ms | {} | {} |",
                 r.ok,
                 r.failed,
                 r.rate(),
                 r.percentile(0.5).as_secs_f64() * 1e3,
                 r.percentile(0.99).as_secs_f64() * 1e3,
-                r.percentile(1.0).as_secs_f64() * 1e3
+                r.percentile(1.0).as_secs_f64() * 1e3,
+                r.server_cpu_per_op()
+                    .map_or("-".into(), |us| format!("{us:.0} us")),
+                r.client_cpu
+                    .map_or("-".into(), |d| format!("{:.2} s", d.as_secs_f64())),
             )
         };
         row("govmesh council (signed votes)", &gov);
@@ -197,6 +236,12 @@ pub fn run(opts: CouncilBench) -> Result<i32> {
         }
         if let Some(r) = ratio {
             println!("ratio govmesh / etcd: {r:.2}");
+        }
+        if let Some(c) = etcd
+            .as_ref()
+            .and_then(|e| Some(gov.server_cpu_per_op()? / e.server_cpu_per_op()?))
+        {
+            println!("server CPU per op, govmesh / etcd: {c:.2}");
         }
         for (name, r) in [("govmesh", Some(&gov)), ("etcd", etcd.as_ref())] {
             if let Some(err) = r.and_then(|r| r.first_error.as_ref()) {
@@ -456,9 +501,25 @@ async fn govmesh_run(
     let urls: Vec<String> = (0..opts.clients)
         .map(|j| format!("{}/v1/entries", hubs[j % hubs.len()].1))
         .collect();
-    let r = load(&client, urls, bodies, "application/json").await;
+    let r = measured_load(&procs, &client, urls, bodies).await;
     procs.check_alive(&logs)?;
     Ok((r, payload))
+}
+
+/// [`load`] of JSON bodies, with the CPU time the servers in `procs` and this process
+/// used meanwhile.
+async fn measured_load(
+    procs: &Procs,
+    client: &reqwest::Client,
+    urls: Vec<String>,
+    bodies: Vec<Vec<Vec<u8>>>,
+) -> LoadResult {
+    let (s0, c0) = (procs.cpu(), process_cpu("self"));
+    let mut r = load(client, urls, bodies, "application/json").await;
+    let (s1, c1) = (procs.cpu(), process_cpu("self"));
+    r.server_cpu = s0.zip(s1).map(|(a, b)| b.saturating_sub(a));
+    r.client_cpu = c0.zip(c1).map(|(a, b)| b.saturating_sub(a));
+    r
 }
 
 /// Each client sends its bodies in order to its URL, one at a time; all clients at once.
@@ -515,6 +576,8 @@ async fn load(
         first_error: None,
         wall: Duration::ZERO,
         latencies: Vec::new(),
+        server_cpu: None,
+        client_cpu: None,
     };
     for t in tasks {
         match t.await {
@@ -616,7 +679,7 @@ async fn etcd_run(
     let urls: Vec<String> = (0..opts.clients)
         .map(|j| format!("http://127.0.0.1:{}/v3/kv/put", members[j % n].1))
         .collect();
-    let r = load(&client, urls, bodies, "application/json").await;
+    let r = measured_load(&procs, &client, urls, bodies).await;
     procs.check_alive(&logs)?;
     Ok(r)
 }

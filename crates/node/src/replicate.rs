@@ -916,6 +916,7 @@ pub(crate) async fn announce(
     let (from, head, own, from_url) = {
         let from = peer_auth::verify(
             &app.registry().current(),
+            app.key(),
             &headers,
             "POST",
             ANNOUNCE_PATH,

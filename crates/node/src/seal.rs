@@ -432,10 +432,12 @@ pub async fn round(
 
 /// Sends the seal to every peer (fire and forget; failures are logged).
 fn announce(app: &AppState, http: &reqwest::Client, peers: &[(String, String)], text: &str) {
+    let registry = app.registry().current();
     for (node_id, url) in peers {
-        let headers = crate::peer_auth::sign_request(
+        let headers = crate::peer_auth::sign_request_to(
             app.key(),
             &app.info().node_id,
+            registry.node(node_id).map(|n| &n.public_key),
             "POST",
             ANNOUNCE_PATH,
             text.as_bytes(),

@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use govmesh_core::dsse::Envelope;
 use govmesh_core::keys::KeyPair;
 use govmesh_core::state::Rejection;
+use govmesh_store::RegistryView;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
@@ -65,6 +66,7 @@ pub(super) struct ForwardJob {
 pub(super) async fn forward_loop(
     http: reqwest::Client,
     key: KeyPair,
+    registry: RegistryView,
     mut rx: mpsc::UnboundedReceiver<ForwardJob>,
 ) {
     let slots = Arc::new(Semaphore::new(FORWARD_IN_FLIGHT));
@@ -92,16 +94,21 @@ pub(super) async fn forward_loop(
             bytes += envelope_bytes(&next.envelope);
             jobs.push(next);
         }
-        let (http, key) = (http.clone(), key.clone());
+        let (http, key, registry) = (http.clone(), key.clone(), registry.clone());
         tokio::spawn(async move {
-            send(&http, &key, jobs).await;
+            send(&http, &key, &registry, jobs).await;
             drop(permit);
         });
     }
 }
 
 /// Sends one batch to its leader and answers every job.
-async fn send(http: &reqwest::Client, key: &KeyPair, jobs: Vec<ForwardJob>) {
+async fn send(
+    http: &reqwest::Client,
+    key: &KeyPair,
+    registry: &RegistryView,
+    jobs: Vec<ForwardJob>,
+) {
     let leader = jobs[0].leader.clone();
     let url = format!("{}{FORWARD_PATH}", leader.addr.trim_end_matches('/'));
     let attempt = jobs
@@ -123,7 +130,18 @@ async fn send(http: &reqwest::Client, key: &KeyPair, jobs: Vec<ForwardJob>) {
         .post(&url)
         .timeout(attempt)
         .header("content-type", "application/json");
-    for (k, v) in peer_auth::sign_request(key, key.node_id(), "POST", FORWARD_PATH, &body) {
+    let leader_key = registry
+        .current()
+        .node(&leader.node_id)
+        .map(|n| n.public_key);
+    for (k, v) in peer_auth::sign_request_to(
+        key,
+        key.node_id(),
+        leader_key.as_ref(),
+        "POST",
+        FORWARD_PATH,
+        &body,
+    ) {
         rb = rb.header(k, v);
     }
     let unreachable = |why: String| {

@@ -473,9 +473,11 @@ impl Council {
             .connect_timeout(Duration::from_secs(2))
             .build()
             .map_err(|e| NodeError::Server(format!("HTTP client: {e}")))?;
+        let registry = ledger.lock().await.registry();
         let net = network::Network {
             http: http.clone(),
             key: key.clone(),
+            registry: registry.clone(),
         };
         let id = raft_id(&info.node_id);
         let raft = Raft::new(id, config, net, logs, sm)
@@ -483,9 +485,13 @@ impl Council {
             .map_err(|e| NodeError::Server(format!("starting Raft: {e}")))?;
         let (proposals, queue) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(batch_loop(raft.clone(), settings.batch_in_flight, queue));
-        let registry = ledger.lock().await.registry();
         let (forwards, to_forward) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(forward::forward_loop(http.clone(), key.clone(), to_forward));
+        tokio::spawn(forward::forward_loop(
+            http.clone(),
+            key.clone(),
+            registry.clone(),
+            to_forward,
+        ));
         let council = Arc::new(Council {
             proposals,
             registry,

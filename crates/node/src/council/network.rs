@@ -15,6 +15,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::NodeType;
+use govmesh_store::RegistryView;
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
 };
@@ -38,6 +39,9 @@ pub const SNAPSHOT_PATH: &str = "/v1/council/snapshot";
 pub struct Network {
     pub(crate) http: reqwest::Client,
     pub(crate) key: KeyPair,
+    /// For each target hub's registered key: requests carry a MAC under the key the
+    /// two hubs share (crate::peer_auth).
+    pub(crate) registry: RegistryView,
 }
 
 impl RaftNetworkFactory<TypeConfig> for Network {
@@ -47,6 +51,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
         HubClient {
             http: self.http.clone(),
             key: self.key.clone(),
+            registry: self.registry.clone(),
             target,
             node: node.clone(),
         }
@@ -57,6 +62,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
 pub struct HubClient {
     http: reqwest::Client,
     key: KeyPair,
+    registry: RegistryView,
     target: NodeId,
     node: HubNode,
 }
@@ -98,7 +104,19 @@ impl HubClient {
             .post(&url)
             .timeout(option.hard_ttl())
             .header("content-type", "application/json");
-        for (k, v) in peer_auth::sign_request(&self.key, self.key.node_id(), "POST", path, &body) {
+        let target_key = self
+            .registry
+            .current()
+            .node(&self.node.node_id)
+            .map(|n| n.public_key);
+        for (k, v) in peer_auth::sign_request_to(
+            &self.key,
+            self.key.node_id(),
+            target_key.as_ref(),
+            "POST",
+            path,
+            &body,
+        ) {
             rb = rb.header(k, v);
         }
         // No answer at all (refused, reset or closed before an answer, timed out) is
@@ -218,6 +236,7 @@ async fn accept<T: DeserializeOwned>(
         let registry = app.registry().current();
         peer_auth::verify(
             &registry,
+            app.key(),
             headers,
             "POST",
             &path,
@@ -334,6 +353,7 @@ mod tests {
         let client = HubClient {
             http: reqwest::Client::new(),
             key: KeyPair::from_seed([7; 32]),
+            registry: RegistryView::default(),
             target: 2,
             node: HubNode {
                 node_id: "peer".into(),
