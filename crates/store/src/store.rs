@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 /// The schema version this build writes. Opening a database with a newer version is
 /// refused; older versions are migrated forward by [`MIGRATIONS`].
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The largest page [`Store::records`] returns.
 pub const MAX_PAGE: u64 = 1000;
@@ -26,7 +26,8 @@ const SCHEMA_VERSION_KEY: &str = "schema_version";
 /// Seams for later issues: the Raft council (vote, log, snapshot) and replication
 /// (peer cursors) get their tables as migration 2 onwards, appended here; never
 /// edit a migration that has shipped.
-const MIGRATIONS: [&str; 1] = [r#"
+const MIGRATIONS: [&str; 2] = [
+    r#"
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value BLOB NOT NULL
@@ -54,7 +55,28 @@ CREATE TABLE snapshot_chunks (
     bytes        BLOB NOT NULL,
     PRIMARY KEY (covered_size, seq)
 );
-"#];
+"#,
+    // 2: `records` without the UNIQUE index on `entry_hash`. Its keys are random, so
+    // each appended record dirtied another index page and every commit wrote one page
+    // per record to the WAL: the largest part of a council hub's ledger write. Replays
+    // are refused by the state machine (its set of applied entry hashes) before
+    // anything reaches the store, and nothing looks records up by entry hash.
+    r#"
+CREATE TABLE records_v2 (
+    idx        INTEGER PRIMARY KEY,
+    leaf       BLOB NOT NULL,
+    leaf_hash  BLOB NOT NULL CHECK (length(leaf_hash) = 32),
+    entry_hash BLOB NOT NULL CHECK (length(entry_hash) = 32),
+    kind       TEXT NOT NULL,
+    author     TEXT NOT NULL,
+    at_ms      INTEGER NOT NULL
+);
+INSERT INTO records_v2 (idx, leaf, leaf_hash, entry_hash, kind, author, at_ms)
+    SELECT idx, leaf, leaf_hash, entry_hash, kind, author, at_ms FROM records ORDER BY idx;
+DROP TABLE records;
+ALTER TABLE records_v2 RENAME TO records;
+"#,
+];
 
 /// Snapshots are stored in chunks of this size, so that neither writing nor reading
 /// one holds the whole serialized state in memory.
@@ -913,7 +935,7 @@ mod tests {
     }
 
     #[test]
-    fn refuses_gaps_duplicates_and_keeps_few_snapshots() {
+    fn refuses_gaps_and_keeps_few_snapshots() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(&dir.path().join("db")).unwrap();
         s.set_keep_snapshots(2);
@@ -925,10 +947,14 @@ mod tests {
             })
         ));
         s.append(&[row(0)], None).unwrap();
-        // Same entry hash twice: the UNIQUE constraint refuses, nothing is written.
-        let mut dup = row(1);
-        dup.entry_hash = row(0).entry_hash;
-        assert!(s.append(&[dup], None).is_err());
+        // A row out of order in a batch: nothing of the batch is written.
+        assert!(matches!(
+            s.append(&[row(1), row(3)], None),
+            Err(StoreError::NotContiguous {
+                expected: 2,
+                got: 3
+            })
+        ));
         assert_eq!(s.len(), 1);
         assert_eq!(s.record(1).unwrap(), None);
         for i in 1..5 {
@@ -973,6 +999,60 @@ mod tests {
             .unwrap();
         let e = s.latest_snapshot().unwrap_err();
         assert!(e.to_string().contains("lacks chunk 1"), "{e}");
+    }
+
+    /// A version 1 ledger (records with a UNIQUE entry hash) opens as version 2 with
+    /// every record kept and the index gone.
+    #[test]
+    fn migrates_a_version_1_ledger() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("db");
+        {
+            let c = Connection::open(&p).unwrap();
+            c.execute_batch(MIGRATIONS[0]).unwrap();
+            c.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
+                [b"1".to_vec()],
+            )
+            .unwrap();
+            for i in 0..3u64 {
+                let r = row(i);
+                c.execute(
+                    "INSERT INTO records (idx, leaf, leaf_hash, entry_hash, kind, author, at_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![
+                        i as i64,
+                        r.leaf,
+                        &r.leaf_hash.0[..],
+                        &r.entry_hash.0[..],
+                        r.kind,
+                        r.author,
+                        r.timestamp_ms
+                    ],
+                )
+                .unwrap();
+            }
+        }
+        let mut s = Store::open(&p).unwrap();
+        assert_eq!(s.len(), 3);
+        assert_eq!(
+            s.records(0, 10).unwrap(),
+            (0..3).map(row).collect::<Vec<_>>()
+        );
+        s.append(&[row(3)], None).unwrap();
+        let version = s.meta_get(SCHEMA_VERSION_KEY).unwrap().unwrap();
+        assert_eq!(version, SCHEMA_VERSION.to_string().into_bytes());
+        let indexes: i64 = s
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexes, 0);
+        drop(s);
+        assert_eq!(Store::open(&p).unwrap().len(), 4);
     }
 
     #[test]
