@@ -701,6 +701,11 @@ async fn run(
     let mut introduce = tokio::time::interval(gossip.settings.gossip_interval * 4);
     introduce.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let prober = tokio::spawn(probe_loop(gossip.clone(), chitchat.clone(), stop.clone()));
+    // A busy log changes hundreds of times a second, and each publish reads the ledger
+    // under its lock: publish at most once per observe period (the newest facts; the
+    // watch channel keeps only the latest change).
+    let publish_gap = (gossip.settings.gossip_interval / 10).max(Duration::from_millis(20));
+    let mut last_publish = tokio::time::Instant::now() - publish_gap;
     loop {
         tokio::select! {
             _ = stopped(&mut stop) => break,
@@ -710,7 +715,9 @@ async fn run(
                     log = app.log_changes();
                     continue;
                 }
+                tokio::time::sleep_until(last_publish + publish_gap).await;
                 publish(&app, &gossip, &chitchat).await;
+                last_publish = tokio::time::Instant::now();
             }
             _ = observe.tick() => {
                 let observed = observe_chitchat(&chitchat).await;

@@ -25,8 +25,6 @@ use tokio::time::Instant;
 pub const FORWARD_PATH: &str = "/v1/council/forward";
 /// At most this many envelopes per forwarded batch (the leader refuses more).
 pub const FORWARD_MAX_ENTRIES: usize = 256;
-/// Forwarded batches in flight at once, at most.
-const FORWARD_IN_FLIGHT: usize = 2;
 
 /// What the leader answered for one forwarded envelope.
 #[derive(Debug, Serialize, Deserialize)]
@@ -67,9 +65,10 @@ pub(super) async fn forward_loop(
     http: reqwest::Client,
     key: KeyPair,
     registry: RegistryView,
+    in_flight: usize,
     mut rx: mpsc::UnboundedReceiver<ForwardJob>,
 ) {
-    let slots = Arc::new(Semaphore::new(FORWARD_IN_FLIGHT));
+    let slots = Arc::new(Semaphore::new(in_flight.max(1)));
     let mut held: Option<ForwardJob> = None;
     loop {
         let first = match held.take() {

@@ -280,6 +280,9 @@ pub struct CouncilSettings {
     /// Group commit: batches proposed to Raft and not yet answered, at most
     /// (submissions arriving meanwhile wait and form the next batch).
     pub batch_in_flight: usize,
+    /// Batches a follower has forwarded to the leader and not yet had answered, at
+    /// most (submissions arriving meanwhile wait and form the next batch).
+    pub forward_in_flight: usize,
 }
 
 impl Default for CouncilSettings {
@@ -291,7 +294,8 @@ impl Default for CouncilSettings {
             snapshot_every: 1000,
             keep_logs: 200,
             submit_timeout: Duration::from_secs(15),
-            batch_in_flight: 2,
+            batch_in_flight: 1,
+            forward_in_flight: 2,
         }
     }
 }
@@ -299,8 +303,8 @@ impl Default for CouncilSettings {
 impl CouncilSettings {
     /// The defaults, overridden by `GOVMESH_RAFT_HEARTBEAT_MS`,
     /// `GOVMESH_RAFT_ELECTION_MIN_MS`, `GOVMESH_RAFT_ELECTION_MAX_MS`,
-    /// `GOVMESH_RAFT_SNAPSHOT_EVERY`, `GOVMESH_RAFT_KEEP_LOGS` and
-    /// `GOVMESH_RAFT_BATCH_IN_FLIGHT` when set.
+    /// `GOVMESH_RAFT_SNAPSHOT_EVERY`, `GOVMESH_RAFT_KEEP_LOGS`,
+    /// `GOVMESH_RAFT_BATCH_IN_FLIGHT` and `GOVMESH_RAFT_FORWARD_IN_FLIGHT` when set.
     pub fn from_env() -> CouncilSettings {
         CouncilSettings::default().with_env()
     }
@@ -325,6 +329,9 @@ impl CouncilSettings {
         }
         if let Some(v) = var("GOVMESH_RAFT_BATCH_IN_FLIGHT") {
             s.batch_in_flight = (v as usize).max(1);
+        }
+        if let Some(v) = var("GOVMESH_RAFT_FORWARD_IN_FLIGHT") {
+            s.forward_in_flight = (v as usize).max(1);
         }
         self
     }
@@ -490,6 +497,7 @@ impl Council {
             http.clone(),
             key.clone(),
             registry.clone(),
+            settings.forward_in_flight,
             to_forward,
         ));
         let council = Arc::new(Council {
