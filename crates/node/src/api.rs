@@ -118,7 +118,8 @@ impl AppState {
         let info = load(dir)?;
         let key = load_key(dir)?;
         let token = load_token(dir)?;
-        let ledger = Ledger::open(dir).map_err(|e| NodeError::Ledger(e.to_string()))?;
+        let ledger = Ledger::open_with(dir, govmesh_store::LedgerOptions::serving())
+            .map_err(|e| NodeError::Ledger(e.to_string()))?;
         let ledger: SharedLedger = Arc::new(Mutex::new(ledger));
         // Non-hubs forward submissions to a hub (crate::replicate).
         let orderer: Arc<dyn Orderer> =

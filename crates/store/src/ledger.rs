@@ -5,7 +5,9 @@
 //! replay of the records after it.
 
 use crate::registry::{RegistryView, changes_registry};
-use crate::store::{MAX_PAGE, RecordRow, SnapshotReader, SnapshotSource, Store, StoreError};
+use crate::store::{
+    MAX_PAGE, RecordRow, Snapshot, SnapshotReader, SnapshotSource, Store, StoreError,
+};
 use govmesh_core::dsse::Envelope;
 use govmesh_core::entry::{LogRecord, signature_parts};
 use govmesh_core::keys::{PublicKey, verify_batch};
@@ -55,6 +57,12 @@ pub struct LedgerOptions {
     pub snapshot_share: f64,
     /// Snapshots kept (the newest).
     pub keep_snapshots: u32,
+    /// Serialize a due snapshot on a background thread, from a copy of the state,
+    /// and store it with a later append, instead of in the append that makes it due.
+    /// A serving node does so: serializing a large state took tens of milliseconds
+    /// inside the append, during which every submission waited (the council's
+    /// slowest answers). Memory: the copy and its JSON, until stored.
+    pub background_snapshots: bool,
 }
 
 impl Default for LedgerOptions {
@@ -63,8 +71,26 @@ impl Default for LedgerOptions {
             snapshot_every: 1000,
             snapshot_share: 0.5,
             keep_snapshots: 2,
+            background_snapshots: false,
         }
     }
+}
+
+impl LedgerOptions {
+    /// What a serving node uses: the defaults, with snapshots in the background.
+    pub fn serving() -> LedgerOptions {
+        LedgerOptions {
+            background_snapshots: true,
+            ..LedgerOptions::default()
+        }
+    }
+}
+
+/// A snapshot a background thread is serializing.
+#[derive(Debug)]
+struct PendingSnapshot {
+    covered_size: u64,
+    done: std::sync::mpsc::Receiver<Result<Vec<u8>, String>>,
 }
 
 /// What [`Ledger::open`] did to rebuild the state.
@@ -92,6 +118,7 @@ pub struct Ledger {
     poisoned: Option<String>,
     stats: LedgerStats,
     registry: RegistryView,
+    pending: Option<PendingSnapshot>,
 }
 
 /// Cumulative time spent by [`Ledger::append`] and [`Ledger::append_records`], by
@@ -173,6 +200,7 @@ impl Ledger {
             report,
             poisoned: None,
             stats: LedgerStats::default(),
+            pending: None,
         })
     }
 
@@ -342,7 +370,10 @@ impl Ledger {
             .options
             .snapshot_every
             .max((self.last_snapshot as f64 * self.options.snapshot_share) as u64);
-        let due = size - self.last_snapshot >= interval;
+        let due = size - self.last_snapshot >= interval && self.pending.is_none();
+        let background = due && self.options.background_snapshots;
+        // A background snapshot that is ready goes into this append.
+        let ready = self.take_ready_snapshot();
         let t = Instant::now();
         let snap = StateSnapshot {
             state: &self.state,
@@ -350,7 +381,11 @@ impl Ledger {
             spent: Cell::new(Duration::ZERO),
             bytes: Cell::new(0),
         };
-        let source: Option<&dyn SnapshotSource> = if due { Some(&snap) } else { None };
+        let source: Option<&dyn SnapshotSource> = match &ready {
+            Some(r) => Some(r),
+            None if due && !background => Some(&snap),
+            None => None,
+        };
         let result = self.store.append_with_meta(rows, source, meta);
         let (spent, bytes) = (snap.spent.get(), snap.bytes.get());
         self.stats.snapshot += spent;
@@ -359,18 +394,84 @@ impl Ledger {
             self.reload();
             return Err(e);
         }
+        if let Some(r) = &ready {
+            self.stats.snapshots_written += 1;
+            self.stats.snapshot_bytes += r.state_json.len() as u64;
+        }
+        if background {
+            let t = Instant::now();
+            let state = self.state.clone();
+            let (tx, done) = std::sync::mpsc::channel();
+            let spawned = std::thread::Builder::new()
+                .name("ledger-snapshot".into())
+                .spawn(move || {
+                    let _ = tx.send(serde_json::to_vec(&state).map_err(|e| e.to_string()));
+                });
+            self.stats.snapshot += t.elapsed();
+            if spawned.is_ok() {
+                self.pending = Some(PendingSnapshot {
+                    covered_size: size,
+                    done,
+                });
+                self.last_snapshot = size;
+            }
+        }
         for r in rows {
             self.tree.push(r.leaf_hash);
         }
         if rows.iter().any(|r| changes_registry(&r.kind)) {
             self.registry.refresh(&self.state);
         }
-        if due {
+        if due && !background {
             self.last_snapshot = size;
             self.stats.snapshots_written += 1;
             self.stats.snapshot_bytes += bytes;
         }
         Ok(())
+    }
+
+    /// The background snapshot, if its thread has finished. One whose serialization
+    /// failed (or whose thread is gone) is dropped, and a new one becomes due.
+    fn take_ready_snapshot(&mut self) -> Option<Snapshot> {
+        let p = self.pending.as_ref()?;
+        let r = match p.done.try_recv() {
+            Err(std::sync::mpsc::TryRecvError::Empty) => return None,
+            Ok(r) => r,
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                Err("the snapshot thread ended without an answer".into())
+            }
+        };
+        let covered_size = p.covered_size;
+        self.pending = None;
+        match r {
+            Ok(state_json) => Some(Snapshot {
+                covered_size,
+                state_json,
+            }),
+            Err(_) => {
+                // Due again at the next append.
+                self.last_snapshot = 0;
+                None
+            }
+        }
+    }
+
+    /// Waits for the background snapshot, if any, and stores it on its own (tests,
+    /// and callers that want it on disk now).
+    pub fn flush_snapshot(&mut self) -> Result<(), StoreError> {
+        let Some(p) = self.pending.take() else {
+            return Ok(());
+        };
+        let Ok(Ok(state_json)) = p.done.recv() else {
+            self.last_snapshot = 0;
+            return Ok(());
+        };
+        self.stats.snapshots_written += 1;
+        self.stats.snapshot_bytes += state_json.len() as u64;
+        self.store.write_snapshot(&Snapshot {
+            covered_size: p.covered_size,
+            state_json,
+        })
     }
 
     /// Rebuilds state and tree from the store after a failed write.
@@ -380,6 +481,7 @@ impl Ledger {
                 self.state = state;
                 self.tree = tree;
                 self.last_snapshot = last_snapshot;
+                self.pending = None;
                 self.registry.refresh(&self.state);
             }
             Err(e) => self.poisoned = Some(e.to_string()),
@@ -416,7 +518,9 @@ impl Ledger {
     pub fn close(mut self) -> Result<(), StoreError> {
         self.check_usable()?;
         let size = self.state.size();
-        if size > self.last_snapshot {
+        // A background snapshot still being serialized is not on disk: write the
+        // whole state now instead.
+        if size > self.last_snapshot || self.pending.is_some() {
             let snap = StateSnapshot {
                 state: &self.state,
                 covered_size: size,

@@ -25,6 +25,7 @@ fn writer() {
         snapshot_every: 25,
         snapshot_share: 0.0,
         keep_snapshots: 2,
+        ..LedgerOptions::default()
     };
     let mut ledger = Ledger::open_with(std::path::Path::new(&dir), opts).unwrap();
     loop {

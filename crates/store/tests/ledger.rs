@@ -28,6 +28,7 @@ fn reopen_after_close_and_after_drop() {
         snapshot_every: 4,
         snapshot_share: 0.0,
         keep_snapshots: 2,
+        ..LedgerOptions::default()
     };
     let mut l = Ledger::open_with(dir.path(), opts.clone()).unwrap();
     assert_eq!(l.size(), 0);
@@ -222,11 +223,48 @@ fn snapshots_space_out_as_the_log_grows() {
         snapshot_every: 2,
         snapshot_share: 0.5,
         keep_snapshots: 10,
+        ..LedgerOptions::default()
     };
     let mut l = Ledger::open_with(dir.path(), opts).unwrap();
     fill(&mut l, &gen_, 14);
     // Intervals max(2, half the last snapshot's size): 2, 2, 2, 3, 4.
     assert_eq!(l.store().snapshot_sizes().unwrap(), vec![13, 9, 6, 4, 2]);
+}
+
+/// Background snapshots: serialized off the append, stored by a later one; each is
+/// the state at its size, so a reopen loads the newest and replays only the rest.
+#[test]
+fn background_snapshots_land_with_later_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    let gen_ = LogGen::new(5, 3);
+    let opts = LedgerOptions {
+        snapshot_every: 3,
+        snapshot_share: 0.0,
+        keep_snapshots: 10,
+        background_snapshots: true,
+    };
+    let mut l = Ledger::open_with(dir.path(), opts.clone()).unwrap();
+    fill(&mut l, &gen_, 14);
+    l.flush_snapshot().unwrap();
+    let sizes = l.store().snapshot_sizes().unwrap();
+    assert!(!sizes.is_empty(), "no snapshot was stored");
+    assert!(sizes.iter().all(|s| *s >= 1 && *s <= 14), "{sizes:?}");
+    let newest = sizes[0];
+    let (state, root) = (state_json(&l), l.root());
+    drop(l);
+    // Dropped without close: loads the newest snapshot and replays what follows it.
+    let l = Ledger::open_with(dir.path(), opts.clone()).unwrap();
+    assert_eq!(l.open_report().snapshot_size, Some(newest));
+    assert_eq!(l.open_report().replayed, 14 - newest);
+    assert_eq!((state_json(&l), l.root()), (state.clone(), root));
+    // Closed with a snapshot still in the background: close stores the whole state.
+    let mut l = l;
+    fill(&mut l, &gen_, 18);
+    let (state, root) = (state_json(&l), l.root());
+    l.close().unwrap();
+    let l = Ledger::open(dir.path()).unwrap();
+    assert_eq!(l.open_report().replayed, 0);
+    assert_eq!((state_json(&l), l.root()), (state, root));
 }
 
 #[test]

@@ -913,7 +913,8 @@ pub async fn open_hub(
         let info = load(&d)?;
         let key = load_key(&d)?;
         let token = load_token(&d)?;
-        let ledger = Ledger::open(&d).map_err(|e| NodeError::Ledger(e.to_string()))?;
+        let ledger = Ledger::open_with(&d, govmesh_store::LedgerOptions::serving())
+            .map_err(|e| NodeError::Ledger(e.to_string()))?;
         Ok::<_, NodeError>((info, key, token, ledger))
     })
     .await
