@@ -373,7 +373,7 @@ impl Ledger {
         let due = size - self.last_snapshot >= interval && self.pending.is_none();
         let background = due && self.options.background_snapshots;
         // A background snapshot that is ready goes into this append.
-        let ready = self.take_ready_snapshot();
+        let ready = self.take_ready_snapshot(false);
         let t = Instant::now();
         let snap = StateSnapshot {
             state: &self.state,
@@ -430,25 +430,29 @@ impl Ledger {
         Ok(())
     }
 
-    /// The background snapshot, if its thread has finished. One whose serialization
-    /// failed (or whose thread is gone) is dropped, and a new one becomes due.
-    fn take_ready_snapshot(&mut self) -> Option<Snapshot> {
+    /// The background snapshot, if its thread has finished (with `wait`, once it
+    /// has). One whose serialization failed (or whose thread is gone) is dropped, and
+    /// a new one becomes due.
+    fn take_ready_snapshot(&mut self, wait: bool) -> Option<Snapshot> {
+        use std::sync::mpsc::TryRecvError;
         let p = self.pending.as_ref()?;
-        let r = match p.done.try_recv() {
-            Err(std::sync::mpsc::TryRecvError::Empty) => return None,
-            Ok(r) => r,
-            Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                Err("the snapshot thread ended without an answer".into())
+        let r = if wait {
+            p.done.recv().ok()
+        } else {
+            match p.done.try_recv() {
+                Err(TryRecvError::Empty) => return None,
+                Ok(r) => Some(r),
+                Err(TryRecvError::Disconnected) => None,
             }
         };
         let covered_size = p.covered_size;
         self.pending = None;
         match r {
-            Ok(state_json) => Some(Snapshot {
+            Some(Ok(state_json)) => Some(Snapshot {
                 covered_size,
                 state_json,
             }),
-            Err(_) => {
+            _ => {
                 // Due again at the next append.
                 self.last_snapshot = 0;
                 None
@@ -459,19 +463,13 @@ impl Ledger {
     /// Waits for the background snapshot, if any, and stores it on its own (tests,
     /// and callers that want it on disk now).
     pub fn flush_snapshot(&mut self) -> Result<(), StoreError> {
-        let Some(p) = self.pending.take() else {
+        let Some(snap) = self.take_ready_snapshot(true) else {
             return Ok(());
         };
-        let Ok(Ok(state_json)) = p.done.recv() else {
-            self.last_snapshot = 0;
-            return Ok(());
-        };
+        self.store.write_snapshot(&snap)?;
         self.stats.snapshots_written += 1;
-        self.stats.snapshot_bytes += state_json.len() as u64;
-        self.store.write_snapshot(&Snapshot {
-            covered_size: p.covered_size,
-            state_json,
-        })
+        self.stats.snapshot_bytes += snap.state_json.len() as u64;
+        Ok(())
     }
 
     /// Rebuilds state and tree from the store after a failed write.
