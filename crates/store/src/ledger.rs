@@ -1,12 +1,13 @@
 //! The node's durable governance log: the SQLite [`Store`] plus the in-memory
 //! [`State`] and [`MerkleTree`] derived from it, kept in step. Every append is
 //! validated by the state machine, then committed (WAL, `synchronous=FULL`) before it
-//! is acknowledged; on open the state is rebuilt from the latest snapshot plus a
-//! replay of the records after it.
+//! is acknowledged; on open the state is rebuilt from the latest usable snapshot plus
+//! a replay of the records after it.
 
 use crate::registry::{RegistryView, changes_registry};
 use crate::store::{
-    MAX_PAGE, RecordRow, Snapshot, SnapshotReader, SnapshotSource, Store, StoreError,
+    MAX_PAGE, RecordRow, SnapshotFile, SnapshotReader, SnapshotSource, Store, StoreError,
+    write_snapshot_file,
 };
 use govmesh_core::dsse::Envelope;
 use govmesh_core::entry::{LogRecord, signature_parts};
@@ -57,11 +58,11 @@ pub struct LedgerOptions {
     pub snapshot_share: f64,
     /// Snapshots kept (the newest).
     pub keep_snapshots: u32,
-    /// Serialize a due snapshot on a background thread, from a copy of the state,
-    /// and store it with a later append, instead of in the append that makes it due.
-    /// A serving node does so: serializing a large state took tens of milliseconds
-    /// inside the append, during which every submission waited (the council's
-    /// slowest answers). Memory: the copy and its JSON, until stored.
+    /// Write a due snapshot's file on a background thread, from a copy of the
+    /// state, and list it with a later append, instead of in the append that makes
+    /// it due. A serving node does so: serializing and storing a large state took
+    /// tens of milliseconds inside the append, during which every submission waited
+    /// (the council's slowest answers). Memory: the copy, until written.
     pub background_snapshots: bool,
 }
 
@@ -86,11 +87,10 @@ impl LedgerOptions {
     }
 }
 
-/// A snapshot a background thread is serializing.
+/// A snapshot file a background thread is writing.
 #[derive(Debug)]
 struct PendingSnapshot {
-    covered_size: u64,
-    done: std::sync::mpsc::Receiver<Result<Vec<u8>, String>>,
+    done: std::sync::mpsc::Receiver<Result<SnapshotFile, String>>,
 }
 
 /// What [`Ledger::open`] did to rebuild the state.
@@ -98,7 +98,8 @@ struct PendingSnapshot {
 pub struct OpenReport {
     /// Size covered by the snapshot the state was loaded from.
     pub snapshot_size: Option<u64>,
-    /// Why the latest snapshot was not used (the log was replayed from genesis).
+    /// Why the newer snapshots were not used (an older one, or a replay from
+    /// genesis, took their place).
     pub snapshot_skipped: Option<String>,
     /// Records replayed through the state machine.
     pub replayed: u64,
@@ -137,7 +138,7 @@ pub struct LedgerStats {
     pub snapshot_bytes: u64,
 }
 
-/// Streams the state's JSON into the store as a snapshot.
+/// Streams the state's JSON into a snapshot file.
 struct StateSnapshot<'a> {
     state: &'a State,
     covered_size: u64,
@@ -372,47 +373,63 @@ impl Ledger {
             .max((self.last_snapshot as f64 * self.options.snapshot_share) as u64);
         let due = size - self.last_snapshot >= interval && self.pending.is_none();
         let background = due && self.options.background_snapshots;
-        // A background snapshot that is ready goes into this append.
+        // A background snapshot that is ready is listed by this append.
         let ready = self.take_ready_snapshot(false);
         let t = Instant::now();
-        let snap = StateSnapshot {
-            state: &self.state,
-            covered_size: size,
-            spent: Cell::new(Duration::ZERO),
-            bytes: Cell::new(0),
-        };
-        let source: Option<&dyn SnapshotSource> = match &ready {
-            Some(r) => Some(r),
-            None if due && !background => Some(&snap),
-            None => None,
-        };
-        let result = self.store.append_with_meta(rows, source, meta);
-        let (spent, bytes) = (snap.spent.get(), snap.bytes.get());
-        self.stats.snapshot += spent;
-        self.stats.commit += t.elapsed().saturating_sub(spent);
+        let mut inline = None;
+        if due && !background {
+            let snap = StateSnapshot {
+                state: &self.state,
+                covered_size: size,
+                spent: Cell::new(Duration::ZERO),
+                bytes: Cell::new(0),
+            };
+            let written = write_snapshot_file(self.store.snapshot_dir(), &snap);
+            self.stats.snapshot += t.elapsed();
+            match written {
+                Ok(f) => inline = Some(f),
+                Err(e) => {
+                    // The state already holds `rows`: undo them.
+                    self.reload();
+                    return Err(e);
+                }
+            }
+        }
+        let t = Instant::now();
+        let result = self
+            .store
+            .append_with_meta(rows, ready.as_ref().or(inline.as_ref()), meta);
+        self.stats.commit += t.elapsed();
         if let Err(e) = result {
             self.reload();
             return Err(e);
         }
-        if let Some(r) = &ready {
+        if let Some(f) = ready.as_ref().or(inline.as_ref()) {
             self.stats.snapshots_written += 1;
-            self.stats.snapshot_bytes += r.state_json.len() as u64;
+            self.stats.snapshot_bytes += f.total_len;
+        }
+        if inline.is_some() {
+            self.last_snapshot = size;
         }
         if background {
             let t = Instant::now();
             let state = self.state.clone();
+            let dir = self.store.snapshot_dir().to_owned();
             let (tx, done) = std::sync::mpsc::channel();
             let spawned = std::thread::Builder::new()
                 .name("ledger-snapshot".into())
                 .spawn(move || {
-                    let _ = tx.send(serde_json::to_vec(&state).map_err(|e| e.to_string()));
+                    let snap = StateSnapshot {
+                        state: &state,
+                        covered_size: size,
+                        spent: Cell::new(Duration::ZERO),
+                        bytes: Cell::new(0),
+                    };
+                    let _ = tx.send(write_snapshot_file(&dir, &snap).map_err(|e| e.to_string()));
                 });
             self.stats.snapshot += t.elapsed();
             if spawned.is_ok() {
-                self.pending = Some(PendingSnapshot {
-                    covered_size: size,
-                    done,
-                });
+                self.pending = Some(PendingSnapshot { done });
                 self.last_snapshot = size;
             }
         }
@@ -422,18 +439,13 @@ impl Ledger {
         if rows.iter().any(|r| changes_registry(&r.kind)) {
             self.registry.refresh(&self.state);
         }
-        if due && !background {
-            self.last_snapshot = size;
-            self.stats.snapshots_written += 1;
-            self.stats.snapshot_bytes += bytes;
-        }
         Ok(())
     }
 
     /// The background snapshot, if its thread has finished (with `wait`, once it
     /// has). One whose serialization failed (or whose thread is gone) is dropped, and
     /// a new one becomes due.
-    fn take_ready_snapshot(&mut self, wait: bool) -> Option<Snapshot> {
+    fn take_ready_snapshot(&mut self, wait: bool) -> Option<SnapshotFile> {
         use std::sync::mpsc::TryRecvError;
         let p = self.pending.as_ref()?;
         let r = if wait {
@@ -445,13 +457,9 @@ impl Ledger {
                 Err(TryRecvError::Disconnected) => None,
             }
         };
-        let covered_size = p.covered_size;
         self.pending = None;
         match r {
-            Some(Ok(state_json)) => Some(Snapshot {
-                covered_size,
-                state_json,
-            }),
+            Some(Ok(file)) => Some(file),
             _ => {
                 // Due again at the next append.
                 self.last_snapshot = 0;
@@ -460,15 +468,15 @@ impl Ledger {
         }
     }
 
-    /// Waits for the background snapshot, if any, and stores it on its own (tests,
+    /// Waits for the background snapshot, if any, and lists it on its own (tests,
     /// and callers that want it on disk now).
     pub fn flush_snapshot(&mut self) -> Result<(), StoreError> {
-        let Some(snap) = self.take_ready_snapshot(true) else {
+        let Some(file) = self.take_ready_snapshot(true) else {
             return Ok(());
         };
-        self.store.write_snapshot(&snap)?;
+        self.store.write_snapshot(&file)?;
         self.stats.snapshots_written += 1;
-        self.stats.snapshot_bytes += snap.state_json.len() as u64;
+        self.stats.snapshot_bytes += file.total_len;
         Ok(())
     }
 
@@ -516,16 +524,23 @@ impl Ledger {
     pub fn close(mut self) -> Result<(), StoreError> {
         self.check_usable()?;
         let size = self.state.size();
-        // A background snapshot still being serialized is not on disk: write the
-        // whole state now instead.
-        if size > self.last_snapshot || self.pending.is_some() {
+        // A background snapshot is listed if it covers everything; otherwise the
+        // whole state is written now.
+        let pending = self.pending.is_some();
+        if let Some(file) = self.take_ready_snapshot(true)
+            && file.covered_size == size
+        {
+            return self.store.write_snapshot(&file);
+        }
+        if size > self.last_snapshot || pending {
             let snap = StateSnapshot {
                 state: &self.state,
                 covered_size: size,
                 spent: Cell::new(Duration::ZERO),
                 bytes: Cell::new(0),
             };
-            self.store.write_snapshot(&snap)?;
+            let file = write_snapshot_file(self.store.snapshot_dir(), &snap)?;
+            self.store.write_snapshot(&file)?;
         }
         Ok(())
     }
@@ -569,15 +584,23 @@ fn load(store: &Store) -> Result<(State, MerkleTree, u64, OpenReport), StoreErro
     let len = store.len();
     let mut report = OpenReport::default();
     let mut state = State::new();
-    if let Some(reader) = store.latest_snapshot_reader()? {
-        let covered = reader.covered_size();
-        match restore_snapshot(reader, len) {
+    let mut skipped = Vec::new();
+    for listed in store.snapshot_files()? {
+        let restored = store
+            .snapshot_reader(&listed)
+            .map_err(|e| e.to_string())
+            .and_then(|reader| restore_snapshot(reader, len));
+        match restored {
             Ok(s) => {
                 state = s;
-                report.snapshot_size = Some(covered);
+                report.snapshot_size = Some(listed.covered_size);
+                break;
             }
-            Err(why) => report.snapshot_skipped = Some(why),
+            Err(why) => skipped.push(why),
         }
+    }
+    if !skipped.is_empty() {
+        report.snapshot_skipped = Some(skipped.join("; "));
     }
     let from = state.size();
     let last_snapshot = from;
@@ -626,7 +649,7 @@ fn load(store: &Store) -> Result<(State, MerkleTree, u64, OpenReport), StoreErro
     Ok((state, tree, last_snapshot, report))
 }
 
-fn restore_snapshot(reader: SnapshotReader<'_>, len: u64) -> Result<State, String> {
+fn restore_snapshot(reader: SnapshotReader, len: u64) -> Result<State, String> {
     let covered = reader.covered_size();
     if covered > len {
         return Err(format!(

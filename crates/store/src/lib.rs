@@ -1,7 +1,8 @@
 //! govmesh-store: SQLite persistence of a node's governance log.
 //!
 //! - [`Store`] is the raw database (one file, WAL, `synchronous=FULL`, an exclusive
-//!   `LOCK` file in its directory): log records, state snapshots, meta values. See
+//!   `LOCK` file in its directory): log records, the list of state snapshot files
+//!   (in `snapshots/`), meta values. See
 //!   the crate's README.md for the tables.
 //! - [`Ledger`] is what a node uses: the store plus the [`State`](govmesh_core::state::State)
 //!   and [`MerkleTree`](govmesh_core::merkle::MerkleTree) rebuilt from it, appending
@@ -18,4 +19,7 @@ mod store;
 
 pub use ledger::{Appended, DB_FILE, Ledger, LedgerError, LedgerOptions, LedgerStats, OpenReport};
 pub use registry::{RegisteredNode, Registry, RegistryView};
-pub use store::{LOCK_FILE, MAX_PAGE, RecordRow, SCHEMA_VERSION, Snapshot, Store, StoreError};
+pub use store::{
+    LOCK_FILE, MAX_PAGE, RecordRow, SCHEMA_VERSION, SNAPSHOT_DIR, Snapshot, SnapshotFile,
+    SnapshotSource, Store, StoreError, write_snapshot_file,
+};

@@ -1,16 +1,18 @@
-//! The low-level SQLite store: log records, state snapshots and a key/value meta
-//! table, with schema versioning and an exclusive lock on the data directory. It
-//! knows nothing of governance semantics; [`crate::Ledger`] builds on it.
+//! The low-level SQLite store: log records, the index of state snapshots (whose bytes
+//! are files in `snapshots/` beside the database) and a key/value meta table, with
+//! schema versioning and an exclusive lock on the data directory. It knows nothing of
+//! governance semantics; [`crate::Ledger`] builds on it.
 
 use govmesh_core::Digest;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use sha2::{Digest as _, Sha256};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read as _, Seek as _, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// The schema version this build writes. Opening a database with a newer version is
 /// refused; older versions are migrated forward by [`MIGRATIONS`].
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The largest page [`Store::records`] returns.
 pub const MAX_PAGE: u64 = 1000;
@@ -26,7 +28,7 @@ const SCHEMA_VERSION_KEY: &str = "schema_version";
 /// Seams for later issues: the Raft council (vote, log, snapshot) and replication
 /// (peer cursors) get their tables as migration 2 onwards, appended here; never
 /// edit a migration that has shipped.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     r#"
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
@@ -76,11 +78,25 @@ INSERT INTO records_v2 (idx, leaf, leaf_hash, entry_hash, kind, author, at_ms)
 DROP TABLE records;
 ALTER TABLE records_v2 RENAME TO records;
 "#,
+    // 3: state snapshots are files (`snapshots/`), the table only lists them with
+    // their length and SHA-256. Written inside an append, a snapshot of a few MB
+    // held the append (and every submission behind it) for tens of milliseconds, and
+    // went through the WAL twice (commit and checkpoint). A file is written and
+    // fsynced by a background thread; the append that records it writes one row.
+    // The old snapshots are dropped: the next open replays the log once.
+    r#"
+DROP TABLE snapshot_chunks;
+DROP TABLE snapshots;
+CREATE TABLE snapshots (
+    covered_size INTEGER PRIMARY KEY,
+    total_len    INTEGER NOT NULL,
+    sha256       BLOB NOT NULL CHECK (length(sha256) = 32)
+);
+"#,
 ];
 
-/// Snapshots are stored in chunks of this size, so that neither writing nor reading
-/// one holds the whole serialized state in memory.
-pub const SNAPSHOT_CHUNK: usize = 1 << 20;
+/// The directory, beside the database, that holds the state snapshot files.
+pub const SNAPSHOT_DIR: &str = "snapshots";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -178,119 +194,169 @@ impl SnapshotSource for Snapshot {
     }
 }
 
-/// Reads the chunks of one stored snapshot in order ([`Store::latest_snapshot_reader`]).
-pub struct SnapshotReader<'a> {
-    store: &'a Store,
-    covered_size: u64,
-    total_len: u64,
-    chunk_count: u64,
-    next_seq: u64,
-    chunk: Vec<u8>,
-    pos: usize,
-    read: u64,
+/// A state snapshot file, written by [`write_snapshot_file`] and listed by the append
+/// that records it ([`Store::append_with_meta`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotFile {
+    pub covered_size: u64,
+    pub total_len: u64,
+    pub sha256: Digest,
 }
 
-impl SnapshotReader<'_> {
-    pub fn covered_size(&self) -> u64 {
-        self.covered_size
-    }
-
-    /// Serialized length of the snapshot.
-    pub fn total_len(&self) -> u64 {
-        self.total_len
+impl SnapshotFile {
+    /// The file's name: size and hash, so a rewrite at the same size never replaces
+    /// a listed file in place.
+    pub fn file_name(&self) -> String {
+        let hex: String = self.sha256.0[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("{}-{hex}.json", self.covered_size)
     }
 }
 
-impl std::io::Read for SnapshotReader<'_> {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        while self.pos == self.chunk.len() {
-            if self.next_seq == self.chunk_count {
-                if self.read != self.total_len {
-                    return Err(std::io::Error::other(format!(
-                        "snapshot at size {} has {} bytes in its chunks, its row says {}",
-                        self.covered_size, self.read, self.total_len
-                    )));
-                }
-                return Ok(0);
+/// Writes `source` as a snapshot file in `dir` (created if missing): to a temporary
+/// file, fsynced, then renamed to [`SnapshotFile::file_name`] and the directory
+/// fsynced. Needs no [`Store`], so a background thread can call it; the snapshot
+/// counts once an append lists it. A file no append lists is deleted when the store
+/// opens.
+pub fn write_snapshot_file(
+    dir: &Path,
+    source: &dyn SnapshotSource,
+) -> Result<SnapshotFile, StoreError> {
+    let io = |path: &Path, action: &'static str| {
+        let path = path.to_owned();
+        move |source| StoreError::Io {
+            path,
+            action,
+            source,
+        }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir, "creating the snapshot directory"))?;
+    let covered_size = source.covered_size();
+    // Unique, so that two writers of the same size never share a temporary file.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!("{covered_size}.{n}.json.tmp"));
+    let file = File::create(&tmp).map_err(io(&tmp, "creating a snapshot file"))?;
+    let mut w = HashingWriter {
+        inner: std::io::BufWriter::with_capacity(1 << 16, file),
+        hash: Sha256::new(),
+        count: 0,
+        disk_failed: false,
+    };
+    let written = source.write_to(&mut w).and_then(|()| w.flush());
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(if w.disk_failed {
+            StoreError::Io {
+                path: tmp,
+                action: "writing a snapshot file",
+                source: e,
             }
-            let chunk: Option<Vec<u8>> = self
-                .store
-                .conn
-                .query_row(
-                    "SELECT bytes FROM snapshot_chunks WHERE covered_size = ?1 AND seq = ?2",
-                    params![to_i64(self.covered_size), to_i64(self.next_seq)],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(std::io::Error::other)?;
-            self.chunk = chunk.ok_or_else(|| {
-                std::io::Error::other(format!(
-                    "snapshot at size {} lacks chunk {}",
-                    self.covered_size, self.next_seq
-                ))
-            })?;
-            self.pos = 0;
-            self.next_seq += 1;
-        }
-        let n = out.len().min(self.chunk.len() - self.pos);
-        out[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
-        self.pos += n;
-        self.read += n as u64;
-        Ok(n)
+        } else {
+            StoreError::BadSnapshot {
+                covered: covered_size,
+                reason: format!("serializing it failed: {e}"),
+            }
+        });
     }
+    let snap = SnapshotFile {
+        covered_size,
+        total_len: w.count,
+        sha256: Digest(w.hash.finalize().into()),
+    };
+    let file = w.inner.into_inner().map_err(|e| StoreError::Io {
+        path: tmp.clone(),
+        action: "writing a snapshot file",
+        source: e.into_error(),
+    })?;
+    file.sync_all()
+        .map_err(io(&tmp, "syncing a snapshot file"))?;
+    drop(file);
+    let path = dir.join(snap.file_name());
+    std::fs::rename(&tmp, &path).map_err(io(&path, "naming a snapshot file"))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir, "syncing the snapshot directory"))?;
+    Ok(snap)
 }
 
-/// Inserts what is written to it as snapshot chunks.
-struct ChunkWriter<'t, 'c> {
-    tx: &'t rusqlite::Transaction<'c>,
-    covered_size: u64,
-    buf: Vec<u8>,
-    seq: u64,
-    total: u64,
-    /// The SQLite error behind an `io::Error` returned from `write`.
-    failed: Option<rusqlite::Error>,
+/// Hashes and counts what passes through to the file.
+struct HashingWriter<W: Write> {
+    inner: W,
+    hash: Sha256,
+    count: u64,
+    /// Set when writing to the file failed (not the source).
+    disk_failed: bool,
 }
 
-impl ChunkWriter<'_, '_> {
-    fn flush_chunk(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let r = self
-            .tx
-            .prepare_cached(
-                "INSERT INTO snapshot_chunks (covered_size, seq, bytes) VALUES (?1, ?2, ?3)",
-            )
-            .and_then(|mut st| {
-                st.execute(params![
-                    to_i64(self.covered_size),
-                    to_i64(self.seq),
-                    self.buf
-                ])
-            });
-        if let Err(e) = r {
-            self.failed = Some(e);
-            return Err(std::io::Error::other("SQLite refused a snapshot chunk"));
-        }
-        self.total += self.buf.len() as u64;
-        self.seq += 1;
-        self.buf.clear();
-        Ok(())
-    }
-}
-
-impl Write for ChunkWriter<'_, '_> {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        let n = data.len().min(SNAPSHOT_CHUNK - self.buf.len());
-        self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() == SNAPSHOT_CHUNK {
-            self.flush_chunk()?;
-        }
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self
+            .inner
+            .write(buf)
+            .inspect_err(|_| self.disk_failed = true)?;
+        self.hash.update(&buf[..n]);
+        self.count += n as u64;
         Ok(n)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+        self.inner.flush().inspect_err(|_| self.disk_failed = true)
+    }
+}
+
+/// Reads one listed snapshot file ([`Store::snapshot_reader`]); at its end it fails
+/// if the length or SHA-256 differ from the listing (a truncated or altered file).
+pub struct SnapshotReader {
+    file: File,
+    listed: SnapshotFile,
+    hash: Sha256,
+    read: u64,
+    checked: bool,
+}
+
+impl SnapshotReader {
+    pub fn covered_size(&self) -> u64 {
+        self.listed.covered_size
+    }
+
+    /// Serialized length of the snapshot.
+    pub fn total_len(&self) -> u64 {
+        self.listed.total_len
+    }
+}
+
+impl std::io::Read for SnapshotReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(out)?;
+        self.hash.update(&out[..n]);
+        self.read += n as u64;
+        let covered = self.listed.covered_size;
+        if self.read > self.listed.total_len {
+            return Err(std::io::Error::other(format!(
+                "snapshot file at size {covered} is longer than the {} bytes listed",
+                self.listed.total_len
+            )));
+        }
+        if n == 0 && !out.is_empty() && !self.checked {
+            self.checked = true;
+            if self.read != self.listed.total_len {
+                return Err(std::io::Error::other(format!(
+                    "snapshot file at size {covered} has {} bytes, {} are listed (truncated?)",
+                    self.read, self.listed.total_len
+                )));
+            }
+            let got = Digest(std::mem::take(&mut self.hash).finalize().into());
+            if got != self.listed.sha256 {
+                return Err(std::io::Error::other(format!(
+                    "snapshot file at size {covered} has SHA-256 {got}, {} is listed (altered?)",
+                    self.listed.sha256
+                )));
+            }
+        }
+        Ok(n)
     }
 }
 
@@ -300,6 +366,7 @@ pub struct Store {
     path: PathBuf,
     len: u64,
     keep_snapshots: u32,
+    snapshot_dir: PathBuf,
     // Held for the store's lifetime; the OS releases the lock when the process dies.
     _lock: File,
 }
@@ -351,12 +418,56 @@ impl Store {
             path: path.to_owned(),
             len: 0,
             keep_snapshots: 2,
+            snapshot_dir: dir.join(SNAPSHOT_DIR),
             _lock: lock,
         };
         store.configure()?;
         store.migrate()?;
         store.len = store.count_records()?;
+        // Files of snapshots no append listed (a crash between writing and listing)
+        // and unfinished ones.
+        store.remove_unlisted_snapshot_files(true)?;
         Ok(store)
+    }
+
+    /// The directory of this store's snapshot files.
+    pub fn snapshot_dir(&self) -> &Path {
+        &self.snapshot_dir
+    }
+
+    /// Deletes the snapshot files not listed (with `unfinished`, temporary ones
+    /// too). Only this process writes there (the `LOCK` file), and a background
+    /// snapshot is never being written while an append lists one.
+    fn remove_unlisted_snapshot_files(&self, unfinished: bool) -> Result<(), StoreError> {
+        let listed: std::collections::HashSet<String> = self
+            .snapshot_files()?
+            .iter()
+            .map(SnapshotFile::file_name)
+            .collect();
+        let entries = match std::fs::read_dir(&self.snapshot_dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => {
+                return Err(StoreError::Io {
+                    path: self.snapshot_dir.clone(),
+                    action: "listing snapshot files",
+                    source,
+                });
+            }
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let stale = if name.ends_with(".json.tmp") {
+                unfinished
+            } else {
+                name.ends_with(".json") && !listed.contains(&name)
+            };
+            if stale {
+                // One left behind is deleted at the next open.
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        Ok(())
     }
 
     /// How many snapshots to keep (the newest ones); at least 1. Default 2.
@@ -504,13 +615,14 @@ impl Store {
         self.len == 0
     }
 
-    /// Appends `rows` (whose indexes must continue the log) and, if given, a state
-    /// snapshot, in one transaction that is durable when this returns. Older
-    /// snapshots beyond the retention count are dropped in the same transaction.
+    /// Appends `rows` (whose indexes must continue the log) and, if given, lists a
+    /// state snapshot file ([`write_snapshot_file`]), in one transaction that is
+    /// durable when this returns. Older snapshots beyond the retention count are
+    /// unlisted in the same transaction and their files deleted after it.
     pub fn append(
         &mut self,
         rows: &[RecordRow],
-        snapshot: Option<&dyn SnapshotSource>,
+        snapshot: Option<&SnapshotFile>,
     ) -> Result<(), StoreError> {
         self.append_with_meta(rows, snapshot, &[])
     }
@@ -521,7 +633,7 @@ impl Store {
     pub fn append_with_meta(
         &mut self,
         rows: &[RecordRow],
-        snapshot: Option<&dyn SnapshotSource>,
+        snapshot: Option<&SnapshotFile>,
         meta: &[(&str, &[u8])],
     ) -> Result<(), StoreError> {
         if let Some((key, _)) = meta.iter().find(|(k, _)| *k == SCHEMA_VERSION_KEY) {
@@ -538,10 +650,10 @@ impl Store {
         }
         let new_len = self.len + rows.len() as u64;
         if let Some(s) = snapshot
-            && s.covered_size() > new_len
+            && s.covered_size > new_len
         {
             return Err(StoreError::SnapshotBeyondLog {
-                covered: s.covered_size(),
+                covered: s.covered_size,
                 len: new_len,
             });
         }
@@ -573,13 +685,7 @@ impl Store {
             }
         }
         if let Some(s) = snapshot {
-            insert_snapshot(&tx, s, self.keep_snapshots).map_err(|err| match err {
-                SnapshotWriteError::Sql(source) => sql_err(path, "writing a snapshot", source),
-                SnapshotWriteError::Source(source) => StoreError::BadSnapshot {
-                    covered: s.covered_size(),
-                    reason: format!("serializing it failed: {source}"),
-                },
-            })?;
+            list_snapshot(&tx, s, self.keep_snapshots).map_err(e("listing a snapshot"))?;
         }
         for (key, value) in meta {
             tx.execute(
@@ -590,11 +696,16 @@ impl Store {
         }
         tx.commit().map_err(e("committing an append"))?;
         self.len = new_len;
+        if snapshot.is_some() {
+            // The files of the snapshots just unlisted. The append is durable: a
+            // failure here only leaves a file for the next open to delete.
+            let _ = self.remove_unlisted_snapshot_files(false);
+        }
         Ok(())
     }
 
-    /// Writes a snapshot on its own (e.g. at shutdown).
-    pub fn write_snapshot(&mut self, snapshot: &dyn SnapshotSource) -> Result<(), StoreError> {
+    /// Lists a snapshot file on its own (e.g. at shutdown).
+    pub fn write_snapshot(&mut self, snapshot: &SnapshotFile) -> Result<(), StoreError> {
         self.append(&[], Some(snapshot))
     }
 
@@ -694,57 +805,73 @@ impl Store {
         Ok(out)
     }
 
-    /// The snapshot covering the most records, if any, read whole into memory.
+    /// The snapshot covering the most records, if any, read whole into memory (and
+    /// checked against its listing).
     pub fn latest_snapshot(&self) -> Result<Option<Snapshot>, StoreError> {
-        let Some(mut r) = self.latest_snapshot_reader()? else {
+        let Some(listed) = self.snapshot_files()?.into_iter().next() else {
             return Ok(None);
         };
-        let mut state_json = Vec::with_capacity(r.total_len() as usize);
+        let mut r = self.snapshot_reader(&listed)?;
+        let mut state_json = Vec::with_capacity(listed.total_len as usize);
         r.read_to_end(&mut state_json)
             .map_err(|e| StoreError::BadSnapshot {
-                covered: r.covered_size(),
+                covered: listed.covered_size,
                 reason: e.to_string(),
             })?;
         Ok(Some(Snapshot {
-            covered_size: r.covered_size(),
+            covered_size: listed.covered_size,
             state_json,
         }))
     }
 
-    /// A reader over the snapshot covering the most records, if any; it fetches one
-    /// chunk at a time and fails if chunks are missing or short.
-    pub fn latest_snapshot_reader(&self) -> Result<Option<SnapshotReader<'_>>, StoreError> {
-        let row: Option<(i64, i64, i64)> = self
-            .conn
-            .query_row(
-                "SELECT covered_size, total_len, chunk_count FROM snapshots
-                 ORDER BY covered_size DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()
-            .map_err(self.err("reading the latest snapshot"))?;
-        Ok(row.map(|(covered, total, chunks)| SnapshotReader {
-            store: self,
-            covered_size: covered.max(0) as u64,
-            total_len: total.max(0) as u64,
-            chunk_count: chunks.max(0) as u64,
-            next_seq: 0,
-            chunk: Vec::new(),
-            pos: 0,
+    /// A reader over a listed snapshot's file; it fails at the end if the file's
+    /// length or SHA-256 differ from the listing.
+    pub fn snapshot_reader(&self, listed: &SnapshotFile) -> Result<SnapshotReader, StoreError> {
+        let path = self.snapshot_dir.join(listed.file_name());
+        let file = File::open(&path).map_err(|source| StoreError::BadSnapshot {
+            covered: listed.covered_size,
+            reason: format!("{}: {source}", path.display()),
+        })?;
+        Ok(SnapshotReader {
+            file,
+            listed: listed.clone(),
+            hash: Sha256::new(),
             read: 0,
-        }))
+            checked: false,
+        })
     }
 
-    /// Covered sizes of the stored snapshots, newest first.
-    pub fn snapshot_sizes(&self) -> Result<Vec<u64>, StoreError> {
+    /// The listed snapshots, newest (covering the most records) first.
+    pub fn snapshot_files(&self) -> Result<Vec<SnapshotFile>, StoreError> {
         let mut st = self
             .conn
-            .prepare("SELECT covered_size FROM snapshots ORDER BY covered_size DESC")
+            .prepare_cached(
+                "SELECT covered_size, total_len, sha256 FROM snapshots
+                 ORDER BY covered_size DESC",
+            )
             .map_err(self.err("listing snapshots"))?;
-        st.query_map([], |r| Ok(r.get::<_, i64>(0)?.max(0) as u64))
+        let rows: Vec<(i64, i64, Vec<u8>)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .and_then(|rows| rows.collect())
-            .map_err(self.err("listing snapshots"))
+            .map_err(self.err("listing snapshots"))?;
+        rows.into_iter()
+            .map(|(covered, total, hash)| {
+                Ok(SnapshotFile {
+                    covered_size: covered.max(0) as u64,
+                    total_len: total.max(0) as u64,
+                    sha256: digest_from(&self.path, hash, "a snapshot's sha256")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Covered sizes of the listed snapshots, newest first.
+    pub fn snapshot_sizes(&self) -> Result<Vec<u64>, StoreError> {
+        Ok(self
+            .snapshot_files()?
+            .iter()
+            .map(|f| f.covered_size)
+            .collect())
     }
 
     pub fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -769,55 +896,22 @@ impl Store {
     }
 }
 
-enum SnapshotWriteError {
-    Sql(rusqlite::Error),
-    Source(std::io::Error),
-}
-
-fn insert_snapshot(
+/// Lists `s` and unlists all but the newest `keep` snapshots.
+fn list_snapshot(
     tx: &rusqlite::Transaction<'_>,
-    s: &dyn SnapshotSource,
+    s: &SnapshotFile,
     keep: u32,
-) -> Result<(), SnapshotWriteError> {
-    let covered = to_i64(s.covered_size());
-    let sql = SnapshotWriteError::Sql;
+) -> Result<(), rusqlite::Error> {
     tx.execute(
-        "DELETE FROM snapshot_chunks WHERE covered_size = ?1",
-        [covered],
-    )
-    .map_err(sql)?;
-    let mut w = ChunkWriter {
-        tx,
-        covered_size: s.covered_size(),
-        buf: Vec::with_capacity(SNAPSHOT_CHUNK),
-        seq: 0,
-        total: 0,
-        failed: None,
-    };
-    if let Err(e) = s.write_to(&mut w).and_then(|()| w.flush_chunk()) {
-        return Err(match w.failed.take() {
-            Some(sql_error) => sql(sql_error),
-            None => SnapshotWriteError::Source(e),
-        });
-    }
-    tx.execute(
-        "INSERT OR REPLACE INTO snapshots (covered_size, total_len, chunk_count)
+        "INSERT OR REPLACE INTO snapshots (covered_size, total_len, sha256)
          VALUES (?1, ?2, ?3)",
-        params![covered, to_i64(w.total), to_i64(w.seq)],
-    )
-    .map_err(sql)?;
+        params![to_i64(s.covered_size), to_i64(s.total_len), &s.sha256.0[..]],
+    )?;
     tx.execute(
         "DELETE FROM snapshots WHERE covered_size NOT IN
            (SELECT covered_size FROM snapshots ORDER BY covered_size DESC LIMIT ?1)",
         [keep],
-    )
-    .map_err(sql)?;
-    tx.execute(
-        "DELETE FROM snapshot_chunks WHERE covered_size NOT IN
-           (SELECT covered_size FROM snapshots)",
-        [],
-    )
-    .map_err(sql)?;
+    )?;
     Ok(())
 }
 
@@ -916,7 +1010,10 @@ mod tests {
                 covered_size: 3,
                 state_json: b"{}".to_vec(),
             };
-            s.append(&[row(3)], Some(&snap)).unwrap();
+            let file = write_snapshot_file(s.snapshot_dir(), &snap).unwrap();
+            assert_eq!(file.total_len, 2);
+            assert_eq!(file.sha256, Digest::sha256(b"{}"));
+            s.append(&[row(3)], Some(&file)).unwrap();
             s.meta_set("k", b"v").unwrap();
             assert!(matches!(
                 s.meta_set(SCHEMA_VERSION_KEY, b"9"),
@@ -933,7 +1030,11 @@ mod tests {
             s.leaf_hashes().unwrap(),
             (0..4).map(|i| row(i).leaf_hash).collect::<Vec<_>>()
         );
-        assert_eq!(s.latest_snapshot().unwrap().unwrap().covered_size, 3);
+        let latest = s.latest_snapshot().unwrap().unwrap();
+        assert_eq!(
+            (latest.covered_size, &latest.state_json[..]),
+            (3, &b"{}"[..])
+        );
         assert_eq!(s.meta_get("k").unwrap().unwrap(), b"v");
         assert_eq!(s.meta_get("nope").unwrap(), None);
     }
@@ -966,47 +1067,89 @@ mod tests {
                 covered_size: i + 1,
                 state_json: vec![b'x'; 10],
             };
-            s.append(&[row(i)], Some(&snap)).unwrap();
+            let file = write_snapshot_file(s.snapshot_dir(), &snap).unwrap();
+            s.append(&[row(i)], Some(&file)).unwrap();
         }
         assert_eq!(s.snapshot_sizes().unwrap(), vec![5, 4]);
+        // The unlisted snapshots' files are gone.
+        assert_eq!(snapshot_dir_names(&s).len(), 2);
         let too_far = Snapshot {
             covered_size: 9,
             state_json: vec![],
         };
+        let file = write_snapshot_file(s.snapshot_dir(), &too_far).unwrap();
         assert!(matches!(
-            s.write_snapshot(&too_far),
+            s.write_snapshot(&file),
             Err(StoreError::SnapshotBeyondLog { .. })
         ));
+        assert_eq!(s.snapshot_sizes().unwrap(), vec![5, 4]);
     }
 
-    #[test]
-    fn snapshots_span_chunks_and_missing_chunks_are_errors() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(&dir.path().join("db")).unwrap();
-        s.append(&[row(0)], None).unwrap();
-        let big: Vec<u8> = (0..SNAPSHOT_CHUNK * 2 + 12345)
-            .map(|i| (i % 251) as u8)
+    fn snapshot_dir_names(s: &Store) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(s.snapshot_dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
+        names.sort();
+        names
+    }
+
+    /// A listed snapshot file that is truncated, altered or missing fails to read,
+    /// naming what is wrong; files no append listed are deleted at open.
+    #[test]
+    fn snapshot_files_are_checked_against_their_listing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("db");
+        let mut s = Store::open(&p).unwrap();
+        s.append(&[row(0)], None).unwrap();
+        let big: Vec<u8> = (0..3_000_000).map(|i| (i % 251) as u8).collect();
         let snap = Snapshot {
             covered_size: 1,
             state_json: big.clone(),
         };
-        s.write_snapshot(&snap).unwrap();
+        let file = write_snapshot_file(s.snapshot_dir(), &snap).unwrap();
+        s.write_snapshot(&file).unwrap();
         assert_eq!(s.latest_snapshot().unwrap().unwrap(), snap);
-        let chunks: i64 = s
-            .conn
-            .query_row("SELECT COUNT(*) FROM snapshot_chunks", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(chunks, 3);
-        s.conn
-            .execute("DELETE FROM snapshot_chunks WHERE seq = 1", [])
-            .unwrap();
-        let e = s.latest_snapshot().unwrap_err();
-        assert!(e.to_string().contains("lacks chunk 1"), "{e}");
+        let path = s.snapshot_dir().join(file.file_name());
+
+        std::fs::write(&path, &big[..big.len() - 10]).unwrap();
+        let e = s.latest_snapshot().unwrap_err().to_string();
+        assert!(e.contains("truncated"), "{e}");
+
+        let mut altered = big.clone();
+        altered[1234] ^= 1;
+        std::fs::write(&path, &altered).unwrap();
+        let e = s.latest_snapshot().unwrap_err().to_string();
+        assert!(e.contains("altered"), "{e}");
+
+        let mut longer = big.clone();
+        longer.push(b' ');
+        std::fs::write(&path, &longer).unwrap();
+        let e = s.latest_snapshot().unwrap_err().to_string();
+        assert!(e.contains("longer"), "{e}");
+
+        std::fs::remove_file(&path).unwrap();
+        let e = s.latest_snapshot().unwrap_err().to_string();
+        assert!(e.contains(&file.file_name()), "{e}");
+
+        // Left behind by a crash: an unfinished file and a finished but unlisted one.
+        std::fs::write(&path, &big).unwrap();
+        let other = Snapshot {
+            covered_size: 1,
+            state_json: b"{}".to_vec(),
+        };
+        let unlisted = write_snapshot_file(s.snapshot_dir(), &other).unwrap();
+        std::fs::write(s.snapshot_dir().join("1.7.json.tmp"), b"{").unwrap();
+        drop(s);
+        let s = Store::open(&p).unwrap();
+        assert_eq!(snapshot_dir_names(&s), vec![file.file_name()]);
+        assert_ne!(unlisted.file_name(), file.file_name());
+        assert_eq!(s.latest_snapshot().unwrap().unwrap(), snap);
     }
 
-    /// A version 1 ledger (records with a UNIQUE entry hash) opens as version 2 with
-    /// every record kept and the index gone.
+    /// A version 1 ledger (records with a UNIQUE entry hash, snapshots in chunks)
+    /// opens as the current version with every record kept, the index gone and the
+    /// old snapshots dropped.
     #[test]
     fn migrates_a_version_1_ledger() {
         let dir = tempfile::tempdir().unwrap();
@@ -1036,9 +1179,16 @@ mod tests {
                 )
                 .unwrap();
             }
+            // A snapshot in version 1's tables, which version 3 drops.
+            c.execute_batch(
+                "INSERT INTO snapshots (covered_size, total_len, chunk_count) VALUES (3, 2, 1);
+                 INSERT INTO snapshot_chunks (covered_size, seq, bytes) VALUES (3, 0, x'7b7d');",
+            )
+            .unwrap();
         }
         let mut s = Store::open(&p).unwrap();
         assert_eq!(s.len(), 3);
+        assert!(s.snapshot_files().unwrap().is_empty());
         assert_eq!(
             s.records(0, 10).unwrap(),
             (0..3).map(row).collect::<Vec<_>>()

@@ -5,7 +5,7 @@ use crate::common::assert_consistent;
 use crate::loggen::LogGen;
 use govmesh_core::dsse::{ENTRY_PAYLOAD_TYPE, Envelope};
 use govmesh_core::state::RejectCode;
-use govmesh_store::{DB_FILE, Ledger, LedgerError, LedgerOptions, StoreError};
+use govmesh_store::{DB_FILE, Ledger, LedgerError, LedgerOptions, SNAPSHOT_DIR, StoreError};
 use std::path::Path;
 
 fn fill(ledger: &mut Ledger, gen_: &LogGen, to: u64) {
@@ -54,7 +54,7 @@ fn reopen_after_close_and_after_drop() {
     let l = Ledger::open(dir.path()).unwrap();
     assert_eq!(l.open_report().snapshot_size, Some(14));
     assert_eq!(l.open_report().replayed, 1);
-    assert_eq!((state_json(&l), l.root()), (state, root));
+    assert_eq!((state_json(&l), l.root()), (state.clone(), root));
     assert_eq!(l.store().snapshot_sizes().unwrap(), vec![14, 10]);
     assert_consistent(&l);
     assert_eq!(l.record(3).unwrap().unwrap(), gen_.record(3));
@@ -63,6 +63,20 @@ fn reopen_after_close_and_after_drop() {
         l.records(13, 100).unwrap(),
         vec![gen_.record(13), gen_.record(14)]
     );
+    let files = l.store().snapshot_files().unwrap();
+    drop(l);
+
+    // The newest snapshot's file truncated: the older one is used, with the reason.
+    let newest = dir.path().join(SNAPSHOT_DIR).join(files[0].file_name());
+    let bytes = std::fs::read(&newest).unwrap();
+    std::fs::write(&newest, &bytes[..bytes.len() / 2]).unwrap();
+    let l = Ledger::open(dir.path()).unwrap();
+    let report = l.open_report();
+    assert_eq!(report.snapshot_size, Some(10), "{report:?}");
+    assert_eq!(report.replayed, 5);
+    let why = report.snapshot_skipped.clone().unwrap_or_default();
+    assert!(why.contains("size 14"), "{why}");
+    assert_eq!((state_json(&l), l.root()), (state, root));
 }
 
 #[test]
@@ -275,10 +289,13 @@ fn an_unusable_snapshot_falls_back_to_a_full_replay() {
     fill(&mut l, &gen_, 12);
     let (state, root) = (state_json(&l), l.root());
     l.close().unwrap();
-    rusqlite::Connection::open(dir.path().join(DB_FILE))
+    // The snapshot file replaced by another valid JSON value.
+    let snaps: Vec<_> = std::fs::read_dir(dir.path().join(SNAPSHOT_DIR))
         .unwrap()
-        .execute("UPDATE snapshot_chunks SET bytes = x'7b7d'", [])
-        .unwrap();
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(snaps.len(), 1, "{snaps:?}");
+    std::fs::write(&snaps[0], b"{}").unwrap();
     let l = Ledger::open(dir.path()).unwrap();
     let report = l.open_report();
     assert_eq!(report.snapshot_size, None);
