@@ -32,6 +32,8 @@ pub struct CouncilBench {
     pub etcd: Option<PathBuf>,
     /// Keep the working directory here instead of a temporary one.
     pub dir: Option<PathBuf>,
+    /// Runs of each system, alternating which goes first.
+    pub rounds: usize,
     pub json: bool,
 }
 
@@ -157,8 +159,8 @@ impl Procs {
 }
 
 pub fn run(opts: CouncilBench) -> Result<i32> {
-    if opts.hubs == 0 || opts.clients == 0 || opts.votes == 0 {
-        bail!("--hubs, --clients and --votes must be at least 1");
+    if opts.hubs == 0 || opts.clients == 0 || opts.votes == 0 || opts.rounds == 0 {
+        bail!("--hubs, --clients, --votes and --rounds must be at least 1");
     }
     let tmp;
     let work = match &opts.dir {
@@ -185,15 +187,45 @@ pub fn run(opts: CouncilBench) -> Result<i32> {
         per_client,
         opts.clients
     );
-    let gov = rt.block_on(govmesh_run(&opts, &work, per_client))?;
-    let payload = gov.1;
-    let gov = gov.0;
-    let etcd = match &opts.etcd {
-        Some(bin) => Some(rt.block_on(etcd_run(bin, &opts, &work, per_client, payload))?),
-        None => None,
-    };
-
-    let ratio = etcd.as_ref().map(|e| gov.rate() / e.rate());
+    // Each round starts a fresh council and a fresh etcd cluster and loads one after
+    // the other; the order alternates (etcd first in odd rounds, with the vote size
+    // of the round before), so that a machine getting slower or faster during the
+    // run weighs on both. The ratio reported is the median of the rounds' ratios.
+    let mut rounds: Vec<(LoadResult, Option<LoadResult>)> = Vec::new();
+    let mut payload = None;
+    for k in 0..opts.rounds {
+        let dir = work.join(format!("round-{k}"));
+        std::fs::create_dir_all(&dir).with_context(|| format!("{}", dir.display()))?;
+        let etcd_once = |payload: usize| -> Result<Option<LoadResult>> {
+            match &opts.etcd {
+                Some(bin) => Ok(Some(
+                    rt.block_on(etcd_run(bin, &opts, &dir, per_client, payload))?,
+                )),
+                None => Ok(None),
+            }
+        };
+        let round = match payload {
+            Some(p) if k % 2 == 1 => {
+                let etcd = etcd_once(p)?;
+                let (gov, p) = rt.block_on(govmesh_run(&opts, &dir, per_client))?;
+                payload = Some(p);
+                (gov, etcd)
+            }
+            _ => {
+                let (gov, p) = rt.block_on(govmesh_run(&opts, &dir, per_client))?;
+                payload = Some(p);
+                (gov, etcd_once(p)?)
+            }
+        };
+        rounds.push(round);
+    }
+    let payload = payload.unwrap_or(0);
+    let per_round_ratios: Vec<f64> = rounds
+        .iter()
+        .filter_map(|(g, e)| Some(g.rate() / e.as_ref()?.rate()))
+        .collect();
+    let ratio = median(&per_round_ratios);
+    let failed: usize = rounds.iter().map(|(g, _)| g.failed).sum();
     if opts.json {
         println!(
             "{}",
@@ -201,23 +233,26 @@ pub fn run(opts: CouncilBench) -> Result<i32> {
                 "hubs": opts.hubs,
                 "clients": opts.clients,
                 "payload_bytes": payload,
-                "govmesh": gov.to_json(),
-                "etcd": etcd.as_ref().map(LoadResult::to_json),
+                "rounds": rounds.iter().map(|(g, e)| json!({
+                    "govmesh": g.to_json(),
+                    "etcd": e.as_ref().map(LoadResult::to_json),
+                    "ratio": e.as_ref().map(|e| g.rate() / e.rate()),
+                })).collect::<Vec<_>>(),
                 "ratio": ratio,
             }))?
         );
     } else {
         println!(
-            "{} hubs vs {} etcd members, {} concurrent clients, payload {} bytes",
-            opts.hubs, opts.hubs, opts.clients, payload
+            "{} hubs vs {} etcd members, {} concurrent clients, payload {} bytes, {} rounds",
+            opts.hubs, opts.hubs, opts.clients, payload, opts.rounds
         );
         println!(
-            "| system | committed | failed | per second | p50 | p99 | max | server CPU per op | client CPU |"
+            "| round | system | committed | failed | per second | p50 | p99 | max | server CPU per op | client CPU |"
         );
-        println!("|---|---|---|---|---|---|---|---|---|");
-        let row = |name: &str, r: &LoadResult| {
+        println!("|---|---|---|---|---|---|---|---|---|---|");
+        let row = |k: usize, name: &str, r: &LoadResult| {
             println!(
-                "| {name} | {} | {} | {:.0} | {:.1} ms | {:.1} ms | {:.0} ms | {} | {} |",
+                "| {k} | {name} | {} | {} | {:.0} | {:.1} ms | {:.1} ms | {:.0} ms | {} | {} |",
                 r.ok,
                 r.failed,
                 r.rate(),
@@ -230,29 +265,50 @@ pub fn run(opts: CouncilBench) -> Result<i32> {
                     .map_or("-".into(), |d| format!("{:.2} s", d.as_secs_f64())),
             )
         };
-        row("govmesh council (signed votes)", &gov);
-        if let Some(e) = &etcd {
-            row("etcd (puts)", e);
+        for (k, (gov, etcd)) in rounds.iter().enumerate() {
+            row(k + 1, "govmesh council (signed votes)", gov);
+            if let Some(e) = etcd {
+                row(k + 1, "etcd (puts)", e);
+            }
         }
         if let Some(r) = ratio {
-            println!("ratio govmesh / etcd: {r:.2}");
+            let each: Vec<String> = per_round_ratios.iter().map(|r| format!("{r:.2}")).collect();
+            println!(
+                "ratio govmesh / etcd: {r:.2} (median of the rounds: {})",
+                each.join(", ")
+            );
         }
-        if let Some(c) = etcd
-            .as_ref()
-            .and_then(|e| Some(gov.server_cpu_per_op()? / e.server_cpu_per_op()?))
-        {
-            println!("server CPU per op, govmesh / etcd: {c:.2}");
+        let cpu: Vec<f64> = rounds
+            .iter()
+            .filter_map(|(g, e)| Some(g.server_cpu_per_op()? / e.as_ref()?.server_cpu_per_op()?))
+            .collect();
+        if let Some(c) = median(&cpu) {
+            println!("server CPU per op, govmesh / etcd: {c:.2} (median of the rounds)");
         }
-        for (name, r) in [("govmesh", Some(&gov)), ("etcd", etcd.as_ref())] {
-            if let Some(err) = r.and_then(|r| r.first_error.as_ref()) {
-                println!("first {name} error: {err}");
+        for (k, (gov, etcd)) in rounds.iter().enumerate() {
+            for (name, r) in [("govmesh", Some(gov)), ("etcd", etcd.as_ref())] {
+                if let Some(err) = r.and_then(|r| r.first_error.as_ref()) {
+                    println!("round {}: first {name} error: {err}", k + 1);
+                }
             }
         }
     }
     if opts.dir.is_none() {
         let _ = std::fs::remove_dir_all(&work);
     }
-    Ok(if gov.failed == 0 { 0 } else { 1 })
+    Ok(if failed == 0 { 0 } else { 1 })
+}
+
+/// The median (the mean of the middle two for an even count); `None` if empty.
+fn median(values: &[f64]) -> Option<f64> {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(v[n / 2]),
+        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+    }
 }
 
 fn tempdir() -> Result<PathBuf> {
@@ -703,6 +759,10 @@ pub enum BenchCommand {
         /// Skip the etcd comparison.
         #[arg(long)]
         no_etcd: bool,
+        /// Rounds, each with a fresh council and a fresh etcd cluster run one after
+        /// the other (alternating which goes first); the ratio is the rounds' median.
+        #[arg(long, default_value_t = 3, value_name = "N")]
+        rounds: usize,
         /// Keep the working directory (data dirs and logs) here.
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
@@ -732,6 +792,7 @@ pub fn dispatch(cmd: BenchCommand, json: bool) -> Result<i32> {
             votes,
             etcd,
             no_etcd,
+            rounds,
             dir,
         } => run(CouncilBench {
             hubs,
@@ -739,6 +800,7 @@ pub fn dispatch(cmd: BenchCommand, json: bool) -> Result<i32> {
             votes,
             etcd: (!no_etcd).then_some(etcd),
             dir,
+            rounds,
             json,
         }),
         BenchCommand::Convergence {
@@ -1027,4 +1089,16 @@ async fn wait_sync_completed(
     bail!(
         "revision {revision} of {contract_id} not synced everywhere after {deadline:?}; last record: {last}"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn median_of_odd_even_and_empty_counts() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[0.9, 1.2, 0.7]), Some(0.9));
+        assert_eq!(median(&[1.0, 0.5, 0.75, 2.0]), Some(0.875));
+    }
 }
