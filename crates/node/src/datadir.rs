@@ -207,6 +207,17 @@ pub fn join(dir: &Path, key: KeyPair, genesis: &LogRecord) -> Result<NodeInfo, N
         for suffix in ["-wal", "-shm"] {
             let _ = fs::remove_file(dir.join(format!("{LEDGER_FILE}{suffix}")));
         }
+        // The ledger's snapshot files, and their folder if nothing else is in it.
+        let snapshots = dir.join(govmesh_store::SNAPSHOT_DIR);
+        if let Ok(entries) = fs::read_dir(&snapshots) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.ends_with(".json") || name.ends_with(".json.tmp") {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+            let _ = fs::remove_dir(&snapshots);
+        }
     }
     result
 }
@@ -496,6 +507,22 @@ mod tests {
         let err = join(&sdir, stranger, &genesis).unwrap_err();
         assert!(err.to_string().contains("not a founder"), "{err}");
         assert!(!sdir.join(KEY_FILE).exists());
+    }
+
+    /// A join that fails after the ledger was written (here `node.json` cannot be
+    /// written: a folder holds its name) leaves no ledger and no snapshot behind.
+    #[test]
+    fn a_failed_join_removes_the_ledger_and_its_snapshots() {
+        let hub1 = KeyPair::from_seed([1; 32]);
+        let founders = vec![spec(&hub1, NodeType::GovernanceHub, 7001)];
+        let genesis = mesh_genesis("m", &hub1, founders, Timestamp::from_millis(1_000)).unwrap();
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir_all(d.path().join(NODE_FILE).join("in-the-way")).unwrap();
+        let err = join(d.path(), hub1, &genesis).unwrap_err();
+        assert!(err.to_string().contains(NODE_FILE), "{err}");
+        assert!(!d.path().join(LEDGER_FILE).exists());
+        assert!(!d.path().join(KEY_FILE).exists());
+        assert!(!d.path().join(govmesh_store::SNAPSHOT_DIR).exists());
     }
 
     #[test]
