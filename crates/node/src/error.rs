@@ -116,6 +116,17 @@ impl IntoResponse for ApiError {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        // These are answered before the body is read (a wrong content type) or
+        // while part of it is still unread (over the limit): the connection cannot
+        // carry another request, and says so. Otherwise a keep-alive client may send
+        // its next request on it and get a closed connection instead of an answer.
+        if matches!(
+            self.status,
+            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE
+        ) {
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         resp
     }
 }

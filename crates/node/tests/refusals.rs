@@ -134,12 +134,26 @@ async fn bad_submissions_are_refused_and_nothing_is_stored() {
     }
     assert_eq!(c.log_size().await, size);
 
-    // A 2 MiB body.
+    // A 2 MiB body. The answer closes the connection (the rest of the body is
+    // unread), so the same client's next request goes on a new one.
     let big = format!("{{\"payload\":\"{}\"}}", "A".repeat(2 << 20));
-    let (s, r) = c
-        .post_raw("/v1/entries", "application/json", big.into_bytes(), None)
-        .await;
-    assert_eq!((s, code(&r)), (413, "body_too_large"), "{r}");
+    let resp = c
+        .http
+        .post(format!("{}/v1/entries", c.url))
+        .header("content-type", "application/json")
+        .body(big.into_bytes())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 413);
+    let connection = resp.headers().get("connection").cloned();
+    let r: Value = resp.json().await.unwrap();
+    assert_eq!(code(&r), "body_too_large", "{r}");
+    assert_eq!(
+        connection.as_ref().and_then(|v| v.to_str().ok()),
+        Some("close"),
+        "{r}"
+    );
     assert_eq!(c.log_size().await, size);
 
     // Operator endpoints without the token, with a wrong one, with a malformed header.
