@@ -5,7 +5,7 @@
 //! refused; a hub that registers its address joins the council, and leaves it when
 //! set inactive.
 
-use super::util::{Client, code, key};
+use super::util::{Client, code, free_addr, key};
 use govmesh_core::entry::{NodeSpec, Operation, UpdateNodeOp, sign_entry};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::{NodeStatus, NodeType};
@@ -19,11 +19,6 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 const DEADLINE: Duration = Duration::from_secs(60);
-
-fn free_addr() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
-}
 
 fn spec(k: &KeyPair, node_type: NodeType, addr: Option<SocketAddr>) -> NodeSpec {
     NodeSpec {

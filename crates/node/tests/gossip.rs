@@ -4,7 +4,7 @@
 //! and after one shuts down the others see it suspect, then down; the topology record
 //! follows and stays valid against the seed schema.
 
-use super::util::{Client, key};
+use super::util::{Client, free_port, key};
 use govmesh_core::entry::NodeSpec;
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::NodeType;
@@ -17,17 +17,6 @@ use tempfile::TempDir;
 
 const SEED_DIR: &str = "../../../shared/reference/promethios-v1-schemas";
 const DEADLINE: Duration = Duration::from_secs(60);
-
-/// A loopback port free for TCP and UDP right now (bound, read, released).
-fn free_port() -> u16 {
-    loop {
-        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = tcp.local_addr().unwrap().port();
-        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
 
 struct Node {
     dir: TempDir,

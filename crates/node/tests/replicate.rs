@@ -556,11 +556,7 @@ async fn hostile_peer_case(lie: Lie, reason: &str) {
     // The registry lists the hub where nothing listens, so the fork reaches the hub
     // only through the peers it is given: first the liar, then the hub. The liar is
     // thus always asked while the fork is behind.
-    let (serving, listed) = {
-        let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        (a.local_addr().unwrap(), b.local_addr().unwrap())
-    };
+    let (serving, listed) = (free_addr(), free_addr());
     let m = Mesh::found_with(1, serving, listed);
     let hub = m.serve_hub().await;
     let hc = Client::new(&hub.url);
