@@ -207,17 +207,7 @@ pub fn join(dir: &Path, key: KeyPair, genesis: &LogRecord) -> Result<NodeInfo, N
         for suffix in ["-wal", "-shm"] {
             let _ = fs::remove_file(dir.join(format!("{LEDGER_FILE}{suffix}")));
         }
-        // The ledger's snapshot files, and their folder if nothing else is in it.
-        let snapshots = dir.join(govmesh_store::SNAPSHOT_DIR);
-        if let Ok(entries) = fs::read_dir(&snapshots) {
-            for e in entries.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if name.ends_with(".json") || name.ends_with(".json.tmp") {
-                    let _ = fs::remove_file(e.path());
-                }
-            }
-            let _ = fs::remove_dir(&snapshots);
-        }
+        govmesh_store::remove_snapshot_files(dir);
     }
     result
 }

@@ -15,7 +15,6 @@ use govmesh_core::keys::{PublicKey, verify_batch};
 use govmesh_core::merkle::{MerkleTree, leaf_hash};
 use govmesh_core::state::{Applied, Rejection, State};
 use govmesh_core::{Digest, Timestamp};
-use std::cell::Cell;
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -142,8 +141,6 @@ pub struct LedgerStats {
 struct StateSnapshot<'a> {
     state: &'a State,
     covered_size: u64,
-    spent: Cell<Duration>,
-    bytes: Cell<u64>,
 }
 
 impl SnapshotSource for StateSnapshot<'_> {
@@ -152,30 +149,20 @@ impl SnapshotSource for StateSnapshot<'_> {
     }
 
     fn write_to(&self, w: &mut dyn Write) -> std::io::Result<()> {
-        let t = Instant::now();
-        let mut counted = CountingWriter { inner: w, count: 0 };
-        let r = serde_json::to_writer(&mut counted, self.state).map_err(std::io::Error::other);
-        self.bytes.set(counted.count);
-        self.spent.set(t.elapsed());
-        r
+        serde_json::to_writer(w, self.state).map_err(std::io::Error::other)
     }
 }
 
-struct CountingWriter<'a> {
-    inner: &'a mut dyn Write,
-    count: u64,
-}
-
-impl Write for CountingWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.count += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
+/// Writes `state` (covering the log's first `size` records) as a snapshot file in
+/// `dir`, for an append to list.
+fn write_state_snapshot(dir: &Path, state: &State, size: u64) -> Result<SnapshotFile, StoreError> {
+    write_snapshot_file(
+        dir,
+        &StateSnapshot {
+            state,
+            covered_size: size,
+        },
+    )
 }
 
 impl Ledger {
@@ -378,13 +365,7 @@ impl Ledger {
         let t = Instant::now();
         let mut inline = None;
         if due && !background {
-            let snap = StateSnapshot {
-                state: &self.state,
-                covered_size: size,
-                spent: Cell::new(Duration::ZERO),
-                bytes: Cell::new(0),
-            };
-            let written = write_snapshot_file(self.store.snapshot_dir(), &snap);
+            let written = write_state_snapshot(self.store.snapshot_dir(), &self.state, size);
             self.stats.snapshot += t.elapsed();
             match written {
                 Ok(f) => inline = Some(f),
@@ -419,13 +400,8 @@ impl Ledger {
             let spawned = std::thread::Builder::new()
                 .name("ledger-snapshot".into())
                 .spawn(move || {
-                    let snap = StateSnapshot {
-                        state: &state,
-                        covered_size: size,
-                        spent: Cell::new(Duration::ZERO),
-                        bytes: Cell::new(0),
-                    };
-                    let _ = tx.send(write_snapshot_file(&dir, &snap).map_err(|e| e.to_string()));
+                    let _ = tx
+                        .send(write_state_snapshot(&dir, &state, size).map_err(|e| e.to_string()));
                 });
             self.stats.snapshot += t.elapsed();
             if spawned.is_ok() {
@@ -474,7 +450,7 @@ impl Ledger {
         let Some(file) = self.take_ready_snapshot(true) else {
             return Ok(());
         };
-        self.store.write_snapshot(&file)?;
+        self.store.list_snapshot(&file)?;
         self.stats.snapshots_written += 1;
         self.stats.snapshot_bytes += file.total_len;
         Ok(())
@@ -530,17 +506,11 @@ impl Ledger {
         if let Some(file) = self.take_ready_snapshot(true)
             && file.covered_size == size
         {
-            return self.store.write_snapshot(&file);
+            return self.store.list_snapshot(&file);
         }
         if size > self.last_snapshot || pending {
-            let snap = StateSnapshot {
-                state: &self.state,
-                covered_size: size,
-                spent: Cell::new(Duration::ZERO),
-                bytes: Cell::new(0),
-            };
-            let file = write_snapshot_file(self.store.snapshot_dir(), &snap)?;
-            self.store.write_snapshot(&file)?;
+            let file = write_state_snapshot(self.store.snapshot_dir(), &self.state, size)?;
+            self.store.list_snapshot(&file)?;
         }
         Ok(())
     }

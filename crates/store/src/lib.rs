@@ -21,5 +21,5 @@ pub use ledger::{Appended, DB_FILE, Ledger, LedgerError, LedgerOptions, LedgerSt
 pub use registry::{RegisteredNode, Registry, RegistryView};
 pub use store::{
     LOCK_FILE, MAX_PAGE, RecordRow, SCHEMA_VERSION, SNAPSHOT_DIR, Snapshot, SnapshotFile,
-    SnapshotSource, Store, StoreError, write_snapshot_file,
+    SnapshotSource, Store, StoreError, remove_snapshot_files, write_snapshot_file,
 };

@@ -207,11 +207,7 @@ impl SnapshotFile {
     /// The file's name: size and hash, so a rewrite at the same size never replaces
     /// a listed file in place.
     pub fn file_name(&self) -> String {
-        let hex: String = self.sha256.0[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        format!("{}-{hex}.json", self.covered_size)
+        format!("{}-{}.json", self.covered_size, &self.sha256.to_hex()[..16])
     }
 }
 
@@ -280,6 +276,38 @@ pub fn write_snapshot_file(
         .and_then(|d| d.sync_all())
         .map_err(io(dir, "syncing the snapshot directory"))?;
     Ok(snap)
+}
+
+/// What a name in the snapshot directory is.
+enum SnapshotFileKind {
+    Finished,
+    Unfinished,
+}
+
+fn snapshot_file_kind(name: &str) -> Option<SnapshotFileKind> {
+    if name.ends_with(".json.tmp") {
+        Some(SnapshotFileKind::Unfinished)
+    } else if name.ends_with(".json") {
+        Some(SnapshotFileKind::Finished)
+    } else {
+        None
+    }
+}
+
+/// Deletes the snapshot files in data directory `dir` and their folder if nothing else
+/// is in it (best effort): for undoing a data directory whose setup failed, with no
+/// store open on it.
+pub fn remove_snapshot_files(dir: &Path) {
+    let snapshots = dir.join(SNAPSHOT_DIR);
+    let Ok(entries) = std::fs::read_dir(&snapshots) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if snapshot_file_kind(&e.file_name().to_string_lossy()).is_some() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    let _ = std::fs::remove_dir(&snapshots);
 }
 
 /// Hashes and counts what passes through to the file.
@@ -457,10 +485,10 @@ impl Store {
         };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let stale = if name.ends_with(".json.tmp") {
-                unfinished
-            } else {
-                name.ends_with(".json") && !listed.contains(&name)
+            let stale = match snapshot_file_kind(&name) {
+                Some(SnapshotFileKind::Unfinished) => unfinished,
+                Some(SnapshotFileKind::Finished) => !listed.contains(&name),
+                None => false,
             };
             if stale {
                 // One left behind is deleted at the next open.
@@ -685,7 +713,7 @@ impl Store {
             }
         }
         if let Some(s) = snapshot {
-            list_snapshot(&tx, s, self.keep_snapshots).map_err(e("listing a snapshot"))?;
+            insert_listing(&tx, s, self.keep_snapshots).map_err(e("listing a snapshot"))?;
         }
         for (key, value) in meta {
             tx.execute(
@@ -705,7 +733,7 @@ impl Store {
     }
 
     /// Lists a snapshot file on its own (e.g. at shutdown).
-    pub fn write_snapshot(&mut self, snapshot: &SnapshotFile) -> Result<(), StoreError> {
+    pub fn list_snapshot(&mut self, snapshot: &SnapshotFile) -> Result<(), StoreError> {
         self.append(&[], Some(snapshot))
     }
 
@@ -897,7 +925,7 @@ impl Store {
 }
 
 /// Lists `s` and unlists all but the newest `keep` snapshots.
-fn list_snapshot(
+fn insert_listing(
     tx: &rusqlite::Transaction<'_>,
     s: &SnapshotFile,
     keep: u32,
@@ -1079,7 +1107,7 @@ mod tests {
         };
         let file = write_snapshot_file(s.snapshot_dir(), &too_far).unwrap();
         assert!(matches!(
-            s.write_snapshot(&file),
+            s.list_snapshot(&file),
             Err(StoreError::SnapshotBeyondLog { .. })
         ));
         assert_eq!(s.snapshot_sizes().unwrap(), vec![5, 4]);
@@ -1108,7 +1136,7 @@ mod tests {
             state_json: big.clone(),
         };
         let file = write_snapshot_file(s.snapshot_dir(), &snap).unwrap();
-        s.write_snapshot(&file).unwrap();
+        s.list_snapshot(&file).unwrap();
         assert_eq!(s.latest_snapshot().unwrap().unwrap(), snap);
         let path = s.snapshot_dir().join(file.file_name());
 
