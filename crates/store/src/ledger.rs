@@ -1,7 +1,8 @@
 //! The node's durable governance log: the SQLite [`Store`] plus the in-memory
 //! [`State`] and [`MerkleTree`] derived from it, kept in step. Every append is
 //! validated by the state machine, then committed (WAL, `synchronous=FULL`) before it
-//! is acknowledged; on open the state is rebuilt from the latest usable snapshot plus
+//! is acknowledged (a council hub defers the fsync, [`Ledger::defer_commit_sync`], as
+//! its Raft log is the durable copy); on open the state is rebuilt from the latest usable snapshot plus
 //! a replay of the records after it.
 
 use crate::registry::{RegistryView, changes_registry};
@@ -198,6 +199,19 @@ impl Ledger {
 
     pub fn state(&self) -> &State {
         &self.state
+    }
+
+    /// Commits stop waiting for the disk ([`Store::defer_commit_sync`]): for a
+    /// ledger whose every append can be redone, as a council hub's can from its Raft
+    /// log. Whoever records elsewhere that the ledger holds something must call
+    /// [`Ledger::sync`] first.
+    pub fn defer_commit_sync(&mut self) -> Result<(), StoreError> {
+        self.store.defer_commit_sync()
+    }
+
+    /// Makes every append so far durable (a no-op unless commits are deferred).
+    pub fn sync(&self) -> Result<(), StoreError> {
+        self.store.sync()
     }
 
     /// The node registry as of the last write, readable without this ledger (a
@@ -506,13 +520,12 @@ impl Ledger {
         if let Some(file) = self.take_ready_snapshot(true)
             && file.covered_size == size
         {
-            return self.store.list_snapshot(&file);
-        }
-        if size > self.last_snapshot || pending {
+            self.store.list_snapshot(&file)?;
+        } else if size > self.last_snapshot || pending {
             let file = write_state_snapshot(self.store.snapshot_dir(), &self.state, size)?;
             self.store.list_snapshot(&file)?;
         }
-        Ok(())
+        self.store.sync()
     }
 
     /// Where this ledger's appends spent their time so far.

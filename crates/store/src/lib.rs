@@ -1,6 +1,6 @@
 //! govmesh-store: SQLite persistence of a node's governance log.
 //!
-//! - [`Store`] is the raw database (one file, WAL, `synchronous=FULL`, an exclusive
+//! - [`Store`] is the raw database (one file, WAL, `synchronous=FULL` unless deferred, an exclusive
 //!   `LOCK` file in its directory): log records, the list of state snapshot files
 //!   (in `snapshots/`), meta values. See
 //!   the crate's README.md for the tables.

@@ -395,6 +395,8 @@ pub struct Store {
     len: u64,
     keep_snapshots: u32,
     snapshot_dir: PathBuf,
+    /// Commits return before the WAL is fsynced ([`Store::defer_commit_sync`]).
+    deferred_sync: bool,
     // Held for the store's lifetime; the OS releases the lock when the process dies.
     _lock: File,
 }
@@ -447,6 +449,7 @@ impl Store {
             len: 0,
             keep_snapshots: 2,
             snapshot_dir: dir.join(SNAPSHOT_DIR),
+            deferred_sync: false,
             _lock: lock,
         };
         store.configure()?;
@@ -505,6 +508,48 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// From now on a commit returns once SQLite has written it to the WAL, before
+    /// the WAL is fsynced (`synchronous=NORMAL`): it survives the process dying but
+    /// not the machine losing power, which may roll back the last commits (never
+    /// tear one: the WAL's checksums drop a partial one). For a database whose
+    /// every commit can be redone from a durable source, here a council hub's ledger
+    /// (its Raft log is fsynced; see node/council). [`Store::sync`] makes everything
+    /// committed so far durable.
+    pub fn defer_commit_sync(&mut self) -> Result<(), StoreError> {
+        self.conn
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(self.err("setting synchronous=NORMAL"))?;
+        self.deferred_sync = true;
+        Ok(())
+    }
+
+    /// Makes every commit so far durable: fsyncs the WAL and the database file.
+    /// Nothing to do when commits are not deferred (each was fsynced).
+    pub fn sync(&self) -> Result<(), StoreError> {
+        if !self.deferred_sync {
+            return Ok(());
+        }
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        for (path, action) in [
+            (PathBuf::from(wal), "syncing the WAL"),
+            (self.path.clone(), "syncing the database"),
+        ] {
+            let synced = match File::open(&path) {
+                Ok(f) => f.sync_all(),
+                // No WAL: everything is in the database file.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(e),
+            };
+            synced.map_err(|source| StoreError::Io {
+                path,
+                action,
+                source,
+            })?;
+        }
+        Ok(())
     }
 
     fn err(&self, action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
@@ -724,9 +769,10 @@ impl Store {
         }
         tx.commit().map_err(e("committing an append"))?;
         self.len = new_len;
-        if snapshot.is_some() {
-            // The files of the snapshots just unlisted. The append is durable: a
-            // failure here only leaves a file for the next open to delete.
+        if snapshot.is_some() && self.sync().is_ok() {
+            // The files of the snapshots just unlisted, once the append is durable
+            // (a listing lost to a crash must not name a deleted file). A failure
+            // here only leaves a file for the next open to delete.
             let _ = self.remove_unlisted_snapshot_files(false);
         }
         Ok(())
@@ -1023,6 +1069,56 @@ mod tests {
             kind: "vote".into(),
             author: "a".into(),
             timestamp_ms: i as i64,
+        }
+    }
+
+    fn synchronous(s: &Store) -> i64 {
+        s.conn
+            .pragma_query_value(None, "synchronous", |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn deferred_commit_sync_keeps_appends_and_syncs_on_demand() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("db");
+        {
+            let mut s = Store::open(&p).unwrap();
+            // FULL (2) unless deferred, then NORMAL (1).
+            assert_eq!(synchronous(&s), 2);
+            s.sync().unwrap();
+            s.defer_commit_sync().unwrap();
+            assert_eq!(synchronous(&s), 1);
+            s.append(&[row(0), row(1)], None).unwrap();
+            assert!(dir.path().join("db-wal").exists());
+            s.sync().unwrap();
+            s.append(&[row(2)], None).unwrap();
+        }
+        // A reopened store is back to FULL and holds every append.
+        let s = Store::open(&p).unwrap();
+        assert_eq!(synchronous(&s), 2);
+        assert_eq!(s.len(), 3);
+        assert_eq!(s.record(2).unwrap().unwrap(), row(2));
+    }
+
+    #[test]
+    fn sync_names_the_file_it_could_not_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("db");
+        let mut s = Store::open(&p).unwrap();
+        s.defer_commit_sync().unwrap();
+        s.append(&[row(0)], None).unwrap();
+        // The WAL's name made a symbolic link to itself: opening it for a sync
+        // fails (too many levels of links), even for root.
+        let wal = dir.path().join("db-wal");
+        std::fs::rename(&wal, dir.path().join("moved")).unwrap();
+        std::os::unix::fs::symlink(&wal, &wal).unwrap();
+        match s.sync() {
+            Err(StoreError::Io { path, action, .. }) => {
+                assert_eq!(path, wal);
+                assert_eq!(action, "syncing the WAL");
+            }
+            other => panic!("expected an I/O error naming the WAL, got {other:?}"),
         }
     }
 

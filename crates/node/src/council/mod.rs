@@ -480,7 +480,14 @@ impl Council {
             .connect_timeout(Duration::from_secs(2))
             .build()
             .map_err(|e| NodeError::Server(format!("HTTP client: {e}")))?;
-        let registry = ledger.lock().await.registry();
+        let registry = {
+            let mut l = ledger.lock().await;
+            // The Raft log is the durable copy; the ledger is re-applied from it
+            // after a machine crash (see storage.rs).
+            l.defer_commit_sync()
+                .map_err(|e| NodeError::Ledger(e.to_string()))?;
+            l.registry()
+        };
         let net = network::Network {
             http: http.clone(),
             key: key.clone(),

@@ -16,7 +16,16 @@
 //! entries whose effects were never stored, against the very state they were first
 //! applied to, which gives the same answers as on every other hub (no entry is lost
 //! or applied twice, and a refused entry cannot become accepted because entries
-//! after it were stored). A snapshot is the
+//! after it were stored).
+//!
+//! The ledger's commits do not wait for the disk (`Ledger::defer_commit_sync`, set
+//! by `Council::start`): the Raft log is the durable copy (raft.db fsyncs every
+//! append; an entry is committed once a majority has it on disk), and whatever a
+//! machine crash takes from the ledger's tail, with its marker, the hub re-applies
+//! from the log at restart. That re-application needs the entries still in the log,
+//! so raft.db never gets ahead of what the ledger has on disk: before it records an
+//! applied id, a snapshot (after which the log before it may be purged) or an
+//! installed snapshot, the ledger is synced (`Ledger::sync`). A snapshot is the
 //! governance log's records; installing one appends the records this hub lacks
 //! through `Ledger::append_records` (which verifies and replays each).
 
@@ -484,6 +493,7 @@ async fn snapshot_bytes(ledger: &SharedLedger, size: u64) -> Result<Vec<u8>, Str
 /// and the Raft log id it covers).
 pub struct SnapshotBuilder {
     db: SharedRaftStore,
+    ledger: SharedLedger,
     applied: Option<LogId<NodeId>>,
     membership: StoredMembership<NodeId, HubNode>,
     size: u64,
@@ -508,6 +518,13 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         };
         let m = to_json(&meta).map_err(fail)?;
         let s = to_json(&self.size).map_err(fail)?;
+        // The snapshot's records must be on disk before raft.db says they are (the
+        // log before it may then be purged).
+        let ledger = self.ledger.clone().lock_owned().await;
+        tokio::task::spawn_blocking(move || ledger.sync())
+            .await
+            .map_err(|e| fail(format!("sync task failed: {e}")))?
+            .map_err(|e| fail(e.to_string()))?;
         with_db(&self.db, move |db| {
             db.set_many(&[(SNAPSHOT_META, &m), (SNAPSHOT_SIZE, &s)])
                 .map_err(|e| e.to_string())
@@ -618,6 +635,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 }
                 i += 1;
             }
+            if marked != Some(last) {
+                // raft.db is about to record `last` as applied: what the ledger holds
+                // must be on disk first (its commits do not wait; module comment).
+                ledger.sync().map_err(|err| (last, err.to_string()))?;
+            }
             Ok((answers, membership, ledger.size(), marked))
         })
         .await
@@ -640,6 +662,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let size = self.ledger.lock().await.size();
         SnapshotBuilder {
             db: self.db.clone(),
+            ledger: self.ledger.clone(),
             applied: self.applied,
             membership: self.membership.clone(),
             size,
@@ -683,6 +706,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     .append_records(&data.records[have as usize..])
                     .map_err(|e| format!("installing the snapshot's records: {e}"))?;
             }
+            ledger.sync().map_err(|e| e.to_string())?;
             Ok(ledger.size())
         })
         .await
@@ -778,6 +802,8 @@ mod tests {
         ledger
             .append(&genesis, Timestamp::from_millis(1_700_000_000_000))
             .unwrap();
+        // As Council::start leaves it: the state machine syncs it when it must.
+        ledger.defer_commit_sync().unwrap();
         (key, Arc::new(tokio::sync::Mutex::new(ledger)))
     }
 
@@ -966,6 +992,7 @@ mod tests {
         let rec0 = la.lock().await.record(0).unwrap().unwrap();
         let mut lb = Ledger::open(b.path()).unwrap();
         lb.append_records(&[rec0]).unwrap();
+        lb.defer_commit_sync().unwrap();
         let lb: SharedLedger = Arc::new(tokio::sync::Mutex::new(lb));
 
         let mut sa = open_sm(a.path(), la.clone());
