@@ -8,6 +8,7 @@
 //! its next request as soon as the previous one is answered). Signing and proposal
 //! setup happen before the clock starts.
 
+use crate::demo::free_port;
 use anyhow::{Context, Result, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -87,12 +88,6 @@ impl LoadResult {
             "server_cpu_us_per_op": self.server_cpu_per_op(),
         })
     }
-}
-
-/// A free loopback port: bind port 0, read it, release it.
-pub fn free_port() -> Result<u16> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").context("binding a free port")?;
-    Ok(l.local_addr()?.port())
 }
 
 /// CPU time (user + system, every thread) process `pid` has used so far, from

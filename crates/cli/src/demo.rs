@@ -101,10 +101,9 @@ fn say(line: &str) {
     let _ = out.flush();
 }
 
-/// A free loopback port: bind port 0, read the port, release it.
+/// A free loopback port ([`govmesh_node::free_loopback_port`]).
 pub fn free_port() -> Result<u16> {
-    let l = TcpListener::bind("127.0.0.1:0").context("binding a free loopback port")?;
-    Ok(l.local_addr()?.port())
+    govmesh_node::free_loopback_port().context("picking a free loopback port")
 }
 
 /// The first hub's address: `listen` if given (port 0 picks one), else the default if

@@ -17,6 +17,7 @@ mod extract;
 pub mod gossip;
 mod order;
 pub mod peer_auth;
+mod ports;
 pub mod replicate;
 pub mod seal;
 mod serve;
@@ -30,6 +31,7 @@ pub use datadir::{
 };
 pub use error::{ApiError, NodeError};
 pub use order::{Committed, LogNotify, Orderer, SharedLedger, SingleHub, SubmitError, now};
+pub use ports::free_loopback_port;
 pub use serve::{RunningNode, ServeOptions, ShutdownHandle, serve, serve_with};
 pub use wire::checkpoint_origin;
 

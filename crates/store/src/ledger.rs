@@ -2,8 +2,8 @@
 //! [`State`] and [`MerkleTree`] derived from it, kept in step. Every append is
 //! validated by the state machine, then committed (WAL, `synchronous=FULL`) before it
 //! is acknowledged (a council hub defers the fsync, [`Ledger::defer_commit_sync`], as
-//! its Raft log is the durable copy); on open the state is rebuilt from the latest usable snapshot plus
-//! a replay of the records after it.
+//! its Raft log is the durable copy); on open the state is rebuilt from the latest
+//! usable snapshot plus a replay of the records after it.
 
 use crate::registry::{RegistryView, changes_registry};
 use crate::store::{
@@ -520,12 +520,13 @@ impl Ledger {
         if let Some(file) = self.take_ready_snapshot(true)
             && file.covered_size == size
         {
-            self.store.list_snapshot(&file)?;
-        } else if size > self.last_snapshot || pending {
+            return self.store.list_snapshot(&file);
+        }
+        if size > self.last_snapshot || pending {
             let file = write_state_snapshot(self.store.snapshot_dir(), &self.state, size)?;
             self.store.list_snapshot(&file)?;
         }
-        self.store.sync()
+        Ok(())
     }
 
     /// Where this ledger's appends spent their time so far.

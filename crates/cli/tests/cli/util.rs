@@ -9,40 +9,9 @@ use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 /// A loopback port free for TCP and UDP right now, for a node whose address must be
-/// known before it starts (a genesis names it). Picked at random below the kernel's
-/// ephemeral port range, which `bind(0)` and outgoing connections draw from, so that
-/// another test's client socket cannot take it between this check and the node's
-/// bind; never the same port twice in one test process.
+/// known before it starts ([`govmesh_node::free_loopback_port`]).
 pub fn free_port() -> u16 {
-    use std::hash::{BuildHasher, Hasher};
-    static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
-        std::sync::Mutex::new(std::collections::BTreeSet::new());
-    let ephemeral_from = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
-        .unwrap_or(32768);
-    let (from, to) = (ephemeral_from / 2, ephemeral_from);
-    for _ in 0..10_000 {
-        let random = std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish();
-        // Without room below the ephemeral range, any free port.
-        let port = if to > from + 1000 {
-            from + (random % u64::from(to - from)) as u16
-        } else {
-            0
-        };
-        let Ok(tcp) = std::net::TcpListener::bind(("127.0.0.1", port)) else {
-            continue;
-        };
-        let port = tcp.local_addr().unwrap().port();
-        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok()
-            && HANDED_OUT.lock().unwrap().insert(port)
-        {
-            return port;
-        }
-    }
-    panic!("no free loopback port found");
+    govmesh_node::free_loopback_port().expect("a free loopback port")
 }
 
 /// The longest any wait in these tests may take before the test fails.
