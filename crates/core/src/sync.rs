@@ -29,22 +29,6 @@ pub const DEFAULT_SYNC_DEADLINE_SECS: u64 = 300;
 /// Acknowledgements: (contract id, revision) -> node id -> time of its ack.
 pub type AckBook = BTreeMap<(String, u64), BTreeMap<String, Timestamp>>;
 
-/// One `ack_sync` as the state keeps it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SyncAck {
-    /// The council's time on the ack entry.
-    pub timestamp: Timestamp,
-    pub index: u64,
-    pub entry_hash: Digest,
-}
-
-/// Where a revision came from and who should receive it, fixed at adoption.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RevisionSync {
-    pub source_node_id: String,
-    pub target_node_ids: Vec<String>,
-}
-
 /// The acknowledgements in the log, as [`sync_records`] reads them.
 pub fn ack_book(state: &State) -> AckBook {
     let mut book = AckBook::new();

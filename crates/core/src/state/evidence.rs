@@ -1,0 +1,54 @@
+//! `evidence`: proof of misbehaviour (today a checkpoint fork signed by hubs).
+
+use super::{Ctx, Event, RejectCode, Rejection, State, rej};
+use crate::entry::{EvidenceKind, EvidenceOp};
+use crate::evidence::{CheckpointFork, mesh_origin, verify_checkpoint_fork};
+use crate::keys::PublicKey;
+use crate::model::NodeType;
+
+impl State {
+    pub(super) fn evidence(&mut self, op: &EvidenceOp, ctx: &Ctx) -> Result<Vec<Event>, Rejection> {
+        match op.kind {
+            EvidenceKind::CheckpointFork => {}
+        }
+        let mesh_id = self
+            .mesh_id
+            .ok_or_else(|| rej(RejectCode::Genesis, "no genesis"))?;
+        let origin = mesh_origin(&mesh_id);
+        let hubs: Vec<(&str, PublicKey)> = self
+            .nodes
+            .values()
+            .filter(|n| n.node_type == NodeType::GovernanceHub)
+            .map(|n| (n.node_id.as_str(), n.public_key))
+            .collect();
+        let proof = verify_checkpoint_fork(&op.notes, &origin, &hubs)
+            .map_err(|e| rej(RejectCode::BadEvidence, format!("checkpoint_fork: {e}")))?;
+        if let Some(old) = self
+            .checkpoint_forks
+            .iter()
+            .find(|f| f.proof.key() == proof.key())
+        {
+            return Err(rej(
+                RejectCode::Duplicate,
+                format!(
+                    "this fork at size {} is already recorded (entry {} at index {})",
+                    proof.size, old.entry_hash, old.index
+                ),
+            ));
+        }
+        let event = Event::CheckpointForkRecorded {
+            size: proof.size,
+            signers: proof.signers.to_vec(),
+        };
+        let notes = [op.notes[0].clone(), op.notes[1].clone()];
+        self.checkpoint_forks.push(CheckpointFork {
+            index: ctx.index,
+            entry_hash: ctx.hash,
+            reported_by: ctx.author.to_owned(),
+            timestamp: ctx.at,
+            proof,
+            notes,
+        });
+        Ok(vec![event])
+    }
+}

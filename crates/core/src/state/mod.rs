@@ -1,0 +1,492 @@
+//! The governance state machine: `apply(state, entry, time)` checks the signature and
+//! schema, the tether check (author registered, active, privileged under the current
+//! contract) and the operation's own rules, then updates contracts, nodes, domains and
+//! proposals. Pure and deterministic: the same log gives the same state everywhere.
+//!
+//! One room per step and per family of operations:
+//! - `dispatch`: `apply` and friends, from an entry to its handler;
+//! - `decode`: the envelope, payload schema and signature; id and key checks;
+//! - `tether`: the clause 5.5 privilege and membership check;
+//! - `genesis`, `nodes`, `domains`, `proposals`, `votes`, `sync`, `attestations`,
+//!   `evidence`: each family's `impl State` handlers and the helpers only it uses;
+//! - `adoption`: a decided proposal's outcome, revision n+1 and its sync targets.
+//!
+//! # Adding an operation
+//!
+//! A new entry type touches: its `Operation` variant, op struct and `kind()` name in
+//! `entry.rs`; its `op_*` definition and `type` branch in
+//! `schemas/entry-payload.schema.json`; one new file here with its `impl State`
+//! handler (and a `mod` line above); one line in `dispatch`'s match; an [`Event`]
+//! variant if it has a consequence to report, and any state it keeps as a `State`
+//! field with its query in this file. If it needs a privilege, clause 5.5's
+//! `operation_privileges` in the genesis contract (`codex.rs`) names it; `tether`
+//! changes only for an exemption or a domain-membership rule.
+
+mod adoption;
+mod attestations;
+mod decode;
+mod dispatch;
+mod domains;
+mod evidence;
+mod genesis;
+mod nodes;
+mod proposals;
+mod sync;
+mod tether;
+mod votes;
+
+pub use decode::is_uuid_v4;
+pub use sync::{RevisionSync, SyncAck};
+
+use crate::attestation::Attestation;
+use crate::digest::Digest;
+use crate::evidence::CheckpointFork;
+use crate::model::{
+    Contract, Domain, Equivocation, GovernanceRules, NodeRecord, Proposal, Vote, VotingPolicy,
+};
+use crate::stamp::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Why an entry was refused. `code` is stable and machine-readable (snake_case in
+/// JSON); `message` says what exactly is wrong, naming the entry's fields.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{code:?}: {message}")]
+pub struct Rejection {
+    pub code: RejectCode,
+    pub message: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectCode {
+    /// Payload type, base64 or JSON of the envelope is wrong.
+    Malformed,
+    /// The payload does not match the entry's JSON Schema.
+    Schema,
+    /// The signature does not verify.
+    BadSignature,
+    /// The key id / author is not a registered node, or they do not match.
+    UnknownSigner,
+    /// The author is registered but not active.
+    NotActive,
+    /// The author's role lacks the privilege for this operation under the current contract.
+    NotPrivileged,
+    /// The author is not a member of the governing domain.
+    NotMember,
+    /// This exact entry is already in the log.
+    Replay,
+    /// The record's index or timestamp is out of order.
+    OutOfOrder,
+    /// A genesis where there is one already, or anything before the genesis.
+    Genesis,
+    UnknownContract,
+    UnknownClause,
+    UnknownProposal,
+    UnknownDomain,
+    UnknownNode,
+    /// An id (proposal, node, domain) that already exists.
+    Duplicate,
+    /// The proposal is not open for this operation (already decided, withdrawn...).
+    NotVoting,
+    /// The clause changed since the proposal was written.
+    StaleBase,
+    /// The change's JSON Patch does not apply to the clause's rules.
+    BadPatch,
+    /// A `close` before the voting period ended.
+    TooEarly,
+    /// A hash the entry names (contract, clause) is not the log's.
+    Mismatch,
+    /// Evidence that does not prove what it claims.
+    BadEvidence,
+    /// Anything else the operation's rules forbid.
+    Forbidden,
+}
+
+/// What applying an entry did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Applied {
+    pub index: u64,
+    pub entry_hash: Digest,
+    /// The operation's `type`.
+    pub kind: String,
+    pub author: String,
+    pub events: Vec<Event>,
+}
+
+/// Notable consequences of an entry, for the API, logs and live updates.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    MeshFounded {
+        mesh_id: Digest,
+    },
+    NodeRegistered {
+        node_id: String,
+    },
+    NodeUpdated {
+        node_id: String,
+    },
+    DomainDefined {
+        domain_id: String,
+    },
+    ProposalOpened {
+        proposal_id: String,
+    },
+    VoteCounted {
+        proposal_id: String,
+        voter: String,
+    },
+    EquivocationRecorded {
+        proposal_id: String,
+        voter: String,
+    },
+    ProposalAdopted {
+        proposal_id: String,
+        contract_id: String,
+        revision: u64,
+    },
+    ProposalRejected {
+        proposal_id: String,
+        reason: String,
+    },
+    ProposalWithdrawn {
+        proposal_id: String,
+    },
+    SyncAcknowledged {
+        contract_id: String,
+        revision: u64,
+        node_id: String,
+    },
+    AttestationRecorded {
+        contract_id: String,
+        revision: u64,
+        passed: bool,
+    },
+    CheckpointForkRecorded {
+        size: u64,
+        signers: Vec<String>,
+    },
+}
+/// What the state keeps about a proposal beyond the seed record: the voting policy and
+/// eligible voters frozen when it opened, and the counted votes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Ballot {
+    policy: VotingPolicy,
+    /// Eligible voters and their weights, frozen at proposal creation.
+    eligible: BTreeMap<String, u64>,
+    votes: Vec<Vote>,
+    /// Voter -> position of their counted vote in `votes`.
+    voted: BTreeMap<String, usize>,
+}
+
+/// All governance state, a deterministic function of the log.
+///
+/// Every map is ordered so that two states built from the same log serialize to the
+/// same JSON byte for byte.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    size: u64,
+    mesh_id: Option<Digest>,
+    mesh_name: Option<String>,
+    /// The genesis contract, whose clause 5.5 governs roles and voting.
+    governing_contract: Option<String>,
+    /// Clause 5.5 of the governing contract's current revision, parsed.
+    rules: Option<GovernanceRules>,
+    last_timestamp: Option<Timestamp>,
+    /// Every revision of every contract, oldest first.
+    contracts: BTreeMap<String, Vec<Contract>>,
+    /// Contract id -> clause id -> hash of that clause in the current revision
+    /// (a cache: hashing a clause costs more than the rest of a `propose`).
+    #[serde(default)]
+    clause_hashes: BTreeMap<String, BTreeMap<String, Digest>>,
+    nodes: BTreeMap<String, NodeRecord>,
+    /// Key id -> node id, for key uniqueness.
+    keyids: BTreeMap<String, String>,
+    domains: BTreeMap<String, Domain>,
+    /// Proposals by the log index of their `propose` entry.
+    proposals: BTreeMap<u64, Proposal>,
+    /// Proposal id -> log index of its `propose` entry.
+    proposal_index: BTreeMap<String, u64>,
+    ballots: BTreeMap<String, Ballot>,
+    /// Ids of proposals still voting.
+    open: BTreeSet<String>,
+    equivocations: Vec<Equivocation>,
+    /// Entry hashes of every applied entry (replay detection).
+    seen: BTreeSet<Digest>,
+    /// `ack_sync` entries: contract id -> revision -> node id -> its ack.
+    #[serde(default)]
+    acks: BTreeMap<String, BTreeMap<u64, BTreeMap<String, SyncAck>>>,
+    /// Where each revision came from and which nodes were to receive it (fixed when it
+    /// was adopted): contract id -> revision -> sync.
+    #[serde(default)]
+    revision_sync: BTreeMap<String, BTreeMap<u64, RevisionSync>>,
+    /// Accepted hygiene attestations, in log order.
+    #[serde(default)]
+    attestations: Vec<Attestation>,
+    /// Proven checkpoint forks (`evidence` entries), in log order.
+    #[serde(default)]
+    checkpoint_forks: Vec<CheckpointFork>,
+}
+
+fn rej(code: RejectCode, message: impl Into<String>) -> Rejection {
+    Rejection {
+        code,
+        message: message.into(),
+    }
+}
+
+/// The per-entry context every operation sees.
+struct Ctx<'a> {
+    index: u64,
+    at: Timestamp,
+    hash: Digest,
+    author: &'a str,
+}
+
+impl State {
+    /// The empty state, waiting for a genesis entry.
+    pub fn new() -> State {
+        State::default()
+    }
+
+    /// Number of entries applied (= the index the next record gets).
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Hash of the genesis entry: the mesh's identity.
+    pub fn mesh_id(&self) -> Option<Digest> {
+        self.mesh_id
+    }
+
+    pub fn mesh_name(&self) -> Option<&str> {
+        self.mesh_name.as_deref()
+    }
+
+    /// Timestamp of the last applied entry; the next one must not be earlier.
+    pub fn last_timestamp(&self) -> Option<Timestamp> {
+        self.last_timestamp
+    }
+
+    /// Id of the contract whose clause 5.5 governs roles and voting (the genesis one).
+    pub fn governing_contract_id(&self) -> Option<&str> {
+        self.governing_contract.as_deref()
+    }
+
+    /// Clause 5.5's rules as they stand now.
+    pub fn governance_rules(&self) -> Option<&GovernanceRules> {
+        self.rules.as_ref()
+    }
+
+    /// Hash of a clause in the current revision of a contract
+    /// ([`Clause::hash`](crate::model::Clause::hash)): what a proposal must name as
+    /// `base_clause_hash`.
+    pub fn clause_hash(&self, contract_id: &str, clause_id: &str) -> Option<Digest> {
+        if let Some(h) = self
+            .clause_hashes
+            .get(contract_id)
+            .and_then(|m| m.get(clause_id))
+        {
+            return Some(*h);
+        }
+        self.contract(contract_id)?.clause(clause_id)?.hash().ok()
+    }
+
+    /// Whether an entry with this hash ([`entry_hash`](crate::entry::entry_hash)) is in
+    /// the log.
+    pub fn contains_entry(&self, hash: &Digest) -> bool {
+        self.seen.contains(hash)
+    }
+
+    /// Current revision of every contract.
+    pub fn contracts(&self) -> Vec<&Contract> {
+        self.contracts.values().filter_map(|v| v.last()).collect()
+    }
+
+    pub fn contract(&self, contract_id: &str) -> Option<&Contract> {
+        self.contracts.get(contract_id).and_then(|v| v.last())
+    }
+
+    /// Revision `n` (1-based) of a contract.
+    pub fn revision(&self, contract_id: &str, n: u64) -> Option<&Contract> {
+        let i = usize::try_from(n.checked_sub(1)?).ok()?;
+        self.contracts.get(contract_id)?.get(i)
+    }
+
+    /// All revisions of a contract, oldest first.
+    pub fn revisions(&self, contract_id: &str) -> &[Contract] {
+        self.contracts
+            .get(contract_id)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// Proposals, newest first.
+    pub fn proposals(&self) -> Vec<&Proposal> {
+        self.proposals.values().rev().collect()
+    }
+
+    pub fn proposal(&self, proposal_id: &str) -> Option<&Proposal> {
+        self.proposals.get(self.proposal_index.get(proposal_id)?)
+    }
+
+    /// Counted votes on a proposal, in log order.
+    pub fn votes(&self, proposal_id: &str) -> &[Vote] {
+        self.ballots
+            .get(proposal_id)
+            .map(|b| b.votes.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// The voting policy a proposal is decided by (frozen when it opened).
+    pub fn voting_policy(&self, proposal_id: &str) -> Option<&VotingPolicy> {
+        self.ballots.get(proposal_id).map(|b| &b.policy)
+    }
+
+    /// The voters eligible on a proposal with their weights (frozen when it opened).
+    pub fn eligible_voters(&self, proposal_id: &str) -> Option<&BTreeMap<String, u64>> {
+        self.ballots.get(proposal_id).map(|b| &b.eligible)
+    }
+
+    pub fn equivocations(&self) -> &[Equivocation] {
+        &self.equivocations
+    }
+
+    pub fn nodes(&self) -> Vec<&NodeRecord> {
+        self.nodes.values().collect()
+    }
+
+    pub fn node(&self, node_id: &str) -> Option<&NodeRecord> {
+        self.nodes.get(node_id)
+    }
+
+    /// The node holding a key id, if any.
+    pub fn node_by_keyid(&self, keyid: &str) -> Option<&NodeRecord> {
+        self.nodes.get(self.keyids.get(keyid)?)
+    }
+
+    pub fn domains(&self) -> Vec<&Domain> {
+        self.domains.values().collect()
+    }
+
+    pub fn domain(&self, domain_id: &str) -> Option<&Domain> {
+        self.domains.get(domain_id)
+    }
+
+    /// Every `ack_sync` in the log: contract id -> revision -> node id -> its ack.
+    pub fn sync_acks(&self) -> &BTreeMap<String, BTreeMap<u64, BTreeMap<String, SyncAck>>> {
+        &self.acks
+    }
+
+    /// Whether `node_id` has acknowledged revision `revision` of a contract.
+    pub fn has_acked(&self, node_id: &str, contract_id: &str, revision: u64) -> bool {
+        self.acks
+            .get(contract_id)
+            .and_then(|r| r.get(&revision))
+            .is_some_and(|a| a.contains_key(node_id))
+    }
+
+    /// Source and targets of a revision, fixed when it was adopted (none for a state
+    /// restored from before they were recorded).
+    pub fn revision_sync(&self, contract_id: &str, revision: u64) -> Option<&RevisionSync> {
+        self.revision_sync.get(contract_id)?.get(&revision)
+    }
+
+    /// Accepted hygiene attestations, in log order.
+    pub fn attestations(&self) -> &[Attestation] {
+        &self.attestations
+    }
+
+    /// Proven checkpoint forks (`evidence` entries), in log order.
+    pub fn checkpoint_forks(&self) -> &[CheckpointFork] {
+        &self.checkpoint_forks
+    }
+
+    /// Proposals still voting whose period has ended by `now`: a hub submits `close`
+    /// entries for these. Earliest deadline first.
+    pub fn due_closes(&self, now: Timestamp) -> Vec<String> {
+        let mut due: Vec<(Timestamp, u64, &String)> = self
+            .open
+            .iter()
+            .filter_map(|id| {
+                let idx = *self.proposal_index.get(id)?;
+                let p = self.proposals.get(&idx)?;
+                (p.voting_ends <= now).then_some((p.voting_ends, idx, id))
+            })
+            .collect();
+        due.sort();
+        due.into_iter().map(|(_, _, id)| id.clone()).collect()
+    }
+
+    // ---- internals -------------------------------------------------------------
+
+    fn rules(&self) -> Result<&GovernanceRules, Rejection> {
+        self.rules.as_ref().ok_or_else(|| {
+            rej(
+                RejectCode::Genesis,
+                "no governance rules: the genesis entry is missing",
+            )
+        })
+    }
+
+    fn proposal_mut(&mut self, proposal_id: &str) -> Option<&mut Proposal> {
+        let idx = self.proposal_index.get(proposal_id)?;
+        self.proposals.get_mut(idx)
+    }
+
+    /// The revision a hash names: it must exist and `contract_hash` must be its hash.
+    fn named_revision(
+        &self,
+        contract_id: &str,
+        revision: u64,
+        contract_hash: Option<&Digest>,
+    ) -> Result<&Contract, Rejection> {
+        let revs = self.contracts.get(contract_id).ok_or_else(|| {
+            rej(
+                RejectCode::UnknownContract,
+                format!("contract {contract_id:?} does not exist"),
+            )
+        })?;
+        let rev = self.revision(contract_id, revision).ok_or_else(|| {
+            rej(
+                RejectCode::UnknownContract,
+                format!(
+                    "contract {contract_id:?} has no revision {revision} (revisions 1 to {})",
+                    revs.len()
+                ),
+            )
+        })?;
+        if let Some(h) = contract_hash
+            && *h != rev.contract_hash
+        {
+            return Err(rej(
+                RejectCode::Mismatch,
+                format!(
+                    "contract_hash {h} is not the hash of revision {revision} of {contract_id:?} ({})",
+                    rev.contract_hash
+                ),
+            ));
+        }
+        Ok(rev)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_state_answers_queries() {
+        let s = State::new();
+        assert_eq!(s.size(), 0);
+        assert_eq!(s.mesh_id(), None);
+        assert_eq!(s.mesh_name(), None);
+        assert!(s.contracts().is_empty());
+        assert!(s.proposals().is_empty());
+        assert!(s.nodes().is_empty());
+        assert!(s.due_closes(Timestamp(i64::MAX)).is_empty());
+        let back: State = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        assert_eq!(back, s);
+    }
+}

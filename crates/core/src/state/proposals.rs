@@ -1,0 +1,270 @@
+//! `propose` and `withdraw`: opening a proposal against a clause (its base, its diff,
+//! the voting policy and eligible voters frozen at opening) and taking it back.
+
+use super::decode::check_id;
+use super::{Ballot, Ctx, Event, RejectCode, Rejection, State, rej};
+use crate::entry::{ProposeOp, WithdrawOp};
+use crate::model::{
+    CODEX_CLAUSES, Clause, GOVERNANCE_CLAUSE, GovernanceRules, NodeStatus, PHASE_ID,
+    PolicyOverride, Privilege, Proposal, ProposalStatus, VotingPolicy, VotingResult,
+};
+use crate::{patch, tally};
+use std::collections::BTreeMap;
+
+impl State {
+    pub(super) fn propose(&mut self, op: &ProposeOp, ctx: &Ctx) -> Result<Vec<Event>, Rejection> {
+        check_id("proposal_id", &op.proposal_id)?;
+        if self.proposal_index.contains_key(&op.proposal_id) {
+            return Err(rej(
+                RejectCode::Duplicate,
+                format!("proposal {:?} already exists", op.proposal_id),
+            ));
+        }
+        let rules = self.rules()?;
+        let contract = self.contract(&op.contract_id).ok_or_else(|| {
+            rej(
+                RejectCode::UnknownContract,
+                format!("contract {:?} does not exist", op.contract_id),
+            )
+        })?;
+        let clause = contract.clause(&op.target_contract_clause).ok_or_else(|| {
+            rej(
+                RejectCode::UnknownClause,
+                format!(
+                    "contract {:?} has no clause {:?}",
+                    op.contract_id, op.target_contract_clause
+                ),
+            )
+        })?;
+        let clause_hash = self
+            .clause_hash(&op.contract_id, &op.target_contract_clause)
+            .ok_or_else(|| rej(RejectCode::Malformed, "clause does not hash"))?;
+        if clause_hash != op.base_clause_hash {
+            return Err(rej(
+                RejectCode::StaleBase,
+                format!(
+                    "clause {} of {:?} has hash {clause_hash} (revision {}), the proposal was written against {}",
+                    op.target_contract_clause,
+                    op.contract_id,
+                    contract.revision,
+                    op.base_clause_hash
+                ),
+            ));
+        }
+        if op.changes.current_text != clause.text {
+            return Err(rej(
+                RejectCode::StaleBase,
+                format!(
+                    "changes.current_text is not the current text of clause {} of {:?}",
+                    op.target_contract_clause, op.contract_id
+                ),
+            ));
+        }
+        if !op.changes.diff.is_empty() {
+            self.check_diff(op, clause)?;
+        }
+        let domain_id = op
+            .domain_id
+            .clone()
+            .unwrap_or_else(|| rules.default_domain_id.clone());
+        if self.governing_contract.as_deref() == Some(op.contract_id.as_str())
+            && domain_id != rules.default_domain_id
+        {
+            // Any node with can_override_policy may define a domain; if such a domain
+            // could decide the governing contract, one node could define a domain of
+            // one and adopt changes alone.
+            return Err(rej(
+                RejectCode::Forbidden,
+                format!(
+                    "changes to the governing contract {:?} are decided by the council domain {:?} (clause 5.5 default_domain_id), not by domain {domain_id:?}",
+                    op.contract_id, rules.default_domain_id
+                ),
+            ));
+        }
+        let domain = self.domains.get(&domain_id).ok_or_else(|| {
+            rej(
+                RejectCode::UnknownDomain,
+                format!("domain {domain_id:?} does not exist"),
+            )
+        })?;
+        let clause_id = op.target_contract_clause.as_str();
+        let overrides: Vec<&PolicyOverride> = [
+            Some(&domain.policy),
+            rules.clause_voting_policies.get(clause_id),
+            domain.clause_policies.get(clause_id),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let mut policy = VotingPolicy::resolve(&rules.default_voting_policy, &overrides);
+        let period = op.voting_period_secs.unwrap_or(policy.voting_period_secs);
+        let b = rules.voting_period_bounds;
+        if period < b.min_secs || period > b.max_secs {
+            return Err(rej(
+                RejectCode::Forbidden,
+                format!(
+                    "voting period {period} s is outside the bounds [{}, {}] s of clause 5.5",
+                    b.min_secs, b.max_secs
+                ),
+            ));
+        }
+        policy.voting_period_secs = period;
+        let eligible: BTreeMap<String, u64> = domain
+            .member_nodes
+            .iter()
+            .filter_map(|id| self.nodes.get(id))
+            .filter(|n| {
+                n.status == NodeStatus::Active
+                    && rules.role_has(n.node_type, Privilege::CanVoteOnProposal)
+            })
+            .map(|n| (n.node_id.clone(), policy.weight_of(&n.node_id)))
+            .collect();
+        let eligible_weight = eligible.values().fold(0u64, |a, w| a.saturating_add(*w));
+        if eligible_weight == 0 {
+            return Err(rej(
+                RejectCode::Forbidden,
+                format!(
+                    "domain {domain_id:?} has no eligible voting weight: nobody could decide this proposal"
+                ),
+            ));
+        }
+        let mut result = VotingResult {
+            eligible_weight,
+            ..VotingResult::default()
+        };
+        tally::evaluate(&policy, &mut result, false);
+        if let Some(outcome) = result.outcome {
+            // E.g. a threshold of 1: no vote could ever adopt it.
+            return Err(rej(
+                RejectCode::Forbidden,
+                format!(
+                    "the voting policy of domain {domain_id:?} decides this proposal ({outcome:?}) before any vote: {}",
+                    result.reason
+                ),
+            ));
+        }
+        let proposal = Proposal {
+            proposal_id: op.proposal_id.clone(),
+            proposed_by: ctx.author.to_owned(),
+            contract_id: op.contract_id.clone(),
+            target_contract_clause: op.target_contract_clause.clone(),
+            base_clause_hash: op.base_clause_hash,
+            base_revision: contract.revision,
+            domain_id,
+            rationale: op.rationale.clone(),
+            changes: op.changes.clone(),
+            status: ProposalStatus::Voting,
+            created_at: ctx.at,
+            updated_at: ctx.at,
+            voting_starts: ctx.at,
+            voting_ends: ctx.at.plus_secs(period),
+            voting_result: result,
+            phase_id: PHASE_ID.to_owned(),
+            codex_clauses: CODEX_CLAUSES.iter().map(|s| (*s).to_owned()).collect(),
+            governance_scope: "federated".to_owned(),
+            attestation_hashes: vec![ctx.hash],
+            adopted_revision: None,
+        };
+        self.ballots.insert(
+            op.proposal_id.clone(),
+            Ballot {
+                policy,
+                eligible,
+                votes: Vec::new(),
+                voted: BTreeMap::new(),
+            },
+        );
+        self.proposal_index
+            .insert(op.proposal_id.clone(), ctx.index);
+        self.proposals.insert(ctx.index, proposal);
+        self.open.insert(op.proposal_id.clone());
+        Ok(vec![Event::ProposalOpened {
+            proposal_id: op.proposal_id.clone(),
+        }])
+    }
+
+    /// The proposal's diff applies to the clause's rules and, for clause 5.5 of the
+    /// governing contract, leaves rules the state machine can enforce.
+    fn check_diff(&self, op: &ProposeOp, clause: &Clause) -> Result<(), Rejection> {
+        let patched = patch::apply_diff(&clause.rules, &op.changes.diff)
+            .map_err(|e| rej(RejectCode::BadPatch, e.to_string()))?;
+        if self.governing_contract.as_deref() == Some(op.contract_id.as_str())
+            && op.target_contract_clause == GOVERNANCE_CLAUSE
+        {
+            let new_rules = GovernanceRules::from_rules(&patched).map_err(|e| {
+                rej(
+                    RejectCode::BadPatch,
+                    format!("the change would break clause 5.5: {e}"),
+                )
+            })?;
+            if !self.domains.contains_key(&new_rules.default_domain_id) {
+                return Err(rej(
+                    RejectCode::BadPatch,
+                    format!(
+                        "the change would set default_domain_id to unknown domain {:?}",
+                        new_rules.default_domain_id
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn open_proposal(&self, proposal_id: &str) -> Result<&Proposal, Rejection> {
+        let p = self.proposal(proposal_id).ok_or_else(|| {
+            rej(
+                RejectCode::UnknownProposal,
+                format!("proposal {proposal_id:?} does not exist"),
+            )
+        })?;
+        if p.status != ProposalStatus::Voting {
+            return Err(rej(
+                RejectCode::NotVoting,
+                format!("proposal {proposal_id:?} is {:?}, not voting", p.status),
+            ));
+        }
+        Ok(p)
+    }
+
+    pub(super) fn withdraw(&mut self, op: &WithdrawOp, ctx: &Ctx) -> Result<Vec<Event>, Rejection> {
+        let p = self.proposal(&op.proposal_id).ok_or_else(|| {
+            rej(
+                RejectCode::UnknownProposal,
+                format!("proposal {:?} does not exist", op.proposal_id),
+            )
+        })?;
+        if p.proposed_by != ctx.author {
+            return Err(rej(
+                RejectCode::Forbidden,
+                format!(
+                    "only the proposer {:?} may withdraw proposal {:?}",
+                    p.proposed_by, op.proposal_id
+                ),
+            ));
+        }
+        let p = self.open_proposal(&op.proposal_id)?;
+        if ctx.at >= p.voting_ends {
+            // The tally decides now; a withdrawal must not pre-empt the close.
+            return Err(rej(
+                RejectCode::NotVoting,
+                format!(
+                    "voting on proposal {:?} ended at {}: it can only be closed now",
+                    op.proposal_id, p.voting_ends
+                ),
+            ));
+        }
+        let p = self.proposal_mut(&op.proposal_id).expect("checked above");
+        p.status = ProposalStatus::Withdrawn;
+        p.updated_at = ctx.at;
+        p.attestation_hashes.push(ctx.hash);
+        p.voting_result.outcome = None;
+        p.voting_result.reason = match &op.reason {
+            Some(r) => format!("withdrawn by the proposer: {r}"),
+            None => "withdrawn by the proposer".to_owned(),
+        };
+        self.open.remove(&op.proposal_id);
+        Ok(vec![Event::ProposalWithdrawn {
+            proposal_id: op.proposal_id.clone(),
+        }])
+    }
+}
