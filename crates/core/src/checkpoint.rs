@@ -232,26 +232,35 @@ pub struct SignedNote {
     pub signatures: Vec<NoteSignature>,
 }
 
+/// The 4-byte key hash (key id) of a signed-note key of signature type `sig_type`:
+/// `SHA-256(name || 0x0A || sig_type || pub)[..4]`. Note signatures
+/// ([`ED25519_SIGNATURE_TYPE`]) and witness cosignatures
+/// ([`crate::cosign::COSIGNATURE_V1_TYPE`]) differ only in the type byte.
+pub fn key_hash(name: &str, sig_type: u8, key: &PublicKey) -> [u8; 4] {
+    let d = Digest::sha256_parts(&[name.as_bytes(), b"\n", &[sig_type], key.as_bytes()]);
+    d.0[..4].try_into().expect("4 bytes")
+}
+
+/// The vkey text of a signed-note key of signature type `sig_type`:
+/// `name+hex(keyhash)+base64(sig_type || pub)`.
+pub fn verifier_key(name: &str, sig_type: u8, key: &PublicKey) -> String {
+    let mut raw = vec![sig_type];
+    raw.extend_from_slice(key.as_bytes());
+    format!(
+        "{name}+{}+{}",
+        hex::encode(key_hash(name, sig_type, key)),
+        STANDARD.encode(raw)
+    )
+}
+
 /// The 4-byte key hash of an Ed25519 note key: `SHA-256(name || 0x0A || 0x01 || pub)[..4]`.
 pub fn note_key_hash(name: &str, key: &PublicKey) -> [u8; 4] {
-    let d = Digest::sha256_parts(&[
-        name.as_bytes(),
-        b"\n",
-        &[ED25519_SIGNATURE_TYPE],
-        key.as_bytes(),
-    ]);
-    d.0[..4].try_into().expect("4 bytes")
+    key_hash(name, ED25519_SIGNATURE_TYPE, key)
 }
 
 /// The vkey text of a note verifier key: `name+hex(keyhash)+base64(0x01 || pub)`.
 pub fn note_verifier_key(name: &str, key: &PublicKey) -> String {
-    let mut raw = vec![ED25519_SIGNATURE_TYPE];
-    raw.extend_from_slice(key.as_bytes());
-    format!(
-        "{name}+{}+{}",
-        hex::encode(note_key_hash(name, key)),
-        STANDARD.encode(raw)
-    )
+    verifier_key(name, ED25519_SIGNATURE_TYPE, key)
 }
 
 /// Reads a vkey written by [`note_verifier_key`] (or Go's `note.NewVerifier` form),

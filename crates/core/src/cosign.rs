@@ -7,8 +7,7 @@
 //! `cosignature/v1\ntime <time>\n` followed by the whole checkpoint body. A govmesh
 //! witness signs with its node key under the key name `govmesh-witness/<node_id>`.
 
-use crate::checkpoint::Checkpoint;
-use crate::digest::Digest;
+use crate::checkpoint::{self, Checkpoint};
 use crate::keys::{KeyPair, PublicKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -52,26 +51,15 @@ pub fn witness_node_id(key_name: &str) -> Option<&str> {
         .filter(|id| !id.is_empty())
 }
 
-/// The 4-byte key id of an Ed25519 cosigner: `SHA-256(name || 0x0A || 0x04 || pub)[..4]`.
+/// The 4-byte key id of an Ed25519 cosigner: `SHA-256(name || 0x0A || 0x04 || pub)[..4]`
+/// ([`checkpoint::key_hash`] with the cosignature type).
 pub fn cosigner_key_id(name: &str, key: &PublicKey) -> [u8; 4] {
-    let d = Digest::sha256_parts(&[
-        name.as_bytes(),
-        b"\n",
-        &[COSIGNATURE_V1_TYPE],
-        key.as_bytes(),
-    ]);
-    d.0[..4].try_into().expect("4 bytes")
+    checkpoint::key_hash(name, COSIGNATURE_V1_TYPE, key)
 }
 
 /// The cosigner's vkey: `name+hex(keyid)+base64(0x04 || pub)`.
 pub fn cosigner_verifier_key(name: &str, key: &PublicKey) -> String {
-    let mut raw = vec![COSIGNATURE_V1_TYPE];
-    raw.extend_from_slice(key.as_bytes());
-    format!(
-        "{name}+{}+{}",
-        hex::encode(cosigner_key_id(name, key)),
-        STANDARD.encode(raw)
-    )
+    checkpoint::verifier_key(name, COSIGNATURE_V1_TYPE, key)
 }
 
 /// The message an Ed25519 v1 cosignature signs: `cosignature/v1\ntime <t>\n` + body.
@@ -206,6 +194,7 @@ fn check_name(name: &str) -> Result<(), CosignError> {
 mod tests {
     use super::*;
     use crate::checkpoint::SignedNote;
+    use crate::digest::Digest;
 
     fn body() -> String {
         Checkpoint {

@@ -1,7 +1,7 @@
 //! Log entries: the typed operations an author signs (the DSSE payload) and the log
 //! record the council stamps around the envelope.
 
-use crate::canonical::{JsonError, canonical_bytes};
+use crate::canonical::{JsonError, MAX_SAFE_INTEGER, canonical_bytes};
 use crate::digest::Digest;
 use crate::dsse::{ENTRY_PAYLOAD_TYPE, Envelope};
 use crate::keys::{KeyPair, PublicKey};
@@ -262,8 +262,55 @@ pub struct LogRecord {
 }
 
 impl LogRecord {
-    /// The Merkle leaf: the record's JCS bytes.
+    /// The Merkle leaf: the record's RFC 8785 (JCS) bytes.
+    ///
+    /// Written directly rather than through the generic canonicalizer, which costs
+    /// more than the SQLite insert of the record. JCS sorts keys by UTF-16 code units
+    /// (`envelope` < `index` < `timestamp`; `payload` < `payloadType` < `signatures`;
+    /// `keyid` < `sig`) and escapes strings exactly as serde_json does (`"`, `\`,
+    /// controls as `\b \t \n \f \r` or lower-case `\u00xx`, nothing else). Indexes
+    /// beyond 2^53 - 1, where the writer could not be sure, take the canonicalizer.
+    /// Debug builds check every record against the canonicalizer;
+    /// `leaf_bytes_match_the_canonicalizer_on_awkward_strings` pins the equality.
     pub fn leaf_bytes(&self) -> Vec<u8> {
+        if self.index > MAX_SAFE_INTEGER {
+            return self.canonical_leaf_bytes();
+        }
+        let env = &self.envelope;
+        let mut out = Vec::with_capacity(env.payload.len() + 256);
+        let string = |out: &mut Vec<u8>, s: &str| {
+            serde_json::to_writer(&mut *out, s).expect("a string serializes into a Vec");
+        };
+        out.extend_from_slice(br#"{"envelope":{"payload":"#);
+        string(&mut out, &env.payload);
+        out.extend_from_slice(br#","payloadType":"#);
+        string(&mut out, &env.payload_type);
+        out.extend_from_slice(br#","signatures":["#);
+        for (i, sig) in env.signatures.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(br#"{"keyid":"#);
+            string(&mut out, &sig.keyid);
+            out.extend_from_slice(br#","sig":"#);
+            string(&mut out, &sig.sig);
+            out.push(b'}');
+        }
+        out.extend_from_slice(br#"]},"index":"#);
+        out.extend_from_slice(self.index.to_string().as_bytes());
+        out.extend_from_slice(br#","timestamp":"#);
+        string(&mut out, &self.timestamp.to_rfc3339());
+        out.push(b'}');
+        debug_assert_eq!(
+            String::from_utf8_lossy(&out),
+            String::from_utf8_lossy(&self.canonical_leaf_bytes()),
+            "LogRecord::leaf_bytes disagrees with the canonicalizer"
+        );
+        out
+    }
+
+    /// The record's JCS bytes from the generic canonicalizer.
+    fn canonical_leaf_bytes(&self) -> Vec<u8> {
         canonical_bytes(self).expect("log record serializes")
     }
 
@@ -302,6 +349,50 @@ mod tests {
         assert_eq!(entry_hash(&e).unwrap(), hash_canonical(&e).unwrap());
     }
 
+    #[test]
+    fn leaf_bytes_match_the_canonicalizer_on_awkward_strings() {
+        let awkward = [
+            "",
+            "plain",
+            "quote \" backslash \\ slash /",
+            "controls \u{0}\u{1}\u{8}\t\n\u{b}\u{c}\r\u{1f} del \u{7f}",
+            "unicode é ✓ 𝄞 \u{2028}\u{2029} \u{feff}",
+        ];
+        for (k, a) in awkward.iter().enumerate() {
+            for index in [
+                0,
+                7,
+                1 << 40,
+                MAX_SAFE_INTEGER,
+                MAX_SAFE_INTEGER + 1,
+                u64::MAX,
+            ] {
+                let rec = LogRecord {
+                    index,
+                    timestamp: Timestamp::from_millis(1_764_154_800_123 + k as i64),
+                    envelope: env(
+                        format!("{a}x"),
+                        a.to_string(),
+                        vec![(a.to_string(), "c2ln".into()), ("k2".into(), a.to_string())],
+                    ),
+                };
+                assert_eq!(
+                    String::from_utf8(rec.leaf_bytes()).unwrap(),
+                    String::from_utf8(rec.canonical_leaf_bytes()).unwrap(),
+                    "{a:?} at {index}"
+                );
+            }
+            let mut unsigned = LogRecord {
+                index: 1,
+                timestamp: Timestamp::from_millis(0),
+                envelope: env(String::new(), a.to_string(), vec![]),
+            };
+            assert_eq!(unsigned.leaf_bytes(), unsigned.canonical_leaf_bytes());
+            unsigned.timestamp = Timestamp::from_millis(-1);
+            assert_eq!(unsigned.leaf_bytes(), unsigned.canonical_leaf_bytes());
+        }
+    }
+
     proptest! {
         /// The hand-written JCS of an envelope equals the canonicalizer's for any
         /// strings, control characters and non-ASCII included.
@@ -313,6 +404,24 @@ mod tests {
         ) {
             let e = env(payload, payload_type, sigs);
             prop_assert_eq!(entry_hash(&e).unwrap(), hash_canonical(&e).unwrap());
+        }
+
+        /// The directly written leaf equals the canonicalizer's for any strings and
+        /// times.
+        #[test]
+        fn leaf_bytes_are_the_jcs_bytes(
+            payload in any::<String>(),
+            payload_type in "[\\x00-\\x7f]{0,12}|\\PC{0,12}",
+            sigs in proptest::collection::vec((any::<String>(), any::<String>()), 0..3),
+            index in any::<u64>(),
+            millis in -62_135_596_800_000i64..=Timestamp::MAX.0,
+        ) {
+            let rec = LogRecord {
+                index,
+                timestamp: Timestamp::from_millis(millis),
+                envelope: env(payload, payload_type, sigs),
+            };
+            prop_assert_eq!(rec.leaf_bytes(), rec.canonical_leaf_bytes());
         }
     }
 }

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod attestation;
+pub mod audit;
 pub mod canonical;
 pub mod checkpoint;
 pub mod codex;

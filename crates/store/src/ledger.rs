@@ -536,7 +536,7 @@ impl Ledger {
 }
 
 fn record_row(rec: &LogRecord, applied: &Applied) -> RecordRow {
-    let leaf = leaf_jcs(rec);
+    let leaf = rec.leaf_bytes();
     RecordRow {
         index: rec.index,
         leaf_hash: leaf_hash(&leaf),
@@ -711,110 +711,4 @@ fn apply_verified_in_batches(
         i = end;
     }
     (applied, None)
-}
-
-/// [`LogRecord::leaf_bytes`] written directly: the record's RFC 8785 bytes without
-/// the generic canonicalizer (which costs more than the SQLite insert). JCS sorts keys
-/// by UTF-16 code units (`envelope` < `index` < `timestamp`; `payload` <
-/// `payloadType` < `signatures`; `keyid` < `sig`) and escapes strings exactly as
-/// serde_json does (`"`, `\`, controls as `\b \t \n \f \r` or lower-case
-/// `\u00xx`, nothing else). Indexes beyond 2^53 - 1 take the generic path. Debug
-/// builds check every record against `leaf_bytes`.
-fn leaf_jcs(rec: &LogRecord) -> Vec<u8> {
-    if rec.index > govmesh_core::canonical::MAX_SAFE_INTEGER {
-        return rec.leaf_bytes();
-    }
-    let env = &rec.envelope;
-    let mut out = Vec::with_capacity(env.payload.len() + 256);
-    let string = |out: &mut Vec<u8>, s: &str| {
-        serde_json::to_writer(&mut *out, s).expect("a string serializes into a Vec");
-    };
-    out.extend_from_slice(br#"{"envelope":{"payload":"#);
-    string(&mut out, &env.payload);
-    out.extend_from_slice(br#","payloadType":"#);
-    string(&mut out, &env.payload_type);
-    out.extend_from_slice(br#","signatures":["#);
-    for (i, sig) in env.signatures.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(br#"{"keyid":"#);
-        string(&mut out, &sig.keyid);
-        out.extend_from_slice(br#","sig":"#);
-        string(&mut out, &sig.sig);
-        out.push(b'}');
-    }
-    out.extend_from_slice(br#"]},"index":"#);
-    out.extend_from_slice(rec.index.to_string().as_bytes());
-    out.extend_from_slice(br#","timestamp":"#);
-    string(&mut out, &rec.timestamp.to_rfc3339());
-    out.push(b'}');
-    debug_assert_eq!(
-        String::from_utf8_lossy(&out),
-        String::from_utf8_lossy(&rec.leaf_bytes()),
-        "leaf_jcs disagrees with LogRecord::leaf_bytes"
-    );
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use govmesh_core::dsse::{Envelope, EnvelopeSignature};
-
-    #[test]
-    fn leaf_jcs_matches_the_canonicalizer_on_awkward_strings() {
-        let awkward = [
-            "",
-            "plain",
-            "quote \" backslash \\ slash /",
-            "controls \u{0}\u{1}\u{8}\t\n\u{b}\u{c}\r\u{1f} del \u{7f}",
-            "unicode é ✓ 𝄞 \u{2028}\u{2029} \u{feff}",
-        ];
-        for (k, a) in awkward.iter().enumerate() {
-            for index in [
-                0,
-                7,
-                1 << 40,
-                govmesh_core::canonical::MAX_SAFE_INTEGER,
-                u64::MAX,
-            ] {
-                let rec = LogRecord {
-                    index,
-                    timestamp: Timestamp::from_millis(1_764_154_800_123 + k as i64),
-                    envelope: Envelope {
-                        payload_type: a.to_string(),
-                        payload: format!("{a}x"),
-                        signatures: vec![
-                            EnvelopeSignature {
-                                keyid: a.to_string(),
-                                sig: "c2ln".into(),
-                            },
-                            EnvelopeSignature {
-                                keyid: "k2".into(),
-                                sig: a.to_string(),
-                            },
-                        ],
-                    },
-                };
-                assert_eq!(
-                    String::from_utf8(leaf_jcs(&rec)).unwrap(),
-                    String::from_utf8(rec.leaf_bytes()).unwrap(),
-                    "{a:?} at {index}"
-                );
-            }
-            let mut unsigned = LogRecord {
-                index: 1,
-                timestamp: Timestamp::from_millis(0),
-                envelope: Envelope {
-                    payload_type: a.to_string(),
-                    payload: String::new(),
-                    signatures: vec![],
-                },
-            };
-            assert_eq!(leaf_jcs(&unsigned), unsigned.leaf_bytes());
-            unsigned.timestamp = Timestamp::from_millis(-1);
-            assert_eq!(leaf_jcs(&unsigned), unsigned.leaf_bytes());
-        }
-    }
 }
