@@ -22,13 +22,14 @@ mod forward;
 mod network;
 mod storage;
 
-use crate::api::AppState;
 use crate::datadir::{NodeInfo, load, load_key, load_token};
 use crate::error::{ApiError, NodeError};
 use crate::order::{Committed, LogNotify, Orderer, SharedLedger, SubmitError, SubmitFuture, now};
-use axum::Json;
+use crate::route_table::route_table;
+use crate::shared::Shared;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::{Json, Router};
 use govmesh_core::Digest;
 use govmesh_core::dsse::Envelope;
 use govmesh_core::keys::KeyPair;
@@ -46,7 +47,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use forward::{FORWARD_MAX_ENTRIES, FORWARD_PATH, ForwardOutcome};
-pub(crate) use network::{append, forward, snapshot, vote};
 
 /// A council member as Raft knows it: the registry node id and its URL.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -909,12 +909,12 @@ impl Orderer for Council {
 }
 
 /// Opens a hub's data directory with the council as its orderer (what `serve` uses
-/// for governance_hub nodes).
+/// for governance_hub nodes): the node's shared parts and the running council.
 pub async fn open_hub(
     dir: &Path,
     url: Option<String>,
     settings: CouncilSettings,
-) -> Result<AppState, NodeError> {
+) -> Result<(Shared, Arc<Council>), NodeError> {
     let d = dir.to_owned();
     let (info, key, token, ledger) = tokio::task::spawn_blocking(move || {
         let info = load(&d)?;
@@ -938,7 +938,7 @@ pub async fn open_hub(
         settings,
     )
     .await?;
-    let app = AppState::with_notify(
+    let shared = Shared::with_notify(
         info,
         key,
         &token,
@@ -947,11 +947,8 @@ pub async fn open_hub(
         url,
         log,
     );
-    match app {
-        Ok(app) => {
-            app.set_council(council);
-            Ok(app)
-        }
+    match shared {
+        Ok(shared) => Ok((shared, council)),
         Err(e) => {
             council.shutdown().await;
             Err(e)
@@ -959,9 +956,44 @@ pub async fn open_hub(
     }
 }
 
+/// What the council endpoints hold: the council, on hubs that serve (a node without
+/// one answers that it is not a member).
+#[derive(Clone)]
+struct Http {
+    shared: Shared,
+    council: Option<Arc<Council>>,
+}
+
+impl Http {
+    fn council(&self) -> Option<&Arc<Council>> {
+        self.council.as_ref()
+    }
+}
+
+impl std::ops::Deref for Http {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+route_table!(Http {
+    GET "/v1/council" => council_view,
+    POST "/v1/council/append" => network::append,
+    POST "/v1/council/vote" => network::vote,
+    POST "/v1/council/snapshot" => network::snapshot,
+    POST "/v1/council/forward" => network::forward,
+});
+
+/// The council's endpoints: its view and the peer-signed Raft RPCs.
+pub fn routes(shared: Shared, council: Option<Arc<Council>>) -> Router {
+    table().with_state(Http { shared, council })
+}
+
 /// `GET /v1/council`: leader, term, members with their URLs, last log and applied
 /// index.
-pub(crate) async fn council_view(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+async fn council_view(State(app): State<Http>) -> Result<Json<Value>, ApiError> {
     let c = app.council().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
