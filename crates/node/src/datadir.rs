@@ -270,7 +270,7 @@ fn write_joined_files(
             govmesh_store::LedgerError::RecordRejected { rejection, .. } => {
                 NodeError::Genesis(rejection)
             }
-            other => crate::order::ledger_error_to_node(other),
+            other => NodeError::from(other),
         })?;
     let mesh_id = ledger
         .state()

@@ -42,6 +42,17 @@ pub enum NodeError {
     Random(String),
 }
 
+/// A ledger error while founding or opening a node: a refused entry is the genesis
+/// being refused; anything else is the ledger's own fault.
+impl From<govmesh_store::LedgerError> for NodeError {
+    fn from(e: govmesh_store::LedgerError) -> NodeError {
+        match e {
+            govmesh_store::LedgerError::Rejected(r) => NodeError::Genesis(r),
+            other => NodeError::Ledger(other.to_string()),
+        }
+    }
+}
+
 impl NodeError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> NodeError {
         NodeError::Io {
