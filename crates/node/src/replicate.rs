@@ -1133,15 +1133,9 @@ impl ForwardingOrderer {
     async fn forward(&self, envelope: Envelope) -> Result<Committed, SubmitError> {
         let hubs: Vec<String> = {
             let l = self.ledger.lock().await;
-            l.state()
-                .nodes()
-                .into_iter()
-                .filter(|n| {
-                    n.node_type == NodeType::GovernanceHub
-                        && n.status == NodeStatus::Active
-                        && n.node_id != self.me
-                })
-                .filter_map(|n| n.network_address.as_deref().map(normalize))
+            crate::shared::active_hubs_with_address(l.state())
+                .filter(|(n, _)| n.node_id != self.me)
+                .map(|(_, a)| normalize(a))
                 .filter(|a| !a.is_empty())
                 .collect()
         };

@@ -170,3 +170,19 @@ impl Shared {
         SignedNote::sign(body, &self.0.origin, &self.0.key)
     }
 }
+
+/// The registry's active governance hubs that have a `network_address` (a hub without
+/// one is a voting identity, not a server), with that address: the council's
+/// members, and where a non-hub forwards its entries.
+pub fn active_hubs_with_address(
+    state: &govmesh_core::state::State,
+) -> impl Iterator<Item = (&govmesh_core::model::NodeRecord, &str)> {
+    use govmesh_core::model::{NodeStatus, NodeType};
+    state.nodes().into_iter().filter_map(|n| {
+        let serving = n.node_type == NodeType::GovernanceHub && n.status == NodeStatus::Active;
+        serving
+            .then_some(n.network_address.as_deref())
+            .flatten()
+            .map(|a| (n, a))
+    })
+}

@@ -403,19 +403,13 @@ pub struct Council {
 /// hub without one is a voting identity, not a server), by Raft id.
 fn addressed_hubs(state: &govmesh_core::state::State) -> Result<BTreeMap<u64, HubNode>, NodeError> {
     let mut members = BTreeMap::new();
-    for n in state.nodes() {
-        if n.node_type != NodeType::GovernanceHub || n.status != NodeStatus::Active {
-            continue;
-        }
-        let Some(addr) = &n.network_address else {
-            continue;
-        };
+    for (n, addr) in crate::shared::active_hubs_with_address(state) {
         let id = raft_id(&n.node_id);
         if let Some(other) = members.insert(
             id,
             HubNode {
                 node_id: n.node_id.clone(),
-                addr: addr.clone(),
+                addr: addr.to_owned(),
             },
         ) {
             return Err(NodeError::BadOptions(format!(
