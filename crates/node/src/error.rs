@@ -38,6 +38,8 @@ pub enum NodeError {
     },
     #[error("server: {0}")]
     Server(String),
+    #[error(transparent)]
+    SideDb(#[from] govmesh_store::SideDbError),
     #[error("randomness: {0}")]
     Random(String),
 }

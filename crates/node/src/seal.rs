@@ -28,13 +28,21 @@ use govmesh_core::cosign::{Cosignature, witness_key_name};
 use govmesh_core::keys::PublicKey;
 use govmesh_core::model::{NodeStatus, NodeType};
 use govmesh_core::seal::{SealError, VerifiedSeal, seal_threshold, verify_seal};
-use rusqlite::{Connection, OptionalExtension, params};
+use govmesh_store::rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
+
+/// The table of `DIR/seal.db`: one row, the latest verified seal.
+const SEAL_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS seal (
+         id INTEGER PRIMARY KEY CHECK (id = 1),
+         size INTEGER NOT NULL,
+         text TEXT NOT NULL,
+         stored_at_ms INTEGER NOT NULL
+     );";
 
 /// The seal database file in the data directory.
 pub const SEAL_DB_FILE: &str = "seal.db";
@@ -83,23 +91,7 @@ pub struct SealStore {
 impl SealStore {
     pub fn open(dir: &Path) -> Result<SealStore, NodeError> {
         let path = dir.join(SEAL_DB_FILE);
-        let bad = |e: rusqlite::Error| NodeError::BadFile {
-            path: path.clone(),
-            message: e.to_string(),
-        };
-        let db = Connection::open(&path).map_err(bad)?;
-        db.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
-             CREATE TABLE IF NOT EXISTS seal (
-                 id INTEGER PRIMARY KEY CHECK (id = 1),
-                 size INTEGER NOT NULL,
-                 text TEXT NOT NULL,
-                 stored_at_ms INTEGER NOT NULL
-             );",
-        )
-        .map_err(bad)?;
-        db.busy_timeout(Duration::from_secs(5)).map_err(bad)?;
+        let db = govmesh_store::open_side_db(&path, SEAL_SCHEMA, 1)?;
         Ok(SealStore { db: Mutex::new(db) })
     }
 

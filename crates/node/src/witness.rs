@@ -28,7 +28,7 @@ use govmesh_core::cosign::{Cosignature, witness_key_name};
 use govmesh_core::keys::{KeyPair, PublicKey};
 use govmesh_core::merkle::verify_consistency;
 use govmesh_core::model::{NodeStatus, NodeType};
-use rusqlite::{Connection, OptionalExtension, params};
+use govmesh_store::rusqlite::{self, Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::json;
 use std::path::Path;
@@ -36,6 +36,27 @@ use std::sync::Mutex;
 
 /// The tlog-witness request a seal collector sends (crate::wire, shared with it).
 pub use crate::wire::{ADD_CHECKPOINT_PATH, TLOG_SIZE_CONTENT_TYPE, add_checkpoint_body};
+
+/// The tables of `DIR/witness.db`.
+const WITNESS_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS witness_latest (
+         origin TEXT PRIMARY KEY,
+         size INTEGER NOT NULL,
+         root BLOB NOT NULL,
+         note TEXT NOT NULL,
+         cosigned_at_ms INTEGER NOT NULL
+     );
+     CREATE TABLE IF NOT EXISTS witness_equivocations (
+         id INTEGER PRIMARY KEY AUTOINCREMENT,
+         origin TEXT NOT NULL,
+         size INTEGER NOT NULL,
+         cosigned_root BLOB NOT NULL,
+         offered_root BLOB NOT NULL,
+         cosigned_note TEXT NOT NULL,
+         offered_note TEXT NOT NULL,
+         detected_at_ms INTEGER NOT NULL,
+         evidence_index INTEGER,
+         UNIQUE (origin, size, offered_root)
+     );";
 
 /// The witness database file in the data directory.
 pub const WITNESS_DB_FILE: &str = "witness.db";
@@ -202,37 +223,7 @@ impl Witness {
     /// Opens (creating if needed) `DIR/witness.db`.
     pub fn open(dir: &Path, key: KeyPair) -> Result<Witness, NodeError> {
         let path = dir.join(WITNESS_DB_FILE);
-        let bad = |e: rusqlite::Error| NodeError::BadFile {
-            path: path.clone(),
-            message: e.to_string(),
-        };
-        let db = Connection::open(&path).map_err(bad)?;
-        db.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
-             CREATE TABLE IF NOT EXISTS witness_latest (
-                 origin TEXT PRIMARY KEY,
-                 size INTEGER NOT NULL,
-                 root BLOB NOT NULL,
-                 note TEXT NOT NULL,
-                 cosigned_at_ms INTEGER NOT NULL
-             );
-             CREATE TABLE IF NOT EXISTS witness_equivocations (
-                 id INTEGER PRIMARY KEY AUTOINCREMENT,
-                 origin TEXT NOT NULL,
-                 size INTEGER NOT NULL,
-                 cosigned_root BLOB NOT NULL,
-                 offered_root BLOB NOT NULL,
-                 cosigned_note TEXT NOT NULL,
-                 offered_note TEXT NOT NULL,
-                 detected_at_ms INTEGER NOT NULL,
-                 evidence_index INTEGER,
-                 UNIQUE (origin, size, offered_root)
-             );",
-        )
-        .map_err(bad)?;
-        db.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(bad)?;
+        let db = govmesh_store::open_side_db(&path, WITNESS_SCHEMA, 1)?;
         let name = witness_key_name(key.node_id());
         Ok(Witness {
             db: Mutex::new(db),
