@@ -481,7 +481,7 @@ mod tests {
     use crate::datadir::NodeInfo;
     use crate::order::{SharedLedger, SingleHub};
     use govmesh_core::codex::codex_genesis;
-    use govmesh_core::entry::{NodeSpec, ProposeOp, sign_entry};
+    use govmesh_core::entry::{ProposeOp, sign_entry};
     use govmesh_core::keys::KeyPair;
     use govmesh_core::model::{Changes, NodeType, ProposalStatus};
     use govmesh_core::stamp::Timestamp;
@@ -493,14 +493,7 @@ mod tests {
     /// proposal's voting period (at most the policy's default) is long over.
     fn ledger_with_an_expired_proposal(dir: &Path) -> (Shared, String) {
         let key = KeyPair::from_seed([11; 32]);
-        let spec = NodeSpec {
-            node_id: key.node_id().to_owned(),
-            node_type: NodeType::GovernanceHub,
-            public_key: key.public(),
-            network_address: None,
-            display_name: None,
-            node_policy_capabilities: vec![],
-        };
+        let spec = crate::test_util::hub_spec(&key);
         let mut ledger = Ledger::open(dir).unwrap();
         let t0 = Timestamp::from_millis(now().millis() - 3 * 3600 * 1000);
         let genesis = sign_entry(&key, Operation::Genesis(codex_genesis("m", vec![spec])));

@@ -38,6 +38,8 @@ mod route_table;
 pub mod seal;
 mod serve;
 pub mod shared;
+#[cfg(test)]
+mod test_util;
 mod wire;
 pub mod witness;
 

@@ -1241,15 +1241,12 @@ mod tests {
 
     fn spec(k: &KeyPair, node_type: NodeType) -> NodeSpec {
         NodeSpec {
-            node_id: k.node_id().to_owned(),
             node_type,
-            public_key: k.public(),
             network_address: Some(format!(
                 "http://127.0.0.1:{}/",
                 9000 + k.public().as_bytes()[0] as u16
             )),
-            display_name: None,
-            node_policy_capabilities: vec![],
+            ..crate::test_util::hub_spec(k)
         }
     }
 

@@ -1002,7 +1002,7 @@ async fn council_view(State(app): State<Http>) -> Result<Json<Value>, ApiError> 
 mod tests {
     use super::*;
     use govmesh_core::codex::codex_genesis;
-    use govmesh_core::entry::{NodeSpec, Operation, sign_entry};
+    use govmesh_core::entry::{Operation, sign_entry};
     use govmesh_core::stamp::Timestamp;
 
     /// The leader marks an entry verified only when its signature verifies under the
@@ -1011,14 +1011,7 @@ mod tests {
     fn only_a_good_signature_under_a_registered_key_is_marked_verified() {
         let hub = KeyPair::from_seed([31; 32]);
         let stranger = KeyPair::from_seed([32; 32]);
-        let spec = NodeSpec {
-            node_id: hub.node_id().to_owned(),
-            node_type: NodeType::GovernanceHub,
-            public_key: hub.public(),
-            network_address: None,
-            display_name: None,
-            node_policy_capabilities: vec![],
-        };
+        let spec = crate::test_util::hub_spec(&hub);
         let mut st = govmesh_core::state::State::new();
         st.apply(
             &sign_entry(&hub, Operation::Genesis(codex_genesis("m", vec![spec]))),
