@@ -48,7 +48,7 @@ impl AppState {
         let key = load_key(dir)?;
         let token = load_token(dir)?;
         let ledger = Ledger::open_with(dir, govmesh_store::LedgerOptions::serving())
-            .map_err(|e| NodeError::Ledger(e.to_string()))?;
+            .map_err(NodeError::Store)?;
         let ledger: SharedLedger = Arc::new(Mutex::new(ledger));
         // Non-hubs forward submissions to a hub (crate::replicate).
         if info.node_type == NodeType::GovernanceHub {

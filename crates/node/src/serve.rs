@@ -117,9 +117,10 @@ impl RunningNode {
 
     /// Waits until the server has stopped (after a shutdown signal).
     pub async fn wait(self) -> Result<(), NodeError> {
-        self.task
-            .await
-            .map_err(|e| NodeError::Server(format!("server task failed: {e}")))?
+        self.task.await.map_err(|source| NodeError::Task {
+            what: "server task",
+            source,
+        })?
     }
 
     /// Signals shutdown and waits for the server to stop.
@@ -160,9 +161,7 @@ pub async fn serve_with(
             addr: listen,
             source,
         })?;
-    let local_addr = listener
-        .local_addr()
-        .map_err(|e| NodeError::Server(format!("local address: {e}")))?;
+    let local_addr = listener.local_addr().map_err(NodeError::LocalAddr)?;
     let url = format!("http://{local_addr}");
 
     let d = dir.to_owned();
@@ -185,7 +184,10 @@ pub async fn serve_with(
         Ok(app)
     })
     .await
-    .map_err(|e| NodeError::Server(format!("opening the data directory failed: {e}")))??;
+    .map_err(|source| NodeError::Task {
+        what: "opening the data directory",
+        source,
+    })??;
     if opts.witness_protocol_only
         && let Some(w) = app.witness()
     {
@@ -262,8 +264,11 @@ pub async fn serve_with(
             c.shutdown().await;
         }
         close_ledger(ledger).await;
-        served.map_err(|e| NodeError::Server(e.to_string()))?;
-        closed.map_err(|e| NodeError::Server(format!("close task failed: {e}")))?;
+        served.map_err(NodeError::Serve)?;
+        closed.map_err(|source| NodeError::Task {
+            what: "close task",
+            source,
+        })?;
         tracing::info!("node stopped");
         Ok(())
     });

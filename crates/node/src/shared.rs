@@ -46,7 +46,7 @@ impl Shared {
         let (size, registry) = ledger
             .try_lock()
             .map(|l| (l.size(), l.registry()))
-            .map_err(|_| NodeError::Server("the ledger is in use while the node starts".into()))?;
+            .map_err(|_| NodeError::LedgerBusy)?;
         Shared::with_notify(
             info,
             key,

@@ -457,29 +457,33 @@ impl Council {
         let dir = info.dir.clone();
         let db = tokio::task::spawn_blocking(move || RaftStore::open(&dir))
             .await
-            .map_err(|e| NodeError::Server(format!("opening raft.db failed: {e}")))?
-            .map_err(|e| NodeError::Ledger(e.to_string()))?;
+            .map_err(|source| NodeError::Task {
+                what: "opening raft.db",
+                source,
+            })??;
         let db = Arc::new(Mutex::new(db));
         let alive = Arc::new(());
         let sm = {
             let (l, d, n, a) = (ledger.clone(), db.clone(), log.clone(), alive.clone());
             tokio::task::spawn_blocking(move || storage::StateMachine::open(l, d, n, a))
                 .await
-                .map_err(|e| NodeError::Server(format!("opening raft.db failed: {e}")))?
-                .map_err(NodeError::Ledger)?
+                .map_err(|source| NodeError::Task {
+                    what: "opening raft.db",
+                    source,
+                })?
+                .map_err(NodeError::CouncilState)?
         };
         let logs = storage::LogStore::new(db);
         let config = Arc::new(settings.raft_config(&info.mesh_id)?);
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .build()
-            .map_err(|e| NodeError::Server(format!("HTTP client: {e}")))?;
+            .map_err(NodeError::HttpClient)?;
         let registry = {
             let mut l = ledger.lock().await;
             // The Raft log is the durable copy; the ledger is re-applied from it
             // after a machine crash (see storage.rs).
-            l.defer_commit_sync()
-                .map_err(|e| NodeError::Ledger(e.to_string()))?;
+            l.defer_commit_sync().map_err(NodeError::Store)?;
             l.registry()
         };
         let net = network::Network {
@@ -490,7 +494,10 @@ impl Council {
         let id = raft_id(&info.node_id);
         let raft = Raft::new(id, config, net, logs, sm)
             .await
-            .map_err(|e| NodeError::Server(format!("starting Raft: {e}")))?;
+            .map_err(|e| NodeError::Raft {
+                what: "starting Raft",
+                source: Box::new(e),
+            })?;
         let (proposals, queue) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(batch_loop(raft.clone(), settings.batch_in_flight, queue));
         let (forwards, to_forward) = tokio::sync::mpsc::unbounded_channel();
@@ -519,7 +526,10 @@ impl Council {
             .raft
             .is_initialized()
             .await
-            .map_err(|e| NodeError::Server(format!("Raft: {e}")))?;
+            .map_err(|e| NodeError::Raft {
+                what: "Raft",
+                source: Box::new(e),
+            })?;
         if !initialized {
             let members = {
                 let l = council.ledger.lock().await;
@@ -533,7 +543,10 @@ impl Council {
                         // Another hub's initialization reached us first: same membership.
                         Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
                         Err(e) => {
-                            return Err(NodeError::Server(format!("initializing Raft: {e}")));
+                            return Err(NodeError::Raft {
+                                what: "initializing Raft",
+                                source: Box::new(e),
+                            });
                         }
                     }
                 }
@@ -915,11 +928,14 @@ pub async fn open_hub(
         let key = load_key(&d)?;
         let token = load_token(&d)?;
         let ledger = Ledger::open_with(&d, govmesh_store::LedgerOptions::serving())
-            .map_err(|e| NodeError::Ledger(e.to_string()))?;
+            .map_err(NodeError::Store)?;
         Ok::<_, NodeError>((info, key, token, ledger))
     })
     .await
-    .map_err(|e| NodeError::Server(format!("opening the data directory failed: {e}")))??;
+    .map_err(|source| NodeError::Task {
+        what: "opening the data directory",
+        source,
+    })??;
     let log = LogNotify::new(ledger.size());
     let registry = ledger.registry();
     let ledger: SharedLedger = Arc::new(tokio::sync::Mutex::new(ledger));
