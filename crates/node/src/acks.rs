@@ -10,7 +10,7 @@
 //! it as a replay (or a duplicate) instead of logging a second ack. Failures are
 //! retried with exponential backoff (0.25 s doubling to 30 s).
 
-use crate::api::AppState;
+use crate::shared::Shared;
 use axum::http::StatusCode;
 use govmesh_core::entry::{AckSyncOp, Operation, sign_entry};
 use govmesh_core::model::NodeType;
@@ -27,7 +27,7 @@ pub const FIRST_RETRY: Duration = Duration::from_millis(250);
 pub const MAX_RETRY: Duration = Duration::from_secs(30);
 
 /// Starts the acknowledgement task; it ends when `stop` turns true.
-pub fn start(app: AppState, stop: watch::Receiver<bool>) -> JoinHandle<()> {
+pub fn start(app: Shared, stop: watch::Receiver<bool>) -> JoinHandle<()> {
     tokio::spawn(run(app, stop))
 }
 
@@ -39,7 +39,7 @@ struct Retry {
 
 type Key = (String, u64);
 
-async fn run(app: AppState, mut stop: watch::Receiver<bool>) {
+async fn run(app: Shared, mut stop: watch::Receiver<bool>) {
     if app.info().node_type != NodeType::GovernanceHub && app.orderer().applies_locally() {
         // A non-hub ordering into its own log would fork it from the hubs' log.
         tracing::warn!(
@@ -119,7 +119,7 @@ enum Outcome {
     Retry(String),
 }
 
-async fn submit(app: &AppState, op: AckSyncOp) -> Outcome {
+async fn submit(app: &Shared, op: AckSyncOp) -> Outcome {
     let (contract, revision) = (op.contract_id.clone(), op.revision);
     let env = sign_entry(app.key(), Operation::AckSync(op));
     match app.submit(env).await {

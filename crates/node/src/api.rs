@@ -1,414 +1,88 @@
-//! The HTTP API (`/v1/...`, contract in notes/api.md): read endpoints over the ledger's
-//! state, Merkle proofs and the signed checkpoint, entry submission, and the operator
-//! endpoints that sign with this node's key. [`router`] builds it without a socket.
+//! The read endpoints of the HTTP API (`/v1/...`, contract in notes/api.md): the
+//! ledger's state, Merkle proofs, the signed checkpoint, schemas and the OpenAPI
+//! document; entry submission (`POST /v1/entries`); and the close loop's step
+//! ([`close_due`]). Operator endpoints are in crate::operator.
 
-use crate::datadir::{NodeInfo, load, load_key, load_token};
-use crate::error::{ApiError, NodeError};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, Operator};
-use crate::order::{Committed, LogNotify, Orderer, SharedLedger, SingleHub, now};
-use crate::wire::{self, checkpoint_origin};
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{Method, StatusCode, Uri, header};
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::gossip::Gossip;
+use crate::order::{Committed, now};
+use crate::route_table::route_table;
+use crate::shared::Shared;
+use crate::wire;
+use axum::extract::{FromRef, State};
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
-use govmesh_core::Digest;
-use govmesh_core::checkpoint::{Checkpoint, SignedNote};
 use govmesh_core::dsse::Envelope;
-use govmesh_core::entry::{
-    CloseOp, DomainSpec, NodeSpec, Operation, ProposeOp, VoteOp, WithdrawOp, sign_entry,
-};
-use govmesh_core::keys::KeyPair;
-use govmesh_core::model::{Changes, Contract};
+use govmesh_core::entry::{CloseOp, Operation};
+use govmesh_core::model::Contract;
 use govmesh_core::sync::sync_records_at;
 use govmesh_core::topology::{derived_topology_id, topology_record};
 use govmesh_core::{diff, schema};
-use govmesh_store::Ledger;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use std::path::Path;
 use std::sync::Arc;
-use tokio::sync::Mutex;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
 
 /// Most log records one `/v1/log/entries` page returns.
 pub const MAX_PAGE: u64 = govmesh_store::MAX_PAGE;
 
-/// Every route of the API, as (method, path). The OpenAPI document must describe each
-/// (a test checks it), and `router` must serve each.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("GET", "/"),
-    ("GET", "/v1/status"),
-    ("GET", "/v1/contracts"),
-    ("GET", "/v1/contracts/{id}"),
-    ("GET", "/v1/contracts/{id}/revisions"),
-    ("GET", "/v1/contracts/{id}/revisions/{n}"),
-    ("GET", "/v1/contracts/{id}/diff"),
-    ("GET", "/v1/proposals"),
-    ("GET", "/v1/proposals/{id}"),
-    ("GET", "/v1/domains"),
-    ("GET", "/v1/domains/{id}"),
-    ("GET", "/v1/nodes"),
-    ("GET", "/v1/nodes/{id}"),
-    ("GET", "/v1/topology"),
-    ("GET", "/v1/gossip"),
-    ("GET", "/v1/equivocations"),
-    ("GET", "/v1/sync"),
-    ("GET", "/v1/attestations"),
-    ("GET", "/v1/log/checkpoint"),
-    ("GET", "/v1/log/seal"),
-    ("POST", "/v1/witness/add-checkpoint"),
-    ("GET", "/v1/witness/equivocations"),
-    ("GET", "/v1/log/entries"),
-    ("GET", "/v1/log/proof/inclusion"),
-    ("GET", "/v1/log/proof/consistency"),
-    ("GET", "/v1/schemas"),
-    ("GET", "/v1/schemas/{name}"),
-    ("GET", "/v1/openapi.json"),
-    ("POST", "/v1/entries"),
-    ("POST", "/v1/operator/propose"),
-    ("POST", "/v1/operator/vote"),
-    ("POST", "/v1/operator/withdraw"),
-    ("POST", "/v1/operator/nodes"),
-    ("POST", "/v1/operator/domains"),
-    ("GET", "/v1/council"),
-    ("POST", "/v1/council/append"),
-    ("POST", "/v1/council/vote"),
-    ("POST", "/v1/council/snapshot"),
-    ("POST", "/v1/council/forward"),
-    ("GET", "/v1/replication"),
-    ("POST", "/v1/replication/announce"),
-];
-
 /// The OpenAPI 3.1 document served at `/v1/openapi.json`.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 
-/// What every handler shares: who this node is, its key, the ledger and the orderer.
+/// What the read endpoints hold: the shared parts, and gossip (the live part of the
+/// topology record) where it runs.
 #[derive(Clone)]
-pub struct AppState(Arc<Inner>);
-
-struct Inner {
-    info: NodeInfo,
-    key: KeyPair,
-    token_digest: Digest,
-    ledger: SharedLedger,
-    /// The ledger's registry view (peer authentication without the ledger's lock).
-    registry: govmesh_store::RegistryView,
-    orderer: Arc<dyn Orderer>,
-    url: Option<String>,
-    origin: String,
-    log: LogNotify,
-    /// The Raft council, on governance_hub nodes served by `serve` (crate::council).
-    council: std::sync::OnceLock<Arc<crate::council::Council>>,
-    /// Set on non-hub nodes once replication starts (`replicate::start`).
-    replication: std::sync::OnceLock<Arc<crate::replicate::Replication>>,
-    /// Set by `serve` once gossip starts (`gossip::start`).
-    gossip: std::sync::OnceLock<Arc<crate::gossip::Gossip>>,
-    /// The latest verified seal (`DIR/seal.db`, crate::seal).
-    seals: Arc<crate::seal::SealStore>,
-    /// The witness record (`DIR/witness.db`) on compliance_witness nodes (crate::witness).
-    witness: Option<Arc<crate::witness::Witness>>,
+struct Reads {
+    shared: Shared,
+    gossip: Option<Arc<Gossip>>,
 }
 
-impl AppState {
-    /// Opens an initialized data directory with the single-hub orderer. Blocking (it
-    /// opens the database and replays what it must); call it off the async workers.
-    pub fn open(dir: &Path, url: Option<String>) -> Result<AppState, NodeError> {
-        let info = load(dir)?;
-        let key = load_key(dir)?;
-        let token = load_token(dir)?;
-        let ledger = Ledger::open_with(dir, govmesh_store::LedgerOptions::serving())
-            .map_err(|e| NodeError::Ledger(e.to_string()))?;
-        let ledger: SharedLedger = Arc::new(Mutex::new(ledger));
-        // Non-hubs forward submissions to a hub (crate::replicate).
-        let orderer: Arc<dyn Orderer> =
-            if info.node_type == govmesh_core::model::NodeType::GovernanceHub {
-                Arc::new(SingleHub::new(ledger.clone()))
-            } else {
-                Arc::new(crate::replicate::ForwardingOrderer::new(
-                    ledger.clone(),
-                    info.node_id.clone(),
-                ))
-            };
-        AppState::new(info, key, &token, ledger, orderer, url)
-    }
-
-    /// Assembles the state from its parts (another orderer, e.g. the Raft council).
-    pub fn new(
-        info: NodeInfo,
-        key: KeyPair,
-        operator_token: &str,
-        ledger: SharedLedger,
-        orderer: Arc<dyn Orderer>,
-        url: Option<String>,
-    ) -> Result<AppState, NodeError> {
-        let (size, registry) = ledger
-            .try_lock()
-            .map(|l| (l.size(), l.registry()))
-            .map_err(|_| NodeError::Server("the ledger is in use while the node starts".into()))?;
-        AppState::with_notify(
-            info,
-            key,
-            operator_token,
-            (ledger, registry),
-            orderer,
-            url,
-            LogNotify::new(size),
-        )
-    }
-
-    /// As [`AppState::new`], sharing a log notifier with the orderer (which calls it
-    /// when it applies entries the API did not submit, e.g. Raft followers). The
-    /// ledger comes with its registry view (`Ledger::registry`, taken before the
-    /// orderer could be holding the ledger).
-    pub fn with_notify(
-        info: NodeInfo,
-        key: KeyPair,
-        operator_token: &str,
-        (ledger, registry): (SharedLedger, govmesh_store::RegistryView),
-        orderer: Arc<dyn Orderer>,
-        url: Option<String>,
-        log: LogNotify,
-    ) -> Result<AppState, NodeError> {
-        let mesh_id = Digest::from_hex(&info.mesh_id).map_err(|e| NodeError::BadFile {
-            path: info.dir.join(crate::datadir::NODE_FILE),
-            message: format!("mesh_id: {e}"),
-        })?;
-        let seals = Arc::new(crate::seal::SealStore::open(&info.dir)?);
-        let witness = if info.node_type == govmesh_core::model::NodeType::ComplianceWitness {
-            Some(Arc::new(crate::witness::Witness::open(
-                &info.dir,
-                key.clone(),
-            )?))
-        } else {
-            None
-        };
-        Ok(AppState(Arc::new(Inner {
-            origin: checkpoint_origin(&mesh_id),
-            token_digest: Digest::sha256(operator_token.as_bytes()),
-            info,
-            key,
-            ledger,
-            registry,
-            orderer,
-            url,
-            log,
-            council: std::sync::OnceLock::new(),
-            replication: std::sync::OnceLock::new(),
-            gossip: std::sync::OnceLock::new(),
-            seals,
-            witness,
-        })))
-    }
-
-    pub fn info(&self) -> &NodeInfo {
-        &self.0.info
-    }
-
-    pub fn key(&self) -> &KeyPair {
-        &self.0.key
-    }
-
-    pub fn ledger(&self) -> &SharedLedger {
-        &self.0.ledger
-    }
-
-    /// The node registry as of the ledger's last write, without the ledger's lock.
-    pub fn registry(&self) -> &govmesh_store::RegistryView {
-        &self.0.registry
-    }
-
-    pub fn orderer(&self) -> &Arc<dyn Orderer> {
-        &self.0.orderer
-    }
-
-    /// The checkpoint origin (`govmesh/` + 16 hex digits of the mesh id).
-    pub fn origin(&self) -> &str {
-        &self.0.origin
-    }
-
-    pub fn url(&self) -> Option<&str> {
-        self.0.url.as_deref()
-    }
-
-    pub(crate) fn token_digest(&self) -> &Digest {
-        &self.0.token_digest
-    }
-
-    /// Signs `op` with this node's key and submits it.
-    pub async fn submit_own(&self, op: Operation) -> Result<Committed, ApiError> {
-        let env = sign_entry(&self.0.key, op);
-        self.submit(env).await
-    }
-
-    /// Submits a signed entry through the orderer and, once committed, tells the log
-    /// subscribers.
-    pub async fn submit(&self, env: Envelope) -> Result<Committed, ApiError> {
-        let c = self.0.orderer.submit(env).await?;
-        if self.0.orderer.applies_locally() {
-            self.0.log.notify(c.index + 1);
-        } else if let Some(r) = self.replication() {
-            // Forwarded to a hub: pull it back at once (replication notifies).
-            r.want(c.index + 1);
-        }
-        Ok(c)
-    }
-
-    /// The replication service (non-hub nodes, once `serve` started it).
-    pub fn replication(&self) -> Option<&Arc<crate::replicate::Replication>> {
-        self.0.replication.get()
-    }
-
-    pub(crate) fn set_replication(&self, r: Arc<crate::replicate::Replication>) {
-        let _ = self.0.replication.set(r);
-    }
-
-    /// The latest verified seal of this node (crate::seal).
-    pub fn seals(&self) -> &Arc<crate::seal::SealStore> {
-        &self.0.seals
-    }
-
-    /// The witness record, on compliance_witness nodes (crate::witness).
-    pub fn witness(&self) -> Option<&Arc<crate::witness::Witness>> {
-        self.0.witness.as_ref()
-    }
-
-    /// The Raft council member, on hubs started by `serve`.
-    pub fn council(&self) -> Option<&Arc<crate::council::Council>> {
-        self.0.council.get()
-    }
-
-    pub(crate) fn set_council(&self, c: Arc<crate::council::Council>) {
-        let _ = self.0.council.set(c);
-    }
-
-    /// Call after anything appended to the ledger outside [`AppState::submit`]
-    /// (replication, Raft apply): wakes the log subscribers.
-    pub fn notify_log(&self, size: u64) {
-        self.0.log.notify(size);
-    }
-
-    /// The log size, changing whenever the log grows.
-    pub fn log_changes(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.0.log.subscribe()
-    }
-
-    pub fn log_notify(&self) -> &LogNotify {
-        &self.0.log
-    }
-
-    /// The gossip service (membership, liveness, `live_peers`), once `serve` started it.
-    pub fn gossip(&self) -> Option<&Arc<crate::gossip::Gossip>> {
-        self.0.gossip.get()
-    }
-
-    pub(crate) fn set_gossip(&self, g: Arc<crate::gossip::Gossip>) {
-        let _ = self.0.gossip.set(g);
-    }
-
-    /// The current checkpoint as a C2SP signed note, signed by this node's key.
-    pub async fn signed_checkpoint(&self) -> SignedNote {
-        let (size, root) = {
-            let l = self.0.ledger.lock().await;
-            (l.tree().size(), l.tree().root())
-        };
-        let body = Checkpoint {
-            origin: self.0.origin.clone(),
-            size,
-            root,
-            extensions: Vec::new(),
-        }
-        .body();
-        SignedNote::sign(body, &self.0.origin, &self.0.key)
+impl FromRef<Reads> for Shared {
+    fn from_ref(r: &Reads) -> Shared {
+        r.shared.clone()
     }
 }
 
-/// The API router.
-pub fn router(app: AppState) -> Router {
-    Router::new()
-        .route("/", get(index_page))
-        .route("/v1/status", get(status))
-        .route("/v1/contracts", get(contracts))
-        .route("/v1/contracts/{id}", get(contract))
-        .route("/v1/contracts/{id}/revisions", get(revisions))
-        .route("/v1/contracts/{id}/revisions/{n}", get(revision))
-        .route("/v1/contracts/{id}/diff", get(contract_diff))
-        .route("/v1/proposals", get(proposals))
-        .route("/v1/proposals/{id}", get(proposal))
-        .route("/v1/domains", get(domains))
-        .route("/v1/domains/{id}", get(domain))
-        .route("/v1/nodes", get(nodes))
-        .route("/v1/nodes/{id}", get(node))
-        .route("/v1/topology", get(topology_view))
-        .route("/v1/gossip", get(crate::gossip::gossip_view))
-        .route("/v1/equivocations", get(equivocations))
-        .route("/v1/sync", get(sync_view))
-        .route("/v1/attestations", get(crate::attest::list))
-        .route("/v1/log/checkpoint", get(checkpoint))
-        .route("/v1/log/seal", get(crate::seal::get_seal))
-        .route(
-            "/v1/witness/add-checkpoint",
-            post(crate::witness::add_checkpoint),
-        )
-        .route(
-            "/v1/witness/equivocations",
-            get(crate::witness::equivocations),
-        )
-        .route("/v1/log/entries", get(log_entries))
-        .route("/v1/log/proof/inclusion", get(inclusion_proof))
-        .route("/v1/log/proof/consistency", get(consistency_proof))
-        .route("/v1/schemas", get(schemas))
-        .route("/v1/schemas/{name}", get(schema_doc))
-        .route("/v1/openapi.json", get(openapi))
-        .route("/v1/entries", post(submit_entry))
-        .route("/v1/operator/propose", post(operator_propose))
-        .route("/v1/operator/vote", post(operator_vote))
-        .route("/v1/operator/withdraw", post(operator_withdraw))
-        .route("/v1/operator/nodes", post(operator_register_node))
-        .route("/v1/operator/domains", post(operator_define_domain))
-        .route("/v1/council", get(crate::council::council_view))
-        .route("/v1/council/append", post(crate::council::append))
-        .route("/v1/council/vote", post(crate::council::vote))
-        .route("/v1/council/snapshot", post(crate::council::snapshot))
-        .route("/v1/council/forward", post(crate::council::forward))
-        .route("/v1/replication", get(crate::replicate::replication_view))
-        .route("/v1/replication/announce", post(crate::replicate::announce))
-        .fallback(no_route)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(crate::MAX_BODY_BYTES))
-        .layer(TraceLayer::new_for_http())
-        .layer(CatchPanicLayer::custom(
-            |_: Box<dyn std::any::Any + Send>| {
-                ApiError::internal("a request handler panicked").into_response()
-            },
-        ))
-        .with_state(app)
+route_table!(Reads {
+    GET "/" => index_page,
+    GET "/v1/status" => status,
+    GET "/v1/contracts" => contracts,
+    GET "/v1/contracts/{id}" => contract,
+    GET "/v1/contracts/{id}/revisions" => revisions,
+    GET "/v1/contracts/{id}/revisions/{n}" => revision,
+    GET "/v1/contracts/{id}/diff" => contract_diff,
+    GET "/v1/proposals" => proposals,
+    GET "/v1/proposals/{id}" => proposal,
+    GET "/v1/domains" => domains,
+    GET "/v1/domains/{id}" => domain,
+    GET "/v1/nodes" => nodes,
+    GET "/v1/nodes/{id}" => node,
+    GET "/v1/topology" => topology_view,
+    GET "/v1/equivocations" => equivocations,
+    GET "/v1/sync" => sync_view,
+    GET "/v1/log/checkpoint" => checkpoint,
+    GET "/v1/log/entries" => log_entries,
+    GET "/v1/log/proof/inclusion" => inclusion_proof,
+    GET "/v1/log/proof/consistency" => consistency_proof,
+    GET "/v1/schemas" => schemas,
+    GET "/v1/schemas/{name}" => schema_doc,
+    GET "/v1/openapi.json" => openapi,
+    POST "/v1/entries" => submit_entry,
+});
+
+/// The read endpoints and entry submission; `gossip` colours the topology record.
+pub fn routes(shared: Shared, gossip: Option<Arc<Gossip>>) -> Router {
+    table().with_state(Reads { shared, gossip })
 }
 
-type ApiResult<T = Json<Value>> = Result<T, ApiError>;
+pub(crate) type ApiResult<T = Json<Value>> = Result<T, ApiError>;
 
-fn to_json<T: Serialize>(v: &T) -> ApiResult<Value> {
+pub(crate) fn to_json<T: Serialize>(v: &T) -> ApiResult<Value> {
     serde_json::to_value(v).map_err(ApiError::internal)
 }
 
-async fn no_route(method: Method, uri: Uri) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "no_route",
-        format!("no such endpoint: {method} {}", uri.path()),
-    )
-}
-
-async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        format!("{} does not accept {method}", uri.path()),
-    )
-}
-
-async fn index_page(State(app): State<AppState>) -> Html<String> {
+async fn index_page(State(app): State<Shared>) -> Html<String> {
     let (size, mesh) = {
         let l = app.ledger().lock().await;
         (
@@ -464,7 +138,7 @@ fn escape_html(s: &str) -> String {
     out
 }
 
-async fn status(State(app): State<AppState>) -> ApiResult {
+async fn status(State(app): State<Shared>) -> ApiResult {
     let l = app.ledger().lock().await;
     let st = l.state();
     let mut heads = Map::new();
@@ -505,19 +179,19 @@ fn no_contract(id: &str) -> ApiError {
     ApiError::not_found(format!("no contract {id:?}"))
 }
 
-async fn contracts(State(app): State<AppState>) -> ApiResult {
+async fn contracts(State(app): State<Shared>) -> ApiResult {
     let l = app.ledger().lock().await;
     let list: Vec<&Contract> = l.state().contracts();
     Ok(Json(json!({"contracts": to_json(&list)?})))
 }
 
-async fn contract(State(app): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult {
+async fn contract(State(app): State<Shared>, ApiPath(id): ApiPath<String>) -> ApiResult {
     let l = app.ledger().lock().await;
     let c = l.state().contract(&id).ok_or_else(|| no_contract(&id))?;
     Ok(Json(contract_json(c)?))
 }
 
-async fn revisions(State(app): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult {
+async fn revisions(State(app): State<Shared>, ApiPath(id): ApiPath<String>) -> ApiResult {
     let l = app.ledger().lock().await;
     let st = l.state();
     if st.contract(&id).is_none() {
@@ -540,7 +214,7 @@ async fn revisions(State(app): State<AppState>, ApiPath(id): ApiPath<String>) ->
 }
 
 async fn revision(
-    State(app): State<AppState>,
+    State(app): State<Shared>,
     ApiPath((id, n)): ApiPath<(String, u64)>,
 ) -> ApiResult {
     let l = app.ledger().lock().await;
@@ -556,7 +230,7 @@ async fn revision(
 }
 
 async fn contract_diff(
-    State(app): State<AppState>,
+    State(app): State<Shared>,
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<wire::DiffQuery>,
 ) -> ApiResult {
@@ -578,7 +252,7 @@ async fn contract_diff(
 }
 
 async fn proposals(
-    State(app): State<AppState>,
+    State(app): State<Shared>,
     ApiQuery(q): ApiQuery<wire::ProposalsQuery>,
 ) -> ApiResult {
     let l = app.ledger().lock().await;
@@ -591,7 +265,7 @@ async fn proposals(
     Ok(Json(json!({"proposals": to_json(&list)?})))
 }
 
-async fn proposal(State(app): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult {
+async fn proposal(State(app): State<Shared>, ApiPath(id): ApiPath<String>) -> ApiResult {
     let l = app.ledger().lock().await;
     let st = l.state();
     let p = st
@@ -608,12 +282,12 @@ async fn proposal(State(app): State<AppState>, ApiPath(id): ApiPath<String>) -> 
     Ok(Json(v))
 }
 
-async fn domains(State(app): State<AppState>) -> ApiResult {
+async fn domains(State(app): State<Shared>) -> ApiResult {
     let l = app.ledger().lock().await;
     Ok(Json(json!({"domains": to_json(&l.state().domains())?})))
 }
 
-async fn domain(State(app): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult {
+async fn domain(State(app): State<Shared>, ApiPath(id): ApiPath<String>) -> ApiResult {
     let l = app.ledger().lock().await;
     let d = l
         .state()
@@ -622,12 +296,12 @@ async fn domain(State(app): State<AppState>, ApiPath(id): ApiPath<String>) -> Ap
     Ok(Json(to_json(d)?))
 }
 
-async fn nodes(State(app): State<AppState>) -> ApiResult {
+async fn nodes(State(app): State<Shared>) -> ApiResult {
     let l = app.ledger().lock().await;
     Ok(Json(json!({"nodes": to_json(&l.state().nodes())?})))
 }
 
-async fn node(State(app): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiResult {
+async fn node(State(app): State<Shared>, ApiPath(id): ApiPath<String>) -> ApiResult {
     let l = app.ledger().lock().await;
     let n = l
         .state()
@@ -639,27 +313,28 @@ async fn node(State(app): State<AppState>, ApiPath(id): ApiPath<String>) -> ApiR
 /// The seed topology record: the registry from the log plus what gossip sees live
 /// (without gossip, the only live observation is this node itself and every other
 /// node is judged by its registry status).
-async fn topology_view(State(app): State<AppState>) -> ApiResult {
+async fn topology_view(State(reads): State<Reads>) -> ApiResult {
+    let app = &reads.shared;
     let l = app.ledger().lock().await;
     let st = l.state();
     let at = now();
     let mesh_id = st
         .mesh_id()
         .ok_or_else(|| ApiError::internal("the ledger has no genesis"))?;
-    let live = crate::gossip::topology_live(&app, at);
+    let live = crate::gossip::topology_live(reads.gossip.as_deref(), app.info(), at);
     let id = derived_topology_id(&mesh_id, l.tree().size(), at);
     Ok(Json(topology_record(st, &id, at, &live)))
 }
 
 /// Contract sync records (seed contract-sync schema), one per contract revision,
 /// from the `ack_sync` entries in the log and the clause 5.4 deadline.
-async fn sync_view(State(app): State<AppState>) -> ApiResult {
+async fn sync_view(State(app): State<Shared>) -> ApiResult {
     let l = app.ledger().lock().await;
     let records = sync_records_at(l.state(), now());
     Ok(Json(json!({"sync_records": to_json(&records)?})))
 }
 
-async fn equivocations(State(app): State<AppState>) -> ApiResult {
+async fn equivocations(State(app): State<Shared>) -> ApiResult {
     let l = app.ledger().lock().await;
     Ok(Json(json!({
         "equivocations": to_json(&l.state().equivocations())?,
@@ -667,7 +342,7 @@ async fn equivocations(State(app): State<AppState>) -> ApiResult {
     })))
 }
 
-async fn checkpoint(State(app): State<AppState>) -> Response {
+async fn checkpoint(State(app): State<Shared>) -> Response {
     let note = app.signed_checkpoint().await;
     (
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -677,7 +352,7 @@ async fn checkpoint(State(app): State<AppState>) -> Response {
 }
 
 async fn log_entries(
-    State(app): State<AppState>,
+    State(app): State<Shared>,
     ApiQuery(q): ApiQuery<wire::EntriesQuery>,
 ) -> ApiResult {
     let l = app.ledger().lock().await;
@@ -702,7 +377,7 @@ fn proof_error(e: govmesh_core::merkle::ProofError) -> ApiError {
 }
 
 async fn inclusion_proof(
-    State(app): State<AppState>,
+    State(app): State<Shared>,
     ApiQuery(q): ApiQuery<wire::InclusionQuery>,
 ) -> ApiResult {
     let l = app.ledger().lock().await;
@@ -722,7 +397,7 @@ async fn inclusion_proof(
 }
 
 async fn consistency_proof(
-    State(app): State<AppState>,
+    State(app): State<Shared>,
     ApiQuery(q): ApiQuery<wire::ConsistencyQuery>,
 ) -> ApiResult {
     let l = app.ledger().lock().await;
@@ -753,8 +428,7 @@ async fn schema_doc(ApiPath(name): ApiPath<String>) -> ApiResult<Response> {
 async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
 }
-
-fn created(c: &Committed, extra: Option<(&str, &str)>) -> ApiResult<Response> {
+pub(crate) fn created(c: &Committed, extra: Option<(&str, &str)>) -> ApiResult<Response> {
     let mut v = to_json(c)?;
     if let Some((k, id)) = extra {
         v[k] = Value::String(id.to_owned());
@@ -763,7 +437,7 @@ fn created(c: &Committed, extra: Option<(&str, &str)>) -> ApiResult<Response> {
 }
 
 async fn submit_entry(
-    State(app): State<AppState>,
+    State(app): State<Shared>,
     ApiJson(env): ApiJson<Envelope>,
 ) -> ApiResult<Response> {
     let c = app.submit(env).await?;
@@ -771,127 +445,11 @@ async fn submit_entry(
     created(&c, None)
 }
 
-async fn operator_propose(
-    State(app): State<AppState>,
-    _: Operator,
-    ApiJson(req): ApiJson<wire::ProposeRequest>,
-) -> ApiResult<Response> {
-    let diff = req
-        .diff
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| wire::diff_op(i, v))
-        .collect::<Result<Vec<_>, _>>()?;
-    let (contract_id, base_clause_hash, current_text) = {
-        let l = app.ledger().lock().await;
-        let contract_id = req.contract_id.clone().unwrap_or_else(|| {
-            l.state()
-                .governing_contract_id()
-                .unwrap_or(govmesh_core::codex::CODEX_CONTRACT_ID)
-                .to_owned()
-        });
-        let c = l.state().contract(&contract_id).ok_or_else(|| {
-            ApiError::unprocessable("unknown_contract", format!("no contract {contract_id:?}"))
-        })?;
-        let cl = c.clause(&req.clause).ok_or_else(|| {
-            ApiError::unprocessable(
-                "unknown_clause",
-                format!("contract {contract_id:?} has no clause {:?}", req.clause),
-            )
-        })?;
-        let hash = cl.hash().map_err(ApiError::internal)?;
-        (contract_id, hash, cl.text.clone())
-    };
-    let proposal_id = uuid::Uuid::new_v4().to_string();
-    let op = Operation::Propose(ProposeOp {
-        proposal_id: proposal_id.clone(),
-        contract_id,
-        target_contract_clause: req.clause,
-        base_clause_hash,
-        domain_id: req.domain_id,
-        rationale: req.rationale,
-        changes: Changes {
-            current_text,
-            proposed_text: req.proposed_text,
-            diff,
-        },
-        voting_period_secs: req.voting_period_secs,
-    });
-    let c = app.submit_own(op).await?;
-    tracing::info!(%proposal_id, index = c.index, "operator proposal appended");
-    created(&c, Some(("proposal_id", &proposal_id)))
-}
-
-async fn operator_vote(
-    State(app): State<AppState>,
-    _: Operator,
-    ApiJson(req): ApiJson<wire::VoteRequest>,
-) -> ApiResult<Response> {
-    let op = Operation::Vote(VoteOp {
-        proposal_id: req.proposal_id,
-        choice: req.choice,
-        reason: req.reason,
-    });
-    let c = app.submit_own(op).await?;
-    created(&c, None)
-}
-
-async fn operator_withdraw(
-    State(app): State<AppState>,
-    _: Operator,
-    ApiJson(req): ApiJson<wire::WithdrawRequest>,
-) -> ApiResult<Response> {
-    let op = Operation::Withdraw(WithdrawOp {
-        proposal_id: req.proposal_id,
-        reason: req.reason,
-    });
-    let c = app.submit_own(op).await?;
-    created(&c, None)
-}
-
-async fn operator_register_node(
-    State(app): State<AppState>,
-    _: Operator,
-    ApiJson(req): ApiJson<wire::RegisterNodeRequest>,
-) -> ApiResult<Response> {
-    let node_id = req
-        .node_id
-        .unwrap_or_else(|| req.public_key.derived_node_id());
-    let op = Operation::RegisterNode(NodeSpec {
-        node_id: node_id.clone(),
-        node_type: req.node_type,
-        public_key: req.public_key,
-        network_address: req.network_address,
-        display_name: req.display_name,
-        node_policy_capabilities: req.node_policy_capabilities,
-    });
-    let c = app.submit_own(op).await?;
-    created(&c, Some(("node_id", &node_id)))
-}
-
-async fn operator_define_domain(
-    State(app): State<AppState>,
-    _: Operator,
-    ApiJson(mut req): ApiJson<Map<String, Value>>,
-) -> ApiResult<Response> {
-    if !req.contains_key("domain_id") {
-        req.insert(
-            "domain_id".into(),
-            Value::String(uuid::Uuid::new_v4().to_string()),
-        );
-    }
-    let spec: DomainSpec = serde_json::from_value(Value::Object(req))
-        .map_err(|e| ApiError::unprocessable("invalid_body", e.to_string()))?;
-    let domain_id = spec.domain_id.clone();
-    let c = app.submit_own(Operation::DefineDomain(spec)).await?;
-    created(&c, Some(("domain_id", &domain_id)))
-}
-
 /// Signs and submits `close` for every proposal whose voting period ended by now;
 /// returns how many were closed. A refused close is logged as a warning once per
 /// proposal (`warned` remembers which), then at debug level.
 pub(crate) async fn close_due(
-    app: &AppState,
+    app: &Shared,
     warned: &mut std::collections::HashSet<String>,
 ) -> usize {
     let due = {
@@ -921,22 +479,21 @@ pub(crate) async fn close_due(
 mod tests {
     use super::*;
     use crate::datadir::NodeInfo;
+    use crate::order::{SharedLedger, SingleHub};
     use govmesh_core::codex::codex_genesis;
-    use govmesh_core::model::{NodeType, ProposalStatus};
+    use govmesh_core::entry::{ProposeOp, sign_entry};
+    use govmesh_core::keys::KeyPair;
+    use govmesh_core::model::{Changes, NodeType, ProposalStatus};
     use govmesh_core::stamp::Timestamp;
+    use govmesh_store::Ledger;
+    use std::path::Path;
+    use tokio::sync::Mutex;
 
     /// A ledger whose genesis and one proposal were stamped three hours ago, so the
     /// proposal's voting period (at most the policy's default) is long over.
-    fn ledger_with_an_expired_proposal(dir: &Path) -> (AppState, String) {
+    fn ledger_with_an_expired_proposal(dir: &Path) -> (Shared, String) {
         let key = KeyPair::from_seed([11; 32]);
-        let spec = NodeSpec {
-            node_id: key.node_id().to_owned(),
-            node_type: NodeType::GovernanceHub,
-            public_key: key.public(),
-            network_address: None,
-            display_name: None,
-            node_policy_capabilities: vec![],
-        };
+        let spec = crate::test_util::hub_spec(&key);
         let mut ledger = Ledger::open(dir).unwrap();
         let t0 = Timestamp::from_millis(now().millis() - 3 * 3600 * 1000);
         let genesis = sign_entry(&key, Operation::Genesis(codex_genesis("m", vec![spec])));
@@ -978,7 +535,7 @@ mod tests {
         };
         let ledger: SharedLedger = Arc::new(Mutex::new(ledger));
         let orderer = Arc::new(SingleHub::new(ledger.clone()));
-        let app = AppState::new(info, key, "operator-token-xyz", ledger, orderer, None).unwrap();
+        let app = Shared::new(info, key, "operator-token-xyz", ledger, orderer, None).unwrap();
         (app, proposal_id)
     }
 

@@ -3,14 +3,24 @@
 //! envelope that can be checked with in-toto tooling. Filters: `subject` (a digest
 //! value of any subject, e.g. a git commit), `contract`, `revision`, `attester`.
 
-use crate::api::AppState;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
-use axum::Json;
+use crate::route_table::route_table;
+use crate::shared::Shared;
 use axum::extract::State;
+use axum::{Json, Router};
 use govmesh_core::attestation::Attestation;
 use serde::Deserialize;
 use serde_json::{Value, json};
+
+route_table!(Shared {
+    GET "/v1/attestations" => list,
+});
+
+/// `GET /v1/attestations`.
+pub fn routes(shared: Shared) -> Router {
+    table().with_state(shared)
+}
 
 /// Most attestations one answer lists (the newest ones matching).
 pub const MAX_ATTESTATIONS: usize = 1000;
@@ -71,7 +81,7 @@ pub fn attestation_json(a: &Attestation) -> Result<Value, ApiError> {
 }
 
 pub async fn list(
-    State(app): State<AppState>,
+    State(app): State<Shared>,
     ApiQuery(q): ApiQuery<AttestationsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     q.check()?;

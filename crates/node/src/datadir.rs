@@ -263,22 +263,17 @@ fn write_joined_files(
         format!("{}\n", hex::encode(token)).as_bytes(),
     )?;
 
-    let mut ledger = Ledger::open(dir).map_err(|e| NodeError::Ledger(e.to_string()))?;
+    let mut ledger = Ledger::open(dir).map_err(NodeError::Store)?;
     ledger
         .append_records(std::slice::from_ref(genesis))
         .map_err(|e| match e {
             govmesh_store::LedgerError::RecordRejected { rejection, .. } => {
                 NodeError::Genesis(rejection)
             }
-            other => crate::order::ledger_error_to_node(other),
+            other => NodeError::from(other),
         })?;
-    let mesh_id = ledger
-        .state()
-        .mesh_id()
-        .ok_or_else(|| NodeError::Ledger("no mesh id after the genesis".into()))?;
-    ledger
-        .close()
-        .map_err(|e| NodeError::Ledger(e.to_string()))?;
+    let mesh_id = ledger.state().mesh_id().ok_or(NodeError::NoMeshId)?;
+    ledger.close().map_err(NodeError::Store)?;
     let text = serde_json::to_string_pretty(genesis).expect("log record serializes") + "\n";
     write_atomic(&dir.join(GENESIS_FILE), text.as_bytes())?;
     Ok(mesh_id)

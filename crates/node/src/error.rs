@@ -27,7 +27,16 @@ pub enum NodeError {
     #[error("invalid init options: {0}")]
     BadOptions(String),
     #[error("ledger: {0}")]
-    Ledger(String),
+    Ledger(#[source] govmesh_store::LedgerError),
+    #[error("ledger: {0}")]
+    Store(#[from] govmesh_store::StoreError),
+    #[error("ledger: no mesh id after the genesis")]
+    NoMeshId,
+    #[error("ledger: {0}")]
+    RaftStore(#[from] govmesh_store::raft::RaftStoreError),
+    /// The council's state machine could not be opened over the ledger (why, in words).
+    #[error("ledger: {0}")]
+    CouncilState(String),
     #[error("the genesis entry was refused: {0}")]
     Genesis(Rejection),
     #[error("cannot listen on {addr}: {source}")]
@@ -36,10 +45,41 @@ pub enum NodeError {
         #[source]
         source: std::io::Error,
     },
+    #[error("server: {what} failed: {source}")]
+    Task {
+        what: &'static str,
+        #[source]
+        source: tokio::task::JoinError,
+    },
+    #[error("server: local address: {0}")]
+    LocalAddr(#[source] std::io::Error),
     #[error("server: {0}")]
-    Server(String),
+    Serve(#[source] std::io::Error),
+    #[error("server: the ledger is in use while the node starts")]
+    LedgerBusy,
+    #[error("server: HTTP client: {0}")]
+    HttpClient(#[source] reqwest::Error),
+    #[error("server: {what}: {source}")]
+    Raft {
+        what: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error(transparent)]
+    SideDb(#[from] govmesh_store::SideDbError),
     #[error("randomness: {0}")]
     Random(String),
+}
+
+/// A ledger error while founding or opening a node: a refused entry is the genesis
+/// being refused; anything else is the ledger's own fault.
+impl From<govmesh_store::LedgerError> for NodeError {
+    fn from(e: govmesh_store::LedgerError) -> NodeError {
+        match e {
+            govmesh_store::LedgerError::Rejected(r) => NodeError::Genesis(r),
+            other => NodeError::Ledger(other),
+        }
+    }
 }
 
 impl NodeError {

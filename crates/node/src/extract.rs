@@ -3,11 +3,11 @@
 //! keys, no unsafe integers), query strings, path parameters, and the operator's
 //! bearer token (compared in constant time).
 
-use crate::api::AppState;
 use crate::error::ApiError;
+use crate::shared::Shared;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use govmesh_core::Digest;
@@ -101,10 +101,14 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
 /// Proof that the request carries the operator's bearer token.
 pub struct Operator;
 
-impl FromRequestParts<AppState> for Operator {
+impl<S: Send + Sync> FromRequestParts<S> for Operator
+where
+    Shared: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let app = Shared::from_ref(state);
         let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
             ApiError::unauthorized("operator endpoints need `Authorization: Bearer <token>`")
         })?;

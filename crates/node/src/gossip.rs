@@ -10,10 +10,12 @@
 //! ([`Gossip::live_peers`], which only returns nodes registered and active in the log,
 //! at their registry address). Anyone who can send UDP datagrams can claim anything here.
 
-use crate::api::AppState;
+use crate::datadir::NodeInfo;
 use crate::order::now;
-use axum::Json;
+use crate::route_table::route_table;
+use crate::shared::Shared;
 use axum::extract::State;
+use axum::{Json, Router};
 use chitchat::transport::UdpTransport;
 use chitchat::{
     Chitchat, ChitchatConfig, ChitchatHandle, ChitchatId, FailureDetectorConfig, ProtocolVersion,
@@ -93,7 +95,7 @@ pub enum Liveness {
 }
 
 /// The gossip service of one node: its chitchat instance (if it could bind) and the
-/// view it keeps of the others. Shared through [`AppState::gossip`].
+/// view it keeps of the others. Handed to whoever reads it (the API's topology, replication's peer order).
 pub struct Gossip {
     node_id: String,
     settings: GossipSettings,
@@ -543,7 +545,7 @@ struct LogFacts {
     registry: BTreeMap<String, RegNode>,
 }
 
-async fn log_facts(app: &AppState) -> LogFacts {
+async fn log_facts(app: &Shared) -> LogFacts {
     let l = app.ledger().lock().await;
     let st = l.state();
     let heads: BTreeMap<&str, u64> = st
@@ -585,15 +587,15 @@ fn name_of<T: Serialize>(v: &T) -> String {
 
 /// Starts gossip for a node whose HTTP listener is at `http_addr`: binds UDP on the same
 /// address and port, seeds from the registry, and runs until `stop` turns true. The
-/// service is placed in `app` (see [`AppState::gossip`]) even when UDP cannot be bound
-/// (then disabled, with the reason in `GET /v1/gossip`; the node serves on without it).
-/// The returned task ends once chitchat has shut down.
+/// service is returned even when UDP cannot be bound (then disabled, with the reason
+/// in `GET /v1/gossip`; the node serves on without it). The returned task ends once
+/// chitchat has shut down.
 pub async fn start(
-    app: AppState,
+    app: Shared,
     http_addr: SocketAddr,
     stop: watch::Receiver<bool>,
     settings: GossipSettings,
-) -> JoinHandle<()> {
+) -> (Arc<Gossip>, JoinHandle<()>) {
     let node_id = app.info().node_id.clone();
     let cluster_id = app.info().mesh_id.clone();
     let facts = log_facts(&app).await;
@@ -660,11 +662,11 @@ pub async fn start(
             ..View::default()
         }),
     });
-    app.set_gossip(gossip.clone());
-    match handle {
-        Ok(h) => tokio::spawn(run(app, gossip, h, stop)),
+    let task = match handle {
+        Ok(h) => tokio::spawn(run(app, gossip.clone(), h, stop)),
         Err(_) => tokio::spawn(async {}),
-    }
+    };
+    (gossip, task)
 }
 
 fn config_listen(http_addr: SocketAddr) -> SocketAddr {
@@ -687,7 +689,7 @@ fn advertise_addr(http_addr: SocketAddr, me: Option<&RegNode>) -> SocketAddr {
 }
 
 async fn run(
-    app: AppState,
+    app: Shared,
     gossip: Arc<Gossip>,
     handle: ChitchatHandle,
     mut stop: watch::Receiver<bool>,
@@ -750,7 +752,7 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
-async fn publish(app: &AppState, gossip: &Gossip, chitchat: &Mutex<Chitchat>) {
+async fn publish(app: &Shared, gossip: &Gossip, chitchat: &Mutex<Chitchat>) {
     let facts = log_facts(app).await;
     {
         let mut c = chitchat.lock().await;
@@ -847,14 +849,30 @@ async fn probe_loop(
     }
 }
 
+/// What `GET /v1/gossip` holds: the gossip service once `serve` started it.
+#[derive(Clone)]
+struct Http {
+    shared: Shared,
+    gossip: Option<Arc<Gossip>>,
+}
+
+route_table!(Http {
+    GET "/v1/gossip" => gossip_view,
+});
+
+/// `GET /v1/gossip`; without `gossip` (a node not served) it says gossip is off.
+pub fn routes(shared: Shared, gossip: Option<Arc<Gossip>>) -> Router {
+    table().with_state(Http { shared, gossip })
+}
+
 /// `GET /v1/gossip`: what this node's chitchat sees (debugging; not authenticated
 /// data).
-pub(crate) async fn gossip_view(State(app): State<AppState>) -> Json<Value> {
-    Json(match app.gossip() {
+async fn gossip_view(State(app): State<Http>) -> Json<Value> {
+    Json(match &app.gossip {
         Some(g) => g.describe(),
         None => json!({
             "enabled": false,
-            "node_id": app.info().node_id,
+            "node_id": app.shared.info().node_id,
             "error": "gossip runs only in a serving node",
         }),
     })
@@ -862,11 +880,15 @@ pub(crate) async fn gossip_view(State(app): State<AppState>) -> Json<Value> {
 
 /// The live observations for the topology record: gossip's view when it runs,
 /// otherwise only this node itself.
-pub(crate) fn topology_live(app: &AppState, at: Timestamp) -> Vec<LiveNode> {
-    match app.gossip().filter(|g| g.enabled()) {
+pub(crate) fn topology_live(
+    gossip: Option<&Gossip>,
+    me: &NodeInfo,
+    at: Timestamp,
+) -> Vec<LiveNode> {
+    match gossip.filter(|g| g.enabled()) {
         Some(g) => g.live_nodes(at),
         None => vec![LiveNode {
-            node_id: app.info().node_id.clone(),
+            node_id: me.node_id.clone(),
             reachable: true,
             suspect: false,
             last_seen: Some(at),

@@ -1,7 +1,20 @@
-//! govmesh-node: one node of a governance mesh on top of the pure core and the SQLite
-//! store — its data directory, the ordering step (a council of one hub for now), the
-//! HTTP API with its operator actions, and the server loop that closes proposals whose
-//! voting period has ended.
+//! govmesh-node: one node of a governance mesh, on top of the pure core and the SQLite
+//! store. It keeps the node's data directory, orders entries into the governance log
+//! (governance hubs through a Raft council, other nodes by forwarding to a hub and
+//! replicating the log back), serves the HTTP API, and runs the mesh's services:
+//! seals with witness cosignatures, the compliance witness, gossip, sync
+//! acknowledgements and the close loop.
+//!
+//! The rooms, from the bottom up:
+//! - [`shared`] (`Shared`: identity, key, ledger, registry view, orderer, origin, log
+//!   notifier), with `order`, `error`, `extract`, `wire`, `datadir`, [`peer_auth`]
+//!   and `route_table` beside it: they import no subsystem.
+//! - The subsystems, each with its HTTP handlers next to its logic and a `routes()`
+//!   plus `ROUTES`: [`council`] (hubs), [`seal`], [`witness`], [`replicate`]
+//!   (non-hubs; the forwarding orderer), [`gossip`], [`attest`], `acks` (no routes),
+//!   `api` (the read endpoints and entry submission) and `operator`.
+//! - At the top: `app` ([`AppState`], the composed node) and `serve` ([`router`],
+//!   which merges the rooms' routers, [`ROUTES`], [`serve`]).
 //!
 //! Entry points: [`init`] and [`load`] (data directory), [`serve`] (bind and run),
 //! [`router`] with [`AppState`] (the HTTP API without a socket, for tests).
@@ -9,22 +22,29 @@
 
 mod acks;
 mod api;
+mod app;
 pub mod attest;
 pub mod council;
 pub mod datadir;
 mod error;
 mod extract;
 pub mod gossip;
+mod operator;
 mod order;
 pub mod peer_auth;
 mod ports;
 pub mod replicate;
+mod route_table;
 pub mod seal;
 mod serve;
+pub mod shared;
+#[cfg(test)]
+mod test_util;
 mod wire;
 pub mod witness;
 
-pub use api::{AppState, MAX_PAGE, OPENAPI_JSON, ROUTES, router};
+pub use api::{MAX_PAGE, OPENAPI_JSON};
+pub use app::AppState;
 pub use datadir::{
     GENESIS_FILE, InitOptions, KEY_FILE, LEDGER_FILE, NODE_FILE, NodeInfo, TOKEN_FILE, URL_FILE,
     generate_key, init, join, load, load_key, load_token, mesh_genesis, read_genesis,
@@ -32,7 +52,8 @@ pub use datadir::{
 pub use error::{ApiError, NodeError};
 pub use order::{Committed, LogNotify, Orderer, SharedLedger, SingleHub, SubmitError, now};
 pub use ports::free_loopback_port;
-pub use serve::{RunningNode, ServeOptions, ShutdownHandle, serve, serve_with};
+pub use serve::{ROUTES, RunningNode, ServeOptions, ShutdownHandle, router, serve, serve_with};
+pub use shared::Shared;
 pub use wire::checkpoint_origin;
 
 /// The largest request body the API reads (1 MiB).

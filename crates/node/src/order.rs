@@ -4,7 +4,6 @@
 //! state machine: the ledger validates every entry through `State::apply` before it
 //! is stored.
 
-use crate::error::NodeError;
 use govmesh_core::Digest;
 use govmesh_core::dsse::Envelope;
 use govmesh_core::stamp::Timestamp;
@@ -162,13 +161,6 @@ pub(crate) fn ledger_error_to_submit(e: LedgerError) -> SubmitError {
     match e {
         LedgerError::Rejected(r) => SubmitError::Rejected(r),
         other => SubmitError::Storage(other.to_string()),
-    }
-}
-
-pub(crate) fn ledger_error_to_node(e: LedgerError) -> NodeError {
-    match e {
-        LedgerError::Rejected(r) => NodeError::Genesis(r),
-        other => NodeError::Ledger(other.to_string()),
     }
 }
 

@@ -16,15 +16,18 @@
 //! Pulls happen at once on an announce (`POST /v1/replication/announce`, peer-signed,
 //! body = the seal) and otherwise on a timer. `GET /v1/replication` shows the peers.
 
-use crate::api::AppState;
 use crate::error::ApiError;
+use crate::gossip::Gossip;
 use crate::order::{Committed, Orderer, SharedLedger, SubmitError, SubmitFuture, now};
 use crate::peer_auth;
-use axum::Json;
+use crate::route_table::route_table;
+use crate::seal::{PulledHead, SealStore, Seals};
+use crate::shared::Shared;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
 use govmesh_core::Digest;
 use govmesh_core::dsse::Envelope;
 use govmesh_core::entry::{EvidenceKind, EvidenceOp, LogRecord, Operation};
@@ -337,19 +340,64 @@ impl Replication {
     }
 }
 
-/// Starts replication for `app` (a non-hub node) until `stop` turns true. The API
-/// reaches the service through [`AppState::replication`].
-pub fn start(
-    app: AppState,
-    opts: ReplicationOptions,
-    stop: watch::Receiver<bool>,
-) -> JoinHandle<()> {
-    let r = Arc::new(Replication::new(opts));
-    app.set_replication(r.clone());
-    tokio::spawn(run(app, r, stop))
+/// A running replication with what its pulls work with: the node's shared parts and
+/// seals (a verified seal is kept and served), and gossip (live peers are asked
+/// first).
+#[derive(Clone)]
+pub struct Replica {
+    seals: Seals,
+    gossip: Option<Arc<Gossip>>,
+    service: Arc<Replication>,
 }
 
-async fn run(app: AppState, r: Arc<Replication>, mut stop: watch::Receiver<bool>) {
+impl Replica {
+    /// The replication service (its book of peers, heads and evidence).
+    pub fn service(&self) -> &Arc<Replication> {
+        &self.service
+    }
+
+    /// The head this replication verified last, for `GET /v1/log/seal`.
+    pub fn pulled_head(&self) -> PulledHead {
+        let r = self.service.clone();
+        Arc::new(move || r.head().map(|h| (h.size, h.note)))
+    }
+
+    fn seals(&self) -> &Arc<SealStore> {
+        self.seals.seals()
+    }
+
+    fn gossip(&self) -> Option<&Arc<Gossip>> {
+        self.gossip.as_ref()
+    }
+}
+
+impl std::ops::Deref for Replica {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.seals
+    }
+}
+
+/// Starts replication for a non-hub node until `stop` turns true; returns the
+/// running replication (for the HTTP handlers, the witness and the forwarding
+/// orderer) and its task.
+pub fn start(
+    seals: Seals,
+    gossip: Option<Arc<Gossip>>,
+    opts: ReplicationOptions,
+    stop: watch::Receiver<bool>,
+) -> (Replica, JoinHandle<()>) {
+    let r = Arc::new(Replication::new(opts));
+    let replica = Replica {
+        seals,
+        gossip,
+        service: r.clone(),
+    };
+    (replica.clone(), tokio::spawn(run(replica, r, stop)))
+}
+
+async fn run(app: Replica, r: Arc<Replication>, mut stop: watch::Receiver<bool>) {
     load_stored_seal(&app, &r).await;
     let mut tick = tokio::time::interval(r.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -368,7 +416,7 @@ async fn run(app: AppState, r: Arc<Replication>, mut stop: watch::Receiver<bool>
 
 /// One round: try peers in order until the log has reached what was announced and
 /// a peer that is not behind this node answered with a valid head.
-async fn round(app: &AppState, r: &Replication) {
+async fn round(app: &Replica, r: &Replication) {
     let (me, my_url) = (app.info().node_id.clone(), app.url().map(normalize));
     {
         let l = app.ledger().lock().await;
@@ -481,7 +529,7 @@ fn text(body: Vec<u8>, what: &str) -> Result<String, PullError> {
 
 /// The peer's head: its seal. Where clause 5.4 asks for no cosignatures (no
 /// witnesses) a hub's own checkpoint is a seal too, and fresher: it is asked first.
-async fn fetch_head(app: &AppState, r: &Replication, base: &str) -> Result<Head, PullError> {
+async fn fetch_head(app: &Replica, r: &Replication, base: &str) -> Result<Head, PullError> {
     let no_witnesses = {
         let l = app.ledger().lock().await;
         seal_threshold(l.state()).is_ok_and(|t| t == 0)
@@ -529,7 +577,7 @@ struct EntriesAnswer {
 }
 
 /// Pulls from one peer; returns (the peer's head size, entries appended).
-async fn pull_from(app: &AppState, r: &Replication, base: &str) -> Result<(u64, u64), PullError> {
+async fn pull_from(app: &Replica, r: &Replication, base: &str) -> Result<(u64, u64), PullError> {
     let head = fetch_head(app, r, base).await?;
     pull_head(app, r, base, &head, true).await
 }
@@ -540,10 +588,15 @@ async fn pull_from(app: &AppState, r: &Replication, base: &str) -> Result<(u64, 
 /// that the witness cosigns only a log it has validated entry by entry (votes,
 /// attestations, evidence). The head is not stored as a seal. Retries while the
 /// node's own replication appends at the same time; returns why it could not.
-pub async fn validate_up_to(app: &AppState, base: &str, head: Head) -> Result<(), String> {
-    let Some(r) = app.replication().cloned() else {
+pub async fn validate_up_to(
+    replica: Option<&Replica>,
+    base: &str,
+    head: Head,
+) -> Result<(), String> {
+    let Some(app) = replica else {
         return Err("this node does not replicate".into());
     };
+    let r = app.service.clone();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let res = pull_head(app, &r, base, &head, false).await;
@@ -563,7 +616,7 @@ pub async fn validate_up_to(app: &AppState, base: &str, head: Head) -> Result<()
 /// Brings this node's log up to the verified `head` from `base`; `seal`: the head is
 /// a seal to keep and serve (false for a checkpoint a witness is asked to cosign).
 async fn pull_head(
-    app: &AppState,
+    app: &Replica,
     r: &Replication,
     base: &str,
     head: &Head,
@@ -732,7 +785,7 @@ async fn fetch_page(
 /// Appends verified records at `at` through the state machine and tells the log
 /// subscribers.
 async fn append_page(
-    app: &AppState,
+    app: &Replica,
     head: &Head,
     at: u64,
     records: Vec<LogRecord>,
@@ -774,11 +827,11 @@ async fn append_page(
 /// Keeps `head` as this node's latest verified head if it is larger than the one it
 /// has, and stores it as this node's seal (`crate::seal`, served at
 /// `GET /v1/log/seal`) so that others can pull from this node too.
-async fn keep_seal(app: &AppState, r: &Replication, head: &Head) {
+async fn keep_seal(app: &Replica, r: &Replication, head: &Head) {
     if r.book().head.as_ref().is_some_and(|h| h.size >= head.size) {
         return;
     }
-    if let Err(e) = crate::seal::store_verified_seal(app, &head.note).await {
+    if let Err(e) = crate::seal::store_verified_seal(&app.seals, &head.note).await {
         tracing::warn!(size = head.size, error = %e, "could not store the seal");
         return;
     }
@@ -789,7 +842,7 @@ async fn keep_seal(app: &AppState, r: &Replication, head: &Head) {
 }
 
 /// The seal stored by an earlier run, if it still verifies.
-async fn load_stored_seal(app: &AppState, r: &Replication) {
+async fn load_stored_seal(app: &Replica, r: &Replication) {
     let store = app.seals().clone();
     let Ok(Ok(Some(stored))) = tokio::task::spawn_blocking(move || store.latest()).await else {
         return;
@@ -814,7 +867,7 @@ fn fork_reason(head: &Head, ours: &Digest) -> String {
 /// peer served) is provable offline: submit it as an `evidence` entry
 /// (`checkpoint_fork`) through the orderer (to a hub), and show it at
 /// `GET /v1/replication`.
-async fn record_fork(app: &AppState, r: &Replication, forked: &Head, peer: &str) {
+async fn record_fork(app: &Replica, r: &Replication, forked: &Head, peer: &str) {
     let ours = r.head();
     let Some(ours) = ours.filter(|h| h.size == forked.size && h.root != forked.root) else {
         return;
@@ -886,8 +939,41 @@ async fn first_bad_entry(
 
 // ---------------------------------------------------------------- HTTP handlers
 
+/// What the replication endpoints hold: the node's seals (an announced seal of entries
+/// this node holds is kept) and the running replication, on non-hubs that serve.
+#[derive(Clone)]
+struct Http {
+    seals: Seals,
+    replica: Option<Replica>,
+}
+
+impl Http {
+    fn replication(&self) -> Option<&Arc<Replication>> {
+        self.replica.as_ref().map(|r| &r.service)
+    }
+}
+
+impl std::ops::Deref for Http {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.seals
+    }
+}
+
+route_table!(Http {
+    GET "/v1/replication" => replication_view,
+    POST "/v1/replication/announce" => announce,
+});
+
+/// `GET /v1/replication` and `POST /v1/replication/announce`; `replica` is the
+/// running replication (none on a hub, or a node not served).
+pub fn routes(seals: Seals, replica: Option<Replica>) -> Router {
+    table().with_state(Http { seals, replica })
+}
+
 /// `GET /v1/replication`.
-pub(crate) async fn replication_view(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+async fn replication_view(State(app): State<Http>) -> Result<Json<Value>, ApiError> {
     let (size, root) = {
         let l = app.ledger().lock().await;
         (l.size(), l.root())
@@ -908,8 +994,8 @@ pub(crate) async fn replication_view(State(app): State<AppState>) -> Result<Json
 }
 
 /// `POST /v1/replication/announce`: a peer-signed seal; pull at once if it is ahead.
-pub(crate) async fn announce(
-    State(app): State<AppState>,
+async fn announce(
+    State(app): State<Http>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -980,7 +1066,7 @@ pub(crate) async fn announce(
     // seal as its latest (crate::seal, served at GET /v1/log/seal).
     if head.size <= own
         && let Ok(text) = std::str::from_utf8(&body)
-        && let Err(e) = crate::seal::store_verified_seal(&app, text).await
+        && let Err(e) = crate::seal::store_verified_seal(&app.seals, text).await
     {
         tracing::debug!(%from, error = %e, "the announced seal was not stored");
     }
@@ -1006,6 +1092,8 @@ pub struct ForwardingOrderer {
     ledger: SharedLedger,
     me: String,
     http: reqwest::Client,
+    /// This node's replication, once it runs: a forwarded entry is pulled back at once.
+    replication: std::sync::OnceLock<std::sync::Weak<Replication>>,
 }
 
 impl ForwardingOrderer {
@@ -1022,21 +1110,32 @@ impl ForwardingOrderer {
             ledger,
             me: node_id,
             http,
+            replication: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Tells the orderer which replication pulls this node's log, so that an entry a
+    /// hub committed is fetched back at once (replication notifies the log
+    /// subscribers when it arrives).
+    pub fn attach(&self, replication: &Arc<Replication>) {
+        let _ = self.replication.set(Arc::downgrade(replication));
+    }
+
+    /// Forwards the entry; once a hub committed it, asks replication to pull it back.
+    async fn submit_and_pull(&self, envelope: Envelope) -> Result<Committed, SubmitError> {
+        let c = self.forward(envelope).await?;
+        if let Some(r) = self.replication.get().and_then(std::sync::Weak::upgrade) {
+            r.want(c.index + 1);
+        }
+        Ok(c)
     }
 
     async fn forward(&self, envelope: Envelope) -> Result<Committed, SubmitError> {
         let hubs: Vec<String> = {
             let l = self.ledger.lock().await;
-            l.state()
-                .nodes()
-                .into_iter()
-                .filter(|n| {
-                    n.node_type == NodeType::GovernanceHub
-                        && n.status == NodeStatus::Active
-                        && n.node_id != self.me
-                })
-                .filter_map(|n| n.network_address.as_deref().map(normalize))
+            crate::shared::active_hubs_with_address(l.state())
+                .filter(|(n, _)| n.node_id != self.me)
+                .map(|(_, a)| normalize(a))
                 .filter(|a| !a.is_empty())
                 .collect()
         };
@@ -1124,7 +1223,7 @@ fn error_body(bytes: &[u8]) -> (String, String) {
 
 impl Orderer for ForwardingOrderer {
     fn submit(&self, envelope: Envelope) -> SubmitFuture<'_> {
-        Box::pin(self.forward(envelope))
+        Box::pin(self.submit_and_pull(envelope))
     }
 
     fn applies_locally(&self) -> bool {
@@ -1142,15 +1241,12 @@ mod tests {
 
     fn spec(k: &KeyPair, node_type: NodeType) -> NodeSpec {
         NodeSpec {
-            node_id: k.node_id().to_owned(),
             node_type,
-            public_key: k.public(),
             network_address: Some(format!(
                 "http://127.0.0.1:{}/",
                 9000 + k.public().as_bytes()[0] as u16
             )),
-            display_name: None,
-            node_policy_capabilities: vec![],
+            ..crate::test_util::hub_spec(k)
         }
     }
 

@@ -13,10 +13,12 @@
 //! round that falls short of the threshold is retried after [`RETRY_AFTER`] even if
 //! the log does not grow.
 
-use crate::api::AppState;
 use crate::error::{ApiError, NodeError};
 use crate::order::now;
-use crate::witness::{ADD_CHECKPOINT_PATH, TLOG_SIZE_CONTENT_TYPE, add_checkpoint_body};
+use crate::route_table::route_table;
+use crate::shared::Shared;
+use crate::wire::{ADD_CHECKPOINT_PATH, TLOG_SIZE_CONTENT_TYPE, add_checkpoint_body};
+use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -26,13 +28,21 @@ use govmesh_core::cosign::{Cosignature, witness_key_name};
 use govmesh_core::keys::PublicKey;
 use govmesh_core::model::{NodeStatus, NodeType};
 use govmesh_core::seal::{SealError, VerifiedSeal, seal_threshold, verify_seal};
-use rusqlite::{Connection, OptionalExtension, params};
+use govmesh_store::rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
+
+/// The table of `DIR/seal.db`: one row, the latest verified seal.
+const SEAL_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS seal (
+         id INTEGER PRIMARY KEY CHECK (id = 1),
+         size INTEGER NOT NULL,
+         text TEXT NOT NULL,
+         stored_at_ms INTEGER NOT NULL
+     );";
 
 /// The seal database file in the data directory.
 pub const SEAL_DB_FILE: &str = "seal.db";
@@ -81,23 +91,7 @@ pub struct SealStore {
 impl SealStore {
     pub fn open(dir: &Path) -> Result<SealStore, NodeError> {
         let path = dir.join(SEAL_DB_FILE);
-        let bad = |e: rusqlite::Error| NodeError::BadFile {
-            path: path.clone(),
-            message: e.to_string(),
-        };
-        let db = Connection::open(&path).map_err(bad)?;
-        db.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
-             CREATE TABLE IF NOT EXISTS seal (
-                 id INTEGER PRIMARY KEY CHECK (id = 1),
-                 size INTEGER NOT NULL,
-                 text TEXT NOT NULL,
-                 stored_at_ms INTEGER NOT NULL
-             );",
-        )
-        .map_err(bad)?;
-        db.busy_timeout(Duration::from_secs(5)).map_err(bad)?;
+        let db = govmesh_store::open_side_db(&path, SEAL_SCHEMA, 1)?;
         Ok(SealStore { db: Mutex::new(db) })
     }
 
@@ -133,13 +127,62 @@ impl SealStore {
     }
 }
 
+/// A node's seal keeping: the shared parts (the log a seal must match, the key a
+/// collector signs with) and the seal store.
+#[derive(Clone)]
+pub struct Seals {
+    shared: Shared,
+    store: Arc<SealStore>,
+}
+
+impl Seals {
+    pub fn new(shared: Shared, store: Arc<SealStore>) -> Seals {
+        Seals { shared, store }
+    }
+
+    /// The latest verified seal of this node.
+    pub fn seals(&self) -> &Arc<SealStore> {
+        &self.store
+    }
+}
+
+impl std::ops::Deref for Seals {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+/// The head replication verified last, as (size, signed note text); see
+/// [`routes`].
+pub type PulledHead = Arc<dyn Fn() -> Option<(u64, String)> + Send + Sync>;
+
+/// What `GET /v1/log/seal` holds: the seals, and on a replicating node the head its
+/// replication verified.
+#[derive(Clone)]
+struct Http {
+    seals: Seals,
+    pulled: Option<PulledHead>,
+}
+
+route_table!(Http {
+    GET "/v1/log/seal" => get_seal,
+});
+
+/// `GET /v1/log/seal`; `pulled` (on a replicating node) is the head replication
+/// verified last.
+pub fn routes(seals: Seals, pulled: Option<PulledHead>) -> Router {
+    table().with_state(Http { seals, pulled })
+}
+
 /// Verifies `text` as a seal against this node's State and log, and stores it if it
 /// is larger than the stored one: every node serves the latest seal it has verified.
 /// The node must hold the sealed entries (its log at least as large as the seal) and
 /// its root at that size must be the sealed root. Returns the verified seal and
 /// whether it replaced the stored one.
 pub async fn store_verified_seal(
-    app: &AppState,
+    app: &Seals,
     text: &str,
 ) -> Result<(VerifiedSeal, bool), StoreSealError> {
     let v = {
@@ -174,22 +217,24 @@ pub async fn store_verified_seal(
 ///
 /// On a replicating node, a head that replication verified (and holds the log of) and
 /// that is larger than the stored seal is verified again, stored and served.
-pub(crate) async fn get_seal(State(app): State<AppState>) -> Response {
+async fn get_seal(State(http): State<Http>) -> Response {
+    let app = &http.seals;
     let store = app.seals().clone();
     let stored = match tokio::task::spawn_blocking(move || store.latest()).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return ApiError::internal(e).into_response(),
         Err(e) => return ApiError::internal(e).into_response(),
     };
-    let pulled = app
-        .replication()
-        .and_then(|r| r.head())
-        .filter(|h| stored.as_ref().is_none_or(|s| h.size > s.size));
+    let pulled = http
+        .pulled
+        .as_ref()
+        .and_then(|head| head())
+        .filter(|(size, _)| stored.as_ref().is_none_or(|s| *size > s.size));
     let text = match (pulled, stored) {
-        (Some(h), stored) => match store_verified_seal(&app, &h.note).await {
-            Ok(_) => Some(h.note),
+        (Some((size, note)), stored) => match store_verified_seal(app, &note).await {
+            Ok(_) => Some(note),
             Err(e) => {
-                tracing::debug!(error = %e, size = h.size, "the replicated head is not stored as a seal");
+                tracing::debug!(error = %e, size, "the replicated head is not stored as a seal");
                 stored.map(|s| s.text)
             }
         },
@@ -234,11 +279,7 @@ struct Snapshot {
 type KnownSizes = Arc<Mutex<HashMap<String, u64>>>;
 
 /// Starts the seal collector: rounds on log growth while `leader()` says so.
-pub fn start(
-    app: AppState,
-    leader: LeaderCheck,
-    mut stop: watch::Receiver<bool>,
-) -> JoinHandle<()> {
+pub fn start(app: Seals, leader: LeaderCheck, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
@@ -287,7 +328,7 @@ pub fn start(
 }
 
 fn snapshot(
-    app: &AppState,
+    app: &Seals,
     st: &govmesh_core::state::State,
     size: u64,
     root: Digest,
@@ -334,7 +375,7 @@ fn snapshot(
 /// One collection round: returns the new seal, or `None` when the log is already
 /// sealed at its size (or empty).
 pub async fn round(
-    app: &AppState,
+    app: &Seals,
     http: &reqwest::Client,
     known: &KnownSizes,
 ) -> Result<Option<VerifiedSeal>, String> {
@@ -431,7 +472,7 @@ pub async fn round(
 }
 
 /// Sends the seal to every peer (fire and forget; failures are logged).
-fn announce(app: &AppState, http: &reqwest::Client, peers: &[(String, String)], text: &str) {
+fn announce(app: &Seals, http: &reqwest::Client, peers: &[(String, String)], text: &str) {
     let registry = app.registry().current();
     for (node_id, url) in peers {
         let headers = crate::peer_auth::sign_request_to(
@@ -467,7 +508,7 @@ fn announce(app: &AppState, http: &reqwest::Client, peers: &[(String, String)], 
 /// Asks one witness for a cosignature of `note_text`; on 409 with the witness's size,
 /// retries once from that size. Returns the witness's verified cosignature line.
 async fn ask_witness(
-    app: &AppState,
+    app: &Seals,
     http: &reqwest::Client,
     known: &KnownSizes,
     w: &WitnessTarget,
@@ -569,7 +610,8 @@ mod tests {
             },
         )
         .unwrap();
-        let app = AppState::open(d.path(), None).unwrap();
+        let node = crate::AppState::open(d.path(), None).unwrap();
+        let app = Seals::new(node.shared().clone(), node.seals().clone());
         let origin = app.origin().to_owned();
         let (size, root) = {
             let l = app.ledger().lock().await;

@@ -1,9 +1,19 @@
-//! Running a node: bind the listener, write `DIR/node.url`, serve the API until told
-//! to stop, and close proposals whose voting period has ended (checked once a second).
+//! Running a node: the router that merges every room's routes ([`router`], with the
+//! one route list [`ROUTES`]), binding the listener, writing `DIR/node.url`, starting
+//! the role's services, serving until told to stop, and closing proposals whose
+//! voting period has ended (checked once a second).
 
-use crate::api::{AppState, close_due, router};
+use crate::api::close_due;
+use crate::app::AppState;
 use crate::datadir::{URL_FILE, load, write_atomic, write_node_json};
-use crate::error::NodeError;
+use crate::error::{ApiError, NodeError};
+use crate::route_table::{concat, count};
+use crate::shared::Shared;
+use crate::{api, attest, council, gossip, operator, replicate, seal, witness};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::IntoResponse;
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,6 +21,72 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+const ROOMS: &[&[(&str, &str)]] = &[
+    api::ROUTES,
+    operator::ROUTES,
+    attest::ROUTES,
+    gossip::ROUTES,
+    seal::ROUTES,
+    witness::ROUTES,
+    council::ROUTES,
+    replicate::ROUTES,
+];
+const ROUTE_COUNT: usize = count(ROOMS);
+const ALL_ROUTES: [(&str, &str); ROUTE_COUNT] = concat(ROOMS);
+
+/// Every route of the API, as (method, path): the rooms' own lists, which their
+/// routers serve. The OpenAPI document must describe each (a test checks it).
+pub const ROUTES: &[(&str, &str)] = &ALL_ROUTES;
+
+/// The API router: every room's routes, each with its own state, merged.
+pub fn router(app: AppState) -> Router {
+    let shared = app.shared().clone();
+    let pulled = app.replica().map(|r| r.pulled_head());
+    Router::new()
+        .merge(api::routes(shared.clone(), app.gossip().cloned()))
+        .merge(operator::routes(shared.clone()))
+        .merge(attest::routes(shared.clone()))
+        .merge(gossip::routes(shared.clone(), app.gossip().cloned()))
+        .merge(seal::routes(app.sealing().clone(), pulled))
+        .merge(witness::routes(
+            shared.clone(),
+            app.witness().cloned(),
+            app.replica().cloned(),
+        ))
+        .merge(council::routes(shared, app.council().cloned()))
+        .merge(replicate::routes(
+            app.sealing().clone(),
+            app.replica().cloned(),
+        ))
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(crate::MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                ApiError::internal("a request handler panicked").into_response()
+            },
+        ))
+}
+
+async fn no_route(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no_route",
+        format!("no such endpoint: {method} {}", uri.path()),
+    )
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} does not accept {method}", uri.path()),
+    )
+}
 
 /// A serving node. Dropping it does not stop the server; call [`RunningNode::shutdown`]
 /// (or [`ShutdownHandle::shutdown`] from elsewhere, e.g. on Ctrl-C) and then
@@ -41,9 +117,10 @@ impl RunningNode {
 
     /// Waits until the server has stopped (after a shutdown signal).
     pub async fn wait(self) -> Result<(), NodeError> {
-        self.task
-            .await
-            .map_err(|e| NodeError::Server(format!("server task failed: {e}")))?
+        self.task.await.map_err(|source| NodeError::Task {
+            what: "server task",
+            source,
+        })?
     }
 
     /// Signals shutdown and waits for the server to stop.
@@ -84,9 +161,7 @@ pub async fn serve_with(
             addr: listen,
             source,
         })?;
-    let local_addr = listener
-        .local_addr()
-        .map_err(|e| NodeError::Server(format!("local address: {e}")))?;
+    let local_addr = listener.local_addr().map_err(NodeError::LocalAddr)?;
     let url = format!("http://{local_addr}");
 
     let d = dir.to_owned();
@@ -95,7 +170,7 @@ pub async fn serve_with(
         // Open first: if another process serves this directory, leave its files alone.
         // Hubs order through the Raft council (crate::council); others as before.
         let app = if load(&d)?.node_type == govmesh_core::model::NodeType::GovernanceHub {
-            tokio::runtime::Handle::current().block_on(crate::council::open_hub(
+            tokio::runtime::Handle::current().block_on(AppState::open_hub(
                 &d,
                 Some(u),
                 crate::council::CouncilSettings::for_dir(&d)?,
@@ -109,7 +184,10 @@ pub async fn serve_with(
         Ok(app)
     })
     .await
-    .map_err(|e| NodeError::Server(format!("opening the data directory failed: {e}")))??;
+    .map_err(|source| NodeError::Task {
+        what: "opening the data directory",
+        source,
+    })??;
     if opts.witness_protocol_only
         && let Some(w) = app.witness()
     {
@@ -121,9 +199,19 @@ pub async fn serve_with(
 
     let (tx, rx) = watch::channel(false);
     let stop = ShutdownHandle(Arc::new(tx));
+    let mut app = app;
     let ledger = app.ledger().clone();
-    let closer = tokio::spawn(close_loop(app.clone(), rx.clone()));
-    // Non-hubs replicate the log from their peers (crate::replicate).
+    let closer = tokio::spawn(close_loop(app.shared().clone(), rx.clone()));
+    // Membership and liveness over UDP on the HTTP port number (crate::gossip).
+    let gossip = app
+        .start_gossip(
+            local_addr,
+            rx.clone(),
+            crate::gossip::GossipSettings::default(),
+        )
+        .await;
+    // Non-hubs replicate the log from their peers (crate::replicate), live peers
+    // (gossip) first.
     let replicator =
         (app.info().node_type != govmesh_core::model::NodeType::GovernanceHub).then(|| {
             let ropts = crate::replicate::ReplicationOptions {
@@ -132,27 +220,19 @@ pub async fn serve_with(
                     .replication_interval
                     .unwrap_or(crate::replicate::DEFAULT_INTERVAL),
             };
-            crate::replicate::start(app.clone(), ropts, rx.clone())
+            app.start_replication(ropts, rx.clone())
         });
-    // Membership and liveness over UDP on the HTTP port number (crate::gossip).
-    let gossip = crate::gossip::start(
-        app.clone(),
-        local_addr,
-        rx.clone(),
-        crate::gossip::GossipSettings::default(),
-    )
-    .await;
     // The council leader collects witness cosignatures into seals (crate::seal); a hub
     // without a council (none started) orders its own log and collects.
     let sealer =
         (app.info().node_type == govmesh_core::model::NodeType::GovernanceHub).then(|| {
-            let a = app.clone();
+            let c = app.council().cloned();
             let leader: crate::seal::LeaderCheck =
-                Arc::new(move || a.council().is_none_or(|c| c.is_leader()));
-            crate::seal::start(app.clone(), leader, rx.clone())
+                Arc::new(move || c.as_ref().is_none_or(|c| c.is_leader()));
+            crate::seal::start(app.sealing().clone(), leader, rx.clone())
         });
     // Every node acknowledges the contract revisions it holds (crate::acks).
-    let acker = crate::acks::start(app.clone(), rx.clone());
+    let acker = crate::acks::start(app.shared().clone(), rx.clone());
     let council = app.council().cloned();
     let service = router(app);
     let mut srx = rx;
@@ -184,8 +264,11 @@ pub async fn serve_with(
             c.shutdown().await;
         }
         close_ledger(ledger).await;
-        served.map_err(|e| NodeError::Server(e.to_string()))?;
-        closed.map_err(|e| NodeError::Server(format!("close task failed: {e}")))?;
+        served.map_err(NodeError::Serve)?;
+        closed.map_err(|source| NodeError::Task {
+            what: "close task",
+            source,
+        })?;
         tracing::info!("node stopped");
         Ok(())
     });
@@ -223,7 +306,7 @@ fn remove_url_file(path: &PathBuf) {
     }
 }
 
-async fn close_loop(app: AppState, mut stop: watch::Receiver<bool>) {
+async fn close_loop(app: Shared, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut warned = HashSet::new();

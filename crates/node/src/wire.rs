@@ -7,6 +7,28 @@ use govmesh_core::model::{DiffOp, NodeType, PatchOperation, VoteChoice};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+// ---- C2SP tlog-witness: the add-checkpoint request (sent by crate::seal, answered by
+// crate::witness).
+
+/// Content type of the 409 answer that tells the client the size the witness holds.
+pub const TLOG_SIZE_CONTENT_TYPE: &str = "text/x.tlog.size";
+/// The path of the endpoint.
+pub const ADD_CHECKPOINT_PATH: &str = "/v1/witness/add-checkpoint";
+
+/// Writes an add-checkpoint request body: `old N`, the proof lines, a blank line,
+/// then the signed checkpoint.
+pub fn add_checkpoint_body(old_size: u64, proof: &[Digest], note_text: &str) -> String {
+    use base64::Engine as _;
+    let mut out = format!("old {old_size}\n");
+    for h in proof {
+        out.push_str(&base64::engine::general_purpose::STANDARD.encode(h.0));
+        out.push('\n');
+    }
+    out.push('\n');
+    out.push_str(note_text);
+    out
+}
+
 /// The checkpoint origin of a mesh: `govmesh/` + the first 16 hex digits of its id.
 pub use govmesh_core::seal::checkpoint_origin;
 

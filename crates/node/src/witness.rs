@@ -12,35 +12,56 @@
 //! another root is refused and both notes are kept as evidence (and, where the log
 //! has `evidence` entries, submitted as a `checkpoint_fork`).
 
-use crate::api::AppState;
 use crate::error::{ApiError, NodeError};
 use crate::order::now;
-use axum::Json;
+use crate::replicate::Replica;
+use crate::route_table::route_table;
+use crate::shared::Shared;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
 use govmesh_core::Digest;
 use govmesh_core::checkpoint::{Checkpoint, SignedNote, note_key_hash};
 use govmesh_core::cosign::{Cosignature, witness_key_name};
 use govmesh_core::keys::{KeyPair, PublicKey};
 use govmesh_core::merkle::verify_consistency;
 use govmesh_core::model::{NodeStatus, NodeType};
-use rusqlite::{Connection, OptionalExtension, params};
+use govmesh_store::rusqlite::{self, Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::json;
 use std::path::Path;
 use std::sync::Mutex;
 
+/// The tlog-witness request a seal collector sends (crate::wire, shared with it).
+pub use crate::wire::{ADD_CHECKPOINT_PATH, TLOG_SIZE_CONTENT_TYPE, add_checkpoint_body};
+
+/// The tables of `DIR/witness.db`.
+const WITNESS_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS witness_latest (
+         origin TEXT PRIMARY KEY,
+         size INTEGER NOT NULL,
+         root BLOB NOT NULL,
+         note TEXT NOT NULL,
+         cosigned_at_ms INTEGER NOT NULL
+     );
+     CREATE TABLE IF NOT EXISTS witness_equivocations (
+         id INTEGER PRIMARY KEY AUTOINCREMENT,
+         origin TEXT NOT NULL,
+         size INTEGER NOT NULL,
+         cosigned_root BLOB NOT NULL,
+         offered_root BLOB NOT NULL,
+         cosigned_note TEXT NOT NULL,
+         offered_note TEXT NOT NULL,
+         detected_at_ms INTEGER NOT NULL,
+         evidence_index INTEGER,
+         UNIQUE (origin, size, offered_root)
+     );";
+
 /// The witness database file in the data directory.
 pub const WITNESS_DB_FILE: &str = "witness.db";
 /// The most consistency proof lines a request may carry (C2SP tlog-witness).
 pub const MAX_PROOF_LINES: usize = 63;
-/// Content type of the 409 answer that tells the client the size the witness holds.
-pub const TLOG_SIZE_CONTENT_TYPE: &str = "text/x.tlog.size";
-/// The path of the endpoint.
-pub const ADD_CHECKPOINT_PATH: &str = "/v1/witness/add-checkpoint";
-
 /// A parsed add-checkpoint request body.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AddCheckpoint {
@@ -48,20 +69,6 @@ pub struct AddCheckpoint {
     pub proof: Vec<Digest>,
     /// The signed checkpoint, as sent.
     pub note_text: String,
-}
-
-/// Writes an add-checkpoint request body: `old N`, the proof lines, a blank line,
-/// then the signed checkpoint.
-pub fn add_checkpoint_body(old_size: u64, proof: &[Digest], note_text: &str) -> String {
-    use base64::Engine as _;
-    let mut out = format!("old {old_size}\n");
-    for h in proof {
-        out.push_str(&base64::engine::general_purpose::STANDARD.encode(h.0));
-        out.push('\n');
-    }
-    out.push('\n');
-    out.push_str(note_text);
-    out
 }
 
 /// Reads an add-checkpoint request body; the error says what is malformed.
@@ -216,37 +223,7 @@ impl Witness {
     /// Opens (creating if needed) `DIR/witness.db`.
     pub fn open(dir: &Path, key: KeyPair) -> Result<Witness, NodeError> {
         let path = dir.join(WITNESS_DB_FILE);
-        let bad = |e: rusqlite::Error| NodeError::BadFile {
-            path: path.clone(),
-            message: e.to_string(),
-        };
-        let db = Connection::open(&path).map_err(bad)?;
-        db.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
-             CREATE TABLE IF NOT EXISTS witness_latest (
-                 origin TEXT PRIMARY KEY,
-                 size INTEGER NOT NULL,
-                 root BLOB NOT NULL,
-                 note TEXT NOT NULL,
-                 cosigned_at_ms INTEGER NOT NULL
-             );
-             CREATE TABLE IF NOT EXISTS witness_equivocations (
-                 id INTEGER PRIMARY KEY AUTOINCREMENT,
-                 origin TEXT NOT NULL,
-                 size INTEGER NOT NULL,
-                 cosigned_root BLOB NOT NULL,
-                 offered_root BLOB NOT NULL,
-                 cosigned_note TEXT NOT NULL,
-                 offered_note TEXT NOT NULL,
-                 detected_at_ms INTEGER NOT NULL,
-                 evidence_index INTEGER,
-                 UNIQUE (origin, size, offered_root)
-             );",
-        )
-        .map_err(bad)?;
-        db.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(bad)?;
+        let db = govmesh_store::open_side_db(&path, WITNESS_SCHEMA, 1)?;
         let name = witness_key_name(key.node_id());
         Ok(Witness {
             db: Mutex::new(db),
@@ -529,7 +506,48 @@ fn trusted_hubs(state: &govmesh_core::state::State) -> Vec<(String, PublicKey)> 
         .collect()
 }
 
-fn not_a_witness(app: &AppState) -> ApiError {
+/// What the witness endpoints hold: the witness record (on compliance_witness nodes)
+/// and the running replication that fetches and replays a checkpoint's entries.
+#[derive(Clone)]
+struct Http {
+    shared: Shared,
+    witness: Option<std::sync::Arc<Witness>>,
+    replica: Option<Replica>,
+}
+
+impl Http {
+    fn witness(&self) -> Option<&std::sync::Arc<Witness>> {
+        self.witness.as_ref()
+    }
+}
+
+impl std::ops::Deref for Http {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+route_table!(Http {
+    POST "/v1/witness/add-checkpoint" => add_checkpoint,
+    GET "/v1/witness/equivocations" => equivocations,
+});
+
+/// The witness endpoints; without `witness` (not a compliance_witness) they say so.
+pub fn routes(
+    shared: Shared,
+    witness: Option<std::sync::Arc<Witness>>,
+    replica: Option<Replica>,
+) -> Router {
+    table().with_state(Http {
+        shared,
+        witness,
+        replica,
+    })
+}
+
+fn not_a_witness(app: &Http) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "not_a_witness",
@@ -541,7 +559,7 @@ fn not_a_witness(app: &AppState) -> ApiError {
 }
 
 /// `POST /v1/witness/add-checkpoint` (C2SP tlog-witness).
-pub(crate) async fn add_checkpoint(State(app): State<AppState>, body: Bytes) -> Response {
+async fn add_checkpoint(State(app): State<Http>, body: Bytes) -> Response {
     let Some(w) = app.witness().cloned() else {
         return not_a_witness(&app).into_response();
     };
@@ -621,7 +639,7 @@ pub(crate) async fn add_checkpoint(State(app): State<AppState>, body: Bytes) -> 
 /// `not_validated`). Requests the C2SP checks refuse, and repeats of the last
 /// cosigned size, go on to [`Witness::add_checkpoint`], which answers them.
 async fn validate_entries(
-    app: &AppState,
+    app: &Http,
     w: &std::sync::Arc<Witness>,
     text: &str,
     origin: &str,
@@ -671,14 +689,14 @@ async fn validate_entries(
         witness_node_ids: Vec::new(),
         note: String::new(),
     };
-    crate::replicate::validate_up_to(app, hub_url.trim_end_matches('/'), head)
+    crate::replicate::validate_up_to(app.replica.as_ref(), hub_url.trim_end_matches('/'), head)
         .await
         .map_err(refuse)
 }
 
 /// Submits a checkpoint fork as an `evidence` entry (signed by this witness) and
 /// records the index it got.
-async fn submit_evidence(app: AppState, w: std::sync::Arc<Witness>, e: WitnessEquivocation) {
+async fn submit_evidence(app: Http, w: std::sync::Arc<Witness>, e: WitnessEquivocation) {
     use govmesh_core::entry::{EvidenceKind, EvidenceOp, Operation};
     let op = Operation::Evidence(EvidenceOp {
         kind: EvidenceKind::CheckpointFork,
@@ -701,9 +719,7 @@ async fn submit_evidence(app: AppState, w: std::sync::Arc<Witness>, e: WitnessEq
 }
 
 /// `GET /v1/witness/equivocations`: the checkpoint forks this witness caught.
-pub(crate) async fn equivocations(
-    State(app): State<AppState>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+async fn equivocations(State(app): State<Http>) -> Result<Json<serde_json::Value>, ApiError> {
     let Some(w) = app.witness().cloned() else {
         return Ok(Json(json!({"witness": false, "equivocations": []})));
     };

@@ -5,7 +5,7 @@
 //! refused; a hub that registers its address joins the council, and leaves it when
 //! set inactive.
 
-use super::util::{Client, code, free_addr, key};
+use super::util::{Client, code, free_addr, hub_spec, key};
 use govmesh_core::entry::{NodeSpec, Operation, UpdateNodeOp, sign_entry};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::{NodeStatus, NodeType};
@@ -22,12 +22,9 @@ const DEADLINE: Duration = Duration::from_secs(60);
 
 fn spec(k: &KeyPair, node_type: NodeType, addr: Option<SocketAddr>) -> NodeSpec {
     NodeSpec {
-        node_id: k.node_id().to_owned(),
         node_type,
-        public_key: k.public(),
         network_address: addr.map(|a| format!("http://{a}")),
-        display_name: None,
-        node_policy_capabilities: vec![],
+        ..hub_spec(k)
     }
 }
 

@@ -10,15 +10,21 @@
 //! - [`RegistryView`] is the node registry as of the ledger's last write, readable
 //!   without the ledger's lock.
 //! - [`raft::RaftStore`] is the Raft council's log, vote and snapshot metadata (`raft.db`).
+//! - [`open_side_db`] opens the small SQLite files a node keeps beside them (`seal.db`,
+//!   `witness.db`).
 #![forbid(unsafe_code)]
 
 mod ledger;
 pub mod raft;
 mod registry;
+mod side_db;
 mod store;
 
 pub use ledger::{Appended, DB_FILE, Ledger, LedgerError, LedgerOptions, LedgerStats, OpenReport};
 pub use registry::{RegisteredNode, Registry, RegistryView};
+/// The SQLite binding the side databases use (so their users need no own dependency).
+pub use rusqlite;
+pub use side_db::{SideDbError, open_side_db};
 pub use store::{
     LOCK_FILE, MAX_PAGE, RecordRow, SCHEMA_VERSION, SNAPSHOT_DIR, Snapshot, SnapshotFile,
     SnapshotSource, Store, StoreError, remove_snapshot_files, write_snapshot_file,

@@ -22,13 +22,14 @@ mod forward;
 mod network;
 mod storage;
 
-use crate::api::AppState;
 use crate::datadir::{NodeInfo, load, load_key, load_token};
 use crate::error::{ApiError, NodeError};
 use crate::order::{Committed, LogNotify, Orderer, SharedLedger, SubmitError, SubmitFuture, now};
-use axum::Json;
+use crate::route_table::route_table;
+use crate::shared::Shared;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::{Json, Router};
 use govmesh_core::Digest;
 use govmesh_core::dsse::Envelope;
 use govmesh_core::keys::KeyPair;
@@ -46,7 +47,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use forward::{FORWARD_MAX_ENTRIES, FORWARD_PATH, ForwardOutcome};
-pub(crate) use network::{append, forward, snapshot, vote};
 
 /// A council member as Raft knows it: the registry node id and its URL.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -403,19 +403,13 @@ pub struct Council {
 /// hub without one is a voting identity, not a server), by Raft id.
 fn addressed_hubs(state: &govmesh_core::state::State) -> Result<BTreeMap<u64, HubNode>, NodeError> {
     let mut members = BTreeMap::new();
-    for n in state.nodes() {
-        if n.node_type != NodeType::GovernanceHub || n.status != NodeStatus::Active {
-            continue;
-        }
-        let Some(addr) = &n.network_address else {
-            continue;
-        };
+    for (n, addr) in crate::shared::active_hubs_with_address(state) {
         let id = raft_id(&n.node_id);
         if let Some(other) = members.insert(
             id,
             HubNode {
                 node_id: n.node_id.clone(),
-                addr: addr.clone(),
+                addr: addr.to_owned(),
             },
         ) {
             return Err(NodeError::BadOptions(format!(
@@ -463,29 +457,33 @@ impl Council {
         let dir = info.dir.clone();
         let db = tokio::task::spawn_blocking(move || RaftStore::open(&dir))
             .await
-            .map_err(|e| NodeError::Server(format!("opening raft.db failed: {e}")))?
-            .map_err(|e| NodeError::Ledger(e.to_string()))?;
+            .map_err(|source| NodeError::Task {
+                what: "opening raft.db",
+                source,
+            })??;
         let db = Arc::new(Mutex::new(db));
         let alive = Arc::new(());
         let sm = {
             let (l, d, n, a) = (ledger.clone(), db.clone(), log.clone(), alive.clone());
             tokio::task::spawn_blocking(move || storage::StateMachine::open(l, d, n, a))
                 .await
-                .map_err(|e| NodeError::Server(format!("opening raft.db failed: {e}")))?
-                .map_err(NodeError::Ledger)?
+                .map_err(|source| NodeError::Task {
+                    what: "opening raft.db",
+                    source,
+                })?
+                .map_err(NodeError::CouncilState)?
         };
         let logs = storage::LogStore::new(db);
         let config = Arc::new(settings.raft_config(&info.mesh_id)?);
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .build()
-            .map_err(|e| NodeError::Server(format!("HTTP client: {e}")))?;
+            .map_err(NodeError::HttpClient)?;
         let registry = {
             let mut l = ledger.lock().await;
             // The Raft log is the durable copy; the ledger is re-applied from it
             // after a machine crash (see storage.rs).
-            l.defer_commit_sync()
-                .map_err(|e| NodeError::Ledger(e.to_string()))?;
+            l.defer_commit_sync().map_err(NodeError::Store)?;
             l.registry()
         };
         let net = network::Network {
@@ -496,7 +494,10 @@ impl Council {
         let id = raft_id(&info.node_id);
         let raft = Raft::new(id, config, net, logs, sm)
             .await
-            .map_err(|e| NodeError::Server(format!("starting Raft: {e}")))?;
+            .map_err(|e| NodeError::Raft {
+                what: "starting Raft",
+                source: Box::new(e),
+            })?;
         let (proposals, queue) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(batch_loop(raft.clone(), settings.batch_in_flight, queue));
         let (forwards, to_forward) = tokio::sync::mpsc::unbounded_channel();
@@ -525,7 +526,10 @@ impl Council {
             .raft
             .is_initialized()
             .await
-            .map_err(|e| NodeError::Server(format!("Raft: {e}")))?;
+            .map_err(|e| NodeError::Raft {
+                what: "Raft",
+                source: Box::new(e),
+            })?;
         if !initialized {
             let members = {
                 let l = council.ledger.lock().await;
@@ -539,7 +543,10 @@ impl Council {
                         // Another hub's initialization reached us first: same membership.
                         Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
                         Err(e) => {
-                            return Err(NodeError::Server(format!("initializing Raft: {e}")));
+                            return Err(NodeError::Raft {
+                                what: "initializing Raft",
+                                source: Box::new(e),
+                            });
                         }
                     }
                 }
@@ -909,23 +916,26 @@ impl Orderer for Council {
 }
 
 /// Opens a hub's data directory with the council as its orderer (what `serve` uses
-/// for governance_hub nodes).
+/// for governance_hub nodes): the node's shared parts and the running council.
 pub async fn open_hub(
     dir: &Path,
     url: Option<String>,
     settings: CouncilSettings,
-) -> Result<AppState, NodeError> {
+) -> Result<(Shared, Arc<Council>), NodeError> {
     let d = dir.to_owned();
     let (info, key, token, ledger) = tokio::task::spawn_blocking(move || {
         let info = load(&d)?;
         let key = load_key(&d)?;
         let token = load_token(&d)?;
         let ledger = Ledger::open_with(&d, govmesh_store::LedgerOptions::serving())
-            .map_err(|e| NodeError::Ledger(e.to_string()))?;
+            .map_err(NodeError::Store)?;
         Ok::<_, NodeError>((info, key, token, ledger))
     })
     .await
-    .map_err(|e| NodeError::Server(format!("opening the data directory failed: {e}")))??;
+    .map_err(|source| NodeError::Task {
+        what: "opening the data directory",
+        source,
+    })??;
     let log = LogNotify::new(ledger.size());
     let registry = ledger.registry();
     let ledger: SharedLedger = Arc::new(tokio::sync::Mutex::new(ledger));
@@ -938,7 +948,7 @@ pub async fn open_hub(
         settings,
     )
     .await?;
-    let app = AppState::with_notify(
+    let shared = Shared::with_notify(
         info,
         key,
         &token,
@@ -947,11 +957,8 @@ pub async fn open_hub(
         url,
         log,
     );
-    match app {
-        Ok(app) => {
-            app.set_council(council);
-            Ok(app)
-        }
+    match shared {
+        Ok(shared) => Ok((shared, council)),
         Err(e) => {
             council.shutdown().await;
             Err(e)
@@ -959,9 +966,44 @@ pub async fn open_hub(
     }
 }
 
+/// What the council endpoints hold: the council, on hubs that serve (a node without
+/// one answers that it is not a member).
+#[derive(Clone)]
+struct Http {
+    shared: Shared,
+    council: Option<Arc<Council>>,
+}
+
+impl Http {
+    fn council(&self) -> Option<&Arc<Council>> {
+        self.council.as_ref()
+    }
+}
+
+impl std::ops::Deref for Http {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+route_table!(Http {
+    GET "/v1/council" => council_view,
+    POST "/v1/council/append" => network::append,
+    POST "/v1/council/vote" => network::vote,
+    POST "/v1/council/snapshot" => network::snapshot,
+    POST "/v1/council/forward" => network::forward,
+});
+
+/// The council's endpoints: its view and the peer-signed Raft RPCs.
+pub fn routes(shared: Shared, council: Option<Arc<Council>>) -> Router {
+    table().with_state(Http { shared, council })
+}
+
 /// `GET /v1/council`: leader, term, members with their URLs, last log and applied
 /// index.
-pub(crate) async fn council_view(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+async fn council_view(State(app): State<Http>) -> Result<Json<Value>, ApiError> {
     let c = app.council().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -976,7 +1018,7 @@ pub(crate) async fn council_view(State(app): State<AppState>) -> Result<Json<Val
 mod tests {
     use super::*;
     use govmesh_core::codex::codex_genesis;
-    use govmesh_core::entry::{NodeSpec, Operation, sign_entry};
+    use govmesh_core::entry::{Operation, sign_entry};
     use govmesh_core::stamp::Timestamp;
 
     /// The leader marks an entry verified only when its signature verifies under the
@@ -985,14 +1027,7 @@ mod tests {
     fn only_a_good_signature_under_a_registered_key_is_marked_verified() {
         let hub = KeyPair::from_seed([31; 32]);
         let stranger = KeyPair::from_seed([32; 32]);
-        let spec = NodeSpec {
-            node_id: hub.node_id().to_owned(),
-            node_type: NodeType::GovernanceHub,
-            public_key: hub.public(),
-            network_address: None,
-            display_name: None,
-            node_policy_capabilities: vec![],
-        };
+        let spec = crate::test_util::hub_spec(&hub);
         let mut st = govmesh_core::state::State::new();
         st.apply(
             &sign_entry(&hub, Operation::Genesis(codex_genesis("m", vec![spec]))),

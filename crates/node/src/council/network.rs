@@ -6,7 +6,6 @@
 //! request as JSON; the answer is openraft's `Result` as JSON.
 
 use super::{HubNode, TypeConfig};
-use crate::api::AppState;
 use crate::error::ApiError;
 use crate::peer_auth;
 use axum::Json;
@@ -216,7 +215,7 @@ impl RaftNetwork<TypeConfig> for HubClient {
 /// Checks the peer signature (an active governance_hub of this node's registry) and
 /// parses the body; 503 when this node runs no council.
 async fn accept<T: DeserializeOwned>(
-    app: &AppState,
+    app: &super::Http,
     headers: &HeaderMap,
     uri: &Uri,
     body: &Bytes,
@@ -271,8 +270,8 @@ fn answer<T: Serialize>(v: &T) -> Result<Json<Value>, ApiError> {
         .map_err(ApiError::internal)
 }
 
-pub(crate) async fn append(
-    State(app): State<AppState>,
+pub(super) async fn append(
+    State(app): State<super::Http>,
     headers: HeaderMap,
     uri: Uri,
     body: Body,
@@ -286,8 +285,8 @@ pub(crate) async fn append(
 /// `POST /v1/council/forward`: entries another hub forwards to this one as the
 /// leader (crate::council::forward): a JSON array of envelopes, at most
 /// [`super::FORWARD_MAX_ENTRIES`]; the answer is one outcome per envelope, in order.
-pub(crate) async fn forward(
-    State(app): State<AppState>,
+pub(super) async fn forward(
+    State(app): State<super::Http>,
     headers: HeaderMap,
     uri: Uri,
     body: Body,
@@ -309,8 +308,8 @@ pub(crate) async fn forward(
     answer(&c.take_forwarded(envelopes).await)
 }
 
-pub(crate) async fn vote(
-    State(app): State<AppState>,
+pub(super) async fn vote(
+    State(app): State<super::Http>,
     headers: HeaderMap,
     uri: Uri,
     body: Body,
@@ -320,8 +319,8 @@ pub(crate) async fn vote(
     answer(&c.raft().vote(req).await)
 }
 
-pub(crate) async fn snapshot(
-    State(app): State<AppState>,
+pub(super) async fn snapshot(
+    State(app): State<super::Http>,
     headers: HeaderMap,
     uri: Uri,
     body: Body,

@@ -1,0 +1,146 @@
+//! The operator endpoints (`POST /v1/operator/...`): actions the node's operator asks
+//! for with the bearer token (crate::extract::Operator), signed with this node's key
+//! and submitted like any entry: propose, vote, withdraw, register a node, define a
+//! domain.
+
+use crate::api::{ApiResult, created};
+use crate::error::ApiError;
+use crate::extract::{ApiJson, Operator};
+use crate::route_table::route_table;
+use crate::shared::Shared;
+use crate::wire;
+use axum::Router;
+use axum::extract::State;
+use axum::response::Response;
+use govmesh_core::entry::{DomainSpec, NodeSpec, Operation, ProposeOp, VoteOp, WithdrawOp};
+use govmesh_core::model::Changes;
+use serde_json::{Map, Value};
+
+route_table!(Shared {
+    POST "/v1/operator/propose" => operator_propose,
+    POST "/v1/operator/vote" => operator_vote,
+    POST "/v1/operator/withdraw" => operator_withdraw,
+    POST "/v1/operator/nodes" => operator_register_node,
+    POST "/v1/operator/domains" => operator_define_domain,
+});
+
+/// The operator endpoints.
+pub fn routes(shared: Shared) -> Router {
+    table().with_state(shared)
+}
+
+async fn operator_propose(
+    State(app): State<Shared>,
+    _: Operator,
+    ApiJson(req): ApiJson<wire::ProposeRequest>,
+) -> ApiResult<Response> {
+    let diff = req
+        .diff
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| wire::diff_op(i, v))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (contract_id, base_clause_hash, current_text) = {
+        let l = app.ledger().lock().await;
+        let contract_id = req.contract_id.clone().unwrap_or_else(|| {
+            l.state()
+                .governing_contract_id()
+                .unwrap_or(govmesh_core::codex::CODEX_CONTRACT_ID)
+                .to_owned()
+        });
+        let c = l.state().contract(&contract_id).ok_or_else(|| {
+            ApiError::unprocessable("unknown_contract", format!("no contract {contract_id:?}"))
+        })?;
+        let cl = c.clause(&req.clause).ok_or_else(|| {
+            ApiError::unprocessable(
+                "unknown_clause",
+                format!("contract {contract_id:?} has no clause {:?}", req.clause),
+            )
+        })?;
+        let hash = cl.hash().map_err(ApiError::internal)?;
+        (contract_id, hash, cl.text.clone())
+    };
+    let proposal_id = uuid::Uuid::new_v4().to_string();
+    let op = Operation::Propose(ProposeOp {
+        proposal_id: proposal_id.clone(),
+        contract_id,
+        target_contract_clause: req.clause,
+        base_clause_hash,
+        domain_id: req.domain_id,
+        rationale: req.rationale,
+        changes: Changes {
+            current_text,
+            proposed_text: req.proposed_text,
+            diff,
+        },
+        voting_period_secs: req.voting_period_secs,
+    });
+    let c = app.submit_own(op).await?;
+    tracing::info!(%proposal_id, index = c.index, "operator proposal appended");
+    created(&c, Some(("proposal_id", &proposal_id)))
+}
+
+async fn operator_vote(
+    State(app): State<Shared>,
+    _: Operator,
+    ApiJson(req): ApiJson<wire::VoteRequest>,
+) -> ApiResult<Response> {
+    let op = Operation::Vote(VoteOp {
+        proposal_id: req.proposal_id,
+        choice: req.choice,
+        reason: req.reason,
+    });
+    let c = app.submit_own(op).await?;
+    created(&c, None)
+}
+
+async fn operator_withdraw(
+    State(app): State<Shared>,
+    _: Operator,
+    ApiJson(req): ApiJson<wire::WithdrawRequest>,
+) -> ApiResult<Response> {
+    let op = Operation::Withdraw(WithdrawOp {
+        proposal_id: req.proposal_id,
+        reason: req.reason,
+    });
+    let c = app.submit_own(op).await?;
+    created(&c, None)
+}
+
+async fn operator_register_node(
+    State(app): State<Shared>,
+    _: Operator,
+    ApiJson(req): ApiJson<wire::RegisterNodeRequest>,
+) -> ApiResult<Response> {
+    let node_id = req
+        .node_id
+        .unwrap_or_else(|| req.public_key.derived_node_id());
+    let op = Operation::RegisterNode(NodeSpec {
+        node_id: node_id.clone(),
+        node_type: req.node_type,
+        public_key: req.public_key,
+        network_address: req.network_address,
+        display_name: req.display_name,
+        node_policy_capabilities: req.node_policy_capabilities,
+    });
+    let c = app.submit_own(op).await?;
+    created(&c, Some(("node_id", &node_id)))
+}
+
+async fn operator_define_domain(
+    State(app): State<Shared>,
+    _: Operator,
+    ApiJson(mut req): ApiJson<Map<String, Value>>,
+) -> ApiResult<Response> {
+    if !req.contains_key("domain_id") {
+        req.insert(
+            "domain_id".into(),
+            Value::String(uuid::Uuid::new_v4().to_string()),
+        );
+    }
+    let spec: DomainSpec = serde_json::from_value(Value::Object(req))
+        .map_err(|e| ApiError::unprocessable("invalid_body", e.to_string()))?;
+    let domain_id = spec.domain_id.clone();
+    let c = app.submit_own(Operation::DefineDomain(spec)).await?;
+    created(&c, Some(("domain_id", &domain_id)))
+}
