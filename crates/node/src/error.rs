@@ -198,7 +198,10 @@ impl From<SubmitError> for ApiError {
                 "unavailable",
                 "the node is shutting down",
             ),
-            SubmitError::Storage(msg) => ApiError::internal(format!("storage: {msg}")),
+            e @ (SubmitError::Ledger(_)
+            | SubmitError::AppendTask(_)
+            | SubmitError::Encode(_)
+            | SubmitError::Council(_)) => ApiError::internal(e.to_string()),
             SubmitError::Forwarded {
                 status,
                 code,

@@ -70,9 +70,21 @@ pub enum SubmitError {
     /// The state machine refused the entry; nothing was stored.
     #[error("entry refused: {0}")]
     Rejected(Rejection),
-    /// The entry could not be stored (disk, database); nothing was acknowledged.
+    /// The ledger could not store the entry (disk, database); nothing was
+    /// acknowledged. (A refusal by the state machine is `Rejected`.)
     #[error("storage: {0}")]
-    Storage(String),
+    Ledger(#[source] LedgerError),
+    /// The blocking task that appends to the ledger failed (panicked or was cancelled).
+    #[error("storage: append task failed: {0}")]
+    AppendTask(#[from] tokio::task::JoinError),
+    /// The entry could not be encoded for forwarding.
+    #[error("storage: encoding the entry: {0}")]
+    Encode(#[from] serde_json::Error),
+    /// The council could not order the entry: Raft's own error, a leader's answer that
+    /// does not fit the request, or an apply that produced no answer. What Raft and
+    /// other hubs report reaches this hub as text, so it is kept as their sentence.
+    #[error("storage: {0}")]
+    Council(String),
     /// The orderer is shutting down.
     #[error("the orderer has stopped")]
     Stopped,
@@ -120,9 +132,7 @@ impl Orderer for SingleHub {
             // SQLite commits with fsync: off the async workers.
             tokio::task::spawn_blocking(move || {
                 let at = council_time(&ledger);
-                let appended = ledger
-                    .append(&envelope, at)
-                    .map_err(ledger_error_to_submit)?;
+                let appended = ledger.append(&envelope, at).map_err(SubmitError::from)?;
                 Ok(Committed {
                     index: appended.record.index,
                     entry_hash: appended.applied.entry_hash,
@@ -134,7 +144,7 @@ impl Orderer for SingleHub {
                 })
             })
             .await
-            .map_err(|e| SubmitError::Storage(format!("append task failed: {e}")))?
+            .map_err(SubmitError::AppendTask)?
         })
     }
 }
@@ -157,10 +167,13 @@ pub fn now() -> Timestamp {
     Timestamp::from_millis(ms)
 }
 
-pub(crate) fn ledger_error_to_submit(e: LedgerError) -> SubmitError {
-    match e {
-        LedgerError::Rejected(r) => SubmitError::Rejected(r),
-        other => SubmitError::Storage(other.to_string()),
+impl From<LedgerError> for SubmitError {
+    /// A refusal by the state machine stays a refusal; anything else is storage.
+    fn from(e: LedgerError) -> SubmitError {
+        match e {
+            LedgerError::Rejected(r) => SubmitError::Rejected(r),
+            other => SubmitError::Ledger(other),
+        }
     }
 }
 

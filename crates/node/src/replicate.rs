@@ -1148,8 +1148,7 @@ impl ForwardingOrderer {
                     .into(),
             });
         }
-        let body = serde_json::to_vec(&envelope)
-            .map_err(|e| SubmitError::Storage(format!("encoding the entry: {e}")))?;
+        let body = serde_json::to_vec(&envelope).map_err(SubmitError::Encode)?;
         let mut failures = Vec::new();
         let mut last = None;
         for hub in hubs {

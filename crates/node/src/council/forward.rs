@@ -121,7 +121,7 @@ async fn send(
         Err(e) => {
             let m = format!("encoding forwarded entries: {e}");
             return answer_all(jobs, |_| {
-                Forwarded::Answer(Err(SubmitError::Storage(m.clone())))
+                Forwarded::Answer(Err(SubmitError::Council(m.clone())))
             });
         }
     };
@@ -191,13 +191,13 @@ async fn send(
                 jobs.len()
             );
             answer_all(jobs, |_| {
-                Forwarded::Answer(Err(SubmitError::Storage(m.clone())))
+                Forwarded::Answer(Err(SubmitError::Council(m.clone())))
             });
         }
         Err(e) => {
             let m = format!("the leader's answer from {url} is unreadable ({e}); check the log");
             answer_all(jobs, |_| {
-                Forwarded::Answer(Err(SubmitError::Storage(m.clone())))
+                Forwarded::Answer(Err(SubmitError::Council(m.clone())))
             });
         }
     }

@@ -809,10 +809,10 @@ impl Council {
             Ok(Proposed::Answer(CouncilAnswer::Committed(c))) => Ok(c),
             Ok(Proposed::Answer(CouncilAnswer::Rejected(r))) => Err(SubmitError::Rejected(r)),
             Ok(Proposed::Answer(CouncilAnswer::Nothing | CouncilAnswer::Batch(_))) => {
-                Err(SubmitError::Storage("the council applied no entry".into()))
+                Err(SubmitError::Council("the council applied no entry".into()))
             }
             Ok(Proposed::NotLeader(leader)) => return Err(leader),
-            Ok(Proposed::Failed(e)) => Err(SubmitError::Storage(e)),
+            Ok(Proposed::Failed(e)) => Err(SubmitError::Council(e)),
             // The loop is gone (the council stopped).
             Ok(Proposed::Stopped) | Err(_) => Err(SubmitError::Stopped),
         })
