@@ -375,10 +375,16 @@ fn wait_council(hub1: &str) -> Result<bool> {
     }
 }
 
-/// Waits until every node holds the same log (size and root) as hub-1; returns the
-/// nodes that do not after [`WAIT`].
+/// Waits until every node holds the same log (size and root) as hub-1 and the log has
+/// settled; returns the nodes that do not after `deadline`. Settled: every contract
+/// sync record on hub-1 is past `in_progress` (each node's `ack_sync` of the adopted
+/// revision is in the log: the acks arrive after the story's last entry, so a log
+/// that is merely equal can still grow), or the equal log has not changed for 3 s
+/// (a node that never acknowledges).
 pub fn wait_converged(mesh: &MeshFile, deadline: Duration) -> Vec<String> {
+    const QUIET: Duration = Duration::from_secs(3);
     let end = Instant::now() + deadline;
+    let mut same_since: Option<(Instant, (u64, String))> = None;
     loop {
         let status = |url: &str| -> Option<(u64, String)> {
             let v = NodeClient::new(url).ok()?.get("/v1/status").ok()?;
@@ -391,11 +397,38 @@ pub fn wait_converged(mesh: &MeshFile, deadline: Duration) -> Vec<String> {
             .filter(|n| want.is_none() || status(&n.url) != want)
             .map(|n| n.name.clone())
             .collect();
-        if behind.is_empty() || Instant::now() > end {
+        if Instant::now() > end {
             return behind;
+        }
+        if let (true, Some(w)) = (behind.is_empty(), want) {
+            let since = match &same_since {
+                Some((t, v)) if *v == w => *t,
+                _ => Instant::now(),
+            };
+            same_since = Some((since, w));
+            if all_synced(&mesh.nodes[0].url) || since.elapsed() >= QUIET {
+                return behind;
+            }
+        } else {
+            same_since = None;
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Whether every contract sync record on the node is past `created`/`in_progress`.
+fn all_synced(url: &str) -> bool {
+    let Some(v) = NodeClient::new(url)
+        .ok()
+        .and_then(|c| c.get("/v1/sync").ok())
+    else {
+        return false;
+    };
+    v["sync_records"].as_array().is_some_and(|records| {
+        records
+            .iter()
+            .all(|r| !matches!(r["status"].as_str(), Some("created" | "in_progress") | None))
+    })
 }
 
 pub fn run(data: Option<PathBuf>, listen: Option<String>, size: MeshSize) -> Result<i32> {
