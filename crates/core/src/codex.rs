@@ -417,14 +417,7 @@ mod tests {
 
     fn founder(n: u8, t: NodeType) -> NodeSpec {
         let k = KeyPair::from_seed([n; 32]);
-        NodeSpec {
-            node_id: k.node_id().to_owned(),
-            node_type: t,
-            public_key: k.public(),
-            network_address: None,
-            display_name: None,
-            node_policy_capabilities: vec![],
-        }
+        NodeSpec::new(&k, t)
     }
 
     fn founders() -> Vec<NodeSpec> {

@@ -88,6 +88,21 @@ pub struct NodeSpec {
     pub node_policy_capabilities: Vec<String>,
 }
 
+impl NodeSpec {
+    /// The node whose identity is `key`, in role `node_type`, with no address, display
+    /// name or policy capabilities (set the fields to add them).
+    pub fn new(key: &KeyPair, node_type: NodeType) -> NodeSpec {
+        NodeSpec {
+            node_id: key.node_id().to_owned(),
+            node_type,
+            public_key: key.public(),
+            network_address: None,
+            display_name: None,
+            node_policy_capabilities: Vec::new(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UpdateNodeOp {
     pub node_id: String,

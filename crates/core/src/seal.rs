@@ -192,14 +192,7 @@ mod tests {
     use crate::stamp::Timestamp;
 
     fn spec(k: &KeyPair, ty: NodeType) -> NodeSpec {
-        NodeSpec {
-            node_id: k.node_id().to_owned(),
-            node_type: ty,
-            public_key: k.public(),
-            network_address: None,
-            display_name: None,
-            node_policy_capabilities: vec![],
-        }
+        NodeSpec::new(k, ty)
     }
 
     struct Fixture {

@@ -396,14 +396,7 @@ mod tests {
     fn init_refuses_itself_as_other_founder_and_empty_names() {
         let d = tempfile::tempdir().unwrap();
         let key = KeyPair::from_seed([5; 32]);
-        let me = NodeSpec {
-            node_id: key.node_id().to_owned(),
-            node_type: NodeType::GovernanceHub,
-            public_key: key.public(),
-            network_address: None,
-            display_name: None,
-            node_policy_capabilities: vec![],
-        };
+        let me = NodeSpec::new(&key, NodeType::GovernanceHub);
         let err = init(
             d.path(),
             InitOptions {

@@ -308,14 +308,7 @@ mod tests {
     const T: i64 = 1_800_000_000_000;
 
     fn spec(key: &KeyPair, node_type: NodeType) -> NodeSpec {
-        NodeSpec {
-            node_id: key.node_id().to_owned(),
-            node_type,
-            public_key: key.public(),
-            network_address: None,
-            display_name: None,
-            node_policy_capabilities: vec![],
-        }
+        NodeSpec::new(key, node_type)
     }
 
     /// A State whose genesis registers one hub and one witness.

@@ -32,14 +32,7 @@ pub fn spec(k: &KeyPair, node_type: NodeType, addr: std::net::SocketAddr) -> Nod
 }
 
 pub fn hub_spec(k: &KeyPair) -> NodeSpec {
-    NodeSpec {
-        node_id: k.node_id().to_owned(),
-        node_type: NodeType::GovernanceHub,
-        public_key: k.public(),
-        network_address: None,
-        display_name: None,
-        node_policy_capabilities: vec![],
-    }
+    NodeSpec::new(k, NodeType::GovernanceHub)
 }
 
 /// A mesh founded by three hubs: `me` (this node's key), `a` and `b` (who sign

@@ -789,14 +789,7 @@ mod tests {
     /// A ledger in `dir` holding a genesis founded by one hub (key from `seed`).
     fn founded(dir: &std::path::Path, seed: u8) -> (KeyPair, SharedLedger) {
         let key = KeyPair::from_seed([seed; 32]);
-        let spec = NodeSpec {
-            node_id: key.node_id().to_owned(),
-            node_type: NodeType::GovernanceHub,
-            public_key: key.public(),
-            network_address: None,
-            display_name: None,
-            node_policy_capabilities: vec![],
-        };
+        let spec = NodeSpec::new(&key, NodeType::GovernanceHub);
         let mut ledger = Ledger::open(dir).unwrap();
         let genesis = sign_entry(&key, Operation::Genesis(codex_genesis("m", vec![spec])));
         ledger
