@@ -296,13 +296,119 @@ fn parse_note(
     Ok((note, cp))
 }
 
+/// The state-free half of an audit: records come in index order without a gap, and
+/// their leaves build the log's Merkle tree, whose root at a signed size is checked
+/// and, when it differs, the entry at fault named from inclusion proofs. [`Audit`]
+/// adds the state machine to it; a node pulling entries into its own ledger (which
+/// replays what it appends) uses it alone, so nothing is applied twice.
+#[derive(Clone, Debug, Default)]
+pub struct LeafLog {
+    tree: MerkleTree,
+}
+
+impl LeafLog {
+    /// Goes on from a log already held (an empty tree for a whole log).
+    pub fn new(tree: MerkleTree) -> LeafLog {
+        LeafLog { tree }
+    }
+
+    /// How many leaves so far.
+    pub fn size(&self) -> u64 {
+        self.tree.size()
+    }
+
+    /// The root of every leaf so far.
+    pub fn root(&self) -> Digest {
+        self.tree.root()
+    }
+
+    /// The root of the first `size` leaves.
+    pub fn root_at(&self, size: u64) -> Option<Digest> {
+        self.tree.root_at(size).ok()
+    }
+
+    pub fn tree(&self) -> &MerkleTree {
+        &self.tree
+    }
+
+    /// Checks that `rec` is the next record: its index is the number of leaves so far.
+    pub fn check_next(&self, rec: &LogRecord) -> Result<(), AuditError> {
+        let i = self.tree.size();
+        if rec.index == i {
+            return Ok(());
+        }
+        let what = describe_payload(&rec.envelope.payload);
+        let message = if rec.index > i {
+            format!(
+                "entry {i}: missing; the record in its place has index {} ({what})",
+                rec.index
+            )
+        } else {
+            format!(
+                "entry {i} ({what}): out_of_order: record says index {}",
+                rec.index
+            )
+        };
+        Err(AuditError::new(Some(i), Check::Index, message))
+    }
+
+    /// Adds the leaf of a record already checked with [`LeafLog::check_next`].
+    pub fn push_leaf(&mut self, leaf: Digest) {
+        self.tree.push(leaf);
+    }
+
+    /// Checks that `rec` is the next record and adds its leaf (its own JCS bytes).
+    pub fn push(&mut self, rec: &LogRecord) -> Result<(), AuditError> {
+        self.check_next(rec)?;
+        self.tree.push(rec.leaf_hash());
+        Ok(())
+    }
+
+    /// The root at a signed size (`what`: seal or checkpoint), which must be within
+    /// the log; the caller compares it with the signed root.
+    pub fn root_for(&self, what: &str, cp: &Checkpoint) -> Result<Digest, AuditError> {
+        let size = self.tree.size();
+        self.tree.root_at(cp.size).map_err(|_| {
+            AuditError::new(
+                Some(size),
+                Check::Index,
+                format!(
+                    "entry {size}: missing; the {what} covers {} entries but the log has only {size}",
+                    cp.size
+                ),
+            )
+        })
+    }
+
+    /// The first entry of `range` whose leaf the inclusion proofs from `proofs` do not
+    /// lead to `root`, the root of the signed tree of `size`: the entry whose bytes
+    /// differ from what the signed log committed to. None if every proof asked for
+    /// verifies, or when `proofs` has none to give.
+    pub fn first_unproven(
+        &self,
+        range: std::ops::Range<u64>,
+        size: u64,
+        root: &Digest,
+        proofs: &mut dyn InclusionProofs,
+    ) -> Option<u64> {
+        for i in range {
+            let leaf = self.tree.leaf(i)?;
+            let proof = proofs.inclusion_proof(i, size)?;
+            if verify_inclusion(&leaf, i, size, &proof, root).is_err() {
+                return Some(i);
+            }
+        }
+        None
+    }
+}
+
 /// A replay in progress: push records in log order ([`Audit::push`]), ask for the
 /// root or State at a size, check notes against them, and [`Audit::finish`] into a
 /// [`Report`].
 #[derive(Clone, Debug)]
 pub struct Audit {
     state: State,
-    tree: MerkleTree,
+    leaves: LeafLog,
     pinned: Option<Digest>,
     /// The State after the first n entries, for each size asked for.
     states_at: BTreeMap<u64, Option<State>>,
@@ -334,7 +440,7 @@ impl Audit {
         Audit {
             described_from: tree.size(),
             state,
-            tree,
+            leaves: LeafLog::new(tree),
             pinned: None,
             states_at: BTreeMap::new(),
             described: Vec::new(),
@@ -354,17 +460,17 @@ impl Audit {
 
     /// How many entries have been replayed.
     pub fn size(&self) -> u64 {
-        self.tree.size()
+        self.leaves.size()
     }
 
     /// The root of the replayed log.
     pub fn root(&self) -> Digest {
-        self.tree.root()
+        self.leaves.root()
     }
 
     /// The root of the first `size` replayed entries.
     pub fn root_at(&self, size: u64) -> Option<Digest> {
-        self.tree.root_at(size).ok()
+        self.leaves.root_at(size)
     }
 
     /// The State after every replayed entry.
@@ -374,7 +480,7 @@ impl Audit {
 
     /// The replayed Merkle tree.
     pub fn tree(&self) -> &MerkleTree {
-        &self.tree
+        self.leaves.tree()
     }
 
     /// The State after the first `size` entries, if it was kept
@@ -413,25 +519,10 @@ impl Audit {
     }
 
     fn push_leaf(&mut self, rec: &LogRecord, leaf: Digest) -> Result<(), AuditError> {
-        let i = self.tree.size();
+        self.leaves.check_next(rec)?;
+        let i = rec.index;
         // Described from the payload only when something fails.
         let what = || describe_payload(&rec.envelope.payload);
-        if rec.index != i {
-            let message = if rec.index > i {
-                format!(
-                    "entry {i}: missing; the record in its place has index {} ({})",
-                    rec.index,
-                    what()
-                )
-            } else {
-                format!(
-                    "entry {i} ({}): out_of_order: record says index {}",
-                    what(),
-                    rec.index
-                )
-            };
-            return Err(AuditError::new(Some(i), Check::Index, message));
-        }
         let applied = self.state.apply_record(rec).map_err(|r| {
             AuditError::new(
                 Some(i),
@@ -459,7 +550,7 @@ impl Audit {
                 ));
             }
         }
-        self.tree.push(leaf);
+        self.leaves.push_leaf(leaf);
         if let Some(slot) = self.states_at.get_mut(&(i + 1)) {
             *slot = Some(self.state.clone());
         }
@@ -488,7 +579,7 @@ impl Audit {
                 e @ (SealError::NoHubSignature { .. }
                 | SealError::BelowThreshold { .. }
                 | SealError::BadRules(_)),
-            ) if size < self.tree.size() => verify_seal(text, &self.state).map_err(|_| e),
+            ) if size < self.size() => verify_seal(text, &self.state).map_err(|_| e),
             Err(e) => Err(e),
         }
     }
@@ -503,18 +594,7 @@ impl Audit {
         leaf_hashes: Option<&[Digest]>,
         proofs: Option<&mut dyn InclusionProofs>,
     ) -> Result<(), AuditError> {
-        let size = self.tree.size();
-        if cp.size > size {
-            return Err(AuditError::new(
-                Some(size),
-                Check::Index,
-                format!(
-                    "entry {size}: missing; the {what} covers {} entries but the log has only {size}",
-                    cp.size
-                ),
-            ));
-        }
-        let root = self.tree.root_at(cp.size).expect("size checked");
+        let root = self.leaves.root_for(what, cp)?;
         if root != cp.root {
             return Err(self.root_mismatch(what, cp, leaf_hashes, proofs));
         }
@@ -531,7 +611,7 @@ impl Audit {
         listed: Option<&[Digest]>,
         proofs: Option<&mut dyn InclusionProofs>,
     ) -> AuditError {
-        let tree = &self.tree;
+        let tree = self.leaves.tree();
         let base = format!(
             "Merkle root of entries 0..{} is {} but the signed {what} says {}",
             cp.size,
@@ -541,24 +621,18 @@ impl Audit {
             cp.root
         );
         let at = |i: u64, message: String| AuditError::new(Some(i), Check::Root, message);
-        if let Some(proofs) = proofs {
-            // The node's inclusion proofs against the signed root: the first record
-            // whose leaf they do not lead to is the one that differs.
-            for i in 0..cp.size {
-                let Some(leaf) = tree.leaf(i) else { break };
-                let Some(proof) = proofs.inclusion_proof(i, cp.size) else {
-                    break;
-                };
-                if verify_inclusion(&leaf, i, cp.size, &proof, &cp.root).is_err() {
-                    return at(
-                        i,
-                        format!(
-                            "entry {i} ({}): record bytes differ from what the signed log committed to ({base})",
-                            self.described(i)
-                        ),
-                    );
-                }
-            }
+        // The node's inclusion proofs against the signed root: the first record whose
+        // leaf they do not lead to is the one that differs.
+        if let Some(i) =
+            proofs.and_then(|p| self.leaves.first_unproven(0..cp.size, cp.size, &cp.root, p))
+        {
+            return at(
+                i,
+                format!(
+                    "entry {i} ({}): record bytes differ from what the signed log committed to ({base})",
+                    self.described(i)
+                ),
+            );
         }
         let Some(listed) = listed else {
             return AuditError::new(
@@ -695,7 +769,7 @@ impl Audit {
         claims: &Claims<'_>,
         mut proofs: Option<&mut dyn InclusionProofs>,
     ) -> Result<Report, AuditError> {
-        let size = self.tree.size();
+        let size = self.size();
         if size == 0 {
             return Err(AuditError::new(
                 None,
@@ -780,7 +854,7 @@ impl Audit {
             mesh_name: state.mesh_name().unwrap_or("").to_owned(),
             contracts,
             proposals,
-            root: self.tree.root(),
+            root: self.root(),
             seal,
             checkpoint,
         })
@@ -796,17 +870,6 @@ mod tests {
     use crate::merkle::MerkleTree;
     use crate::stamp::Timestamp;
 
-    fn spec(k: &KeyPair, ty: NodeType) -> NodeSpec {
-        NodeSpec {
-            node_id: k.node_id().to_owned(),
-            node_type: ty,
-            public_key: k.public(),
-            network_address: None,
-            display_name: None,
-            node_policy_capabilities: vec![],
-        }
-    }
-
     struct Log {
         hub: KeyPair,
         records: Vec<LogRecord>,
@@ -818,8 +881,8 @@ mod tests {
     fn log() -> Log {
         let hub = KeyPair::from_seed([1; 32]);
         let forks = [KeyPair::from_seed([2; 32]), KeyPair::from_seed([3; 32])];
-        let mut founders = vec![spec(&hub, NodeType::GovernanceHub)];
-        founders.extend(forks.iter().map(|k| spec(k, NodeType::TrustFork)));
+        let mut founders = vec![NodeSpec::new(&hub, NodeType::GovernanceHub)];
+        founders.extend(forks.iter().map(|k| NodeSpec::new(k, NodeType::TrustFork)));
         let genesis = sign_entry(&hub, Operation::Genesis(codex_genesis("m", founders)));
         let mut records = vec![LogRecord {
             index: 0,
@@ -1249,5 +1312,61 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!((e.check, e.index), (Check::Root, Some(1)));
+    }
+
+    #[test]
+    fn a_leaf_log_checks_order_and_names_a_changed_leaf_without_a_state() {
+        let l = log();
+        // Goes on from a held tree of one entry, as a replicating node does.
+        let held = MerkleTree::from_leaf_hashes([l.records[0].leaf_hash()]);
+        let mut leaves = LeafLog::new(held.clone());
+        check(
+            leaves.push(&l.records[2]),
+            Check::Index,
+            Some(1),
+            "entry 1: missing; the record in its place has index 2 (ack_sync by ",
+        );
+        check(
+            leaves.push(&l.records[0]),
+            Check::Index,
+            Some(1),
+            "out_of_order: record says index 0",
+        );
+        assert_eq!(leaves.size(), 1, "a refused record adds no leaf");
+        for r in &l.records[1..] {
+            leaves.push(r).unwrap();
+        }
+        assert_eq!(leaves.root(), l.tree().root());
+        let cp = SignedNote::parse(&l.note(3, &l.hub))
+            .unwrap()
+            .checkpoint()
+            .unwrap();
+        assert_eq!(leaves.root_for("seal", &cp).unwrap(), cp.root);
+        let signed = l.tree();
+        let mut proofs = |i: u64, size: u64| signed.inclusion_proof(i, size).ok();
+        assert_eq!(leaves.first_unproven(0..3, 3, &cp.root, &mut proofs), None);
+
+        // Entry 2 served with other bytes (a later timestamp): the proofs name it.
+        let mut changed = l.records[2].clone();
+        changed.timestamp = Timestamp::from_millis(9_000);
+        let mut leaves = LeafLog::new(held);
+        leaves.push(&l.records[1]).unwrap();
+        leaves.push(&changed).unwrap();
+        assert_ne!(leaves.root(), cp.root);
+        assert_eq!(
+            leaves.first_unproven(1..3, 3, &cp.root, &mut proofs),
+            Some(2)
+        );
+        // Without proofs to give, nothing is named.
+        let mut none = |_: u64, _: u64| None;
+        assert_eq!(leaves.first_unproven(1..3, 3, &cp.root, &mut none), None);
+        // A size beyond the log is the first missing entry.
+        let beyond = Checkpoint { size: 4, ..cp };
+        check(
+            leaves.root_for("seal", &beyond),
+            Check::Index,
+            Some(3),
+            "the seal covers 4 entries but the log has only 3",
+        );
     }
 }

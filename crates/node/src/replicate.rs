@@ -29,9 +29,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use govmesh_core::Digest;
+use govmesh_core::audit::LeafLog;
 use govmesh_core::dsse::Envelope;
 use govmesh_core::entry::{EvidenceKind, EvidenceOp, LogRecord, Operation};
-use govmesh_core::merkle::{MerkleTree, verify_consistency};
+use govmesh_core::merkle::verify_consistency;
 use govmesh_core::model::{NodeStatus, NodeType};
 use govmesh_core::seal::{SealError, seal_threshold, verify_seal};
 use govmesh_core::stamp::Timestamp;
@@ -681,14 +682,14 @@ async fn pull_head(
     // end, and the peer's consistency proof from there must lead to the signed root
     // (a proof binds the old root, so a root it verifies from is the log's). Memory
     // stays one page however far behind the node is.
-    let mut tree: MerkleTree = {
+    let mut leaves = {
         let l = app.ledger().lock().await;
         if l.size() != own {
             return Err(PullError::Soft(
                 "the log grew during the pull; retrying".into(),
             ));
         }
-        l.tree().clone()
+        LeafLog::new(l.tree().clone())
     };
     let mut at = own;
     let mut pulled = 0;
@@ -696,9 +697,12 @@ async fn pull_head(
         let records = fetch_page(r, base, at, head.size.min(at + PAGE), head.size).await?;
         let k = at + records.len() as u64;
         for rec in &records {
-            tree.push(rec.leaf_hash());
+            // Each the record asked for: its index is where its leaf goes.
+            leaves.push(rec).map_err(|e| {
+                PullError::Bad(format!("the peer did not serve the entries asked for: {e}"))
+            })?;
         }
-        let root_k = tree.root();
+        let root_k = leaves.root();
         let checked = if k == head.size {
             if root_k == head.root {
                 Ok(())
@@ -721,9 +725,10 @@ async fn pull_head(
             })
         };
         if let Err(why) = checked {
-            let which = first_bad_entry(r, base, &records, &head).await;
+            let which = first_bad_entry(r, base, &leaves, at..k, &head).await;
             return Err(PullError::Bad(format!(
-                "tampered entry: entries {at} to {} served by this peer do not lead to the                  root {} of the checkpoint of size {} signed by hub {}: {why}{which}",
+                "tampered entry: entries {at} to {} served by this peer do not lead to the \
+                 root {} of the checkpoint of size {} signed by hub {}: {why}{which}",
                 k - 1,
                 head.root,
                 head.size,
@@ -742,8 +747,8 @@ async fn pull_head(
     Ok((head.size, pulled))
 }
 
-/// Entries `start..end` (fewer if the peer pages shorter, at least one), checked to
-/// be the records asked for.
+/// Entries `start..end` (fewer if the peer pages shorter, at least one); the caller
+/// checks that they are the records asked for.
 async fn fetch_page(
     r: &Replication,
     base: &str,
@@ -757,7 +762,7 @@ async fn fetch_page(
             "entries {start} to {end}: HTTP {status}"
         )));
     }
-    let page: EntriesAnswer = serde_json::from_slice(&body).map_err(|e| {
+    let mut page: EntriesAnswer = serde_json::from_slice(&body).map_err(|e| {
         PullError::Bad(format!("the entries from index {start} are malformed: {e}"))
     })?;
     if page.entries.is_empty() {
@@ -765,21 +770,8 @@ async fn fetch_page(
             "the peer served no entries from index {start} though its head has size {head_size}"
         )));
     }
-    let mut out = Vec::with_capacity(page.entries.len());
-    for (i, rec) in page.entries.into_iter().enumerate() {
-        let want = start + i as u64;
-        if want >= end {
-            break;
-        }
-        if rec.index != want {
-            return Err(PullError::Bad(format!(
-                "asked for entry {want}, the peer served a record with index {}",
-                rec.index
-            )));
-        }
-        out.push(rec);
-    }
-    Ok(out)
+    page.entries.truncate((end - start) as usize);
+    Ok(page.entries)
 }
 
 /// Appends verified records at `at` through the state machine and tells the log
@@ -895,46 +887,38 @@ async fn record_fork(app: &Replica, r: &Replication, forked: &Head, peer: &str) 
     }));
 }
 
-/// Names the first served entry that differs from the peer's own inclusion proof
-/// (best effort, for the report; the refusal does not depend on it).
+/// Names the first served entry of `range` (at most 64 of them) that the peer's own
+/// inclusion proofs do not lead to the signed root (best effort, for the report; the
+/// refusal does not depend on it).
 async fn first_bad_entry(
     r: &Replication,
     base: &str,
-    records: &[LogRecord],
+    leaves: &LeafLog,
+    range: std::ops::Range<u64>,
     head: &Head,
 ) -> String {
-    for rec in records.iter().take(64) {
-        let url = format!(
-            "{base}/v1/log/proof/inclusion?index={}&size={}",
-            rec.index, head.size
-        );
-        let Ok((200, body)) = get(r, &url).await else {
-            return String::new();
-        };
-        #[derive(Deserialize)]
-        struct Inc {
-            leaf_hash: Digest,
-            proof: Vec<Digest>,
-        }
-        let Ok(inc) = serde_json::from_slice::<Inc>(&body) else {
-            return String::new();
-        };
-        let proven = govmesh_core::merkle::verify_inclusion(
-            &inc.leaf_hash,
-            rec.index,
-            head.size,
-            &inc.proof,
-            &head.root,
-        )
-        .is_ok();
-        if proven && inc.leaf_hash != rec.leaf_hash() {
-            return format!(
-                "; entry {} differs from the leaf the checkpoint commits to",
-                rec.index
-            );
-        }
+    #[derive(Deserialize)]
+    struct Inc {
+        proof: Vec<Digest>,
     }
-    String::new()
+    let start = range.start;
+    let mut proofs = Vec::new();
+    for i in range.take(64) {
+        let url = format!("{base}/v1/log/proof/inclusion?index={i}&size={}", head.size);
+        let Ok((200, body)) = get(r, &url).await else {
+            break;
+        };
+        let Ok(inc) = serde_json::from_slice::<Inc>(&body) else {
+            break;
+        };
+        proofs.push(inc.proof);
+    }
+    let end = start + proofs.len() as u64;
+    let mut fetched = |i: u64, _size: u64| proofs.get((i - start) as usize).cloned();
+    match leaves.first_unproven(start..end, head.size, &head.root, &mut fetched) {
+        Some(i) => format!("; entry {i} differs from the leaf the checkpoint commits to"),
+        None => String::new(),
+    }
 }
 
 // ---------------------------------------------------------------- HTTP handlers

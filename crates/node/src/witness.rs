@@ -658,7 +658,8 @@ async fn validate_entries(
             StatusCode::UNPROCESSABLE_ENTITY,
             "not_validated",
             format!(
-                "this witness cosigns only a log it has validated: the checkpoint of size {}                  (root {}) signed by hub {hub}: {why}",
+                "this witness cosigns only a log it has validated: the checkpoint of size {} \
+                 (root {}) signed by hub {hub}: {why}",
                 cp.size, cp.root
             ),
         )
