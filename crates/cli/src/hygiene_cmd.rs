@@ -246,6 +246,25 @@ fn clause_from_node(base: &str) -> anyhow::Result<(Policy, ClauseSource)> {
     let contract: serde_json::Value = response
         .json()
         .with_context(|| format!("{url} did not return JSON"))?;
+    // The record must hash as served (clause 11.0 contract_chain), so that the
+    // attestation names the revision whose rules were applied.
+    let claimed = contract
+        .get("contract_hash")
+        .and_then(|h| h.as_str())
+        .with_context(|| format!("the contract from {url} has no contract_hash"))?
+        .to_owned();
+    let mut record = contract.clone();
+    if let Some(m) = record.as_object_mut() {
+        m.remove("contract_hash");
+    }
+    let hashed = govmesh_core::canonical::hash_canonical(&record)
+        .map_err(|e| anyhow::anyhow!("the contract from {url} cannot be canonicalized: {e}"))?;
+    if hashed.to_hex() != claimed {
+        bail!(
+            "the contract from {url} hashes to {hashed} without contract_hash, not to the \
+             contract_hash {claimed} it carries: refusing rules that are not the record's"
+        );
+    }
     let clauses = contract
         .get("clauses")
         .and_then(|c| c.as_array())
@@ -254,11 +273,12 @@ fn clause_from_node(base: &str) -> anyhow::Result<(Policy, ClauseSource)> {
         .iter()
         .find(|c| c.get("clause_id").and_then(|i| i.as_str()) == Some("5.2.5"))
         .with_context(|| format!("the contract from {url} has no clause 5.2.5"))?;
-    let rules = clause
-        .get("rules")
-        .cloned()
-        .with_context(|| format!("clause 5.2.5 from {url} has no rules"))?;
-    let policy = Policy::from_json_value(rules, &format!("clause 5.2.5 from {url}"))?;
+    let parsed: govmesh_core::model::Clause = serde_json::from_value(clause.clone())
+        .with_context(|| format!("clause 5.2.5 from {url} is not a clause"))?;
+    let clause_hash = parsed
+        .hash()
+        .map_err(|e| anyhow::anyhow!("clause 5.2.5 from {url}: {e}"))?;
+    let policy = Policy::from_json_value(parsed.rules, &format!("clause 5.2.5 from {url}"))?;
     let source = ClauseSource {
         contract_id: contract
             .get("contract_id")
@@ -266,11 +286,8 @@ fn clause_from_node(base: &str) -> anyhow::Result<(Policy, ClauseSource)> {
             .unwrap_or("codex")
             .to_string(),
         revision: contract.get("revision").cloned().unwrap_or_default(),
-        contract_hash: contract.get("contract_hash").cloned().unwrap_or_default(),
-        clause_hash: contract
-            .pointer("/clause_hashes/5.2.5")
-            .cloned()
-            .unwrap_or_default(),
+        contract_hash: serde_json::Value::String(claimed),
+        clause_hash: serde_json::Value::String(clause_hash.to_hex()),
     };
     Ok((policy, source))
 }
@@ -502,24 +519,41 @@ mod tests {
         format!("http://{addr}")
     }
 
+    /// `contract` with the `contract_hash` it hashes to.
+    fn hashed(mut contract: serde_json::Value) -> serde_json::Value {
+        let h = govmesh_core::canonical::hash_canonical(&contract).expect("hash");
+        contract["contract_hash"] = serde_json::json!(h);
+        contract
+    }
+
     #[test]
     fn node_policy_is_clause_5_2_5_rules() {
         let rules = serde_json::json!({"version": 1, "rules": [
             {"id": "naming/src", "kind": "naming", "glob": "src/**", "case": "kebab", "severity": "error"}
         ]});
-        let contract = serde_json::json!({"contract_id": "codex", "clauses": [
-            {"clause_id": "5.4", "rules": {}},
-            {"clause_id": "5.2.5", "rules": rules}
-        ]});
+        let contract = hashed(serde_json::json!({"contract_id": "codex", "clauses": [
+            {"clause_id": "5.4", "title": "t", "text": "x", "rules": {}},
+            {"clause_id": "5.2.5", "title": "t", "text": "x", "rules": rules}
+        ]}));
         let url = serve_once(contract.to_string());
         let policy = policy_from_node(&url).expect("policy from node");
         assert_eq!(policy.naming.len(), 1);
         assert_eq!(policy.naming[0].id.as_deref(), Some("naming/src"));
+
+        // A field served inside the record that its hash does not cover is refused.
+        let mut padded = contract.clone();
+        padded["clause_hashes"] = serde_json::json!({"5.2.5": "cd".repeat(32)});
+        let err = policy_from_node(&serve_once(padded.to_string())).expect_err("not the record");
+        assert!(
+            err.to_string().contains("not to the contract_hash"),
+            "{err}"
+        );
     }
 
     #[test]
     fn node_without_clause_5_2_5_is_a_clear_error() {
-        let url = serve_once(serde_json::json!({"clauses": [{"clause_id": "5.4"}]}).to_string());
+        let contract = hashed(serde_json::json!({"clauses": [{"clause_id": "5.4"}]}));
+        let url = serve_once(contract.to_string());
         let err = policy_from_node(&url).expect_err("no clause");
         assert!(err.to_string().contains("no clause 5.2.5"), "{err}");
     }
@@ -552,11 +586,16 @@ mod tests {
         let rules = serde_json::json!({"version": 1, "rules": [
             {"id": "structure/readme", "kind": "required_file", "any_of": ["README.md"], "severity": "error"}
         ]});
-        let contract = serde_json::json!({
-            "contract_id": "codex", "revision": 3, "contract_hash": "ab".repeat(32),
-            "clauses": [{"clause_id": "5.2.5", "rules": rules}],
-            "clause_hashes": {"5.2.5": "cd".repeat(32)}
+        let clause = serde_json::json!({
+            "clause_id": "5.2.5", "title": "Hygiene", "text": "Rules.", "rules": rules
         });
+        let mut contract = serde_json::json!({
+            "contract_id": "codex", "label": "Codex", "revision": 3,
+            "adopted_at": "2026-01-01T00:00:00.000Z", "clauses": [clause.clone()],
+        });
+        let contract_hash = govmesh_core::canonical::hash_canonical(&contract).expect("hash");
+        contract["contract_hash"] = serde_json::json!(contract_hash);
+        let clause_hash = govmesh_core::canonical::hash_canonical(&clause).expect("hash");
         let url = serve_once(contract.to_string());
         let key_path = repo.path().join("key.json");
         let key = crate::keyfile::create(&key_path).expect("key");
@@ -579,7 +618,8 @@ mod tests {
             govmesh_core::attestation::HYGIENE_PREDICATE_TYPE
         );
         assert_eq!(statement.predicate["revision"], 3);
-        assert_eq!(statement.predicate["clause_hash"], "cd".repeat(32));
+        assert_eq!(statement.predicate["clause_hash"], clause_hash.to_hex());
+        assert_eq!(statement.predicate["contract_hash"], contract_hash.to_hex());
         assert_eq!(statement.predicate["passed"], true);
         let head = git_digest(repo.path(), "HEAD").expect("head");
         assert_eq!(statement.subject[0].digest["gitCommit"], head);

@@ -74,6 +74,8 @@ impl Claims {
 pub struct Verified {
     pub report: Report,
     pub status_checked: bool,
+    /// Contract revisions fetched from the node and found to hash as served.
+    pub revisions_checked: u64,
 }
 
 impl Verified {
@@ -99,6 +101,7 @@ impl Verified {
             "unsealed_entries": r.unsealed(),
             "checkpoint": r.checkpoint.as_ref().map(|c| json!({"size": c.size, "origin": c.origin, "signed_by": c.signer, "signer_type": code_name(&c.signer_type)})),
             "node_status_matches": if self.status_checked { Some(true) } else { None },
+            "served_revisions_checked": self.revisions_checked,
         })
     }
 
@@ -165,6 +168,12 @@ impl Verified {
         }
         if self.status_checked {
             outln!("node      status root and contract heads match the replay");
+        }
+        if self.revisions_checked > 0 {
+            outln!(
+                "node      {} served contract revision(s) hash as served to the replayed contract_hash",
+                self.revisions_checked
+            );
         }
     }
 }
@@ -292,9 +301,22 @@ impl Replay {
                 )));
             }
         }
+        // Every revision the node serves is the record it hashes (clause 11.0
+        // contract_chain), and the replayed one.
+        let mut revisions_checked = 0;
+        if let Some(node) = &claims.node {
+            for (id, c) in &report.contracts {
+                for n in 1..=c.revisions {
+                    let raw = node.get(&format!("/v1/contracts/{id}/revisions/{n}"))?;
+                    audit.check_served_revision(&raw).map_err(audit_fault)?;
+                    revisions_checked += 1;
+                }
+            }
+        }
         Ok(Verified {
             report,
             status_checked: claims.status.is_some(),
+            revisions_checked,
         })
     }
 }

@@ -762,6 +762,68 @@ impl Audit {
         Ok(contracts)
     }
 
+    /// A contract revision as a node serves it (`GET /v1/contracts/{id}/revisions/{n}`)
+    /// must be the record clause 11.0's `contract_chain` hashes: the served JSON minus
+    /// `contract_hash` hashes (RFC 8785, SHA-256) to its `contract_hash`, which is the
+    /// replayed revision's. A field added beside the record (a derived view) fails here.
+    pub fn check_served_revision(&self, raw: &Value) -> Result<(), AuditError> {
+        let fail = |m: String| AuditError::new(None, Check::Chain, m);
+        let id = raw
+            .get("contract_id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| fail("a served contract revision has no contract_id".into()))?;
+        let n = raw.get("revision").and_then(Value::as_u64).ok_or_else(|| {
+            fail(format!(
+                "contract {id}: a served revision has no revision number"
+            ))
+        })?;
+        let what = format!("contract {id} revision {n} as served");
+        let claimed = raw
+            .get("contract_hash")
+            .and_then(Value::as_str)
+            .and_then(|h| Digest::from_hex(h).ok())
+            .ok_or_else(|| fail(format!("{what}: no contract_hash")))?;
+        let replayed = self
+            .state
+            .revision(id, n)
+            .ok_or_else(|| fail(format!("{what}: the replayed log has no such revision")))?;
+        let mut rest = raw.clone();
+        if let Some(m) = rest.as_object_mut() {
+            m.remove("contract_hash");
+        }
+        let h = crate::canonical::hash_canonical(&rest)
+            .map_err(|e| fail(format!("{what}: cannot canonicalize: {e}")))?;
+        if h != claimed {
+            // Name the fields the record does not have (a derived view served inside).
+            let record = serde_json::to_value(replayed).unwrap_or_default();
+            let extra: Vec<&str> = raw
+                .as_object()
+                .into_iter()
+                .flat_map(|m| m.keys())
+                .filter(|k| record.get(k.as_str()).is_none())
+                .map(String::as_str)
+                .collect();
+            let hint = if extra.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (fields outside the contract record: {})",
+                    extra.join(", ")
+                )
+            };
+            return Err(fail(format!(
+                "{what}: hashes to {h} without contract_hash, but says contract_hash {claimed}{hint}"
+            )));
+        }
+        if replayed.contract_hash != claimed {
+            return Err(fail(format!(
+                "{what}: contract_hash {claimed}, but the replayed revision's is {}",
+                replayed.contract_hash
+            )));
+        }
+        Ok(())
+    }
+
     /// Checks the contract hash chains, the seal and the node's checkpoint, in that
     /// order. `proofs` (the serving node) only helps name a changed entry.
     pub fn finish(
@@ -1367,6 +1429,45 @@ mod tests {
             Check::Index,
             Some(3),
             "the seal covers 4 entries but the log has only 3",
+        );
+    }
+
+    #[test]
+    fn a_served_revision_must_be_the_record_it_hashes() {
+        let l = log();
+        let a = l.audit(&l.records);
+        let rev = a.state().revision("codex", 1).unwrap().clone();
+        let served = serde_json::to_value(&rev).unwrap();
+        a.check_served_revision(&served).unwrap();
+
+        // A derived view served inside the record is outside its hash.
+        let mut padded = served.clone();
+        padded["clause_hashes"] = serde_json::json!({"5.4": "00"});
+        check(
+            a.check_served_revision(&padded),
+            Check::Chain,
+            None,
+            "fields outside the contract record: clause_hashes",
+        );
+        // A changed field with its hash recomputed is not the replayed revision.
+        let mut relabelled = served.clone();
+        relabelled["label"] = "Another Codex".into();
+        relabelled.as_object_mut().unwrap().remove("contract_hash");
+        let h = crate::canonical::hash_canonical(&relabelled).unwrap();
+        relabelled["contract_hash"] = serde_json::json!(h);
+        check(
+            a.check_served_revision(&relabelled),
+            Check::Chain,
+            None,
+            "but the replayed revision's is",
+        );
+        let mut later = served;
+        later["revision"] = 2.into();
+        check(
+            a.check_served_revision(&later),
+            Check::Chain,
+            None,
+            "the replayed log has no such revision",
         );
     }
 }

@@ -52,6 +52,7 @@ route_table!(Reads {
     GET "/v1/contracts/{id}/revisions" => revisions,
     GET "/v1/contracts/{id}/revisions/{n}" => revision,
     GET "/v1/contracts/{id}/diff" => contract_diff,
+    GET "/v1/contracts/{id}/clause-hashes" => clause_hashes,
     GET "/v1/proposals" => proposals,
     GET "/v1/proposals/{id}" => proposal,
     GET "/v1/domains" => domains,
@@ -162,17 +163,44 @@ async fn status(State(app): State<Shared>) -> ApiResult {
     })))
 }
 
-/// A contract revision plus the hash of each clause (what proposals are written
-/// against).
+/// A contract revision exactly as it hashes: clause 11.0's `contract_chain.hash` is
+/// the hash of this JSON without `contract_hash`. Derived views (the clause hashes)
+/// are served beside it, at `/v1/contracts/{id}/clause-hashes`.
 fn contract_json(c: &Contract) -> ApiResult<Value> {
-    let mut v = to_json(c)?;
+    to_json(c)
+}
+
+/// The hash of each clause of a revision (the current one, or `?revision=N`): what a
+/// proposal names as its `base_clause_hash`, derived from the record and served beside
+/// it.
+async fn clause_hashes(
+    State(app): State<Shared>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<wire::RevisionQuery>,
+) -> ApiResult {
+    let l = app.ledger().lock().await;
+    let st = l.state();
+    let current = st.contract(&id).ok_or_else(|| no_contract(&id))?;
+    let c = match q.revision {
+        None => current,
+        Some(n) => st.revision(&id, n).ok_or_else(|| {
+            ApiError::not_found(format!(
+                "contract {id:?} has revisions 1 to {}, not {n}",
+                current.revision
+            ))
+        })?,
+    };
     let mut hashes = Map::new();
     for cl in &c.clauses {
         let h = cl.hash().map_err(ApiError::internal)?;
         hashes.insert(cl.clause_id.clone(), Value::String(h.to_hex()));
     }
-    v["clause_hashes"] = Value::Object(hashes);
-    Ok(v)
+    Ok(Json(json!({
+        "contract_id": c.contract_id,
+        "revision": c.revision,
+        "contract_hash": c.contract_hash,
+        "clause_hashes": hashes,
+    })))
 }
 
 fn no_contract(id: &str) -> ApiError {

@@ -108,6 +108,13 @@ pub struct ConsistencyQuery {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct RevisionQuery {
+    #[serde(default)]
+    pub revision: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DiffQuery {
     #[serde(default)]
     pub from: Option<u64>,

@@ -122,8 +122,23 @@ async fn proposal_is_adopted_and_survives_a_restart() {
     assert_eq!(cur["revision"], 2);
     assert_eq!(cur["parent_hash"], r1["contract_hash"]);
     assert_eq!(cur["adopted_by_proposal"], pid.as_str());
-    assert_ne!(cur["clause_hashes"]["11.0"], r1["clause_hashes"]["11.0"]);
-    assert_eq!(cur["clause_hashes"]["5.5"], r1["clause_hashes"]["5.5"]);
+    // The served records are what they hash; the clause hashes are served beside them.
+    for rec in [&r1, &cur] {
+        let mut rest = rec.clone();
+        let claimed = rest
+            .as_object_mut()
+            .unwrap()
+            .remove("contract_hash")
+            .unwrap();
+        let h = govmesh_core::canonical::hash_canonical(&rest).unwrap();
+        assert_eq!(json!(h), claimed, "{rec}");
+    }
+    let (_, h1) = c.get("/v1/contracts/codex/clause-hashes?revision=1").await;
+    let (_, h2) = c.get("/v1/contracts/codex/clause-hashes").await;
+    assert_eq!((&h1["revision"], &h2["revision"]), (&json!(1), &json!(2)));
+    assert_eq!(h2["contract_hash"], cur["contract_hash"]);
+    assert_ne!(h2["clause_hashes"]["11.0"], h1["clause_hashes"]["11.0"]);
+    assert_eq!(h2["clause_hashes"]["5.5"], h1["clause_hashes"]["5.5"]);
     let clause = |c: &Value| {
         c["clauses"]
             .as_array()
