@@ -22,6 +22,7 @@ pub mod keys;
 pub mod merkle;
 pub mod model;
 pub mod patch;
+pub mod rules;
 pub mod schema;
 pub mod seal;
 pub mod stamp;

@@ -1,6 +1,7 @@
 //! Seals (clause 5.4): a checkpoint of the governance log signed by an active
 //! governance hub (key name = the mesh's checkpoint origin) and cosigned by at least
-//! clause 5.4's `seal_threshold` distinct active compliance witnesses (C2SP
+//! clause 5.4's `seal_threshold` distinct active compliance witnesses that clause 5.4's
+//! `witnesses` lists (C2SP
 //! `tlog-cosignature` v1, key name `govmesh-witness/<node_id>`).
 //!
 //! [`verify_seal`] checks a seal against a [`State`]: the hub and witness keys and the
@@ -11,8 +12,8 @@ use crate::checkpoint::{Checkpoint, NoteError, SignedNote, note_key_hash};
 use crate::cosign::{CosignError, Cosignature, witness_key_name};
 use crate::digest::Digest;
 use crate::model::{NodeRecord, NodeStatus, NodeType};
+use crate::rules::VerificationRules;
 use crate::state::State;
-use serde_json::Value;
 use std::collections::BTreeSet;
 
 /// The clause whose rules hold `seal_threshold`.
@@ -40,8 +41,8 @@ pub enum SealError {
         source: CosignError,
     },
     #[error(
-        "{have} valid cosignature(s) by active compliance witnesses ({witnesses:?}); \
-         clause 5.4 seal_threshold is {need}"
+        "{have} valid cosignature(s) by active compliance witnesses that clause 5.4 lists \
+         ({witnesses:?}); clause 5.4 seal_threshold is {need}"
     )]
     BelowThreshold {
         have: usize,
@@ -81,27 +82,11 @@ fn active(state: &State, ty: NodeType) -> impl Iterator<Item = &NodeRecord> {
 /// Clause 5.4 `seal_threshold` of the governing contract.
 ///
 /// If the governing contract has no clause 5.4 or its rules have no `seal_threshold`,
-/// the threshold is a majority of the active compliance witnesses (`n / 2 + 1`, or 0
-/// with none) — what the Codex genesis writes. A `seal_threshold` that is present but
-/// not a non-negative integer is an error.
+/// the threshold is a majority of the witnesses that count (`n / 2 + 1`, or 0 with
+/// none; see [`VerificationRules::threshold`]). Rules that do not read are an error.
 pub fn seal_threshold(state: &State) -> Result<usize, SealError> {
-    let rule = state
-        .governing_contract_id()
-        .and_then(|id| state.contract(id))
-        .and_then(|c| c.clause(SEAL_CLAUSE))
-        .and_then(|cl| cl.rules.get("seal_threshold"));
-    match rule {
-        None | Some(Value::Null) => {
-            let n = active(state, NodeType::ComplianceWitness).count();
-            Ok(if n == 0 { 0 } else { n / 2 + 1 })
-        }
-        Some(v) => v
-            .as_u64()
-            .and_then(|t| usize::try_from(t).ok())
-            .ok_or_else(|| {
-                SealError::BadRules(format!("seal_threshold {v} is not a non-negative integer"))
-            }),
-    }
+    let rules = VerificationRules::of(state).map_err(SealError::BadRules)?;
+    Ok(rules.threshold(state))
 }
 
 /// Verifies a seal (a signed note) against `state`; see the module documentation.
@@ -142,8 +127,11 @@ pub fn verify_seal(text: &str, state: &State) -> Result<VerifiedSeal, SealError>
         names: note.signatures.iter().map(|s| s.name.clone()).collect(),
     })?;
 
+    // Only the witnesses clause 5.4 lists (and that are active) count; a cosignature
+    // by any other key is ignored like any unknown signer's.
+    let rules = VerificationRules::of(state).map_err(SealError::BadRules)?;
     let mut witnesses = BTreeSet::new();
-    for w in active(state, NodeType::ComplianceWitness) {
+    for w in rules.counted_witnesses(state) {
         let name = witness_key_name(&w.node_id);
         for s in note.signatures.iter().filter(|s| s.name == name) {
             let c = match Cosignature::parse_line(&s.line()) {
@@ -165,7 +153,7 @@ pub fn verify_seal(text: &str, state: &State) -> Result<VerifiedSeal, SealError>
             witnesses.insert(w.node_id.clone());
         }
     }
-    let threshold = seal_threshold(state)?;
+    let threshold = rules.threshold(state);
     let witness_node_ids: Vec<String> = witnesses.into_iter().collect();
     if witness_node_ids.len() < threshold {
         return Err(SealError::BelowThreshold {

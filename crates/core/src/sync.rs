@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Sync deadline when clause 5.4 does not set one.
-pub const DEFAULT_SYNC_DEADLINE_SECS: u64 = 300;
+pub use crate::rules::DEFAULT_SYNC_DEADLINE_SECS;
 
 /// Acknowledgements: (contract id, revision) -> node id -> time of its ack.
 pub type AckBook = BTreeMap<(String, u64), BTreeMap<String, Timestamp>>;
@@ -229,14 +229,11 @@ fn source_node(state: &State, rev: &Contract) -> Option<String> {
     }
 }
 
+/// Clause 5.4 `sync_deadline_secs` of the governing contract (the default if its
+/// rules do not read; a proposal cannot adopt such rules).
 fn sync_deadline_secs(state: &State) -> u64 {
-    state
-        .governing_contract_id()
-        .and_then(|id| state.contract(id))
-        .and_then(|c| c.clause("5.4"))
-        .and_then(|c| c.rules.get("sync_deadline_secs"))
-        .and_then(|v| v.as_u64())
-        .unwrap_or(DEFAULT_SYNC_DEADLINE_SECS)
+    crate::rules::VerificationRules::of(state)
+        .map_or(DEFAULT_SYNC_DEADLINE_SECS, |r| r.sync_deadline_secs)
 }
 
 fn uuid_from(d: &Digest) -> String {

@@ -1899,3 +1899,260 @@ mod ops {
         );
     }
 }
+
+// ------------------------------------------------ every Codex rule governs (issue 12)
+
+/// Proposes `diff` to `clause` of the Codex as hub 0 and has the three hubs approve it.
+fn adopt(m: &mut Mesh, clause: &str, diff: Vec<DiffOp>) -> String {
+    let text = m
+        .state
+        .contract("codex")
+        .unwrap()
+        .clause(clause)
+        .unwrap()
+        .text
+        .clone();
+    let op = m.propose_op(clause, &text, diff);
+    let id = op.proposal_id.clone();
+    m.submit(&m.hub(0), Operation::Propose(op))
+        .expect("propose");
+    for h in 0..3 {
+        let k = m.hub(h);
+        if m.status(&id) == ProposalStatus::Voting {
+            m.vote(&k, &id, VoteChoice::Approve).expect("vote");
+        }
+    }
+    assert_eq!(m.status(&id), ProposalStatus::Adopted);
+    id
+}
+
+fn replace(path: &str, value: Value) -> DiffOp {
+    DiffOp {
+        path: path.into(),
+        operation: PatchOperation::Replace,
+        value,
+    }
+}
+
+/// A seal of the mesh's log so far, signed by hub 0 and cosigned by `witnesses`.
+fn seal_by(m: &Mesh, witnesses: &[&KeyPair]) -> String {
+    use govmesh_core::checkpoint::Checkpoint;
+    use govmesh_core::cosign::{Cosignature, witness_key_name};
+    use govmesh_core::merkle::MerkleTree;
+    let origin = govmesh_core::seal::checkpoint_origin(&m.state.mesh_id().unwrap());
+    let tree = MerkleTree::from_leaf_hashes(m.log.iter().map(LogRecord::leaf_hash));
+    let note = Checkpoint {
+        origin: origin.clone(),
+        size: tree.size(),
+        root: tree.root(),
+        extensions: vec![],
+    }
+    .sign(&origin, &m.hub(0));
+    let mut text = note.to_text();
+    for w in witnesses {
+        let line = Cosignature::sign(&note.body, &witness_key_name(w.node_id()), w, 1_800_000_000)
+            .unwrap()
+            .line();
+        text.push_str(&line);
+        text.push('\n');
+    }
+    text
+}
+
+#[test]
+fn clause_5_4_witnesses_and_seal_threshold_govern_seals() {
+    use govmesh_core::seal::{SealError, verify_seal};
+    let mut m = Mesh::new();
+    let (w9, w10) = (key(9), register(&mut m, 10, NodeType::ComplianceWitness));
+    // The genesis lists witness 9 only: witness 10, active and registered, cannot make
+    // a seal, and its cosignature beside 9's does not count.
+    verify_seal(&seal_by(&m, &[&w9]), &m.state).unwrap();
+    let e = verify_seal(&seal_by(&m, &[&w10]), &m.state).unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            SealError::BelowThreshold {
+                have: 0,
+                need: 1,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let v = verify_seal(&seal_by(&m, &[&w9, &w10]), &m.state).unwrap();
+    assert_eq!(v.witness_node_ids, vec![w9.node_id().to_owned()]);
+
+    // Witness 9 is dropped for witness 10: now only 10's cosignature counts.
+    adopt(
+        &mut m,
+        "5.4",
+        vec![replace("/witnesses", json!([w10.node_id()]))],
+    );
+    verify_seal(&seal_by(&m, &[&w10]), &m.state).unwrap();
+    let e = verify_seal(&seal_by(&m, &[&w9]), &m.state).unwrap_err();
+    assert!(
+        matches!(e, SealError::BelowThreshold { have: 0, .. }),
+        "{e}"
+    );
+
+    // Both listed and the threshold raised to 2: one cosignature is no longer a seal.
+    adopt(
+        &mut m,
+        "5.4",
+        vec![
+            replace("/witnesses", json!([w9.node_id(), w10.node_id()])),
+            replace("/seal_threshold", json!(2)),
+        ],
+    );
+    let e = verify_seal(&seal_by(&m, &[&w10]), &m.state).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            SealError::BelowThreshold {
+                have: 1,
+                need: 2,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let v = verify_seal(&seal_by(&m, &[&w9, &w10]), &m.state).unwrap();
+    assert_eq!((v.threshold, v.witness_node_ids.len()), (2, 2));
+}
+
+#[test]
+fn clause_5_4_sync_deadline_and_cosign_timeout_are_read_after_adoption() {
+    use govmesh_core::rules::VerificationRules;
+    use govmesh_core::sync::sync_records_at;
+    let mut m = Mesh::new();
+    let deadline_of = |m: &Mesh| {
+        let r = sync_records_at(&m.state, m.now);
+        let r = r.last().unwrap();
+        (r.deadline.0 - r.timestamp.0) / 1000
+    };
+    assert_eq!(deadline_of(&m), 300);
+    assert_eq!(
+        VerificationRules::of(&m.state)
+            .unwrap()
+            .checkpoint_cosign_timeout_secs,
+        10
+    );
+    adopt(
+        &mut m,
+        "5.4",
+        vec![
+            replace("/sync_deadline_secs", json!(45)),
+            replace("/checkpoint_cosign_timeout_secs", json!(3)),
+        ],
+    );
+    // Revision 2's sync record (and every other) uses the new deadline.
+    assert_eq!(deadline_of(&m), 45);
+    assert_eq!(
+        VerificationRules::of(&m.state)
+            .unwrap()
+            .checkpoint_cosign_timeout_secs,
+        3
+    );
+}
+
+#[test]
+fn rules_the_code_cannot_honour_are_refused_when_proposed() {
+    let mut m = Mesh::new();
+    let cases: [(&str, Vec<DiffOp>, &str); 5] = [
+        (
+            "5.4",
+            vec![replace("/seal_threshold", json!(2))],
+            "more than the 1 listed witness",
+        ),
+        (
+            "5.4",
+            vec![replace("/sync_deadline_secs", json!("soon"))],
+            "clause 5.4 rules are malformed",
+        ),
+        (
+            "11.0",
+            vec![replace("/canonicalization", json!("jcs-but-different"))],
+            "fixed",
+        ),
+        ("11.1", vec![replace("/order", json!("any"))], "fixed"),
+        (
+            "11.0",
+            vec![replace("/checkpoint/max_interval_secs", json!(0))],
+            "positive integer",
+        ),
+    ];
+    for (clause, diff, says) in cases {
+        let text = m
+            .state
+            .contract("codex")
+            .unwrap()
+            .clause(clause)
+            .unwrap()
+            .text
+            .clone();
+        let op = m.propose_op(clause, &text, diff);
+        let e = m.submit(&m.hub(0), Operation::Propose(op)).unwrap_err();
+        assert_eq!(e.code, RejectCode::BadPatch, "{clause}: {e}");
+        assert!(
+            e.message.contains(says),
+            "{clause}: {e} should say {says:?}"
+        );
+        assert!(e.message.contains(&format!("clause {clause}")), "{e}");
+    }
+    // The cadence itself is a setting a proposal may change.
+    adopt(
+        &mut m,
+        "11.0",
+        vec![replace("/checkpoint/max_interval_secs", json!(30))],
+    );
+}
+
+#[test]
+fn clause_5_5_voting_rules_govern_proposals_opened_after_adoption() {
+    // Each row: a change to clause 5.5 adopted through a proposal, then what a proposal
+    // on clause 11.0 opened afterwards shows.
+    type Check = fn(&mut Mesh);
+    let rows: [(&str, Value, Check); 3] = [
+        (
+            "/default_voting_policy/voting_period_secs",
+            json!(3600),
+            |m| {
+                let id = m.propose(0, "11.0", "later");
+                let p = m.state.proposal(&id).unwrap();
+                assert_eq!(p.voting_ends.0 - m.now.0, 3_600_000);
+            },
+        ),
+        (
+            "/clause_voting_policies/11.0",
+            json!({"threshold": 0.9}),
+            |m| {
+                let id = m.propose(0, "11.0", "later");
+                assert_eq!(m.state.voting_policy(&id).unwrap().threshold, 0.9);
+            },
+        ),
+        ("/voting_period_bounds/min_secs", json!(120), |m| {
+            let mut op = m.propose_op("11.0", "later", Vec::new());
+            op.voting_period_secs = Some(60);
+            let e = m.submit(&m.hub(0), Operation::Propose(op)).unwrap_err();
+            assert!(e.message.contains("120"), "{e}");
+        }),
+    ];
+    for (path, value, check) in rows {
+        let mut m = Mesh::new();
+        let op = if path.starts_with("/clause_voting_policies/") {
+            PatchOperation::Add
+        } else {
+            PatchOperation::Replace
+        };
+        adopt(
+            &mut m,
+            "5.5",
+            vec![DiffOp {
+                path: path.into(),
+                operation: op,
+                value,
+            }],
+        );
+        check(&mut m);
+    }
+}

@@ -1,7 +1,7 @@
 //! Seals on the node: the latest verified seal (`DIR/seal.db`, served at
 //! `GET /v1/log/seal`), and the collector that runs on the ordering hub (the council
 //! leader): when the log grows it signs a checkpoint, asks every active registered
-//! compliance witness for a cosignature (C2SP tlog-witness, in parallel, clause 5.4
+//! compliance witness that clause 5.4 lists for a cosignature (C2SP tlog-witness, in parallel, clause 5.4
 //! `checkpoint_cosign_timeout_secs` each), assembles the seal as soon as clause 5.4's
 //! `seal_threshold` is met, stores it and announces it (`POST /v1/replication/announce`,
 //! peer-signed) to every other registered node with an address.
@@ -27,7 +27,8 @@ use govmesh_core::checkpoint::Checkpoint;
 use govmesh_core::cosign::{Cosignature, witness_key_name};
 use govmesh_core::keys::PublicKey;
 use govmesh_core::model::{NodeStatus, NodeType};
-use govmesh_core::seal::{SealError, VerifiedSeal, seal_threshold, verify_seal};
+use govmesh_core::rules::VerificationRules;
+use govmesh_core::seal::{SealError, VerifiedSeal, verify_seal};
 use govmesh_store::rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::path::Path;
@@ -56,8 +57,6 @@ pub const RETRY_AFTER: Duration = Duration::from_secs(2);
 pub const MIN_ROUND_SPACING: Duration = Duration::from_millis(50);
 /// How often a hub that does not lead checks whether it has become the leader.
 pub const LEADER_POLL: Duration = Duration::from_secs(1);
-/// Cosigning timeout when clause 5.4 names none.
-pub const DEFAULT_COSIGN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a seal was not stored.
 #[derive(Debug, thiserror::Error)]
@@ -333,15 +332,9 @@ fn snapshot(
     size: u64,
     root: Digest,
 ) -> Result<Snapshot, SealError> {
-    let threshold = seal_threshold(st)?;
-    let timeout = st
-        .governing_contract_id()
-        .and_then(|id| st.contract(id))
-        .and_then(|c| c.clause(govmesh_core::seal::SEAL_CLAUSE))
-        .and_then(|cl| cl.rules.get("checkpoint_cosign_timeout_secs"))
-        .and_then(|v| v.as_u64())
-        .filter(|&s| s > 0)
-        .map_or(DEFAULT_COSIGN_TIMEOUT, |s| Duration::from_secs(s.min(3600)));
+    let rules = VerificationRules::of(st).map_err(SealError::BadRules)?;
+    let threshold = rules.threshold(st);
+    let timeout = Duration::from_secs(rules.checkpoint_cosign_timeout_secs);
     let me = &app.info().node_id;
     let mut witnesses = Vec::new();
     let mut peers = Vec::new();
@@ -353,7 +346,11 @@ fn snapshot(
         if &n.node_id == me {
             continue;
         }
-        if n.status == NodeStatus::Active && n.node_type == NodeType::ComplianceWitness {
+        // Only the witnesses clause 5.4 lets cosign are asked.
+        if n.status == NodeStatus::Active
+            && n.node_type == NodeType::ComplianceWitness
+            && rules.lists(&n.node_id)
+        {
             witnesses.push(WitnessTarget {
                 node_id: n.node_id.clone(),
                 url: url.clone(),

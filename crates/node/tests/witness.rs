@@ -844,3 +844,111 @@ async fn a_witness_validates_attestations_before_cosigning() {
     w.shutdown().await.unwrap();
     fake.abort();
 }
+
+/// The log the hub serves, replayed through the audit library (the State a seal of
+/// its size is checked against).
+async fn replayed(c: &Client) -> govmesh_core::audit::Audit {
+    let mut audit = govmesh_core::audit::Audit::new();
+    loop {
+        let (s, page) = c
+            .get(&format!("/v1/log/entries?start={}", audit.size()))
+            .await;
+        assert_eq!(s, 200, "{page}");
+        let records: Vec<LogRecord> = serde_json::from_value(page["entries"].clone()).unwrap();
+        if records.is_empty() {
+            return audit;
+        }
+        audit.extend(&records).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_adopted_witness_list_decides_whom_the_hub_asks_and_what_counts() {
+    let m = Mesh::found(2);
+    let st = m.state();
+    let (w0_id, w1_id) = (
+        m.witnesses[0].0.node_id().to_owned(),
+        m.witnesses[1].0.node_id().to_owned(),
+    );
+    let w0 = m.serve_witness(0).await;
+    let w1 = m.serve_witness(1).await;
+    let hub = m.serve_hub().await;
+    let c = Client::new(&hub.url);
+    let before = wait_for_seal(&c, 1, &st).await;
+    assert_eq!(verify_seal(&before, &st).unwrap().witness_node_ids.len(), 2);
+
+    // Clause 5.4 now lists witness 0 only, with a threshold of 1.
+    let token = govmesh_node::load_token(m.hub_dir.path()).unwrap();
+    let (_, codex) = c.get("/v1/contracts/codex").await;
+    let text = codex["clauses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|cl| cl["clause_id"] == "5.4")
+        .unwrap()["text"]
+        .clone();
+    let (s, p) = c
+        .post(
+            "/v1/operator/propose",
+            &json!({"clause": "5.4", "proposed_text": text, "rationale": "witness 1 retires",
+                    "diff": [{"op": "replace", "path": "/witnesses", "value": [w0_id]},
+                             {"op": "replace", "path": "/seal_threshold", "value": 1}]}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(s, 201, "{p}");
+    let pid = p["proposal_id"].as_str().unwrap().to_owned();
+    let (s, v) = c
+        .post(
+            "/v1/operator/vote",
+            &json!({"proposal_id": pid, "choice": "approve"}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (_, p) = c.get(&format!("/v1/proposals/{pid}")).await;
+    assert_eq!(p["status"], "adopted", "{p}");
+    let adopted_at = v["index"].as_u64().unwrap();
+
+    // Seals after the adoption carry witness 0's cosignature and not witness 1's (it
+    // is no longer asked), and verify against the log's own rules.
+    let start = Instant::now();
+    let seal = loop {
+        let (s, text) = c.get_text("/v1/log/seal").await;
+        assert_eq!(s, 200, "{text}");
+        let size = SignedNote::parse(&text).unwrap().checkpoint().unwrap().size;
+        if size > adopted_at {
+            break text;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "no seal after the adoption: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let names: Vec<String> = SignedNote::parse(&seal)
+        .unwrap()
+        .signatures
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    assert!(names.contains(&witness_key_name(&w0_id)), "{seal}");
+    assert!(!names.contains(&witness_key_name(&w1_id)), "{seal}");
+    let audit = replayed(&c).await;
+    let v = audit.verify_seal(&seal).unwrap();
+    assert_eq!((v.threshold, v.witness_node_ids), (1, vec![w0_id.clone()]));
+
+    // A seal of the same checkpoint cosigned by witness 1 alone is no seal any more.
+    let (_, checkpoint) = c.get_text("/v1/log/checkpoint").await;
+    let note = SignedNote::parse(&checkpoint).unwrap();
+    let (k1, _, _) = &m.witnesses[1];
+    let line = Cosignature::sign(&note.body, &witness_key_name(&w1_id), k1, 1_800_000_000)
+        .unwrap()
+        .line();
+    let by_w1 = format!("{checkpoint}{line}\n");
+    let e = audit.verify_seal(&by_w1).unwrap_err();
+    assert!(e.to_string().contains("seal_threshold is 1"), "{e}");
+    for n in [hub, w0, w1] {
+        n.shutdown().await.unwrap();
+    }
+}

@@ -315,7 +315,10 @@ fn propose_vote_adopt_verify_export_tamper_restart() {
     assert_eq!(v["contracts"]["codex"]["revisions"], 2);
     // Both served revisions hash as served.
     assert_eq!(v["served_revisions_checked"], 2);
-    assert!(out.contains("2 served contract revision(s) hash as served"), "{out}");
+    assert!(
+        out.contains("2 served contract revision(s) hash as served"),
+        "{out}"
+    );
     assert_eq!(v["proposals"]["adopted"], 1);
     assert_eq!(v["proposals"]["withdrawn"], 1);
 

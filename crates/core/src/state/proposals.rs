@@ -183,14 +183,26 @@ impl State {
         }])
     }
 
-    /// The proposal's diff applies to the clause's rules and, for clause 5.5 of the
-    /// governing contract, leaves rules the state machine can enforce.
+    /// The proposal's diff applies to the clause's rules and, for the governing
+    /// contract, leaves rules the code can enforce (clause 5.5 here, clauses 5.4, 11.0
+    /// and 11.1 in [`crate::rules::check_change`]).
     fn check_diff(&self, op: &ProposeOp, clause: &Clause) -> Result<(), Rejection> {
         let patched = patch::apply_diff(&clause.rules, &op.changes.diff)
             .map_err(|e| rej(RejectCode::BadPatch, e.to_string()))?;
-        if self.governing_contract.as_deref() == Some(op.contract_id.as_str())
-            && op.target_contract_clause == GOVERNANCE_CLAUSE
-        {
+        let governing = self.governing_contract.as_deref() == Some(op.contract_id.as_str());
+        if governing {
+            crate::rules::check_change(&op.target_contract_clause, &clause.rules, &patched)
+                .map_err(|e| {
+                    rej(
+                        RejectCode::BadPatch,
+                        format!(
+                            "the change would break clause {}: {e}",
+                            op.target_contract_clause
+                        ),
+                    )
+                })?;
+        }
+        if governing && op.target_contract_clause == GOVERNANCE_CLAUSE {
             let new_rules = GovernanceRules::from_rules(&patched).map_err(|e| {
                 rej(
                     RejectCode::BadPatch,
