@@ -508,6 +508,7 @@ async fn govmesh_run(
                 diff: Vec::new(),
             },
             voting_period_secs: None,
+            create_contract: None,
         };
         let env = sign_entry(&hubs[0].0, Operation::Propose(op));
         let r = client
@@ -967,6 +968,7 @@ async fn convergence_run(
                 diff: Vec::new(),
             },
             voting_period_secs: None,
+            create_contract: None,
         };
         post_entry(
             &client,

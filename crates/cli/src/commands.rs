@@ -162,6 +162,7 @@ pub fn propose_op(client: &NodeClient, a: &ProposeArgs, diff: Vec<DiffOp>) -> Re
             diff,
         },
         voting_period_secs: a.voting_period,
+        create_contract: None,
     })
 }
 
@@ -714,6 +715,7 @@ pub fn domain(node: &NodeArg, cmd: DomainCommand, json: bool) -> Result<i32> {
                         shared_clauses,
                         local_overrides: Default::default(),
                         policy,
+                        contract_id: None,
                         clause_policies: Default::default(),
                     };
                     let mut r = client.submit(&key, Operation::DefineDomain(spec))?;

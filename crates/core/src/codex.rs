@@ -50,6 +50,7 @@ pub fn codex_genesis(mesh_name: &str, founders: Vec<NodeSpec>) -> GenesisOp {
         member_nodes: hubs,
         shared_clauses: Vec::new(),
         local_overrides: Default::default(),
+        contract_id: None,
         policy: PolicyOverride::default(),
         clause_policies: Default::default(),
     };

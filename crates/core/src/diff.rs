@@ -252,6 +252,7 @@ mod tests {
             parent_hash: None,
             adopted_by_proposal: None,
             adopted_at: Timestamp(0),
+            domain_id: None,
             contract_hash: Digest::default(),
         };
         c.contract_hash = c.compute_hash().unwrap();

@@ -6,7 +6,9 @@ use crate::digest::Digest;
 use crate::dsse::{ENTRY_PAYLOAD_TYPE, Envelope};
 use crate::keys::{KeyPair, PublicKey};
 use crate::merkle::leaf_hash;
-use crate::model::{Changes, Clause, NodeStatus, NodeType, PolicyOverride, VoteChoice};
+use crate::model::{
+    Changes, Clause, ContractDraft, NodeStatus, NodeType, PolicyOverride, VoteChoice,
+};
 use crate::stamp::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -127,6 +129,9 @@ pub struct DomainSpec {
     pub shared_clauses: Vec<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub local_overrides: BTreeMap<String, Vec<String>>,
+    /// The contract whose clauses `shared_clauses` names; none: the governing contract.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract_id: Option<String>,
     #[serde(default)]
     pub policy: PolicyOverride,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -148,6 +153,10 @@ pub struct ProposeOp {
     /// Shorter or longer than the policy's voting period, if the policy allows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voting_period_secs: Option<u64>,
+    /// A new contract this proposal creates (then it targets the governing contract's
+    /// clause 5.5 and changes nothing in it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_contract: Option<ContractDraft>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -105,6 +105,10 @@ pub struct Contract {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adopted_by_proposal: Option<String>,
     pub adopted_at: Timestamp,
+    /// The trust domain that decides changes to this contract; none for the governing
+    /// contract (the Codex), which clause 5.5's council domain decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_id: Option<String>,
     /// Hash of this record without this field.
     pub contract_hash: Digest,
 }
@@ -117,6 +121,17 @@ impl Contract {
     pub fn clause(&self, clause_id: &str) -> Option<&Clause> {
         self.clauses.iter().find(|c| c.clause_id == clause_id)
     }
+}
+
+/// A new contract as a proposal under the Codex draws it up: adopted, it becomes the
+/// contract's revision 1, decided from then on by `domain_id`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContractDraft {
+    pub contract_id: String,
+    pub label: String,
+    pub domain_id: String,
+    pub clauses: Vec<Clause>,
 }
 
 /// Voting policy; every field optional so that domains and clauses can override
@@ -337,6 +352,9 @@ pub struct Domain {
     pub shared_clauses: Vec<String>,
     #[serde(default)]
     pub local_overrides: BTreeMap<String, Vec<String>>,
+    /// The contract whose clauses `shared_clauses` names; none: the governing contract.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract_id: Option<String>,
     /// Overrides of the contract's default voting policy for this domain.
     #[serde(default)]
     pub policy: PolicyOverride,
@@ -442,6 +460,10 @@ pub struct Proposal {
     /// Contract revision this proposal created, once adopted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adopted_revision: Option<u64>,
+    /// The contract this proposal creates (a proposal under the Codex's clause 5.5
+    /// that changes no clause); adopted, it is that contract's revision 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_contract: Option<ContractDraft>,
 }
 
 /// A counted vote.

@@ -174,6 +174,7 @@ mod tests {
             member_nodes: vec![key(1).node_id().to_owned(), key(2).node_id().to_owned()],
             shared_clauses: vec!["5.5".into()],
             local_overrides: BTreeMap::from([(key(2).node_id().to_owned(), vec!["5.2.5".into()])]),
+            contract_id: None,
             policy: PolicyOverride {
                 quorum: Some(0.5),
                 weights: Some(BTreeMap::from([(key(1).node_id().to_owned(), 2)])),
@@ -261,6 +262,7 @@ mod tests {
                     ],
                 },
                 voting_period_secs: Some(3600),
+                create_contract: None,
             })),
             payload(Operation::Vote(VoteOp {
                 proposal_id: P.into(),

@@ -335,6 +335,7 @@ mod tests {
             member_nodes: members.iter().map(|n| n.node_id.clone()).collect(),
             shared_clauses: vec!["5.5".into()],
             local_overrides: BTreeMap::new(),
+            contract_id: None,
             policy: PolicyOverride::default(),
             clause_policies: BTreeMap::new(),
             defined_at: Timestamp(T),

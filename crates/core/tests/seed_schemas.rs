@@ -114,6 +114,7 @@ fn build() -> Records {
                 diff,
             },
             voting_period_secs: Some(3600),
+            create_contract: None,
         })
     };
     let vote = |id: &str, choice| {

@@ -135,6 +135,7 @@ impl Mesh {
                 diff,
             },
             voting_period_secs: None,
+            create_contract: None,
         }
     }
 
@@ -512,6 +513,7 @@ fn the_council_domain_cannot_be_redefined_and_no_other_domain_decides_the_codex(
         member_nodes: vec![m.hub(0).node_id().to_owned()],
         shared_clauses: d.shared_clauses.clone(),
         local_overrides: d.local_overrides.clone(),
+        contract_id: None,
         policy: d.policy.clone(),
         clause_policies: d.clause_policies.clone(),
     };
@@ -810,6 +812,7 @@ fn domain_definition_and_redefinition_by_admin() {
         member_nodes: m.hubs.iter().map(|k| k.node_id().to_owned()).collect(),
         shared_clauses: Vec::new(),
         local_overrides: Default::default(),
+        contract_id: None,
         policy: Default::default(),
         clause_policies: Default::default(),
     };
@@ -2155,4 +2158,283 @@ fn clause_5_5_voting_rules_govern_proposals_opened_after_adoption() {
         );
         check(&mut m);
     }
+}
+
+// ------------------------------------------- more than one contract, domains' claims
+
+/// A domain of `members` administered by `admin`, defined by hub 0 (or `admin` if it
+/// is a hub), sharing `clauses` of `contract`.
+fn domain_spec(
+    m: &mut Mesh,
+    name: &str,
+    admin: &KeyPair,
+    members: &[&KeyPair],
+    contract: Option<&str>,
+    clauses: &[&str],
+) -> DomainSpec {
+    DomainSpec {
+        domain_id: m.fresh_id(),
+        name: name.into(),
+        description: String::new(),
+        admin_node_id: admin.node_id().to_owned(),
+        member_nodes: members.iter().map(|k| k.node_id().to_owned()).collect(),
+        shared_clauses: clauses.iter().map(|c| (*c).to_owned()).collect(),
+        local_overrides: Default::default(),
+        contract_id: contract.map(str::to_owned),
+        policy: Default::default(),
+        clause_policies: Default::default(),
+    }
+}
+
+fn draft(id: &str, domain_id: &str) -> govmesh_core::model::ContractDraft {
+    use govmesh_core::model::Clause;
+    let clause = |n: &str, title: &str| Clause {
+        clause_id: n.into(),
+        title: title.into(),
+        text: format!("{title}: records are kept for the period the rules name."),
+        rules: json!({"retention_days": 30}),
+    };
+    govmesh_core::model::ContractDraft {
+        contract_id: id.into(),
+        label: "Data retention v1".into(),
+        domain_id: domain_id.into(),
+        clauses: vec![clause("1", "Scope"), clause("2", "Retention")],
+    }
+}
+
+/// The propose op under the Codex's clause 5.5 that creates `d`.
+fn creation(m: &mut Mesh, d: govmesh_core::model::ContractDraft) -> ProposeOp {
+    let text = m
+        .state
+        .contract("codex")
+        .unwrap()
+        .clause("5.5")
+        .unwrap()
+        .text
+        .clone();
+    let mut op = m.propose_op("5.5", &text, Vec::new());
+    op.create_contract = Some(d);
+    op
+}
+
+/// A text change of `clause` of `contract`.
+fn propose_on(m: &mut Mesh, contract: &str, clause: &str, text: &str) -> ProposeOp {
+    let mut op = m.propose_op("5.5", "", Vec::new());
+    let c = m
+        .state
+        .contract(contract)
+        .unwrap()
+        .clause(clause)
+        .unwrap()
+        .clone();
+    op.contract_id = contract.into();
+    op.target_contract_clause = clause.into();
+    op.base_clause_hash = c.hash().unwrap();
+    op.changes.current_text = c.text;
+    op.changes.proposed_text = text.into();
+    op
+}
+
+#[test]
+fn a_codex_proposal_creates_a_contract_that_its_domain_then_governs() {
+    let mut m = Mesh::new();
+    let (h0, h1, h2) = (m.hub(0), m.hub(1), m.hub(2));
+    let stewards = domain_spec(&mut m, "data stewards", &h0, &[&h0, &h1], None, &[]);
+    m.submit(&h0, Operation::DefineDomain(stewards.clone()))
+        .unwrap();
+
+    // Refusals first, each leaving the state as it was (Mesh::submit checks).
+    let mut bad = creation(&mut m, draft("data-retention", &stewards.domain_id));
+    bad.changes.proposed_text = "a different 5.5".into();
+    let e = m.submit(&h0, Operation::Propose(bad)).unwrap_err();
+    assert!(e.message.contains("changes no clause"), "{e}");
+    let mut bad = creation(&mut m, draft("data-retention", &stewards.domain_id));
+    bad.target_contract_clause = "11.0".into();
+    let c = m
+        .state
+        .contract("codex")
+        .unwrap()
+        .clause("11.0")
+        .unwrap()
+        .clone();
+    bad.base_clause_hash = c.hash().unwrap();
+    bad.changes.current_text = c.text.clone();
+    bad.changes.proposed_text = c.text;
+    let e = m.submit(&h0, Operation::Propose(bad)).unwrap_err();
+    assert!(e.message.contains("made under clause 5.5"), "{e}");
+    let bad = creation(&mut m, draft("codex", &stewards.domain_id));
+    assert_eq!(
+        code(m.submit(&h0, Operation::Propose(bad))),
+        RejectCode::Duplicate
+    );
+    let nowhere = m.fresh_id();
+    let bad = creation(&mut m, draft("data-retention", &nowhere));
+    assert_eq!(
+        code(m.submit(&h0, Operation::Propose(bad))),
+        RejectCode::UnknownDomain
+    );
+    let mut twice = draft("data-retention", &stewards.domain_id);
+    twice.clauses[1].clause_id = "1".into();
+    let bad = creation(&mut m, twice);
+    assert_eq!(
+        code(m.submit(&h0, Operation::Propose(bad))),
+        RejectCode::Duplicate
+    );
+
+    // The council adopts the creation (clause 5.5: all three hubs).
+    let op = creation(&mut m, draft("data-retention", &stewards.domain_id));
+    let pid = op.proposal_id.clone();
+    m.submit(&h0, Operation::Propose(op)).unwrap();
+    assert_eq!(
+        m.state.proposal(&pid).unwrap().domain_id,
+        council(&m),
+        "decided by the council"
+    );
+    for k in [&h0, &h1, &h2] {
+        m.vote(k, &pid, VoteChoice::Approve).unwrap();
+    }
+    assert_eq!(m.status(&pid), ProposalStatus::Adopted);
+    let dr = m.state.contract("data-retention").unwrap().clone();
+    assert_eq!(dr.revision, 1);
+    assert_eq!(dr.domain_id.as_deref(), Some(stewards.domain_id.as_str()));
+    assert_eq!(dr.adopted_by_proposal.as_deref(), Some(pid.as_str()));
+    assert_eq!(dr.compute_hash().unwrap(), dr.contract_hash);
+    assert_eq!(
+        m.state.contract("codex").unwrap().revision,
+        1,
+        "the Codex is unchanged"
+    );
+    assert_eq!(m.state.proposal(&pid).unwrap().adopted_revision, None);
+    let sync = govmesh_core::sync::sync_records_at(&m.state, m.now);
+    assert!(
+        sync.iter()
+            .any(|r| r.contract_id == "data-retention" && r.revision == 1),
+        "{sync:?}"
+    );
+
+    // Its changes are decided by the stewards under their policy, not by the council.
+    let op = propose_on(
+        &mut m,
+        "data-retention",
+        "2",
+        "Records are kept for 90 days.",
+    );
+    let id = op.proposal_id.clone();
+    m.submit(&h1, Operation::Propose(op)).unwrap();
+    assert_eq!(m.state.proposal(&id).unwrap().domain_id, stewards.domain_id);
+    assert_eq!(
+        m.state.proposal(&id).unwrap().voting_result.eligible_weight,
+        2
+    );
+    assert_eq!(
+        code(m.vote(&h2, &id, VoteChoice::Reject)),
+        RejectCode::NotMember
+    );
+    m.vote(&h0, &id, VoteChoice::Approve).unwrap();
+    m.vote(&h1, &id, VoteChoice::Approve).unwrap();
+    assert_eq!(m.status(&id), ProposalStatus::Adopted);
+    let dr2 = m.state.contract("data-retention").unwrap();
+    assert_eq!(dr2.revision, 2);
+    assert_eq!(dr2.parent_hash, Some(dr.contract_hash));
+    assert_eq!(dr2.domain_id, dr.domain_id);
+    assert_eq!(m.state.contract("codex").unwrap().revision, 1);
+
+    // The council cannot decide it, and a non-member cannot propose on it.
+    let mut op = propose_on(&mut m, "data-retention", "1", "x");
+    op.domain_id = Some(council(&m));
+    let e = m.submit(&h0, Operation::Propose(op)).unwrap_err();
+    assert_eq!(e.code, RejectCode::Forbidden);
+    assert!(e.message.contains("contract's governing domain"), "{e}");
+    let op = propose_on(&mut m, "data-retention", "1", "x");
+    assert_eq!(
+        code(m.submit(&h2, Operation::Propose(op))),
+        RejectCode::NotMember
+    );
+}
+
+#[test]
+fn a_clause_is_claimed_by_one_domain_and_only_by_the_governing_admins_leave() {
+    let mut m = Mesh::new();
+    let (h0, h1, h2) = (m.hub(0), m.hub(1), m.hub(2));
+    let stewards = domain_spec(&mut m, "data stewards", &h0, &[&h0, &h1], None, &[]);
+    m.submit(&h0, Operation::DefineDomain(stewards.clone()))
+        .unwrap();
+    let op = creation(&mut m, draft("data-retention", &stewards.domain_id));
+    let pid = op.proposal_id.clone();
+    m.submit(&h0, Operation::Propose(op)).unwrap();
+    for k in [&h0, &h1, &h2] {
+        m.vote(k, &pid, VoteChoice::Approve).unwrap();
+    }
+    assert_eq!(m.status(&pid), ProposalStatus::Adopted);
+
+    // Auditors (hubs 1 and 2) take clause 2: hub 1 cannot hand it to them, the
+    // stewards' admin (hub 0) can.
+    let auditors = domain_spec(
+        &mut m,
+        "auditors",
+        &h1,
+        &[&h1, &h2],
+        Some("data-retention"),
+        &["2"],
+    );
+    let e = m
+        .submit(&h1, Operation::DefineDomain(auditors.clone()))
+        .unwrap_err();
+    assert!(e.message.contains("only the admin"), "{e}");
+    m.submit(&h0, Operation::DefineDomain(auditors.clone()))
+        .unwrap();
+    assert_eq!(
+        m.state.deciding_domain("data-retention", "2").as_deref(),
+        Some(auditors.domain_id.as_str())
+    );
+    assert_eq!(
+        m.state.deciding_domain("data-retention", "1").as_deref(),
+        Some(stewards.domain_id.as_str())
+    );
+    let op = propose_on(&mut m, "data-retention", "2", "Kept 10 years.");
+    assert_eq!(
+        code(m.submit(&h0, Operation::Propose(op))),
+        RejectCode::NotMember
+    );
+    let op = propose_on(&mut m, "data-retention", "2", "Kept 10 years.");
+    let id = op.proposal_id.clone();
+    m.submit(&h2, Operation::Propose(op)).unwrap();
+    assert_eq!(m.state.proposal(&id).unwrap().domain_id, auditors.domain_id);
+    m.vote(&h1, &id, VoteChoice::Approve).unwrap();
+    m.vote(&h2, &id, VoteChoice::Approve).unwrap();
+    assert_eq!(m.status(&id), ProposalStatus::Adopted);
+    // Naming the stewards for clause 2 is refused: they do not share it.
+    let mut op = propose_on(&mut m, "data-retention", "2", "y");
+    op.domain_id = Some(stewards.domain_id.clone());
+    let e = m.submit(&h0, Operation::Propose(op)).unwrap_err();
+    assert!(
+        e.message.contains("the domain that shares the clause"),
+        "{e}"
+    );
+
+    // Overlapping claims, the Codex's clauses and unknown clauses are refused.
+    let rivals = domain_spec(
+        &mut m,
+        "rivals",
+        &h0,
+        &[&h0],
+        Some("data-retention"),
+        &["2"],
+    );
+    let e = m.submit(&h0, Operation::DefineDomain(rivals)).unwrap_err();
+    assert_eq!(e.code, RejectCode::Forbidden);
+    assert!(e.message.contains("already shared by domain"), "{e}");
+    let codex = domain_spec(&mut m, "codex grab", &h0, &[&h0], None, &["5.2.5"]);
+    let e = m.submit(&h0, Operation::DefineDomain(codex)).unwrap_err();
+    assert!(e.message.contains("governing contract"), "{e}");
+    let ghost = domain_spec(&mut m, "ghost", &h0, &[&h0], Some("data-retention"), &["9"]);
+    assert_eq!(
+        code(m.submit(&h0, Operation::DefineDomain(ghost))),
+        RejectCode::UnknownClause
+    );
+    let nowhere = domain_spec(&mut m, "nowhere", &h0, &[&h0], Some("no-such"), &["1"]);
+    assert_eq!(
+        code(m.submit(&h0, Operation::DefineDomain(nowhere))),
+        RejectCode::UnknownContract
+    );
 }

@@ -549,6 +549,7 @@ mod tests {
                     diff: vec![],
                 },
                 voting_period_secs: Some(3600),
+                create_contract: None,
             }),
         );
         ledger.append(&propose, t0.plus_secs(1)).unwrap();

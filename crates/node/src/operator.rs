@@ -74,6 +74,7 @@ async fn operator_propose(
             diff,
         },
         voting_period_secs: req.voting_period_secs,
+        create_contract: None,
     });
     let c = app.submit_own(op).await?;
     tracing::info!(%proposal_id, index = c.index, "operator proposal appended");

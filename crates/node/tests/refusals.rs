@@ -106,6 +106,7 @@ async fn bad_submissions_are_refused_and_nothing_is_stored() {
                 diff: vec![],
             },
             voting_period_secs: None,
+            create_contract: None,
         }),
     );
     let (s, r) = c

@@ -38,7 +38,34 @@ impl State {
             stale: Vec::new(),
             clause_hash: None,
         };
-        if result.outcome == Some(ProposalStatus::Adopted) {
+        if result.outcome == Some(ProposalStatus::Adopted)
+            && let Some(draft) = &p.create_contract
+        {
+            // A new contract: its revision 1, decided from now on by its domain.
+            if self.contract(&draft.contract_id).is_some() {
+                result.outcome = Some(ProposalStatus::Rejected);
+                result.reason = format!(
+                    "contract {:?} was created meanwhile by another proposal",
+                    draft.contract_id
+                );
+            } else {
+                let mut created = Contract {
+                    contract_id: draft.contract_id.clone(),
+                    label: draft.label.clone(),
+                    revision: 1,
+                    clauses: draft.clauses.clone(),
+                    parent_hash: None,
+                    adopted_by_proposal: Some(p.proposal_id.clone()),
+                    adopted_at: at,
+                    domain_id: Some(draft.domain_id.clone()),
+                    contract_hash: Digest::default(),
+                };
+                created.contract_hash = created
+                    .compute_hash()
+                    .map_err(|e| rej(RejectCode::Malformed, format!("contract hash: {e}")))?;
+                finish.adoption = Some((created, None));
+            }
+        } else if result.outcome == Some(ProposalStatus::Adopted) {
             let current = self.contract(&p.contract_id).ok_or_else(|| {
                 rej(
                     RejectCode::UnknownContract,
@@ -128,14 +155,18 @@ impl State {
         p.status = outcome;
         p.voting_result = f.result;
         p.updated_at = at;
-        let contract_id = p.contract_id.clone();
         let clause_id = p.target_contract_clause.clone();
         self.open.remove(&f.proposal_id);
         match f.adoption {
             Some((contract, new_rules)) => {
                 let revision = contract.revision;
-                let p = self.proposal_mut(&f.proposal_id).expect("proposal exists");
-                p.adopted_revision = Some(revision);
+                let contract_id = contract.contract_id.clone();
+                let created = revision == 1;
+                if !created {
+                    // (A created contract is named by the proposal's create_contract.)
+                    let p = self.proposal_mut(&f.proposal_id).expect("proposal exists");
+                    p.adopted_revision = Some(revision);
+                }
                 // Every node active now is to receive the revision from the node whose
                 // entry adopted it.
                 let targets = self
@@ -154,15 +185,23 @@ impl State {
                             target_node_ids: targets,
                         },
                     );
+                let hashes = self.clause_hashes.entry(contract_id.clone()).or_default();
+                if created {
+                    for c in &contract.clauses {
+                        if let Ok(h) = c.hash() {
+                            hashes.insert(c.clause_id.clone(), h);
+                        }
+                    }
+                } else {
+                    match f.clause_hash {
+                        Some(h) => hashes.insert(clause_id.clone(), h),
+                        None => hashes.remove(&clause_id),
+                    };
+                }
                 self.contracts
                     .entry(contract_id.clone())
                     .or_default()
                     .push(contract);
-                let hashes = self.clause_hashes.entry(contract_id.clone()).or_default();
-                match f.clause_hash {
-                    Some(h) => hashes.insert(clause_id.clone(), h),
-                    None => hashes.remove(&clause_id),
-                };
                 if let Some(rules) = new_rules {
                     for n in self.nodes.values_mut() {
                         n.privileges = rules.privileges_of(n.node_type);

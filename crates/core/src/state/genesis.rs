@@ -59,6 +59,7 @@ impl State {
             parent_hash: None,
             adopted_by_proposal: None,
             adopted_at: ctx.at,
+            domain_id: None,
             contract_hash: Digest::default(),
         };
         contract.contract_hash = contract

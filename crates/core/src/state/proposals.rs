@@ -5,7 +5,7 @@ use super::decode::check_id;
 use super::{Ballot, Ctx, Event, RejectCode, Rejection, State, rej};
 use crate::entry::{ProposeOp, WithdrawOp};
 use crate::model::{
-    CODEX_CLAUSES, Clause, GOVERNANCE_CLAUSE, GovernanceRules, NodeStatus, PHASE_ID,
+    CODEX_CLAUSES, Clause, ContractDraft, GOVERNANCE_CLAUSE, GovernanceRules, NodeStatus, PHASE_ID,
     PolicyOverride, Privilege, Proposal, ProposalStatus, VotingPolicy, VotingResult,
 };
 use crate::{patch, tally};
@@ -63,23 +63,39 @@ impl State {
         if !op.changes.diff.is_empty() {
             self.check_diff(op, clause)?;
         }
-        let domain_id = op
-            .domain_id
-            .clone()
+        if let Some(draft) = &op.create_contract {
+            self.check_creation(op, draft, clause)?;
+        }
+        let governing = self.governing_contract.as_deref() == Some(op.contract_id.as_str());
+        let decider = self
+            .deciding_domain(&op.contract_id, &op.target_contract_clause)
             .unwrap_or_else(|| rules.default_domain_id.clone());
-        if self.governing_contract.as_deref() == Some(op.contract_id.as_str())
-            && domain_id != rules.default_domain_id
-        {
+        let domain_id = op.domain_id.clone().unwrap_or_else(|| decider.clone());
+        if domain_id != decider {
             // Any node with can_override_policy may define a domain; if such a domain
-            // could decide the governing contract, one node could define a domain of
-            // one and adopt changes alone.
-            return Err(rej(
-                RejectCode::Forbidden,
+            // could decide a contract it was not given, one node could define a domain
+            // of one and adopt changes alone.
+            let message = if governing {
                 format!(
-                    "changes to the governing contract {:?} are decided by the council domain {:?} (clause 5.5 default_domain_id), not by domain {domain_id:?}",
-                    op.contract_id, rules.default_domain_id
-                ),
-            ));
+                    "changes to the governing contract {:?} are decided by the council domain {decider:?} (clause 5.5 default_domain_id), not by domain {domain_id:?}",
+                    op.contract_id
+                )
+            } else {
+                format!(
+                    "clause {} of contract {:?} is decided by domain {decider:?} ({}), not by domain {domain_id:?}, which does not share it",
+                    op.target_contract_clause,
+                    op.contract_id,
+                    if self
+                        .claimed_by(&op.contract_id, &op.target_contract_clause)
+                        .is_some()
+                    {
+                        "the domain that shares the clause"
+                    } else {
+                        "the contract's governing domain"
+                    }
+                )
+            };
+            return Err(rej(RejectCode::Forbidden, message));
         }
         let domain = self.domains.get(&domain_id).ok_or_else(|| {
             rej(
@@ -88,9 +104,13 @@ impl State {
             )
         })?;
         let clause_id = op.target_contract_clause.as_str();
+        // Clause 5.5's clause_voting_policies name the governing contract's clauses.
         let overrides: Vec<&PolicyOverride> = [
             Some(&domain.policy),
-            rules.clause_voting_policies.get(clause_id),
+            rules
+                .clause_voting_policies
+                .get(clause_id)
+                .filter(|_| governing),
             domain.clause_policies.get(clause_id),
         ]
         .into_iter()
@@ -164,6 +184,7 @@ impl State {
             governance_scope: "federated".to_owned(),
             attestation_hashes: vec![ctx.hash],
             adopted_revision: None,
+            create_contract: op.create_contract.clone(),
         };
         self.ballots.insert(
             op.proposal_id.clone(),
@@ -181,6 +202,105 @@ impl State {
         Ok(vec![Event::ProposalOpened {
             proposal_id: op.proposal_id.clone(),
         }])
+    }
+
+    /// The domain that decides proposals on `clause_id` of `contract_id`: the council
+    /// for the governing contract; else the domain that shares the clause, or the
+    /// contract's governing domain. None if the contract does not exist.
+    pub fn deciding_domain(&self, contract_id: &str, clause_id: &str) -> Option<String> {
+        if self.governing_contract.as_deref() == Some(contract_id) {
+            return self.rules.as_ref().map(|r| r.default_domain_id.clone());
+        }
+        let contract = self.contract(contract_id)?;
+        self.claimed_by(contract_id, clause_id)
+            .map(|d| d.domain_id.clone())
+            .or_else(|| contract.domain_id.clone())
+            .or_else(|| self.rules.as_ref().map(|r| r.default_domain_id.clone()))
+    }
+
+    /// The domain that shares (claims) `clause_id` of `contract_id`, if one does.
+    pub fn claimed_by(&self, contract_id: &str, clause_id: &str) -> Option<&crate::model::Domain> {
+        self.domains.values().find(|d| {
+            self.domain_contract(d) == Some(contract_id)
+                && d.shared_clauses.iter().any(|c| c == clause_id)
+        })
+    }
+
+    /// The contract whose clauses a domain's `shared_clauses` names.
+    pub(super) fn domain_contract<'a>(&'a self, d: &'a crate::model::Domain) -> Option<&'a str> {
+        d.contract_id
+            .as_deref()
+            .or(self.governing_contract.as_deref())
+    }
+
+    /// A proposal that creates a contract is made under the governing contract's
+    /// clause 5.5, changes nothing in it, and draws up a new contract with distinct
+    /// clauses, decided by an existing domain.
+    fn check_creation(
+        &self,
+        op: &ProposeOp,
+        draft: &ContractDraft,
+        clause: &Clause,
+    ) -> Result<(), Rejection> {
+        let governing = self.governing_contract.as_deref().unwrap_or_default();
+        if op.contract_id != governing || op.target_contract_clause != GOVERNANCE_CLAUSE {
+            return Err(rej(
+                RejectCode::Forbidden,
+                format!(
+                    "a proposal that creates contract {:?} is made under clause 5.5 of the governing contract {governing:?}, not clause {} of {:?}",
+                    draft.contract_id, op.target_contract_clause, op.contract_id
+                ),
+            ));
+        }
+        if op.changes.proposed_text != clause.text || !op.changes.diff.is_empty() {
+            return Err(rej(
+                RejectCode::Forbidden,
+                format!(
+                    "a proposal that creates contract {:?} changes no clause of {governing:?}: its proposed_text must be clause 5.5's current text and its diff empty",
+                    draft.contract_id
+                ),
+            ));
+        }
+        if self.contract(&draft.contract_id).is_some() {
+            return Err(rej(
+                RejectCode::Duplicate,
+                format!("contract {:?} already exists", draft.contract_id),
+            ));
+        }
+        if !self.domains.contains_key(&draft.domain_id) {
+            return Err(rej(
+                RejectCode::UnknownDomain,
+                format!(
+                    "contract {:?} would be governed by domain {:?}, which does not exist",
+                    draft.contract_id, draft.domain_id
+                ),
+            ));
+        }
+        if draft.clauses.is_empty() {
+            return Err(rej(
+                RejectCode::Malformed,
+                format!("contract {:?} has no clauses", draft.contract_id),
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for c in &draft.clauses {
+            if !seen.insert(c.clause_id.as_str()) {
+                return Err(rej(
+                    RejectCode::Duplicate,
+                    format!(
+                        "contract {:?} lists clause {} twice",
+                        draft.contract_id, c.clause_id
+                    ),
+                ));
+            }
+            c.hash().map_err(|e| {
+                rej(
+                    RejectCode::Malformed,
+                    format!("clause {} does not hash: {e}", c.clause_id),
+                )
+            })?;
+        }
+        Ok(())
     }
 
     /// The proposal's diff applies to the clause's rules and, for the governing

@@ -52,6 +52,7 @@ impl State {
             Operation::Propose(p) => Some(
                 p.domain_id
                     .clone()
+                    .or_else(|| self.deciding_domain(&p.contract_id, &p.target_contract_clause))
                     .unwrap_or_else(|| rules.default_domain_id.clone()),
             ),
             Operation::Vote(v) => self.proposal(&v.proposal_id).map(|p| p.domain_id.clone()),

@@ -117,6 +117,7 @@ impl LogGen {
                     diff: Vec::new(),
                 },
                 voting_period_secs: None,
+                create_contract: None,
             });
             sign_entry(author, op)
         } else {
