@@ -302,6 +302,9 @@ fn print_contract(c: &Value) {
         outln!("  adopted by  proposal {p}");
     }
     outln!("  adopted at  {}", s(c, "adopted_at"));
+    if let Some(d) = c.get("domain_id").and_then(Value::as_str) {
+        outln!("  decided by  domain {d}");
+    }
     for cl in c
         .get("clauses")
         .and_then(Value::as_array)
@@ -364,9 +367,120 @@ pub fn print_diff(d: &Value) {
     }
 }
 
+/// Reads a clauses file: a JSON array of clauses, each with `id` (or `clause_id`),
+/// `title`, `text` and `rules`.
+pub fn read_clauses(path: &Path) -> Result<Vec<Clause>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read clauses file {}", path.display()))?;
+    let v = govmesh_core::canonical::parse_strict(text.as_bytes())
+        .map_err(|e| anyhow::anyhow!("clauses file {}: {e}", path.display()))?;
+    let items = v.as_array().with_context(|| {
+        format!(
+            "clauses file {}: not a JSON array of clauses",
+            path.display()
+        )
+    })?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut c = c.clone();
+            if let Some(m) = c.as_object_mut()
+                && !m.contains_key("clause_id")
+                && let Some(id) = m.remove("id")
+            {
+                m.insert("clause_id".into(), id);
+            }
+            serde_json::from_value::<Clause>(c).with_context(|| {
+                format!(
+                    "clauses file {}: clause {} needs id, title, text and rules",
+                    path.display(),
+                    i + 1
+                )
+            })
+        })
+        .collect()
+}
+
+/// `govmesh contract create`: the proposal under the Codex's clause 5.5 that creates
+/// a contract.
+fn create_contract(client: &NodeClient, auth: &AuthArgs, req: Value, json: bool) -> Result<i32> {
+    let resp = match signer(auth)? {
+        Signer::Key(key) => {
+            let codex = client.get(&format!(
+                "/v1/contracts/{}",
+                govmesh_core::codex::CODEX_CONTRACT_ID
+            ))?;
+            let clause = codex
+                .get("clauses")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .find(|c| c.get("clause_id").and_then(Value::as_str) == Some("5.5"))
+                .cloned()
+                .context("the Codex the node serves has no clause 5.5")?;
+            let clause: Clause =
+                serde_json::from_value(clause).context("clause 5.5 as the node serves it")?;
+            let draft: govmesh_core::model::ContractDraft = serde_json::from_value(json!({
+                "contract_id": req["contract_id"],
+                "label": req["label"],
+                "domain_id": req["domain_id"],
+                "clauses": req["clauses"],
+            }))?;
+            let op = ProposeOp {
+                proposal_id: uuid::Uuid::new_v4().to_string(),
+                contract_id: govmesh_core::codex::CODEX_CONTRACT_ID.to_owned(),
+                target_contract_clause: "5.5".into(),
+                base_clause_hash: clause
+                    .hash()
+                    .map_err(|e| anyhow::anyhow!("hashing clause 5.5: {e}"))?,
+                domain_id: None,
+                rationale: req["rationale"].as_str().unwrap_or_default().to_owned(),
+                changes: Changes {
+                    current_text: clause.text.clone(),
+                    proposed_text: clause.text,
+                    diff: Vec::new(),
+                },
+                voting_period_secs: None,
+                create_contract: Some(draft),
+            };
+            let pid = op.proposal_id.clone();
+            let mut r = client.submit(&key, Operation::Propose(op))?;
+            r["proposal_id"] = json!(pid);
+            r
+        }
+        Signer::Operator(token) => client.post("/v1/operator/contracts", &req, Some(&token))?,
+    };
+    if json {
+        print_json(&resp);
+    } else {
+        outln!("{}", s(&resp, "proposal_id"));
+    }
+    Ok(0)
+}
+
 pub fn contract(node: &NodeArg, cmd: ContractCommand, json: bool) -> Result<i32> {
     let client = NodeClient::new(&node.node)?;
     match cmd {
+        ContractCommand::Create {
+            auth,
+            id,
+            title,
+            domain,
+            clauses,
+            rationale,
+        } => {
+            let clauses = read_clauses(&clauses)?;
+            let rationale = rationale.unwrap_or_else(|| format!("Create contract {id} ({title})."));
+            let req = json!({
+                "contract_id": id,
+                "label": title,
+                "domain_id": domain,
+                "clauses": clauses,
+                "rationale": rationale,
+            });
+            return create_contract(&client, &auth, req, json);
+        }
         ContractCommand::Show { id, revision } => {
             let path = match revision {
                 Some(r) => format!("/v1/contracts/{id}/revisions/{r}"),
@@ -690,6 +804,7 @@ pub fn domain(node: &NodeArg, cmd: DomainCommand, json: bool) -> Result<i32> {
             admin,
             members,
             shared_clauses,
+            contract,
             quorum,
             threshold,
             veto,
@@ -715,7 +830,7 @@ pub fn domain(node: &NodeArg, cmd: DomainCommand, json: bool) -> Result<i32> {
                         shared_clauses,
                         local_overrides: Default::default(),
                         policy,
-                        contract_id: None,
+                        contract_id: contract,
                         clause_policies: Default::default(),
                     };
                     let mut r = client.submit(&key, Operation::DefineDomain(spec))?;
@@ -731,6 +846,9 @@ pub fn domain(node: &NodeArg, cmd: DomainCommand, json: bool) -> Result<i32> {
                         "shared_clauses": shared_clauses,
                         "policy": policy,
                     });
+                    if let Some(c) = contract {
+                        body["contract_id"] = json!(c);
+                    }
                     // The node itself administers the domain unless told otherwise.
                     let admin = match admin {
                         Some(a) => a,

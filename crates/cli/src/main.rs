@@ -295,6 +295,27 @@ enum KeyCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ContractCommand {
+    /// Propose a new contract (a proposal under the Codex's clause 5.5, decided by the
+    /// council); once adopted, DOMAIN decides its changes. Prints the proposal id.
+    Create {
+        #[command(flatten)]
+        auth: AuthArgs,
+        /// The new contract's id, e.g. data-retention.
+        #[arg(long, value_name = "ID")]
+        id: String,
+        /// Its title (the contract's label).
+        #[arg(long, value_name = "TITLE")]
+        title: String,
+        /// The trust domain that will decide changes to it.
+        #[arg(long, value_name = "DOMAIN_ID")]
+        domain: String,
+        /// Its clauses: a JSON array of {"id" (or "clause_id"), "title", "text", "rules"}.
+        #[arg(long, value_name = "FILE")]
+        clauses: PathBuf,
+        /// Why the contract is proposed.
+        #[arg(long, value_name = "TEXT")]
+        rationale: Option<String>,
+    },
     /// A contract's current (or given) revision.
     Show {
         #[arg(default_value = "codex")]
@@ -381,9 +402,12 @@ pub enum DomainCommand {
         /// A member node id (repeat).
         #[arg(long = "member", value_name = "ID")]
         members: Vec<String>,
-        /// A clause shared by the domain (repeat).
+        /// A clause shared by the domain (repeat): the domain decides proposals on it.
         #[arg(long = "shared-clause", value_name = "CLAUSE")]
         shared_clauses: Vec<String>,
+        /// The contract whose clauses --shared-clause names (default: the Codex).
+        #[arg(long, value_name = "ID")]
+        contract: Option<String>,
         /// Share of eligible weight that must vote.
         #[arg(long, value_name = "SHARE")]
         quorum: Option<f64>,

@@ -13,7 +13,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
 use govmesh_core::entry::{DomainSpec, NodeSpec, Operation, ProposeOp, VoteOp, WithdrawOp};
-use govmesh_core::model::Changes;
+use govmesh_core::model::{Changes, ContractDraft};
 use serde_json::{Map, Value};
 
 route_table!(Shared {
@@ -22,6 +22,7 @@ route_table!(Shared {
     POST "/v1/operator/withdraw" => operator_withdraw,
     POST "/v1/operator/nodes" => operator_register_node,
     POST "/v1/operator/domains" => operator_define_domain,
+    POST "/v1/operator/contracts" => operator_create_contract,
 });
 
 /// The operator endpoints.
@@ -79,6 +80,64 @@ async fn operator_propose(
     let c = app.submit_own(op).await?;
     tracing::info!(%proposal_id, index = c.index, "operator proposal appended");
     created(&c, Some(("proposal_id", &proposal_id)))
+}
+
+/// Proposes a new contract as the node: a proposal under the governing contract's
+/// clause 5.5 that changes nothing in it and carries the draft (`create_contract`).
+async fn operator_create_contract(
+    State(app): State<Shared>,
+    _: Operator,
+    ApiJson(req): ApiJson<wire::CreateContractRequest>,
+) -> ApiResult<Response> {
+    let (op, proposal_id) = {
+        let l = app.ledger().lock().await;
+        create_contract_op(l.state(), req)?
+    };
+    let c = app.submit_own(op).await?;
+    tracing::info!(%proposal_id, index = c.index, "operator contract proposal appended");
+    created(&c, Some(("proposal_id", &proposal_id)))
+}
+
+/// The propose op that creates the contract `req` drafts, against the governing
+/// contract's clause 5.5 as `state` has it.
+pub fn create_contract_op(
+    state: &govmesh_core::state::State,
+    req: wire::CreateContractRequest,
+) -> ApiResult<(Operation, String)> {
+    let governing = state
+        .governing_contract_id()
+        .and_then(|id| state.contract(id))
+        .ok_or_else(|| ApiError::unprocessable("genesis", "the node holds no genesis yet"))?;
+    let clause = governing
+        .clause(govmesh_core::model::GOVERNANCE_CLAUSE)
+        .ok_or_else(|| {
+            ApiError::unprocessable("unknown_clause", "the governing contract has no clause 5.5")
+        })?;
+    let proposal_id = uuid::Uuid::new_v4().to_string();
+    let rationale = req
+        .rationale
+        .unwrap_or_else(|| format!("Create contract {} ({}).", req.contract_id, req.label));
+    let op = Operation::Propose(ProposeOp {
+        proposal_id: proposal_id.clone(),
+        contract_id: governing.contract_id.clone(),
+        target_contract_clause: clause.clause_id.clone(),
+        base_clause_hash: clause.hash().map_err(ApiError::internal)?,
+        domain_id: None,
+        rationale,
+        changes: Changes {
+            current_text: clause.text.clone(),
+            proposed_text: clause.text.clone(),
+            diff: Vec::new(),
+        },
+        voting_period_secs: req.voting_period_secs,
+        create_contract: Some(ContractDraft {
+            contract_id: req.contract_id,
+            label: req.label,
+            domain_id: req.domain_id,
+            clauses: req.clauses,
+        }),
+    });
+    Ok((op, proposal_id))
 }
 
 async fn operator_vote(

@@ -49,6 +49,20 @@ pub struct ProposeRequest {
     pub voting_period_secs: Option<u64>,
 }
 
+/// `POST /v1/operator/contracts`: a new contract, proposed under the Codex.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateContractRequest {
+    pub contract_id: String,
+    pub label: String,
+    pub domain_id: String,
+    pub clauses: Vec<govmesh_core::model::Clause>,
+    #[serde(default)]
+    pub rationale: Option<String>,
+    #[serde(default)]
+    pub voting_period_secs: Option<u64>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VoteRequest {

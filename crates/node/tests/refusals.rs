@@ -340,3 +340,64 @@ async fn log_pages_clamp_and_operator_registers_nodes_and_domains() {
     );
     node.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contract_creation_as_the_operator_and_its_refusals() {
+    let m = Mesh::found();
+    let token = m.token();
+    let node = m.serve().await;
+    let c = Client::new(&node.url);
+    let (s, d) = c
+        .post(
+            "/v1/operator/domains",
+            &json!({"name": "stewards", "admin_node_id": m.me.node_id(),
+                    "member_nodes": [m.me.node_id(), m.a.node_id()]}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(s, 201, "{d}");
+    let domain = d["domain_id"].as_str().unwrap().to_owned();
+    let clauses = json!([{"clause_id": "1", "title": "Scope", "text": "All data.", "rules": {}}]);
+    let body = |id: &str, domain: &str, clauses: &Value| json!({"contract_id": id, "label": "Retention", "domain_id": domain, "clauses": clauses});
+    let size = c.log_size().await;
+    for (b, status, want) in [
+        (body("codex", &domain, &clauses), 409, "duplicate"),
+        (
+            body(
+                "data-retention",
+                "00000000-0000-4000-8000-000000000000",
+                &clauses,
+            ),
+            422,
+            "unknown_domain",
+        ),
+        (body("data-retention", &domain, &json!([])), 422, "schema"),
+        (body("Not An Id", &domain, &clauses), 422, "schema"),
+    ] {
+        let (s, r) = c.post("/v1/operator/contracts", &b, Some(&token)).await;
+        assert_eq!((s, code(&r)), (status, want), "{b}: {r}");
+    }
+    let (s, r) = c
+        .post(
+            "/v1/operator/contracts",
+            &body("data-retention", &domain, &clauses),
+            None,
+        )
+        .await;
+    assert_eq!(s, 401, "{r}");
+    assert_eq!(c.log_size().await, size, "no refused entry is stored");
+
+    let (s, r) = c
+        .post(
+            "/v1/operator/contracts",
+            &body("data-retention", &domain, &clauses),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+    let pid = r["proposal_id"].as_str().unwrap();
+    let (_, p) = c.get(&format!("/v1/proposals/{pid}")).await;
+    assert_eq!(p["create_contract"]["domain_id"], domain.as_str(), "{p}");
+    assert_eq!(p["target_contract_clause"], "5.5");
+    assert_eq!(p["status"], "voting");
+}

@@ -392,3 +392,135 @@ fn propose_vote_adopt_verify_export_tamper_restart() {
     assert_eq!(after["contract_heads"], before["contract_heads"]);
     ok(&["verify", "--node", &node.url]);
 }
+
+#[test]
+fn a_second_contract_is_created_decided_by_its_domain_and_verified() {
+    let m = mesh();
+    let url = m.node.url.clone();
+    let dir = m._dir.path();
+    let key = |i: usize| s(&m.keys[i]).to_owned();
+    let hub_id = |i: usize| -> String {
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&m.keys[i]).unwrap()).unwrap();
+        v["node_id"].as_str().unwrap().to_owned()
+    };
+    // The stewards: hubs 1 and 2, administered by hub 1.
+    let stewards = ok(&[
+        "domain",
+        "define",
+        "--node",
+        &url,
+        "--key",
+        &key(1),
+        "--name",
+        "data stewards",
+        "--member",
+        &hub_id(1),
+        "--member",
+        &hub_id(2),
+    ]);
+    let stewards = stewards.trim().to_owned();
+    let clauses = dir.join("clauses.json");
+    write_json(
+        &clauses,
+        &json!([
+            {"id": "1", "title": "Scope", "text": "Logs and backups of the mesh.", "rules": {}},
+            {"id": "2", "title": "Retention", "text": "Kept 30 days.", "rules": {"retention_days": 30}}
+        ]),
+    );
+    let pid = ok(&[
+        "contract",
+        "create",
+        "--node",
+        &url,
+        "--key",
+        &key(0),
+        "--id",
+        "data-retention",
+        "--title",
+        "Data retention",
+        "--domain",
+        &stewards,
+        "--clauses",
+        s(&clauses),
+        "--rationale",
+        "Backups need a rule.",
+    ]);
+    let pid = pid.trim().to_owned();
+    let p = get(&url, &format!("/v1/proposals/{pid}"));
+    assert_eq!(p["create_contract"]["contract_id"], "data-retention", "{p}");
+    // A creation is decided by the council (clause 5.5: all three hubs).
+    for i in 0..3 {
+        ok(&["vote", "--node", &url, "--key", &key(i), &pid, "approve"]);
+    }
+    let c = ok_json(&[
+        "contract",
+        "show",
+        "data-retention",
+        "--json",
+        "--node",
+        &url,
+    ]);
+    assert_eq!(c["revision"], 1);
+    assert_eq!(c["domain_id"], stewards.as_str());
+    let shown = ok(&["contract", "show", "data-retention", "--node", &url]);
+    assert!(
+        shown.contains(&format!("decided by  domain {stewards}")),
+        "{shown}"
+    );
+    let list = get(&url, "/v1/contracts");
+    assert_eq!(list["contracts"].as_array().unwrap().len(), 2, "{list}");
+
+    // Its clause 2 is changed by the stewards alone; hub 0 is not one of them.
+    let out = ok(&[
+        "propose",
+        "--node",
+        &url,
+        "--key",
+        &key(1),
+        "--contract",
+        "data-retention",
+        "--clause",
+        "2",
+        "--text",
+        "Kept 90 days.",
+        "--rationale",
+        "Audits look back a quarter.",
+    ]);
+    let change = out.trim().to_owned();
+    let err = fails(
+        &["vote", "--node", &url, "--key", &key(0), &change, "approve"],
+        1,
+    );
+    assert!(err.contains("not_member"), "{err}");
+    ok(&["vote", "--node", &url, "--key", &key(1), &change, "approve"]);
+    ok(&["vote", "--node", &url, "--key", &key(2), &change, "approve"]);
+    let c = ok_json(&[
+        "contract",
+        "show",
+        "data-retention",
+        "--json",
+        "--node",
+        &url,
+    ]);
+    assert_eq!(c["revision"], 2, "{c}");
+    assert_eq!(
+        ok_json(&["contract", "show", "--json", "--node", &url])["revision"],
+        1
+    );
+
+    // The sync records and verify cover both contracts.
+    let sync = get(&url, "/v1/sync");
+    let recs = sync["sync_records"]
+        .as_array()
+        .or(sync.as_array())
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        recs.iter()
+            .any(|r| r["contract_id"] == "data-retention" && r["revision"] == 2),
+        "{sync}"
+    );
+    let v = ok_json(&["verify", "--json", "--node", &url]);
+    assert_eq!(v["contracts"]["data-retention"]["revisions"], 2, "{v}");
+    assert_eq!(v["served_revisions_checked"], 3);
+}
