@@ -509,6 +509,9 @@ async fn govmesh_run(
             },
             voting_period_secs: None,
             create_contract: None,
+            governance_scope: None,
+            local_node: None,
+            conflict_resolution: None,
         };
         let env = sign_entry(&hubs[0].0, Operation::Propose(op));
         let r = client
@@ -969,6 +972,9 @@ async fn convergence_run(
             },
             voting_period_secs: None,
             create_contract: None,
+            governance_scope: None,
+            local_node: None,
+            conflict_resolution: None,
         };
         post_entry(
             &client,

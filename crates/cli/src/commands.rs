@@ -111,6 +111,23 @@ pub struct ProposeArgs {
     pub rules_patch: Option<PathBuf>,
     pub domain: Option<String>,
     pub voting_period: Option<u64>,
+    /// Federated (none), isolated or local.
+    pub scope: Option<govmesh_core::model::GovernanceScope>,
+    pub local_node: Option<String>,
+    /// The conflict this proposal resolves, and how.
+    pub resolves: Option<(String, govmesh_core::model::ResolutionType)>,
+}
+
+impl ProposeArgs {
+    fn conflict_resolution(&self) -> Option<govmesh_core::model::ConflictResolution> {
+        self.resolves
+            .as_ref()
+            .map(|(id, t)| govmesh_core::model::ConflictResolution {
+                conflict_id: id.clone(),
+                resolution_id: uuid::Uuid::new_v4().to_string(),
+                resolution_type: *t,
+            })
+    }
 }
 
 /// Reads a rules patch file: RFC 6902 JSON Patch (`op`), or the seed's diff form
@@ -163,6 +180,9 @@ pub fn propose_op(client: &NodeClient, a: &ProposeArgs, diff: Vec<DiffOp>) -> Re
         },
         voting_period_secs: a.voting_period,
         create_contract: None,
+        governance_scope: a.scope,
+        local_node: a.local_node.clone(),
+        conflict_resolution: a.conflict_resolution(),
     })
 }
 
@@ -194,6 +214,15 @@ pub fn propose(node: &NodeArg, auth: &AuthArgs, a: ProposeArgs, json: bool) -> R
             }
             if let Some(p) = a.voting_period {
                 body["voting_period_secs"] = json!(p);
+            }
+            if let Some(sc) = a.scope {
+                body["governance_scope"] = json!(sc);
+            }
+            if let Some(n) = &a.local_node {
+                body["local_node"] = json!(n);
+            }
+            if let Some(r) = a.conflict_resolution() {
+                body["conflict_resolution"] = json!(r);
             }
             let resp = client.post("/v1/operator/propose", &body, Some(&token))?;
             let pid = resp
@@ -305,6 +334,12 @@ fn print_contract(c: &Value) {
     if let Some(d) = c.get("domain_id").and_then(Value::as_str) {
         outln!("  decided by  domain {d}");
     }
+    if let Some(n) = c.get("effective_for").and_then(Value::as_str) {
+        outln!(
+            "  effective for node {n}: {} clause(s) overridden locally",
+            c.get("overridden").and_then(Value::as_u64).unwrap_or(0)
+        );
+    }
     for cl in c
         .get("clauses")
         .and_then(Value::as_array)
@@ -313,6 +348,21 @@ fn print_contract(c: &Value) {
     {
         outln!();
         outln!("  {} {}", s(cl, "clause_id"), s(cl, "title"));
+        if let Some(o) = cl.get("override") {
+            outln!(
+                "    [overridden: {} override by proposal {}{}]",
+                s(o, "scope"),
+                s(o, "proposal_id"),
+                match o.get("conflict").filter(|c| !c.is_null()) {
+                    Some(c) => format!(
+                        "; in conflict with revision {} (conflict {})",
+                        n(c, "revision"),
+                        s(c, "conflict_id")
+                    ),
+                    None => String::new(),
+                }
+            );
+        }
         for line in s(cl, "text").lines() {
             outln!("    {line}");
         }
@@ -443,6 +493,9 @@ fn create_contract(client: &NodeClient, auth: &AuthArgs, req: Value, json: bool)
                 },
                 voting_period_secs: None,
                 create_contract: Some(draft),
+                governance_scope: None,
+                local_node: None,
+                conflict_resolution: None,
             };
             let pid = op.proposal_id.clone();
             let mut r = client.submit(&key, Operation::Propose(op))?;
@@ -481,10 +534,15 @@ pub fn contract(node: &NodeArg, cmd: ContractCommand, json: bool) -> Result<i32>
             });
             return create_contract(&client, &auth, req, json);
         }
-        ContractCommand::Show { id, revision } => {
-            let path = match revision {
-                Some(r) => format!("/v1/contracts/{id}/revisions/{r}"),
-                None => format!("/v1/contracts/{id}"),
+        ContractCommand::Show {
+            id,
+            revision,
+            for_node,
+        } => {
+            let path = match (revision, for_node) {
+                (Some(r), _) => format!("/v1/contracts/{id}/revisions/{r}"),
+                (None, Some(n)) => format!("/v1/contracts/{id}?node={n}"),
+                (None, None) => format!("/v1/contracts/{id}"),
             };
             let c = client.get(&path)?;
             if json {

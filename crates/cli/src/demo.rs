@@ -617,7 +617,7 @@ fn events(resp: &Value) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-/// The story: hub-1 proposes to amend clause 11.1; the hubs vote approve, reject (hub-2,
+/// The story: hub-1 proposes to amend clause 5.2.5; the hubs vote approve, reject (hub-2,
 /// when there are three hubs or more), approve... until it is adopted; then hub-2 (or
 /// hub-1) proposes a change to clause 11.0 that stays open. Entries go through the
 /// nodes of `through` in turn. Returns the open proposal's id.
@@ -645,23 +645,27 @@ fn story(through: &[&MeshNode], keys: &[KeyPair]) -> Result<String> {
 
     say("");
     say(&format!(
-        "1. hub-1 proposes to amend clause 11.1 (Hash Chain Integrity Verification), through {}",
+        "1. hub-1 proposes to amend clause 5.2.5 (repository hygiene): contributing guidelines become required, through {}",
         node.name
     ));
     let args = ProposeArgs {
         contract: "codex".into(),
-        clause: "11.1".into(),
+        clause: "5.2.5".into(),
         text: format!(
-            "{} The report also names the failing entry's operation and author.",
-            text_of("11.1")?
+            "{}\nEvery repository states how contributions are proposed and reviewed.",
+            text_of("5.2.5")?
         ),
-        rationale: "Operators fix failures faster when the report says whose entry failed.".into(),
+        rationale: "Contributors who cannot find the rules send changes nobody can review.".into(),
         rules_patch: None,
         domain: None,
         voting_period: None,
+        scope: None,
+        local_node: None,
+        resolves: None,
     };
-    let patch = json!([{"op": "replace", "path": "/on_failure",
-        "value": "stop and report the entry index, its operation and author, and the failed check"}]);
+    // structure/contributing is the third rule of clause 5.2.5: a warning becomes an
+    // error, which `govmesh hygiene --node` then enforces.
+    let patch = json!([{"op": "replace", "path": "/rules/2/severity", "value": "error"}]);
     let op = propose_op(&client, &args, rules_diff(&patch)?)?;
     let pid = op.proposal_id.clone();
     client.submit(&keys[0], Operation::Propose(op))?;
@@ -745,6 +749,9 @@ fn story(through: &[&MeshNode], keys: &[KeyPair]) -> Result<String> {
         rules_patch: None,
         domain: None,
         voting_period: None,
+        scope: None,
+        local_node: None,
+        resolves: None,
     };
     let patch = json!([{"op": "replace", "path": "/checkpoint/max_interval_secs", "value": 30}]);
     let op = propose_op(&client, &args, rules_diff(&patch)?)?;

@@ -15,6 +15,7 @@ mod local;
 mod verify;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use govmesh_core::model::{GovernanceScope, ResolutionType};
 use std::path::PathBuf;
 
 /// mimalloc instead of the system allocator: the council's hot path (HTTP, JSON,
@@ -65,6 +66,20 @@ pub struct AuthArgs {
     /// Without --key: the node's data directory (its operator.token is used).
     #[arg(long, conflicts_with_all = ["key", "token"], value_name = "DIR")]
     pub data: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Scope {
+    Federated,
+    Isolated,
+    Local,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Resolution {
+    PolicyA,
+    PolicyB,
+    Compromise,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -191,6 +206,21 @@ enum Command {
         /// Voting period in seconds, if the policy allows.
         #[arg(long, value_name = "SECS")]
         voting_period: Option<u64>,
+        /// Where it applies: federated (mesh-wide, the default), isolated (the members
+        /// of --domain) or local (--local-node).
+        #[arg(long, value_enum, value_name = "SCOPE")]
+        scope: Option<Scope>,
+        /// The node a local proposal applies to (default: the signer).
+        #[arg(long, value_name = "NODE_ID")]
+        local_node: Option<String>,
+        /// The conflict (between a federated change and this node's or domain's local
+        /// override) this proposal resolves; with --resolution.
+        #[arg(long, value_name = "CONFLICT_ID", requires = "resolution")]
+        resolves: Option<String>,
+        /// How: policy-a (the federated clause), policy-b (keep the override) or
+        /// compromise (this proposal's text and rules).
+        #[arg(long, value_enum, value_name = "HOW", requires = "resolves")]
+        resolution: Option<Resolution>,
     },
     /// Vote on a proposal.
     Vote {
@@ -320,8 +350,11 @@ pub enum ContractCommand {
     Show {
         #[arg(default_value = "codex")]
         id: String,
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", conflicts_with = "for_node")]
         revision: Option<u64>,
+        /// The effective contract for this node: its local overrides marked.
+        #[arg(long = "for", value_name = "NODE_ID")]
+        for_node: Option<String>,
     },
     /// What changed between two revisions.
     Diff {
@@ -537,6 +570,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             rules_patch,
             domain,
             voting_period,
+            scope,
+            local_node,
+            resolves,
+            resolution,
         } => commands::propose(
             &node,
             &auth,
@@ -548,6 +585,17 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 rules_patch,
                 domain,
                 voting_period,
+                scope: scope.map(|s| match s {
+                    Scope::Federated => GovernanceScope::Federated,
+                    Scope::Isolated => GovernanceScope::Isolated,
+                    Scope::Local => GovernanceScope::Local,
+                }),
+                local_node,
+                resolves: resolves.zip(resolution.map(|r| match r {
+                    Resolution::PolicyA => ResolutionType::PolicyA,
+                    Resolution::PolicyB => ResolutionType::PolicyB,
+                    Resolution::Compromise => ResolutionType::Compromise,
+                })),
             },
             json,
         ),

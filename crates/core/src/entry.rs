@@ -7,7 +7,8 @@ use crate::dsse::{ENTRY_PAYLOAD_TYPE, Envelope};
 use crate::keys::{KeyPair, PublicKey};
 use crate::merkle::leaf_hash;
 use crate::model::{
-    Changes, Clause, ContractDraft, NodeStatus, NodeType, PolicyOverride, VoteChoice,
+    Changes, Clause, ConflictResolution, ContractDraft, GovernanceScope, NodeStatus, NodeType,
+    PolicyOverride, VoteChoice,
 };
 use crate::stamp::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -157,6 +158,15 @@ pub struct ProposeOp {
     /// clause 5.5 and changes nothing in it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_contract: Option<ContractDraft>,
+    /// Federated (absent), isolated (within `domain_id`) or local (`local_node`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub governance_scope: Option<GovernanceScope>,
+    /// The node a local-scope proposal applies to (default: the proposer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_node: Option<String>,
+    /// The conflict between a federated change and a local override it resolves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflict_resolution: Option<ConflictResolution>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

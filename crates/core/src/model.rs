@@ -123,6 +123,88 @@ impl Contract {
     }
 }
 
+/// Where an adopted proposal applies (the seed proposal's `governance_scope`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GovernanceScope {
+    /// Mesh-wide: a new revision of the contract.
+    #[default]
+    Federated,
+    /// Within one domain: a local override for its members.
+    Isolated,
+    /// On one node: a local override for that node.
+    Local,
+}
+
+impl GovernanceScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GovernanceScope::Federated => "federated",
+            GovernanceScope::Isolated => "isolated",
+            GovernanceScope::Local => "local",
+        }
+    }
+}
+
+/// How a proposal resolves a conflict between a federated change and a local
+/// override (the seed proposal's `conflict_resolution`): `policy_a` keeps the
+/// federated clause (the override is dropped), `policy_b` keeps the override (re-based
+/// onto the new revision), `compromise` makes the proposal's text and rules the
+/// override.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConflictResolution {
+    pub conflict_id: String,
+    pub resolution_id: String,
+    pub resolution_type: ResolutionType,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResolutionType {
+    PolicyA,
+    PolicyB,
+    Compromise,
+}
+
+/// A clause as it applies to some nodes only: adopted by an isolated (a domain's
+/// members) or local (one node) proposal, against the federated clause of
+/// `base_revision`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LocalOverride {
+    pub contract_id: String,
+    pub clause_id: String,
+    pub scope: GovernanceScope,
+    /// The domain whose members it applies to (isolated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_id: Option<String>,
+    /// The node it applies to (local).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
+    pub text: String,
+    pub rules: Value,
+    /// The proposal that adopted (or last resolved) it.
+    pub proposal_id: String,
+    /// The federated revision it was written against.
+    pub base_revision: u64,
+    pub adopted_at: Timestamp,
+    /// Set when a federated change to the clause was adopted after it; cleared by
+    /// the proposal that resolves the conflict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflict: Option<OverrideConflict>,
+}
+
+/// A federated change adopted over a local override, waiting for a resolution.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverrideConflict {
+    pub conflict_id: String,
+    /// The federated revision that changed the clause.
+    pub revision: u64,
+    /// The proposal that adopted it.
+    pub proposal_id: String,
+    pub since: Timestamp,
+}
+
 /// A new contract as a proposal under the Codex draws it up: adopted, it becomes the
 /// contract's revision 1, decided from then on by `domain_id`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -455,6 +537,17 @@ pub struct Proposal {
     pub phase_id: String,
     pub codex_clauses: Vec<String>,
     pub governance_scope: String,
+    /// Whether the target clause is shared by (claimed by) a domain (seed field).
+    #[serde(default)]
+    pub shared_clause: bool,
+    /// Whether the proposal makes a local override (isolated or local scope).
+    #[serde(default)]
+    pub local_override: bool,
+    /// The node a local-scope proposal applies to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_node: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conflict_resolution: Option<ConflictResolution>,
     /// Hashes of the signed entries behind this proposal (propose, votes, close).
     pub attestation_hashes: Vec<Digest>,
     /// Contract revision this proposal created, once adopted.

@@ -263,6 +263,9 @@ mod tests {
                 },
                 voting_period_secs: Some(3600),
                 create_contract: None,
+                governance_scope: None,
+                local_node: None,
+                conflict_resolution: None,
             })),
             payload(Operation::Vote(VoteOp {
                 proposal_id: P.into(),

@@ -115,6 +115,9 @@ fn build() -> Records {
             },
             voting_period_secs: Some(3600),
             create_contract: None,
+            governance_scope: None,
+            local_node: None,
+            conflict_resolution: None,
         })
     };
     let vote = |id: &str, choice| {

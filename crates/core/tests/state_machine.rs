@@ -136,6 +136,9 @@ impl Mesh {
             },
             voting_period_secs: None,
             create_contract: None,
+            governance_scope: None,
+            local_node: None,
+            conflict_resolution: None,
         }
     }
 
@@ -2436,5 +2439,185 @@ fn a_clause_is_claimed_by_one_domain_and_only_by_the_governing_admins_leave() {
     assert_eq!(
         code(m.submit(&h0, Operation::DefineDomain(nowhere))),
         RejectCode::UnknownContract
+    );
+}
+
+/// A mesh with `data-retention` created and decided by the stewards (hubs 0 and 1,
+/// admin hub 0); returns the stewards' spec.
+fn mesh_with_second_contract(m: &mut Mesh) -> DomainSpec {
+    let (h0, h1, h2) = (m.hub(0), m.hub(1), m.hub(2));
+    let stewards = domain_spec(m, "data stewards", &h0, &[&h0, &h1], None, &[]);
+    m.submit(&h0, Operation::DefineDomain(stewards.clone()))
+        .unwrap();
+    let op = creation(m, draft("data-retention", &stewards.domain_id));
+    let pid = op.proposal_id.clone();
+    m.submit(&h0, Operation::Propose(op)).unwrap();
+    for k in [&h0, &h1, &h2] {
+        m.vote(k, &pid, VoteChoice::Approve).unwrap();
+    }
+    assert_eq!(m.status(&pid), ProposalStatus::Adopted);
+    stewards
+}
+
+fn approve_all(m: &mut Mesh, id: &str, voters: &[&KeyPair]) {
+    for k in voters {
+        if m.status(id) == ProposalStatus::Voting {
+            m.vote(k, id, VoteChoice::Approve).unwrap();
+        }
+    }
+    assert_eq!(
+        m.status(id),
+        ProposalStatus::Adopted,
+        "{:?}",
+        m.state.proposal(id)
+    );
+}
+
+fn text_for(m: &Mesh, node: &str, clause: &str) -> (String, Option<String>) {
+    let c = m.state.contract("data-retention").unwrap();
+    let (cl, o) = m
+        .state
+        .effective_clauses(c, node)
+        .into_iter()
+        .find(|(cl, _)| cl.clause_id == clause)
+        .unwrap();
+    (cl.text, o.map(|o| o.proposal_id.clone()))
+}
+
+#[test]
+fn local_and_isolated_overrides_apply_to_their_nodes_and_conflicts_are_flagged() {
+    use govmesh_core::model::{ConflictResolution, GovernanceScope, ResolutionType};
+    let mut m = Mesh::new();
+    let (h0, h1, h2) = (m.hub(0), m.hub(1), m.hub(2));
+    let mut stewards = mesh_with_second_contract(&mut m);
+    let fork = register(&mut m, 20, NodeType::TrustFork);
+    let other = register(&mut m, 21, NodeType::TrustFork);
+    // The stewards let the fork keep its own clause 2.
+    stewards.local_overrides = [(fork.node_id().to_owned(), vec!["2".to_owned()])].into();
+    m.submit(&h0, Operation::DefineDomain(stewards.clone()))
+        .unwrap();
+    let federated = text_for(&m, fork.node_id(), "2").0;
+
+    // Local: clause 2 on the fork only, decided by the stewards; no new revision.
+    let mut op = propose_on(&mut m, "data-retention", "2", "Kept 7 days on this fork.");
+    op.governance_scope = Some(GovernanceScope::Local);
+    op.local_node = Some(fork.node_id().to_owned());
+    let local = op.proposal_id.clone();
+    m.submit(&h0, Operation::Propose(op)).unwrap();
+    let p = m.state.proposal(&local).unwrap();
+    assert_eq!(
+        (
+            p.governance_scope.as_str(),
+            p.local_override,
+            p.local_node.as_deref()
+        ),
+        ("local", true, Some(fork.node_id()))
+    );
+    assert_eq!(p.domain_id, stewards.domain_id);
+    approve_all(&mut m, &local, &[&h0, &h1]);
+    assert_eq!(m.state.contract("data-retention").unwrap().revision, 1);
+    assert_eq!(
+        text_for(&m, fork.node_id(), "2"),
+        ("Kept 7 days on this fork.".to_owned(), Some(local.clone()))
+    );
+    assert_eq!(text_for(&m, h2.node_id(), "2"), (federated.clone(), None));
+
+    // A node neither listed nor privileged may not; nor may anyone hold their own
+    // version of a clause the mesh runs on.
+    let mut op = propose_on(&mut m, "data-retention", "2", "x");
+    op.governance_scope = Some(GovernanceScope::Local);
+    op.local_node = Some(other.node_id().to_owned());
+    let e = m.submit(&h0, Operation::Propose(op)).unwrap_err();
+    assert_eq!(e.code, RejectCode::NotPrivileged, "{e}");
+    assert!(e.message.contains("local_overrides"), "{e}");
+    let text = m
+        .state
+        .contract("codex")
+        .unwrap()
+        .clause("5.5")
+        .unwrap()
+        .text
+        .clone();
+    let mut op = m.propose_op("5.5", &text, Vec::new());
+    op.governance_scope = Some(GovernanceScope::Local);
+    let e = m.submit(&h0, Operation::Propose(op)).unwrap_err();
+    assert!(e.message.contains("governs the whole mesh"), "{e}");
+
+    // Isolated: the auditors (hubs 1 and 2) keep their own clause 1.
+    let auditors = domain_spec(&mut m, "auditors", &h1, &[&h1, &h2], None, &[]);
+    m.submit(&h1, Operation::DefineDomain(auditors.clone()))
+        .unwrap();
+    let mut op = propose_on(&mut m, "data-retention", "1", "Auditors keep everything.");
+    op.governance_scope = Some(GovernanceScope::Isolated);
+    op.domain_id = Some(auditors.domain_id.clone());
+    let isolated = op.proposal_id.clone();
+    m.submit(&h1, Operation::Propose(op)).unwrap();
+    assert_eq!(
+        m.state.proposal(&isolated).unwrap().domain_id,
+        auditors.domain_id
+    );
+    approve_all(&mut m, &isolated, &[&h1, &h2]);
+    assert_eq!(text_for(&m, h2.node_id(), "1").1, Some(isolated.clone()));
+    assert_eq!(text_for(&m, h0.node_id(), "1").1, None);
+
+    // A federated change of clause 2 flags the fork's override; it still applies.
+    let op = propose_on(&mut m, "data-retention", "2", "Kept 60 days.");
+    let fed = op.proposal_id.clone();
+    m.submit(&h0, Operation::Propose(op)).unwrap();
+    m.vote(&h0, &fed, VoteChoice::Approve).unwrap();
+    let a = m.vote(&h1, &fed, VoteChoice::Approve).unwrap();
+    assert_eq!(m.state.contract("data-retention").unwrap().revision, 2);
+    let o = m
+        .state
+        .override_for("data-retention", "2", fork.node_id())
+        .unwrap();
+    let conflict = o.conflict.clone().expect("flagged");
+    assert_eq!(
+        (conflict.revision, conflict.proposal_id.as_str()),
+        (2, fed.as_str())
+    );
+    assert!(
+        a.events.iter().any(|e| matches!(e, Event::OverridesInConflict { conflict_ids, .. } if conflict_ids == &vec![conflict.conflict_id.clone()])),
+        "{:?}",
+        a.events
+    );
+    assert_eq!(
+        text_for(&m, fork.node_id(), "2").0,
+        "Kept 7 days on this fork."
+    );
+
+    // A resolution must name an open conflict; policy_a drops the override.
+    let resolve = |m: &mut Mesh, conflict_id: &str| {
+        let mut op = propose_on(m, "data-retention", "2", "Kept 60 days.");
+        op.governance_scope = Some(GovernanceScope::Local);
+        op.local_node = Some(fork.node_id().to_owned());
+        op.conflict_resolution = Some(ConflictResolution {
+            conflict_id: conflict_id.into(),
+            resolution_id: m.fresh_id(),
+            resolution_type: ResolutionType::PolicyA,
+        });
+        op
+    };
+    let bogus = m.fresh_id();
+    let op = resolve(&mut m, &bogus);
+    let e = m.submit(&h0, Operation::Propose(op)).unwrap_err();
+    assert!(e.message.contains("not an open conflict"), "{e}");
+    let op = resolve(&mut m, &conflict.conflict_id);
+    let id = op.proposal_id.clone();
+    m.submit(&h0, Operation::Propose(op)).unwrap();
+    assert_eq!(
+        m.state
+            .proposal(&id)
+            .unwrap()
+            .conflict_resolution
+            .as_ref()
+            .unwrap()
+            .resolution_type,
+        ResolutionType::PolicyA
+    );
+    approve_all(&mut m, &id, &[&h0, &h1]);
+    assert_eq!(
+        text_for(&m, fork.node_id(), "2"),
+        ("Kept 60 days.".to_owned(), None)
     );
 }

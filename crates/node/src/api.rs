@@ -53,6 +53,7 @@ route_table!(Reads {
     GET "/v1/contracts/{id}/revisions/{n}" => revision,
     GET "/v1/contracts/{id}/diff" => contract_diff,
     GET "/v1/contracts/{id}/clause-hashes" => clause_hashes,
+    GET "/v1/overrides" => overrides,
     GET "/v1/proposals" => proposals,
     GET "/v1/proposals/{id}" => proposal,
     GET "/v1/domains" => domains,
@@ -213,10 +214,60 @@ async fn contracts(State(app): State<Shared>) -> ApiResult {
     Ok(Json(json!({"contracts": to_json(&list)?})))
 }
 
-async fn contract(State(app): State<Shared>, ApiPath(id): ApiPath<String>) -> ApiResult {
+/// The current revision as it hashes; with `?node=NODE_ID`, the effective contract for
+/// that node instead: each clause a local override replaces for it is replaced and
+/// carries `override` (the proposal, scope, and any conflict with a later federated
+/// change). The effective view is derived, so it is not the hashed record.
+async fn contract(
+    State(app): State<Shared>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<wire::EffectiveQuery>,
+) -> ApiResult {
     let l = app.ledger().lock().await;
-    let c = l.state().contract(&id).ok_or_else(|| no_contract(&id))?;
-    Ok(Json(contract_json(c)?))
+    let st = l.state();
+    let c = st.contract(&id).ok_or_else(|| no_contract(&id))?;
+    let Some(node_id) = q.node else {
+        return Ok(Json(contract_json(c)?));
+    };
+    if st.node(&node_id).is_none() {
+        return Err(ApiError::not_found(format!("no node {node_id:?}")));
+    }
+    let clauses: Vec<Value> = st
+        .effective_clauses(c, &node_id)
+        .into_iter()
+        .map(|(cl, o)| {
+            let mut v = to_json(&cl)?;
+            if let Some(o) = o {
+                v["override"] = json!({
+                    "proposal_id": o.proposal_id,
+                    "scope": o.scope,
+                    "domain_id": o.domain_id,
+                    "node_id": o.node_id,
+                    "base_revision": o.base_revision,
+                    "adopted_at": o.adopted_at,
+                    "conflict": o.conflict,
+                });
+            }
+            Ok(v)
+        })
+        .collect::<ApiResult<_>>()?;
+    Ok(Json(json!({
+        "contract_id": c.contract_id,
+        "label": c.label,
+        "revision": c.revision,
+        "contract_hash": c.contract_hash,
+        "domain_id": c.domain_id,
+        "effective_for": node_id,
+        "overridden": clauses.iter().filter(|c| c.get("override").is_some()).count(),
+        "clauses": clauses,
+    })))
+}
+
+/// Every local override (isolated and local proposals), with its conflict if a
+/// federated change was adopted over it.
+async fn overrides(State(app): State<Shared>) -> ApiResult {
+    let l = app.ledger().lock().await;
+    Ok(Json(json!({"overrides": to_json(&l.state().overrides())?})))
 }
 
 async fn revisions(State(app): State<Shared>, ApiPath(id): ApiPath<String>) -> ApiResult {
@@ -550,6 +601,9 @@ mod tests {
                 },
                 voting_period_secs: Some(3600),
                 create_contract: None,
+                governance_scope: None,
+                local_node: None,
+                conflict_resolution: None,
             }),
         );
         ledger.append(&propose, t0.plus_secs(1)).unwrap();

@@ -76,6 +76,9 @@ async fn operator_propose(
         },
         voting_period_secs: req.voting_period_secs,
         create_contract: None,
+        governance_scope: req.governance_scope,
+        local_node: req.local_node,
+        conflict_resolution: req.conflict_resolution,
     });
     let c = app.submit_own(op).await?;
     tracing::info!(%proposal_id, index = c.index, "operator proposal appended");
@@ -136,6 +139,9 @@ pub fn create_contract_op(
             domain_id: req.domain_id,
             clauses: req.clauses,
         }),
+        governance_scope: None,
+        local_node: None,
+        conflict_resolution: None,
     });
     Ok((op, proposal_id))
 }

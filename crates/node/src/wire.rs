@@ -47,6 +47,12 @@ pub struct ProposeRequest {
     pub domain_id: Option<String>,
     #[serde(default)]
     pub voting_period_secs: Option<u64>,
+    #[serde(default)]
+    pub governance_scope: Option<govmesh_core::model::GovernanceScope>,
+    #[serde(default)]
+    pub local_node: Option<String>,
+    #[serde(default)]
+    pub conflict_resolution: Option<govmesh_core::model::ConflictResolution>,
 }
 
 /// `POST /v1/operator/contracts`: a new contract, proposed under the Codex.
@@ -118,6 +124,14 @@ pub struct ConsistencyQuery {
     pub from: u64,
     #[serde(default)]
     pub to: Option<u64>,
+}
+
+/// `?node=NODE_ID`: the effective contract for that node.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EffectiveQuery {
+    #[serde(default)]
+    pub node: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -107,6 +107,9 @@ async fn bad_submissions_are_refused_and_nothing_is_stored() {
             },
             voting_period_secs: None,
             create_contract: None,
+            governance_scope: None,
+            local_node: None,
+            conflict_resolution: None,
         }),
     );
     let (s, r) = c

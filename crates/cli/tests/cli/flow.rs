@@ -520,7 +520,94 @@ fn a_second_contract_is_created_decided_by_its_domain_and_verified() {
             .any(|r| r["contract_id"] == "data-retention" && r["revision"] == 2),
         "{sync}"
     );
+    // Hub 2 keeps its own clause 1 (a local override, decided by the stewards).
+    let local = ok(&[
+        "propose",
+        "--node",
+        &url,
+        "--key",
+        &key(2),
+        "--contract",
+        "data-retention",
+        "--clause",
+        "1",
+        "--text",
+        "Only logs.",
+        "--rationale",
+        "Backups live elsewhere here.",
+        "--scope",
+        "local",
+    ]);
+    let local = local.trim().to_owned();
+    ok(&["vote", "--node", &url, "--key", &key(1), &local, "approve"]);
+    ok(&["vote", "--node", &url, "--key", &key(2), &local, "approve"]);
+    let p = get(&url, &format!("/v1/proposals/{local}"));
+    assert_eq!(
+        (&p["status"], &p["governance_scope"]),
+        (&json!("adopted"), &json!("local")),
+        "{p}"
+    );
+    assert_eq!(p["local_node"], hub_id(2).as_str());
+    let eff = ok(&[
+        "contract",
+        "show",
+        "data-retention",
+        "--for",
+        &hub_id(2),
+        "--node",
+        &url,
+    ]);
+    assert!(eff.contains("1 clause(s) overridden locally"), "{eff}");
+    assert!(
+        eff.contains(&format!("[overridden: local override by proposal {local}]")),
+        "{eff}"
+    );
+    let plain = ok(&[
+        "contract",
+        "show",
+        "data-retention",
+        "--for",
+        &hub_id(0),
+        "--node",
+        &url,
+    ]);
+    assert!(plain.contains("0 clause(s) overridden locally"), "{plain}");
+    // A federated change of clause 1 flags the override as a conflict.
+    let fed = ok(&[
+        "propose",
+        "--node",
+        &url,
+        "--key",
+        &key(1),
+        "--contract",
+        "data-retention",
+        "--clause",
+        "1",
+        "--text",
+        "Logs, backups and exports.",
+        "--rationale",
+        "Exports too.",
+    ]);
+    let fed = fed.trim().to_owned();
+    ok(&["vote", "--node", &url, "--key", &key(1), &fed, "approve"]);
+    ok(&["vote", "--node", &url, "--key", &key(2), &fed, "approve"]);
+    let eff = ok(&[
+        "contract",
+        "show",
+        "data-retention",
+        "--for",
+        &hub_id(2),
+        "--node",
+        &url,
+    ]);
+    assert!(eff.contains("in conflict with revision 3"), "{eff}");
+    let overrides = get(&url, "/v1/overrides");
+    assert_eq!(
+        overrides["overrides"][0]["conflict"]["revision"], 3,
+        "{overrides}"
+    );
+
     let v = ok_json(&["verify", "--json", "--node", &url]);
-    assert_eq!(v["contracts"]["data-retention"]["revisions"], 2, "{v}");
-    assert_eq!(v["served_revisions_checked"], 3);
+    assert_eq!(v["contracts"]["data-retention"]["revisions"], 3, "{v}");
+    assert_eq!(v["served_revisions_checked"], 4);
 }

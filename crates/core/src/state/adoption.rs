@@ -21,6 +21,8 @@ pub(super) struct Finish {
     stale: Vec<String>,
     /// The adopted clause's new hash.
     clause_hash: Option<Digest>,
+    /// For an isolated or local proposal: the override it sets or removes.
+    local: Option<super::overrides::LocalChange>,
 }
 
 impl State {
@@ -37,6 +39,7 @@ impl State {
             adoption: None,
             stale: Vec::new(),
             clause_hash: None,
+            local: None,
         };
         if result.outcome == Some(ProposalStatus::Adopted)
             && let Some(draft) = &p.create_contract
@@ -96,6 +99,10 @@ impl State {
                 Err(why) => {
                     result.outcome = Some(ProposalStatus::Rejected);
                     result.reason = format!("stale_base: {why}");
+                }
+                Ok(rules) if p.local_override => {
+                    // No new revision: the clause changes for the override's nodes.
+                    finish.local = Some(self.plan_local(p, rules, current.revision, at));
                 }
                 Ok(rules) => {
                     let mut next = current.clone();
@@ -157,6 +164,19 @@ impl State {
         p.updated_at = at;
         let clause_id = p.target_contract_clause.clone();
         self.open.remove(&f.proposal_id);
+        if let Some(change) = f.local {
+            let contract_id = self
+                .proposal(&f.proposal_id)
+                .map(|p| p.contract_id.clone())
+                .unwrap_or_default();
+            self.commit_local(change);
+            events.push(Event::OverrideAdopted {
+                proposal_id: f.proposal_id,
+                contract_id,
+                clause_id,
+            });
+            return events;
+        }
         match f.adoption {
             Some((contract, new_rules)) => {
                 let revision = contract.revision;
@@ -213,6 +233,16 @@ impl State {
                     contract_id: contract_id.clone(),
                     revision,
                 });
+                if !created {
+                    let conflict_ids =
+                        self.flag_conflicts(&contract_id, &clause_id, revision, &f.proposal_id, at);
+                    if !conflict_ids.is_empty() {
+                        events.push(Event::OverridesInConflict {
+                            proposal_id: f.proposal_id.clone(),
+                            conflict_ids,
+                        });
+                    }
+                }
                 for id in f.stale {
                     let reason = format!(
                         "stale_base: clause {clause_id} of {contract_id:?} was changed by proposal {} (revision {revision})",

@@ -30,6 +30,7 @@ mod domains;
 mod evidence;
 mod genesis;
 mod nodes;
+mod overrides;
 mod proposals;
 mod sync;
 mod tether;
@@ -146,6 +147,17 @@ pub enum Event {
         contract_id: String,
         revision: u64,
     },
+    /// An isolated or local proposal changed a clause for some nodes only.
+    OverrideAdopted {
+        proposal_id: String,
+        contract_id: String,
+        clause_id: String,
+    },
+    /// A federated change was adopted over local overrides of its clause.
+    OverridesInConflict {
+        proposal_id: String,
+        conflict_ids: Vec<String>,
+    },
     ProposalRejected {
         proposal_id: String,
         reason: String,
@@ -227,6 +239,9 @@ pub struct State {
     /// Proven checkpoint forks (`evidence` entries), in log order.
     #[serde(default)]
     checkpoint_forks: Vec<CheckpointFork>,
+    /// Local overrides (isolated and local proposals), in adoption order.
+    #[serde(default)]
+    overrides: Vec<crate::model::LocalOverride>,
 }
 
 fn rej(code: RejectCode, message: impl Into<String>) -> Rejection {

@@ -5,8 +5,9 @@ use super::decode::check_id;
 use super::{Ballot, Ctx, Event, RejectCode, Rejection, State, rej};
 use crate::entry::{ProposeOp, WithdrawOp};
 use crate::model::{
-    CODEX_CLAUSES, Clause, ContractDraft, GOVERNANCE_CLAUSE, GovernanceRules, NodeStatus, PHASE_ID,
-    PolicyOverride, Privilege, Proposal, ProposalStatus, VotingPolicy, VotingResult,
+    CODEX_CLAUSES, Clause, ContractDraft, GOVERNANCE_CLAUSE, GovernanceRules, GovernanceScope,
+    NodeStatus, PHASE_ID, PolicyOverride, Privilege, Proposal, ProposalStatus, VotingPolicy,
+    VotingResult,
 };
 use crate::{patch, tally};
 use std::collections::BTreeMap;
@@ -70,8 +71,22 @@ impl State {
         let decider = self
             .deciding_domain(&op.contract_id, &op.target_contract_clause)
             .unwrap_or_else(|| rules.default_domain_id.clone());
-        let domain_id = op.domain_id.clone().unwrap_or_else(|| decider.clone());
-        if domain_id != decider {
+        let target = self.check_scope(op, rules, ctx.author, &decider)?;
+        let isolated = target
+            .as_ref()
+            .and_then(|t| t.domain_id.clone())
+            .filter(|_| {
+                target
+                    .as_ref()
+                    .is_some_and(|t| t.scope == GovernanceScope::Isolated)
+            });
+        // An isolated proposal is decided by the domain it applies within; any other
+        // by the domain that decides the clause.
+        let domain_id = isolated
+            .clone()
+            .or_else(|| op.domain_id.clone())
+            .unwrap_or_else(|| decider.clone());
+        if isolated.is_none() && domain_id != decider {
             // Any node with can_override_policy may define a domain; if such a domain
             // could decide a contract it was not given, one node could define a domain
             // of one and adopt changes alone.
@@ -181,7 +196,13 @@ impl State {
             voting_result: result,
             phase_id: PHASE_ID.to_owned(),
             codex_clauses: CODEX_CLAUSES.iter().map(|s| (*s).to_owned()).collect(),
-            governance_scope: "federated".to_owned(),
+            governance_scope: op.governance_scope.unwrap_or_default().as_str().to_owned(),
+            shared_clause: self
+                .claimed_by(&op.contract_id, &op.target_contract_clause)
+                .is_some(),
+            local_override: target.is_some(),
+            local_node: target.as_ref().and_then(|t| t.local_node.clone()),
+            conflict_resolution: op.conflict_resolution.clone(),
             attestation_hashes: vec![ctx.hash],
             adopted_revision: None,
             create_contract: op.create_contract.clone(),

@@ -118,6 +118,9 @@ impl LogGen {
                 },
                 voting_period_secs: None,
                 create_contract: None,
+                governance_scope: None,
+                local_node: None,
+                conflict_resolution: None,
             });
             sign_entry(author, op)
         } else {
