@@ -867,15 +867,48 @@ pub fn domain(node: &NodeArg, cmd: DomainCommand, json: bool) -> Result<i32> {
             threshold,
             veto,
             voting_period,
+            weights,
+            default_weight,
+            clause_policies,
+            local_overrides,
         } => {
+            let pair = |v: &str, what: &str| -> Result<(String, String)> {
+                v.split_once('=')
+                    .map(|(a, b)| (a.trim().to_owned(), b.trim().to_owned()))
+                    .with_context(|| format!("--{what} {v:?}: expected KEY=VALUE"))
+            };
+            let mut weight_map = std::collections::BTreeMap::new();
+            for w in &weights {
+                let (node, n) = pair(w, "weight")?;
+                let n: u64 = n
+                    .parse()
+                    .with_context(|| format!("--weight {w:?}: the weight is a whole number"))?;
+                weight_map.insert(node, n);
+            }
             let policy = PolicyOverride {
                 quorum,
                 threshold,
                 veto,
                 voting_period_secs: voting_period,
-                weights: None,
-                default_weight: None,
+                weights: (!weight_map.is_empty()).then_some(weight_map),
+                default_weight,
             };
+            let mut per_clause = std::collections::BTreeMap::new();
+            for c in &clause_policies {
+                let (clause, j) = pair(c, "clause-policy")?;
+                let o: PolicyOverride = serde_json::from_str(&j).with_context(|| {
+                    format!(
+                        "--clause-policy {c:?}: a policy is JSON with quorum, threshold, veto, voting_period_secs, weights, default_weight"
+                    )
+                })?;
+                per_clause.insert(clause, o);
+            }
+            let mut overrides: std::collections::BTreeMap<String, Vec<String>> =
+                std::collections::BTreeMap::new();
+            for o in &local_overrides {
+                let (node, clause) = pair(o, "local-override")?;
+                overrides.entry(node).or_default().push(clause);
+            }
             let domain_id = id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
             let resp = match signer(&auth)? {
                 Signer::Key(key) => {
@@ -886,10 +919,10 @@ pub fn domain(node: &NodeArg, cmd: DomainCommand, json: bool) -> Result<i32> {
                         admin_node_id: admin.unwrap_or_else(|| key.node_id().to_owned()),
                         member_nodes: members,
                         shared_clauses,
-                        local_overrides: Default::default(),
+                        local_overrides: overrides,
                         policy,
                         contract_id: contract,
-                        clause_policies: Default::default(),
+                        clause_policies: per_clause,
                     };
                     let mut r = client.submit(&key, Operation::DefineDomain(spec))?;
                     r["domain_id"] = json!(domain_id);
@@ -903,6 +936,8 @@ pub fn domain(node: &NodeArg, cmd: DomainCommand, json: bool) -> Result<i32> {
                         "member_nodes": members,
                         "shared_clauses": shared_clauses,
                         "policy": policy,
+                        "clause_policies": per_clause,
+                        "local_overrides": overrides,
                     });
                     if let Some(c) = contract {
                         body["contract_id"] = json!(c);

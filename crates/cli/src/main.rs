@@ -453,6 +453,18 @@ pub enum DomainCommand {
         /// Voting period in seconds.
         #[arg(long, value_name = "SECS")]
         voting_period: Option<u64>,
+        /// A member's vote weight, NODE_ID=N (repeat).
+        #[arg(long = "weight", value_name = "NODE_ID=N")]
+        weights: Vec<String>,
+        /// The weight of members --weight does not name.
+        #[arg(long, value_name = "N")]
+        default_weight: Option<u64>,
+        /// A clause's own policy, CLAUSE=JSON, e.g. 2='{"threshold":0.75}' (repeat).
+        #[arg(long = "clause-policy", value_name = "CLAUSE=JSON")]
+        clause_policies: Vec<String>,
+        /// Lets a node keep a local version of a clause, NODE_ID=CLAUSE (repeat).
+        #[arg(long = "local-override", value_name = "NODE_ID=CLAUSE")]
+        local_overrides: Vec<String>,
     },
 }
 

@@ -417,8 +417,34 @@ fn a_second_contract_is_created_decided_by_its_domain_and_verified() {
         &hub_id(1),
         "--member",
         &hub_id(2),
+        "--weight",
+        &format!("{}=2", hub_id(1)),
+        "--clause-policy",
+        r#"2={"threshold":0.6}"#,
+        "--local-override",
+        &format!("{}=2", hub_id(0)),
     ]);
     let stewards = stewards.trim().to_owned();
+    let d = ok_json(&["domain", "show", &stewards, "--json", "--node", &url]);
+    assert_eq!(d["policy"]["weights"][hub_id(1)], 2, "{d}");
+    assert_eq!(d["clause_policies"]["2"]["threshold"], 0.6, "{d}");
+    assert_eq!(d["local_overrides"][hub_id(0)], json!(["2"]), "{d}");
+    let err = fails(
+        &[
+            "domain",
+            "define",
+            "--node",
+            &url,
+            "--key",
+            &key(1),
+            "--name",
+            "x",
+            "--weight",
+            "nope",
+        ],
+        2,
+    );
+    assert!(err.contains("expected KEY=VALUE"), "{err}");
     let clauses = dir.join("clauses.json");
     write_json(
         &clauses,
@@ -492,8 +518,8 @@ fn a_second_contract_is_created_decided_by_its_domain_and_verified() {
         1,
     );
     assert!(err.contains("not_member"), "{err}");
-    ok(&["vote", "--node", &url, "--key", &key(1), &change, "approve"]);
     ok(&["vote", "--node", &url, "--key", &key(2), &change, "approve"]);
+    ok(&["vote", "--node", &url, "--key", &key(1), &change, "approve"]);
     let c = ok_json(&[
         "contract",
         "show",
@@ -539,8 +565,8 @@ fn a_second_contract_is_created_decided_by_its_domain_and_verified() {
         "local",
     ]);
     let local = local.trim().to_owned();
-    ok(&["vote", "--node", &url, "--key", &key(1), &local, "approve"]);
     ok(&["vote", "--node", &url, "--key", &key(2), &local, "approve"]);
+    ok(&["vote", "--node", &url, "--key", &key(1), &local, "approve"]);
     let p = get(&url, &format!("/v1/proposals/{local}"));
     assert_eq!(
         (&p["status"], &p["governance_scope"]),
@@ -589,8 +615,8 @@ fn a_second_contract_is_created_decided_by_its_domain_and_verified() {
         "Exports too.",
     ]);
     let fed = fed.trim().to_owned();
-    ok(&["vote", "--node", &url, "--key", &key(1), &fed, "approve"]);
     ok(&["vote", "--node", &url, "--key", &key(2), &fed, "approve"]);
+    ok(&["vote", "--node", &url, "--key", &key(1), &fed, "approve"]);
     let eff = ok(&[
         "contract",
         "show",
