@@ -241,6 +241,25 @@ pub fn propose(node: &NodeArg, auth: &AuthArgs, a: ProposeArgs, json: bool) -> R
     Ok(0)
 }
 
+/// `govmesh connect` / `disconnect`: a locally signed topology entry.
+pub fn connect(node: &NodeArg, auth: &AuthArgs, op: Operation, json: bool) -> Result<i32> {
+    let client = NodeClient::new(&node.node)?;
+    let Signer::Key(key) = signer(auth)? else {
+        bail!("{} is signed locally: give --key FILE", op.kind());
+    };
+    let resp = client.submit(&key, op)?;
+    if json {
+        print_json(&resp);
+    } else {
+        outln!(
+            "{} appended at index {}",
+            s(&resp, "kind"),
+            n(&resp, "index")
+        );
+    }
+    Ok(0)
+}
+
 fn choice(c: Choice) -> VoteChoice {
     match c {
         Choice::Approve => VoteChoice::Approve,

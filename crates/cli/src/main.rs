@@ -69,6 +69,13 @@ pub struct AuthArgs {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LinkType {
+    Direct,
+    Relay,
+    Backup,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Scope {
     Federated,
     Isolated,
@@ -276,6 +283,36 @@ enum Command {
     Topology {
         #[command(flatten)]
         node: NodeArg,
+    },
+    /// Declare a connection between two nodes (needs the privilege clause 5.5 names
+    /// for connect); prints the log index.
+    Connect {
+        #[command(flatten)]
+        node: NodeArg,
+        #[command(flatten)]
+        auth: AuthArgs,
+        #[arg(long, value_name = "NODE_ID")]
+        source: String,
+        #[arg(long, value_name = "NODE_ID")]
+        target: String,
+        #[arg(
+            long = "type",
+            value_enum,
+            default_value = "direct",
+            value_name = "TYPE"
+        )]
+        connection_type: LinkType,
+    },
+    /// Withdraw a declared connection.
+    Disconnect {
+        #[command(flatten)]
+        node: NodeArg,
+        #[command(flatten)]
+        auth: AuthArgs,
+        #[arg(long, value_name = "NODE_ID")]
+        source: String,
+        #[arg(long, value_name = "NODE_ID")]
+        target: String,
     },
     /// Contract sync records: where each contract revision has arrived.
     Sync {
@@ -630,6 +667,40 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Domain { node, cmd } => commands::domain(&node, cmd, json),
         Command::Status { node } => commands::status(&node, json),
         Command::Topology { node } => commands::topology(&node, json),
+        Command::Connect {
+            node,
+            auth,
+            source,
+            target,
+            connection_type,
+        } => commands::connect(
+            &node,
+            &auth,
+            govmesh_core::entry::Operation::Connect(govmesh_core::entry::ConnectOp {
+                source_node_id: source,
+                target_node_id: target,
+                connection_type: match connection_type {
+                    LinkType::Direct => govmesh_core::model::ConnectionType::Direct,
+                    LinkType::Relay => govmesh_core::model::ConnectionType::Relay,
+                    LinkType::Backup => govmesh_core::model::ConnectionType::Backup,
+                },
+            }),
+            json,
+        ),
+        Command::Disconnect {
+            node,
+            auth,
+            source,
+            target,
+        } => commands::connect(
+            &node,
+            &auth,
+            govmesh_core::entry::Operation::Disconnect(govmesh_core::entry::DisconnectOp {
+                source_node_id: source,
+                target_node_id: target,
+            }),
+            json,
+        ),
         Command::Sync {
             node,
             cmd: SyncCommand::Status,

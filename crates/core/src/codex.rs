@@ -170,6 +170,8 @@ fn clause_5_5(default_domain_id: &str) -> Clause {
             "Every active node may acknowledge a contract revision it holds (ack_sync, about \
              itself), attest to a repository's hygiene (attest) and submit evidence of \
              misbehaviour (evidence): operation_privileges names any_active_node for these.",
+            "A node holding the privilege operation_privileges names for connect and disconnect \
+             declares and withdraws the connections between nodes (direct, relay or backup).",
             "Changes to this clause need an approving share above 0.667, more than two thirds.",
         ],
         json!({
@@ -184,6 +186,8 @@ fn clause_5_5(default_domain_id: &str) -> Clause {
                 "register_node": "can_override_policy",
                 "update_node": "can_override_policy",
                 "define_domain": "can_override_policy",
+                "connect": "can_override_policy",
+                "disconnect": "can_override_policy",
                 "ack_sync": "any_active_node",
                 "attest": "any_active_node",
                 "evidence": "any_active_node"
@@ -494,7 +498,14 @@ mod tests {
         assert_eq!(roles.len(), 3);
         let ops: BTreeMap<String, crate::model::OperationPrivilege> =
             serde_json::from_value(r["operation_privileges"].clone()).unwrap();
-        assert_eq!(ops.len(), 8);
+        assert_eq!(ops.len(), 10);
+        for op in ["connect", "disconnect"] {
+            assert_eq!(
+                ops[op],
+                crate::model::OperationPrivilege::Role(crate::model::Privilege::CanOverridePolicy),
+                "{op}"
+            );
+        }
         for op in ["ack_sync", "attest", "evidence"] {
             assert_eq!(
                 ops[op],

@@ -7,8 +7,8 @@ use crate::dsse::{ENTRY_PAYLOAD_TYPE, Envelope};
 use crate::keys::{KeyPair, PublicKey};
 use crate::merkle::leaf_hash;
 use crate::model::{
-    Changes, Clause, ConflictResolution, ContractDraft, GovernanceScope, NodeStatus, NodeType,
-    PolicyOverride, VoteChoice,
+    Changes, Clause, ConflictResolution, ConnectionType, ContractDraft, GovernanceScope,
+    NodeStatus, NodeType, PolicyOverride, VoteChoice,
 };
 use crate::stamp::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -38,6 +38,8 @@ pub enum Operation {
     AckSync(AckSyncOp),
     Attest(AttestOp),
     Evidence(EvidenceOp),
+    Connect(ConnectOp),
+    Disconnect(DisconnectOp),
 }
 
 impl Operation {
@@ -55,6 +57,8 @@ impl Operation {
             Operation::AckSync(_) => "ack_sync",
             Operation::Attest(_) => "attest",
             Operation::Evidence(_) => "evidence",
+            Operation::Connect(_) => "connect",
+            Operation::Disconnect(_) => "disconnect",
         }
     }
 }
@@ -204,6 +208,22 @@ pub struct AckSyncOp {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AttestOp {
     pub envelope: Envelope,
+}
+
+/// Declares a connection between two registered nodes (the seed topology's
+/// `connections`), replacing an earlier declaration of the same pair.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConnectOp {
+    pub source_node_id: String,
+    pub target_node_id: String,
+    pub connection_type: ConnectionType,
+}
+
+/// Withdraws a declared connection.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DisconnectOp {
+    pub source_node_id: String,
+    pub target_node_id: String,
 }
 
 /// Proof that someone misbehaved, checkable offline by anyone holding the registry.

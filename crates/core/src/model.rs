@@ -123,6 +123,26 @@ impl Contract {
     }
 }
 
+/// The seed's connection types.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionType {
+    #[default]
+    Direct,
+    Relay,
+    Backup,
+}
+
+/// A connection between two nodes declared by a `connect` entry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeclaredConnection {
+    pub source_node_id: String,
+    pub target_node_id: String,
+    pub connection_type: ConnectionType,
+    pub declared_by: String,
+    pub declared_at: Timestamp,
+}
+
 /// Where an adopted proposal applies (the seed proposal's `governance_scope`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -7,7 +7,9 @@
 
 use crate::canonical::record_hash;
 use crate::digest::Digest;
-use crate::model::{CODEX_CLAUSES, Domain, NodeRecord, NodeStatus, NodeType, PHASE_ID};
+use crate::model::{
+    CODEX_CLAUSES, DeclaredConnection, Domain, NodeRecord, NodeStatus, NodeType, PHASE_ID,
+};
 use crate::stamp::Timestamp;
 use crate::state::State;
 use serde::{Deserialize, Serialize};
@@ -45,15 +47,7 @@ pub struct PeerLink {
     pub latency_ms: Option<f64>,
 }
 
-/// The seed's connection types.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ConnectionType {
-    #[default]
-    Direct,
-    Relay,
-    Backup,
-}
+pub use crate::model::ConnectionType;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Health {
@@ -72,7 +66,23 @@ pub fn topology_record(
     now: Timestamp,
     live: &[LiveNode],
 ) -> Value {
-    topology_from(&state.nodes(), &state.domains(), topology_id, now, live)
+    let mut record = topology_from(
+        &state.nodes(),
+        &state.domains(),
+        &state.connections(),
+        topology_id,
+        now,
+        live,
+    );
+    // The topology as it stood right after the change before the latest one (a
+    // registration, update, domain or connection entry), named as a node serving it
+    // then would have named it.
+    if let (Some(mesh_id), Some((index, at))) = (state.mesh_id(), state.topology_changes().get(1)) {
+        record["previous_topology_id"] = json!(derived_topology_id(&mesh_id, index + 1, *at));
+        record["topology_hash"] =
+            json!(record_hash(&record, "topology_hash").expect("topology record canonicalizes"));
+    }
+    record
 }
 
 /// A UUIDv4-formatted topology id derived from the mesh, the log size and the time, so
@@ -94,6 +104,7 @@ pub fn derived_topology_id(mesh_id: &Digest, log_size: u64, now: Timestamp) -> S
 pub fn topology_from(
     nodes: &[&NodeRecord],
     domains: &[&Domain],
+    declared: &[&DeclaredConnection],
     topology_id: &str,
     now: Timestamp,
     live: &[LiveNode],
@@ -141,8 +152,45 @@ pub fn topology_from(
         "healthy"
     };
 
+    // Declared connections (connect entries) first: up when gossip sees the link (from
+    // either end), with the latency it observes; down otherwise. Then links gossip
+    // sees that nobody declared.
+    let observed = |a: &str, b: &str| {
+        let link = |x: &str, y: &str| {
+            live_by_id
+                .get(x)
+                .filter(|l| l.reachable)
+                .and_then(|l| l.peers.iter().find(|p| p.node_id == y))
+        };
+        link(a, b).or_else(|| link(b, a))
+    };
+    let latency = |p: &PeerLink| p.latency_ms.filter(|ms| ms.is_finite() && *ms >= 0.0);
     let mut seen = BTreeSet::new();
     let mut connections = Vec::new();
+    let mut declared: Vec<&DeclaredConnection> = declared.to_vec();
+    declared.sort_by(|a, b| {
+        (&a.source_node_id, &a.target_node_id).cmp(&(&b.source_node_id, &b.target_node_id))
+    });
+    for d in declared {
+        let (s, t) = (d.source_node_id.as_str(), d.target_node_id.as_str());
+        if !registered.contains(s) || !registered.contains(t) {
+            continue;
+        }
+        seen.insert((s, t));
+        seen.insert((t, s));
+        let link = observed(s, t);
+        let mut c = json!({
+            "source_node_id": s,
+            "target_node_id": t,
+            "connection_type": d.connection_type,
+            "declared": true,
+            "status": if link.is_some() { "up" } else { "down" },
+        });
+        if let Some(ms) = link.and_then(latency) {
+            c["latency_ms"] = json!(ms);
+        }
+        connections.push(c);
+    }
     for l in live {
         if !registered.contains(l.node_id.as_str()) {
             continue;
@@ -158,8 +206,10 @@ pub fn topology_from(
                 "source_node_id": l.node_id,
                 "target_node_id": p.node_id,
                 "connection_type": p.connection_type,
+                "declared": false,
+                "status": "up",
             });
-            if let Some(ms) = p.latency_ms.filter(|ms| ms.is_finite() && *ms >= 0.0) {
+            if let Some(ms) = latency(p) {
                 c["latency_ms"] = json!(ms);
             }
             connections.push(c);
@@ -356,7 +406,7 @@ mod tests {
     fn record(nodes: &[NodeRecord], live: &[LiveNode]) -> Value {
         let refs: Vec<&NodeRecord> = nodes.iter().collect();
         let d = domain(&refs);
-        topology_from(&refs, &[&d], TOPO, Timestamp(T + 120_000), live)
+        topology_from(&refs, &[&d], &[], TOPO, Timestamp(T + 120_000), live)
     }
 
     fn health(v: &Value) -> (String, f64, [u64; 3]) {
@@ -541,5 +591,48 @@ mod tests {
                     .contains(&json!("can_vote_on_proposal"))
             );
         }
+    }
+
+    #[test]
+    fn declared_connections_are_up_when_gossip_sees_them_and_down_otherwise() {
+        let nodes = hubs();
+        let refs: Vec<&NodeRecord> = nodes.iter().collect();
+        let d = domain(&refs);
+        let declare = |s: &NodeRecord, t: &NodeRecord, ty| DeclaredConnection {
+            source_node_id: s.node_id.clone(),
+            target_node_id: t.node_id.clone(),
+            connection_type: ty,
+            declared_by: s.node_id.clone(),
+            declared_at: Timestamp(T),
+        };
+        let relay = declare(&nodes[0], &nodes[1], ConnectionType::Relay);
+        let backup = declare(&nodes[1], &nodes[2], ConnectionType::Backup);
+        // Gossip from node 1 sees node 0 (the relay, seen from its other end).
+        let mut l1 = live(&nodes[1], true);
+        l1.peers = vec![PeerLink {
+            node_id: nodes[0].node_id.clone(),
+            connection_type: ConnectionType::Direct,
+            latency_ms: Some(2.5),
+        }];
+        let v = topology_from(
+            &refs,
+            &[&d],
+            &[&relay, &backup],
+            TOPO,
+            Timestamp(T + 120_000),
+            &[l1],
+        );
+        crate::schema::validate("topology", &v).unwrap();
+        let conns = v["connections"].as_array().unwrap();
+        assert_eq!(conns.len(), 2, "the observed link is the declared one: {v}");
+        let find = |t: &str| conns.iter().find(|c| c["connection_type"] == t).unwrap();
+        let (r, b) = (find("relay"), find("backup"));
+        assert_eq!(
+            (&r["status"], &r["latency_ms"]),
+            (&json!("up"), &json!(2.5))
+        );
+        assert_eq!(r["declared"], true);
+        assert_eq!(b["status"], "down");
+        assert!(b.get("latency_ms").is_none());
     }
 }

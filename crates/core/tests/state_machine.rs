@@ -2621,3 +2621,80 @@ fn local_and_isolated_overrides_apply_to_their_nodes_and_conflicts_are_flagged()
         ("Kept 60 days.".to_owned(), None)
     );
 }
+
+#[test]
+fn connections_are_declared_and_withdrawn_by_privileged_nodes() {
+    use govmesh_core::entry::{ConnectOp, DisconnectOp};
+    use govmesh_core::model::ConnectionType;
+    use govmesh_core::topology::{derived_topology_id, topology_record};
+    let mut m = Mesh::new();
+    let (h0, h1) = (m.hub(0), m.hub(1));
+    let witness = key(9);
+    let fork = register(&mut m, 20, NodeType::TrustFork);
+    let connect = |s: &KeyPair, t: &KeyPair, ty| {
+        Operation::Connect(ConnectOp {
+            source_node_id: s.node_id().to_owned(),
+            target_node_id: t.node_id().to_owned(),
+            connection_type: ty,
+        })
+    };
+    // Clause 5.5 names can_override_policy for connect: a witness lacks it.
+    let e = m
+        .submit(&witness, connect(&witness, &fork, ConnectionType::Direct))
+        .unwrap_err();
+    assert_eq!(e.code, RejectCode::NotPrivileged, "{e}");
+    assert_eq!(
+        code(m.submit(&h0, connect(&h0, &h0, ConnectionType::Direct))),
+        RejectCode::Forbidden
+    );
+    assert_eq!(
+        code(m.submit(&h0, connect(&h0, &key(77), ConnectionType::Direct))),
+        RejectCode::UnknownNode
+    );
+    m.submit(&h0, connect(&fork, &h1, ConnectionType::Relay))
+        .unwrap();
+    let before = m.state.topology_changes().to_vec();
+    m.submit(&h0, connect(&witness, &h0, ConnectionType::Backup))
+        .unwrap();
+    let types: Vec<ConnectionType> = m
+        .state
+        .connections()
+        .iter()
+        .map(|c| c.connection_type)
+        .collect();
+    assert_eq!(types.len(), 2);
+    assert!(types.contains(&ConnectionType::Relay) && types.contains(&ConnectionType::Backup));
+
+    // The topology shows them (down: no gossip here) and names the previous topology.
+    let mesh_id = m.state.mesh_id().unwrap();
+    let t = topology_record(
+        &m.state,
+        &derived_topology_id(&mesh_id, 9, m.now),
+        m.now,
+        &[],
+    );
+    govmesh_core::schema::validate("topology", &t).unwrap();
+    let conns = t["connections"].as_array().unwrap();
+    assert_eq!(conns.len(), 2, "{t}");
+    assert!(
+        conns
+            .iter()
+            .all(|c| c["declared"] == true && c["status"] == "down")
+    );
+    let (index, at) = before[0];
+    assert_eq!(
+        t["previous_topology_id"],
+        json!(derived_topology_id(&mesh_id, index + 1, at))
+    );
+
+    let disconnect = |s: &KeyPair, t: &KeyPair| {
+        Operation::Disconnect(DisconnectOp {
+            source_node_id: s.node_id().to_owned(),
+            target_node_id: t.node_id().to_owned(),
+        })
+    };
+    m.submit(&h1, disconnect(&fork, &h1)).unwrap();
+    assert_eq!(m.state.connections().len(), 1);
+    let e = m.submit(&h0, disconnect(&fork, &h1)).unwrap_err();
+    assert!(e.message.contains("no connection"), "{e}");
+}

@@ -633,6 +633,61 @@ fn a_second_contract_is_created_decided_by_its_domain_and_verified() {
         "{overrides}"
     );
 
+    // A relay connection declared between hubs 1 and 2 (neither serves here: down).
+    let out = ok(&[
+        "connect",
+        "--node",
+        &url,
+        "--key",
+        &key(0),
+        "--source",
+        &hub_id(1),
+        "--target",
+        &hub_id(2),
+        "--type",
+        "relay",
+    ]);
+    assert!(out.starts_with("connect appended at index"), "{out}");
+    let topo = ok_json(&["topology", "--json", "--node", &url]);
+    let declared: Vec<&Value> = topo["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["declared"] == true)
+        .collect();
+    assert_eq!(declared.len(), 1, "{topo}");
+    assert_eq!(
+        (&declared[0]["connection_type"], &declared[0]["status"]),
+        (&json!("relay"), &json!("down"))
+    );
+    assert!(topo["previous_topology_id"].is_string(), "{topo}");
+    ok(&[
+        "disconnect",
+        "--node",
+        &url,
+        "--key",
+        &key(0),
+        "--source",
+        &hub_id(1),
+        "--target",
+        &hub_id(2),
+    ]);
+    let err = fails(
+        &[
+            "disconnect",
+            "--node",
+            &url,
+            "--key",
+            &key(1),
+            "--source",
+            &hub_id(1),
+            "--target",
+            &hub_id(2),
+        ],
+        1,
+    );
+    assert!(err.contains("no connection"), "{err}");
+
     let v = ok_json(&["verify", "--json", "--node", &url]);
     assert_eq!(v["contracts"]["data-retention"]["revisions"], 3, "{v}");
     assert_eq!(v["served_revisions_checked"], 4);

@@ -132,6 +132,8 @@ impl State {
                     Operation::AckSync(a) => self.ack_sync(a, &ctx)?,
                     Operation::Attest(a) => self.attest(a, &ctx)?,
                     Operation::Evidence(e) => self.evidence(e, &ctx)?,
+                    Operation::Connect(c) => self.connect(c, &ctx)?,
+                    Operation::Disconnect(d) => self.disconnect(d, &ctx)?,
                 }
             }
         };

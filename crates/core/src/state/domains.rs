@@ -29,6 +29,7 @@ impl State {
         self.check_claims(d, ctx.author)?;
         let domain = build_domain(d, &self.nodes, ctx.at)?;
         self.domains.insert(d.domain_id.clone(), domain);
+        self.topology_changed(ctx);
         Ok(vec![Event::DomainDefined {
             domain_id: d.domain_id.clone(),
         }])

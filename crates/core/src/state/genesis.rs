@@ -151,6 +151,7 @@ impl State {
         self.nodes = nodes;
         self.keyids = keyids;
         self.domains = domains;
+        self.topology_changed(ctx);
         Ok(events)
     }
 }

@@ -24,6 +24,7 @@
 
 mod adoption;
 mod attestations;
+mod connections;
 mod decode;
 mod dispatch;
 mod domains;
@@ -147,6 +148,14 @@ pub enum Event {
         contract_id: String,
         revision: u64,
     },
+    ConnectionDeclared {
+        source_node_id: String,
+        target_node_id: String,
+    },
+    ConnectionRemoved {
+        source_node_id: String,
+        target_node_id: String,
+    },
     /// An isolated or local proposal changed a clause for some nodes only.
     OverrideAdopted {
         proposal_id: String,
@@ -242,6 +251,12 @@ pub struct State {
     /// Local overrides (isolated and local proposals), in adoption order.
     #[serde(default)]
     overrides: Vec<crate::model::LocalOverride>,
+    /// Declared connections: source node id -> target node id -> connection.
+    #[serde(default)]
+    connections: BTreeMap<String, BTreeMap<String, crate::model::DeclaredConnection>>,
+    /// (index, time) of the last two entries that changed the governed topology.
+    #[serde(default)]
+    topology_changes: Vec<(u64, Timestamp)>,
 }
 
 fn rej(code: RejectCode, message: impl Into<String>) -> Rejection {

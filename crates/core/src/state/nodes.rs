@@ -30,6 +30,7 @@ impl State {
         let rec = new_node_record(spec, self.rules()?, ctx.at, ctx.author);
         self.keyids.insert(keyid, spec.node_id.clone());
         self.nodes.insert(spec.node_id.clone(), rec);
+        self.topology_changed(ctx);
         Ok(vec![Event::NodeRegistered {
             node_id: spec.node_id.clone(),
         }])
@@ -38,7 +39,7 @@ impl State {
     pub(super) fn update_node(
         &mut self,
         u: &UpdateNodeOp,
-        _ctx: &Ctx,
+        ctx: &Ctx,
     ) -> Result<Vec<Event>, Rejection> {
         let node = self.nodes.get(&u.node_id).ok_or_else(|| {
             rej(
@@ -78,6 +79,7 @@ impl State {
             self.keyids.remove(&old_keyid);
             self.keyids.insert(new_keyid, u.node_id.clone());
         }
+        self.topology_changed(ctx);
         Ok(vec![Event::NodeUpdated {
             node_id: u.node_id.clone(),
         }])
