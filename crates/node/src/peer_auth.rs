@@ -191,6 +191,90 @@ pub fn verify_at(
     allowed_roles: &[NodeType],
     now_ms: i64,
 ) -> Result<String, ApiError> {
+    check_headers_at(registry, headers, allowed_roles, now_ms)?.verify_body(own, method, path, body)
+}
+
+/// What a peer request's headers claim, checked as far as they can be without the
+/// body: the headers are present and well formed, the date is fresh, and the node is
+/// registered, active and of an allowed role. Only [`PeerClaim::verify_body`] proves
+/// that the node sent the request; until then the claim costs this node no more than
+/// the headers (a body is read only after this check, crate::peer_auth::read_body).
+#[derive(Debug)]
+pub struct PeerClaim {
+    node_id: String,
+    date_ms: i64,
+    proof_header: &'static str,
+    proof: Vec<u8>,
+    public_key: PublicKey,
+}
+
+impl PeerClaim {
+    /// The node the headers name.
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    /// Checks the MAC or signature over the request and its body; returns the sender.
+    pub fn verify_body(
+        self,
+        own: &KeyPair,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<String, ApiError> {
+        let PeerClaim {
+            node_id,
+            date_ms,
+            proof_header,
+            proof,
+            public_key,
+        } = self;
+        let msg = signing_string(method, path, date_ms, body);
+        if proof_header == MAC_HEADER {
+            let shared = mac_key(own, &public_key).map_err(|e| {
+                unauthorized(format!(
+                    "no MAC key can be agreed with node {node_id:?}: {e}"
+                ))
+            })?;
+            mac(&shared, msg.as_bytes())
+                .verify_slice(&proof)
+                .map_err(|_| {
+                    unauthorized(format!(
+                        "the {MAC_HEADER} does not verify with the key node {node_id:?} shares \
+                         with this node (over {} {path} and this body)",
+                        method.to_ascii_uppercase()
+                    ))
+                })?;
+            return Ok(node_id);
+        }
+        public_key.verify(msg.as_bytes(), &proof).map_err(|_| {
+            unauthorized(format!(
+                "the {SIGNATURE_HEADER} does not verify with the registered key of node {node_id:?} \
+                 (over {} {path} and this body)",
+                method.to_ascii_uppercase()
+            ))
+        })?;
+        Ok(node_id)
+    }
+}
+
+/// The header half of [`verify`]: 401 when the headers are missing or malformed or
+/// the date is stale, 403 when the node is unknown, not active or of another role.
+pub fn check_headers(
+    registry: &Registry,
+    headers: &HeaderMap,
+    allowed_roles: &[NodeType],
+) -> Result<PeerClaim, ApiError> {
+    check_headers_at(registry, headers, allowed_roles, now_ms())
+}
+
+/// As [`check_headers`] with an explicit "now" (unix milliseconds).
+pub fn check_headers_at(
+    registry: &Registry,
+    headers: &HeaderMap,
+    allowed_roles: &[NodeType],
+    now_ms: i64,
+) -> Result<PeerClaim, ApiError> {
     let node_id = header(headers, NODE_HEADER)?;
     let date_text = header(headers, DATE_HEADER)?;
     // A MAC when there is one, else a signature.
@@ -247,32 +331,85 @@ pub fn verify_at(
             allowed.join(", ")
         )));
     }
-    let msg = signing_string(method, path, date_ms, body);
-    if proof_header == MAC_HEADER {
-        let shared = mac_key(own, &node.public_key).map_err(|e| {
-            unauthorized(format!(
-                "no MAC key can be agreed with node {node_id:?}: {e}"
-            ))
-        })?;
-        mac(&shared, msg.as_bytes())
-            .verify_slice(&proof)
-            .map_err(|_| {
-                unauthorized(format!(
-                    "the {MAC_HEADER} does not verify with the key node {node_id:?} shares \
-                     with this node (over {} {path} and this body)",
-                    method.to_ascii_uppercase()
-                ))
-            })?;
-        return Ok(node_id.to_owned());
+    Ok(PeerClaim {
+        node_id: node_id.to_owned(),
+        date_ms,
+        proof_header,
+        proof,
+        public_key: node.public_key,
+    })
+}
+
+/// How many bodies one claimed peer may have in flight on this node at once: a Raft
+/// peer sends an append, a vote, a snapshot and a forwarded batch at most.
+pub const BODIES_PER_PEER: usize = 4;
+
+/// The in-flight body permits of each (receiving node, claimed peer): a body is read
+/// only with a permit, so the memory that one peer's requests can hold on a node is
+/// bounded by [`BODIES_PER_PEER`] times the endpoint's limit, whatever the number of
+/// connections.
+fn body_permits(own: &KeyPair, peer: &str) -> std::sync::Arc<tokio::sync::Semaphore> {
+    type Permits = Mutex<HashMap<([u8; 32], String), std::sync::Arc<tokio::sync::Semaphore>>>;
+    static PERMITS: LazyLock<Permits> = LazyLock::new(Permits::default);
+    PERMITS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry((*own.public().as_bytes(), peer.to_owned()))
+        .or_insert_with(|| std::sync::Arc::new(tokio::sync::Semaphore::new(BODIES_PER_PEER)))
+        .clone()
+}
+
+/// Reads a peer request's body only after its headers pass [`check_headers`]: an
+/// unauthenticated request is answered from its headers (with `Connection: close`,
+/// its body unread), a `Content-Length` over `limit` is refused before reading, and
+/// at most [`BODIES_PER_PEER`] bodies per claimed peer are read at once. Then the
+/// MAC or signature is checked over the bytes read. Returns the sender and the body.
+#[allow(clippy::too_many_arguments)]
+pub async fn read_body(
+    registry: &Registry,
+    own: &KeyPair,
+    headers: &HeaderMap,
+    method: &str,
+    path: &str,
+    body: axum::body::Body,
+    limit: usize,
+    allowed_roles: &[NodeType],
+) -> Result<(String, axum::body::Bytes), ApiError> {
+    let claim = check_headers(registry, headers, allowed_roles).map_err(ApiError::closing)?;
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large(limit));
     }
-    node.public_key.verify(msg.as_bytes(), &proof).map_err(|_| {
-        unauthorized(format!(
-            "the {SIGNATURE_HEADER} does not verify with the registered key of node {node_id:?} \
-                 (over {} {path} and this body)",
-            method.to_ascii_uppercase()
-        ))
+    let permits = body_permits(own, claim.node_id());
+    let _permit = permits
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError::internal("the peer body permits were closed"))?;
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let text = e.to_string();
+        if text.contains("length limit exceeded") {
+            too_large(limit)
+        } else {
+            ApiError::bad_request(
+                "bad_body",
+                format!("the request body could not be read: {text}"),
+            )
+            .closing()
+        }
     })?;
-    Ok(node_id.to_owned())
+    let from = claim.verify_body(own, method, path, &bytes)?;
+    Ok((from, bytes))
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!("this peer endpoint reads at most {limit} bytes of body"),
+    )
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
