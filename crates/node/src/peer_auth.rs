@@ -541,6 +541,26 @@ mod tests {
         assert!(e.message.contains("not registered"), "{e}");
     }
 
+    /// Issue 16: one claimed peer's bodies are read [`BODIES_PER_PEER`] at a time (the
+    /// rest wait), per receiving node; other peers have their own permits.
+    #[test]
+    fn one_peer_reads_a_bounded_number_of_bodies_at_once() {
+        let own = receiver();
+        let held: Vec<_> = (0..BODIES_PER_PEER)
+            .map(|_| body_permits(&own, "peer-a").try_acquire_owned().unwrap())
+            .collect();
+        assert!(body_permits(&own, "peer-a").try_acquire().is_err());
+        assert!(body_permits(&own, "peer-b").try_acquire().is_ok());
+        let other_receiver = KeyPair::from_seed([6; 32]);
+        assert!(
+            body_permits(&other_receiver, "peer-a")
+                .try_acquire()
+                .is_ok()
+        );
+        drop(held);
+        assert!(body_permits(&own, "peer-a").try_acquire().is_ok());
+    }
+
     #[test]
     fn a_wrong_role_is_refused() {
         let (st, _, witness) = setup();
