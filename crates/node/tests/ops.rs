@@ -1,7 +1,9 @@
-//! What operators run a node with, against a real served hub: `/healthz`, `/readyz`
-//! (ready once the council has a leader) and `/metrics` in the Prometheus text
-//! format, whose figures match the node's own API and count what was done to it.
+//! What operators run a node with, against real served nodes: `/healthz`, `/readyz`
+//! (a hub once the council has a leader, any node once it holds the latest seal it
+//! knows) and `/metrics` in the Prometheus text format, whose figures match the
+//! node's own API and count what was done to it.
 
+use super::peers::Trio;
 use super::util::{Client, Mesh};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -124,4 +126,41 @@ async fn probes_and_metrics_of_a_served_hub() {
     assert!(m.contains_key("govmesh_sync_lag_entries"), "{text}");
     assert!(m.contains_key("govmesh_uptime_seconds"), "{text}");
     node.shutdown().await.unwrap();
+}
+
+/// A witness and a fork are ready once they hold the latest seal they know; their
+/// metrics say how far behind they are and how they see their peers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_hubs_are_ready_when_caught_up_and_report_their_peers() {
+    let t = Trio::start().await;
+    let hub = Client::new(&t.nodes[0].url);
+    for n in &t.nodes[1..] {
+        let c = Client::new(&n.url);
+        let t0 = Instant::now();
+        let ready = loop {
+            let (s, v) = c.get("/readyz").await;
+            if s == 200 {
+                break v;
+            }
+            assert_eq!(v["error"]["code"], "not_ready", "{v}");
+            assert!(t0.elapsed() < Duration::from_secs(60), "never ready: {v}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(ready["council_leader"].is_null(), "{ready}");
+        let seal = ready["seal_size"].as_u64().unwrap_or(0);
+        assert!(ready["log_size"].as_u64().unwrap() >= seal, "{ready}");
+        let (_, text) = c.get_text("/metrics").await;
+        let m = samples(&text);
+        assert!(!m.contains_key("govmesh_council_term"), "{text}");
+        assert!(m.contains_key("govmesh_sync_lag_entries"), "{text}");
+        // Two registered peers, counted once each by liveness.
+        let peers: f64 = m
+            .iter()
+            .filter(|(k, _)| k.starts_with("govmesh_peers{"))
+            .map(|(_, v)| v)
+            .sum();
+        assert_eq!(peers, 2.0, "{text}");
+    }
+    assert!(hub.log_size().await >= 1);
+    t.stop().await;
 }

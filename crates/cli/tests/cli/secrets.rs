@@ -1,7 +1,8 @@
 //! Keys and secrets (issue 16): key and token files are 0600 and a node refuses to
 //! load them when group or others may read them; no secret (the operator token, a
 //! node's or a voter's private seed, in base64 or hex) appears in a node's log or in
-//! any command's output over a whole story, with the node logging at debug level.
+//! any command's output over a whole story, with the node logging at debug level (as
+//! JSON lines, `--log-format json`).
 
 use crate::util::*;
 use base64::Engine as _;
@@ -53,6 +54,7 @@ fn no_secret_reaches_a_log_or_an_output_and_loose_files_are_refused() {
     let mut c = bin();
     c.env("GOVMESH_LOG", "debug")
         .args(["serve", "--data", s(&data), "--listen", "127.0.0.1:0"])
+        .args(["--log-format", "json"])
         .stderr(Stdio::from(log));
     let node = Running::start_command(c);
     let url = node.url.clone();
@@ -96,10 +98,14 @@ fn no_secret_reaches_a_log_or_an_output_and_loose_files_are_refused() {
     drop(node);
 
     let logged = std::fs::read_to_string(&log_path).unwrap();
-    assert!(
-        logged.contains("DEBUG") || logged.contains("INFO"),
-        "the node logged nothing at debug level: {logged}"
-    );
+    // `--log-format json`: one JSON object per line, at debug level too.
+    let mut levels = std::collections::BTreeSet::new();
+    for line in logged.lines().filter(|l| !l.is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
+        levels.insert(v["level"].as_str().unwrap().to_owned());
+    }
+    assert!(levels.contains("DEBUG"), "no debug lines: {levels:?}");
     let token = std::fs::read_to_string(data.join("operator.token"))
         .unwrap()
         .trim()
