@@ -121,8 +121,8 @@ fn record_type(r: &Value) -> String {
 
 /// Issue 16's hostile list against a hub, a witness and a fork over real sockets:
 /// deeply nested JSON, invalid UTF-8, wrong types, zero and a hundred signatures, an
-/// unregistered signer, a signature by another key under a member's key id, a vote on
-/// a withdrawn proposal, operator calls without or with a wrong token, and peer calls
+/// unregistered signer, a suspended signer, a signature by another key under a
+/// member's key id, a vote on a withdrawn proposal, operator calls without or with a wrong token, and peer calls
 /// with junk from strangers. Every answer is a 4xx with a JSON error naming the
 /// problem; afterwards every node's log is byte for byte what it was, apart from the
 /// nodes' own `ack_sync` entries that their acknowledgement task adds meanwhile.
@@ -151,6 +151,23 @@ async fn hostile_requests_to_every_role_are_refused_and_change_no_log() {
         .await;
     assert_eq!(s, 201, "{r}");
 
+    // A node registered, then suspended by the hub: its entries are refused.
+    let suspended = key(78);
+    let (s, r) = hc
+        .post(
+            "/v1/operator/nodes",
+            &json!({"node_type": "trust_fork", "public_key": suspended.public().to_base64()}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+    let suspend = json!({"author": hub.node_id(), "type": "update_node",
+                         "node_id": suspended.node_id(), "status": "suspended"})
+    .to_string();
+    let env =
+        serde_json::to_value(Envelope::sign(ENTRY_PAYLOAD_TYPE, suspend.as_bytes(), hub)).unwrap();
+    let (s, r) = hc.post("/v1/entries", &env, None).await;
+    assert_eq!(s, 201, "{r}");
     let vote = |author: &str| {
         json!({"author": author, "type": "vote", "proposal_id": pid, "choice": "approve"})
             .to_string()
@@ -182,6 +199,12 @@ async fn hostile_requests_to_every_role_are_refused_and_change_no_log() {
                 .into_bytes(),
         ),
         ("forged key id", forged.to_string().into_bytes()),
+        (
+            "suspended signer",
+            sign(&suspended, &vote(suspended.node_id()))
+                .to_string()
+                .into_bytes(),
+        ),
         (
             "vote on a withdrawn proposal",
             good.to_string().into_bytes(),
@@ -291,6 +314,9 @@ async fn hostile_requests_to_every_role_are_refused_and_change_no_log() {
             }
             if what.contains("unregistered") {
                 assert_eq!(code, "unknown_signer", "node {ni}, {what}: {v}");
+            }
+            if what.contains("suspended") {
+                assert_eq!(code, "not_active", "node {ni}, {what}: {v}");
             }
         }
     }
