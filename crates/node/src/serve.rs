@@ -77,12 +77,34 @@ pub fn router(app: AppState) -> Router {
             shared.telemetry().clone(),
             observe,
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().on_failure(trace_failure))
         .layer(CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| {
                 ApiError::internal("a request handler panicked").into_response()
             },
         ))
+}
+
+/// A 5xx in the trace: ERROR, except 503, which says "not now" on purpose (`/readyz`
+/// while not ready, a council without a majority, shutting down): a probe every few
+/// seconds must not fill the log with ERROR lines.
+fn trace_failure(
+    class: tower_http::classify::ServerErrorsFailureClass,
+    latency: Duration,
+    _: &tracing::Span,
+) {
+    match class {
+        tower_http::classify::ServerErrorsFailureClass::StatusCode(
+            StatusCode::SERVICE_UNAVAILABLE,
+        ) => {
+            tracing::debug!(latency_ms = latency.as_millis(), "503 service unavailable");
+        }
+        other => tracing::error!(
+            classification = %other,
+            latency_ms = latency.as_millis(),
+            "response failed"
+        ),
+    }
 }
 
 /// Counts refusals by error code and times submissions (crate::telemetry).
