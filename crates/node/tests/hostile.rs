@@ -122,7 +122,7 @@ fn record_type(r: &Value) -> String {
 /// Issue 16's hostile list against a hub, a witness and a fork over real sockets:
 /// deeply nested JSON, invalid UTF-8, wrong types, zero and a hundred signatures, an
 /// unregistered signer, a suspended signer, a signature by another key under a
-/// member's key id, a vote on a withdrawn proposal, operator calls without or with a wrong token, and peer calls
+/// member's key id, a stale base, a vote on a withdrawn proposal, operator calls without or with a wrong token, and peer calls
 /// with junk from strangers. Every answer is a 4xx with a JSON error naming the
 /// problem; afterwards every node's log is byte for byte what it was, apart from the
 /// nodes' own `ack_sync` entries that their acknowledgement task adds meanwhile.
@@ -186,7 +186,24 @@ async fn hostile_requests_to_every_role_are_refused_and_change_no_log() {
     let mut wrong_type = good.clone();
     wrong_type["payload"] = json!(12345);
     let deep = format!("{}{}", "{\"a\":".repeat(50_000), "}".repeat(50_000));
+    // The operator's proposal again, under a new id, written against another hash of
+    // the clause: a stale base.
+    let proposed = records(&hc)
+        .await
+        .into_iter()
+        .find(|r| record_type(r) == "propose")
+        .unwrap();
+    let mut stale: Value = serde_json::from_slice(
+        &STANDARD
+            .decode(proposed["envelope"]["payload"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    stale["proposal_id"] = json!(uuid::Uuid::new_v4().to_string());
+    stale["base_clause_hash"] = json!("00".repeat(32));
+    let stale = sign(hub, &stale.to_string());
     let entries: Vec<(&str, Vec<u8>)> = vec![
+        ("stale base", stale.to_string().into_bytes()),
         ("deep nesting", deep.into_bytes()),
         ("invalid UTF-8", b"{\"payload\": \"\xff\xfe\"}".to_vec()),
         ("wrong type", wrong_type.to_string().into_bytes()),
@@ -314,6 +331,9 @@ async fn hostile_requests_to_every_role_are_refused_and_change_no_log() {
             }
             if what.contains("unregistered") {
                 assert_eq!(code, "unknown_signer", "node {ni}, {what}: {v}");
+            }
+            if what == "stale base" {
+                assert_eq!(code, "stale_base", "node {ni}, {what}: {v}");
             }
             if what.contains("suspended") {
                 assert_eq!(code, "not_active", "node {ni}, {what}: {v}");
