@@ -421,7 +421,10 @@ fn check_registered_address(app: &AppState, listening: SocketAddr) -> Result<(),
     let Some(want) = crate::datadir::listen_of_address(&registered) else {
         return Ok(());
     };
-    if want.parse::<SocketAddr>().ok() == Some(listening) {
+    if want
+        .parse::<SocketAddr>()
+        .is_ok_and(|w| serves_registered(w, listening))
+    {
         return Ok(());
     }
     Err(NodeError::BadOptions(format!(
@@ -431,6 +434,13 @@ fn check_registered_address(app: &AppState, listening: SocketAddr) -> Result<(),
          `govmesh serve` does not submit; behind a proxy that forwards {registered} \
          here, pass --behind-proxy"
     )))
+}
+
+/// Whether a listener on `listening` answers at `registered`: the same address, or
+/// the same port on every interface (0.0.0.0 or ::).
+fn serves_registered(registered: SocketAddr, listening: SocketAddr) -> bool {
+    registered == listening
+        || (listening.ip().is_unspecified() && listening.port() == registered.port())
 }
 
 /// Writes the ledger's final snapshot and releases the data directory's lock, so the
@@ -467,5 +477,31 @@ async fn close_loop(app: Shared, mut stop: watch::Receiver<bool>) {
             _ = stop.wait_for(|s| *s) => return,
         }
         close_due(&app, &mut warned).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `govmesh serve` refuses another address than the registered one, but listening
+    /// on every interface at the registered port serves it.
+    #[test]
+    fn the_registered_address_is_served_there_or_on_every_interface() {
+        let reg: SocketAddr = "10.0.0.5:7420".parse().unwrap();
+        for (listen, ok) in [
+            ("10.0.0.5:7420", true),
+            ("0.0.0.0:7420", true),
+            ("[::]:7420", true),
+            ("127.0.0.1:7420", false),
+            ("10.0.0.5:7421", false),
+            ("0.0.0.0:7421", false),
+        ] {
+            assert_eq!(
+                serves_registered(reg, listen.parse().unwrap()),
+                ok,
+                "{listen}"
+            );
+        }
     }
 }
