@@ -139,21 +139,24 @@ fn parse_answer(buf: &[u8]) -> Option<Answer> {
 /// peer headers; eight 64 MiB requests took a hub from 29 to 578 MiB resident. Now
 /// every peer endpoint answers from the headers, with the body unread: 16 concurrent
 /// requests per endpoint, each declaring 64 MiB and sending 64 KiB of it, are answered
-/// 401 (no credentials) or 403 (a stranger's node id) on the hub, and council calls
+/// 401 (no credentials, or the hub's node id with another key's signature over the
+/// declared body digest) or 403 (a stranger's node id) on the hub, and council calls
 /// on the witness and the fork 404 `no_council`, all with `Connection: close`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn peer_bodies_are_not_read_before_the_headers_authenticate() {
     let t = Trio::start().await;
     let stranger = key(99);
+    let hub_id = t.hub_key.node_id().to_owned();
     let mut tasks = Vec::new();
     for (ni, node) in t.nodes.iter().enumerate() {
         for path in PEER_POSTS {
             for i in 0..16 {
                 let addr = node.local_addr;
-                let headers = if i % 2 == 0 {
-                    Vec::new()
-                } else {
-                    sign_request(&stranger, stranger.node_id(), "POST", path, b"")
+                let headers = match i % 3 {
+                    0 => Vec::new(),
+                    1 => sign_request(&stranger, stranger.node_id(), "POST", path, b""),
+                    // An impostor: the hub's node id with the stranger's signature.
+                    _ => sign_request(&stranger, &hub_id, "POST", path, b""),
                 };
                 tasks.push(tokio::spawn(async move {
                     let a = post_declared(addr, path, &headers, 64 << 20, 64 << 10).await;
@@ -165,10 +168,10 @@ async fn peer_bodies_are_not_read_before_the_headers_authenticate() {
     for task in tasks {
         let (ni, path, i, a) = task.await.unwrap();
         let council_elsewhere = ni > 0 && path.starts_with("/v1/council/");
-        let expected = match (council_elsewhere, i % 2) {
+        let expected = match (council_elsewhere, i % 3) {
             (true, _) => (404, "no_council"),
-            (false, 0) => (401, "peer_unauthorized"),
-            (false, _) => (403, "peer_forbidden"),
+            (false, 1) => (403, "peer_forbidden"),
+            (false, _) => (401, "peer_unauthorized"),
         };
         assert_eq!(
             (a.status, code(&a.body)),
