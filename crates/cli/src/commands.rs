@@ -35,6 +35,7 @@ pub fn signer(auth: &AuthArgs) -> Result<Signer> {
     };
     let token = std::fs::read_to_string(&token_file)
         .with_context(|| format!("cannot read operator token {}", token_file.display()))?;
+    govmesh_node::datadir::refuse_readable_by_others(&token_file)?;
     let token = token.trim().to_owned();
     if token.is_empty() {
         bail!("operator token file {} is empty", token_file.display());

@@ -10,6 +10,7 @@ use crate::client::NodeClient;
 use crate::commands::{ProposeArgs, print_diff, propose_op, rules_diff};
 use crate::keyfile;
 use crate::local::{DEFAULT_LISTEN, init_tracing, parse_listen, runtime, stop_signal};
+use crate::logging::LogFormat;
 use anyhow::{Context, Result, bail};
 use govmesh_core::entry::{NodeSpec, Operation, VoteOp};
 use govmesh_core::keys::KeyPair;
@@ -252,7 +253,7 @@ impl Drop for Children {
 /// `node.json`), its output appended to `<node>/serve.log`, and waits until each
 /// answers `GET /v1/status`. A child is told to stop when this process goes away
 /// (its stdin closes), so a killed demo leaves no nodes behind.
-pub fn start_nodes(mesh: &mut MeshFile) -> Result<Children> {
+pub fn start_nodes(mesh: &mut MeshFile, log_format: LogFormat) -> Result<Children> {
     let exe = std::env::current_exe().context("finding the govmesh executable")?;
     let mut children = Children { procs: Vec::new() };
     for n in &mut mesh.nodes {
@@ -265,6 +266,11 @@ pub fn start_nodes(mesh: &mut MeshFile) -> Result<Children> {
         let mut cmd = Command::new(&exe);
         cmd.args(["serve", "--stop-with-parent", "--data"])
             .arg(&n.data)
+            .arg("--log-format")
+            .arg(match log_format {
+                LogFormat::Text => "text",
+                LogFormat::Json => "json",
+            })
             .stdin(Stdio::piped())
             .stdout(log.try_clone()?)
             .stderr(log);
@@ -320,30 +326,57 @@ fn wait_previous_gone(mesh: &MeshFile) -> Result<()> {
     Ok(())
 }
 
-/// Polls the node until it answers as itself; fails with its log's tail if the
-/// process exits or [`WAIT`] passes.
+/// How long a node may take to answer after it was started (issue 16: a resume that
+/// cannot reach a node says which and why within 30 s).
+const UP_WAIT: Duration = Duration::from_secs(30);
+
+/// Polls the node until it answers as itself; fails naming the node, the address and
+/// the reason (with its log's tail) if the process exits, if it came up at another
+/// address than the mesh's, or if [`UP_WAIT`] passes.
 fn wait_up(n: &MeshNode, child: &mut Child) -> Result<()> {
     let client = NodeClient::new(&n.url)?;
-    let deadline = Instant::now() + WAIT;
+    let deadline = Instant::now() + UP_WAIT;
+    let log = n.data.join("serve.log");
     loop {
-        if let Ok(v) = client.get("/v1/status")
-            && v.get("node_id").and_then(Value::as_str) == Some(&n.node_id)
-        {
-            return Ok(());
-        }
+        let last = match client.get("/v1/status") {
+            Ok(v) if v.get("node_id").and_then(Value::as_str) == Some(&n.node_id) => {
+                return Ok(());
+            }
+            Ok(v) => format!(
+                "another node answers there ({})",
+                v.get("node_id")
+                    .and_then(Value::as_str)
+                    .unwrap_or("no node id")
+            ),
+            Err(e) => format!("{e:#}"),
+        };
         if let Ok(Some(st)) = child.try_wait() {
             bail!(
                 "node {} exited ({st}) before it came up; the end of {}:\n{}",
                 n.name,
-                n.data.join("serve.log").display(),
-                log_tail(&n.data.join("serve.log"))
+                log.display(),
+                log_tail(&log)
+            );
+        }
+        // `serve` writes where it listens; a node moved elsewhere is not waited for.
+        if let Ok(at) = std::fs::read_to_string(n.data.join(govmesh_node::URL_FILE))
+            && at.trim() != n.url.trim_end_matches('/')
+        {
+            bail!(
+                "node {} listens at {} but the mesh expects it at {} (its node.json was \
+                 changed?); stop the demo and serve it at its registered address",
+                n.name,
+                at.trim(),
+                n.url
             );
         }
         if Instant::now() > deadline {
             bail!(
-                "node {} did not answer at {} within {WAIT:?}",
+                "node {} did not answer at {} within {UP_WAIT:?}: {last}; the end of {}:\n{}",
                 n.name,
-                n.url
+                n.url,
+                log.display(),
+                log_tail(&log)
             );
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -431,8 +464,13 @@ fn all_synced(url: &str) -> bool {
     })
 }
 
-pub fn run(data: Option<PathBuf>, listen: Option<String>, size: MeshSize) -> Result<i32> {
-    init_tracing();
+pub fn run(
+    data: Option<PathBuf>,
+    listen: Option<String>,
+    size: MeshSize,
+    log_format: LogFormat,
+) -> Result<i32> {
+    init_tracing(log_format);
     let dir = data.unwrap_or_else(default_dir);
     // Say where, absolutely: the hints below name files in it.
     let dir = if dir.is_relative() {
@@ -479,7 +517,7 @@ pub fn run(data: Option<PathBuf>, listen: Option<String>, size: MeshSize) -> Res
         .map(|i| keyfile::read(&key_path(&dir, i)))
         .collect::<Result<Vec<_>>>()?;
 
-    let mut children = start_nodes(&mut mesh)?;
+    let mut children = start_nodes(&mut mesh, log_format)?;
     mesh.write(&dir)?;
     for n in &mesh.nodes {
         say(&format!(

@@ -1,5 +1,6 @@
 //! Key files on disk: fresh Ed25519 identities from the OS's randomness, written with
-//! mode 0600 and never over an existing file; reading them back with a clear error.
+//! mode 0600 and never over an existing file; reading them back with a clear error,
+//! refusing one that group or others may read.
 
 use anyhow::{Context, Result, bail};
 use govmesh_core::keys::{KeyPair, PublicKey};
@@ -47,6 +48,7 @@ pub fn create(path: &Path) -> Result<KeyPair> {
 pub fn read(path: &Path) -> Result<KeyPair> {
     let text = fs::read_to_string(path)
         .with_context(|| format!("cannot read key file {}", path.display()))?;
+    govmesh_node::datadir::refuse_readable_by_others(path)?;
     KeyPair::from_file_json(&text)
         .map_err(|e| anyhow::anyhow!("{} is not a govmesh key file: {e}", path.display()))
 }

@@ -138,15 +138,8 @@ pub fn parse_listen(listen: &str) -> Result<SocketAddr> {
         .with_context(|| format!("--listen {listen:?} resolves to no address"))
 }
 
-pub fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("GOVMESH_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // Colours only on a terminal: the demo's nodes log to files.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+pub fn init_tracing(format: crate::logging::LogFormat) {
+    crate::logging::init(format);
 }
 
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -198,8 +191,10 @@ pub fn serve(
     listen: Option<&str>,
     stop_with_parent: bool,
     peers: Vec<String>,
+    behind_proxy: bool,
+    log_format: crate::logging::LogFormat,
 ) -> Result<i32> {
-    init_tracing();
+    init_tracing(log_format);
     let listen = match listen {
         Some(l) => l.to_owned(),
         None => govmesh_node::load(data)?
@@ -210,6 +205,7 @@ pub fn serve(
     let rt = runtime()?;
     let opts = govmesh_node::ServeOptions {
         peers,
+        registered_address_only: !behind_proxy,
         ..Default::default()
     };
     let node = rt.block_on(govmesh_node::serve_with(data, addr, opts))?;

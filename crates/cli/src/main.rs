@@ -12,6 +12,7 @@ mod demo;
 mod hygiene_cmd;
 mod keyfile;
 mod local;
+mod logging;
 mod verify;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -155,6 +156,14 @@ enum Command {
         /// (non-hub nodes; asked first). Repeatable.
         #[arg(long = "peer", value_name = "URL")]
         peers: Vec<String>,
+        /// Listen on --listen although the node's registration names another address
+        /// (a proxy forwards the registered address here). Without it, `serve`
+        /// refuses to listen anywhere but the registered address (port 0 aside).
+        #[arg(long)]
+        behind_proxy: bool,
+        /// Log lines as text or as JSON objects (to stderr).
+        #[arg(long, value_enum, default_value_t, value_name = "FORMAT")]
+        log_format: logging::LogFormat,
     },
     /// Start a mesh of hubs, witnesses and trust forks as separate processes on
     /// loopback, run a proposal through it and keep serving until Ctrl-C.
@@ -176,6 +185,9 @@ enum Command {
         /// Trust forks.
         #[arg(long, default_value_t = 3, value_name = "N")]
         forks: usize,
+        /// Log lines as text or as JSON objects (the demo's and its nodes' logs).
+        #[arg(long, value_enum, default_value_t, value_name = "FORMAT")]
+        log_format: logging::LogFormat,
     },
     /// Benchmarks with real processes on loopback (see README).
     Bench {
@@ -589,7 +601,16 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             listen,
             stop_with_parent,
             peers,
-        } => local::serve(&data, listen.as_deref(), stop_with_parent, peers),
+            behind_proxy,
+            log_format,
+        } => local::serve(
+            &data,
+            listen.as_deref(),
+            stop_with_parent,
+            peers,
+            behind_proxy,
+            log_format,
+        ),
         Command::Bench { cmd } => bench::dispatch(cmd, json),
         Command::Demo {
             data,
@@ -597,6 +618,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             hubs,
             witnesses,
             forks,
+            log_format,
         } => demo::run(
             data,
             listen,
@@ -605,6 +627,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 witnesses,
                 forks,
             },
+            log_format,
         ),
         Command::Key {
             cmd: KeyCommand::New { out },

@@ -39,3 +39,6 @@ mod faults;
 
 #[path = "cli/verify_mesh.rs"]
 mod verify_mesh;
+
+#[path = "cli/secrets.rs"]
+mod secrets;

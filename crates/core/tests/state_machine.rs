@@ -569,6 +569,21 @@ fn replay_is_refused_and_equivocation_is_kept_as_evidence() {
         }]
     );
     assert_eq!(code(m.submit(&m.hub(0), second)), RejectCode::Replay);
+    // Issue 16: one piece of evidence per voter and proposal; a third, differing vote
+    // (40 of them were each appended before) is refused, naming the evidence.
+    for n in 0..3 {
+        let third = Operation::Vote(VoteOp {
+            proposal_id: id.clone(),
+            choice: VoteChoice::Abstain,
+            reason: Some(format!("third thoughts {n}")),
+        });
+        let size = m.log.len();
+        let e = m.submit(&m.hub(0), third).unwrap_err();
+        assert_eq!(e.code, RejectCode::AlreadyEquivocated, "{e}");
+        assert!(e.message.contains("already equivocated"), "{e}");
+        assert!(e.message.contains(&a.entry_hash.to_string()), "{e}");
+        assert_eq!(m.log.len(), size);
+    }
     let ev = m.state.equivocations();
     assert_eq!(ev.len(), 1);
     assert_eq!(ev[0].first_entry, first_applied.entry_hash);

@@ -229,7 +229,7 @@ pub fn read_genesis(path: &Path) -> Result<LogRecord, NodeError> {
 }
 
 /// `host:port` of an `http://host:port[/]` address, if it is one.
-fn listen_of_address(address: &str) -> Option<String> {
+pub(crate) fn listen_of_address(address: &str) -> Option<String> {
     let rest = address.strip_prefix("http://")?;
     let rest = rest.strip_suffix('/').unwrap_or(rest);
     rest.parse::<std::net::SocketAddr>()
@@ -254,7 +254,15 @@ fn write_joined_files(
     key: &KeyPair,
     genesis: &LogRecord,
 ) -> Result<govmesh_core::Digest, NodeError> {
-    fs::create_dir_all(dir).map_err(|e| NodeError::io(dir, e))?;
+    // The directory holds the key, the token and the log: the owner's only, whatever
+    // the umask (issue 16: 0777 under umask 0000, so anyone could replace files).
+    govmesh_store::private_dir(dir).map_err(|e| NodeError::io(dir, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+            .map_err(|e| NodeError::io(dir, e))?;
+    }
     write_secret(&dir.join(KEY_FILE), key.to_file_json().as_bytes())?;
     let mut token = [0u8; 32];
     getrandom::fill(&mut token).map_err(|e| NodeError::Random(e.to_string()))?;
@@ -312,6 +320,7 @@ pub fn load(dir: &Path) -> Result<NodeInfo, NodeError> {
 pub fn load_key(dir: &Path) -> Result<KeyPair, NodeError> {
     let path = dir.join(KEY_FILE);
     let text = read_required(&path, dir, KEY_FILE)?;
+    refuse_readable_by_others(&path)?;
     KeyPair::from_file_json(&text).map_err(|e| NodeError::BadFile {
         path,
         message: e.to_string(),
@@ -322,6 +331,7 @@ pub fn load_key(dir: &Path) -> Result<KeyPair, NodeError> {
 pub fn load_token(dir: &Path) -> Result<String, NodeError> {
     let path = dir.join(TOKEN_FILE);
     let token = read_required(&path, dir, TOKEN_FILE)?.trim().to_owned();
+    refuse_readable_by_others(&path)?;
     if token.len() < 16 {
         return Err(NodeError::BadFile {
             path,
@@ -347,6 +357,30 @@ fn read_required(path: &Path, dir: &Path, what: &'static str) -> Result<String, 
     }
 }
 
+/// A secret (key, token) that group or others may read is refused: someone may have
+/// copied it already, and a node that used it would hide that.
+pub fn refuse_readable_by_others(path: &Path) -> Result<(), NodeError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path)
+            .map_err(|e| NodeError::io(path, e))?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(NodeError::BadFile {
+                path: path.to_owned(),
+                message: format!(
+                    "a secret readable by others (mode {mode:04o}); refusing to use it. \
+                     `chmod 600` it if nobody else could have read it, else make a new one"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Writes a new file readable by the owner only; never overwrites.
 fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), NodeError> {
     let mut opts = fs::OpenOptions::new();
@@ -365,7 +399,15 @@ fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), NodeError> {
 /// Writes through a temporary file and a rename, so readers never see half a file.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), NodeError> {
     let tmp = path.with_extension("tmp");
-    let mut f = fs::File::create(&tmp).map_err(|e| NodeError::io(&tmp, e))?;
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    // Readable by all, writable by the owner, whatever the umask.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o644);
+    }
+    let mut f = opts.open(&tmp).map_err(|e| NodeError::io(&tmp, e))?;
     f.write_all(bytes)
         .and_then(|()| f.sync_all())
         .map_err(|e| NodeError::io(&tmp, e))?;

@@ -97,6 +97,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: String,
     pub message: String,
+    /// Answered with `Connection: close` (the request's body is left unread).
+    close: bool,
 }
 
 impl ApiError {
@@ -105,7 +107,16 @@ impl ApiError {
             status,
             code: code.to_owned(),
             message: message.into(),
+            close: false,
         }
+    }
+
+    /// This answer with `Connection: close`: for answers given before the request's
+    /// body was read, so that a keep-alive client does not send its next request on a
+    /// connection that still carries the unread body.
+    pub fn closing(mut self) -> ApiError {
+        self.close = true;
+        self
     }
 
     pub fn bad_request(code: &str, message: impl Into<String>) -> ApiError {
@@ -148,10 +159,16 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+/// The `error.code` of an error answer, kept on the response for the refusal counts
+/// (crate::telemetry).
+#[derive(Clone, Debug)]
+pub struct ErrorCode(pub String);
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
         let mut resp = (self.status, Json(body)).into_response();
+        resp.extensions_mut().insert(ErrorCode(self.code.clone()));
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -160,10 +177,12 @@ impl IntoResponse for ApiError {
         // while part of it is still unread (over the limit): the connection cannot
         // carry another request, and says so. Otherwise a keep-alive client may send
         // its next request on it and get a closed connection instead of an answer.
-        if matches!(
-            self.status,
-            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE
-        ) {
+        if self.close
+            || matches!(
+                self.status,
+                StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE
+            )
+        {
             resp.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
@@ -182,7 +201,9 @@ pub fn reject_code_name(code: RejectCode) -> String {
 impl From<Rejection> for ApiError {
     fn from(r: Rejection) -> ApiError {
         let status = match r.code {
-            RejectCode::Replay | RejectCode::Duplicate => StatusCode::CONFLICT,
+            RejectCode::Replay | RejectCode::Duplicate | RejectCode::AlreadyEquivocated => {
+                StatusCode::CONFLICT
+            }
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
         ApiError::new(status, &reject_code_name(r.code), r.message)

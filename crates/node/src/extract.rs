@@ -45,6 +45,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// A raw body of at most [`crate::MAX_BODY_BYTES`]: 413 (JSON, `Connection: close`)
+/// over the limit, 400 when it cannot be read; axum's own rejection is plain text.
+pub struct ApiBytes(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        Bytes::from_request(req, state)
+            .await
+            .map(ApiBytes)
+            .map_err(body_rejection)
+    }
+}
+
 fn is_json_content_type(ctype: &str) -> bool {
     let essence = ctype
         .split(';')
@@ -64,7 +79,7 @@ fn body_rejection(r: BytesRejection) -> ApiError {
             format!("request body exceeds {} bytes", crate::MAX_BODY_BYTES),
         )
     } else {
-        ApiError::bad_request("bad_body", r.body_text())
+        ApiError::bad_request("bad_body", r.body_text()).closing()
     }
 }
 
@@ -111,6 +126,7 @@ where
         let app = Shared::from_ref(state);
         let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
             ApiError::unauthorized("operator endpoints need `Authorization: Bearer <token>`")
+                .closing()
         })?;
         let token = value
             .to_str()
@@ -120,13 +136,13 @@ where
                     .or_else(|| v.strip_prefix("bearer "))
             })
             .ok_or_else(|| {
-                ApiError::unauthorized("the Authorization header is not `Bearer <token>`")
+                ApiError::unauthorized("the Authorization header is not `Bearer <token>`").closing()
             })?
             .trim();
         if token_matches(app.token_digest(), token) {
             Ok(Operator)
         } else {
-            Err(ApiError::unauthorized("the operator token is wrong"))
+            Err(ApiError::unauthorized("the operator token is wrong").closing())
         }
     }
 }

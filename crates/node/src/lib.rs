@@ -12,7 +12,8 @@
 //! - The subsystems, each with its HTTP handlers next to its logic and a `routes()`
 //!   plus `ROUTES`: [`council`] (hubs), [`seal`], [`witness`], [`replicate`]
 //!   (non-hubs; the forwarding orderer), [`gossip`], [`attest`], `acks` (no routes),
-//!   `api` (the read endpoints and entry submission) and `operator`.
+//!   `api` (the read endpoints and entry submission), `operator` and `metrics`
+//!   (`/metrics`, `/healthz`, `/readyz`, reading `telemetry`'s counters).
 //! - At the top: `app` ([`AppState`], the composed node) and `serve` ([`router`],
 //!   which merges the rooms' routers, [`ROUTES`], [`serve`]).
 //!
@@ -29,6 +30,7 @@ pub mod datadir;
 mod error;
 mod extract;
 pub mod gossip;
+mod metrics;
 mod operator;
 mod order;
 pub mod peer_auth;
@@ -38,6 +40,7 @@ mod route_table;
 pub mod seal;
 mod serve;
 pub mod shared;
+mod telemetry;
 #[cfg(test)]
 mod test_util;
 mod wire;

@@ -46,6 +46,10 @@ pub const DATE_HEADER: &str = "govmesh-date";
 pub const SIGNATURE_HEADER: &str = "govmesh-signature";
 /// Header with the base64 HMAC-SHA256 under the sender's and receiver's shared key.
 pub const MAC_HEADER: &str = "govmesh-mac";
+/// Header with the hex SHA-256 of the body, the digest the MAC or signature covers:
+/// with it, a receiver checks the MAC or signature before reading the body, and the
+/// body against this digest after ([`read_body`]).
+pub const DIGEST_HEADER: &str = "govmesh-content-sha256";
 /// How far the signing time may be from the receiver's clock (60 s).
 pub const MAX_SKEW_MS: i64 = 60_000;
 
@@ -53,10 +57,14 @@ const CONTEXT: &str = "govmesh-peer/v1";
 
 /// The exact bytes that are signed.
 pub fn signing_string(method: &str, path: &str, date_ms: i64, body: &[u8]) -> String {
+    signing_string_of_digest(method, path, date_ms, &Digest::sha256(body).to_hex())
+}
+
+/// [`signing_string`] with the body's hex SHA-256 given.
+fn signing_string_of_digest(method: &str, path: &str, date_ms: i64, digest_hex: &str) -> String {
     format!(
-        "{CONTEXT}\n{}\n{path}\n{date_ms}\n{}\n",
-        method.to_ascii_uppercase(),
-        Digest::sha256(body).to_hex()
+        "{CONTEXT}\n{}\n{path}\n{date_ms}\n{digest_hex}\n",
+        method.to_ascii_uppercase()
     )
 }
 
@@ -85,6 +93,7 @@ pub fn sign_request_at(
         (NODE_HEADER, node_id.to_owned()),
         (DATE_HEADER, date_ms.to_string()),
         (SIGNATURE_HEADER, STANDARD.encode(sig)),
+        (DIGEST_HEADER, Digest::sha256(body).to_hex()),
     ]
 }
 
@@ -125,6 +134,7 @@ pub fn sign_request_to_at(
         (NODE_HEADER, node_id.to_owned()),
         (DATE_HEADER, date_ms.to_string()),
         (MAC_HEADER, STANDARD.encode(tag)),
+        (DIGEST_HEADER, Digest::sha256(body).to_hex()),
     ]
 }
 
@@ -191,6 +201,129 @@ pub fn verify_at(
     allowed_roles: &[NodeType],
     now_ms: i64,
 ) -> Result<String, ApiError> {
+    check_headers_at(registry, headers, allowed_roles, now_ms)?.verify_body(own, method, path, body)
+}
+
+/// What a peer request's headers claim, checked as far as they can be without the
+/// body: the headers are present and well formed, the date is fresh, and the node is
+/// registered, active and of an allowed role. Only [`PeerClaim::verify_body`] proves
+/// that the node sent the request; until then the claim costs this node no more than
+/// the headers (a body is read only after this check, crate::peer_auth::read_body).
+#[derive(Debug)]
+pub struct PeerClaim {
+    node_id: String,
+    date_ms: i64,
+    proof_header: &'static str,
+    proof: Vec<u8>,
+    public_key: PublicKey,
+    /// The body digest the sender declared ([`DIGEST_HEADER`]), if it did.
+    declared_digest: Option<String>,
+}
+
+impl PeerClaim {
+    /// The node the headers name.
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    /// Checks the MAC or signature over the request and its body; returns the sender.
+    pub fn verify_body(
+        self,
+        own: &KeyPair,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<String, ApiError> {
+        let digest = Digest::sha256(body).to_hex();
+        self.verify_digest(own, method, path, &digest)
+    }
+
+    /// Checks the MAC or signature over the request and the body digest it declared
+    /// ([`DIGEST_HEADER`]), before the body is read; returns the sender, and the
+    /// digest the body must have. `None` when the headers declare no digest.
+    pub fn verify_declared(
+        &self,
+        own: &KeyPair,
+        method: &str,
+        path: &str,
+    ) -> Option<Result<(String, String), ApiError>> {
+        let digest = self.declared_digest.clone()?;
+        let claim = PeerClaim {
+            node_id: self.node_id.clone(),
+            date_ms: self.date_ms,
+            proof_header: self.proof_header,
+            proof: self.proof.clone(),
+            public_key: self.public_key,
+            declared_digest: None,
+        };
+        Some(
+            claim
+                .verify_digest(own, method, path, &digest)
+                .map(|from| (from, digest)),
+        )
+    }
+
+    fn verify_digest(
+        self,
+        own: &KeyPair,
+        method: &str,
+        path: &str,
+        digest_hex: &str,
+    ) -> Result<String, ApiError> {
+        let PeerClaim {
+            node_id,
+            date_ms,
+            proof_header,
+            proof,
+            public_key,
+            ..
+        } = self;
+        let msg = signing_string_of_digest(method, path, date_ms, digest_hex);
+        if proof_header == MAC_HEADER {
+            let shared = mac_key(own, &public_key).map_err(|e| {
+                unauthorized(format!(
+                    "no MAC key can be agreed with node {node_id:?}: {e}"
+                ))
+            })?;
+            mac(&shared, msg.as_bytes())
+                .verify_slice(&proof)
+                .map_err(|_| {
+                    unauthorized(format!(
+                        "the {MAC_HEADER} does not verify with the key node {node_id:?} shares \
+                         with this node (over {} {path} and this body)",
+                        method.to_ascii_uppercase()
+                    ))
+                })?;
+            return Ok(node_id);
+        }
+        public_key.verify(msg.as_bytes(), &proof).map_err(|_| {
+            unauthorized(format!(
+                "the {SIGNATURE_HEADER} does not verify with the registered key of node {node_id:?} \
+                 (over {} {path} and this body)",
+                method.to_ascii_uppercase()
+            ))
+        })?;
+        Ok(node_id)
+    }
+}
+
+/// The header half of [`verify`]: 401 when the headers are missing or malformed or
+/// the date is stale, 403 when the node is unknown, not active or of another role.
+pub fn check_headers(
+    registry: &Registry,
+    headers: &HeaderMap,
+    allowed_roles: &[NodeType],
+) -> Result<PeerClaim, ApiError> {
+    check_headers_at(registry, headers, allowed_roles, now_ms())
+}
+
+/// As [`check_headers`] with an explicit "now" (unix milliseconds).
+pub fn check_headers_at(
+    registry: &Registry,
+    headers: &HeaderMap,
+    allowed_roles: &[NodeType],
+    now_ms: i64,
+) -> Result<PeerClaim, ApiError> {
     let node_id = header(headers, NODE_HEADER)?;
     let date_text = header(headers, DATE_HEADER)?;
     // A MAC when there is one, else a signature.
@@ -247,32 +380,120 @@ pub fn verify_at(
             allowed.join(", ")
         )));
     }
-    let msg = signing_string(method, path, date_ms, body);
-    if proof_header == MAC_HEADER {
-        let shared = mac_key(own, &node.public_key).map_err(|e| {
-            unauthorized(format!(
-                "no MAC key can be agreed with node {node_id:?}: {e}"
-            ))
-        })?;
-        mac(&shared, msg.as_bytes())
-            .verify_slice(&proof)
-            .map_err(|_| {
-                unauthorized(format!(
-                    "the {MAC_HEADER} does not verify with the key node {node_id:?} shares \
-                     with this node (over {} {path} and this body)",
-                    method.to_ascii_uppercase()
-                ))
-            })?;
-        return Ok(node_id.to_owned());
+    let declared_digest = match headers.get(DIGEST_HEADER) {
+        None => None,
+        Some(v) => {
+            let d = v
+                .to_str()
+                .ok()
+                .filter(|d| d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()))
+                .ok_or_else(|| {
+                    unauthorized(format!(
+                        "{DIGEST_HEADER} is not the 64 hex digits of a SHA-256"
+                    ))
+                })?;
+            Some(d.to_ascii_lowercase())
+        }
+    };
+    Ok(PeerClaim {
+        node_id: node_id.to_owned(),
+        date_ms,
+        proof_header,
+        proof,
+        public_key: node.public_key,
+        declared_digest,
+    })
+}
+
+/// How many bodies one claimed peer may have in flight on this node at once: a Raft
+/// peer sends an append, a vote, a snapshot and a forwarded batch at most.
+pub const BODIES_PER_PEER: usize = 4;
+
+/// The in-flight body permits of each (receiving node, claimed peer): a body is read
+/// only with a permit, so the memory that one peer's requests can hold on a node is
+/// bounded by [`BODIES_PER_PEER`] times the endpoint's limit, whatever the number of
+/// connections.
+fn body_permits(own: &KeyPair, peer: &str) -> std::sync::Arc<tokio::sync::Semaphore> {
+    type Permits = Mutex<HashMap<([u8; 32], String), std::sync::Arc<tokio::sync::Semaphore>>>;
+    static PERMITS: LazyLock<Permits> = LazyLock::new(Permits::default);
+    PERMITS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry((*own.public().as_bytes(), peer.to_owned()))
+        .or_insert_with(|| std::sync::Arc::new(tokio::sync::Semaphore::new(BODIES_PER_PEER)))
+        .clone()
+}
+
+/// Reads a peer request's body only after its headers pass [`check_headers`] and,
+/// when they declare the body's digest ([`DIGEST_HEADER`], which this crate's
+/// senders always do), after the MAC or signature over that digest verifies: an
+/// unauthenticated request is answered from its headers (with `Connection: close`,
+/// its body unread), a `Content-Length` over `limit` is refused before reading, and
+/// at most [`BODIES_PER_PEER`] bodies per peer are read at once. Then the body must
+/// match the declared digest (or, without one, the MAC or signature is checked over
+/// the bytes read). Returns the sender and the body.
+#[allow(clippy::too_many_arguments)]
+pub async fn read_body(
+    registry: &Registry,
+    own: &KeyPair,
+    headers: &HeaderMap,
+    method: &str,
+    path: &str,
+    body: axum::body::Body,
+    limit: usize,
+    allowed_roles: &[NodeType],
+) -> Result<(String, axum::body::Bytes), ApiError> {
+    let claim = check_headers(registry, headers, allowed_roles).map_err(ApiError::closing)?;
+    // With a declared digest the sender is proven before anything is read.
+    let proven = match claim.verify_declared(own, method, path) {
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) => return Err(e.closing()),
+        None => None,
+    };
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large(limit));
     }
-    node.public_key.verify(msg.as_bytes(), &proof).map_err(|_| {
-        unauthorized(format!(
-            "the {SIGNATURE_HEADER} does not verify with the registered key of node {node_id:?} \
-                 (over {} {path} and this body)",
-            method.to_ascii_uppercase()
-        ))
+    let permits = body_permits(own, claim.node_id());
+    let _permit = permits
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError::internal("the peer body permits were closed"))?;
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let text = e.to_string();
+        if text.contains("length limit exceeded") {
+            too_large(limit)
+        } else {
+            ApiError::bad_request(
+                "bad_body",
+                format!("the request body could not be read: {text}"),
+            )
+            .closing()
+        }
     })?;
-    Ok(node_id.to_owned())
+    let from = match proven {
+        Some((from, digest)) => {
+            if Digest::sha256(&bytes).to_hex() != digest {
+                return Err(unauthorized(format!(
+                    "the body does not have the SHA-256 its {DIGEST_HEADER} header declares"
+                )));
+            }
+            from
+        }
+        None => claim.verify_body(own, method, path, &bytes)?,
+    };
+    Ok((from, bytes))
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!("this peer endpoint reads at most {limit} bytes of body"),
+    )
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
@@ -402,6 +623,83 @@ mod tests {
         let e = check(&st, &h, b"{}").unwrap_err();
         assert_eq!(e.status, StatusCode::FORBIDDEN, "{e}");
         assert!(e.message.contains("not registered"), "{e}");
+    }
+
+    /// Issue 16: with the body's digest in the headers (as every sender here sends
+    /// it), the sender is proven before any body is read: an impostor using a member's
+    /// id, or a changed digest, is refused from the headers; a body other than the
+    /// declared one is refused after reading.
+    #[tokio::test]
+    async fn a_declared_digest_proves_the_sender_before_the_body() {
+        let (st, hub, _) = setup();
+        let r = Registry::of(&st);
+        let me = receiver();
+        let roles = [NodeType::GovernanceHub];
+        let good = headers(sign_request_to(
+            &hub,
+            hub.node_id(),
+            Some(&me.public()),
+            "POST",
+            PATH,
+            b"body",
+        ));
+        let claim = check_headers(&r, &good, &roles).unwrap();
+        let (from, digest) = claim.verify_declared(&me, "POST", PATH).unwrap().unwrap();
+        assert_eq!(from, hub.node_id());
+        assert_eq!(digest, Digest::sha256(b"body").to_hex());
+
+        let stranger = KeyPair::from_seed([9; 32]);
+        let forged = headers(sign_request(
+            &stranger,
+            hub.node_id(),
+            "POST",
+            PATH,
+            b"body",
+        ));
+        let claim = check_headers(&r, &forged, &roles).unwrap();
+        let e = claim
+            .verify_declared(&me, "POST", PATH)
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(e.status, StatusCode::UNAUTHORIZED, "{e}");
+
+        let mut changed = good.clone();
+        changed.insert(
+            DIGEST_HEADER,
+            HeaderValue::from_str(&Digest::sha256(b"other").to_hex()).unwrap(),
+        );
+        let claim = check_headers(&r, &changed, &roles).unwrap();
+        assert!(claim.verify_declared(&me, "POST", PATH).unwrap().is_err());
+
+        let body = |b: &'static str| axum::body::Body::from(b);
+        let read = read_body(&r, &me, &good, "POST", PATH, body("other"), 1024, &roles).await;
+        let e = read.unwrap_err();
+        assert_eq!(e.status, StatusCode::UNAUTHORIZED, "{e}");
+        assert!(e.message.contains(DIGEST_HEADER), "{e}");
+        let (from, bytes) = read_body(&r, &me, &good, "POST", PATH, body("body"), 1024, &roles)
+            .await
+            .unwrap();
+        assert_eq!((from.as_str(), &bytes[..]), (hub.node_id(), &b"body"[..]));
+    }
+
+    /// Issue 16: one claimed peer's bodies are read [`BODIES_PER_PEER`] at a time (the
+    /// rest wait), per receiving node; other peers have their own permits.
+    #[test]
+    fn one_peer_reads_a_bounded_number_of_bodies_at_once() {
+        let own = receiver();
+        let held: Vec<_> = (0..BODIES_PER_PEER)
+            .map(|_| body_permits(&own, "peer-a").try_acquire_owned().unwrap())
+            .collect();
+        assert!(body_permits(&own, "peer-a").try_acquire().is_err());
+        assert!(body_permits(&own, "peer-b").try_acquire().is_ok());
+        let other_receiver = KeyPair::from_seed([6; 32]);
+        assert!(
+            body_permits(&other_receiver, "peer-a")
+                .try_acquire()
+                .is_ok()
+        );
+        drop(held);
+        assert!(body_permits(&own, "peer-a").try_acquire().is_ok());
     }
 
     #[test]

@@ -23,7 +23,7 @@ use crate::peer_auth;
 use crate::route_table::route_table;
 use crate::seal::{PulledHead, SealStore, Seals};
 use crate::shared::Shared;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -323,7 +323,7 @@ impl Replication {
     }
 
     /// The JSON of `GET /v1/replication` (without this node's own size and root).
-    fn view(&self) -> Value {
+    pub(crate) fn view(&self) -> Value {
         let b = self.book();
         json!({
             "replicating": true,
@@ -784,12 +784,15 @@ async fn append_page(
 ) -> Result<(), PullError> {
     let ledger: SharedLedger = app.ledger().clone();
     let guard = ledger.lock_owned().await;
+    let telemetry = app.telemetry().clone();
     let (size, res) = tokio::task::spawn_blocking(move || {
         let mut l = guard;
         if l.size() != at {
             return (l.size(), Err(None));
         }
+        let started = std::time::Instant::now();
         let res = l.append_records(&records).map(|_| ()).map_err(Some);
+        telemetry.applied(started.elapsed());
         (l.size(), res)
     })
     .await
@@ -981,22 +984,26 @@ async fn replication_view(State(app): State<Http>) -> Result<Json<Value>, ApiErr
 async fn announce(
     State(app): State<Http>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, ApiError> {
+    let registry = app.registry().current();
+    let (from, body) = peer_auth::read_body(
+        &registry,
+        app.key(),
+        &headers,
+        "POST",
+        ANNOUNCE_PATH,
+        body,
+        crate::MAX_BODY_BYTES,
+        &[
+            NodeType::GovernanceHub,
+            NodeType::ComplianceWitness,
+            NodeType::TrustFork,
+        ],
+    )
+    .await?;
+    drop(registry);
     let (from, head, own, from_url) = {
-        let from = peer_auth::verify(
-            &app.registry().current(),
-            app.key(),
-            &headers,
-            "POST",
-            ANNOUNCE_PATH,
-            &body,
-            &[
-                NodeType::GovernanceHub,
-                NodeType::ComplianceWitness,
-                NodeType::TrustFork,
-            ],
-        )?;
         let t = std::str::from_utf8(&body).map_err(|_| {
             ApiError::bad_request("bad_seal", "the announced seal is not UTF-8 text")
         })?;

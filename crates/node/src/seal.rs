@@ -110,6 +110,26 @@ impl SealStore {
             .map_err(|e| StoreSealError::Storage(e.to_string()))
     }
 
+    /// The latest seal with when this node stored it (unix milliseconds).
+    pub fn latest_with_time(&self) -> Result<Option<(StoredSeal, i64)>, StoreSealError> {
+        self.lock()
+            .query_row(
+                "SELECT size, text, stored_at_ms FROM seal WHERE id = 1",
+                [],
+                |r| {
+                    Ok((
+                        StoredSeal {
+                            size: r.get::<_, i64>(0)? as u64,
+                            text: r.get(1)?,
+                        },
+                        r.get::<_, i64>(2)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(|e| StoreSealError::Storage(e.to_string()))
+    }
+
     /// Stores `text` (already verified, of tree size `size`) unless a seal of a larger
     /// size is stored; returns whether it was stored.
     pub fn put(&self, size: u64, text: &str) -> Result<bool, StoreSealError> {

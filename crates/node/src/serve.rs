@@ -9,11 +9,11 @@ use crate::datadir::{URL_FILE, load, write_atomic, write_node_json};
 use crate::error::{ApiError, NodeError};
 use crate::route_table::{concat, count};
 use crate::shared::Shared;
-use crate::{api, attest, council, gossip, operator, replicate, seal, witness};
+use crate::{api, attest, council, gossip, metrics, operator, replicate, seal, witness};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{Method, StatusCode, Uri};
-use axum::response::IntoResponse;
+use axum::http::{Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -33,6 +33,7 @@ const ROOMS: &[&[(&str, &str)]] = &[
     witness::ROUTES,
     council::ROUTES,
     replicate::ROUTES,
+    metrics::ROUTES,
 ];
 const ROUTE_COUNT: usize = count(ROOMS);
 const ALL_ROUTES: [(&str, &str); ROUTE_COUNT] = concat(ROOMS);
@@ -56,20 +57,126 @@ pub fn router(app: AppState) -> Router {
             app.witness().cloned(),
             app.replica().cloned(),
         ))
-        .merge(council::routes(shared, app.council().cloned()))
+        .merge(council::routes(shared.clone(), app.council().cloned()))
         .merge(replicate::routes(
             app.sealing().clone(),
+            app.replica().cloned(),
+        ))
+        .merge(metrics::routes(
+            shared.clone(),
+            app.sealing().clone(),
+            app.council().cloned(),
+            app.gossip().cloned(),
             app.replica().cloned(),
         ))
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(crate::MAX_BODY_BYTES))
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::map_response(json_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            shared.telemetry().clone(),
+            observe,
+        ))
+        .layer(TraceLayer::new_for_http().on_failure(trace_failure))
         .layer(CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| {
                 ApiError::internal("a request handler panicked").into_response()
             },
         ))
+}
+
+/// A 5xx in the trace: ERROR, except 503, which says "not now" on purpose (`/readyz`
+/// while not ready, a council without a majority, shutting down): a probe every few
+/// seconds must not fill the log with ERROR lines.
+fn trace_failure(
+    class: tower_http::classify::ServerErrorsFailureClass,
+    latency: Duration,
+    _: &tracing::Span,
+) {
+    match class {
+        tower_http::classify::ServerErrorsFailureClass::StatusCode(
+            StatusCode::SERVICE_UNAVAILABLE,
+        ) => {
+            tracing::debug!(latency_ms = latency.as_millis(), "503 service unavailable");
+        }
+        other => tracing::error!(
+            classification = %other,
+            latency_ms = latency.as_millis(),
+            "response failed"
+        ),
+    }
+}
+
+/// Counts refusals by error code and times submissions (crate::telemetry).
+async fn observe(
+    axum::extract::State(t): axum::extract::State<crate::telemetry::Telemetry>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = req.uri().path();
+    let submit = req.method() == Method::POST
+        && (path == "/v1/entries" || path.starts_with("/v1/operator/"));
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    if submit && resp.status().is_success() {
+        t.submit_seconds.observe(started.elapsed().as_secs_f64());
+    }
+    if resp.status().is_client_error() {
+        let code = resp
+            .extensions()
+            .get::<crate::error::ErrorCode>()
+            .map_or("unknown", |c| c.0.as_str());
+        t.refused(code);
+    }
+    resp
+}
+
+/// Errors are JSON everywhere: an error answer that is not (an extractor's plain-text
+/// rejection that no room mapped) becomes `{"error": {"code", "message"}}` with the
+/// same status. C2SP's `text/x.tlog.size` conflict answer of the witness is kept.
+async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let ctype = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if ctype.starts_with("application/json") || ctype.starts_with("text/x.tlog.size") {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 64 << 10)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        s if s.is_server_error() => "internal",
+        _ => "bad_request",
+    };
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        text
+    };
+    let mut out = ApiError::new(status, code, message);
+    if parts.headers.get(header::CONNECTION).is_some() {
+        out = out.closing();
+    }
+    let mut r = out.into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            r.headers_mut().entry(name).or_insert(value.clone());
+        }
+    }
+    r
 }
 
 async fn no_route(method: Method, uri: Uri) -> ApiError {
@@ -142,6 +249,12 @@ pub struct ServeOptions {
     /// validating a new checkpoint's entries first: for protocol tests that offer
     /// synthetic trees. Never set it in a real mesh.
     pub witness_protocol_only: bool,
+    /// Refuse to listen on an address other than the one this node's registration
+    /// names (`govmesh serve` sets it unless told the node is behind a proxy): the
+    /// registry and every peer keep calling the registered address, so a node that
+    /// listens elsewhere has silently left the mesh. A port 0 listen (picked at run
+    /// time, for tests and demos on loopback) is not refused.
+    pub registered_address_only: bool,
 }
 
 /// Opens the data directory, binds `listen` (port 0 picks a free port) and serves.
@@ -166,6 +279,7 @@ pub async fn serve_with(
 
     let d = dir.to_owned();
     let u = url.clone();
+    let check_opts = opts.clone();
     let app = tokio::task::spawn_blocking(move || -> Result<AppState, NodeError> {
         // Open first: if another process serves this directory, leave its files alone.
         // Hubs order through the Raft council (crate::council); others as before.
@@ -178,6 +292,15 @@ pub async fn serve_with(
         } else {
             AppState::open(&d, Some(u))?
         };
+        if check_opts.registered_address_only
+            && listen.port() != 0
+            && let Err(e) = check_registered_address(&app, local_addr)
+        {
+            if let Some(c) = app.council().cloned() {
+                tokio::runtime::Handle::current().block_on(c.shutdown());
+            }
+            return Err(e);
+        }
         let mut info = load(&d)?;
         info.listen = Some(local_addr.to_string());
         write_node_json(&info)?;
@@ -282,6 +405,44 @@ pub async fn serve_with(
     })
 }
 
+/// [`ServeOptions::registered_address_only`]: `listening` must be the address this
+/// node's registry entry names, when it names one of the form `http://HOST:PORT`.
+fn check_registered_address(app: &AppState, listening: SocketAddr) -> Result<(), NodeError> {
+    let node_id = &app.info().node_id;
+    let registered = app
+        .ledger()
+        .blocking_lock()
+        .state()
+        .node(node_id)
+        .and_then(|n| n.network_address.clone());
+    let Some(registered) = registered else {
+        return Ok(());
+    };
+    let Some(want) = crate::datadir::listen_of_address(&registered) else {
+        return Ok(());
+    };
+    if want
+        .parse::<SocketAddr>()
+        .is_ok_and(|w| serves_registered(w, listening))
+    {
+        return Ok(());
+    }
+    Err(NodeError::BadOptions(format!(
+        "node {node_id} is registered at {registered}, and the registry and every peer \
+         call it there; refusing to listen on {listening} instead. Serve without --listen \
+         (or with --listen {want}); moving a node takes an update_node entry, which \
+         `govmesh serve` does not submit; behind a proxy that forwards {registered} \
+         here, pass --behind-proxy"
+    )))
+}
+
+/// Whether a listener on `listening` answers at `registered`: the same address, or
+/// the same port on every interface (0.0.0.0 or ::).
+fn serves_registered(registered: SocketAddr, listening: SocketAddr) -> bool {
+    registered == listening
+        || (listening.ip().is_unspecified() && listening.port() == registered.port())
+}
+
 /// Writes the ledger's final snapshot and releases the data directory's lock, so the
 /// same directory can be served again (in this process or another).
 async fn close_ledger(ledger: crate::order::SharedLedger) {
@@ -316,5 +477,31 @@ async fn close_loop(app: Shared, mut stop: watch::Receiver<bool>) {
             _ = stop.wait_for(|s| *s) => return,
         }
         close_due(&app, &mut warned).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `govmesh serve` refuses another address than the registered one, but listening
+    /// on every interface at the registered port serves it.
+    #[test]
+    fn the_registered_address_is_served_there_or_on_every_interface() {
+        let reg: SocketAddr = "10.0.0.5:7420".parse().unwrap();
+        for (listen, ok) in [
+            ("10.0.0.5:7420", true),
+            ("0.0.0.0:7420", true),
+            ("[::]:7420", true),
+            ("127.0.0.1:7420", false),
+            ("10.0.0.5:7421", false),
+            ("0.0.0.0:7421", false),
+        ] {
+            assert_eq!(
+                serves_registered(reg, listen.parse().unwrap()),
+                ok,
+                "{listen}"
+            );
+        }
     }
 }

@@ -6,6 +6,7 @@
 use crate::datadir::NodeInfo;
 use crate::error::{ApiError, NodeError};
 use crate::order::{Committed, LogNotify, Orderer, SharedLedger};
+use crate::telemetry::Telemetry;
 use crate::wire::checkpoint_origin;
 use govmesh_core::Digest;
 use govmesh_core::checkpoint::{Checkpoint, SignedNote};
@@ -30,6 +31,8 @@ struct Inner {
     url: Option<String>,
     origin: String,
     log: LogNotify,
+    telemetry: Telemetry,
+    started: std::time::Instant,
 }
 
 impl Shared {
@@ -71,6 +74,31 @@ impl Shared {
         url: Option<String>,
         log: LogNotify,
     ) -> Result<Shared, NodeError> {
+        Shared::with_telemetry(
+            info,
+            key,
+            operator_token,
+            (ledger, registry),
+            orderer,
+            url,
+            log,
+            Telemetry::default(),
+        )
+    }
+
+    /// As [`Shared::with_notify`], with the counters the orderer adds to too (the
+    /// council's apply latencies and RPC failures).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn with_telemetry(
+        info: NodeInfo,
+        key: KeyPair,
+        operator_token: &str,
+        (ledger, registry): (SharedLedger, RegistryView),
+        orderer: Arc<dyn Orderer>,
+        url: Option<String>,
+        log: LogNotify,
+        telemetry: Telemetry,
+    ) -> Result<Shared, NodeError> {
         let mesh_id = Digest::from_hex(&info.mesh_id).map_err(|e| NodeError::BadFile {
             path: info.dir.join(crate::datadir::NODE_FILE),
             message: format!("mesh_id: {e}"),
@@ -85,7 +113,19 @@ impl Shared {
             orderer,
             url,
             log,
+            telemetry,
+            started: std::time::Instant::now(),
         })))
+    }
+
+    /// What the node counts and times (crate::telemetry).
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.0.telemetry
+    }
+
+    /// When these parts were assembled (the node's start, for `/metrics`).
+    pub fn started(&self) -> std::time::Instant {
+        self.0.started
     }
 
     pub fn info(&self) -> &NodeInfo {

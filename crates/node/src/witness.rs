@@ -13,11 +13,11 @@
 //! has `evidence` entries, submitted as a `checkpoint_fork`).
 
 use crate::error::{ApiError, NodeError};
+use crate::extract::ApiBytes;
 use crate::order::now;
 use crate::replicate::Replica;
 use crate::route_table::route_table;
 use crate::shared::Shared;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -559,7 +559,7 @@ fn not_a_witness(app: &Http) -> ApiError {
 }
 
 /// `POST /v1/witness/add-checkpoint` (C2SP tlog-witness).
-async fn add_checkpoint(State(app): State<Http>, body: Bytes) -> Response {
+async fn add_checkpoint(State(app): State<Http>, ApiBytes(body): ApiBytes) -> Response {
     let Some(w) = app.witness().cloned() else {
         return not_a_witness(&app).into_response();
     };

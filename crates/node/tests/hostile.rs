@@ -1,8 +1,10 @@
-//! Hostile and malformed input to `POST /v1/entries` (through the router, no socket):
-//! every case is a 4xx with a JSON error body, never a 500 or a panic, and nothing is
-//! appended.
+//! Hostile and malformed input: to `POST /v1/entries` through the router (no socket),
+//! and to every role of a served mesh over real sockets (entries, operator and peer
+//! endpoints). Every case is a 4xx with a JSON error body naming the problem, never a
+//! 500 or a panic, and nothing is appended.
 
-use super::util::{Mesh, key};
+use super::peers::{PEER_POSTS, Trio};
+use super::util::{Client, Mesh, key};
 use axum::body::Body;
 use axum::http::Request;
 use base64::Engine as _;
@@ -100,4 +102,256 @@ async fn hostile_entries_get_4xx_json_and_change_nothing() {
         );
     }
     assert_eq!(app.ledger().lock().await.tree().size(), 1);
+}
+
+/// The log records of a served node, as served (`/v1/log/entries`).
+async fn records(c: &Client) -> Vec<Value> {
+    let (s, v) = c.get("/v1/log/entries?start=0").await;
+    assert_eq!(s, 200, "{v}");
+    v["entries"].as_array().unwrap().clone()
+}
+
+fn record_type(r: &Value) -> String {
+    let p = STANDARD
+        .decode(r["envelope"]["payload"].as_str().unwrap())
+        .unwrap();
+    let p: Value = serde_json::from_slice(&p).unwrap();
+    p["type"].as_str().unwrap().to_owned()
+}
+
+/// Issue 16's hostile list against a hub, a witness and a fork over real sockets:
+/// deeply nested JSON, invalid UTF-8, wrong types, zero and a hundred signatures, an
+/// unregistered signer, a suspended signer, a signature by another key under a
+/// member's key id, a stale base, a vote on a withdrawn proposal, operator calls without or with a wrong token, and peer calls
+/// with junk from strangers. Every answer is a 4xx with a JSON error naming the
+/// problem; afterwards every node's log is byte for byte what it was, apart from the
+/// nodes' own `ack_sync` entries that their acknowledgement task adds meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_requests_to_every_role_are_refused_and_change_no_log() {
+    let t = Trio::start().await;
+    let hub = &t.hub_key;
+    let hc = Client::new(&t.nodes[0].url);
+    let token = govmesh_node::load_token(t.dirs[0].path()).unwrap();
+    // A proposal, withdrawn: votes on it are votes on a closed proposal.
+    let (s, r) = hc
+        .post(
+            "/v1/operator/propose",
+            &json!({"clause": "11.1", "proposed_text": "t", "rationale": "r"}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+    let pid = r["proposal_id"].as_str().unwrap().to_owned();
+    let (s, r) = hc
+        .post(
+            "/v1/operator/withdraw",
+            &json!({"proposal_id": pid}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+
+    // A node registered, then suspended by the hub: its entries are refused.
+    let suspended = key(78);
+    let (s, r) = hc
+        .post(
+            "/v1/operator/nodes",
+            &json!({"node_type": "trust_fork", "public_key": suspended.public().to_base64()}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+    let suspend = json!({"author": hub.node_id(), "type": "update_node",
+                         "node_id": suspended.node_id(), "status": "suspended"})
+    .to_string();
+    let env =
+        serde_json::to_value(Envelope::sign(ENTRY_PAYLOAD_TYPE, suspend.as_bytes(), hub)).unwrap();
+    let (s, r) = hc.post("/v1/entries", &env, None).await;
+    assert_eq!(s, 201, "{r}");
+    let vote = |author: &str| {
+        json!({"author": author, "type": "vote", "proposal_id": pid, "choice": "approve"})
+            .to_string()
+    };
+    let sign = |k: &govmesh_core::keys::KeyPair, payload: &str| {
+        serde_json::to_value(Envelope::sign(ENTRY_PAYLOAD_TYPE, payload.as_bytes(), k)).unwrap()
+    };
+    let good = sign(hub, &vote(hub.node_id()));
+    let mut hundred = good.clone();
+    hundred["signatures"] = json!(vec![good["signatures"][0].clone(); 100]);
+    let mut zero = good.clone();
+    zero["signatures"] = json!([]);
+    let stranger = key(77);
+    let mut forged = sign(&stranger, &vote(hub.node_id()));
+    forged["signatures"][0]["keyid"] = good["signatures"][0]["keyid"].clone();
+    let mut wrong_type = good.clone();
+    wrong_type["payload"] = json!(12345);
+    let deep = format!("{}{}", "{\"a\":".repeat(50_000), "}".repeat(50_000));
+    // The operator's proposal again, under a new id, written against another hash of
+    // the clause: a stale base.
+    let proposed = records(&hc)
+        .await
+        .into_iter()
+        .find(|r| record_type(r) == "propose")
+        .unwrap();
+    let mut stale: Value = serde_json::from_slice(
+        &STANDARD
+            .decode(proposed["envelope"]["payload"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    stale["proposal_id"] = json!(uuid::Uuid::new_v4().to_string());
+    stale["base_clause_hash"] = json!("00".repeat(32));
+    let stale = sign(hub, &stale.to_string());
+    let entries: Vec<(&str, Vec<u8>)> = vec![
+        ("stale base", stale.to_string().into_bytes()),
+        ("deep nesting", deep.into_bytes()),
+        ("invalid UTF-8", b"{\"payload\": \"\xff\xfe\"}".to_vec()),
+        ("wrong type", wrong_type.to_string().into_bytes()),
+        ("zero signatures", zero.to_string().into_bytes()),
+        ("a hundred signatures", hundred.to_string().into_bytes()),
+        (
+            "unregistered signer",
+            sign(&stranger, &vote(stranger.node_id()))
+                .to_string()
+                .into_bytes(),
+        ),
+        ("forged key id", forged.to_string().into_bytes()),
+        (
+            "suspended signer",
+            sign(&suspended, &vote(suspended.node_id()))
+                .to_string()
+                .into_bytes(),
+        ),
+        (
+            "vote on a withdrawn proposal",
+            good.to_string().into_bytes(),
+        ),
+    ];
+
+    // Settle: every node holds the hub's log as it is now (replication), then
+    // snapshot each.
+    let hub_size = records(&hc).await.len() as u64;
+    let mut before = Vec::new();
+    for n in &t.nodes {
+        let c = Client::new(&n.url);
+        let t0 = std::time::Instant::now();
+        while c.log_size().await < hub_size {
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(60),
+                "{} behind",
+                n.url
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        before.push(records(&c).await);
+    }
+
+    for (ni, n) in t.nodes.iter().enumerate() {
+        let c = Client::new(&n.url);
+        let node_token = govmesh_node::load_token(t.dirs[ni].path()).unwrap();
+        let mut cases: Vec<(String, &str, Vec<u8>, Option<String>)> = entries
+            .iter()
+            .map(|(what, b)| (what.to_string(), "/v1/entries", b.clone(), None))
+            .collect();
+        for path in ["/v1/operator/vote", "/v1/operator/propose"] {
+            let body = json!({"proposal_id": pid, "choice": "approve"}).to_string();
+            cases.push((
+                format!("{path} without a token"),
+                path,
+                body.clone().into_bytes(),
+                None,
+            ));
+            cases.push((
+                format!("{path} with a wrong token"),
+                path,
+                body.into_bytes(),
+                Some("0123456789abcdef0123456789abcdef".into()),
+            ));
+        }
+        cases.push((
+            "operator vote on a withdrawn proposal".into(),
+            "/v1/operator/vote",
+            json!({"proposal_id": pid, "choice": "approve"})
+                .to_string()
+                .into_bytes(),
+            Some(node_token.clone()),
+        ));
+        cases.push((
+            "operator vote with an unknown field".into(),
+            "/v1/operator/vote",
+            json!({"proposal_id": pid, "choice": "approve", "x": 1})
+                .to_string()
+                .into_bytes(),
+            Some(node_token.clone()),
+        ));
+        for path in PEER_POSTS {
+            cases.push((
+                format!("junk to {path}"),
+                *path,
+                b"\x00junk{{{".to_vec(),
+                None,
+            ));
+        }
+        cases.push((
+            "junk checkpoint".into(),
+            "/v1/witness/add-checkpoint",
+            b"old 0\n\nnot a checkpoint\xff".to_vec(),
+            None,
+        ));
+        for (what, path, body, tok) in cases {
+            let mut req = c
+                .http
+                .post(format!("{}{path}", n.url))
+                .header("content-type", "application/json")
+                .body(body);
+            if let Some(tok) = &tok {
+                req = req.bearer_auth(tok);
+            }
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            let text = r.text().await.unwrap();
+            let v: Value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("node {ni}, {what}: {status} not JSON ({e}): {text}"));
+            assert!(
+                (400..500).contains(&status),
+                "node {ni}, {what}: {status} {v}"
+            );
+            let code = v["error"]["code"].as_str().unwrap_or_default();
+            let message = v["error"]["message"].as_str().unwrap_or_default();
+            assert!(
+                !code.is_empty() && !message.is_empty(),
+                "node {ni}, {what}: {v}"
+            );
+            // The hub may vote; a witness's or a fork's operator vote is refused
+            // earlier (its role has no vote privilege).
+            if what == "vote on a withdrawn proposal"
+                || (ni == 0 && what == "operator vote on a withdrawn proposal")
+            {
+                assert_eq!(code, "not_voting", "node {ni}, {what}: {v}");
+            }
+            if what.contains("unregistered") {
+                assert_eq!(code, "unknown_signer", "node {ni}, {what}: {v}");
+            }
+            if what == "stale base" {
+                assert_eq!(code, "stale_base", "node {ni}, {what}: {v}");
+            }
+            if what.contains("suspended") {
+                assert_eq!(code, "not_active", "node {ni}, {what}: {v}");
+            }
+        }
+    }
+
+    for (ni, n) in t.nodes.iter().enumerate() {
+        let after = records(&Client::new(&n.url)).await;
+        assert!(after.len() >= before[ni].len());
+        assert_eq!(
+            &after[..before[ni].len()],
+            &before[ni][..],
+            "node {ni}'s log changed"
+        );
+        for r in &after[before[ni].len()..] {
+            assert_eq!(record_type(r), "ack_sync", "node {ni} appended {r}");
+        }
+    }
+    t.stop().await;
 }

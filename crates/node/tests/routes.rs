@@ -58,6 +58,7 @@ fn openapi_describes_exactly_the_routes() {
         include_str!("../src/witness.rs"),
         include_str!("../src/council/mod.rs"),
         include_str!("../src/replicate.rs"),
+        include_str!("../src/metrics.rs"),
     ]
     .concat();
     // `GET "/path" =>` or `POST "/path" =>`, one route per line.

@@ -9,6 +9,8 @@ mod council;
 mod gossip;
 mod hostile;
 mod init;
+mod ops;
+mod peers;
 mod refusals;
 mod replicate;
 mod routes;

@@ -27,5 +27,5 @@ pub use rusqlite;
 pub use side_db::{SideDbError, open_side_db};
 pub use store::{
     LOCK_FILE, MAX_PAGE, RecordRow, SCHEMA_VERSION, SNAPSHOT_DIR, Snapshot, SnapshotFile,
-    SnapshotSource, Store, StoreError, remove_snapshot_files, write_snapshot_file,
+    SnapshotSource, Store, StoreError, private_dir, remove_snapshot_files, write_snapshot_file,
 };

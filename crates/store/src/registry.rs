@@ -54,6 +54,11 @@ impl Registry {
         self.nodes.get(node_id)
     }
 
+    /// Every registered node's id (any role and status).
+    pub fn node_ids(&self) -> impl Iterator<Item = &str> {
+        self.nodes.keys().map(String::as_str)
+    }
+
     /// The registered key with this key id (a key id is the SHA-256 of its key).
     pub fn key(&self, keyid: &str) -> Option<&PublicKey> {
         self.keys.get(keyid)

@@ -228,7 +228,7 @@ pub fn write_snapshot_file(
             source,
         }
     };
-    std::fs::create_dir_all(dir).map_err(io(dir, "creating the snapshot directory"))?;
+    private_dir(dir).map_err(io(dir, "creating the snapshot directory"))?;
     let covered_size = source.covered_size();
     // Unique, so that two writers of the same size never share a temporary file.
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -430,7 +430,7 @@ impl Store {
             Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
             _ => PathBuf::from("."),
         };
-        std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
+        private_dir(&dir).map_err(|source| StoreError::Io {
             path: dir.clone(),
             action: "creating the data directory",
             source,
@@ -1004,6 +1004,19 @@ fn sql_err(path: &Path, action: &'static str, source: rusqlite::Error) -> StoreE
     }
 }
 
+/// Creates `dir` (and missing parents) readable by the owner only, whatever the
+/// umask; an existing directory is left as it is.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
+}
+
 /// Takes the exclusive advisory lock on `path` and writes our pid into it.
 fn take_lock(path: &Path) -> Result<File, StoreError> {
     let io = |action| {
@@ -1013,13 +1026,12 @@ fn take_lock(path: &Path) -> Result<File, StoreError> {
             source,
         }
     };
-    let mut f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(io("opening the lock file"))?;
+    let mut opts = OpenOptions::new();
+    opts.read(true).write(true).create(true).truncate(false);
+    // Owner only, whatever the umask (issue 16: 0666 under umask 0000).
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path).map_err(io("opening the lock file"))?;
     // A lock released a moment ago can still be held by a child process between its
     // fork and exec (it inherits the descriptor until exec closes it): wait a little
     // before concluding that another owner holds the directory.

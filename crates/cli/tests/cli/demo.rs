@@ -149,4 +149,23 @@ fn demo_runs_the_story_across_processes_then_resumes() {
     // Ctrl-C stops the demo and its nodes.
     assert!(again.terminate().success());
     wait_all_down(&urls);
+
+    // Issue 16: `serve --listen` elsewhere had moved the fork (node.json) while the
+    // registry kept its address, and a resume then waited for it for over a minute
+    // without a word. Such a fork now refuses to serve, and the resume says which node
+    // and why, and stops.
+    let fork = &mesh(&dir)["nodes"][4];
+    assert_eq!(fork["name"], "fork-1");
+    let node_json = Path::new(fork["data"].as_str().unwrap()).join("node.json");
+    let mut info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&node_json).unwrap()).unwrap();
+    info["listen"] = format!("127.0.0.1:{}", free_port()).into();
+    std::fs::write(&node_json, info.to_string()).unwrap();
+    let o = govmesh(&args);
+    assert!(!o.status.success());
+    let said = format!("{}\n{}", stdout(&o), stderr(&o));
+    assert!(said.contains("fork-1"), "{said}");
+    assert!(said.contains("is registered at"), "{said}");
+    assert!(said.contains("refusing to listen"), "{said}");
+    wait_all_down(&urls);
 }

@@ -32,6 +32,8 @@ fn init_refuses_bad_inputs_with_one_line() {
     let d = tmp();
     let bad = d.path().join("bad.key");
     std::fs::write(&bad, "{\"kind\": \"nope\"}").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&bad, std::fs::Permissions::from_mode(0o600)).unwrap();
     let err = fails(
         &["init", "--data", s(&d.path().join("n")), "--key", s(&bad)],
         2,
@@ -85,4 +87,51 @@ fn init_takes_a_founder_as_a_bare_public_key() {
     assert_eq!(ids.len(), 2, "{nodes}");
     // The founder's id is derived from its key, as `key new` derives it.
     assert!(ids.contains(&k["node_id"].as_str().unwrap()), "{nodes}");
+}
+
+/// Issue 16: under `umask 0000`, `init` made the data directory 0777 and `node.json`,
+/// `genesis.json` and `LOCK` 0666, so any local user could replace them. The data
+/// directory is the owner's (0700) whatever the umask, secrets and the lock 0600,
+/// and no file it writes is writable by others; `serve` keeps it so.
+#[test]
+fn init_and_serve_under_umask_0000_keep_the_data_directory_private() {
+    let d = tmp();
+    let data = d.path().join("fresh").join("n");
+    let exe = env!("CARGO_BIN_EXE_govmesh");
+    let o = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"umask 0000; exec "$0" init --data "$1""#)
+        .arg(exe)
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let check = |when: &str| {
+        assert_eq!(mode(&data), 0o700, "{when}: the data directory");
+        for f in ["node.key", "operator.token", "LOCK"] {
+            assert_eq!(mode(&data.join(f)), 0o600, "{when}: {f}");
+        }
+        for f in ["node.json", "genesis.json"] {
+            assert_eq!(mode(&data.join(f)), 0o644, "{when}: {f}");
+        }
+        for e in std::fs::read_dir(&data).unwrap() {
+            let p = e.unwrap().path();
+            assert_eq!(
+                mode(&p) & 0o022,
+                0,
+                "{when}: {} is writable by others",
+                p.display()
+            );
+        }
+    };
+    check("after init");
+    let mut c = std::process::Command::new("sh");
+    c.arg("-c")
+        .arg(r#"umask 0000; exec "$0" serve --data "$1" --listen 127.0.0.1:0"#)
+        .arg(exe)
+        .arg(&data);
+    let node = Running::start_command(c);
+    assert!(get(&node.url, "/v1/status")["log_size"].as_u64().is_some());
+    drop(node);
+    check("after serve");
 }

@@ -16,6 +16,8 @@ pub struct MeshNode {
     pub listen: String,
     /// Its URL (where it listens).
     pub url: String,
+    /// Its registered address, when a proxy stands there instead of the node.
+    pub proxied: bool,
     pub node_id: String,
     pub proc: Option<Running>,
 }
@@ -30,10 +32,11 @@ impl MeshNode {
             .append(true)
             .open(self.dir.join("serve.log"))
             .unwrap();
-        let r = Running::start_with_stderr(
-            &["serve", "--data", s(&self.dir), "--listen", &self.listen],
-            log.into(),
-        );
+        let mut args = vec!["serve", "--data", s(&self.dir), "--listen", &self.listen];
+        if self.proxied {
+            args.push("--behind-proxy");
+        }
+        let r = Running::start_with_stderr(&args, log.into());
         assert_eq!(r.url, self.url, "{} came back on its address", self.name);
         self.proc = Some(r);
     }
@@ -109,6 +112,7 @@ impl Mesh {
                 ok(&["key", "new", "--out", s(&key)]);
                 let listen = format!("127.0.0.1:{}", free_port());
                 let addr = address(nodes.len(), &listen);
+                let proxied = addr != format!("http://{listen}");
                 founders.push((flag.to_owned(), format!("{}@{addr}", s(&key))));
                 addrs.push(addr);
                 nodes.push(MeshNode {
@@ -118,6 +122,7 @@ impl Mesh {
                     url: format!("http://{listen}"),
                     listen,
                     node_id: String::new(),
+                    proxied,
                     proc: None,
                 });
             }

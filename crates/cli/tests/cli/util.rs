@@ -96,12 +96,14 @@ impl Running {
 
     /// [`Running::start`] with stderr going to `stderr` (e.g. a log file).
     pub fn start_with_stderr(args: &[&str], stderr: Stdio) -> Running {
-        let mut child = bin()
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn govmesh");
+        let mut c = bin();
+        c.args(args).stderr(stderr);
+        Running::start_command(c)
+    }
+
+    /// [`Running::start`] of a prepared command (e.g. `sh -c 'umask 0000; exec ...'`).
+    pub fn start_command(mut c: Command) -> Running {
+        let mut child = c.stdout(Stdio::piped()).spawn().expect("spawn govmesh");
         let out = child.stdout.take().expect("stdout");
         let (tx, rx) = channel();
         std::thread::spawn(move || {

@@ -101,6 +101,9 @@ pub enum RejectCode {
     Mismatch,
     /// Evidence that does not prove what it claims.
     BadEvidence,
+    /// A vote by a voter whose equivocation on the proposal is already recorded (one
+    /// piece of evidence per voter and proposal).
+    AlreadyEquivocated,
     /// Anything else the operation's rules forbid.
     Forbidden,
 }

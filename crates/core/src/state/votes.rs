@@ -42,6 +42,22 @@ impl State {
                     ),
                 ));
             }
+            // One piece of evidence proves the fault: a voter with a recorded
+            // equivocation on this proposal appends nothing more to it.
+            if let Some(e) = self
+                .equivocations
+                .iter()
+                .find(|e| e.proposal_id == op.proposal_id && e.voter == ctx.author)
+            {
+                return Err(rej(
+                    RejectCode::AlreadyEquivocated,
+                    format!(
+                        "{:?} already equivocated on proposal {:?} (entries {} and {} are the \
+                         evidence); further votes by it on this proposal are refused",
+                        ctx.author, op.proposal_id, e.first_entry, e.second_entry
+                    ),
+                ));
+            }
             // A second, different vote: kept as evidence, not counted.
             self.equivocations.push(Equivocation {
                 proposal_id: op.proposal_id.clone(),

@@ -27,6 +27,7 @@ use crate::error::{ApiError, NodeError};
 use crate::order::{Committed, LogNotify, Orderer, SharedLedger, SubmitError, SubmitFuture, now};
 use crate::route_table::route_table;
 use crate::shared::Shared;
+use crate::telemetry::Telemetry;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Json, Router};
@@ -388,6 +389,8 @@ pub struct Council {
     log: LogNotify,
     settings: CouncilSettings,
     sm_alive: Arc<()>,
+    /// Apply latencies and failed RPCs (shared with the node's [`Shared`]).
+    telemetry: Telemetry,
     /// This hub's URL (the leader's own address when the registry has none).
     url: Option<String>,
     stopping: std::sync::atomic::AtomicBool,
@@ -463,9 +466,11 @@ impl Council {
             })??;
         let db = Arc::new(Mutex::new(db));
         let alive = Arc::new(());
+        let telemetry = Telemetry::default();
         let sm = {
             let (l, d, n, a) = (ledger.clone(), db.clone(), log.clone(), alive.clone());
-            tokio::task::spawn_blocking(move || storage::StateMachine::open(l, d, n, a))
+            let t = telemetry.clone();
+            tokio::task::spawn_blocking(move || storage::StateMachine::open(l, d, n, a, t))
                 .await
                 .map_err(|source| NodeError::Task {
                     what: "opening raft.db",
@@ -490,6 +495,7 @@ impl Council {
             http: http.clone(),
             key: key.clone(),
             registry: registry.clone(),
+            failures: telemetry.council_rpc_failures.clone(),
         };
         let id = raft_id(&info.node_id);
         let raft = Raft::new(id, config, net, logs, sm)
@@ -519,6 +525,7 @@ impl Council {
             log,
             settings,
             sm_alive: alive,
+            telemetry,
             url: url.clone(),
             stopping: std::sync::atomic::AtomicBool::new(false),
         });
@@ -948,7 +955,7 @@ pub async fn open_hub(
         settings,
     )
     .await?;
-    let shared = Shared::with_notify(
+    let shared = Shared::with_telemetry(
         info,
         key,
         &token,
@@ -956,6 +963,7 @@ pub async fn open_hub(
         council.clone(),
         url,
         log,
+        council.telemetry.clone(),
     );
     match shared {
         Ok(shared) => Ok((shared, council)),

@@ -8,8 +8,9 @@
 use super::{HubNode, TypeConfig};
 use crate::error::ApiError;
 use crate::peer_auth;
+use crate::telemetry::Labels;
 use axum::Json;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use govmesh_core::keys::KeyPair;
@@ -23,6 +24,8 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -41,6 +44,8 @@ pub struct Network {
     /// For each target hub's registered key: requests carry a MAC under the key the
     /// two hubs share (crate::peer_auth).
     pub(crate) registry: RegistryView,
+    /// Failed RPCs by target and kind (`govmesh_council_rpc_failures_total`).
+    pub(crate) failures: Family<Labels, Counter>,
 }
 
 impl RaftNetworkFactory<TypeConfig> for Network {
@@ -51,6 +56,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             http: self.http.clone(),
             key: self.key.clone(),
             registry: self.registry.clone(),
+            failures: self.failures.clone(),
             target,
             node: node.clone(),
         }
@@ -62,6 +68,7 @@ pub struct HubClient {
     http: reqwest::Client,
     key: KeyPair,
     registry: RegistryView,
+    failures: Family<Labels, Counter>,
     target: NodeId,
     node: HubNode,
 }
@@ -149,6 +156,16 @@ impl HubClient {
         &self,
         e: SendError,
     ) -> RPCError<NodeId, HubNode, RaftError<NodeId, E>> {
+        let kind = match e {
+            SendError::Unreachable(_) => "unreachable",
+            SendError::Network(_) => "network",
+        };
+        self.failures
+            .get_or_create(&vec![
+                ("target".to_owned(), self.node.node_id.clone()),
+                ("kind".to_owned(), kind.to_owned()),
+            ])
+            .inc();
         match e {
             SendError::Unreachable(m) => RPCError::Unreachable(Unreachable::new(&Msg(m))),
             SendError::Network(m) => RPCError::Network(NetworkError::new(&Msg(m))),
@@ -212,38 +229,44 @@ impl RaftNetwork<TypeConfig> for HubClient {
     }
 }
 
-/// Checks the peer signature (an active governance_hub of this node's registry) and
-/// parses the body; 503 when this node runs no council.
+/// Checks the peer headers (an active governance_hub of this node's registry) before
+/// reading the body (crate::peer_auth::read_body), then the MAC or signature over the
+/// body, and parses it. A node without a council (a witness, a fork, a hub not
+/// serving) answers 404 `no_council` without reading anything: no retry can succeed.
 async fn accept<T: DeserializeOwned>(
     app: &super::Http,
     headers: &HeaderMap,
     uri: &Uri,
-    body: &Bytes,
+    body: Body,
 ) -> Result<(std::sync::Arc<super::Council>, T), ApiError> {
     let council = app.council().cloned().ok_or_else(|| {
         ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::NOT_FOUND,
             "no_council",
-            "this node is not a member of the Raft council",
+            format!(
+                "this node is a {}, not a member of the Raft council",
+                app.info().node_type.as_str()
+            ),
         )
+        .closing()
     })?;
     let path = uri
         .path_and_query()
         .map_or(uri.path(), |p| p.as_str())
         .to_owned();
-    {
-        let registry = app.registry().current();
-        peer_auth::verify(
-            &registry,
-            app.key(),
-            headers,
-            "POST",
-            &path,
-            body,
-            &[NodeType::GovernanceHub],
-        )?;
-    }
-    let req = serde_json::from_slice(body)
+    let registry = app.registry().current();
+    let (_, body) = peer_auth::read_body(
+        &registry,
+        app.key(),
+        headers,
+        "POST",
+        &path,
+        body,
+        MAX_RAFT_BODY_BYTES,
+        &[NodeType::GovernanceHub],
+    )
+    .await?;
+    let req = serde_json::from_slice(&body)
         .map_err(|e| ApiError::unprocessable("invalid_body", format!("not a Raft request: {e}")))?;
     Ok((council, req))
 }
@@ -251,18 +274,6 @@ async fn accept<T: DeserializeOwned>(
 /// The largest Raft request body a hub reads: an append carries up to 64 entries of
 /// up to 1 MiB each (the API's entry limit), so the API's 1 MiB limit cannot apply.
 pub const MAX_RAFT_BODY_BYTES: usize = 80 << 20;
-
-async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_RAFT_BODY_BYTES)
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!("a Raft request body is limited to {MAX_RAFT_BODY_BYTES} bytes: {e}"),
-            )
-        })
-}
 
 fn answer<T: Serialize>(v: &T) -> Result<Json<Value>, ApiError> {
     serde_json::to_value(v)
@@ -276,9 +287,8 @@ pub(super) async fn append(
     uri: Uri,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let body = read_body(body).await?;
     let (c, req): (_, AppendEntriesRequest<TypeConfig>) =
-        accept(&app, &headers, &uri, &body).await?;
+        accept(&app, &headers, &uri, body).await?;
     answer(&c.raft().append_entries(req).await)
 }
 
@@ -291,9 +301,8 @@ pub(super) async fn forward(
     uri: Uri,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let body = read_body(body).await?;
     let (c, envelopes): (_, Vec<govmesh_core::dsse::Envelope>) =
-        accept(&app, &headers, &uri, &body).await?;
+        accept(&app, &headers, &uri, body).await?;
     if envelopes.len() > super::FORWARD_MAX_ENTRIES {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -314,8 +323,7 @@ pub(super) async fn vote(
     uri: Uri,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let body = read_body(body).await?;
-    let (c, req): (_, VoteRequest<NodeId>) = accept(&app, &headers, &uri, &body).await?;
+    let (c, req): (_, VoteRequest<NodeId>) = accept(&app, &headers, &uri, body).await?;
     answer(&c.raft().vote(req).await)
 }
 
@@ -325,9 +333,8 @@ pub(super) async fn snapshot(
     uri: Uri,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let body = read_body(body).await?;
     let (c, req): (_, InstallSnapshotRequest<TypeConfig>) =
-        accept(&app, &headers, &uri, &body).await?;
+        accept(&app, &headers, &uri, body).await?;
     answer(&c.raft().install_snapshot(req).await)
 }
 
@@ -353,6 +360,7 @@ mod tests {
             http: reqwest::Client::new(),
             key: KeyPair::from_seed([7; 32]),
             registry: RegistryView::default(),
+            failures: Family::default(),
             target: 2,
             node: HubNode {
                 node_id: "peer".into(),

@@ -404,6 +404,8 @@ pub struct StateMachine {
     /// Held while the state machine exists (the council waits for its release at
     /// shutdown, so the ledger can be closed).
     _alive: Arc<()>,
+    /// Where apply latencies go (`govmesh_apply_seconds`).
+    telemetry: crate::telemetry::Telemetry,
 }
 
 impl StateMachine {
@@ -413,6 +415,7 @@ impl StateMachine {
         db: SharedRaftStore,
         log: LogNotify,
         alive: Arc<()>,
+        telemetry: crate::telemetry::Telemetry,
     ) -> Result<StateMachine, String> {
         let (mut applied, mut membership) = {
             let g = db
@@ -447,6 +450,7 @@ impl StateMachine {
             applied,
             membership,
             _alive: alive,
+            telemetry,
         })
     }
 
@@ -570,6 +574,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         };
         let mut ledger = self.ledger.clone().lock_owned().await;
         let mut membership = self.membership.clone();
+        let started = std::time::Instant::now();
         let (answers, membership, size, marked) = tokio::task::spawn_blocking(move || {
             let mut answers = Vec::with_capacity(entries.len());
             // The last log id the ledger recorded as applied in this call.
@@ -645,6 +650,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         .await
         .map_err(|e| StorageIOError::apply(last, any(format!("apply task failed: {e}"))))?
         .map_err(|(id, e)| StorageIOError::apply(id, any(e)))?;
+        self.telemetry.applied(started.elapsed());
         self.applied = Some(last);
         self.membership = membership;
         // When the ledger's transaction already recorded `last` as applied, raft.db
@@ -802,7 +808,14 @@ mod tests {
 
     fn open_sm(dir: &std::path::Path, ledger: SharedLedger) -> StateMachine {
         let db = Arc::new(Mutex::new(RaftStore::open(dir).unwrap()));
-        StateMachine::open(ledger, db, LogNotify::new(0), Arc::new(())).unwrap()
+        StateMachine::open(
+            ledger,
+            db,
+            LogNotify::new(0),
+            Arc::new(()),
+            Default::default(),
+        )
+        .unwrap()
     }
 
     /// A crash after the ledger stored an entry but before `raft.db` recorded it as
