@@ -769,6 +769,8 @@ fn story(through: &[&MeshNode], keys: &[KeyPair]) -> Result<String> {
     ));
     print_diff(&clause_diff(&last_client, rev)?);
 
+    second_contract(&NodeClient::new(&next().url)?, keys)?;
+
     let proposer = if keys.len() >= 2 { 2 } else { 1 };
     let node = next();
     let client = NodeClient::new(&node.url)?;
@@ -776,7 +778,7 @@ fn story(through: &[&MeshNode], keys: &[KeyPair]) -> Result<String> {
     get_until(&client, "/v1/contracts/codex", |c| c["revision"] == rev)?;
     say("");
     say(&format!(
-        "4. hub-{proposer} proposes to seal checkpoints more often (clause 11.0), through {}; left open for you",
+        "7. hub-{proposer} proposes to seal checkpoints more often (clause 11.0), through {}; left open for you",
         node.name
     ));
     let args = ProposeArgs {
@@ -797,6 +799,199 @@ fn story(through: &[&MeshNode], keys: &[KeyPair]) -> Result<String> {
     client.submit(&keys[proposer - 1], Operation::Propose(op))?;
     say(&format!("   proposal {open} is open for voting"));
     Ok(open)
+}
+
+/// Votes approve with each hub's key in turn until the proposal is decided.
+fn approve_until_decided(client: &NodeClient, keys: &[KeyPair], pid: &str) -> Result<Value> {
+    let path = format!("/v1/proposals/{pid}");
+    for k in keys {
+        // The node may not hold the proposal yet if it forwarded the entry.
+        let p = get_until(client, &path, |p| p["proposal_id"] == pid)?;
+        if p["status"] != "voting" {
+            break;
+        }
+        let member = client.submit(
+            k,
+            Operation::Vote(VoteOp {
+                proposal_id: pid.to_owned(),
+                choice: VoteChoice::Approve,
+                reason: None,
+            }),
+        );
+        // A hub outside the deciding domain is refused (not_member): the next one votes.
+        if let Err(e) = member
+            && !e.to_string().contains("not_member")
+        {
+            return Err(e);
+        }
+    }
+    get_until(client, &format!("/v1/proposals/{pid}"), |p| {
+        p["status"] != "voting"
+    })
+}
+
+/// Federated and local governance side by side: a second trust domain, a second
+/// contract it decides, and a local override of one of its clauses on a trust fork.
+fn second_contract(client: &NodeClient, keys: &[KeyPair]) -> Result<()> {
+    use govmesh_core::entry::{DomainSpec, ProposeOp};
+    use govmesh_core::model::{Changes, Clause, ContractDraft, GovernanceScope};
+    let nodes = client.get("/v1/nodes")?;
+    let fork = nodes
+        .get("nodes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|n| n["node_type"] == "trust_fork")
+        .and_then(|n| n["node_id"].as_str())
+        .map(str::to_owned);
+    let stewards: Vec<&KeyPair> = keys.iter().take(2).collect();
+    say("");
+    say(&format!(
+        "4. hub-1 defines the trust domain \"data stewards\" ({}){}",
+        stewards
+            .iter()
+            .enumerate()
+            .map(|(i, _)| format!("hub-{}", i + 1))
+            .collect::<Vec<_>>()
+            .join(", "),
+        match &fork {
+            Some(f) => format!(", which lets trust fork {f} keep its own retention clause"),
+            None => String::new(),
+        }
+    ));
+    let domain_id = uuid::Uuid::new_v4().to_string();
+    let spec = DomainSpec {
+        domain_id: domain_id.clone(),
+        name: "data stewards".into(),
+        description: "Decides the data-retention contract.".into(),
+        admin_node_id: keys[0].node_id().to_owned(),
+        member_nodes: stewards.iter().map(|k| k.node_id().to_owned()).collect(),
+        shared_clauses: Vec::new(),
+        local_overrides: fork
+            .iter()
+            .map(|f| (f.clone(), vec!["2".to_owned()]))
+            .collect(),
+        contract_id: None,
+        policy: Default::default(),
+        clause_policies: Default::default(),
+    };
+    client.submit(&keys[0], Operation::DefineDomain(spec))?;
+
+    say(
+        "5. hub-1 proposes a second contract, data-retention, decided by the stewards; the council votes",
+    );
+    let codex = client.get("/v1/contracts/codex")?;
+    let c55: Clause = serde_json::from_value(
+        codex["clauses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["clause_id"] == "5.5")
+            .cloned()
+            .context("the codex has no clause 5.5")?,
+    )?;
+    let clause = |id: &str, title: &str, text: &str, rules: Value| Clause {
+        clause_id: id.into(),
+        title: title.into(),
+        text: text.into(),
+        rules,
+    };
+    let create = ProposeOp {
+        proposal_id: uuid::Uuid::new_v4().to_string(),
+        contract_id: "codex".into(),
+        target_contract_clause: "5.5".into(),
+        base_clause_hash: c55.hash().map_err(|e| anyhow::anyhow!("{e}"))?,
+        domain_id: None,
+        rationale: "Backups and logs need a retention rule every node applies.".into(),
+        changes: Changes {
+            current_text: c55.text.clone(),
+            proposed_text: c55.text,
+            diff: Vec::new(),
+        },
+        voting_period_secs: None,
+        create_contract: Some(ContractDraft {
+            contract_id: "data-retention".into(),
+            label: "Data retention v1".into(),
+            domain_id: domain_id.clone(),
+            clauses: vec![
+                clause(
+                    "1",
+                    "Scope",
+                    "This contract covers the mesh's logs and backups.",
+                    json!({"covers": ["logs", "backups"]}),
+                ),
+                clause(
+                    "2",
+                    "Retention",
+                    "Backups are kept for 30 days.",
+                    json!({"backup_retention_days": 30}),
+                ),
+            ],
+        }),
+        governance_scope: None,
+        local_node: None,
+        conflict_resolution: None,
+    };
+    let pid = create.proposal_id.clone();
+    client.submit(&keys[0], Operation::Propose(create))?;
+    let p = approve_until_decided(client, keys, &pid)?;
+    if p["status"] != "adopted" {
+        bail!("the data-retention proposal {pid} was not adopted: {p}");
+    }
+    let c = get_until(client, "/v1/contracts/data-retention", |c| {
+        c["revision"] == 1
+    })?;
+    say(&format!(
+        "   contract data-retention revision 1 ({}), decided by domain {domain_id}",
+        c["contract_hash"].as_str().unwrap_or("")
+    ));
+
+    let Some(fork) = fork else {
+        say("6. (no trust fork in this mesh: no local override shown)");
+        return Ok(());
+    };
+    say(&format!(
+        "6. the stewards let trust fork {fork} keep backups 7 days: a local override of clause 2"
+    ));
+    let c2: Clause = serde_json::from_value(
+        c["clauses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["clause_id"] == "2")
+            .cloned()
+            .context("data-retention has no clause 2")?,
+    )?;
+    let local = ProposeOp {
+        proposal_id: uuid::Uuid::new_v4().to_string(),
+        contract_id: "data-retention".into(),
+        target_contract_clause: "2".into(),
+        base_clause_hash: c2.hash().map_err(|e| anyhow::anyhow!("{e}"))?,
+        domain_id: None,
+        rationale: "fork-1 runs on a small disk.".into(),
+        changes: Changes {
+            current_text: c2.text,
+            proposed_text: "Backups on this node are kept for 7 days.".into(),
+            diff: vec![govmesh_core::model::DiffOp {
+                path: "/backup_retention_days".into(),
+                operation: govmesh_core::model::PatchOperation::Replace,
+                value: json!(7),
+            }],
+        },
+        voting_period_secs: None,
+        create_contract: None,
+        governance_scope: Some(GovernanceScope::Local),
+        local_node: Some(fork.clone()),
+        conflict_resolution: None,
+    };
+    let pid = local.proposal_id.clone();
+    client.submit(&keys[0], Operation::Propose(local))?;
+    let p = approve_until_decided(client, keys, &pid)?;
+    say(&format!(
+        "   {}: govmesh contract show data-retention --for {fork}",
+        p["status"].as_str().unwrap_or("?")
+    ));
+    Ok(())
 }
 
 /// GETs `path` until `ok` holds for the answer (a node catching up), for at most

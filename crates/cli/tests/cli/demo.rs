@@ -103,13 +103,38 @@ fn demo_runs_the_story_across_processes_then_resumes() {
             "{u}"
         );
         assert_eq!(get(u, "/v1/contracts/codex")["revision"], 2, "{u}");
+        // The second contract, decided by the stewards, is on every node too.
+        let dr = get(u, "/v1/contracts/data-retention");
+        assert_eq!(dr["revision"], 1, "{u}: {dr}");
+        assert!(dr["domain_id"].is_string(), "{dr}");
     }
     let l = get(urls.last().unwrap(), "/v1/proposals");
     let list = l["proposals"].as_array().unwrap();
     let adopted: Vec<_> = list.iter().filter(|p| p["status"] == "adopted").collect();
     let voting: Vec<_> = list.iter().filter(|p| p["status"] == "voting").collect();
-    assert_eq!((adopted.len(), voting.len()), (1, 1), "{l}");
-    assert_eq!(adopted[0]["voting_result"]["reject_votes"], 1);
+    // The clause 5.2.5 change, the contract's creation and fork-1's local override.
+    assert_eq!((adopted.len(), voting.len()), (3, 1), "{l}");
+    let amended: Vec<_> = adopted
+        .iter()
+        .filter(|p| p["target_contract_clause"] == "5.2.5")
+        .collect();
+    assert_eq!(amended.len(), 1, "{l}");
+    assert_eq!(amended[0]["voting_result"]["reject_votes"], 1);
+    let local: Vec<_> = adopted
+        .iter()
+        .filter(|p| p["governance_scope"] == "local")
+        .collect();
+    assert_eq!(local.len(), 1, "{l}");
+    let fork_id = local[0]["local_node"].as_str().unwrap();
+    let eff = get(
+        &urls[0],
+        &format!("/v1/contracts/data-retention?node={fork_id}"),
+    );
+    assert_eq!(eff["overridden"], 1, "{eff}");
+    assert_eq!(
+        eff["clauses"][1]["rules"]["backup_retention_days"], 7,
+        "{eff}"
+    );
     let open_id = voting[0]["proposal_id"].as_str().unwrap().to_owned();
     assert!(out.contains(&open_id), "the open proposal is named:\n{out}");
 

@@ -78,7 +78,7 @@ fn propose_vote_adopt_verify_export_tamper_restart() {
     let patch = dir.join("patch.json");
     write_json(
         &patch,
-        &json!([{"op": "replace", "path": "/on_failure", "value": "stop and name the entry"}]),
+        &json!([{"op": "replace", "path": "/rules/2/severity", "value": "error"}]),
     );
     let out = ok(&[
         "propose",
@@ -89,9 +89,9 @@ fn propose_vote_adopt_verify_export_tamper_restart() {
         "--contract",
         "codex",
         "--clause",
-        "11.1",
+        "5.2.5",
         "--text",
-        "Verifiers name the failing entry.",
+        "Contributing guidelines are required.",
         "--rationale",
         "clearer reports",
         "--rules-patch",
@@ -131,10 +131,10 @@ fn propose_vote_adopt_verify_export_tamper_restart() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["clause_id"] == "11.1")
+        .find(|c| c["clause_id"] == "5.2.5")
         .unwrap();
-    assert_eq!(clause["rules"]["on_failure"], "stop and name the entry");
-    assert_eq!(clause["text"], "Verifiers name the failing entry.");
+    assert_eq!(clause["rules"]["rules"][2]["severity"], "error");
+    assert_eq!(clause["text"], "Contributing guidelines are required.");
     let r1 = ok_json(&[
         "contract",
         "show",
@@ -154,7 +154,7 @@ fn propose_vote_adopt_verify_export_tamper_restart() {
     let human = ok(&[
         "contract", "diff", "--from", "1", "--to", "2", "--node", &url,
     ]);
-    assert!(human.contains("11.1"), "{human}");
+    assert!(human.contains("5.2.5"), "{human}");
     crate::crosscheck::contract_hashes_match_python(&url);
 
     // Read commands, human and JSON.
