@@ -55,13 +55,71 @@ async fn proposals_and_topology_validate_against_the_seed_schemas() {
     let pid = r["proposal_id"].as_str().unwrap().to_owned();
     let (_, p) = c.get(&format!("/v1/proposals/{pid}")).await;
     check(&proposal, &p, "GET /v1/proposals/{id}");
+    // The records issue 12 added: a contract's creation, a local-scope proposal, a
+    // declared connection.
+    let (s, d) = c
+        .post(
+            "/v1/operator/domains",
+            &json!({"name": "stewards", "admin_node_id": m.me.node_id(),
+                    "member_nodes": [m.me.node_id()]}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(s, 201, "{d}");
+    let (s, r) = c
+        .post(
+            "/v1/operator/contracts",
+            &json!({"contract_id": "data-retention", "label": "Retention",
+                    "domain_id": d["domain_id"],
+                    "clauses": [{"clause_id": "1", "title": "Scope", "text": "All.", "rules": {}}]}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+    let (s, r) = c
+        .post(
+            "/v1/operator/propose",
+            &json!({"clause": "5.2.5", "proposed_text": "Here: README only.", "rationale": "local",
+                    "governance_scope": "local"}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+    let connect = govmesh_core::entry::sign_entry(
+        &m.me,
+        govmesh_core::entry::Operation::Connect(govmesh_core::entry::ConnectOp {
+            source_node_id: m.me.node_id().to_owned(),
+            target_node_id: m.a.node_id().to_owned(),
+            connection_type: govmesh_core::model::ConnectionType::Backup,
+        }),
+    );
+    let (s, r) = c
+        .post(
+            "/v1/entries",
+            &serde_json::to_value(&connect).unwrap(),
+            None,
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
     let (_, list) = c.get("/v1/proposals").await;
-    for p in list["proposals"].as_array().unwrap() {
+    let list = list["proposals"].as_array().unwrap().clone();
+    assert!(list.iter().any(|p| p["create_contract"].is_object()));
+    assert!(list.iter().any(|p| p["governance_scope"] == "local"));
+    for p in &list {
         check(&proposal, p, "GET /v1/proposals item");
     }
     let (s, t) = c.get("/v1/topology").await;
     assert_eq!(s, 200, "{t}");
     check(&topology, &t, "GET /v1/topology");
+    assert!(
+        t["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["connection_type"] == "backup" && c["declared"] == true),
+        "{t}"
+    );
+    assert!(t["previous_topology_id"].is_string(), "{t}");
     assert!(t.to_string().contains(m.me.node_id()));
     node.shutdown().await.unwrap();
 }

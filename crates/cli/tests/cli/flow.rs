@@ -50,6 +50,15 @@ fn mesh() -> Mesh {
     }
 }
 
+impl Mesh {
+    /// The node id of founder `i` (hub-`i+1`), from its key file.
+    fn hub_id(&self, i: usize) -> String {
+        let v: Value =
+            serde_json::from_str(&std::fs::read_to_string(&self.keys[i]).unwrap()).unwrap();
+        v["node_id"].as_str().unwrap().to_owned()
+    }
+}
+
 fn payload(rec: &Value) -> Value {
     let b = STANDARD
         .decode(rec["envelope"]["payload"].as_str().unwrap())
@@ -208,10 +217,7 @@ fn propose_vote_adopt_verify_export_tamper_restart() {
     let shown = ok_json(&["node", "show", fork_id, "--json", "--node", &url]);
     assert_eq!(shown["node_type"], "trust_fork");
     assert_eq!(shown["display_name"], "fork-1");
-    let hub_id = |i: usize| -> String {
-        let v: Value = serde_json::from_str(&std::fs::read_to_string(&m.keys[i]).unwrap()).unwrap();
-        v["node_id"].as_str().unwrap().to_owned()
-    };
+    let hub_id = |i: usize| m.hub_id(i);
     let dom = ok(&[
         "domain",
         "define",
@@ -399,10 +405,7 @@ fn a_second_contract_is_created_decided_by_its_domain_and_verified() {
     let url = m.node.url.clone();
     let dir = m._dir.path();
     let key = |i: usize| s(&m.keys[i]).to_owned();
-    let hub_id = |i: usize| -> String {
-        let v: Value = serde_json::from_str(&std::fs::read_to_string(&m.keys[i]).unwrap()).unwrap();
-        v["node_id"].as_str().unwrap().to_owned()
-    };
+    let hub_id = |i: usize| m.hub_id(i);
     // The stewards: hubs 1 and 2, administered by hub 1.
     let stewards = ok(&[
         "domain",
