@@ -694,4 +694,7 @@ fn a_second_contract_is_created_decided_by_its_domain_and_verified() {
     let v = ok_json(&["verify", "--json", "--node", &url]);
     assert_eq!(v["contracts"]["data-retention"]["revisions"], 3, "{v}");
     assert_eq!(v["served_revisions_checked"], 4);
+    // A stranger's check: Python's rfc8785 hashes every served revision of both
+    // contracts, as served minus contract_hash, to its contract_hash.
+    crate::crosscheck::contract_hashes_match_python(&url);
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Independent contract hash: SHA-256 over Python rfc8785's canonical JSON of a contract
-record without its own `contract_hash` field (and without the API's `clause_hashes`
-extra). Reads the record as JSON on stdin, prints the lower-hex hash.
+record exactly as served, without its own `contract_hash` field (clause 11.0
+contract_chain.hash): nothing else is removed, so a field served inside the record that
+its hash does not cover makes the hashes differ. Reads the record as JSON on stdin,
+prints the lower-hex hash.
 
 Exit code 3 when the rfc8785 module is missing (pip install -r requirements-test.txt).
 """
@@ -17,5 +19,4 @@ except ImportError:
 
 record = json.load(sys.stdin)
 record.pop("contract_hash", None)
-record.pop("clause_hashes", None)
 print(hashlib.sha256(rfc8785.dumps(record)).hexdigest())
