@@ -2713,3 +2713,71 @@ fn connections_are_declared_and_withdrawn_by_privileged_nodes() {
     let e = m.submit(&h0, disconnect(&fork, &h1)).unwrap_err();
     assert!(e.message.contains("no connection"), "{e}");
 }
+
+#[test]
+fn a_conflict_is_resolved_by_keeping_the_override_or_a_compromise() {
+    use govmesh_core::model::{ConflictResolution, GovernanceScope, ResolutionType};
+    let mut m = Mesh::new();
+    let (h0, h1) = (m.hub(0), m.hub(1));
+    mesh_with_second_contract(&mut m);
+    // Hub 1 (can_override_policy) keeps its own clause 2; then a federated change.
+    let local = |m: &mut Mesh, text: &str, res: Option<(String, ResolutionType)>| {
+        let mut op = propose_on(m, "data-retention", "2", text);
+        op.governance_scope = Some(GovernanceScope::Local);
+        op.local_node = Some(m.hub(1).node_id().to_owned());
+        op.conflict_resolution = res.map(|(conflict_id, resolution_type)| ConflictResolution {
+            conflict_id,
+            resolution_id: m.fresh_id(),
+            resolution_type,
+        });
+        let id = op.proposal_id.clone();
+        m.submit(&m.hub(0), Operation::Propose(op)).unwrap();
+        approve_all(m, &id, &[&m.hub(0), &m.hub(1)]);
+        id
+    };
+    let federate = |m: &mut Mesh, text: &str| {
+        let op = propose_on(m, "data-retention", "2", text);
+        let id = op.proposal_id.clone();
+        m.submit(&m.hub(0), Operation::Propose(op)).unwrap();
+        approve_all(m, &id, &[&m.hub(0), &m.hub(1)]);
+    };
+    let conflict = |m: &Mesh| {
+        m.state
+            .override_for("data-retention", "2", m.hub(1).node_id())
+            .and_then(|o| o.conflict.clone())
+    };
+    local(&mut m, "Hub 1 keeps 5 days.", None);
+    federate(&mut m, "Kept 45 days.");
+    let c = conflict(&m).expect("flagged");
+
+    // policy_b: the override stands, re-based onto revision 2, the conflict cleared.
+    let b = local(
+        &mut m,
+        "ignored: policy_b keeps the override",
+        Some((c.conflict_id, ResolutionType::PolicyB)),
+    );
+    let o = m
+        .state
+        .override_for("data-retention", "2", h1.node_id())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (o.text.as_str(), o.base_revision, o.conflict.is_none()),
+        ("Hub 1 keeps 5 days.", 2, true)
+    );
+    assert_eq!(o.proposal_id, b);
+    assert_eq!(text_for(&m, h0.node_id(), "2").0, "Kept 45 days.");
+
+    // compromise: the resolving proposal's text becomes the override.
+    federate(&mut m, "Kept 40 days.");
+    let c = conflict(&m).expect("flagged again");
+    local(
+        &mut m,
+        "Hub 1 keeps 20 days.",
+        Some((c.conflict_id, ResolutionType::Compromise)),
+    );
+    let (text, by) = text_for(&m, h1.node_id(), "2");
+    assert_eq!(text, "Hub 1 keeps 20 days.");
+    assert!(by.is_some());
+    assert!(conflict(&m).is_none());
+}
