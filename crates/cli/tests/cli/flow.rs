@@ -82,6 +82,22 @@ fn propose_vote_adopt_verify_export_tamper_restart() {
     let url = m.node.url.clone();
     let dir = m._dir.path();
     let key = |i: usize| s(&m.keys[i]).to_owned();
+    // What clause 5.2.5 makes of a repository without contributing guidelines, as
+    // `govmesh hygiene --node` applies the node's current rules.
+    let repo = dir.join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    std::fs::write(repo.join("README.md"), "# r\n").unwrap();
+    let contributing = || {
+        let o = govmesh(&["hygiene", "check", s(&repo), "--format", "json", "--node", &url]);
+        let report: Value = serde_json::from_str(&stdout(&o)).expect("JSON report");
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["rule"] == "structure/contributing")
+            .map(|f| f["severity"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(contributing().as_deref(), Some("warning"));
 
     // A proposal with a JSON Patch of the clause's rules, signed with hub-1's key.
     let patch = dir.join("patch.json");
@@ -132,6 +148,9 @@ fn propose_vote_adopt_verify_export_tamper_restart() {
         1,
     );
     assert!(err.contains("not_voting"), "{err}");
+
+    // The adopted rule governs: the same repository's finding is now an error.
+    assert_eq!(contributing().as_deref(), Some("error"));
 
     // The contract is at revision 2 with the patched rules.
     let c = ok_json(&["contract", "show", "--json", "--node", &url]);
