@@ -2781,3 +2781,33 @@ fn a_conflict_is_resolved_by_keeping_the_override_or_a_compromise() {
     assert!(by.is_some());
     assert!(conflict(&m).is_none());
 }
+
+#[test]
+fn an_adopted_default_domain_id_hands_the_codex_to_another_council() {
+    let mut m = Mesh::new();
+    let (h0, h1, h2) = (m.hub(0), m.hub(1), m.hub(2));
+    let smaller = domain_spec(&mut m, "two-hub council", &h0, &[&h0, &h1], None, &[]);
+    m.submit(&h0, Operation::DefineDomain(smaller.clone()))
+        .unwrap();
+    adopt(
+        &mut m,
+        "5.5",
+        vec![replace("/default_domain_id", json!(smaller.domain_id))],
+    );
+    // Codex proposals are now decided by the two-hub council: hub 2 is out of it.
+    let id = m.propose(0, "11.0", "decided by two");
+    assert_eq!(m.state.proposal(&id).unwrap().domain_id, smaller.domain_id);
+    assert_eq!(
+        code(m.vote(&h2, &id, VoteChoice::Approve)),
+        RejectCode::NotMember
+    );
+    assert_eq!(
+        m.state.deciding_domain("codex", "11.0").as_deref(),
+        Some(smaller.domain_id.as_str())
+    );
+    // And the new council, like the old, cannot be redefined by define_domain.
+    let mut again = smaller;
+    again.description = "redefined".into();
+    let e = m.submit(&h0, Operation::DefineDomain(again)).unwrap_err();
+    assert!(e.message.contains("council domain"), "{e}");
+}

@@ -88,7 +88,15 @@ fn propose_vote_adopt_verify_export_tamper_restart() {
     std::fs::create_dir(&repo).unwrap();
     std::fs::write(repo.join("README.md"), "# r\n").unwrap();
     let contributing = || {
-        let o = govmesh(&["hygiene", "check", s(&repo), "--format", "json", "--node", &url]);
+        let o = govmesh(&[
+            "hygiene",
+            "check",
+            s(&repo),
+            "--format",
+            "json",
+            "--node",
+            &url,
+        ]);
         let report: Value = serde_json::from_str(&stdout(&o)).expect("JSON report");
         report["findings"]
             .as_array()
