@@ -42,3 +42,6 @@ mod verify_mesh;
 
 #[path = "cli/secrets.rs"]
 mod secrets;
+
+#[path = "cli/schemathesis.rs"]
+mod schemathesis;
