@@ -660,6 +660,33 @@ pub fn proposal(node: &NodeArg, cmd: ProposalCommand, json: bool) -> Result<i32>
                 s(&p, "contract_id"),
                 s(&p, "target_contract_clause")
             );
+            if let Some(c) = p.get("create_contract").filter(|c| c.is_object()) {
+                outln!(
+                    "  creates     contract {} ({}), {} clause(s), decided by domain {}",
+                    s(c, "contract_id"),
+                    s(c, "label"),
+                    c.get("clauses")
+                        .and_then(Value::as_array)
+                        .map_or(0, Vec::len),
+                    s(c, "domain_id")
+                );
+            }
+            let scope = s(&p, "governance_scope");
+            if scope != "federated" && !scope.is_empty() {
+                match p.get("local_node").and_then(Value::as_str) {
+                    Some(n) => outln!("  scope       {scope}: a local override on node {n}"),
+                    None => {
+                        outln!("  scope       {scope}: a local override for the domain's members")
+                    }
+                }
+            }
+            if let Some(r) = p.get("conflict_resolution").filter(|r| r.is_object()) {
+                outln!(
+                    "  resolves    conflict {} by {}",
+                    s(r, "conflict_id"),
+                    s(r, "resolution_type")
+                );
+            }
             outln!("  proposed by {}", s(&p, "proposed_by"));
             outln!("  domain      {}", s(&p, "domain_id"));
             outln!(

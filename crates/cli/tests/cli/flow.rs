@@ -504,6 +504,11 @@ fn a_second_contract_is_created_decided_by_its_domain_and_verified() {
     let pid = pid.trim().to_owned();
     let p = get(&url, &format!("/v1/proposals/{pid}"));
     assert_eq!(p["create_contract"]["contract_id"], "data-retention", "{p}");
+    let shown = ok(&["proposal", "show", &pid, "--node", &url]);
+    assert!(
+        shown.contains("creates     contract data-retention (Data retention), 2 clause(s)"),
+        "{shown}"
+    );
     // A creation is decided by the council (clause 5.5: all three hubs).
     for i in 0..3 {
         ok(&["vote", "--node", &url, "--key", &key(i), &pid, "approve"]);
@@ -604,6 +609,14 @@ fn a_second_contract_is_created_decided_by_its_domain_and_verified() {
         "{p}"
     );
     assert_eq!(p["local_node"], hub_id(2).as_str());
+    let shown = ok(&["proposal", "show", &local, "--node", &url]);
+    assert!(
+        shown.contains(&format!(
+            "scope       local: a local override on node {}",
+            hub_id(2)
+        )),
+        "{shown}"
+    );
     let eff = ok(&[
         "contract",
         "show",
