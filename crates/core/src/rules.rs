@@ -140,6 +140,66 @@ impl VerificationRules {
     }
 }
 
+/// Clause 11.0's checkpoint cadence: hubs seal the log at least every
+/// `max_interval_secs` while entries are pending, and before more than
+/// `max_entries_between` entries are pending. A bound, not a batch size: hubs seal
+/// sooner when they can; a hub past the bound reports its seal overdue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckpointCadence {
+    pub max_interval_secs: u64,
+    pub max_entries_between: u64,
+}
+
+/// The cadence when the governing contract names none.
+pub const DEFAULT_CADENCE: CheckpointCadence = CheckpointCadence {
+    max_interval_secs: 60,
+    max_entries_between: 1000,
+};
+
+impl CheckpointCadence {
+    /// Clause 11.0's cadence in the governing contract of `state` (the default for a
+    /// key that is missing or not a positive integer, which no proposal can adopt).
+    pub fn of(state: &State) -> CheckpointCadence {
+        let rules = state
+            .governing_contract_id()
+            .and_then(|id| state.contract(id))
+            .and_then(|c| c.clause(LOG_FORMAT_CLAUSE))
+            .map(|cl| &cl.rules);
+        let key = |k: &str, default: u64| {
+            rules
+                .and_then(|r| r.pointer(&format!("/checkpoint/{k}")))
+                .and_then(Value::as_u64)
+                .filter(|n| *n > 0)
+                .unwrap_or(default)
+        };
+        CheckpointCadence {
+            max_interval_secs: key("max_interval_secs", DEFAULT_CADENCE.max_interval_secs),
+            max_entries_between: key("max_entries_between", DEFAULT_CADENCE.max_entries_between),
+        }
+    }
+
+    /// Why a log with `pending` unsealed entries, the oldest `oldest_age_secs` old, is
+    /// past the cadence; none while it is within it.
+    pub fn overdue(&self, pending: u64, oldest_age_secs: f64) -> Option<String> {
+        if pending == 0 {
+            return None;
+        }
+        if pending > self.max_entries_between {
+            return Some(format!(
+                "{pending} entries are not sealed; clause 11.0 checkpoint.max_entries_between is {}",
+                self.max_entries_between
+            ));
+        }
+        if oldest_age_secs > self.max_interval_secs as f64 {
+            return Some(format!(
+                "the oldest of {pending} unsealed entries is {oldest_age_secs:.0} s old; clause 11.0 checkpoint.max_interval_secs is {}",
+                self.max_interval_secs
+            ));
+        }
+        None
+    }
+}
+
 /// The keys of clause 11.0 that are a governed setting rather than a description of
 /// the format: the checkpoint cadence (`/checkpoint/<key>`).
 pub const CADENCE_KEYS: [&str; 2] = ["max_interval_secs", "max_entries_between"];
@@ -221,6 +281,26 @@ mod tests {
             let e = VerificationRules::from_rules(&bad).unwrap_err();
             assert!(e.contains(says), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn the_cadence_bounds_pending_entries_and_their_age() {
+        let c = CheckpointCadence {
+            max_interval_secs: 30,
+            max_entries_between: 10,
+        };
+        assert_eq!(c.overdue(0, 1e6), None);
+        assert_eq!(c.overdue(10, 30.0), None);
+        assert!(
+            c.overdue(11, 0.0)
+                .unwrap()
+                .contains("max_entries_between is 10")
+        );
+        assert!(
+            c.overdue(1, 31.0)
+                .unwrap()
+                .contains("max_interval_secs is 30")
+        );
     }
 
     #[test]

@@ -66,6 +66,10 @@ struct Facts {
     /// Seconds since this node stored its latest seal.
     seal_age: Option<f64>,
     council: Option<Value>,
+    /// Entries beyond the latest seal.
+    unsealed: u64,
+    /// Why the seal is past clause 11.0's checkpoint cadence, if it is.
+    overdue: Option<String>,
 }
 
 async fn facts(p: &Probes) -> Facts {
@@ -82,11 +86,31 @@ async fn facts(p: &Probes) -> Facts {
         .as_ref()
         .and_then(|r| r.service().view()["seal_size"].as_u64());
     let seal_size = stored.as_ref().map(|(s, _)| s.size).max(pulled);
+    // Clause 11.0's cadence: how many entries wait for a seal, and since when (the
+    // council's stamp on the first of them).
+    let sealed = seal_size.unwrap_or(0);
+    let (unsealed, overdue) = {
+        let l = p.shared.ledger().lock().await;
+        let unsealed = l.size().saturating_sub(sealed);
+        let oldest = if unsealed > 0 {
+            l.record(sealed)
+                .ok()
+                .flatten()
+                .map(|r| r.timestamp.millis())
+        } else {
+            None
+        };
+        let age = oldest.map_or(0.0, |t| now_ms.saturating_sub(t) as f64 / 1000.0);
+        let cadence = govmesh_core::rules::CheckpointCadence::of(l.state());
+        (unsealed, cadence.overdue(unsealed, age))
+    };
     Facts {
         log_size,
         seal_size,
         seal_age: stored.map(|(_, at)| (now_ms.saturating_sub(at)) as f64 / 1000.0),
         council: p.council.as_ref().map(|c| c.view()),
+        unsealed,
+        overdue,
     }
 }
 
@@ -110,6 +134,18 @@ async fn metrics(State(p): State<Probes>) -> Result<Response, ApiError> {
         "log_size",
         "Entries in this node's governance log",
         to_i64(f.log_size),
+    );
+    gauge(
+        &mut r,
+        "unsealed_entries",
+        "Entries beyond the latest seal this node knows",
+        to_i64(f.unsealed),
+    );
+    gauge(
+        &mut r,
+        "seal_overdue",
+        "1 when the entries beyond the latest seal are past clause 11.0's checkpoint cadence",
+        i64::from(f.overdue.is_some()),
     );
     gauge(
         &mut r,
@@ -270,6 +306,12 @@ async fn readyz(State(p): State<Probes>) -> Result<Json<Value>, ApiError> {
         && c["leader"].is_null()
     {
         missing.push("the council has no leader".to_owned());
+    }
+    // Hubs seal the log; one past clause 11.0's cadence is not doing its job.
+    if f.council.is_some()
+        && let Some(why) = &f.overdue
+    {
+        missing.push(format!("the seal is overdue: {why}"));
     }
     if !missing.is_empty() {
         return Err(ApiError::new(

@@ -952,3 +952,58 @@ async fn an_adopted_witness_list_decides_whom_the_hub_asks_and_what_counts() {
         n.shutdown().await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_past_the_adopted_checkpoint_cadence_reports_its_seal_overdue() {
+    // One witness, not running: nothing gets sealed (threshold 1).
+    let m = Mesh::found(1);
+    let hub = m.serve_hub().await;
+    let c = Client::new(&hub.url);
+    let token = govmesh_node::load_token(m.hub_dir.path()).unwrap();
+    let (_, codex) = c.get("/v1/contracts/codex").await;
+    let text = codex["clauses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|cl| cl["clause_id"] == "11.0")
+        .unwrap()["text"]
+        .clone();
+    let (s, p) = c
+        .post(
+            "/v1/operator/propose",
+            &json!({"clause": "11.0", "proposed_text": text, "rationale": "seal sooner",
+                    "diff": [{"op": "replace", "path": "/checkpoint/max_entries_between", "value": 2}]}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(s, 201, "{p}");
+    // Two entries wait for a seal: within the Codex's cadence (1000 entries, 60 s).
+    let ready = |c: &Client| {
+        let c = Client::new(&c.url);
+        async move { c.get("/readyz").await }
+    };
+    let (s, r) = ready(&c).await;
+    assert_eq!(s, 200, "{r}");
+    let pid = p["proposal_id"].as_str().unwrap();
+    let (s, v) = c
+        .post(
+            "/v1/operator/vote",
+            &json!({"proposal_id": pid, "choice": "approve"}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    // Adopted: three unsealed entries are now past max_entries_between 2.
+    let (s, r) = ready(&c).await;
+    assert_eq!(s, 503, "{r}");
+    let msg = r["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("the seal is overdue"), "{msg}");
+    assert!(msg.contains("max_entries_between is 2"), "{msg}");
+    let (s, metrics) = c.get_text("/metrics").await;
+    assert_eq!(s, 200);
+    assert!(
+        metrics.lines().any(|l| l == "govmesh_seal_overdue 1"),
+        "{metrics}"
+    );
+    hub.shutdown().await.unwrap();
+}
