@@ -12,7 +12,8 @@
 //! - The subsystems, each with its HTTP handlers next to its logic and a `routes()`
 //!   plus `ROUTES`: [`council`] (hubs), [`seal`], [`witness`], [`replicate`]
 //!   (non-hubs; the forwarding orderer), [`gossip`], [`attest`], `acks` (no routes),
-//!   `api` (the read endpoints and entry submission) and `operator`.
+//!   `api` (the read endpoints and entry submission), `operator`, and `dashboard`
+//!   (the HTML pages over the same views).
 //! - At the top: `app` ([`AppState`], the composed node) and `serve` ([`router`],
 //!   which merges the rooms' routers, [`ROUTES`], [`serve`]).
 //!
@@ -25,6 +26,7 @@ mod api;
 mod app;
 pub mod attest;
 pub mod council;
+mod dashboard;
 pub mod datadir;
 mod error;
 mod extract;

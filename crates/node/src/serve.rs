@@ -9,7 +9,7 @@ use crate::datadir::{URL_FILE, load, write_atomic, write_node_json};
 use crate::error::{ApiError, NodeError};
 use crate::route_table::{concat, count};
 use crate::shared::Shared;
-use crate::{api, attest, council, gossip, operator, replicate, seal, witness};
+use crate::{api, attest, council, dashboard, gossip, operator, replicate, seal, witness};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, StatusCode, Uri};
@@ -33,6 +33,7 @@ const ROOMS: &[&[(&str, &str)]] = &[
     witness::ROUTES,
     council::ROUTES,
     replicate::ROUTES,
+    dashboard::ROUTES,
 ];
 const ROUTE_COUNT: usize = count(ROOMS);
 const ALL_ROUTES: [(&str, &str); ROUTE_COUNT] = concat(ROOMS);
@@ -50,13 +51,20 @@ pub fn router(app: AppState) -> Router {
         .merge(operator::routes(shared.clone()))
         .merge(attest::routes(shared.clone()))
         .merge(gossip::routes(shared.clone(), app.gossip().cloned()))
-        .merge(seal::routes(app.sealing().clone(), pulled))
+        .merge(seal::routes(app.sealing().clone(), pulled.clone()))
         .merge(witness::routes(
             shared.clone(),
             app.witness().cloned(),
             app.replica().cloned(),
         ))
-        .merge(council::routes(shared, app.council().cloned()))
+        .merge(council::routes(shared.clone(), app.council().cloned()))
+        .merge(dashboard::routes(
+            shared,
+            app.gossip().cloned(),
+            app.sealing().clone(),
+            pulled,
+            app.council().cloned(),
+        ))
         .merge(replicate::routes(
             app.sealing().clone(),
             app.replica().cloned(),
