@@ -576,3 +576,96 @@ async fn the_dashboard_in_chromium() {
     b.close().await.unwrap();
     node.shutdown().await.unwrap();
 }
+
+/// A proxy in front of a node that serves everything as the node does, except that
+/// the log entry at `index` has its council timestamp altered (its signature still
+/// verifies; its leaf no longer matches the signed tree). No event stream.
+async fn tampering_proxy(upstream: String, index: u64) -> String {
+    use axum::body::Body;
+    use axum::http::{Request, Response, StatusCode};
+    let http = reqwest::Client::new();
+    let app = axum::Router::new().fallback(move |req: Request<Body>| {
+        let (http, upstream) = (http.clone(), upstream.clone());
+        async move {
+            let path = req
+                .uri()
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .to_owned();
+            if path.starts_with("/v1/events") {
+                return Response::builder()
+                    .status(StatusCode::NOT_FOUND)
+                    .body(Body::empty())
+                    .unwrap();
+            }
+            let r = http.get(format!("{upstream}{path}")).send().await.unwrap();
+            let status = r.status().as_u16();
+            let ctype = r.headers().get("content-type").cloned();
+            let mut bytes = r.bytes().await.unwrap().to_vec();
+            if path.starts_with("/v1/log/entries") {
+                let mut v: Value = serde_json::from_slice(&bytes).unwrap();
+                for e in v["entries"].as_array_mut().unwrap() {
+                    if e["index"] == index {
+                        let t = e["timestamp"].as_str().unwrap().replacen("20", "19", 1);
+                        e["timestamp"] = Value::String(t);
+                    }
+                }
+                bytes = serde_json::to_vec(&v).unwrap();
+            }
+            let mut resp = Response::builder().status(status);
+            if let Some(t) = ctype {
+                resp = resp.header("content-type", t);
+            }
+            resp.body(Body::from(bytes)).unwrap()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+/// A page served through a proxy that alters an entry: the browser's check names the
+/// entry and the check that failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_entry_is_refused_in_chromium() {
+    let Some(driver) = start_driver() else {
+        return;
+    };
+    let m = Mesh::found();
+    let token = m.token();
+    let node = m.serve().await;
+    let c = Client::new(&node.url);
+    propose(&c, &token, "t").await;
+    // The seal covers the proposal once the log has settled at 2 entries.
+    let mut sealed = false;
+    for _ in 0..400 {
+        let (s, text) = c.get_text("/v1/log/seal").await;
+        if s == 200 && text.lines().nth(1) == Some("2") {
+            sealed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(sealed, "the hub sealed its 2 entries");
+    let proxy = tampering_proxy(node.url.clone(), 1).await;
+    let b = browser(&driver).await;
+    b.goto(&format!("{proxy}/log")).await.unwrap();
+    let settled = |t: &str| !t.is_empty() && !t.contains("verifying");
+    let badge = wait_until(&b, "[data-verify]", settled).await;
+    assert_eq!(
+        badge,
+        "verification failed: entry 1: inclusion proof does not lead to the sealed root"
+    );
+    let mark = wait_until(&b, "[data-verify-entry='1']", |t| !t.is_empty()).await;
+    assert!(mark.contains("inclusion proof"), "{mark}");
+    let mark0 = wait_until(&b, "[data-verify-entry='0']", |t| !t.is_empty()).await;
+    assert_eq!(mark0, "✓");
+    std::fs::write(
+        screenshot_dir().join("log-tampered-1280.png"),
+        b.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    b.close().await.unwrap();
+    node.shutdown().await.unwrap();
+}

@@ -642,7 +642,7 @@ pub(super) async fn proposal(State(d): State<Dash>, id: PageId) -> PageResult {
                                         td.num { (vote.weight) }
                                         td { (time(vote.timestamp)) }
                                         td { (vote.reason.as_deref().unwrap_or("")) }
-                                        td { a href={ "/log?start=" (vote.index) "#entry-" (vote.index) } { "#" (vote.index) } " " span data-verify-entry=(vote.index) {} }
+                                        td { a href={ "/log?start=" (vote.index) "#entry-" (vote.index) } { "#" (vote.index) } " " span data-verify-entry=(vote.index) data-shown-author=(vote.voter) data-shown-type="vote" {} }
                                     }
                                 }
                             }
@@ -1044,7 +1044,7 @@ pub(super) async fn log(State(d): State<Dash>, PageQuery(q): PageQuery<LogQuery>
                                 }
                                 td { @for s in &r.envelope.signatures { code.small title=(s.sig) { "key " (short(&s.keyid)) } } }
                                 td { a href={ "/v1/log/proof/inclusion?index=" (r.index) } { "inclusion" } }
-                                td { span data-verify-entry=(r.index) {} }
+                                td { span data-verify-entry=(r.index) data-shown-author=(author) data-shown-type=(op) {} }
                             }
                         }
                     }

@@ -219,7 +219,8 @@ impl Graph {
                     title #topology-title { "The mesh: " (n) " nodes, " (self.edges.len()) " measured connections" }
                     g.wedges {
                         @for w in &self.wedges {
-                            @let mid = (w.from + w.to) / 2.0;
+                            // A whole circle is labelled at the top, a wedge at its middle.
+                            @let mid = if w.to - w.from >= TAU - 1e-9 { -TAU / 4.0 } else { (w.from + w.to) / 2.0 };
                             @let lx = CENTER + (OUTER + 30.0) * mid.cos();
                             @let ly = CENTER + (OUTER + 30.0) * mid.sin();
                             path.wedge d=(wedge_path(w.from, w.to)) {}

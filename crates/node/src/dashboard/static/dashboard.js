@@ -279,7 +279,7 @@ async function checkSeal(text, nodes) {
   return { size, root, hub, witnesses };
 }
 
-async function checkEntry(rec, seal, byKeyid) {
+async function checkEntry(rec, seal, byKeyid, shown) {
   const env = rec.envelope;
   if (!env.signatures || env.signatures.length !== 1) return "entry " + rec.index + ": not exactly one signature";
   const s = env.signatures[0];
@@ -289,6 +289,10 @@ async function checkEntry(rec, seal, byKeyid) {
   let author;
   try { author = JSON.parse(new TextDecoder().decode(payload)).author; } catch (_) { return "entry " + rec.index + ": payload is not JSON"; }
   if (author !== node.node_id) return "entry " + rec.index + ": signed by " + node.node_id.slice(0, 8) + ", not its author " + String(author).slice(0, 8);
+  // What the page shows must be what was signed.
+  const op = JSON.parse(new TextDecoder().decode(payload)).type;
+  if (shown && shown.dataset.shownAuthor && shown.dataset.shownAuthor !== author) return "entry " + rec.index + ": the page shows author " + shown.dataset.shownAuthor.slice(0, 8) + ", the signed entry says " + author.slice(0, 8);
+  if (shown && shown.dataset.shownType && shown.dataset.shownType !== op) return "entry " + rec.index + ": the page shows operation " + shown.dataset.shownType + ", the signed entry is " + op;
   if (!(await ed25519Verify(b64bytes(node.public_key), b64bytes(s.sig), pae(env.payloadType, payload)))) {
     return "entry " + rec.index + ": signature does not verify under the author's registered key";
   }
@@ -352,8 +356,8 @@ async function verifyPage() {
     const failures = [];
     const pending = [];
     for (const rec of records) {
-      const why = await checkEntry(rec, seal, byKeyid);
       const mark = marks.get(rec.index);
+      const why = await checkEntry(rec, seal, byKeyid, mark);
       const notYet = why && why.includes("signature ok;");
       if (mark) badge(mark, !why || notYet, !why ? "✓" : notYet ? "signed; not yet sealed" : "✗ " + why.replace(/^entry \d+: /, ""));
       if (why && notYet) pending.push(rec.index);
