@@ -267,6 +267,44 @@ async fn every_page_renders_and_bad_input_is_a_4xx_page() {
         body.contains("1 approve · 1 reject"),
         "the tally after the form's vote"
     );
+    // Define a domain from its form: two members ticked.
+    let domain_form = vec![
+        ("name", "Operations".to_owned()),
+        ("description", String::new()),
+        ("admin_node_id", me.clone()),
+        ("member_nodes", me.clone()),
+        ("member_nodes", m.a.node_id().to_owned()),
+        ("token", token.clone()),
+    ];
+    let r = c
+        .http
+        .post(format!("{}/actions/domains", c.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(&domain_form))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("Done: log entry #4 (define_domain)"),
+        "{body}"
+    );
+    let (_, domains) = c.get("/v1/domains").await;
+    let ops = domains["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "Operations")
+        .expect("the new domain");
+    assert_eq!(ops["member_nodes"], json!([me, m.a.node_id()]));
+    let (s, _, body) = page(
+        &c,
+        &format!("/domains/{}", ops["domain_id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert!(body.contains("Domain Operations"), "{body}");
 
     // The Atom feed names the proposal.
     let (s, ctype, feed) = page(&c, "/v1/feed.atom").await;

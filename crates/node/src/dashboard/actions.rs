@@ -1,5 +1,5 @@
 //! Operator actions from the pages without JavaScript: a form posted to
-//! `/actions/{name}` (propose, vote, withdraw) with the operator token as a field is
+//! `/actions/{name}` (propose, vote, withdraw, domains) with the operator token as a field is
 //! turned into the JSON request of the operator endpoint (`/v1/operator/{name}`)
 //! and sent through that endpoint's own router, so the action, its checks and its
 //! messages are exactly the API's; the answer is shown as a page. (With JavaScript
@@ -15,22 +15,34 @@ use axum::http::{Request, StatusCode, header};
 use axum::response::Html;
 use maud::html;
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
 use tower::ServiceExt;
 
 /// The actions a page offers, and where to go back to.
-const ACTIONS: &[&str] = &["propose", "vote", "withdraw"];
+const ACTIONS: &[&str] = &["propose", "vote", "withdraw", "domains"];
+
+/// Fields a form may repeat (checkboxes), sent as JSON arrays.
+const LIST_FIELDS: &[&str] = &["member_nodes", "shared_clauses"];
 
 /// The JSON body of the operator request from a form's fields: empty fields are left
 /// out, `target` (`contract:clause`) becomes `contract_id` and `clause`, and
-/// `voting_period_secs` is a number.
-pub(super) fn request_body(fields: &BTreeMap<String, String>) -> Result<Value, ApiError> {
+/// `voting_period_secs` is a number, and the [`LIST_FIELDS`] are arrays.
+pub(super) fn request_body(fields: &[(String, String)]) -> Result<Value, ApiError> {
     let mut body = Map::new();
+    for k in LIST_FIELDS {
+        if fields.iter().any(|(f, _)| f == k) {
+            body.insert((*k).to_owned(), Value::Array(Vec::new()));
+        }
+    }
     for (k, v) in fields {
         if v.is_empty() || k == "token" {
             continue;
         }
         match k.as_str() {
+            k if LIST_FIELDS.contains(&k) => {
+                if let Some(Value::Array(a)) = body.get_mut(k) {
+                    a.push(Value::String(v.clone()));
+                }
+            }
             "target" => {
                 let (contract, clause) = v.split_once(':').ok_or_else(|| {
                     ApiError::bad_request(
@@ -61,17 +73,23 @@ pub(super) fn request_body(fields: &BTreeMap<String, String>) -> Result<Value, A
 pub(super) async fn act(
     State(d): State<Dash>,
     Path(name): Path<String>,
-    form: Result<Form<BTreeMap<String, String>>, axum::extract::rejection::FormRejection>,
+    form: Result<Form<Vec<(String, String)>>, axum::extract::rejection::FormRejection>,
 ) -> PageResult {
     if !ACTIONS.contains(&name.as_str()) {
         return Err(PageError::from(ApiError::not_found(format!(
-            "no action {name:?}: the dashboard's forms propose, vote and withdraw"
+            "no action {name:?}: the dashboard's forms propose, vote, withdraw and define domains"
         ))));
     }
     let Form(fields) =
         form.map_err(|r| PageError::from(ApiError::bad_request("bad_form", r.body_text())))?;
     let body = request_body(&fields)?;
-    let token = fields.get("token").map(String::as_str).unwrap_or("");
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let token = field("token").unwrap_or("");
     let req = Request::builder()
         .method("POST")
         .uri(format!("/v1/operator/{name}"))
@@ -89,12 +107,14 @@ pub(super) async fn act(
         .map_err(ApiError::internal)?;
     let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     let head = api::status_view(&d.shared).await;
-    let back = match answer["proposal_id"]
-        .as_str()
-        .or(fields.get("proposal_id").map(String::as_str))
-    {
-        Some(p) => format!("/proposals/{p}"),
-        None => "/proposals".to_owned(),
+    let back = match (
+        answer["proposal_id"].as_str().or(field("proposal_id")),
+        answer["domain_id"].as_str(),
+    ) {
+        (Some(p), _) => format!("/proposals/{p}"),
+        (None, Some(d)) => format!("/domains/{d}"),
+        (None, None) if name == "domains" => "/domains".to_owned(),
+        (None, None) => "/proposals".to_owned(),
     };
     let ok = status.is_success();
     let body = html! {
@@ -116,7 +136,12 @@ pub(super) async fn act(
         node_type: head["node_type"].as_str().unwrap_or(""),
     };
     let title = if ok { "Action done" } else { "Action refused" };
-    let html = page(&h, title, "/proposals", body).into_string();
+    let current = if name == "domains" {
+        "/domains"
+    } else {
+        "/proposals"
+    };
+    let html = page(&h, title, current, body).into_string();
     if ok {
         Ok(Html(html))
     } else {
@@ -131,7 +156,7 @@ pub(super) async fn act(
 mod tests {
     use super::*;
 
-    fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -151,6 +176,17 @@ mod tests {
         assert_eq!(
             b,
             serde_json::json!({"contract_id": "codex", "clause": "11.1", "proposed_text": "t", "voting_period_secs": 60})
+        );
+        let b = request_body(&fields(&[
+            ("name", "ops"),
+            ("member_nodes", "a"),
+            ("member_nodes", "b"),
+            ("shared_clauses", ""),
+        ]))
+        .unwrap();
+        assert_eq!(
+            b,
+            serde_json::json!({"name": "ops", "member_nodes": ["a", "b"], "shared_clauses": []})
         );
         let e = request_body(&fields(&[("voting_period_secs", "soon")])).unwrap_err();
         assert_eq!(e.status, StatusCode::BAD_REQUEST);

@@ -909,6 +909,8 @@ pub(super) async fn domains(State(d): State<Dash>) -> PageResult {
     let list = api::domains_view(&d.shared).await;
     let nodes = api::nodes_view(&d.shared).await;
     let names = Names::of(&nodes);
+    let contracts = api::contracts_view(&d.shared).await;
+    let me = head.status["node_id"].as_str().unwrap_or("").to_owned();
     head.render(
         "Domains",
         "/domains",
@@ -928,6 +930,35 @@ pub(super) async fn domains(State(d): State<Dash>) -> PageResult {
                             }
                         }
                     }
+                }
+            }
+            section #define aria-labelledby="h-define" {
+                h2 #h-define { "Define a domain" }
+                p.small { "Signed by this node's key, as " code { "govmesh domain define" } " does; clause 5.5 says which roles may." }
+                form.action method="post" action="/actions/domains" data-api="/v1/operator/domains" data-action="domains" {
+                    div.field { label for="dd-name" { "Name" } input #dd-name type="text" name="name" required; }
+                    div.field { label for="dd-desc" { "Description" } input #dd-desc type="text" name="description"; }
+                    div.field {
+                        label for="dd-admin" { "Admin" }
+                        select #dd-admin name="admin_node_id" required {
+                            @for n in &nodes { option value=(n.node_id) selected[n.node_id == me] { (names.name(&n.node_id)) " (" (n.node_type.as_str()) ")" } }
+                        }
+                    }
+                    fieldset {
+                        legend { "Members" }
+                        @for n in &nodes {
+                            label.choice { input type="checkbox" name="member_nodes" value=(n.node_id) checked[n.node_id == me]; " " (names.name(&n.node_id)) }
+                        }
+                    }
+                    fieldset {
+                        legend { "Shared clauses" }
+                        @for c in &contracts { @for cl in &c.clauses {
+                            label.choice { input type="checkbox" name="shared_clauses" value=(cl.clause_id); " " (cl.clause_id) " " (cl.title) }
+                        } }
+                    }
+                    (token_field("dd-token"))
+                    div.field.actions { button type="submit" { "Define domain" } }
+                    output.result role="status" aria-live="polite" {}
                 }
             }
         },

@@ -17,11 +17,15 @@ function forgetToken() {
 
 // ---- Operator forms: the form's fields as the endpoint's JSON, the answer shown.
 
+const LIST_FIELDS = ["member_nodes", "shared_clauses"];
+
 function formBody(form) {
   const body = {};
+  for (const k of LIST_FIELDS) if (form.querySelector("[name=" + k + "]")) body[k] = [];
   for (const [k, v] of new FormData(form).entries()) {
     if (k === "token") continue;
     if (v === "") continue;
+    if (LIST_FIELDS.includes(k)) { body[k].push(v); continue; }
     if (k === "target") {
       // contract:clause, as the server-side form handler splits it
       const cut = v.indexOf(":");
@@ -63,16 +67,16 @@ async function submitAction(ev) {
       markTokenFields();
       out.className = "result ok";
       let words = "Done: log entry #" + answer.index + " (" + answer.kind + ").";
-      if (answer.proposal_id) {
+      if (answer.proposal_id || answer.domain_id) {
         out.textContent = words + " ";
         const a = document.createElement("a");
-        a.href = "/proposals/" + answer.proposal_id;
-        a.textContent = "Open the new proposal";
+        a.href = answer.proposal_id ? "/proposals/" + answer.proposal_id : "/domains/" + answer.domain_id;
+        a.textContent = answer.proposal_id ? "Open the new proposal" : "Open the new domain";
         out.appendChild(a);
       } else {
         out.textContent = words;
       }
-      if (form.dataset.action !== "propose") form.reset();
+      if (form.dataset.action === "vote" || form.dataset.action === "withdraw") form.reset();
       refreshParts();
     } else {
       if (resp.status === 401 || resp.status === 403) {
