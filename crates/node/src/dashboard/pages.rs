@@ -521,7 +521,7 @@ pub(super) async fn proposals(
                 }
                 div.field.actions { button type="submit" { "Filter" } " " a href="/proposals" { "clear" } }
             }
-            p.small { (list.len()) " proposals, open ones first." }
+            p.small { (list.len()) @if list.len() == 1 { " proposal" } @else { " proposals" } ", open ones first." }
             @if list.is_empty() { p.muted { "No proposal matches." } } @else { (proposal_table(&list, &names)) }
             section #create aria-labelledby="h-create" {
                 h2 #h-create { "Create a proposal" }

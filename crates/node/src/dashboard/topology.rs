@@ -12,6 +12,8 @@ use std::f64::consts::TAU;
 
 const SIZE: f64 = 800.0;
 const CENTER: f64 = SIZE / 2.0;
+/// Room left and right of the circle for the domains' labels.
+const MARGIN: f64 = 130.0;
 const OUTER: f64 = 340.0;
 /// Least distance between neighbours on one row of a ring.
 const SPACING: f64 = 16.0;
@@ -211,25 +213,27 @@ impl Graph {
             6.0
         };
         let labels = n <= 40;
-        let edge_labels = self.edges.len() <= 40;
+        // Latency labels only where they can be read; every edge has a tooltip.
+        let edge_labels = self.edges.len() <= 12;
         let wedge_lines = self.wedges.len() > 1;
         html! {
             figure.graph {
-                svg #topology viewBox=(format!("0 0 {SIZE} {SIZE}")) role="group" aria-labelledby="topology-title" {
+                svg #topology viewBox=(format!("{} 0 {} {SIZE}", -MARGIN, SIZE + 2.0 * MARGIN)) role="group" aria-labelledby="topology-title" {
                     title #topology-title { "The mesh: " (n) " nodes, " (self.edges.len()) " measured connections" }
                     g.wedges {
                         @for w in &self.wedges {
                             // A whole circle is labelled at the top, a wedge at its middle.
                             @let mid = if w.to - w.from >= TAU - 1e-9 { -TAU / 4.0 } else { (w.from + w.to) / 2.0 };
-                            @let lx = CENTER + (OUTER + 30.0) * mid.cos();
-                            @let ly = CENTER + (OUTER + 30.0) * mid.sin();
+                            @let lx = CENTER + (OUTER + 22.0) * mid.cos();
+                            @let ly = CENTER + (OUTER + 22.0) * mid.sin() + 5.0;
+                            @let anchor = if mid.cos() < -0.3 { "end" } else if mid.cos() > 0.3 { "start" } else { "middle" };
                             path.wedge d=(wedge_path(w.from, w.to)) {}
                             @if wedge_lines {
                                 line.wedge-edge x1=(f(CENTER)) y1=(f(CENTER)) x2=(f(CENTER + (OUTER + 12.0) * w.from.cos())) y2=(f(CENTER + (OUTER + 12.0) * w.from.sin())) {}
                             }
                             @match &w.href {
-                                Some(h) => { a href=(h) { text.wedge-label x=(f(lx)) y=(f(ly)) text-anchor="middle" { (w.name) } } }
-                                None => { text.wedge-label x=(f(lx)) y=(f(ly)) text-anchor="middle" { (w.name) } }
+                                Some(h) => { a href=(h) { text.wedge-label x=(f(lx)) y=(f(ly)) text-anchor=(anchor) { (w.name) } } }
+                                None => { text.wedge-label x=(f(lx)) y=(f(ly)) text-anchor=(anchor) { (w.name) } }
                             }
                         }
                     }
@@ -262,7 +266,7 @@ impl Graph {
                         }
                     }
                 }
-                figcaption { "Hubs on the inner ring, witnesses in the middle, other nodes outside; each wedge is a domain. The ring around a node is its liveness. Select a node to open its page." }
+                figcaption { "Hubs on the inner ring, witnesses in the middle, other nodes outside; each wedge is a domain. The ring around a node is its liveness; a line is a measured connection (hover for its latency). Select a node to open its page." }
             }
         }
     }
