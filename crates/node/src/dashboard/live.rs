@@ -15,7 +15,7 @@ use futures_util::stream::{self, Stream};
 use govmesh_core::model::{Proposal, ProposalStatus};
 use maud::html;
 use serde_json::{Value, json};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -32,12 +32,15 @@ struct Feed {
     log: tokio::sync::watch::Receiver<u64>,
     size: u64,
     seal_size: Option<u64>,
+    /// Each node's liveness as last told (node id → liveness).
+    liveness: BTreeMap<String, String>,
     queue: VecDeque<Event>,
 }
 
 /// `GET /v1/events`: `entry` (index, type, author), `tally` (proposal id, status,
-/// voting result), `adoption` (proposal, contract, revision), `seal` (size), and
-/// `resync` when more changed than is worth listing.
+/// voting result), `adoption` (proposal, contract, revision), `seal` (size), `node`
+/// (node id, liveness: a node went up or down as gossip sees it), and `resync` when
+/// more changed than is worth listing.
 pub(super) async fn events(
     State(d): State<Dash>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
@@ -47,11 +50,13 @@ pub(super) async fn events(
     let hello = Event::default()
         .event("hello")
         .data(json!({"log_size": size, "seal_size": sealed}).to_string());
+    let seen = liveness(&d).await;
     let feed = Feed {
         dash: d,
         log,
         size,
         seal_size: sealed,
+        liveness: seen,
         queue: VecDeque::from([hello]),
     };
     let s = stream::unfold(feed, |mut f| async move {
@@ -69,6 +74,17 @@ pub(super) async fn events(
                 }
                 _ = tokio::time::sleep(SEAL_POLL) => {}
             }
+            let live = liveness(&f.dash).await;
+            for (id, l) in &live {
+                if f.liveness.get(id) != Some(l) {
+                    f.queue.push_back(
+                        Event::default()
+                            .event("node")
+                            .data(json!({"node_id": id, "liveness": l}).to_string()),
+                    );
+                }
+            }
+            f.liveness = live;
             let now = seal_size(&f.dash).await;
             if now.is_some() && now != f.seal_size {
                 f.seal_size = now;
@@ -91,6 +107,24 @@ async fn seal_size(d: &Dash) -> Option<u64> {
     govmesh_core::checkpoint::Checkpoint::parse_body(&note.body)
         .ok()
         .map(|c| c.size)
+}
+
+/// Each node's liveness in the topology record (the gossip view).
+async fn liveness(d: &Dash) -> BTreeMap<String, String> {
+    let Ok(topo) = api::topology_record_view(&d.shared, d.gossip.as_deref()).await else {
+        return BTreeMap::new();
+    };
+    topo["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| {
+            Some((
+                n["node_id"].as_str()?.to_owned(),
+                n["liveness"].as_str().unwrap_or("unknown").to_owned(),
+            ))
+        })
+        .collect()
 }
 
 impl Feed {

@@ -260,7 +260,7 @@ pub(super) async fn overview(State(d): State<Dash>) -> PageResult {
                         }
                     }
                 }
-                section.card aria-labelledby="h-trouble" {
+                section.card aria-labelledby="h-trouble" data-part="trouble" {
                     h2 #h-trouble { "Nodes down or lagging" }
                     @if troubled.is_empty() && lagging.is_empty() { p.ok { "Every node is reachable and holds the adopted revisions." } }
                     ul.plain {
@@ -291,7 +291,7 @@ pub(super) async fn topology(State(d): State<Dash>) -> PageResult {
         "Mesh topology",
         "/topology",
         html! {
-            p.lead {
+            p.lead data-part="health" {
                 "Overall " strong.health.(health["overall_status"].as_str().unwrap_or("")) { (health["overall_status"].as_str().unwrap_or("unknown")) }
                 " · " (health["node_counts"]["healthy"]) " healthy, " (health["node_counts"]["degraded"]) " degraded, "
                 (health["node_counts"]["offline"]) " offline · " (graph.node_count()) " nodes, " (graph.edge_count()) " connections"
@@ -299,7 +299,7 @@ pub(super) async fn topology(State(d): State<Dash>) -> PageResult {
             (graph.svg())
             (super::topology::legend())
             h2 { "Nodes" }
-            div.table-wrap {
+            div.table-wrap data-part="nodes" {
                 table.list {
                     thead { tr { th scope="col" { "Node" } th scope="col" { "Role" } th scope="col" { "Status" } th scope="col" { "Liveness" } th scope="col" { "Latency" } th scope="col" { "Address" } } }
                     tbody {

@@ -154,7 +154,7 @@ function setupLive() {
     clearTimeout(timer);
     timer = setTimeout(refreshParts, 150);
   };
-  for (const kind of ["entry", "tally", "adoption", "seal", "resync"]) es.addEventListener(kind, soon);
+  for (const kind of ["entry", "tally", "adoption", "seal", "node", "resync"]) es.addEventListener(kind, soon);
   window.addEventListener("pagehide", () => es.close());
 }
 
