@@ -67,6 +67,9 @@ pub(crate) fn page(h: &Header<'_>, title: &str, current: &str, body: Markup) -> 
                 }
                 main #main {
                     h1 { (title) }
+                    // The last action's answer, kept when the form it came from is
+                    // replaced by a live update.
+                    p #notice role="status" aria-live="polite" {}
                     (body)
                 }
                 footer {

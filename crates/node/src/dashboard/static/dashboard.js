@@ -38,6 +38,14 @@ function formBody(form) {
   return body;
 }
 
+// The page-wide copy of an action's answer (forms may be replaced by live updates).
+function notice(text, ok) {
+  const n = document.getElementById("notice");
+  if (!n) return;
+  n.className = ok ? "" : "bad";
+  n.textContent = text;
+}
+
 async function submitAction(ev) {
   const form = ev.target;
   ev.preventDefault();
@@ -76,6 +84,7 @@ async function submitAction(ev) {
       } else {
         out.textContent = words;
       }
+      notice(out.textContent, true);
       if (form.dataset.action === "vote" || form.dataset.action === "withdraw") form.reset();
       refreshParts();
     } else {
@@ -86,6 +95,7 @@ async function submitAction(ev) {
       const e = answer.error || {};
       out.className = "result bad";
       out.textContent = "Refused (" + resp.status + (e.code ? " " + e.code : "") + "): " + (e.message || resp.statusText);
+      notice(out.textContent, false);
     }
   } catch (err) {
     out.className = "result bad";
