@@ -12,8 +12,9 @@
 //! - The subsystems, each with its HTTP handlers next to its logic and a `routes()`
 //!   plus `ROUTES`: [`council`] (hubs), [`seal`], [`witness`], [`replicate`]
 //!   (non-hubs; the forwarding orderer), [`gossip`], [`attest`], `acks` (no routes),
-//!   `api` (the read endpoints and entry submission), `operator` and `metrics`
-//!   (`/metrics`, `/healthz`, `/readyz`, reading `telemetry`'s counters).
+//!   `api` (the read endpoints and entry submission), `operator`, `metrics`
+//!   (`/metrics`, `/healthz`, `/readyz`, reading `telemetry`'s counters) and `dashboard`
+//!   (the HTML pages over the same views).
 //! - At the top: `app` ([`AppState`], the composed node) and `serve` ([`router`],
 //!   which merges the rooms' routers, [`ROUTES`], [`serve`]).
 //!
@@ -26,6 +27,7 @@ mod api;
 mod app;
 pub mod attest;
 pub mod council;
+mod dashboard;
 pub mod datadir;
 mod error;
 mod extract;

@@ -236,21 +236,23 @@ pub async fn store_verified_seal(
 ///
 /// On a replicating node, a head that replication verified (and holds the log of) and
 /// that is larger than the stored seal is verified again, stored and served.
-async fn get_seal(State(http): State<Http>) -> Response {
-    let app = &http.seals;
-    let store = app.seals().clone();
-    let stored = match tokio::task::spawn_blocking(move || store.latest()).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => return ApiError::internal(e).into_response(),
-        Err(e) => return ApiError::internal(e).into_response(),
-    };
-    let pulled = http
-        .pulled
-        .as_ref()
+/// The latest seal this node has verified (`GET /v1/log/seal`), as its text; `pulled`
+/// (on a replicating node) is the head replication verified last, stored first if it
+/// is newer and verifies.
+pub async fn latest_seal_text(
+    seals: &Seals,
+    pulled: Option<&PulledHead>,
+) -> Result<Option<String>, ApiError> {
+    let store = seals.seals().clone();
+    let stored = tokio::task::spawn_blocking(move || store.latest())
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    let pulled = pulled
         .and_then(|head| head())
         .filter(|(size, _)| stored.as_ref().is_none_or(|s| *size > s.size));
-    let text = match (pulled, stored) {
-        (Some((size, note)), stored) => match store_verified_seal(app, &note).await {
+    Ok(match (pulled, stored) {
+        (Some((size, note)), stored) => match store_verified_seal(seals, &note).await {
             Ok(_) => Some(note),
             Err(e) => {
                 tracing::debug!(error = %e, size, "the replicated head is not stored as a seal");
@@ -258,15 +260,21 @@ async fn get_seal(State(http): State<Http>) -> Response {
             }
         },
         (None, stored) => stored.map(|s| s.text),
-    };
-    match text {
-        Some(text) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response(),
-        None => ApiError::new(
+    })
+}
+
+async fn get_seal(State(http): State<Http>) -> Response {
+    match latest_seal_text(&http.seals, http.pulled.as_ref()).await {
+        Ok(Some(text)) => {
+            ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+        }
+        Ok(None) => ApiError::new(
             StatusCode::NOT_FOUND,
             "no_seal",
             "this node holds no seal yet",
         )
         .into_response(),
+        Err(e) => e.into_response(),
     }
 }
 

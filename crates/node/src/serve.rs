@@ -9,7 +9,7 @@ use crate::datadir::{URL_FILE, load, write_atomic, write_node_json};
 use crate::error::{ApiError, NodeError};
 use crate::route_table::{concat, count};
 use crate::shared::Shared;
-use crate::{api, attest, council, gossip, metrics, operator, replicate, seal, witness};
+use crate::{api, attest, council, dashboard, gossip, metrics, operator, replicate, seal, witness};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, StatusCode, Uri, header};
@@ -34,6 +34,7 @@ const ROOMS: &[&[(&str, &str)]] = &[
     council::ROUTES,
     replicate::ROUTES,
     metrics::ROUTES,
+    dashboard::ROUTES,
 ];
 const ROUTE_COUNT: usize = count(ROOMS);
 const ALL_ROUTES: [(&str, &str); ROUTE_COUNT] = concat(ROOMS);
@@ -51,13 +52,20 @@ pub fn router(app: AppState) -> Router {
         .merge(operator::routes(shared.clone()))
         .merge(attest::routes(shared.clone()))
         .merge(gossip::routes(shared.clone(), app.gossip().cloned()))
-        .merge(seal::routes(app.sealing().clone(), pulled))
+        .merge(seal::routes(app.sealing().clone(), pulled.clone()))
         .merge(witness::routes(
             shared.clone(),
             app.witness().cloned(),
             app.replica().cloned(),
         ))
         .merge(council::routes(shared.clone(), app.council().cloned()))
+        .merge(dashboard::routes(
+            shared.clone(),
+            app.gossip().cloned(),
+            app.sealing().clone(),
+            pulled,
+            app.council().cloned(),
+        ))
         .merge(replicate::routes(
             app.sealing().clone(),
             app.replica().cloned(),
@@ -145,7 +153,12 @@ async fn json_errors(resp: Response) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    if ctype.starts_with("application/json") || ctype.starts_with("text/x.tlog.size") {
+    // JSON, the C2SP witness's own answers, and the dashboard's HTML error pages
+    // (a browser's 404 is a page) are what they should be.
+    if ctype.starts_with("application/json")
+        || ctype.starts_with("text/x.tlog.size")
+        || ctype.starts_with("text/html")
+    {
         return resp;
     }
     let (parts, body) = resp.into_parts();

@@ -6,6 +6,7 @@ mod acks;
 mod close_loop;
 mod concurrency;
 mod council;
+mod dashboard;
 mod gossip;
 mod hostile;
 mod init;

@@ -1,0 +1,281 @@
+//! Telling people what changed: `GET /v1/events` (server-sent events fed by the
+//! node's log notifier: new entries, tally changes, adoptions, seals) and
+//! `GET /v1/feed.atom` (an Atom feed of new proposals, decisions and adoptions). Both
+//! read the same views as the pages.
+
+use super::Dash;
+use crate::api;
+use crate::wire;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use futures_util::stream::{self, Stream};
+use govmesh_core::model::{Proposal, ProposalStatus};
+use maud::html;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, VecDeque};
+use std::convert::Infallible;
+use std::time::Duration;
+
+/// Most entries one wake-up turns into events; a client further behind gets a
+/// `resync` event and reloads what it shows.
+const MAX_ENTRIES_PER_WAKE: u64 = 200;
+
+/// How often the stream looks for a newer seal when the log is quiet (seals are
+/// stored after the entries they cover, by another task).
+const SEAL_POLL: Duration = Duration::from_secs(2);
+
+struct Feed {
+    dash: Dash,
+    log: tokio::sync::watch::Receiver<u64>,
+    size: u64,
+    seal_size: Option<u64>,
+    /// Each node's liveness as last told (node id → liveness).
+    liveness: BTreeMap<String, String>,
+    queue: VecDeque<Event>,
+}
+
+/// `GET /v1/events`: `entry` (index, type, author), `tally` (proposal id, status,
+/// voting result), `adoption` (proposal, contract, revision), `seal` (size), `node`
+/// (node id, liveness: a node went up or down as gossip sees it), and `resync` when
+/// more changed than is worth listing.
+pub(super) async fn events(
+    State(d): State<Dash>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let mut log = d.shared.log_changes();
+    let size = *log.borrow_and_update();
+    let sealed = seal_size(&d).await;
+    let hello = Event::default()
+        .event("hello")
+        .data(json!({"log_size": size, "seal_size": sealed}).to_string());
+    let seen = liveness(&d).await;
+    let feed = Feed {
+        dash: d,
+        log,
+        size,
+        seal_size: sealed,
+        liveness: seen,
+        queue: VecDeque::from([hello]),
+    };
+    let s = stream::unfold(feed, |mut f| async move {
+        loop {
+            if let Some(e) = f.queue.pop_front() {
+                return Some((Ok(e), f));
+            }
+            tokio::select! {
+                changed = f.log.changed() => {
+                    if changed.is_err() {
+                        return None;
+                    }
+                    let new = *f.log.borrow_and_update();
+                    f.entries_since(new).await;
+                }
+                _ = tokio::time::sleep(SEAL_POLL) => {}
+            }
+            let live = liveness(&f.dash).await;
+            for (id, l) in &live {
+                if f.liveness.get(id) != Some(l) {
+                    f.queue.push_back(
+                        Event::default()
+                            .event("node")
+                            .data(json!({"node_id": id, "liveness": l}).to_string()),
+                    );
+                }
+            }
+            f.liveness = live;
+            let now = seal_size(&f.dash).await;
+            if now.is_some() && now != f.seal_size {
+                f.seal_size = now;
+                f.queue.push_back(
+                    Event::default()
+                        .event("seal")
+                        .data(json!({"size": now}).to_string()),
+                );
+            }
+        }
+    });
+    Sse::new(s).keep_alive(KeepAlive::default())
+}
+
+async fn seal_size(d: &Dash) -> Option<u64> {
+    let text = crate::seal::latest_seal_text(&d.seals, d.pulled.as_ref())
+        .await
+        .ok()??;
+    let note = govmesh_core::checkpoint::SignedNote::parse(&text).ok()?;
+    govmesh_core::checkpoint::Checkpoint::parse_body(&note.body)
+        .ok()
+        .map(|c| c.size)
+}
+
+/// Each node's liveness in the topology record (the gossip view).
+async fn liveness(d: &Dash) -> BTreeMap<String, String> {
+    let Ok(topo) = api::topology_record_view(&d.shared, d.gossip.as_deref()).await else {
+        return BTreeMap::new();
+    };
+    topo["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| {
+            Some((
+                n["node_id"].as_str()?.to_owned(),
+                n["liveness"].as_str().unwrap_or("unknown").to_owned(),
+            ))
+        })
+        .collect()
+}
+
+impl Feed {
+    /// Queues the events for the entries from the last size up to `new`.
+    async fn entries_since(&mut self, new: u64) {
+        if new <= self.size {
+            return;
+        }
+        let from = self.size;
+        self.size = new;
+        if new - from > MAX_ENTRIES_PER_WAKE {
+            self.queue.push_back(
+                Event::default()
+                    .event("resync")
+                    .data(json!({"log_size": new}).to_string()),
+            );
+            return;
+        }
+        let q = wire::EntriesQuery {
+            start: from,
+            end: Some(new),
+        };
+        let Ok(records) = api::entries_view(&self.dash.shared, &q).await else {
+            return;
+        };
+        let mut touched = Vec::new();
+        for r in &records {
+            let payload = base64::engine::general_purpose::STANDARD
+                .decode(&r.envelope.payload)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                .unwrap_or(Value::Null);
+            let kind = payload["type"].as_str().unwrap_or("").to_owned();
+            self.queue.push_back(Event::default().event("entry").data(
+                json!({"index": r.index, "type": kind, "author": payload["author"]}).to_string(),
+            ));
+            if let Some(p) = payload["proposal_id"].as_str()
+                && !touched.iter().any(|t| t == p)
+            {
+                touched.push(p.to_owned());
+            }
+        }
+        for id in touched {
+            let Ok(v) = api::proposal_view(&self.dash.shared, &id).await else {
+                continue;
+            };
+            let p = &v.proposal;
+            self.queue.push_back(
+                Event::default().event("tally").data(
+                    json!({"proposal_id": id, "status": p.status, "voting_result": p.voting_result})
+                        .to_string(),
+                ),
+            );
+            if let Some(rev) = p.adopted_revision {
+                self.queue.push_back(
+                    Event::default().event("adoption").data(
+                        json!({"proposal_id": id, "contract_id": p.contract_id, "revision": rev})
+                            .to_string(),
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// `GET /v1/feed.atom`: the newest 100 happenings (a proposal made, decided,
+/// withdrawn, adopted into a revision), newest first.
+pub(super) async fn feed(State(d): State<Dash>) -> Response {
+    let status = api::status_view(&d.shared).await;
+    let mut items: Vec<(govmesh_core::Timestamp, String, String, String, &str)> = Vec::new();
+    let list = api::proposals_view(&d.shared, &wire::ProposalsQuery { status: None }).await;
+    let base = d.shared.url().unwrap_or("").to_owned();
+    for p in &list {
+        let title = title(p);
+        items.push((
+            p.created_at,
+            format!("urn:govmesh:proposal:{}:proposed", p.proposal_id),
+            format!("Proposed: {title}"),
+            format!(
+                "{} clause {}, voting until {}. {}",
+                p.contract_id, p.target_contract_clause, p.voting_ends, p.rationale
+            ),
+            "proposed",
+        ));
+        let decided = match p.status {
+            ProposalStatus::Adopted => Some("Adopted"),
+            ProposalStatus::Rejected => Some("Rejected"),
+            ProposalStatus::Withdrawn => Some("Withdrawn"),
+            _ => None,
+        };
+        if let Some(word) = decided {
+            let mut text = p.voting_result.reason.clone();
+            if let Some(rev) = p.adopted_revision {
+                text = format!("{text} {} revision {rev} adopted.", p.contract_id);
+            }
+            items.push((
+                p.updated_at,
+                format!(
+                    "urn:govmesh:proposal:{}:{}",
+                    p.proposal_id,
+                    word.to_lowercase()
+                ),
+                format!("{word}: {title}"),
+                text,
+                "decided",
+            ));
+        }
+    }
+    items.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    items.truncate(100);
+    let updated = items.first().map_or_else(crate::order::now, |i| i.0);
+    let mesh = status["mesh_name"].as_str().unwrap_or("mesh");
+    let mesh_id = status["mesh_id"].as_str().unwrap_or("");
+    let body = html! {
+        feed xmlns="http://www.w3.org/2005/Atom" {
+            id { "urn:govmesh:mesh:" (mesh_id) }
+            title { "govmesh " (mesh) ": proposals, decisions and adoptions" }
+            updated { (updated.to_rfc3339()) }
+            link rel="self" href={ (base) "/v1/feed.atom" } {}
+            link rel="alternate" type="text/html" href={ (base) "/proposals" } {}
+            author { name { "govmesh node " (status["node_id"].as_str().unwrap_or("")) } }
+            @for (at, id, title, text, _) in &items {
+                @let pid = id.split(':').nth(3).unwrap_or("");
+                entry {
+                    id { (id) }
+                    title { (title) }
+                    updated { (at.to_rfc3339()) }
+                    link rel="alternate" type="text/html" href={ (base) "/proposals/" (pid) } {}
+                    summary { (text) }
+                }
+            }
+        }
+    };
+    (
+        [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],
+        format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{}\n",
+            body.into_string()
+        ),
+    )
+        .into_response()
+}
+
+fn title(p: &Proposal) -> String {
+    let first = p.rationale.lines().next().unwrap_or("").trim();
+    if first.is_empty() {
+        format!(
+            "change clause {} of {}",
+            p.target_contract_clause, p.contract_id
+        )
+    } else {
+        first.chars().take(90).collect()
+    }
+}

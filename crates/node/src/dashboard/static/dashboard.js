@@ -1,0 +1,396 @@
+//! The dashboard's script (crates/node/src/dashboard), compiled into the node. Pages
+//! read fully without it; it adds: operator forms sent as JSON with the token kept
+//! for the browser session, live updates from /v1/events, and in-browser checks.
+"use strict";
+
+const TOKEN_KEY = "govmesh.operator_token";
+
+function keptToken() {
+  try { return sessionStorage.getItem(TOKEN_KEY) || ""; } catch (_) { return ""; }
+}
+function keepToken(t) {
+  try { sessionStorage.setItem(TOKEN_KEY, t); } catch (_) { /* private mode: ask again */ }
+}
+function forgetToken() {
+  try { sessionStorage.removeItem(TOKEN_KEY); } catch (_) { /* nothing kept */ }
+}
+
+// ---- Operator forms: the form's fields as the endpoint's JSON, the answer shown.
+
+const LIST_FIELDS = ["member_nodes", "shared_clauses"];
+
+function formBody(form) {
+  const body = {};
+  for (const k of LIST_FIELDS) if (form.querySelector("[name=" + k + "]")) body[k] = [];
+  for (const [k, v] of new FormData(form).entries()) {
+    if (k === "token") continue;
+    if (v === "") continue;
+    if (LIST_FIELDS.includes(k)) { body[k].push(v); continue; }
+    if (k === "target") {
+      // contract:clause, as the server-side form handler splits it
+      const cut = v.indexOf(":");
+      body.contract_id = v.slice(0, cut);
+      body.clause = v.slice(cut + 1);
+    } else {
+      body[k] = k === "voting_period_secs" ? Number(v) : v;
+    }
+  }
+  return body;
+}
+
+// The page-wide copy of an action's answer (forms may be replaced by live updates).
+function notice(text, ok) {
+  const n = document.getElementById("notice");
+  if (!n) return;
+  n.className = ok ? "" : "bad";
+  n.textContent = text;
+}
+
+async function submitAction(ev) {
+  const form = ev.target;
+  ev.preventDefault();
+  const out = form.querySelector("output.result");
+  const button = form.querySelector("button[type=submit]");
+  const field = form.querySelector("input[name=token]");
+  const token = keptToken() || (field ? field.value : "");
+  if (!token) {
+    document.body.classList.remove("token-kept");
+    if (field) field.focus();
+    out.className = "result bad";
+    out.textContent = "Enter the operator token first.";
+    return;
+  }
+  button.disabled = true;
+  out.className = "result";
+  out.textContent = "Sending…";
+  try {
+    const resp = await fetch(form.dataset.api, {
+      method: "POST",
+      headers: { "content-type": "application/json", "authorization": "Bearer " + token },
+      body: JSON.stringify(formBody(form)),
+    });
+    const answer = await resp.json().catch(() => ({}));
+    if (resp.ok) {
+      keepToken(token);
+      markTokenFields();
+      out.className = "result ok";
+      let words = "Done: log entry #" + answer.index + " (" + answer.kind + ").";
+      if (answer.proposal_id || answer.domain_id) {
+        out.textContent = words + " ";
+        const a = document.createElement("a");
+        a.href = answer.proposal_id ? "/proposals/" + answer.proposal_id : "/domains/" + answer.domain_id;
+        a.textContent = answer.proposal_id ? "Open the new proposal" : "Open the new domain";
+        out.appendChild(a);
+      } else {
+        out.textContent = words;
+      }
+      notice(out.textContent, true);
+      if (form.dataset.action === "vote" || form.dataset.action === "withdraw") form.reset();
+      refreshParts();
+    } else {
+      if (resp.status === 401 || resp.status === 403) {
+        forgetToken();
+        markTokenFields();
+      }
+      const e = answer.error || {};
+      out.className = "result bad";
+      out.textContent = "Refused (" + resp.status + (e.code ? " " + e.code : "") + "): " + (e.message || resp.statusText);
+      notice(out.textContent, false);
+    }
+  } catch (err) {
+    out.className = "result bad";
+    out.textContent = "Could not reach the node: " + err;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// With a kept token the fields are hidden and need not be filled.
+function markTokenFields() {
+  const kept = keptToken() !== "";
+  document.body.classList.toggle("token-kept", kept);
+  for (const t of document.querySelectorAll("form.action input[name=token]")) t.required = !kept;
+}
+
+function setupForms() {
+  markTokenFields();
+  document.addEventListener("submit", (ev) => {
+    if (ev.target.matches("form.action")) submitAction(ev);
+  });
+}
+
+// ---- Live parts: re-read this page and swap the parts marked data-part.
+
+let refreshing = false;
+async function refreshParts() {
+  if (refreshing) return;
+  refreshing = true;
+  try {
+    const resp = await fetch(location.pathname + location.search, { headers: { accept: "text/html" } });
+    if (!resp.ok) return;
+    const doc = new DOMParser().parseFromString(await resp.text(), "text/html");
+    // Forms are swapped only when the proposal's status changes (so that an
+    // answer shown under a form stays).
+    const was = document.querySelector("#proposal");
+    const now = doc.querySelector("#proposal");
+    const statusChanged = was && now && was.dataset.status !== now.dataset.status;
+    if (statusChanged) was.dataset.status = now.dataset.status;
+    for (const el of document.querySelectorAll("[data-part], [data-live]")) {
+      if (el.querySelector("form") && !statusChanged) continue;
+      const key = el.dataset.part ? "[data-part=\"" + el.dataset.part + "\"]" : "[data-live=\"" + el.dataset.live + "\"]";
+      const fresh = doc.querySelector(key);
+      if (fresh && fresh.innerHTML !== el.innerHTML) {
+        el.innerHTML = fresh.innerHTML;
+        el.classList.remove("flash");
+        void el.offsetWidth;
+        el.classList.add("flash");
+      }
+    }
+    markTokenFields();
+    document.dispatchEvent(new CustomEvent("govmesh:refreshed"));
+  } finally {
+    refreshing = false;
+  }
+}
+
+// ---- Live updates: the node's server-sent events refresh the changed parts.
+
+function setupLive() {
+  if (!("EventSource" in window)) return;
+  if (!document.querySelector("[data-part], [data-live]")) return;
+  const es = new EventSource("/v1/events");
+  let timer = null;
+  const soon = () => {
+    clearTimeout(timer);
+    timer = setTimeout(refreshParts, 150);
+  };
+  for (const kind of ["entry", "tally", "adoption", "seal", "node", "resync"]) es.addEventListener(kind, soon);
+  window.addEventListener("pagehide", () => es.close());
+}
+
+// ---- In-browser verification: each shown entry's DSSE signature under its author's
+// registered key, its inclusion proof against the latest seal, and the seal's hub
+// signature and witness cosignatures against the registry. Nothing here trusts the
+// node's own verdicts: only its bytes.
+
+const enc = new TextEncoder();
+
+function b64bytes(s) {
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+function hexbytes(h) {
+  const out = new Uint8Array(h.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(h.substr(i * 2, 2), 16);
+  return out;
+}
+function tohex(b) {
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+function concat(...parts) {
+  const n = parts.reduce((a, p) => a + p.length, 0);
+  const out = new Uint8Array(n);
+  let k = 0;
+  for (const p of parts) { out.set(p, k); k += p.length; }
+  return out;
+}
+function equal(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+async function sha256(bytes) {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+}
+
+// RFC 8785: keys sorted by UTF-16 code units, strings and numbers as ECMAScript's
+// JSON.stringify writes them (which is what the RFC specifies).
+function jcs(v) {
+  if (v === null || typeof v !== "object") return JSON.stringify(v);
+  if (Array.isArray(v)) return "[" + v.map(jcs).join(",") + "]";
+  const keys = Object.keys(v).sort();
+  return "{" + keys.map((k) => JSON.stringify(k) + ":" + jcs(v[k])).join(",") + "}";
+}
+
+// DSSE v1 pre-authentication encoding.
+function pae(type, body) {
+  const t = enc.encode(type);
+  return concat(enc.encode("DSSEv1 " + t.length + " "), t, enc.encode(" " + body.length + " "), body);
+}
+
+async function ed25519Verify(pub, sig, msg) {
+  const key = await crypto.subtle.importKey("raw", pub, { name: "Ed25519" }, false, ["verify"]);
+  return crypto.subtle.verify({ name: "Ed25519" }, key, sig, msg);
+}
+
+// RFC 9162 2.1.3.2: the root an inclusion proof leads to from a leaf hash.
+async function rootFromInclusion(index, size, leaf, proof) {
+  if (index >= size) throw new Error("index beyond the tree");
+  let fn = index, sn = size - 1, r = leaf;
+  for (const p of proof) {
+    if (sn === 0) throw new Error("proof too long");
+    if (fn % 2 === 1 || fn === sn) {
+      r = await sha256(concat([1], p, r));
+      if (fn % 2 === 0) {
+        while (fn % 2 === 0 && fn !== 0) { fn = Math.floor(fn / 2); sn = Math.floor(sn / 2); }
+      }
+    } else {
+      r = await sha256(concat([1], r, p));
+    }
+    fn = Math.floor(fn / 2); sn = Math.floor(sn / 2);
+  }
+  if (sn !== 0) throw new Error("proof too short");
+  return r;
+}
+
+async function getJSON(path) {
+  const r = await fetch(path);
+  if (!r.ok) throw new Error(path + " answered " + r.status);
+  return r.json();
+}
+
+// The seal: body, hub signature by an active registered hub, and witness
+// cosignatures (C2SP signed-note and tlog-cosignature v1).
+async function checkSeal(text, nodes) {
+  const cut = text.indexOf("\n\n");
+  if (cut < 0) throw new Error("the seal is not a signed note");
+  const body = text.slice(0, cut + 1);
+  const lines = body.split("\n");
+  const origin = lines[0], size = Number(lines[1]), root = b64bytes(lines[2]);
+  const sigs = text.slice(cut + 2).split("\n").filter((l) => l.startsWith("\u2014 "));
+  let hub = null;
+  const witnesses = [];
+  for (const line of sigs) {
+    const [, name, b64] = line.split(" ");
+    const raw = b64bytes(b64);
+    const kh = tohex(raw.slice(0, 4));
+    if (name === origin) {
+      for (const n of nodes) {
+        if (n.node_type !== "governance_hub" || n.status !== "active") continue;
+        const pub = b64bytes(n.public_key);
+        const h = (await sha256(concat(enc.encode(name + "\n"), [1], pub))).slice(0, 4);
+        if (tohex(h) !== kh) continue;
+        if (!(await ed25519Verify(pub, raw.slice(4), enc.encode(body)))) throw new Error("the seal's hub signature does not verify under hub " + n.node_id.slice(0, 8));
+        hub = n;
+      }
+    } else if (name.startsWith("govmesh-witness/")) {
+      const id = name.slice("govmesh-witness/".length);
+      const n = nodes.find((x) => x.node_id === id && x.node_type === "compliance_witness");
+      if (!n) continue;
+      const pub = b64bytes(n.public_key);
+      const h = (await sha256(concat(enc.encode(name + "\n"), [4], pub))).slice(0, 4);
+      if (tohex(h) !== kh) throw new Error("cosignature of witness " + id.slice(0, 8) + " names another key");
+      let t = 0n;
+      for (const b of raw.slice(4, 12)) t = (t << 8n) | BigInt(b);
+      const msg = enc.encode("cosignature/v1\ntime " + t.toString() + "\n" + body);
+      if (!(await ed25519Verify(pub, raw.slice(12), msg))) throw new Error("the cosignature of witness " + id.slice(0, 8) + " does not verify");
+      witnesses.push(n);
+    }
+  }
+  if (!hub) throw new Error("the seal carries no signature of an active registered hub");
+  return { size, root, hub, witnesses };
+}
+
+async function checkEntry(rec, seal, byKeyid, shown) {
+  const env = rec.envelope;
+  if (!env.signatures || env.signatures.length !== 1) return "entry " + rec.index + ": not exactly one signature";
+  const s = env.signatures[0];
+  const node = byKeyid.get(s.keyid);
+  if (!node) return "entry " + rec.index + ": key " + s.keyid.slice(0, 8) + " is not registered";
+  const payload = b64bytes(env.payload);
+  let author;
+  try { author = JSON.parse(new TextDecoder().decode(payload)).author; } catch (_) { return "entry " + rec.index + ": payload is not JSON"; }
+  if (author !== node.node_id) return "entry " + rec.index + ": signed by " + node.node_id.slice(0, 8) + ", not its author " + String(author).slice(0, 8);
+  // What the page shows must be what was signed.
+  const op = JSON.parse(new TextDecoder().decode(payload)).type;
+  if (shown && shown.dataset.shownAuthor && shown.dataset.shownAuthor !== author) return "entry " + rec.index + ": the page shows author " + shown.dataset.shownAuthor.slice(0, 8) + ", the signed entry says " + author.slice(0, 8);
+  if (shown && shown.dataset.shownType && shown.dataset.shownType !== op) return "entry " + rec.index + ": the page shows operation " + shown.dataset.shownType + ", the signed entry is " + op;
+  if (!(await ed25519Verify(b64bytes(node.public_key), b64bytes(s.sig), pae(env.payloadType, payload)))) {
+    return "entry " + rec.index + ": signature does not verify under the author's registered key";
+  }
+  if (!seal) return "entry " + rec.index + ": signature ok; no seal to prove inclusion against";
+  if (rec.index >= seal.size) return "entry " + rec.index + ": signature ok; newer than the latest seal (" + seal.size + " entries), inclusion not provable yet";
+  const leaf = await sha256(concat([0], enc.encode(jcs(rec))));
+  const p = await getJSON("/v1/log/proof/inclusion?index=" + rec.index + "&size=" + seal.size);
+  const root = await rootFromInclusion(rec.index, seal.size, leaf, p.proof.map(hexbytes));
+  if (!equal(root, seal.root)) return "entry " + rec.index + ": inclusion proof does not lead to the sealed root";
+  return null;
+}
+
+function badge(el, ok, words) {
+  el.className = "verify " + (ok ? "ok" : "bad");
+  el.textContent = words;
+  el.setAttribute("role", "status");
+}
+
+async function verifyPage() {
+  const main = document.querySelector("[data-verify]");
+  if (!main) return;
+  const marks = new Map();
+  for (const el of document.querySelectorAll("[data-verify-entry]")) marks.set(Number(el.dataset.verifyEntry), el);
+  let indexes = [];
+  if (main.dataset.verify === "log") {
+    for (let i = Number(main.dataset.start); i < Number(main.dataset.end); i++) indexes.push(i);
+  } else {
+    indexes = Array.from(marks.keys()).sort((a, b) => a - b);
+  }
+  if (!window.isSecureContext || !window.crypto || !crypto.subtle) {
+    badge(main, false, "not verified: this page is not a secure context (HTTPS or loopback), so the browser gives it no WebCrypto");
+    return;
+  }
+  try {
+    await crypto.subtle.importKey("raw", new Uint8Array(32), { name: "Ed25519" }, false, ["verify"]);
+  } catch (e) {
+    if (e && e.name === "NotSupportedError") {
+      badge(main, false, "not verified: this browser's WebCrypto has no Ed25519");
+      return;
+    }
+  }
+  if (indexes.length === 0) {
+    badge(main, true, "no entries shown to verify");
+    return;
+  }
+  main.className = "verify";
+  main.textContent = "verifying in this browser…";
+  try {
+    const nodes = (await getJSON("/v1/nodes")).nodes;
+    const byKeyid = new Map();
+    for (const n of nodes) byKeyid.set(tohex(await sha256(b64bytes(n.public_key))), n);
+    let seal = null;
+    const sr = await fetch("/v1/log/seal");
+    if (sr.ok) seal = await checkSeal(await sr.text(), nodes);
+    const records = [];
+    if (main.dataset.verify === "log") {
+      records.push(...(await getJSON("/v1/log/entries?start=" + indexes[0] + "&end=" + (indexes[indexes.length - 1] + 1))).entries);
+    } else {
+      for (const i of indexes) records.push(...(await getJSON("/v1/log/entries?start=" + i + "&end=" + (i + 1))).entries);
+    }
+    const failures = [];
+    const pending = [];
+    for (const rec of records) {
+      const mark = marks.get(rec.index);
+      const why = await checkEntry(rec, seal, byKeyid, mark);
+      const notYet = why && why.includes("signature ok;");
+      if (mark) badge(mark, !why || notYet, !why ? "✓" : notYet ? "signed; not yet sealed" : "✗ " + why.replace(/^entry \d+: /, ""));
+      if (why && notYet) pending.push(rec.index);
+      else if (why) failures.push(why);
+    }
+    if (failures.length > 0) {
+      badge(main, false, "verification failed: " + failures[0] + (failures.length > 1 ? " (and " + (failures.length - 1) + " more)" : ""));
+    } else {
+      const sealWords = seal ? "seal of " + seal.size + " by hub " + seal.hub.node_id.slice(0, 8) + " with " + seal.witnesses.length + " witness cosignature" + (seal.witnesses.length === 1 ? "" : "s") : "no seal yet";
+      badge(main, true, "verified in this browser: " + (records.length - pending.length) + " entries against the " + sealWords + (pending.length ? "; " + pending.length + " newer than the seal (signatures checked)" : ""));
+    }
+  } catch (e) {
+    badge(main, false, "verification failed: " + (e && e.message ? e.message : e));
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  setupForms();
+  setupLive();
+  verifyPage();
+  document.addEventListener("govmesh:refreshed", verifyPage);
+});
