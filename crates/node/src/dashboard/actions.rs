@@ -80,8 +80,15 @@ pub(super) async fn act(
             "no action {name:?}: the dashboard's forms propose, vote, withdraw and define domains"
         ))));
     }
-    let Form(fields) =
-        form.map_err(|r| PageError::from(ApiError::bad_request("bad_form", r.body_text())))?;
+    let Form(fields) = form.map_err(|r| {
+        // An over-limit body is 413 like everywhere else; the rest is a bad form.
+        let e = if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(r.status(), "body_too_large", r.body_text())
+        } else {
+            ApiError::bad_request("bad_form", r.body_text())
+        };
+        PageError::from(e)
+    })?;
     let body = request_body(&fields)?;
     let field = |name: &str| {
         fields
