@@ -155,6 +155,16 @@ async fn json_errors(resp: Response) -> Response {
         .to_ascii_lowercase();
     // JSON, the C2SP witness's own answers, and the dashboard's HTML error pages
     // (a browser's 404 is a page) are what they should be.
+    if ctype.starts_with("text/html") && status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The body was not read to its end: the connection cannot carry another
+        // request.
+        let mut resp = resp;
+        resp.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+        return resp;
+    }
     if ctype.starts_with("application/json")
         || ctype.starts_with("text/x.tlog.size")
         || ctype.starts_with("text/html")

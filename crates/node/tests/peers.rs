@@ -252,6 +252,7 @@ async fn over_limit_bodies_get_a_json_413_on_every_post_endpoint() {
             if html {
                 assert_eq!(status, 413, "node {ni} {path}: {text}");
                 assert!(text.contains("<html"), "node {ni} {path}: {text}");
+                assert!(closes, "node {ni} {path}: no Connection: close");
                 let next = http
                     .get(format!("{}/v1/status", node.url))
                     .send()

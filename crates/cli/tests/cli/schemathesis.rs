@@ -1,6 +1,7 @@
 //! Schemathesis (PyPI, property-based testing from the OpenAPI document) against a
 //! live node's `/v1/openapi.json`, without and with the operator token: no server
-//! error, and every response's status, content type and body match the document.
+//! error, and every response's status, content type and body match the document, for
+//! every `/v1/` operation but the `/v1/events` stream.
 //!
 //! Schemathesis comes with `pip install -r requirements-test.txt` (`.ci/run` does it).
 //! Without it the test fails under CI (`CI` set) and is skipped with a message
@@ -51,6 +52,13 @@ fn the_openapi_document_describes_what_the_node_answers() {
         let mut args = vec![
             "run",
             schema.as_str(),
+            // The JSON API. The dashboard's pages and form actions answer browsers
+            // with HTML (the document lists them for the route check), and
+            // /v1/events is a stream that never ends.
+            "--include-path-regex",
+            "^/v1/",
+            "--exclude-path",
+            "/v1/events",
             "--checks",
             "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
             "--max-examples",
