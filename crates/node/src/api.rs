@@ -181,17 +181,27 @@ async fn contract(
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<wire::EffectiveQuery>,
 ) -> ApiResult {
+    match q.node {
+        Some(node_id) => Ok(Json(effective_view(&app, &id, &node_id).await?)),
+        None => {
+            let l = app.ledger().lock().await;
+            let c = l.state().contract(&id).ok_or_else(|| no_contract(&id))?;
+            Ok(Json(contract_json(c)?))
+        }
+    }
+}
+
+/// `GET /v1/contracts/{id}?node=NODE_ID`: the current revision as it applies to the
+/// node, each clause a local override replaces carrying `override`.
+pub(crate) async fn effective_view(app: &Shared, id: &str, node_id: &str) -> ApiResult<Value> {
     let l = app.ledger().lock().await;
     let st = l.state();
-    let c = st.contract(&id).ok_or_else(|| no_contract(&id))?;
-    let Some(node_id) = q.node else {
-        return Ok(Json(contract_json(c)?));
-    };
-    if st.node(&node_id).is_none() {
+    let c = st.contract(id).ok_or_else(|| no_contract(id))?;
+    if st.node(node_id).is_none() {
         return Err(ApiError::not_found(format!("no node {node_id:?}")));
     }
     let clauses: Vec<Value> = st
-        .effective_clauses(c, &node_id)
+        .effective_clauses(c, node_id)
         .into_iter()
         .map(|(cl, o)| {
             let mut v = to_json(&cl)?;
@@ -209,7 +219,7 @@ async fn contract(
             Ok(v)
         })
         .collect::<ApiResult<_>>()?;
-    Ok(Json(json!({
+    Ok(json!({
         "contract_id": c.contract_id,
         "label": c.label,
         "revision": c.revision,
@@ -218,7 +228,7 @@ async fn contract(
         "effective_for": node_id,
         "overridden": clauses.iter().filter(|c| c.get("override").is_some()).count(),
         "clauses": clauses,
-    })))
+    }))
 }
 
 /// Every local override (isolated and local proposals), with its conflict if a

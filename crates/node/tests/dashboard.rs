@@ -320,6 +320,52 @@ async fn every_page_renders_and_bad_input_is_a_4xx_page() {
     node.shutdown().await.unwrap();
 }
 
+/// The contract page shows the effective contract for a chosen node: its local
+/// override of clause 5.2.5 marked, with the proposal behind it; the federated text for
+/// another node; and a 404 page for a node that does not exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_contract_page_shows_a_nodes_local_override() {
+    let m = Mesh::found();
+    let token = m.token();
+    let node = m.serve().await;
+    let c = Client::new(&node.url);
+    let (s, p) = c
+        .post(
+            "/v1/operator/propose",
+            &json!({"clause": "5.2.5", "proposed_text": "This node checks READMEs only.",
+                    "rationale": "a lab node", "governance_scope": "local"}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(s, 201, "{p}");
+    let pid = p["proposal_id"].as_str().unwrap().to_owned();
+    vote_as(&c, &m.me, &pid, VoteChoice::Approve).await;
+    vote_as(&c, &m.a, &pid, VoteChoice::Approve).await;
+    let (_, p) = c.get(&format!("/v1/proposals/{pid}")).await;
+    assert_eq!(p["status"], "adopted", "{p}");
+
+    let me = m.me.node_id();
+    let (s, _, html) = page(&c, &format!("/contracts/codex?node={me}")).await;
+    assert_eq!(s, 200, "{html}");
+    assert!(
+        html.contains("1 clause(s) of revision 1 overridden locally"),
+        "{html}"
+    );
+    assert!(html.contains("overridden (local)"), "{html}");
+    assert!(html.contains("This node checks READMEs only."), "{html}");
+    assert!(html.contains(&format!("/proposals/{pid}")), "{html}");
+    let (s, _, html) = page(&c, &format!("/contracts/codex?node={}", m.a.node_id())).await;
+    assert_eq!(s, 200);
+    assert!(
+        html.contains("0 clause(s) of revision 1 overridden locally"),
+        "{html}"
+    );
+    let (s, ctype, html) = page(&c, "/contracts/codex?node=nobody").await;
+    assert_eq!(s, 404, "{html}");
+    assert!(ctype.starts_with("text/html"), "{ctype}");
+    node.shutdown().await.unwrap();
+}
+
 /// The event stream says what a new entry changed: the entry, then the tally.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_report_entries_and_tallies() {

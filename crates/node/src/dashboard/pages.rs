@@ -721,6 +721,9 @@ pub(super) struct ContractQuery {
     from: Option<u64>,
     #[serde(default, deserialize_with = "empty_none")]
     to: Option<u64>,
+    /// The node whose effective contract (with its local overrides) is shown.
+    #[serde(default, deserialize_with = "empty_none")]
+    node: Option<String>,
 }
 
 pub(super) async fn contract(
@@ -750,6 +753,11 @@ pub(super) async fn contract(
     let intact = chain
         .windows(2)
         .all(|w| w[1].parent_hash == Some(w[0].contract_hash));
+    let nodes = api::nodes_view(&d.shared).await;
+    let effective = match &q.node {
+        Some(n) => Some(api::effective_view(&d.shared, &id, n).await?),
+        None => None,
+    };
     head.render(
         &format!("Contract {}", c.contract_id),
         "/contracts",
@@ -797,6 +805,41 @@ pub(super) async fn contract(
                         }
                     }
                 }
+            }
+            h2 #effective { "Effective contract for a node" }
+            form.filters method="get" action={ "/contracts/" (c.contract_id) "#effective" } aria-label="Choose a node" {
+                div.field { label for="e-node" { "Node" }
+                    select #e-node name="node" {
+                        option value="" { "— the federated contract —" }
+                        @for n in &nodes {
+                            option value=(n.node_id) selected[q.node.as_deref() == Some(n.node_id.as_str())] {
+                                (n.display_name.clone().unwrap_or_else(|| short(&n.node_id).to_owned())) " (" (n.node_type.as_str()) ")"
+                            }
+                        }
+                    } }
+                div.field.actions { button type="submit" { "Show" } }
+            }
+            @if let Some(e) = &effective {
+                p { "For node " a href={ "/nodes/" (e["effective_for"].as_str().unwrap_or("")) } { code { (short(e["effective_for"].as_str().unwrap_or(""))) } }
+                    ": " (e["overridden"].as_u64().unwrap_or(0)) " clause(s) of revision " (e["revision"].as_u64().unwrap_or(0)) " overridden locally." }
+                @for cl in e["clauses"].as_array().into_iter().flatten() {
+                    @if let Some(o) = cl.get("override") {
+                        section.clause.overridden #{ "effective-" (cl["clause_id"].as_str().unwrap_or("")) } {
+                            h3 { (cl["clause_id"].as_str().unwrap_or("")) " " (cl["title"].as_str().unwrap_or("")) " "
+                                span.badge.overridden { "overridden (" (o["scope"].as_str().unwrap_or("")) ")" } }
+                            p.clause-text { (cl["text"].as_str().unwrap_or("")) }
+                            details { summary { "Rules" } (json_block(&cl["rules"])) }
+                            p.small { "By proposal " a href={ "/proposals/" (o["proposal_id"].as_str().unwrap_or("")) } { code { (short(o["proposal_id"].as_str().unwrap_or(""))) } }
+                                ", written against revision " (o["base_revision"].as_u64().unwrap_or(0)) "." }
+                            @if let Some(conflict) = o.get("conflict").filter(|c| !c.is_null()) {
+                                p.alert role="alert" { "In conflict with revision " (conflict["revision"].as_u64().unwrap_or(0))
+                                    " (adopted by proposal " a href={ "/proposals/" (conflict["proposal_id"].as_str().unwrap_or("")) } { code { (short(conflict["proposal_id"].as_str().unwrap_or(""))) } }
+                                    "): conflict " code { (conflict["conflict_id"].as_str().unwrap_or("")) } ", waiting for a proposal that resolves it." }
+                            }
+                        }
+                    }
+                }
+                p.small { "Data: " a href={ "/v1/contracts/" (c.contract_id) "?node=" (e["effective_for"].as_str().unwrap_or("")) } { code { "GET /v1/contracts/" (c.contract_id) "?node=…" } } }
             }
             h2 { "Clauses of revision " (c.revision) }
             @for cl in &c.clauses {
