@@ -84,6 +84,10 @@ fn propose_op(state: &State, id: &str, clause: &str, diff: Vec<DiffOp>) -> Propo
             diff,
         },
         voting_period_secs: None,
+        create_contract: None,
+        governance_scope: None,
+        local_node: None,
+        conflict_resolution: None,
     }
 }
 
