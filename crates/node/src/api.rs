@@ -116,13 +116,6 @@ async fn status(State(app): State<Shared>) -> ApiResult {
     Ok(Json(status_view(&app).await))
 }
 
-/// A contract revision exactly as it hashes: clause 11.0's `contract_chain.hash` is
-/// the hash of this JSON without `contract_hash`. Derived views (the clause hashes)
-/// are served beside it, at `/v1/contracts/{id}/clause-hashes`.
-fn contract_json(c: &Contract) -> ApiResult<Value> {
-    to_json(c)
-}
-
 /// The hash of each clause of a revision (the current one, or `?revision=N`): what a
 /// proposal names as its `base_clause_hash`, derived from the record and served beside
 /// it.
@@ -186,7 +179,7 @@ async fn contract(
         None => {
             let l = app.ledger().lock().await;
             let c = l.state().contract(&id).ok_or_else(|| no_contract(&id))?;
-            Ok(Json(contract_json(c)?))
+            Ok(Json(to_json(c)?))
         }
     }
 }
@@ -292,7 +285,7 @@ async fn revision(
     ApiPath((id, n)): ApiPath<(String, u64)>,
 ) -> ApiResult {
     let c = revision_view(&app, &id, Some(n)).await?;
-    Ok(Json(contract_json(&c)?))
+    Ok(Json(to_json(&c)?))
 }
 
 /// `GET /v1/contracts/{id}/diff?from&to`: clause by clause (defaults: the last change).

@@ -73,7 +73,6 @@ struct Facts {
 }
 
 async fn facts(p: &Probes) -> Facts {
-    let log_size = p.shared.ledger().lock().await.size();
     let store = p.seals.seals().clone();
     let stored = tokio::task::spawn_blocking(move || store.latest_with_time())
         .await
@@ -89,7 +88,7 @@ async fn facts(p: &Probes) -> Facts {
     // Clause 11.0's cadence: how many entries wait for a seal, and since when (the
     // council's stamp on the first of them).
     let sealed = seal_size.unwrap_or(0);
-    let (unsealed, overdue) = {
+    let (log_size, unsealed, overdue) = {
         let l = p.shared.ledger().lock().await;
         let unsealed = l.size().saturating_sub(sealed);
         let oldest = if unsealed > 0 {
@@ -102,7 +101,7 @@ async fn facts(p: &Probes) -> Facts {
         };
         let age = oldest.map_or(0.0, |t| now_ms.saturating_sub(t) as f64 / 1000.0);
         let cadence = govmesh_core::rules::CheckpointCadence::of(l.state());
-        (unsealed, cadence.overdue(unsealed, age))
+        (l.size(), unsealed, cadence.overdue(unsealed, age))
     };
     Facts {
         log_size,

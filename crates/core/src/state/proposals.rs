@@ -5,9 +5,8 @@ use super::decode::check_id;
 use super::{Ballot, Ctx, Event, RejectCode, Rejection, State, rej};
 use crate::entry::{ProposeOp, WithdrawOp};
 use crate::model::{
-    CODEX_CLAUSES, Clause, ContractDraft, GOVERNANCE_CLAUSE, GovernanceRules, GovernanceScope,
-    NodeStatus, PHASE_ID, PolicyOverride, Privilege, Proposal, ProposalStatus, VotingPolicy,
-    VotingResult,
+    CODEX_CLAUSES, Clause, ContractDraft, GOVERNANCE_CLAUSE, GovernanceRules, NodeStatus, PHASE_ID,
+    PolicyOverride, Privilege, Proposal, ProposalStatus, VotingPolicy, VotingResult,
 };
 use crate::{patch, tally};
 use std::collections::BTreeMap;
@@ -72,14 +71,8 @@ impl State {
             .deciding_domain(&op.contract_id, &op.target_contract_clause)
             .unwrap_or_else(|| rules.default_domain_id.clone());
         let target = self.check_scope(op, rules, ctx.author, &decider)?;
-        let isolated = target
-            .as_ref()
-            .and_then(|t| t.domain_id.clone())
-            .filter(|_| {
-                target
-                    .as_ref()
-                    .is_some_and(|t| t.scope == GovernanceScope::Isolated)
-            });
+        // check_scope sets a target domain only for an isolated proposal.
+        let isolated = target.as_ref().and_then(|t| t.domain_id.clone());
         // An isolated proposal is decided by the domain it applies within; any other
         // by the domain that decides the clause.
         let domain_id = isolated
