@@ -239,12 +239,25 @@ async fn forks_reach_the_hub_and_forward_entries() {
     assert!(repl["seal_size"].as_u64().unwrap() >= 1, "{repl:#}");
     let (_, repl) = hc.get("/v1/replication").await;
     assert_eq!(repl["replicating"], false, "{repl}");
-    // Each fork serves the seal it verified, so others can pull from it.
-    let (s, seal) = c1.get_text("/v1/log/seal").await;
-    assert_eq!(s, 200, "{seal}");
-    let note = govmesh_core::checkpoint::SignedNote::parse(&seal).unwrap();
-    note.verify(&m.origin, &m.hub.public()).unwrap();
-    assert!(note.checkpoint().unwrap().size >= n, "{seal}");
+    // Each fork serves the seal it verified, so others can pull from it. The
+    // fork stores the seal after the entries it covers, so poll until it has
+    // caught up with the size the logs converged on; every seal it serves on
+    // the way must verify.
+    let t0 = Instant::now();
+    loop {
+        let (s, seal) = c1.get_text("/v1/log/seal").await;
+        assert_eq!(s, 200, "{seal}");
+        let note = govmesh_core::checkpoint::SignedNote::parse(&seal).unwrap();
+        note.verify(&m.origin, &m.hub.public()).unwrap();
+        if note.checkpoint().unwrap().size >= n {
+            break;
+        }
+        assert!(
+            t0.elapsed() < DEADLINE,
+            "the fork's seal stayed below size {n}: {seal}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     for n in [f0, f1, hub] {
         n.shutdown().await.unwrap();
