@@ -274,6 +274,17 @@ async fn metrics(State(p): State<Probes>) -> Result<Response, ApiError> {
         "Raft RPCs to other hubs that failed, by target and kind",
         t.council_rpc_failures.clone(),
     );
+    r.register(
+        "seal_rounds",
+        "Seal rounds this hub ran, by outcome (sealed, renewed, short)",
+        t.seal_rounds.clone(),
+    );
+    r.register(
+        "cosign_failures",
+        "Cosignature requests that did not count toward a seal, by witness and reason \
+         (timeout: no answer within clause 5.4 checkpoint_cosign_timeout_secs; error)",
+        t.cosign_failures.clone(),
+    );
     let mut text = String::new();
     prometheus_text::encode(&mut text, &r).map_err(ApiError::internal)?;
     Ok((

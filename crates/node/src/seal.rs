@@ -11,7 +11,9 @@
 //! sealed at once; under a stream of writes the rounds, each a signature, witness
 //! requests and an announce to every node, do not take the CPU the council needs). A
 //! round that falls short of the threshold is retried after [`RETRY_AFTER`] even if
-//! the log does not grow.
+//! the log does not grow. A quiet log's seal is renewed once it is clause 11.0's
+//! `checkpoint.max_interval_secs` old: the witnesses cosign the same checkpoint again,
+//! with a new time, so a seal's age says how recently the witnesses saw the log.
 
 use crate::error::{ApiError, NodeError};
 use crate::order::now;
@@ -27,7 +29,7 @@ use govmesh_core::checkpoint::Checkpoint;
 use govmesh_core::cosign::{Cosignature, witness_key_name};
 use govmesh_core::keys::PublicKey;
 use govmesh_core::model::{NodeStatus, NodeType};
-use govmesh_core::rules::VerificationRules;
+use govmesh_core::rules::{CheckpointCadence, VerificationRules};
 use govmesh_core::seal::{SealError, VerifiedSeal, verify_seal};
 use govmesh_store::rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
@@ -130,20 +132,49 @@ impl SealStore {
             .map_err(|e| StoreSealError::Storage(e.to_string()))
     }
 
-    /// Stores `text` (already verified, of tree size `size`) unless a seal of a larger
-    /// size is stored; returns whether it was stored.
+    /// Stores `text` (already verified, of tree size `size`) if it is larger than the
+    /// stored seal, or of the same size and fresher (its newest cosignature is newer:
+    /// a hub re-seals a quiet log on clause 11.0's cadence); returns whether it was
+    /// stored. A seal is never replaced by a smaller or staler one.
     pub fn put(&self, size: u64, text: &str) -> Result<bool, StoreSealError> {
-        let n = self
-            .lock()
-            .execute(
-                "INSERT INTO seal (id, size, text, stored_at_ms) VALUES (1, ?1, ?2, ?3)
-                 ON CONFLICT (id) DO UPDATE SET size = ?1, text = ?2, stored_at_ms = ?3
-                 WHERE excluded.size > seal.size",
-                params![size as i64, text, now().millis()],
-            )
-            .map_err(|e| StoreSealError::Storage(e.to_string()))?;
-        Ok(n > 0)
+        let db = self.lock();
+        let storage = |e: govmesh_store::rusqlite::Error| StoreSealError::Storage(e.to_string());
+        let stored: Option<(i64, String)> = db
+            .query_row("SELECT size, text FROM seal WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+            .map_err(storage)?;
+        let newer = match &stored {
+            None => true,
+            Some((s, t)) => {
+                let s = *s as u64;
+                size > s || (size == s && freshness(text) > freshness(t))
+            }
+        };
+        if !newer {
+            return Ok(false);
+        }
+        db.execute(
+            "INSERT INTO seal (id, size, text, stored_at_ms) VALUES (1, ?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET size = ?1, text = ?2, stored_at_ms = ?3",
+            params![size as i64, text, now().millis()],
+        )
+        .map_err(storage)?;
+        Ok(true)
     }
+}
+
+/// The newest cosignature time (seconds) among a seal's signature lines; 0 when none
+/// parses as a cosignature (a hub's signature line does not: it has no time).
+pub fn freshness(text: &str) -> u64 {
+    text.split_once("\n\n")
+        .map_or("", |(_, sigs)| sigs)
+        .lines()
+        .filter_map(|l| Cosignature::parse_line(l).ok())
+        .map(|c| c.time)
+        .max()
+        .unwrap_or(0)
 }
 
 /// A node's seal keeping: the shared parts (the log a seal must match, the key a
@@ -297,6 +328,9 @@ struct Snapshot {
     witnesses: Vec<WitnessTarget>,
     threshold: usize,
     timeout: Duration,
+    /// Clause 11.0's `checkpoint.max_interval_secs`: a seal this old is renewed even
+    /// if the log has not grown.
+    max_interval: Duration,
     /// Every other registered node with an address: (node id, url).
     peers: Vec<(String, String)>,
 }
@@ -343,7 +377,7 @@ pub fn start(app: Seals, leader: LeaderCheck, mut stop: watch::Receiver<bool>) -
             } else if retry {
                 RETRY_AFTER
             } else {
-                Duration::from_secs(3600)
+                until_renewal(&app).await
             };
             tokio::select! {
                 changed = log.changed() => if changed.is_err() { return },
@@ -393,6 +427,7 @@ fn snapshot(
         witnesses,
         threshold,
         timeout,
+        max_interval: Duration::from_secs(CheckpointCadence::of(st).max_interval_secs),
         peers,
     })
 }
@@ -413,13 +448,19 @@ pub async fn round(
         return Ok(None);
     }
     let store = app.seals().clone();
-    let sealed = tokio::task::spawn_blocking(move || store.latest())
+    let sealed = tokio::task::spawn_blocking(move || store.latest_with_time())
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
-    if sealed.is_some_and(|s| s.size >= snap.size) {
+    // A seal of the log's size is renewed once it is clause 11.0's max_interval_secs
+    // old (witnesses cosign the same checkpoint again, with a new time).
+    if let Some((s, at_ms)) = &sealed
+        && s.size >= snap.size
+        && (s.size > snap.size || age(*at_ms) < snap.max_interval)
+    {
         return Ok(None);
     }
+    let renewal = sealed.is_some_and(|(s, _)| s.size == snap.size);
     let origin = app.origin().to_owned();
     let checkpoint = Checkpoint {
         origin: origin.clone(),
@@ -448,7 +489,7 @@ pub async fn round(
                 ask_witness(&app, &http, &known, &w, &note_text, &body, size),
             )
             .await
-            .unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")));
+            .map_err(|_| Timeout(timeout));
             (w, r)
         });
     }
@@ -459,8 +500,18 @@ pub async fn round(
             break;
         };
         match joined {
-            Ok((_, Ok(line))) => lines.push(line),
-            Ok((w, Err(e))) => {
+            Ok((_, Ok(Ok(line)))) => lines.push(line),
+            Ok((w, Ok(Err(e)))) => {
+                app.telemetry().cosign_failed(&w.node_id, "error");
+                tracing::warn!(witness = %w.node_id, url = %w.url, error = %e, "no cosignature");
+                failures.push(format!("{}: {e}", w.node_id));
+            }
+            Ok((w, Err(Timeout(t)))) => {
+                app.telemetry().cosign_failed(&w.node_id, "timeout");
+                let e = format!(
+                    "no answer within {} s (clause 5.4 checkpoint_cosign_timeout_secs)",
+                    t.as_secs()
+                );
                 tracing::warn!(witness = %w.node_id, url = %w.url, error = %e, "no cosignature");
                 failures.push(format!("{}: {e}", w.node_id));
             }
@@ -470,6 +521,7 @@ pub async fn round(
     // The others keep going in the background so their witnesses keep up.
     tasks.detach_all();
     if lines.len() < snap.threshold {
+        app.telemetry().seal_round("short");
         return Err(format!(
             "{} of {} cosignature(s) for size {} (clause 5.4 seal_threshold {}): {}",
             lines.len(),
@@ -487,6 +539,8 @@ pub async fn round(
     let (v, _) = store_verified_seal(app, &text)
         .await
         .map_err(|e| format!("the assembled seal was refused: {e}"))?;
+    app.telemetry()
+        .seal_round(if renewal { "renewed" } else { "sealed" });
     tracing::info!(
         size = v.checkpoint.size,
         witnesses = ?v.witness_node_ids,
@@ -494,6 +548,35 @@ pub async fn round(
     );
     announce(app, http, &snap.peers, &text);
     Ok(Some(v))
+}
+
+/// A witness that did not answer within clause 5.4's `checkpoint_cosign_timeout_secs`.
+struct Timeout(Duration);
+
+/// How long ago `at_ms` (Unix milliseconds) was.
+fn age(at_ms: i64) -> Duration {
+    Duration::from_millis(now().millis().saturating_sub(at_ms).max(0) as u64)
+}
+
+/// How long until the stored seal is due for renewal under clause 11.0's
+/// `checkpoint.max_interval_secs` (at least [`MIN_ROUND_SPACING`]; the cadence itself
+/// when nothing is sealed yet).
+async fn until_renewal(app: &Seals) -> Duration {
+    let max_interval = {
+        let l = app.ledger().lock().await;
+        Duration::from_secs(CheckpointCadence::of(l.state()).max_interval_secs)
+    };
+    let store = app.seals().clone();
+    let stored = tokio::task::spawn_blocking(move || store.latest_with_time())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .flatten();
+    stored
+        .map_or(max_interval, |(_, at_ms)| {
+            max_interval.saturating_sub(age(at_ms))
+        })
+        .max(MIN_ROUND_SPACING)
 }
 
 /// Sends the seal to every peer (fire and forget; failures are logged).

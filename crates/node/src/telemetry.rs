@@ -28,6 +28,10 @@ pub struct Telemetry {
     pub apply_seconds: Histogram,
     /// Raft RPCs to another hub that failed, by target hub and kind.
     pub council_rpc_failures: Family<Labels, Counter>,
+    /// Seal rounds run by the collector, by outcome (`sealed`, `renewed`, `short`).
+    pub seal_rounds: Family<Labels, Counter>,
+    /// Cosignature requests that failed, by witness and reason (`timeout`, `error`).
+    pub cosign_failures: Family<Labels, Counter>,
 }
 
 impl Default for Telemetry {
@@ -37,6 +41,8 @@ impl Default for Telemetry {
             submit_seconds: latency_histogram(),
             apply_seconds: latency_histogram(),
             council_rpc_failures: Family::default(),
+            seal_rounds: Family::default(),
+            cosign_failures: Family::default(),
         }
     }
 }
@@ -45,6 +51,21 @@ impl Telemetry {
     pub fn refused(&self, code: &str) {
         self.refusals
             .get_or_create(&vec![("code".to_owned(), code.to_owned())])
+            .inc();
+    }
+
+    pub fn seal_round(&self, outcome: &str) {
+        self.seal_rounds
+            .get_or_create(&vec![("outcome".to_owned(), outcome.to_owned())])
+            .inc();
+    }
+
+    pub fn cosign_failed(&self, witness: &str, reason: &str) {
+        self.cosign_failures
+            .get_or_create(&vec![
+                ("witness".to_owned(), witness.to_owned()),
+                ("reason".to_owned(), reason.to_owned()),
+            ])
             .inc();
     }
 

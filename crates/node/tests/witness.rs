@@ -1007,3 +1007,211 @@ async fn a_hub_past_the_adopted_checkpoint_cadence_reports_its_seal_overdue() {
     );
     hub.shutdown().await.unwrap();
 }
+
+/// Adopts a change of `clause`'s rules through the hub's operator endpoints (the
+/// single hub's vote decides) and returns the index of the adopting vote.
+async fn adopt(c: &Client, token: &str, clause: &str, diff: Value) -> u64 {
+    let (_, codex) = c.get("/v1/contracts/codex").await;
+    let text = codex["clauses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|cl| cl["clause_id"] == clause)
+        .unwrap()["text"]
+        .clone();
+    let (s, p) = c
+        .post(
+            "/v1/operator/propose",
+            &json!({"clause": clause, "proposed_text": text, "rationale": "test", "diff": diff}),
+            Some(token),
+        )
+        .await;
+    assert_eq!(s, 201, "{p}");
+    let pid = p["proposal_id"].as_str().unwrap();
+    let (s, v) = c
+        .post(
+            "/v1/operator/vote",
+            &json!({"proposal_id": pid, "choice": "approve"}),
+            Some(token),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (_, p) = c.get(&format!("/v1/proposals/{pid}")).await;
+    assert_eq!(p["status"], "adopted", "{p}");
+    v["index"].as_u64().unwrap()
+}
+
+/// Polls the hub's seal until `done(size, freshness)` holds; returns the seal text.
+async fn seal_until(c: &Client, what: &str, done: impl Fn(u64, u64) -> bool) -> String {
+    let start = Instant::now();
+    loop {
+        let (s, text) = c.get_text("/v1/log/seal").await;
+        if s == 200 {
+            let size = SignedNote::parse(&text).unwrap().checkpoint().unwrap().size;
+            if done(size, govmesh_node::seal::freshness(&text)) {
+                return text;
+            }
+        }
+        assert!(start.elapsed() < DEADLINE, "{what}: {text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The value of a metric line `name` (with its labels) on `c`, 0 when absent.
+async fn metric(c: &Client, line: &str) -> f64 {
+    let (_, text) = c.get_text("/metrics").await;
+    text.lines()
+        .find_map(|l| l.strip_prefix(line)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_log_is_sealed_again_on_the_adopted_max_interval() {
+    let m = Mesh::found(1);
+    let st = m.state();
+    let w = m.serve_witness(0).await;
+    let hub = m.serve_hub().await;
+    let c = Client::new(&hub.url);
+    let token = govmesh_node::load_token(m.hub_dir.path()).unwrap();
+    wait_for_seal(&c, 1, &st).await;
+    // Clause 11.0's max_interval_secs becomes 1: a seal a second old is renewed.
+    let at = adopt(
+        &c,
+        &token,
+        "11.0",
+        json!([{"op": "replace", "path": "/checkpoint/max_interval_secs", "value": 1}]),
+    )
+    .await;
+    // Nothing more is submitted (the adoption's sync record and acks still follow):
+    // the hub seals the same checkpoint again, cosigned later, and every renewal
+    // verifies against the log's rules.
+    let first_seen = std::sync::Mutex::new((0u64, 0u64));
+    let renewed = seal_until(&c, "the seal was not renewed", |s, t| {
+        let mut f = first_seen.lock().unwrap();
+        if s != f.0 {
+            *f = (s, t);
+        }
+        s > at && t >= f.1 + 2
+    })
+    .await;
+    let size = SignedNote::parse(&renewed)
+        .unwrap()
+        .checkpoint()
+        .unwrap()
+        .size;
+    let audit = replayed(&c).await;
+    let v = audit.verify_seal(&renewed).unwrap();
+    assert_eq!(v.checkpoint.size, size);
+    assert!(
+        metric(&c, "govmesh_seal_rounds_total{outcome=\"renewed\"}").await >= 2.0,
+        "renewals are counted"
+    );
+    for n in [hub, w] {
+        n.shutdown().await.unwrap();
+    }
+}
+
+/// An HTTP proxy in front of a witness that holds every request for `delay_ms`
+/// (read at each request) before passing it on.
+async fn slow_proxy(
+    listen: SocketAddr,
+    upstream: String,
+    delay_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) -> tokio::task::JoinHandle<()> {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, Method, Uri};
+    use axum::response::IntoResponse;
+    let http = reqwest::Client::new();
+    let app = axum::Router::new().fallback(
+        move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+            let (http, upstream, delay_ms) = (http.clone(), upstream.clone(), delay_ms.clone());
+            async move {
+                let ms = delay_ms.load(std::sync::atomic::Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                let mut req = http.request(method, format!("{upstream}{uri}")).body(body);
+                for (k, v) in &headers {
+                    if k != "host" && k != "content-length" {
+                        req = req.header(k, v);
+                    }
+                }
+                match req.send().await {
+                    Ok(r) => {
+                        let status = r.status();
+                        let ct = r.headers().get("content-type").cloned();
+                        let b = r.bytes().await.unwrap_or_default();
+                        let mut resp = (status, b).into_response();
+                        if let Some(ct) = ct {
+                            resp.headers_mut().insert("content-type", ct);
+                        }
+                        resp
+                    }
+                    Err(e) => (axum::http::StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+                }
+            }
+        },
+    );
+    let listener = tokio::net::TcpListener::bind(listen).await.unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_witness_counts_only_within_the_adopted_cosign_timeout() {
+    // Two witnesses, seal_threshold 2: every seal needs witness 1, which answers
+    // through a proxy that holds each request for 3 s.
+    let m = Mesh::found(2);
+    let st = m.state();
+    let w1_id = m.witnesses[1].0.node_id().to_owned();
+    let w0 = m.serve_witness(0).await;
+    let (_, d1, registered) = &m.witnesses[1];
+    let w1 = serve_with(d1.path(), free_addr(), ServeOptions::default())
+        .await
+        .unwrap();
+    let delay = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(3000));
+    let proxy = slow_proxy(*registered, w1.url.clone(), delay.clone()).await;
+    let hub = m.serve_hub().await;
+    let c = Client::new(&hub.url);
+    let token = govmesh_node::load_token(m.hub_dir.path()).unwrap();
+    let timeouts =
+        format!("govmesh_cosign_failures_total{{witness=\"{w1_id}\",reason=\"timeout\"}}");
+
+    // Under the Codex's 10 s timeout the slow witness's cosignature arrives in time.
+    let seal = wait_for_seal(&c, 1, &st).await;
+    assert_eq!(verify_seal(&seal, &st).unwrap().witness_node_ids.len(), 2);
+    assert_eq!(metric(&c, &timeouts).await, 0.0);
+
+    // Adopted: 1 s. The entries that adopt it are sealed under the new rule, which
+    // the slow witness cannot meet: rounds fall short, naming the timeout.
+    let at = adopt(
+        &c,
+        &token,
+        "5.4",
+        json!([{"op": "replace", "path": "/checkpoint_cosign_timeout_secs", "value": 1}]),
+    )
+    .await;
+    let start = Instant::now();
+    while metric(&c, &timeouts).await < 2.0 {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the slow witness never timed out"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, seal) = c.get_text("/v1/log/seal").await;
+    let size = SignedNote::parse(&seal).unwrap().checkpoint().unwrap().size;
+    assert!(
+        size <= at,
+        "sealed past the adoption at {at} without the slow witness: {seal}"
+    );
+    let (s, r) = c.get("/readyz").await;
+    assert_eq!(s, 200, "{r}");
+
+    // The same witness answering at once meets the 1 s timeout: the adoption is sealed.
+    delay.store(0, std::sync::atomic::Ordering::SeqCst);
+    seal_until(&c, "no seal once the witness is fast", |s, _| s > at).await;
+    proxy.abort();
+    for n in [hub, w0, w1] {
+        n.shutdown().await.unwrap();
+    }
+}
