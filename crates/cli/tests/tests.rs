@@ -45,3 +45,6 @@ mod secrets;
 
 #[path = "cli/schemathesis.rs"]
 mod schemathesis;
+
+#[path = "cli/governed_seals.rs"]
+mod governed_seals;

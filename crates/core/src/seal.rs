@@ -95,6 +95,17 @@ pub fn seal_threshold(state: &State) -> Result<usize, SealError> {
 /// be by a known hub or witness (same name and key id) and does not verify is an error:
 /// a tampered seal is refused, not quietly counted short.
 pub fn verify_seal(text: &str, state: &State) -> Result<VerifiedSeal, SealError> {
+    let (note, checkpoint, hub_node_id) = verify_hub_checkpoint(text, state)?;
+    verify_cosignatures(note, checkpoint, hub_node_id, state)
+}
+
+/// The first half of [`verify_seal`]: `text` is a checkpoint of this mesh's log with
+/// a valid signature by an active governance hub of `state`. Returns the note, its
+/// checkpoint and the hub. Cosignatures are not looked at.
+pub fn verify_hub_checkpoint(
+    text: &str,
+    state: &State,
+) -> Result<(SignedNote, Checkpoint, String), SealError> {
     let note = SignedNote::parse(text)?;
     let checkpoint = note.checkpoint()?;
     let mesh_id = state.mesh_id().ok_or(SealError::NoGenesis)?;
@@ -126,7 +137,17 @@ pub fn verify_seal(text: &str, state: &State) -> Result<VerifiedSeal, SealError>
         origin: origin.clone(),
         names: note.signatures.iter().map(|s| s.name.clone()).collect(),
     })?;
+    Ok((note, checkpoint, hub_node_id))
+}
 
+/// The second half of [`verify_seal`]: clause 5.4's threshold of cosignatures by the
+/// active witnesses it lists, under `state`.
+fn verify_cosignatures(
+    note: SignedNote,
+    checkpoint: Checkpoint,
+    hub_node_id: String,
+    state: &State,
+) -> Result<VerifiedSeal, SealError> {
     // Only the witnesses clause 5.4 lists (and that are active) count; a cosignature
     // by any other key is ignored like any unknown signer's.
     let rules = VerificationRules::of(state).map_err(SealError::BadRules)?;

@@ -552,17 +552,87 @@ async fn fetch_head(app: &Replica, r: &Replication, base: &str) -> Result<Head, 
             continue;
         }
         let t = text(body, &format!("the answer of {path}"))?;
-        let l = app.ledger().lock().await;
-        match verify_head(&t, l.state()) {
+        let verified = {
+            let l = app.ledger().lock().await;
+            verify_head(&t, l.state())
+        };
+        match verified {
             Ok(h) => return Ok(h),
             Err(HeadError::False(why)) => return Err(PullError::Bad(format!("{path}: {why}"))),
-            Err(HeadError::Unusable(why)) => tried.push(format!("{path}: {why}")),
+            Err(HeadError::Unusable(why)) => match verify_ahead(app, r, base, &t).await {
+                Ok(Some(h)) => return Ok(h),
+                Ok(None) => tried.push(format!("{path}: {why}")),
+                Err(PullError::Soft(later)) => tried.push(format!("{path}: {why}; {later}")),
+                Err(e) => return Err(e),
+            },
         }
     }
     Err(PullError::Soft(format!(
         "no verifiable head ({})",
         tried.join("; ")
     )))
+}
+
+/// A head short of clause 5.4's cosignatures under this node's state can still be a
+/// seal under the rules of the log it seals: the entries between this node's size and
+/// the head's can adopt another witness list or threshold (clause 5.4), and the hub
+/// collected the seal under the rules at its size. So if the head is a checkpoint
+/// signed by an active hub and extends this node's log, its entries are pulled (each
+/// page checked against the signed root, as a pull checks them) and applied to a copy
+/// of the state only, and the seal is verified against that copy: the state at the
+/// seal's size, which the node's own state becomes when it appends them. The copy and
+/// the entries are then dropped; a verified head is pulled again for real. `None`:
+/// not a hub checkpoint ahead of this node, so nothing to learn from its entries.
+async fn verify_ahead(
+    app: &Replica,
+    r: &Replication,
+    base: &str,
+    text: &str,
+) -> Result<Option<Head>, PullError> {
+    let (head, own, leaves, mut scratch) = {
+        let l = app.ledger().lock().await;
+        let Ok((_, cp, hub)) = govmesh_core::seal::verify_hub_checkpoint(text, l.state()) else {
+            return Ok(None);
+        };
+        if cp.size <= l.size() {
+            return Ok(None);
+        }
+        let head = Head {
+            size: cp.size,
+            root: cp.root,
+            hub_node_id: hub,
+            witness_node_ids: Vec::new(),
+            note: text.to_owned(),
+        };
+        let own = (l.size(), l.root());
+        (head, own, LeafLog::new(l.tree().clone()), l.state().clone())
+    };
+    pull_entries(
+        app,
+        r,
+        base,
+        &head,
+        own,
+        leaves,
+        Sink::Scratch(&mut scratch),
+    )
+    .await?;
+    match verify_head(text, &scratch) {
+        Ok(h) => {
+            tracing::info!(
+                peer = %base,
+                size = h.size,
+                witnesses = ?h.witness_node_ids,
+                "a seal under rules its own entries adopt verifies"
+            );
+            Ok(Some(h))
+        }
+        Err(HeadError::False(why)) => Err(PullError::Bad(why)),
+        Err(HeadError::Unusable(why)) => Err(PullError::Soft(format!(
+            "nor under the rules at its size {}: {why}",
+            head.size
+        ))),
+    }
 }
 
 #[derive(Deserialize)]
@@ -648,6 +718,46 @@ async fn pull_head(
         (l.size(), l.root())
     };
 
+    let leaves = {
+        let l = app.ledger().lock().await;
+        if l.size() != own {
+            return Err(PullError::Soft(
+                "the log grew during the pull; retrying".into(),
+            ));
+        }
+        LeafLog::new(l.tree().clone())
+    };
+    let pulled = pull_entries(app, r, base, &head, (own, own_root), leaves, Sink::Ledger).await?;
+    if seal {
+        keep_seal(app, r, &head).await;
+    }
+    tracing::info!(peer = %base, from = own, to = head.size, "replicated");
+    Ok((head.size, pulled))
+}
+
+/// Where [`pull_entries`] puts the entries it has checked.
+enum Sink<'a> {
+    /// Appended to the node's ledger (replayed by its state machine, stored).
+    Ledger,
+    /// Applied to a copy of the state only, to learn the rules at the head's size.
+    Scratch(&'a mut GovState),
+}
+
+/// Brings the entries `own.0..head.size` from `base` into `sink`, checked on the way:
+/// the head's checkpoint must extend `own` (size, root), and each page's leaves on
+/// `leaves` (a copy of the tree at `own`) must lead, by the peer's consistency proof,
+/// to the signed root before the page goes to the sink. Memory stays one page however
+/// far behind the node is. Returns how many entries went to the sink.
+async fn pull_entries(
+    app: &Replica,
+    r: &Replication,
+    base: &str,
+    head: &Head,
+    own: (u64, Digest),
+    mut leaves: LeafLog,
+    mut sink: Sink<'_>,
+) -> Result<u64, PullError> {
+    let (own, own_root) = own;
     // Ahead: its checkpoint must extend our log.
     let q = format!(
         "{base}/v1/log/proof/consistency?from={own}&to={}",
@@ -678,19 +788,9 @@ async fn pull_head(
     }
 
     // The entries, a page at a time, each checked against the signed root before it
-    // is stored: the page's leaves on a copy of our tree give the root at the page's
-    // end, and the peer's consistency proof from there must lead to the signed root
-    // (a proof binds the old root, so a root it verifies from is the log's). Memory
-    // stays one page however far behind the node is.
-    let mut leaves = {
-        let l = app.ledger().lock().await;
-        if l.size() != own {
-            return Err(PullError::Soft(
-                "the log grew during the pull; retrying".into(),
-            ));
-        }
-        LeafLog::new(l.tree().clone())
-    };
+    // goes to the sink: the page's leaves on a copy of our tree give the root at the
+    // page's end, and the peer's consistency proof from there must lead to the signed
+    // root (a proof binds the old root, so a root it verifies from is the log's).
     let mut at = own;
     let mut pulled = 0;
     while at < head.size {
@@ -725,7 +825,7 @@ async fn pull_head(
             })
         };
         if let Err(why) = checked {
-            let which = first_bad_entry(r, base, &leaves, at..k, &head).await;
+            let which = first_bad_entry(r, base, &leaves, at..k, head).await;
             return Err(PullError::Bad(format!(
                 "tampered entry: entries {at} to {} served by this peer do not lead to the \
                  root {} of the checkpoint of size {} signed by hub {}: {why}{which}",
@@ -735,16 +835,27 @@ async fn pull_head(
                 head.hub_node_id
             )));
         }
-        append_page(app, &head, at, records).await?;
-        r.update(base, |p| p.entries_pulled += k - at);
+        match &mut sink {
+            Sink::Ledger => {
+                append_page(app, head, at, records).await?;
+                r.update(base, |p| p.entries_pulled += k - at);
+            }
+            Sink::Scratch(state) => {
+                for rec in &records {
+                    state.apply_record(rec).map_err(|e| {
+                        PullError::Bad(format!(
+                            "entry {} of the checkpoint of size {} signed by hub {} is \
+                             refused by the state machine: {e}",
+                            rec.index, head.size, head.hub_node_id
+                        ))
+                    })?;
+                }
+            }
+        }
         pulled += k - at;
         at = k;
     }
-    if seal {
-        keep_seal(app, r, &head).await;
-    }
-    tracing::info!(peer = %base, from = own, to = at, "replicated");
-    Ok((head.size, pulled))
+    Ok(pulled)
 }
 
 /// Entries `start..end` (fewer if the peer pages shorter, at least one); the caller
