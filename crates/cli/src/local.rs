@@ -158,6 +158,9 @@ pub fn announce(node: &RunningNode) {
         "govmesh node {} listening on {}",
         node.node_id, node.url
     );
+    if let Some(https) = &node.https_url {
+        let _ = writeln!(out, "dashboard over HTTPS: {https}/");
+    }
     let _ = out.flush();
 }
 
@@ -184,16 +187,34 @@ pub async fn stop_signal() {
     }
 }
 
+/// What `govmesh serve` is told besides the data directory.
+pub struct ServeArgs<'a> {
+    /// `--listen`.
+    pub listen: Option<&'a str>,
+    /// `--stop-with-parent`.
+    pub stop_with_parent: bool,
+    /// `--peer`, repeated.
+    pub peers: Vec<String>,
+    /// `--behind-proxy`.
+    pub behind_proxy: bool,
+    /// `--tls-cert` and `--tls-key`.
+    pub tls: Option<govmesh_node::TlsFiles>,
+}
+
 /// `govmesh serve`: on `listen`, else where `node.json` says this node last listened
 /// (or its registry address), else on 127.0.0.1:7420.
 pub fn serve(
     data: &Path,
-    listen: Option<&str>,
-    stop_with_parent: bool,
-    peers: Vec<String>,
-    behind_proxy: bool,
+    args: ServeArgs<'_>,
     log_format: crate::logging::LogFormat,
 ) -> Result<i32> {
+    let ServeArgs {
+        listen,
+        stop_with_parent,
+        peers,
+        behind_proxy,
+        tls,
+    } = args;
     init_tracing(log_format);
     let listen = match listen {
         Some(l) => l.to_owned(),
@@ -206,6 +227,7 @@ pub fn serve(
     let opts = govmesh_node::ServeOptions {
         peers,
         registered_address_only: !behind_proxy,
+        tls,
         ..Default::default()
     };
     let node = rt.block_on(govmesh_node::serve_with(data, addr, opts))?;

@@ -161,6 +161,15 @@ enum Command {
         /// refuses to listen anywhere but the registered address (port 0 aside).
         #[arg(long)]
         behind_proxy: bool,
+        /// Also serve HTTPS on the same address with this certificate chain (PEM,
+        /// leaf first): browsers give the dashboard's in-browser verification and
+        /// signing (WebCrypto) only to HTTPS pages, or to loopback. Peers keep
+        /// calling the registered http:// address. Needs --tls-key.
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
         /// Log lines as text or as JSON objects (to stderr).
         #[arg(long, value_enum, default_value_t, value_name = "FORMAT")]
         log_format: logging::LogFormat,
@@ -602,13 +611,20 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             stop_with_parent,
             peers,
             behind_proxy,
+            tls_cert,
+            tls_key,
             log_format,
         } => local::serve(
             &data,
-            listen.as_deref(),
-            stop_with_parent,
-            peers,
-            behind_proxy,
+            local::ServeArgs {
+                listen: listen.as_deref(),
+                stop_with_parent,
+                peers,
+                behind_proxy,
+                tls: tls_cert
+                    .zip(tls_key)
+                    .map(|(cert, key)| govmesh_node::TlsFiles { cert, key }),
+            },
             log_format,
         ),
         Command::Bench { cmd } => bench::dispatch(cmd, json),

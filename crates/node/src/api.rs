@@ -369,6 +369,49 @@ pub(crate) async fn proposal_view(app: &Shared, id: &str) -> ApiResult<ProposalV
     })
 }
 
+/// The log index of the entry that made `p` (its `propose` entry, the first of its
+/// `attestation_hashes`): the first record stamped at `created_at` (the log's
+/// timestamps never go back, so a binary search finds it), then the record among
+/// those of that same stamp whose entry hash it is. None if the log does not hold it.
+pub(crate) async fn propose_entry_index(
+    app: &Shared,
+    p: &govmesh_core::model::Proposal,
+) -> ApiResult<Option<u64>> {
+    let Some(want) = p.attestation_hashes.first() else {
+        return Ok(None);
+    };
+    let at = p.created_at.millis();
+    let l = app.ledger().lock().await;
+    let store = l.store();
+    let stamp = |i: u64| -> ApiResult<Option<(i64, govmesh_core::digest::Digest)>> {
+        Ok(store
+            .record(i)
+            .map_err(ApiError::internal)?
+            .map(|r| (r.timestamp_ms, r.entry_hash)))
+    };
+    let (mut lo, mut hi) = (0, l.size());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match stamp(mid)? {
+            Some((t, _)) if t < at => lo = mid + 1,
+            _ => hi = mid,
+        }
+    }
+    // Entries committed together share a stamp; a group is a batch, not the log.
+    let end = l.size().min(lo.saturating_add(MAX_PAGE));
+    for i in lo..end {
+        match stamp(i)? {
+            Some((t, h)) if t == at => {
+                if &h == want {
+                    return Ok(Some(i));
+                }
+            }
+            _ => break,
+        }
+    }
+    Ok(None)
+}
+
 async fn proposal(State(app): State<Shared>, ApiPath(id): ApiPath<String>) -> ApiResult {
     Ok(Json(to_json(&proposal_view(&app, &id).await?)?))
 }

@@ -51,6 +51,9 @@ pub enum NodeError {
         #[source]
         source: tokio::task::JoinError,
     },
+    /// The HTTPS certificate or key could not be used (which file, and why).
+    #[error("{0}")]
+    Tls(String),
     #[error("server: local address: {0}")]
     LocalAddr(#[source] std::io::Error),
     #[error("server: {0}")]

@@ -45,6 +45,7 @@ pub mod shared;
 mod telemetry;
 #[cfg(test)]
 mod test_util;
+mod tls;
 mod wire;
 pub mod witness;
 
@@ -59,6 +60,7 @@ pub use order::{Committed, LogNotify, Orderer, SharedLedger, SingleHub, SubmitEr
 pub use ports::free_loopback_port;
 pub use serve::{ROUTES, RunningNode, ServeOptions, ShutdownHandle, router, serve, serve_with};
 pub use shared::Shared;
+pub use tls::{TlsFiles, server_config as tls_server_config};
 pub use wire::checkpoint_origin;
 
 /// The largest request body the API reads (1 MiB).

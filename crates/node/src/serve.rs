@@ -15,6 +15,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use std::collections::HashSet;
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -224,6 +225,9 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 pub struct RunningNode {
     /// Base URL, e.g. `http://127.0.0.1:41234`.
     pub url: String,
+    /// The same address over HTTPS, when serving with a certificate
+    /// ([`ServeOptions::tls`]), e.g. `https://127.0.0.1:41234`.
+    pub https_url: Option<String>,
     pub local_addr: SocketAddr,
     pub node_id: String,
     stop: ShutdownHandle,
@@ -278,6 +282,9 @@ pub struct ServeOptions {
     /// listens elsewhere has silently left the mesh. A port 0 listen (picked at run
     /// time, for tests and demos on loopback) is not refused.
     pub registered_address_only: bool,
+    /// Serve HTTPS with this certificate and key besides plain HTTP, on the same
+    /// address (crate::tls): for browsers, whose WebCrypto needs a secure context.
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 /// Opens the data directory, binds `listen` (port 0 picks a free port) and serves.
@@ -291,6 +298,12 @@ pub async fn serve_with(
     listen: SocketAddr,
     opts: ServeOptions,
 ) -> Result<RunningNode, NodeError> {
+    // The certificate first: a bad file stops the node before it binds or opens.
+    let tls = opts
+        .tls
+        .as_ref()
+        .map(crate::tls::server_config)
+        .transpose()?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| NodeError::Bind {
@@ -299,6 +312,7 @@ pub async fn serve_with(
         })?;
     let local_addr = listener.local_addr().map_err(NodeError::LocalAddr)?;
     let url = format!("http://{local_addr}");
+    let https_url = tls.is_some().then(|| format!("https://{local_addr}"));
 
     let d = dir.to_owned();
     let u = url.clone();
@@ -382,12 +396,26 @@ pub async fn serve_with(
     let council = app.council().cloned();
     let service = router(app);
     let mut srx = rx;
+    let stopped = async move {
+        let _ = srx.wait_for(|stop| *stop).await;
+    };
+    let served = match tls {
+        Some(config) => {
+            let dual = crate::tls::DualListener::new(listener, local_addr, config);
+            futures_util::future::Either::Left(
+                axum::serve(dual, service)
+                    .with_graceful_shutdown(stopped)
+                    .into_future(),
+            )
+        }
+        None => futures_util::future::Either::Right(
+            axum::serve(listener, service)
+                .with_graceful_shutdown(stopped)
+                .into_future(),
+        ),
+    };
     let task = tokio::spawn(async move {
-        let served = axum::serve(listener, service)
-            .with_graceful_shutdown(async move {
-                let _ = srx.wait_for(|stop| *stop).await;
-            })
-            .await;
+        let served = served.await;
         let closed = closer.await;
         if let Some(r) = replicator
             && let Err(e) = r.await
@@ -418,9 +446,10 @@ pub async fn serve_with(
         tracing::info!("node stopped");
         Ok(())
     });
-    tracing::info!(%node_id, %url, "govmesh node listening");
+    tracing::info!(%node_id, %url, https = https_url.as_deref().unwrap_or("no"), "govmesh node listening");
     Ok(RunningNode {
         url,
+        https_url,
         local_addr,
         node_id,
         stop,

@@ -418,6 +418,96 @@ async fn events_report_entries_and_tallies() {
     node.shutdown().await.unwrap();
 }
 
+/// Text as the pages write it (maud escapes these).
+fn escaped(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The create form's rules patch, without JavaScript: a patch reaches the proposal;
+/// a patch the node refuses is shown with the API's own message; text that is not
+/// JSON is a 400 page saying so. Nothing refused reaches the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_propose_form_carries_a_rules_patch() {
+    let m = Mesh::found();
+    let token = m.token();
+    let node = m.serve().await;
+    let c = Client::new(&node.url);
+    let (_, _, html) = page(&c, "/proposals").await;
+    assert!(html.contains(r#"name="diff""#) && html.contains("Rules patch"));
+    let post = |diff: &str| {
+        let fields = vec![
+            ("target", "codex:5.4".to_owned()),
+            ("domain_id", String::new()),
+            (
+                "proposed_text",
+                "Nodes acknowledge within ten minutes.".to_owned(),
+            ),
+            ("rationale", "Slow links".to_owned()),
+            ("diff", diff.to_owned()),
+            ("voting_period_secs", String::new()),
+            ("token", token.clone()),
+        ];
+        c.http
+            .post(format!("{}/actions/propose", c.url))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form_body(&fields))
+            .send()
+    };
+    let size = c.log_size().await;
+    // A patch the node refuses: the page carries the endpoint's own message.
+    let bad = r#"[{"op": "move", "from": "/a", "path": "/b"}]"#;
+    let (s, api) = c
+        .post(
+            "/v1/operator/propose",
+            &json!({"clause": "5.4", "proposed_text": "t", "rationale": "r",
+                    "diff": serde_json::from_str::<Value>(bad).unwrap()}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(s, 422, "{api}");
+    let message = api["error"]["message"].as_str().unwrap();
+    let r = post(bad).await.unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains(&format!("Refused (422 invalid_body): {}", escaped(message))),
+        "{body}"
+    );
+    // Not JSON at all.
+    let r = post("[{op: move}]").await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("the rules patch is not JSON"), "{body}");
+    assert_eq!(c.log_size().await, size, "nothing refused was logged");
+    // A good patch: the proposal carries it.
+    let r = post(r#"[{"op": "replace", "path": "/sync_deadline_secs", "value": 600}]"#)
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("Done: log entry"), "{body}");
+    let (_, list) = c.get("/v1/proposals").await;
+    let p = &list["proposals"][0];
+    assert_eq!(p["target_contract_clause"], "5.4");
+    assert_eq!(
+        p["changes"]["diff"],
+        json!([{"operation": "replace", "path": "/sync_deadline_secs", "value": 600}])
+    );
+    let (_, _, html) = page(
+        &c,
+        &format!("/proposals/{}", p["proposal_id"].as_str().unwrap()),
+    )
+    .await;
+    assert!(
+        html.contains("/sync_deadline_secs"),
+        "the page shows the rules change"
+    );
+    node.shutdown().await.unwrap();
+}
+
 // ---- In the browser
 
 /// A chromedriver process on a free loopback port, stopped on drop.
@@ -666,6 +756,13 @@ async fn the_dashboard_in_chromium() {
 /// the log entry at `index` has its council timestamp altered (its signature still
 /// verifies; its leaf no longer matches the signed tree). No event stream.
 async fn tampering_proxy(upstream: String, index: u64) -> String {
+    proxy(upstream, Some(index), false).await
+}
+
+/// The proxy of [`tampering_proxy`]: `tamper` alters that entry; `seal_unsigned`
+/// serves the hub's checkpoint (`/v1/log/checkpoint`, no witness cosignatures) as
+/// the seal.
+async fn proxy(upstream: String, tamper: Option<u64>, seal_unsigned: bool) -> String {
     use axum::body::Body;
     use axum::http::{Request, Response, StatusCode};
     let http = reqwest::Client::new();
@@ -683,14 +780,19 @@ async fn tampering_proxy(upstream: String, index: u64) -> String {
                     .body(Body::empty())
                     .unwrap();
             }
-            let r = http.get(format!("{upstream}{path}")).send().await.unwrap();
+            let from = if seal_unsigned && path == "/v1/log/seal" {
+                "/v1/log/checkpoint"
+            } else {
+                path.as_str()
+            };
+            let r = http.get(format!("{upstream}{from}")).send().await.unwrap();
             let status = r.status().as_u16();
             let ctype = r.headers().get("content-type").cloned();
             let mut bytes = r.bytes().await.unwrap().to_vec();
             if path.starts_with("/v1/log/entries") {
                 let mut v: Value = serde_json::from_slice(&bytes).unwrap();
                 for e in v["entries"].as_array_mut().unwrap() {
-                    if e["index"] == index {
+                    if Some(e["index"].as_u64().unwrap()) == tamper {
                         let t = e["timestamp"].as_str().unwrap().replacen("20", "19", 1);
                         e["timestamp"] = Value::String(t);
                     }
@@ -880,4 +982,284 @@ async fn votes_on_two_hubs_dashboards_show_on_both_without_reload() {
     for n in nodes {
         n.shutdown().await.unwrap();
     }
+}
+
+/// Waits until the node's seal covers `size` entries.
+async fn sealed_at(c: &Client, size: u64) {
+    for _ in 0..600 {
+        let (s, text) = c.get_text("/v1/log/seal").await;
+        if s == 200 && text.lines().nth(1) == Some(size.to_string().as_str()) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the hub never sealed {size} entries");
+}
+
+/// The text of the first element `css` selects ("" if none).
+async fn text_of(b: &fantoccini::Client, css: &str) -> String {
+    match b.find(fantoccini::Locator::Css(css)).await {
+        Ok(el) => el.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Pastes a key file into the page's own-key box and uses it; returns what the box
+/// says then.
+async fn use_key(b: &fantoccini::Client, key_file: &str) -> String {
+    let before = text_of(b, "#k-state").await;
+    let area = b.find(fantoccini::Locator::Css("#k-file")).await.unwrap();
+    area.clear().await.unwrap();
+    area.send_keys(key_file).await.unwrap();
+    b.find(fantoccini::Locator::Css("#k-use"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_until(b, "#k-state", |t| !t.is_empty() && t != before).await
+}
+
+/// Votes through the page's form; returns the page's notice once it says something new.
+async fn vote_in_page(b: &fantoccini::Client, choice: &str) -> String {
+    let before = text_of(b, "#notice").await;
+    b.find(fantoccini::Locator::Css(&format!(
+        "input[name=choice][value={choice}]"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    b.find(fantoccini::Locator::Css(
+        "form[data-action=vote] button[type=submit]",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    wait_until(b, "#notice", |t| !t.is_empty() && t != before).await
+}
+
+/// A user's own key, pasted into the proposal page, signs a vote in the browser
+/// (WebCrypto Ed25519, the DSSE envelope over the JCS payload) that the node accepts
+/// through `POST /v1/entries` and counts; no operator token is asked for. A key of no
+/// registered node gets the API's own refusal, word for word.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vote_signed_in_the_browser_is_counted() {
+    let Some(driver) = start_driver() else {
+        return;
+    };
+    let m = Mesh::found();
+    let token = m.token();
+    let node = m.serve().await;
+    let c = Client::new(&node.url);
+    let pid = propose(&c, &token, "Signed where the voter sits.").await;
+    let b = browser(&driver).await;
+    b.goto(&format!("{}/proposals/{pid}", node.url))
+        .await
+        .unwrap();
+    b.execute("window.__same_page = true;", vec![])
+        .await
+        .unwrap();
+
+    // A key the registry does not know: the page shows what the API says.
+    let stranger = govmesh_core::keys::KeyPair::from_seed([77; 32]);
+    let said = use_key(&b, &stranger.to_file_json()).await;
+    assert!(said.starts_with("Signing as node"), "{said}");
+    assert!(said.contains(stranger.node_id()), "{said}");
+    let field = b.find(fantoccini::Locator::Css("#k-file")).await.unwrap();
+    assert_eq!(
+        field.prop("value").await.unwrap().as_deref(),
+        Some(""),
+        "the pasted key is cleared"
+    );
+    let refused = vote_in_page(&b, "approve").await;
+    let env = sign_entry(
+        &stranger,
+        Operation::Vote(VoteOp {
+            proposal_id: pid.clone(),
+            choice: VoteChoice::Approve,
+            reason: None,
+        }),
+    );
+    let (s, api) = c
+        .post("/v1/entries", &serde_json::to_value(env).unwrap(), None)
+        .await;
+    assert!(s >= 400, "{api}");
+    assert_eq!(
+        refused,
+        format!(
+            "Refused ({s} {}): {}",
+            api["error"]["code"].as_str().unwrap(),
+            api["error"]["message"].as_str().unwrap()
+        )
+    );
+
+    // A key file whose public key is not its secret's is not used.
+    let mut bad: Value = serde_json::from_str(&m.a.to_file_json()).unwrap();
+    bad["public_key"] = json!(m.b.public().to_base64());
+    let said = use_key(&b, &bad.to_string()).await;
+    assert_eq!(said, "Key not used: public_key does not match secret_seed");
+
+    // Founder a's key: the vote is signed in the page and counted.
+    let said = use_key(&b, &m.a.to_file_json()).await;
+    assert!(said.contains(m.a.node_id()), "{said}");
+    let signer = b
+        .find(fantoccini::Locator::Css("form[data-action=vote] .signer"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(signer.contains(m.a.node_id()), "{signer}");
+    let done = vote_in_page(&b, "approve").await;
+    assert!(
+        done.starts_with("Done: log entry #") && done.ends_with("(vote), signed in this browser."),
+        "{done}"
+    );
+    wait_text(&b, "[data-part=tally] .counts", "1 approve").await;
+    let (_, v) = c.get(&format!("/v1/proposals/{pid}")).await;
+    let votes = v["votes"].as_array().unwrap();
+    assert_eq!(votes.len(), 1, "{v}");
+    assert_eq!(votes[0]["voter"], m.a.node_id());
+    assert_eq!(votes[0]["choice"], "approve");
+    let same = b
+        .execute("return window.__same_page === true;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(same, json!(true), "the page was reloaded");
+    std::fs::write(
+        screenshot_dir().join("proposal-own-key-1280.png"),
+        b.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    b.close().await.unwrap();
+    node.shutdown().await.unwrap();
+}
+
+/// A proposal page verifies its propose entry beside its votes, and the overview's
+/// seal badge checks the seal; served through a proxy that alters the propose entry,
+/// the page names that entry and the check it failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proposal_page_verifies_its_propose_entry_in_chromium() {
+    let Some(driver) = start_driver() else {
+        return;
+    };
+    let m = Mesh::found();
+    let token = m.token();
+    let node = m.serve().await;
+    let c = Client::new(&node.url);
+    let pid = propose(&c, &token, "Checked where it is read.").await;
+    vote_as(&c, &m.a, &pid, VoteChoice::Approve).await;
+    sealed_at(&c, 3).await;
+    let b = browser(&driver).await;
+    let settled = |t: &str| !t.is_empty() && !t.contains("verifying");
+
+    b.goto(&format!("{}/proposals/{pid}", node.url))
+        .await
+        .unwrap();
+    let badge = wait_until(&b, "[data-verify]", settled).await;
+    assert!(
+        badge.starts_with("verified in this browser: 2 entries against the seal of 3 by hub"),
+        "{badge}"
+    );
+    let mark = wait_until(&b, "[data-shown-type=propose]", |t| !t.is_empty()).await;
+    assert_eq!(mark, "✓");
+    let index = b
+        .find(fantoccini::Locator::Css("[data-shown-type=propose]"))
+        .await
+        .unwrap()
+        .attr("data-verify-entry")
+        .await
+        .unwrap();
+    assert_eq!(index.as_deref(), Some("1"), "the propose entry is entry 1");
+    std::fs::write(
+        screenshot_dir().join("proposal-verified-1280.png"),
+        b.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // The overview's seal badge.
+    b.goto(&format!("{}/", node.url)).await.unwrap();
+    let badge = wait_until(&b, "[data-verify=seal]", settled).await;
+    assert!(
+        badge.starts_with("verified in this browser: seal of 3 by hub")
+            && badge.ends_with("with 0 witness cosignatures (clause 5.4 requires 0)"),
+        "{badge}"
+    );
+
+    // The propose entry altered on the way.
+    let proxied = tampering_proxy(node.url.clone(), 1).await;
+    b.goto(&format!("{proxied}/proposals/{pid}")).await.unwrap();
+    let badge = wait_until(&b, "[data-verify]", settled).await;
+    assert_eq!(
+        badge,
+        "verification failed: entry 1: inclusion proof does not lead to the sealed root"
+    );
+    let mark = wait_until(&b, "[data-shown-type=propose]", |t| !t.is_empty()).await;
+    assert!(mark.contains("inclusion proof"), "{mark}");
+    let vote = wait_until(&b, "[data-shown-type=vote]", |t| !t.is_empty()).await;
+    assert_eq!(vote, "✓");
+    std::fs::write(
+        screenshot_dir().join("proposal-tampered-1280.png"),
+        b.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    b.close().await.unwrap();
+    node.shutdown().await.unwrap();
+}
+
+/// A mesh whose clause 5.4 counts one witness (seal_threshold 1), that witness not
+/// running: a checkpoint served as the seal carries no cosignature, and the page's
+/// check says the seal falls short of the threshold instead of trusting it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seal_short_of_its_threshold_reads_as_failed_in_chromium() {
+    use govmesh_core::entry::NodeSpec;
+    use govmesh_core::model::NodeType;
+    let Some(driver) = start_driver() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, witness) = (super::util::key(81), super::util::key(82));
+    govmesh_node::init(
+        dir.path(),
+        govmesh_node::InitOptions {
+            mesh_name: "threshold-mesh".into(),
+            key: hub.clone(),
+            other_founders: vec![NodeSpec::new(&witness, NodeType::ComplianceWitness)],
+            network_address: None,
+        },
+    )
+    .unwrap();
+    let node = govmesh_node::serve(dir.path(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let c = Client::new(&node.url);
+    let (_, contract) = c.get("/v1/contracts/codex").await;
+    let rules = &contract["clauses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|cl| cl["clause_id"] == "5.4")
+        .unwrap()["rules"];
+    assert_eq!(rules["seal_threshold"], 1, "{rules}");
+    let proxied = proxy(node.url.clone(), None, true).await;
+    let b = browser(&driver).await;
+    b.goto(&format!("{proxied}/log")).await.unwrap();
+    let settled = |t: &str| !t.is_empty() && !t.contains("verifying");
+    let badge = wait_until(&b, "[data-verify]", settled).await;
+    assert_eq!(
+        badge,
+        "verification failed: the seal carries 0 valid witness cosignatures and clause 5.4 \
+         requires 1 (seal_threshold 1 of 1 counted witness)"
+    );
+    std::fs::write(
+        screenshot_dir().join("log-below-threshold-1280.png"),
+        b.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    b.close().await.unwrap();
+    node.shutdown().await.unwrap();
 }

@@ -312,3 +312,85 @@ async fn nodes_see_each_other_and_a_stopped_node_goes_suspect_then_down() {
         drop(n.dir);
     }
 }
+
+/// Stopping a node is told: the hub's event stream (`GET /v1/events`) sends a `node`
+/// event saying the stopped trust fork is unreachable, and the hub's topology page
+/// draws it so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_node_is_an_event_and_down_on_the_topology_page() {
+    let mut nodes = found(&[NodeType::GovernanceHub, NodeType::TrustFork]).await;
+    let fork_id = nodes[1].id().to_owned();
+    let hc = nodes[0].client();
+    until("the hub to see the fork reachable", || async {
+        let (_, t) = hc.get("/v1/topology").await;
+        if topo_node(&t, &fork_id)["liveness"] == "reachable" {
+            Ok(())
+        } else {
+            Err(t.to_string())
+        }
+    })
+    .await;
+    let mut stream = hc
+        .http
+        .get(format!("{}/v1/events", hc.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status().as_u16(), 200);
+    let mut seen = String::new();
+    while !seen.contains("event: hello") {
+        seen.push_str(&String::from_utf8_lossy(
+            &stream.chunk().await.unwrap().unwrap(),
+        ));
+    }
+
+    let fork = nodes.pop().unwrap();
+    fork.running.unwrap().shutdown().await.unwrap();
+    // The stream's node events about the fork, until one says it is unreachable.
+    let mut told = Vec::new();
+    let read = async {
+        loop {
+            let chunk = stream.chunk().await.unwrap().expect("the stream ended");
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = seen.find("\n\n") {
+                let event: String = seen.drain(..end + 2).collect();
+                let Some(data) = event.strip_prefix("event: node\ndata: ") else {
+                    continue;
+                };
+                let v: Value = serde_json::from_str(data.trim()).unwrap();
+                if v["node_id"] != json!(fork_id) {
+                    continue;
+                }
+                told.push(v["liveness"].as_str().unwrap().to_owned());
+                if v["liveness"] == "unreachable" {
+                    return;
+                }
+            }
+        }
+    };
+    tokio::time::timeout(DEADLINE, read)
+        .await
+        .unwrap_or_else(|_| panic!("no node event said the fork is down; seen {seen:?}"));
+    assert_eq!(
+        told.last().map(String::as_str),
+        Some("unreachable"),
+        "{told:?}"
+    );
+    drop(stream);
+
+    // The topology page draws the fork unreachable.
+    let (s, html) = hc.get_text("/topology").await;
+    assert_eq!(s, 200);
+    let at = html
+        .find(&format!(r#"data-node="{fork_id}""#))
+        .expect("the fork is drawn");
+    let circle = &html[at..];
+    let class = circle[circle.find("<circle class=\"").unwrap() + 15..]
+        .split('"')
+        .next()
+        .unwrap();
+    assert_eq!(class, "fork unreachable", "{circle:.300}");
+    for n in nodes {
+        n.running.unwrap().shutdown().await.unwrap();
+    }
+}

@@ -24,8 +24,9 @@ const ACTIONS: &[&str] = &["propose", "vote", "withdraw", "domains"];
 const LIST_FIELDS: &[&str] = &["member_nodes", "shared_clauses"];
 
 /// The JSON body of the operator request from a form's fields: empty fields are left
-/// out, `target` (`contract:clause`) becomes `contract_id` and `clause`, and
-/// `voting_period_secs` is a number, and the [`LIST_FIELDS`] are arrays.
+/// out, `target` (`contract:clause`) becomes `contract_id` and `clause`,
+/// `voting_period_secs` is a number, `diff` (the rules patch) is JSON, and the
+/// [`LIST_FIELDS`] are arrays.
 pub(super) fn request_body(fields: &[(String, String)]) -> Result<Value, ApiError> {
     let mut body = Map::new();
     for k in LIST_FIELDS {
@@ -52,6 +53,14 @@ pub(super) fn request_body(fields: &[(String, String)]) -> Result<Value, ApiErro
                 })?;
                 body.insert("contract_id".into(), Value::String(contract.into()));
                 body.insert("clause".into(), Value::String(clause.into()));
+            }
+            // The rules patch goes to the endpoint as JSON, which checks it and
+            // answers in its own words; only text that is no JSON stops here.
+            "diff" => {
+                let patch: Value = serde_json::from_str(v).map_err(|e| {
+                    ApiError::bad_request("bad_form", format!("the rules patch is not JSON: {e}"))
+                })?;
+                body.insert(k.clone(), patch);
             }
             "voting_period_secs" => {
                 let n: u64 = v.parse().map_err(|_| {
@@ -194,6 +203,21 @@ mod tests {
         assert_eq!(
             b,
             serde_json::json!({"name": "ops", "member_nodes": ["a", "b"], "shared_clauses": []})
+        );
+        let b = request_body(&fields(&[(
+            "diff",
+            r#"[{"op": "replace", "path": "/rules/x", "value": 2}]"#,
+        )]))
+        .unwrap();
+        assert_eq!(
+            b,
+            serde_json::json!({"diff": [{"op": "replace", "path": "/rules/x", "value": 2}]})
+        );
+        let e = request_body(&fields(&[("diff", "[{op: replace}]")])).unwrap_err();
+        assert!(
+            e.message.contains("the rules patch is not JSON"),
+            "{}",
+            e.message
         );
         let e = request_body(&fields(&[("voting_period_secs", "soon")])).unwrap_err();
         assert_eq!(e.status, StatusCode::BAD_REQUEST);

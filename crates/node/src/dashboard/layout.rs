@@ -302,3 +302,27 @@ pub(crate) fn token_field(id: &str) -> Markup {
         }
     }
 }
+
+/// The box where a user pastes their own key (JavaScript only: hidden until the
+/// script shows it). The key is imported into the page and never sent.
+pub(crate) fn own_key_box() -> Markup {
+    html! {
+        section.card.own-key #own-key hidden aria-labelledby="h-own-key" {
+            h2 #h-own-key { "Sign with your own key" }
+            p.small {
+                "Instead of this node's operator token: paste your key file (from " code { "govmesh key new" } ", or a node's " code { "node.key" } "). "
+                "This page signs the entry in your browser (WebCrypto Ed25519) and sends only the signed entry, to " code { "POST /v1/entries" } ". "
+                "The key never leaves the page, and leaving the page forgets it."
+            }
+            div.field {
+                label for="k-file" { "Key file (JSON)" }
+                textarea #k-file rows="4" autocomplete="off" spellcheck="false" {}
+            }
+            div.field.actions {
+                button #k-use type="button" { "Use this key" }
+                button.secondary #k-forget type="button" hidden { "Forget the key" }
+            }
+            output.result #k-state role="status" aria-live="polite" {}
+        }
+    }
+}

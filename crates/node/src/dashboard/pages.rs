@@ -3,8 +3,8 @@
 //! council's view), never the ledger itself, and renders them with maud.
 
 use super::layout::{
-    Header, Names, diff_block, json_block, mini_tally, page, role_class, short, span_words,
-    status_badge, status_word, tally_bars, time, token_field,
+    Header, Names, diff_block, json_block, mini_tally, own_key_box, page, role_class, short,
+    span_words, status_badge, status_word, tally_bars, time, token_field,
 };
 use super::{Dash, PageError, PageId, PageQuery, PageResult};
 use crate::api;
@@ -99,6 +99,7 @@ fn seal_block(seal: Option<&SealFacts>, names: &Names) -> Markup {
                         }
                     }
                 }
+                p { span data-verify="seal" {} }
                 details { summary { "The seal as signed" } pre.note { (s.text) } }
             }
             None => { p.muted { "This node holds no seal yet." } }
@@ -549,6 +550,11 @@ pub(super) async fn proposals(
                         textarea #p-rationale name="rationale" rows="3" required {}
                     }
                     div.field {
+                        label for="p-diff" { "Rules patch (optional)" }
+                        textarea #p-diff name="diff" rows="3" spellcheck="false" placeholder=r#"[{"op": "replace", "path": "/rules/...", "value": ...}]"# {}
+                        small { "A JSON array of patch operations on the clause's rules: RFC 6902 (" code { "op" } ", " code { "path" } ", " code { "value" } ") or the seed's form (" code { "operation" } "), as " code { "govmesh propose --rules-patch" } " takes it. The node checks it." }
+                    }
+                    div.field {
                         label for="p-period" { "Voting period (seconds, empty for the policy's)" }
                         input #p-period type="number" name="voting_period_secs" min="1" inputmode="numeric";
                     }
@@ -565,6 +571,7 @@ pub(super) async fn proposal(State(d): State<Dash>, id: PageId) -> PageResult {
     let head = Head::of(&d).await;
     let v = api::proposal_view(&d.shared, &id).await?;
     let p = &v.proposal;
+    let propose_index = api::propose_entry_index(&d.shared, p).await?;
     let nodes = api::nodes_view(&d.shared).await;
     let names = Names::of(&nodes);
     let text_diff = govmesh_core::diff::text_diff(
@@ -586,7 +593,13 @@ pub(super) async fn proposal(State(d): State<Dash>, id: PageId) -> PageResult {
                 dl.facts {
                     dt { "Proposal" } dd { code { (p.proposal_id) } }
                     dt { "Target" } dd { a href={ "/contracts/" (p.contract_id) "?rev=" (p.base_revision) } { (p.contract_id) } " clause " (p.target_contract_clause) " (written against revision " (p.base_revision) ")" }
-                    dt { "Proposed by" } dd { (names.link(&p.proposed_by)) " at " (time(p.created_at)) }
+                    dt { "Proposed by" } dd {
+                        (names.link(&p.proposed_by)) " at " (time(p.created_at))
+                        @if let Some(i) = propose_index {
+                            " · entry " a href={ "/log?start=" (i) "#entry-" (i) } { "#" (i) } " "
+                            span data-verify-entry=(i) data-shown-author=(p.proposed_by) data-shown-type="propose" {}
+                        }
+                    }
                     dt { "Domain" } dd { a href={ "/domains/" (p.domain_id) } { code { (short(&p.domain_id)) } } }
                     dt { "Voting" } dd { (time(p.voting_starts)) " to " (time(p.voting_ends)) }
                     dt { "Result" } dd data-part="reason" { (p.voting_result.reason) }
@@ -600,7 +613,7 @@ pub(super) async fn proposal(State(d): State<Dash>, id: PageId) -> PageResult {
                     div.cards {
                         section.card aria-labelledby="h-vote" {
                             h2 #h-vote { "Vote" }
-                            form.action method="post" action="/actions/vote" data-api="/v1/operator/vote" data-action="vote" {
+                            form.action method="post" action="/actions/vote" data-api="/v1/operator/vote" data-action="vote" data-sign="vote" {
                                 input type="hidden" name="proposal_id" value=(p.proposal_id);
                                 fieldset {
                                     legend { "Choice" }
@@ -610,6 +623,7 @@ pub(super) async fn proposal(State(d): State<Dash>, id: PageId) -> PageResult {
                                 }
                                 div.field { label for="v-reason" { "Reason (optional)" } input #v-reason type="text" name="reason"; }
                                 (token_field("v-token"))
+                                p.signer.small {}
                                 div.field.actions { button type="submit" { "Cast vote" } }
                                 output.result role="status" aria-live="polite" {}
                             }
@@ -617,16 +631,18 @@ pub(super) async fn proposal(State(d): State<Dash>, id: PageId) -> PageResult {
                         section.card aria-labelledby="h-withdraw" {
                             h2 #h-withdraw { "Withdraw" }
                             p.small { "Only the proposer can withdraw, while voting is open." }
-                            form.action method="post" action="/actions/withdraw" data-api="/v1/operator/withdraw" data-action="withdraw" {
+                            form.action method="post" action="/actions/withdraw" data-api="/v1/operator/withdraw" data-action="withdraw" data-sign="withdraw" {
                                 input type="hidden" name="proposal_id" value=(p.proposal_id);
                                 div.field { label for="w-reason" { "Reason (optional)" } input #w-reason type="text" name="reason"; }
                                 (token_field("w-token"))
+                                p.signer.small {}
                                 div.field.actions { button.danger type="submit" { "Withdraw proposal" } }
                                 output.result role="status" aria-live="polite" {}
                             }
                         }
                     }
                 } }
+                @if voting { (own_key_box()) }
                 h2 { "Votes " span.count data-part="vote-count" { (v.votes.len()) } }
                 div data-part="votes" { @if v.votes.is_empty() { p.muted { "No votes yet." } }
                 @else {
@@ -1057,7 +1073,8 @@ pub(super) async fn trust(State(d): State<Dash>) -> PageResult {
 
 // ---- Log
 
-/// Entries per log page.
+/// Entries per log page, unless the query asks for another count (`per`, at most
+/// the API's page, [`api::MAX_PAGE`]).
 const LOG_PAGE: u64 = 50;
 
 #[derive(Debug, Default, Deserialize)]
@@ -1065,13 +1082,22 @@ const LOG_PAGE: u64 = 50;
 pub(super) struct LogQuery {
     #[serde(default, deserialize_with = "empty_none")]
     start: Option<u64>,
+    #[serde(default, deserialize_with = "empty_none")]
+    per: Option<u64>,
 }
 
 pub(super) async fn log(State(d): State<Dash>, PageQuery(q): PageQuery<LogQuery>) -> PageResult {
+    let per = q.per.unwrap_or(LOG_PAGE);
+    if !(1..=api::MAX_PAGE).contains(&per) {
+        return Err(PageError::from(ApiError::bad_request(
+            "bad_query",
+            format!("per must be 1 to {} entries, not {per}", api::MAX_PAGE),
+        )));
+    }
     let head = Head::of(&d).await;
     let size = head.status["log_size"].as_u64().unwrap_or(0);
-    let last_page = size.saturating_sub(1) / LOG_PAGE * LOG_PAGE;
-    let start = q.start.map_or(last_page, |s| s / LOG_PAGE * LOG_PAGE);
+    let last_page = size.saturating_sub(1) / per * per;
+    let start = q.start.map_or(last_page, |s| s / per * per);
     if start >= size.max(1) {
         return Err(PageError::from(ApiError::not_found(format!(
             "the log has {size} entries; there is no entry {start}"
@@ -1081,17 +1107,24 @@ pub(super) async fn log(State(d): State<Dash>, PageQuery(q): PageQuery<LogQuery>
         &d.shared,
         &wire::EntriesQuery {
             start,
-            end: Some(start + LOG_PAGE),
+            end: Some(start + per),
         },
     )
     .await?;
     let nodes = api::nodes_view(&d.shared).await;
     let names = Names::of(&nodes);
+    let at = |s: u64| {
+        if per == LOG_PAGE {
+            format!("/log?start={s}")
+        } else {
+            format!("/log?start={s}&per={per}")
+        }
+    };
     let nav = html! {
         nav.pager aria-label="Log pages" {
-            @if start > 0 { a href="/log?start=0" { "« first" } " " a href={ "/log?start=" (start - LOG_PAGE) } rel="prev" { "‹ older" } } @else { span.muted { "« first ‹ older" } }
+            @if start > 0 { a href=(at(0)) { "« first" } " " a href=(at(start - per)) rel="prev" { "‹ older" } } @else { span.muted { "« first ‹ older" } }
             " · entries " (start) "–" (start + records.len() as u64 - 1) " of " (size) " · "
-            @if start + LOG_PAGE < size { a href={ "/log?start=" (start + LOG_PAGE) } rel="next" { "newer ›" } " " a href={ "/log?start=" (last_page) } { "latest »" } } @else { span.muted { "newer › latest »" } }
+            @if start + per < size { a href=(at(start + per)) rel="next" { "newer ›" } " " a href=(at(last_page)) { "latest »" } } @else { span.muted { "newer › latest »" } }
         }
     };
     head.render(
@@ -1125,7 +1158,7 @@ pub(super) async fn log(State(d): State<Dash>, PageQuery(q): PageQuery<LogQuery>
                 }
             }
             (nav)
-            p.small { "Data: " a href={ "/v1/log/entries?start=" (start) "&end=" (start + LOG_PAGE) } { code { "GET /v1/log/entries?start=" (start) } } }
+            p.small { "Data: " a href={ "/v1/log/entries?start=" (start) "&end=" (start + per) } { code { "GET /v1/log/entries?start=" (start) } } }
         },
     )
 }

@@ -1,8 +1,10 @@
 //! The topology graph as SVG, laid out on the server and deterministically (the
 //! same record gives the same picture): each domain is a wedge of the circle (a node
-//! sits in the first domain that lists it, the rest in "no domain"), and within a
-//! wedge the roles are rings — hubs inside, witnesses in the middle, the others
-//! outside — so the picture reads the same from 3 nodes to 200.
+//! in no domain sits in "no domain"), and within a wedge the roles are rings — hubs
+//! inside, witnesses in the middle, the others outside — so the picture reads the
+//! same from 3 nodes to 200. A node in several domains is drawn in full in the first
+//! that lists it, and again, dashed, in each of the others (the same link, and no
+//! connection lines: those start at the full drawing).
 
 use super::layout::{Names, role_class};
 use maud::{Markup, html};
@@ -27,6 +29,8 @@ struct Placed {
     liveness: String,
     status: String,
     domains: Vec<String>,
+    /// Drawn again, dashed, in another of its domains (`Some(that domain)`).
+    also_in: Option<String>,
     x: f64,
     y: f64,
 }
@@ -74,8 +78,9 @@ impl Graph {
                 }
             }
         }
-        // Groups: each domain (in the record's order) with the nodes it holds first.
-        let mut groups: Vec<(String, Option<String>, Vec<&Value>)> = domains
+        // Groups: each domain (in the record's order) with every node it holds, each
+        // marked whether this is the node's first domain (drawn in full) or not.
+        let mut groups: Vec<(String, Option<String>, Vec<(&Value, bool)>)> = domains
             .iter()
             .map(|d| {
                 (
@@ -89,12 +94,19 @@ impl Graph {
         let last = groups.len() - 1;
         for n in &list {
             let id = n["node_id"].as_str().unwrap_or("");
-            let first = domains.iter().position(|d| {
-                d["member_nodes"]
+            let mut first = true;
+            for (g, d) in domains.iter().enumerate() {
+                if d["member_nodes"]
                     .as_array()
                     .is_some_and(|m| m.iter().any(|x| x == id))
-            });
-            groups[first.unwrap_or(last)].2.push(n);
+                {
+                    groups[g].2.push((n, first));
+                    first = false;
+                }
+            }
+            if first {
+                groups[last].2.push((n, true));
+            }
         }
         groups.retain(|g| !g.2.is_empty());
         let total: usize = groups.iter().map(|g| g.2.len()).sum();
@@ -104,29 +116,31 @@ impl Graph {
         for (name, href, mut members) in groups {
             let share = TAU * members.len() as f64 / total.max(1) as f64;
             wedges.push(Wedge {
-                name,
+                name: name.clone(),
                 href,
                 from: angle,
                 to: angle + share,
             });
-            members.sort_by(|a, b| {
-                let key = |v: &Value| {
+            // By ring, the full drawings before the copies, then by id.
+            members.sort_by(|(a, fa), (b, fb)| {
+                let key = |v: &Value, full: bool| {
                     (
                         ring(role_class(v["node_type"].as_str().unwrap_or(""))).0,
+                        !full,
                         v["node_id"].as_str().unwrap_or("").to_owned(),
                     )
                 };
-                key(a).cmp(&key(b))
+                key(a, *fa).cmp(&key(b, *fb))
             });
             for r in 0..3 {
-                let in_ring: Vec<&&Value> = members
+                let in_ring: Vec<&(&Value, bool)> = members
                     .iter()
-                    .filter(|v| ring(role_class(v["node_type"].as_str().unwrap_or(""))).0 == r)
+                    .filter(|(v, _)| ring(role_class(v["node_type"].as_str().unwrap_or(""))).0 == r)
                     .collect();
                 let count = in_ring.len();
                 // A crowded ring in a wedge takes several rows (at most 5, centred on
                 // the ring) so that neighbours on one row stay SPACING apart.
-                let radius0 = in_ring.first().map_or(OUTER, |v| {
+                let radius0 = in_ring.first().map_or(OUTER, |(v, _)| {
                     ring(role_class(v["node_type"].as_str().unwrap_or(""))).1 * OUTER
                 });
                 let rows = (1..=5)
@@ -136,7 +150,7 @@ impl Graph {
                         per_row * SPACING <= share * innermost
                     })
                     .unwrap_or(5);
-                for (i, v) in in_ring.into_iter().enumerate() {
+                for (i, (v, full)) in in_ring.into_iter().enumerate() {
                     let id = v["node_id"].as_str().unwrap_or("").to_owned();
                     let role = role_class(v["node_type"].as_str().unwrap_or(""));
                     let radius = radius0 + ROW_STEP * ((i % rows) as f64 - (rows - 1) as f64 / 2.0);
@@ -147,6 +161,7 @@ impl Graph {
                     nodes.push(Placed {
                         name: names.name(&id).to_owned(),
                         domains: member_of.get(id.as_str()).cloned().unwrap_or_default(),
+                        also_in: (!*full).then(|| name.clone()),
                         id,
                         role,
                         liveness: v["liveness"].as_str().unwrap_or("unknown").to_owned(),
@@ -158,9 +173,11 @@ impl Graph {
             }
             angle += share;
         }
+        // Connections join the full drawings.
         let index: BTreeMap<&str, usize> = nodes
             .iter()
             .enumerate()
+            .filter(|(_, n)| n.also_in.is_none())
             .map(|(i, n)| (n.id.as_str(), i))
             .collect();
         // One edge per pair: the lower measured latency of the two directions.
@@ -195,8 +212,9 @@ impl Graph {
         }
     }
 
+    /// Nodes drawn (each once, however many domains hold it).
     pub fn node_count(&self) -> usize {
-        self.nodes.len()
+        self.nodes.iter().filter(|n| n.also_in.is_none()).count()
     }
 
     pub fn edge_count(&self) -> usize {
@@ -205,6 +223,7 @@ impl Graph {
 
     pub fn svg(&self) -> Markup {
         let n = self.nodes.len();
+        let nodes = self.node_count();
         let r = if n <= 30 {
             13.0
         } else if n <= 80 {
@@ -219,7 +238,7 @@ impl Graph {
         html! {
             figure.graph {
                 svg #topology viewBox=(format!("{} 0 {} {SIZE}", -MARGIN, SIZE + 2.0 * MARGIN)) role="group" aria-labelledby="topology-title" {
-                    title #topology-title { "The mesh: " (n) " nodes, " (self.edges.len()) " measured connections" }
+                    title #topology-title { "The mesh: " (nodes) " nodes, " (self.edges.len()) " measured connections" }
                     g.wedges {
                         @for w in &self.wedges {
                             // A whole circle is labelled at the top, a wedge at its middle.
@@ -252,7 +271,19 @@ impl Graph {
                         }
                     }
                     g.nodes {
-                        @for p in &self.nodes {
+                        @for p in self.nodes.iter().filter(|p| p.also_in.is_some()) {
+                            a.node-link.also href={ "/nodes/" (p.id) } data-also=(p.id) {
+                                circle.(p.role).(p.liveness.as_str()).also cx=(f(p.x)) cy=(f(p.y)) r=(r) {}
+                                title {
+                                    (p.name) " · " (p.role) " · " (p.liveness) " · also in " (p.also_in.as_deref().unwrap_or(""))
+                                    " · domains: " (p.domains.join(", ")) " (drawn in full in " (p.domains.first().map_or("", String::as_str)) ")"
+                                }
+                                @if labels {
+                                    text.node-label.also x=(f(p.x)) y=(f(p.y + r + 13.0)) text-anchor="middle" { (p.name) }
+                                }
+                            }
+                        }
+                        @for p in self.nodes.iter().filter(|p| p.also_in.is_none()) {
                             a.node-link href={ "/nodes/" (p.id) } data-node=(p.id) {
                                 circle.(p.role).(p.liveness.as_str()) cx=(f(p.x)) cy=(f(p.y)) r=(r) {}
                                 title {
@@ -266,7 +297,7 @@ impl Graph {
                         }
                     }
                 }
-                figcaption { "Hubs on the inner ring, witnesses in the middle, other nodes outside; each wedge is a domain. The ring around a node is its liveness; a line is a measured connection (hover for its latency). Select a node to open its page." }
+                figcaption { "Hubs on the inner ring, witnesses in the middle, other nodes outside; each wedge is a domain, and a node in several domains is drawn again, dashed, in each after its first. The ring around a node is its liveness; a line is a measured connection (hover for its latency). Select a node to open its page." }
             }
         }
     }
@@ -311,6 +342,7 @@ pub(super) fn legend() -> Markup {
             li { span.sw.ring.suspect {} "suspect" }
             li { span.sw.ring.unreachable {} "unreachable" }
             li { span.sw.ring.unknown {} "not heard of" }
+            li { span.sw.also {} "also in this domain (drawn in full in its first)" }
             li { span.sw.line.fast {} "< 5 ms" }
             li { span.sw.line.slow {} "5–50 ms" }
             li { span.sw.line.slower {} "≥ 50 ms" }
@@ -344,6 +376,67 @@ mod tests {
             .map(|i| json!({"source_node_id": format!("{i:08}-node"), "target_node_id": format!("{:08}-node", (i + 1) % n), "latency_ms": 1.5}))
             .collect();
         json!({"nodes": nodes, "domains": ds, "connections": conns})
+    }
+
+    /// A node in two domains is drawn in full in the first and dashed in the second,
+    /// inside each one's wedge; connections start at the full drawing; the page still
+    /// counts it once.
+    #[test]
+    fn a_node_in_two_domains_is_drawn_in_both() {
+        let names = Names::of(&[]);
+        let mut topo = record(6, 2);
+        // Node 0 is in domain 0; add it to domain 1 too.
+        topo["domains"][1]["member_nodes"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("00000000-node"));
+        let g = Graph::of(&topo, &names);
+        assert_eq!(g.node_count(), 6);
+        let drawn: Vec<&Placed> = g.nodes.iter().filter(|p| p.id == "00000000-node").collect();
+        assert_eq!(drawn.len(), 2, "drawn once per domain");
+        let (full, copy) = (drawn[0], drawn[1]);
+        assert_eq!(full.also_in, None);
+        assert_eq!(copy.also_in.as_deref(), Some("domain 1"));
+        assert_eq!(full.domains, ["domain 0", "domain 1"]);
+        // Each inside its own domain's wedge.
+        let wedge = |name: &str| g.wedges.iter().find(|w| w.name == name).unwrap();
+        let inside = |p: &Placed, w: &Wedge| {
+            let mut a = (p.y - CENTER).atan2(p.x - CENTER);
+            while a < w.from {
+                a += TAU;
+            }
+            a <= w.to
+        };
+        assert!(inside(full, wedge("domain 0")));
+        assert!(inside(copy, wedge("domain 1")));
+        assert!(!inside(copy, wedge("domain 0")));
+        // Every edge joins full drawings.
+        for e in &g.edges {
+            assert!(g.nodes[e.a].also_in.is_none() && g.nodes[e.b].also_in.is_none());
+        }
+        let svg = g.svg().into_string();
+        assert_eq!(svg.matches(r#"data-node="00000000-node""#).count(), 1);
+        assert_eq!(svg.matches(r#"data-also="00000000-node""#).count(), 1);
+        assert!(svg.contains("also in domain 1"), "{svg}");
+        // At 200 nodes with every seventh in a second domain, the copies keep apart.
+        let mut topo = record(200, 5);
+        for i in (0..200).step_by(7) {
+            let d = (i % 6 + 1) % 5;
+            topo["domains"][d]["member_nodes"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!(format!("{i:08}-node")));
+        }
+        let g = Graph::of(&topo, &names);
+        assert_eq!(g.node_count(), 200);
+        assert!(g.nodes.len() > 200);
+        for (i, a) in g.nodes.iter().enumerate() {
+            assert!(a.x > 0.0 && a.x < SIZE && a.y > 0.0 && a.y < SIZE);
+            for b in &g.nodes[i + 1..] {
+                let d = (a.x - b.x).hypot(a.y - b.y);
+                assert!(d > 12.0, "{} and {} are {d:.1} apart", a.id, b.id);
+            }
+        }
     }
 
     /// Every node is placed inside the picture, no two on the same spot, and the
