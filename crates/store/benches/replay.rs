@@ -57,8 +57,13 @@ fn main() {
         match a.as_str() {
             "--entries" => {
                 let v = it.next().expect("--entries takes a number");
-                let n: u64 = v.parse().unwrap_or_else(|_| panic!("--entries {v:?} is not a number"));
-                assert!(n >= 2, "--entries must be at least 2 (a genesis and one entry)");
+                let n: u64 = v
+                    .parse()
+                    .unwrap_or_else(|_| panic!("--entries {v:?} is not a number"));
+                assert!(
+                    n >= 2,
+                    "--entries must be at least 2 (a genesis and one entry)"
+                );
                 sizes.push(n);
             }
             "--keep" => keep = Some(PathBuf::from(it.next().expect("--keep takes a directory"))),
@@ -79,7 +84,11 @@ fn main() {
     sizes.dedup();
     if let Some(dir) = &keep {
         let empty = std::fs::read_dir(dir).map_or(true, |mut rd| rd.next().is_none());
-        assert!(empty, "--keep {}: the directory exists and is not empty", dir.display());
+        assert!(
+            empty,
+            "--keep {}: the directory exists and is not empty",
+            dir.display()
+        );
     }
     let largest = *sizes.last().unwrap();
     let mut runs = Vec::new();
@@ -198,11 +207,18 @@ fn run(n: u64, keep: Option<&Path>) -> serde_json::Value {
 
     let replay = run_child(&["replay", log_path.to_str().unwrap(), data.to_str().unwrap()]);
     let replay_secs: f64 = replay["ledger_secs"].parse().unwrap();
-    assert_eq!(replay["size"], n.to_string(), "the replay applied every entry");
+    assert_eq!(
+        replay["size"],
+        n.to_string(),
+        "the replay applied every entry"
+    );
     eprintln!("[{n}] replayed in {replay_secs:.1} s");
     let reopen = run_child(&["reopen", data.to_str().unwrap()]);
     assert_eq!(reopen["size"], n.to_string());
-    assert_eq!(reopen["root"], replay["root"], "re-open gives the same root");
+    assert_eq!(
+        reopen["root"], replay["root"],
+        "re-open gives the same root"
+    );
 
     let rate_b = n as f64 / replay_secs;
     let ratio = rate_b / rate_a;
@@ -231,11 +247,36 @@ fn run(n: u64, keep: Option<&Path>) -> serde_json::Value {
         "entries/s",
         format!("{:.2} s total", verify_time.as_secs_f64()),
     );
-    row("(b) full replay (verify+state+SQLite)", format!("{rate_b:.0}"), "entries/s", String::new());
-    row("(b)/(a)", format!("{:.0}%", ratio * 100.0), "", "issue 15 target >= 150%".into());
-    row("(b) total replay time", format!("{replay_secs:.2}"), "s", String::new());
-    row("    of which Ledger::open (fresh dir)", replay["open_secs"].clone(), "s", String::new());
-    row("    of which append_records", replay["append_secs"].clone(), "s", String::new());
+    row(
+        "(b) full replay (verify+state+SQLite)",
+        format!("{rate_b:.0}"),
+        "entries/s",
+        String::new(),
+    );
+    row(
+        "(b)/(a)",
+        format!("{:.0}%", ratio * 100.0),
+        "",
+        "issue 15 target >= 150%".into(),
+    );
+    row(
+        "(b) total replay time",
+        format!("{replay_secs:.2}"),
+        "s",
+        String::new(),
+    );
+    row(
+        "    of which Ledger::open (fresh dir)",
+        replay["open_secs"].clone(),
+        "s",
+        String::new(),
+    );
+    row(
+        "    of which append_records",
+        replay["append_secs"].clone(),
+        "s",
+        String::new(),
+    );
     for (name, key) in [
         ("      state machine + batch verification", "apply_secs"),
         ("      record JCS + leaf hash", "encode_secs"),
@@ -244,14 +285,24 @@ fn run(n: u64, keep: Option<&Path>) -> serde_json::Value {
     ] {
         row(name, replay[key].clone(), "s", String::new());
     }
-    row("      snapshots written", replay["snapshots"].clone(), "", String::new());
+    row(
+        "      snapshots written",
+        replay["snapshots"].clone(),
+        "",
+        String::new(),
+    );
     row(
         "    reading + parsing the log file (excluded)",
         replay["parse_secs"].clone(),
         "s",
         String::new(),
     );
-    row("Ledger::close (final snapshot)", replay["close_secs"].clone(), "s", String::new());
+    row(
+        "Ledger::close (final snapshot)",
+        replay["close_secs"].clone(),
+        "s",
+        String::new(),
+    );
     row(
         "bytes written per entry (write syscalls)",
         format!("{:.0}", wchar / n as f64),
@@ -280,10 +331,23 @@ fn run(n: u64, keep: Option<&Path>) -> serde_json::Value {
         "Ledger::open of the replayed dir",
         format!("{open_s:.3}"),
         "s",
-        format!("snapshot at {}, replayed {}", reopen["snapshot"], reopen["replayed"]),
+        format!(
+            "snapshot at {}, replayed {}",
+            reopen["snapshot"], reopen["replayed"]
+        ),
     );
-    row("peak RSS, re-opening process", format!("{hwm_reopen:.1}"), "MiB", String::new());
-    row("data directory on disk", format!("{:.1}", dir_bytes / 1e6), "MB", String::new());
+    row(
+        "peak RSS, re-opening process",
+        format!("{hwm_reopen:.1}"),
+        "MiB",
+        String::new(),
+    );
+    row(
+        "data directory on disk",
+        format!("{:.1}", dir_bytes / 1e6),
+        "MB",
+        String::new(),
+    );
     println!("{:-<78}", "");
 
     if let Some(dir) = keep {
@@ -323,8 +387,11 @@ fn make_node_dir(loggen: &LogGen, dir: &Path, mesh_id: &str, log: &Path) {
     let key = &loggen.hubs[0];
     secret("node.key", key.to_file_json().as_bytes());
     let mut token = [0u8; 32];
-    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom").unwrap(), &mut token)
-        .unwrap();
+    std::io::Read::read_exact(
+        &mut std::fs::File::open("/dev/urandom").unwrap(),
+        &mut token,
+    )
+    .unwrap();
     let hex: String = token.iter().map(|b| format!("{b:02x}")).collect();
     secret("operator.token", format!("{hex}\n").as_bytes());
     let node = serde_json::json!({
@@ -402,7 +469,11 @@ fn dir_size(dir: &Path) -> u64 {
             rd.filter_map(Result::ok)
                 .filter_map(|e| {
                     let m = e.metadata().ok()?;
-                    Some(if m.is_dir() { dir_size(&e.path()) } else { m.len() })
+                    Some(if m.is_dir() {
+                        dir_size(&e.path())
+                    } else {
+                        m.len()
+                    })
                 })
                 .sum()
         })
@@ -415,7 +486,9 @@ fn child_replay(log: &Path, dir: &Path) {
     let t = Instant::now();
     let mut ledger = Ledger::open_with(dir, LedgerOptions::default()).expect("open");
     let open = t.elapsed();
-    let total = BufReader::new(std::fs::File::open(log).unwrap()).lines().count() as u64;
+    let total = BufReader::new(std::fs::File::open(log).unwrap())
+        .lines()
+        .count() as u64;
     let tail_from = total - total / 10;
     let mut tail_start: Option<(u64, u64)> = None;
     let mut lines = BufReader::new(std::fs::File::open(log).unwrap()).lines();
@@ -487,7 +560,11 @@ fn child_reopen(dir: &Path) {
     println!("replayed={}", r.replayed);
     println!(
         "mesh_id={}",
-        ledger.state().mesh_id().expect("the log has a genesis").to_hex()
+        ledger
+            .state()
+            .mesh_id()
+            .expect("the log has a genesis")
+            .to_hex()
     );
     println!("vmhwm_kb={}", vmhwm_kb());
 }
