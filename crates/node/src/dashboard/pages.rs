@@ -1082,9 +1082,11 @@ pub(super) async fn log(State(d): State<Dash>, PageQuery(q): PageQuery<LogQuery>
         &wire::EntriesQuery {
             start,
             end: Some(start + LOG_PAGE),
+            ..Default::default()
         },
     )
-    .await?;
+    .await?
+    .records;
     let nodes = api::nodes_view(&d.shared).await;
     let names = Names::of(&nodes);
     let nav = html! {

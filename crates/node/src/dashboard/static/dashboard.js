@@ -251,6 +251,18 @@ async function getJSON(path) {
   return r.json();
 }
 
+// Every item of a paged list endpoint, following next_cursor page by page.
+async function getAll(path, key) {
+  const items = [];
+  let cursor = null;
+  do {
+    const page = await getJSON(path + "?limit=1000" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
+    items.push(...page[key]);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return items;
+}
+
 // The seal: body, hub signature by an active registered hub, and witness
 // cosignatures (C2SP signed-note and tlog-cosignature v1).
 async function checkSeal(text, nodes) {
@@ -355,7 +367,7 @@ async function verifyPage() {
   main.className = "verify";
   main.textContent = "verifying in this browser…";
   try {
-    const nodes = (await getJSON("/v1/nodes")).nodes;
+    const nodes = await getAll("/v1/nodes", "nodes");
     const byKeyid = new Map();
     for (const n of nodes) byKeyid.set(tohex(await sha256(b64bytes(n.public_key))), n);
     let seal = null;
