@@ -306,7 +306,7 @@ fn median(values: &[f64]) -> Option<f64> {
     }
 }
 
-fn tempdir() -> Result<PathBuf> {
+pub(crate) fn tempdir() -> Result<PathBuf> {
     let mut b = [0u8; 8];
     getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("randomness: {e}"))?;
     let d = std::env::temp_dir().join(format!("govmesh-bench-{}", hex_encode(&b)));
@@ -766,6 +766,16 @@ pub enum BenchCommand {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// `govmesh verify` of an exported log (JSON lines) beside bare Ed25519
+    /// verification of the same entries on one core.
+    Verify {
+        /// Entries in the generated log.
+        #[arg(long, default_value_t = 100_000, value_name = "N")]
+        entries: u64,
+        /// Keep the export here (else it is deleted).
+        #[arg(long, value_name = "FILE")]
+        keep: Option<PathBuf>,
+    },
     /// From a proposal's adoption to every node holding the new revision (its
     /// ack_sync committed): median and p99 over a series of adoptions.
     Convergence {
@@ -802,6 +812,9 @@ pub fn dispatch(cmd: BenchCommand, json: bool) -> Result<i32> {
             rounds,
             json,
         }),
+        BenchCommand::Verify { entries, keep } => {
+            crate::bench_verify::run(entries, keep.as_deref(), json)
+        }
         BenchCommand::Convergence {
             hubs,
             witnesses,
@@ -1076,7 +1089,11 @@ async fn wait_sync_completed(
     let t = Instant::now();
     let mut last = Value::Null;
     while t.elapsed() < deadline {
-        if let Some(v) = get_json(client, &format!("{url}/v1/sync")).await
+        if let Some(v) = get_json(
+            client,
+            &format!("{url}/v1/sync?contract={contract_id}&limit=1000"),
+        )
+        .await
             && let Some(rec) = v["sync_records"].as_array().and_then(|a| {
                 a.iter()
                     .find(|r| r["contract_id"] == contract_id && r["revision"] == revision)

@@ -96,6 +96,73 @@ impl NodeClient {
         self.post("/v1/entries", &body, None)
     }
 
+    /// A list endpoint's answer. With `args.limit` or `args.cursor`, the first page
+    /// from there that holds items (or the last), as the node serves it (with its
+    /// `next_cursor`); otherwise every page,
+    /// following `next_cursor`, with the items of `key` gathered into the first page's
+    /// answer (whose `next_cursor` is then null). `query` holds the filters.
+    pub fn get_list(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        key: &str,
+        args: &ListArgs,
+    ) -> Result<Value> {
+        let mut pairs: Vec<(&str, String)> = query.to_vec();
+        if let Some(n) = args.limit {
+            pairs.push(("limit", n.to_string()));
+        }
+        let one_page = args.limit.is_some() || args.cursor.is_some();
+        let mut cursor = args.cursor.clone();
+        let mut all: Option<Value> = None;
+        loop {
+            let mut q = pairs.clone();
+            if let Some(c) = &cursor {
+                q.push(("cursor", c.clone()));
+            }
+            let page = self.get(&with_query(path, &q))?;
+            let next = page
+                .get("next_cursor")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            // A filtered page may come back empty with a cursor (the node examines a
+            // bounded number of rows per page): one page means one with items.
+            let empty = page
+                .get(key)
+                .and_then(Value::as_array)
+                .is_some_and(Vec::is_empty);
+            if one_page && !(empty && next.is_some()) {
+                return Ok(page);
+            }
+            match &mut all {
+                None => all = Some(page),
+                Some(acc) => {
+                    // Every key that holds a list gathers (`/v1/equivocations` has two).
+                    if let Value::Object(items) = page {
+                        for (k, v) in items {
+                            if let (Value::Array(more), Some(Value::Array(have))) =
+                                (v, acc.get_mut(&k))
+                            {
+                                have.extend(more);
+                            }
+                        }
+                    }
+                }
+            }
+            match next {
+                Some(c) if Some(&c) != cursor.as_ref() => cursor = Some(c),
+                Some(_) => bail!("{path} answered with the same cursor twice"),
+                None => break,
+            }
+        }
+        let mut all = all.context("no page")?;
+        if all.get(key).is_none() {
+            bail!("{path} answered without a {key:?} list");
+        }
+        all["next_cursor"] = Value::Null;
+        Ok(all)
+    }
+
     /// Calls `f` with every log record in `[start, end)` (to the current size when
     /// `end` is none), as the node serves them, one page at a time.
     pub fn for_each_entry(
@@ -126,6 +193,29 @@ impl NodeClient {
         }
         Ok(())
     }
+}
+
+/// `--limit` and `--cursor` of the commands that list: one page from the cursor, or
+/// (without either) every page.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ListArgs {
+    /// Show one page of at most N items (1 to 1000) and the cursor of the next.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub limit: Option<u64>,
+    /// Start after the page that printed this cursor (`next cursor: ...`).
+    #[arg(long, value_name = "CURSOR")]
+    pub cursor: Option<String>,
+}
+
+/// `path?k=v&...` with the values form-encoded.
+pub fn with_query(path: &str, pairs: &[(&str, String)]) -> String {
+    if pairs.is_empty() {
+        return path.to_owned();
+    }
+    let mut url = reqwest::Url::parse("http://node.invalid").expect("a fixed URL parses");
+    url.set_path(path);
+    url.query_pairs_mut().extend_pairs(pairs);
+    format!("{}?{}", url.path(), url.query().unwrap_or(""))
 }
 
 /// Turns a non-2xx answer into a [`Failure::Refused`] naming the API's code and message.

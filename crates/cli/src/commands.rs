@@ -3,7 +3,7 @@
 //! operator endpoints), and the read-only views of contracts, proposals, nodes,
 //! domains and status.
 
-use crate::client::NodeClient;
+use crate::client::{ListArgs, NodeClient};
 use crate::{
     AuthArgs, Choice, ContractCommand, DomainCommand, NodeArg, NodeCommand, NodeTypeArg,
     ProposalCommand,
@@ -579,8 +579,13 @@ pub fn contract(node: &NodeArg, cmd: ContractCommand, json: bool) -> Result<i32>
                 print_diff(&d);
             }
         }
-        ContractCommand::History { id } => {
-            let h = client.get(&format!("/v1/contracts/{id}/revisions"))?;
+        ContractCommand::History { id, page } => {
+            let h = client.get_list(
+                &format!("/v1/contracts/{id}/revisions"),
+                &[],
+                "revisions",
+                &page,
+            )?;
             if json {
                 print_json(&h);
             } else {
@@ -621,16 +626,29 @@ fn tally_line(p: &Value) -> String {
 pub fn proposal(node: &NodeArg, cmd: ProposalCommand, json: bool) -> Result<i32> {
     let client = NodeClient::new(&node.node)?;
     match cmd {
-        ProposalCommand::List { status } => {
-            let path = match &status {
-                Some(st) => format!("/v1/proposals?status={st}"),
-                None => "/v1/proposals".to_owned(),
-            };
-            let l = client.get(&path)?;
+        ProposalCommand::List {
+            status,
+            contract,
+            clause,
+            author,
+            since,
+            until,
+            page,
+        } => {
+            let filters = query_of(&[
+                ("status", status),
+                ("contract", contract),
+                ("clause", clause),
+                ("author", author),
+                ("since", since),
+                ("until", until),
+            ]);
+            let l = client.get_list("/v1/proposals", &filters, "proposals", &page)?;
             if json {
                 print_json(&l);
                 return Ok(0);
             }
+            print_next_cursor(&l);
             let list = l.get("proposals").and_then(Value::as_array);
             if list.is_none_or(|l| l.is_empty()) {
                 outln!("no proposals");
@@ -750,12 +768,21 @@ fn node_type(t: NodeTypeArg) -> NodeType {
 pub fn node(node: &NodeArg, cmd: NodeCommand, json: bool) -> Result<i32> {
     let client = NodeClient::new(&node.node)?;
     match cmd {
-        NodeCommand::List => {
-            let l = client.get("/v1/nodes")?;
+        NodeCommand::List {
+            node_type: ty,
+            status,
+            page,
+        } => {
+            let filters = query_of(&[
+                ("type", ty.map(|t| node_type(t).as_str().to_owned())),
+                ("status", status),
+            ]);
+            let l = client.get_list("/v1/nodes", &filters, "nodes", &page)?;
             if json {
                 print_json(&l);
                 return Ok(0);
             }
+            print_next_cursor(&l);
             for x in l
                 .get("nodes")
                 .and_then(Value::as_array)
@@ -854,12 +881,13 @@ pub fn node(node: &NodeArg, cmd: NodeCommand, json: bool) -> Result<i32> {
 pub fn domain(node: &NodeArg, cmd: DomainCommand, json: bool) -> Result<i32> {
     let client = NodeClient::new(&node.node)?;
     match cmd {
-        DomainCommand::List => {
-            let l = client.get("/v1/domains")?;
+        DomainCommand::List { page } => {
+            let l = client.get_list("/v1/domains", &[], "domains", &page)?;
             if json {
                 print_json(&l);
                 return Ok(0);
             }
+            print_next_cursor(&l);
             for d in l
                 .get("domains")
                 .and_then(Value::as_array)
@@ -1032,13 +1060,21 @@ pub fn status(node: &NodeArg, json: bool) -> Result<i32> {
     Ok(0)
 }
 
-pub fn sync_status(node: &NodeArg, json: bool) -> Result<i32> {
+pub fn sync_status(
+    node: &NodeArg,
+    contract: Option<String>,
+    status: Option<String>,
+    page: &ListArgs,
+    json: bool,
+) -> Result<i32> {
     let client = NodeClient::new(&node.node)?;
-    let v = client.get("/v1/sync")?;
+    let filters = query_of(&[("contract", contract), ("status", status)]);
+    let v = client.get_list("/v1/sync", &filters, "sync_records", page)?;
     if json {
         print_json(&v);
         return Ok(0);
     }
+    print_next_cursor(&v);
     let records = v
         .get("sync_records")
         .and_then(Value::as_array)
@@ -1120,6 +1156,73 @@ pub fn topology(node: &NodeArg, json: bool) -> Result<i32> {
             s(&c, "target_node_id"),
             s(&c, "connection_type"),
             latency
+        );
+    }
+    Ok(0)
+}
+
+/// The filters given, as query pairs.
+fn query_of(filters: &[(&'static str, Option<String>)]) -> Vec<(&'static str, String)> {
+    filters
+        .iter()
+        .filter_map(|(k, v)| v.clone().map(|v| (*k, v)))
+        .collect()
+}
+
+/// After one page (`--limit`/`--cursor`), where the next starts (on stderr, so stdout
+/// stays the list).
+fn print_next_cursor(page: &Value) {
+    if let Some(c) = page.get("next_cursor").and_then(Value::as_str) {
+        eprintln!("next cursor: {c}");
+    }
+}
+
+/// What `govmesh log entries` lists.
+pub struct EntryFilter {
+    pub start: u64,
+    pub kind: Option<String>,
+    pub author: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+}
+
+/// `govmesh log entries`: one line per record (index, time, type, author).
+pub fn log_entries(node: &NodeArg, f: EntryFilter, page: &ListArgs, json: bool) -> Result<i32> {
+    let client = NodeClient::new(&node.node)?;
+    let mut filters = query_of(&[
+        ("kind", f.kind),
+        ("author", f.author),
+        ("since", f.since),
+        ("until", f.until),
+    ]);
+    filters.push(("start", f.start.to_string()));
+    let v = client.get_list("/v1/log/entries", &filters, "entries", page)?;
+    if json {
+        print_json(&v);
+        return Ok(0);
+    }
+    print_next_cursor(&v);
+    for r in v
+        .get("entries")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let payload = r
+            .pointer("/envelope/payload")
+            .and_then(Value::as_str)
+            .and_then(|p| {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD.decode(p).ok()
+            })
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .unwrap_or(Value::Null);
+        outln!(
+            "{:>8}  {}  {:<14} {}",
+            n(r, "index"),
+            s(r, "timestamp"),
+            s(&payload, "type"),
+            s(&payload, "author")
         );
     }
     Ok(0)

@@ -451,10 +451,10 @@ pub fn wait_converged(mesh: &MeshFile, deadline: Duration) -> Vec<String> {
 
 /// Whether every contract sync record on the node is past `created`/`in_progress`.
 fn all_synced(url: &str) -> bool {
-    let Some(v) = NodeClient::new(url)
-        .ok()
-        .and_then(|c| c.get("/v1/sync").ok())
-    else {
+    let Some(v) = NodeClient::new(url).ok().and_then(|c| {
+        c.get_list("/v1/sync", &[], "sync_records", &Default::default())
+            .ok()
+    }) else {
         return false;
     };
     v["sync_records"].as_array().is_some_and(|records| {
@@ -635,7 +635,12 @@ pub fn run(
 
 fn open_proposals(url: &str) -> Result<Vec<String>> {
     let client = NodeClient::new(url)?;
-    let l = client.get("/v1/proposals?status=voting")?;
+    let l = client.get_list(
+        "/v1/proposals",
+        &[("status", "voting".to_owned())],
+        "proposals",
+        &Default::default(),
+    )?;
     Ok(l.get("proposals")
         .and_then(Value::as_array)
         .into_iter()
@@ -835,7 +840,7 @@ fn approve_until_decided(client: &NodeClient, keys: &[KeyPair], pid: &str) -> Re
 fn second_contract(client: &NodeClient, keys: &[KeyPair]) -> Result<()> {
     use govmesh_core::entry::{DomainSpec, ProposeOp};
     use govmesh_core::model::{Changes, Clause, ContractDraft, GovernanceScope};
-    let nodes = client.get("/v1/nodes")?;
+    let nodes = client.get_list("/v1/nodes", &[], "nodes", &Default::default())?;
     let fork = nodes
         .get("nodes")
         .and_then(Value::as_array)

@@ -6,6 +6,7 @@
 #[macro_use]
 mod fail;
 mod bench;
+mod bench_verify;
 mod client;
 mod commands;
 mod demo;
@@ -427,6 +428,8 @@ pub enum ContractCommand {
     History {
         #[arg(default_value = "codex")]
         id: String,
+        #[command(flatten)]
+        page: client::ListArgs,
     },
 }
 
@@ -437,6 +440,23 @@ pub enum ProposalCommand {
         /// Only proposals with this status (draft, voting, adopted, rejected, withdrawn).
         #[arg(long, value_name = "STATUS")]
         status: Option<String>,
+        /// Only proposals on this contract.
+        #[arg(long, value_name = "ID")]
+        contract: Option<String>,
+        /// Only proposals on this clause.
+        #[arg(long, value_name = "CLAUSE")]
+        clause: Option<String>,
+        /// Only proposals by this node.
+        #[arg(long, value_name = "NODE_ID")]
+        author: Option<String>,
+        /// Only proposals created at or after this time (RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Only proposals created before this time (RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        #[command(flatten)]
+        page: client::ListArgs,
     },
     /// One proposal with its votes and tally.
     Show { id: String },
@@ -444,7 +464,17 @@ pub enum ProposalCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum NodeCommand {
-    List,
+    /// The registry, by node id.
+    List {
+        /// Only nodes of this type.
+        #[arg(long = "type", value_enum, value_name = "TYPE")]
+        node_type: Option<NodeTypeArg>,
+        /// Only nodes with this status (active, inactive, pending, suspended).
+        #[arg(long, value_name = "STATUS")]
+        status: Option<String>,
+        #[command(flatten)]
+        page: client::ListArgs,
+    },
     Show {
         id: String,
     },
@@ -471,7 +501,10 @@ pub enum NodeCommand {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum DomainCommand {
-    List,
+    List {
+        #[command(flatten)]
+        page: client::ListArgs,
+    },
     Show {
         id: String,
     },
@@ -529,7 +562,16 @@ pub enum DomainCommand {
 #[derive(Debug, Subcommand)]
 enum SyncCommand {
     /// One record per contract revision: source, targets, who acknowledged, status.
-    Status,
+    Status {
+        /// Only records of this contract.
+        #[arg(long, value_name = "ID")]
+        contract: Option<String>,
+        /// Only records with this status (created, in_progress, completed, partial, failed).
+        #[arg(long, value_name = "STATUS")]
+        status: Option<String>,
+        #[command(flatten)]
+        page: client::ListArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -538,6 +580,30 @@ pub enum LogCommand {
     Export {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// jsonl (JSON lines: verify streams it) or json (one document, the first
+        /// format); default jsonl for a .jsonl file, else json.
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        format: Option<verify::ExportFormat>,
+    },
+    /// Log records, oldest first: index, time, type, author.
+    Entries {
+        /// First index.
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        start: u64,
+        /// Only records of this operation type (vote, propose, ...).
+        #[arg(long, value_name = "TYPE")]
+        kind: Option<String>,
+        /// Only records by this node.
+        #[arg(long, value_name = "NODE_ID")]
+        author: Option<String>,
+        /// Only records stamped at or after this time (RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Only records stamped before this time (RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        #[command(flatten)]
+        page: client::ListArgs,
     },
 }
 
@@ -742,12 +808,43 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         ),
         Command::Sync {
             node,
-            cmd: SyncCommand::Status,
-        } => commands::sync_status(&node, json),
+            cmd:
+                SyncCommand::Status {
+                    contract,
+                    status,
+                    page,
+                },
+        } => commands::sync_status(&node, contract, status, &page, json),
         Command::Log {
             node,
-            cmd: LogCommand::Export { out },
-        } => verify::export(&node.node, &out, json),
+            cmd: LogCommand::Export { out, format },
+        } => {
+            let format = verify::ExportFormat::for_path(format, &out);
+            verify::export(&node.node, &out, format, json)
+        }
+        Command::Log {
+            node,
+            cmd:
+                LogCommand::Entries {
+                    start,
+                    kind,
+                    author,
+                    since,
+                    until,
+                    page,
+                },
+        } => commands::log_entries(
+            &node,
+            commands::EntryFilter {
+                start,
+                kind,
+                author,
+                since,
+                until,
+            },
+            &page,
+            json,
+        ),
         Command::Verify {
             file,
             node,

@@ -16,11 +16,20 @@
 //! are verified by replay and reported as not yet sealed, not as a failure. With a
 //! node, also compares the node's status root and contract heads to the replay.
 //!
-//! An export file is `{"checkpoint": "<signed note>", "seal": "<seal>", "entries":
-//! [LogRecord...], "leaf_hashes": ["hex"...]}`; `seal` is present when the node had
-//! one; `leaf_hashes` is optional and only used to name the entry whose bytes were
-//! changed when the root does not match a signed root (the list itself is trusted only
-//! once its root matches that signed root).
+//! An export file comes in two formats. The streaming one (`--format jsonl`, issue 15)
+//! is JSON lines: a header `{"format": "govmesh-log-export/jsonl", "checkpoint":
+//! "<signed note>", "seal": "<seal>", "size": N}`, then each of the N records exactly
+//! as the node served it, one per line, then `{"leaf_hashes": ["hex"...]}`. The whole
+//! one (`--format json`, the first) is `{"checkpoint", "seal", "entries":
+//! [LogRecord...], "leaf_hashes": [...]}`. `seal` is present when the node had one;
+//! `leaf_hashes` is optional and only used to name the entry whose bytes were changed
+//! when the root does not match a signed root (the list itself is trusted only once its
+//! root matches that signed root).
+//!
+//! A file is replayed on two threads ([`replay_pipelined`]): one reads and parses the
+//! records and checks their signatures in batches ([`audit::preverify`]), the other
+//! applies them through the state machine, with a bounded channel between them, so
+//! verification keeps both cores busy and holds a few batches in memory, not the file.
 
 use crate::client::NodeClient;
 use crate::commands::print_json;
@@ -321,6 +330,119 @@ impl Replay {
     }
 }
 
+/// The first line of a streaming export.
+pub const JSONL_FORMAT: &str = "govmesh-log-export/jsonl";
+
+/// The header line of a streaming export.
+#[derive(serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct JsonlHeader {
+    format: String,
+    #[serde(default)]
+    checkpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seal: Option<String>,
+    size: u64,
+}
+
+/// The last line of a streaming export.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonlTrailer {
+    leaf_hashes: Vec<Digest>,
+}
+
+/// Records parsed and signature-checked per step of [`replay_pipelined`].
+const PIPE_BATCH: usize = 512;
+/// Steps in flight between the verifying and the applying thread: with the batch being
+/// read and the one being applied, at most this many plus two batches are in memory.
+const PIPE_DEPTH: usize = 4;
+
+/// What the verifying thread hands the applying thread: records with whether their
+/// signature verified, or the first record that could not be read.
+type Checked = Result<Vec<(audit::ServedRecord, bool)>, AuditError>;
+
+/// Replays records (`(index, bytes)` as read) on two threads: this one reads, parses
+/// and batch-verifies signatures; a scoped one applies them in order through
+/// `replay`'s state machine. The key of every signer the state machine has accepted so
+/// far is shared with the verifying side; a record whose key it does not know yet (a
+/// node registered a few records earlier) is verified strictly when applied. Errors
+/// come in log order: a record that cannot be read is reported after every record
+/// before it was applied.
+pub fn replay_pipelined<I>(replay: &mut Replay, records: I) -> Result<()>
+where
+    I: Iterator<Item = Result<(u64, Vec<u8>)>>,
+{
+    use govmesh_core::keys::PublicKey;
+    use std::collections::HashMap;
+    use std::sync::{Arc, RwLock};
+    let keys: Arc<RwLock<HashMap<String, PublicKey>>> = Arc::default();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Checked>(PIPE_DEPTH);
+    std::thread::scope(|scope| {
+        let apply_keys = keys.clone();
+        let applier = scope.spawn(move || -> Result<()> {
+            let audit = &mut replay.audit;
+            for batch in rx {
+                let batch = batch.map_err(audit_fault)?;
+                let mut strict = false;
+                for (rec, verified) in &batch {
+                    if *verified {
+                        audit.push_served_preverified(rec).map_err(audit_fault)?;
+                    } else {
+                        strict = true;
+                        audit.push_served(rec).map_err(audit_fault)?;
+                    }
+                }
+                // A key the verifier did not know is registered now (or the record
+                // failed and we stopped above): share the registry's keys.
+                if strict {
+                    let mut k = apply_keys.write().expect("key map lock");
+                    for n in audit.state().nodes() {
+                        k.entry(n.public_key.keyid()).or_insert(n.public_key);
+                    }
+                }
+            }
+            Ok(())
+        });
+        let mut records = records;
+        let read = (|| -> Result<()> {
+            loop {
+                let mut batch = Vec::with_capacity(PIPE_BATCH);
+                for item in records.by_ref().take(PIPE_BATCH) {
+                    let (index, bytes) = item?;
+                    // Untrusted input: duplicate keys and unsafe integers are refused.
+                    match audit::ServedRecord::from_bytes(index, &bytes) {
+                        Ok(r) => batch.push(r),
+                        Err(e) => {
+                            let good = {
+                                let k = keys.read().expect("key map lock");
+                                audit::preverify(&batch, |id| k.get(id).copied())
+                            };
+                            let _ = tx.send(Ok(batch.into_iter().zip(good).collect()));
+                            let _ = tx.send(Err(e));
+                            return Ok(());
+                        }
+                    }
+                }
+                if batch.is_empty() {
+                    return Ok(());
+                }
+                let good = {
+                    let k = keys.read().expect("key map lock");
+                    audit::preverify(&batch, |id| k.get(id).copied())
+                };
+                if tx.send(Ok(batch.into_iter().zip(good).collect())).is_err() {
+                    // The applier stopped at a bad record; its error is the answer.
+                    return Ok(());
+                }
+            }
+        })();
+        drop(tx);
+        let applied = applier.join().expect("the applying thread does not panic");
+        applied.and(read)
+    })
+}
+
 /// An export file as read: the records stay raw text until each is replayed.
 #[derive(serde::Deserialize)]
 struct ExportFile {
@@ -333,8 +455,85 @@ struct ExportFile {
     leaf_hashes: Option<Vec<Digest>>,
 }
 
-/// Verifies what `govmesh log export` wrote, offline.
+/// Verifies what `govmesh log export` wrote, offline, in either format.
 pub fn verify_file(path: &Path, genesis: Option<&str>) -> Result<Verified> {
+    use std::io::BufRead;
+    let open = || {
+        std::fs::File::open(path)
+            .map(|f| std::io::BufReader::with_capacity(1 << 20, f))
+            .with_context(|| format!("cannot read {}", path.display()))
+    };
+    let mut reader = open()?;
+    let mut first = Vec::new();
+    reader
+        .read_until(b'\n', &mut first)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    match serde_json::from_slice::<JsonlHeader>(&first) {
+        Ok(header) if header.format == JSONL_FORMAT => verify_jsonl(path, header, reader, genesis),
+        Ok(header) => Err(anyhow::anyhow!(
+            "{}: export format {:?} is not one this govmesh reads ({JSONL_FORMAT:?} or the whole-JSON form)",
+            path.display(),
+            header.format
+        )),
+        Err(_) => verify_whole(path, genesis),
+    }
+}
+
+/// The streaming format: the records are read a batch at a time.
+fn verify_jsonl(
+    path: &Path,
+    header: JsonlHeader,
+    mut reader: impl std::io::BufRead,
+    genesis: Option<&str>,
+) -> Result<Verified> {
+    let mut claims = Claims {
+        seal: header.seal,
+        checkpoint: header.checkpoint,
+        leaf_hashes: None,
+        status: None,
+        node: None,
+    };
+    let sizes = claims.notes().sizes().map_err(audit_fault)?;
+    let mut replay = Replay::new(genesis, None, &sizes)?;
+    let where_ = |line: u64| format!("{} line {line}", path.display());
+    let mut index = 0u64;
+    let size = header.size;
+    let records = std::iter::from_fn(|| {
+        if index == size {
+            return None;
+        }
+        let mut line = Vec::new();
+        let read = reader.read_until(b'\n', &mut line);
+        let item = match read {
+            Err(e) => Err(anyhow::anyhow!("{}: {e}", where_(index + 2))),
+            Ok(0) => Err(fault(format!(
+                "{}: the file ends after {index} of the {size} entries its header announces",
+                path.display()
+            ))),
+            Ok(_) => Ok((index, line)),
+        };
+        index += 1;
+        Some(item)
+    });
+    replay_pipelined(&mut replay, records)?;
+    let mut last = Vec::new();
+    reader
+        .read_until(b'\n', &mut last)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if !last.iter().all(u8::is_ascii_whitespace) {
+        let trailer: JsonlTrailer = serde_json::from_slice(&last).map_err(|e| {
+            fault(format!(
+                "{}: after the {size} entries comes neither the leaf_hashes line nor the end: {e}",
+                path.display()
+            ))
+        })?;
+        claims.leaf_hashes = Some(trailer.leaf_hashes);
+    }
+    replay.finish(&claims)
+}
+
+/// The whole-JSON format of the first exports: read whole, then replayed as streamed.
+fn verify_whole(path: &Path, genesis: Option<&str>) -> Result<Verified> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let file: ExportFile = serde_json::from_slice(&bytes)
         .map_err(|e| anyhow::anyhow!("{} is not a govmesh log export: {e}", path.display()))?;
@@ -348,11 +547,12 @@ pub fn verify_file(path: &Path, genesis: Option<&str>) -> Result<Verified> {
     };
     let sizes = claims.notes().sizes().map_err(audit_fault)?;
     let mut replay = Replay::new(genesis, None, &sizes)?;
-    for (i, raw) in file.entries.iter().enumerate() {
-        // Untrusted input: duplicate keys and unsafe integers are refused.
-        let rec = ServedRecord::from_bytes(i as u64, raw.get().as_bytes()).map_err(audit_fault)?;
-        replay.audit.push_served(&rec).map_err(audit_fault)?;
-    }
+    let records = file
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| Ok((i as u64, raw.get().as_bytes().to_vec())));
+    replay_pipelined(&mut replay, records)?;
     replay.finish(&claims)
 }
 
@@ -415,9 +615,29 @@ pub fn run(
     Ok(0)
 }
 
+/// The format `govmesh log export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// JSON lines: a header, one record per line, the leaf hashes (streams both ways).
+    Jsonl,
+    /// One JSON document (the first format; `verify` reads it whole).
+    Json,
+}
+
+impl ExportFormat {
+    /// `--format`, or else `jsonl` for a `.jsonl` file and `json` otherwise.
+    pub fn for_path(format: Option<ExportFormat>, out: &Path) -> ExportFormat {
+        format.unwrap_or(if out.extension().is_some_and(|e| e == "jsonl") {
+            ExportFormat::Jsonl
+        } else {
+            ExportFormat::Json
+        })
+    }
+}
+
 /// `govmesh log export --out FILE`: the node's seal (if it has one), its checkpoint and
 /// the entries they cover, written page by page.
-pub fn export(node: &str, out: &Path, json: bool) -> Result<i32> {
+pub fn export(node: &str, out: &Path, format: ExportFormat, json: bool) -> Result<i32> {
     use std::io::Write;
     let client = NodeClient::new(node)?;
     let seal = fetch_seal(&client)?;
@@ -436,21 +656,37 @@ pub fn export(node: &str, out: &Path, json: bool) -> Result<i32> {
     let mut w = std::io::BufWriter::new(file);
     let mut leaves = Vec::with_capacity(size as usize);
     let werr = |e: std::io::Error| anyhow::anyhow!("writing {}: {e}", tmp.display());
-    write!(
-        w,
-        "{{\n  \"checkpoint\": {},",
-        serde_json::to_string(&checkpoint)?
-    )
-    .map_err(werr)?;
-    if let Some(s) = &seal {
-        write!(w, "\n  \"seal\": {},", serde_json::to_string(s)?).map_err(werr)?;
+    let lines = format == ExportFormat::Jsonl;
+    if lines {
+        let header = JsonlHeader {
+            format: JSONL_FORMAT.to_owned(),
+            checkpoint: Some(checkpoint.clone()),
+            seal: seal.clone(),
+            size,
+        };
+        writeln!(w, "{}", serde_json::to_string(&header)?).map_err(werr)?;
+    } else {
+        write!(
+            w,
+            "{{\n  \"checkpoint\": {},",
+            serde_json::to_string(&checkpoint)?
+        )
+        .map_err(werr)?;
+        if let Some(s) = &seal {
+            write!(w, "\n  \"seal\": {},", serde_json::to_string(s)?).map_err(werr)?;
+        }
+        write!(w, "\n  \"entries\": [").map_err(werr)?;
     }
-    write!(w, "\n  \"entries\": [").map_err(werr)?;
     client.for_each_entry(0, Some(size), |r| {
         let b = canonical_bytes(r).map_err(|e| anyhow::anyhow!("a served record: {e}"))?;
-        let sep = if leaves.is_empty() { "" } else { "," };
+        let text = serde_json::to_string(r)?;
+        if lines {
+            writeln!(w, "{text}").map_err(werr)?;
+        } else {
+            let sep = if leaves.is_empty() { "" } else { "," };
+            write!(w, "{sep}\n    {text}").map_err(werr)?;
+        }
         leaves.push(leaf_hash(&b));
-        write!(w, "{sep}\n    {}", serde_json::to_string(r)?).map_err(werr)?;
         Ok(())
     })?;
     if leaves.len() as u64 != size {
@@ -460,12 +696,21 @@ pub fn export(node: &str, out: &Path, json: bool) -> Result<i32> {
             leaves.len()
         );
     }
-    write!(
-        w,
-        "\n  ],\n  \"leaf_hashes\": {}\n}}\n",
-        serde_json::to_string(&leaves)?
-    )
-    .map_err(werr)?;
+    if lines {
+        writeln!(
+            w,
+            "{}",
+            serde_json::to_string(&json!({"leaf_hashes": leaves}))?
+        )
+        .map_err(werr)?;
+    } else {
+        write!(
+            w,
+            "\n  ],\n  \"leaf_hashes\": {}\n}}\n",
+            serde_json::to_string(&leaves)?
+        )
+        .map_err(werr)?;
+    }
     w.flush().map_err(werr)?;
     drop(w);
     std::fs::rename(&tmp, out).with_context(|| format!("cannot write {}", out.display()))?;

@@ -135,6 +135,55 @@ impl ServedRecord {
     }
 }
 
+/// Most signatures one [`crate::keys::verify_batch`] call checks in [`preverify`].
+const PREVERIFY_BATCH: usize = 256;
+
+/// Which of `records` carry a signature that verifies under the key `key_of` gives for
+/// the key id it names (a key id is the SHA-256 of its key, so the answer for an id
+/// never changes), checked in batches with [`crate::keys::verify_batch`]: the work
+/// `govmesh verify` does on one core while the state machine applies on another. A
+/// record whose key is not known yet, whose signature is malformed or that fails is
+/// `false`; push it with [`Audit::push_served`], which verifies strictly and names
+/// what is wrong. Those found good are pushed with [`Audit::push_served_preverified`].
+///
+/// Batch verification accepts what strict verification accepts, except a signature
+/// whose own key holder deliberately gave its `R` a torsion component (see
+/// `verify_batch`): no forgery gets through.
+pub fn preverify(
+    records: &[ServedRecord],
+    key_of: impl Fn(&str) -> Option<crate::keys::PublicKey>,
+) -> Vec<bool> {
+    let mut good = vec![false; records.len()];
+    let mut start = 0;
+    while start < records.len() {
+        let end = (start + PREVERIFY_BATCH).min(records.len());
+        let mut items = Vec::with_capacity(end - start);
+        for (k, r) in records[start..end].iter().enumerate() {
+            if let Ok((keyid, msg, sig)) = crate::entry::signature_parts(&r.record.envelope)
+                && let Some(key) = key_of(&keyid)
+            {
+                items.push((start + k, msg, sig, key));
+            }
+        }
+        let batch: Vec<(&[u8], &[u8; 64], &crate::keys::PublicKey)> = items
+            .iter()
+            .map(|(_, m, s, k)| (m.as_slice(), s, k))
+            .collect();
+        if crate::keys::verify_batch(&batch).is_ok() {
+            for (k, ..) in &items {
+                good[*k] = true;
+            }
+        } else {
+            // Some item is bad: find which, strictly.
+            for (k, m, s, key) in &items {
+                good[*k] = key.verify(m, s).is_ok();
+            }
+        }
+        start = end;
+    }
+    good
+}
+
 /// A contract's head as the replay found it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ContractHead {
@@ -506,6 +555,13 @@ impl Audit {
         self.push_leaf(&served.record, served.leaf)
     }
 
+    /// [`Audit::push_served`] for a record whose signature [`preverify`] found good
+    /// under the key its key id names; every other check runs as usual, including that
+    /// this key id is the author's registered key.
+    pub fn push_served_preverified(&mut self, served: &ServedRecord) -> Result<(), AuditError> {
+        self.push_checked(&served.record, served.leaf, true)
+    }
+
     /// Applies records in order (a page a witness was sent) and returns the root after
     /// them. On an error the records before the bad one stay applied.
     pub fn extend<'r>(
@@ -519,11 +575,25 @@ impl Audit {
     }
 
     fn push_leaf(&mut self, rec: &LogRecord, leaf: Digest) -> Result<(), AuditError> {
+        self.push_checked(rec, leaf, false)
+    }
+
+    fn push_checked(
+        &mut self,
+        rec: &LogRecord,
+        leaf: Digest,
+        preverified: bool,
+    ) -> Result<(), AuditError> {
         self.leaves.check_next(rec)?;
         let i = rec.index;
         // Described from the payload only when something fails.
         let what = || describe_payload(&rec.envelope.payload);
-        let applied = self.state.apply_record(rec).map_err(|r| {
+        let applied = if preverified {
+            self.state.apply_record_preverified(rec)
+        } else {
+            self.state.apply_record(rec)
+        };
+        let applied = applied.map_err(|r| {
             AuditError::new(
                 Some(i),
                 Check::Rejected(r.code),

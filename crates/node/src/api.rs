@@ -7,6 +7,7 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::gossip::Gossip;
 use crate::order::{Committed, now};
+use crate::page::{Page, TimeRange};
 use crate::route_table::route_table;
 use crate::shared::Shared;
 use crate::wire;
@@ -159,9 +160,15 @@ pub(crate) async fn contracts_view(app: &Shared) -> Vec<Contract> {
     l.state().contracts().into_iter().cloned().collect()
 }
 
-async fn contracts(State(app): State<Shared>) -> ApiResult {
+async fn contracts(State(app): State<Shared>, ApiQuery(q): ApiQuery<wire::PageQuery>) -> ApiResult {
+    let page = Page::new("/v1/contracts", q.limit, q.cursor.as_deref())?;
+    let p = page.take(
+        contracts_view(&app).await,
+        |c| c.contract_id.clone(),
+        |_| true,
+    )?;
     Ok(Json(
-        json!({"contracts": to_json(&contracts_view(&app).await)?}),
+        json!({"contracts": to_json(&p.items)?, "next_cursor": p.next_cursor}),
     ))
 }
 
@@ -226,9 +233,29 @@ pub(crate) async fn effective_view(app: &Shared, id: &str, node_id: &str) -> Api
 
 /// Every local override (isolated and local proposals), with its conflict if a
 /// federated change was adopted over it.
-async fn overrides(State(app): State<Shared>) -> ApiResult {
+async fn overrides(
+    State(app): State<Shared>,
+    ApiQuery(q): ApiQuery<wire::OverrideList>,
+) -> ApiResult {
+    let page = Page::new("/v1/overrides", q.limit, q.cursor.as_deref())?;
     let l = app.ledger().lock().await;
-    Ok(Json(json!({"overrides": to_json(&l.state().overrides())?})))
+    // An override is known by what it overrides: its clause and whom it applies to.
+    let key = |o: &&govmesh_core::model::LocalOverride| {
+        format!(
+            "{}\n{}\n{}\n{}",
+            o.contract_id,
+            o.clause_id,
+            o.domain_id.as_deref().unwrap_or(""),
+            o.node_id.as_deref().unwrap_or("")
+        )
+    };
+    let p = page.take(l.state().overrides(), key, |o| {
+        q.contract.as_deref().is_none_or(|c| o.contract_id == c)
+            && q.clause.as_deref().is_none_or(|c| o.clause_id == c)
+    })?;
+    Ok(Json(
+        json!({"overrides": to_json(&p.items)?, "next_cursor": p.next_cursor}),
+    ))
 }
 
 /// One line of a contract's hash chain (`GET /v1/contracts/{id}/revisions`).
@@ -261,9 +288,17 @@ pub(crate) async fn revisions_view(app: &Shared, id: &str) -> ApiResult<Vec<Revi
         .collect())
 }
 
-async fn revisions(State(app): State<Shared>, ApiPath(id): ApiPath<String>) -> ApiResult {
+async fn revisions(
+    State(app): State<Shared>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<wire::PageQuery>,
+) -> ApiResult {
+    let page = Page::new("/v1/contracts/{id}/revisions", q.limit, q.cursor.as_deref())?;
     let list = revisions_view(&app, &id).await?;
-    Ok(Json(json!({"revisions": to_json(&list)?})))
+    let p = page.take(list, |r| r.revision.to_string(), |_| true)?;
+    Ok(Json(
+        json!({"revisions": to_json(&p.items)?, "next_cursor": p.next_cursor}),
+    ))
 }
 
 /// `GET /v1/contracts/{id}/revisions/{n}` (the current one without `n`).
@@ -318,7 +353,7 @@ async fn contract_diff(
     Ok(Json(to_json(&diff_view(&app, &id, &q).await?)?))
 }
 
-/// `GET /v1/proposals?status=`: the proposals, in log order.
+/// The proposals with `status` (all without), newest first.
 pub(crate) async fn proposals_view(app: &Shared, q: &wire::ProposalsQuery) -> Vec<Proposal> {
     let l = app.ledger().lock().await;
     l.state()
@@ -329,12 +364,30 @@ pub(crate) async fn proposals_view(app: &Shared, q: &wire::ProposalsQuery) -> Ve
         .collect()
 }
 
+/// `GET /v1/proposals`: a page of proposals, newest first, filtered by status,
+/// contract, clause, author and creation time.
 async fn proposals(
     State(app): State<Shared>,
-    ApiQuery(q): ApiQuery<wire::ProposalsQuery>,
+    ApiQuery(q): ApiQuery<wire::ProposalList>,
 ) -> ApiResult {
+    let page = Page::new("/v1/proposals", q.limit, q.cursor.as_deref())?;
+    let range = TimeRange::new(q.since, q.until)?;
+    let l = app.ledger().lock().await;
+    let p = page.take(
+        l.state().proposals(),
+        |p| p.proposal_id.clone(),
+        |p| {
+            q.status.is_none_or(|s| p.status == s)
+                && q.contract.as_deref().is_none_or(|c| p.contract_id == c)
+                && q.clause
+                    .as_deref()
+                    .is_none_or(|c| p.target_contract_clause == c)
+                && q.author.as_deref().is_none_or(|a| p.proposed_by == a)
+                && range.contains(p.created_at)
+        },
+    )?;
     Ok(Json(
-        json!({"proposals": to_json(&proposals_view(&app, &q).await)?}),
+        json!({"proposals": to_json(&p.items)?, "next_cursor": p.next_cursor}),
     ))
 }
 
@@ -422,9 +475,11 @@ pub(crate) async fn domains_view(app: &Shared) -> Vec<Domain> {
     l.state().domains().into_iter().cloned().collect()
 }
 
-async fn domains(State(app): State<Shared>) -> ApiResult {
+async fn domains(State(app): State<Shared>, ApiQuery(q): ApiQuery<wire::PageQuery>) -> ApiResult {
+    let page = Page::new("/v1/domains", q.limit, q.cursor.as_deref())?;
+    let p = page.take(domains_view(&app).await, |d| d.domain_id.clone(), |_| true)?;
     Ok(Json(
-        json!({"domains": to_json(&domains_view(&app).await)?}),
+        json!({"domains": to_json(&p.items)?, "next_cursor": p.next_cursor}),
     ))
 }
 
@@ -447,8 +502,18 @@ pub(crate) async fn nodes_view(app: &Shared) -> Vec<NodeRecord> {
     l.state().nodes().into_iter().cloned().collect()
 }
 
-async fn nodes(State(app): State<Shared>) -> ApiResult {
-    Ok(Json(json!({"nodes": to_json(&nodes_view(&app).await)?})))
+/// `GET /v1/nodes`: a page of the registry by node id, filtered by type and status.
+async fn nodes(State(app): State<Shared>, ApiQuery(q): ApiQuery<wire::NodeList>) -> ApiResult {
+    let page = Page::new("/v1/nodes", q.limit, q.cursor.as_deref())?;
+    let l = app.ledger().lock().await;
+    let p = page.take(
+        l.state().nodes(),
+        |n| n.node_id.clone(),
+        |n| q.node_type.is_none_or(|t| n.node_type == t) && q.status.is_none_or(|s| n.status == s),
+    )?;
+    Ok(Json(
+        json!({"nodes": to_json(&p.items)?, "next_cursor": p.next_cursor}),
+    ))
 }
 
 /// `GET /v1/nodes/{id}`.
@@ -495,17 +560,71 @@ pub(crate) async fn sync_records_view(app: &Shared) -> Vec<SyncRecord> {
     sync_records_at(l.state(), now())
 }
 
-async fn sync_view(State(app): State<Shared>) -> ApiResult {
+/// `GET /v1/sync`: a page of sync records by contract and revision, filtered by
+/// contract and status.
+async fn sync_view(State(app): State<Shared>, ApiQuery(q): ApiQuery<wire::SyncList>) -> ApiResult {
+    let page = Page::new("/v1/sync", q.limit, q.cursor.as_deref())?;
+    let p = page.take(
+        sync_records_view(&app).await,
+        |r| format!("{}\n{}", r.contract_id, r.revision),
+        |r| {
+            q.contract.as_deref().is_none_or(|c| r.contract_id == c)
+                && q.status.is_none_or(|s| r.status == s)
+        },
+    )?;
     Ok(Json(
-        json!({"sync_records": to_json(&sync_records_view(&app).await)?}),
+        json!({"sync_records": to_json(&p.items)?, "next_cursor": p.next_cursor}),
     ))
 }
 
-async fn equivocations(State(app): State<Shared>) -> ApiResult {
+/// One item of the evidence list: a vote equivocation or a checkpoint fork.
+enum Evidence<'a> {
+    Vote(&'a Equivocation),
+    Fork(usize, &'a govmesh_core::evidence::CheckpointFork),
+}
+
+/// `GET /v1/equivocations`: one page over the vote equivocations (log order) and then
+/// the checkpoint forks (log order), split into the two lists the answer always had.
+async fn equivocations(
+    State(app): State<Shared>,
+    ApiQuery(q): ApiQuery<wire::EvidenceList>,
+) -> ApiResult {
+    let page = Page::new("/v1/equivocations", q.limit, q.cursor.as_deref())?;
     let l = app.ledger().lock().await;
+    let st = l.state();
+    let all = st.equivocations().iter().map(Evidence::Vote).chain(
+        st.checkpoint_forks()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| Evidence::Fork(i, f)),
+    );
+    let voteish = q.proposal.is_some() || q.author.is_some();
+    let p = page.take(
+        all,
+        |e| match e {
+            // The second vote's index is unique: one equivocation per entry.
+            Evidence::Vote(e) => format!("vote\n{}", e.second_index),
+            Evidence::Fork(i, _) => format!("fork\n{i}"),
+        },
+        |e| match e {
+            Evidence::Vote(e) => {
+                q.proposal.as_deref().is_none_or(|p| e.proposal_id == p)
+                    && q.author.as_deref().is_none_or(|a| e.voter == a)
+            }
+            Evidence::Fork(..) => !voteish,
+        },
+    )?;
+    let (mut votes, mut forks) = (Vec::new(), Vec::new());
+    for e in p.items {
+        match e {
+            Evidence::Vote(e) => votes.push(e),
+            Evidence::Fork(_, f) => forks.push(f),
+        }
+    }
     Ok(Json(json!({
-        "equivocations": to_json(&l.state().equivocations())?,
-        "checkpoint_forks": to_json(&l.state().checkpoint_forks())?,
+        "equivocations": to_json(&votes)?,
+        "checkpoint_forks": to_json(&forks)?,
+        "next_cursor": p.next_cursor,
     })))
 }
 
@@ -518,32 +637,85 @@ async fn checkpoint(State(app): State<Shared>) -> Response {
         .into_response()
 }
 
-/// `GET /v1/log/entries?start&end`: at most [`MAX_PAGE`] records (none past the end).
-pub(crate) async fn entries_view(
-    app: &Shared,
-    q: &wire::EntriesQuery,
-) -> ApiResult<Vec<LogRecord>> {
+/// Most rows one filtered `/v1/log/entries` page examines: a filter that matches rarely
+/// answers with fewer items (even none) and a `next_cursor`, never with a long scan.
+pub const ENTRIES_SCAN: u64 = 10_000;
+
+/// A page of log records.
+pub(crate) struct EntriesPage {
+    pub records: Vec<LogRecord>,
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /v1/log/entries?start&end`: at most [`MAX_PAGE`] records (none past the end);
+/// with `cursor` the page after the one that gave it, with `kind`, `author`, `since`
+/// and `until` only the matching records.
+pub(crate) async fn entries_view(app: &Shared, q: &wire::EntriesQuery) -> ApiResult<EntriesPage> {
+    let page = Page::with_default(
+        "/v1/log/entries",
+        MAX_PAGE as usize,
+        q.limit,
+        q.cursor.as_deref(),
+    )?;
+    let range = TimeRange::new(q.since, q.until)?;
+    let mut start = q.start;
+    if let Some(after) = &page.after {
+        start = after.parse().map_err(|_| {
+            ApiError::bad_request("bad_cursor", "cursor is not a cursor of /v1/log/entries")
+        })?;
+    }
     let l = app.ledger().lock().await;
     let size = l.tree().size();
-    if q.start >= size {
-        return Ok(Vec::new());
-    }
-    let end = q.end.unwrap_or(size).min(size).min(q.start + MAX_PAGE);
-    if end < q.start {
+    if let Some(end) = q.end
+        && end < q.start
+    {
         return Err(ApiError::bad_request(
             "bad_query",
             format!("end ({end}) is before start ({})", q.start),
         ));
     }
-    l.records(q.start, end).map_err(ApiError::internal)
+    let mut end = q.end.unwrap_or(size).min(size);
+    if let Some(since) = range.since {
+        start = start.max(l.first_index_at(since).map_err(ApiError::internal)?);
+    }
+    if let Some(until) = range.until {
+        end = end.min(l.first_index_at(until).map_err(ApiError::internal)?);
+    }
+    if start >= end {
+        return Ok(EntriesPage {
+            records: Vec::new(),
+            next_cursor: None,
+        });
+    }
+    let filter = govmesh_store::RecordFilter {
+        kind: q.kind.clone(),
+        author: q.author.clone(),
+    };
+    let (records, next) = if filter == govmesh_store::RecordFilter::default() {
+        // Every record is an item: read them as replication does (missing rows are
+        // corruption, not an empty page).
+        let stop = end.min(start + page.limit as u64);
+        let records = l.records(start, stop).map_err(ApiError::internal)?;
+        (records, stop)
+    } else {
+        l.find_records(start, end, &filter, page.limit as u64, ENTRIES_SCAN)
+            .map_err(ApiError::internal)?
+    };
+    let next_cursor = (next < end).then(|| page.cursor_after(&next.to_string()));
+    Ok(EntriesPage {
+        records,
+        next_cursor,
+    })
 }
 
 async fn log_entries(
     State(app): State<Shared>,
     ApiQuery(q): ApiQuery<wire::EntriesQuery>,
 ) -> ApiResult {
-    let records = entries_view(&app, &q).await?;
-    Ok(Json(json!({"entries": to_json(&records)?})))
+    let p = entries_view(&app, &q).await?;
+    Ok(Json(
+        json!({"entries": to_json(&p.records)?, "next_cursor": p.next_cursor}),
+    ))
 }
 
 fn proof_error(e: govmesh_core::merkle::ProofError) -> ApiError {

@@ -1,10 +1,12 @@
 //! `GET /v1/attestations`: the hygiene attestations accepted into the log (`attest`
-//! entries), newest last, each with its decoded in-toto Statement next to the DSSE
-//! envelope that can be checked with in-toto tooling. Filters: `subject` (a digest
-//! value of any subject, e.g. a git commit), `contract`, `revision`, `attester`.
+//! entries), in log order, a page at a time (`limit`, `cursor`, `next_cursor`), each with
+//! its decoded in-toto Statement next to the DSSE envelope that can be checked with
+//! in-toto tooling. Filters: `subject` (a digest value of any subject, e.g. a git
+//! commit), `contract`, `revision`, `attester`, `since` and `until` (council time).
 
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
+use crate::page::{Page, TimeRange};
 use crate::route_table::route_table;
 use crate::shared::Shared;
 use axum::extract::State;
@@ -22,9 +24,6 @@ pub fn routes(shared: Shared) -> Router {
     table().with_state(shared)
 }
 
-/// Most attestations one answer lists (the newest ones matching).
-pub const MAX_ATTESTATIONS: usize = 1000;
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AttestationsQuery {
@@ -39,6 +38,16 @@ pub struct AttestationsQuery {
     /// The attester's node id.
     #[serde(default)]
     pub attester: Option<String>,
+    /// Accepted at or after (council time).
+    #[serde(default)]
+    pub since: Option<govmesh_core::Timestamp>,
+    /// Accepted before.
+    #[serde(default)]
+    pub until: Option<govmesh_core::Timestamp>,
+    #[serde(default)]
+    pub limit: Option<u64>,
+    #[serde(default)]
+    pub cursor: Option<String>,
 }
 
 impl AttestationsQuery {
@@ -54,10 +63,12 @@ impl AttestationsQuery {
         Ok(())
     }
 
-    fn matches(&self, a: &Attestation) -> bool {
-        self.subject
-            .as_deref()
-            .is_none_or(|s| a.has_subject_digest(s))
+    fn matches(&self, a: &Attestation, range: &TimeRange) -> bool {
+        range.contains(a.timestamp)
+            && self
+                .subject
+                .as_deref()
+                .is_none_or(|s| a.has_subject_digest(s))
             && self
                 .contract
                 .as_deref()
@@ -85,18 +96,18 @@ pub async fn list(
     ApiQuery(q): ApiQuery<AttestationsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     q.check()?;
+    let page = Page::new("/v1/attestations", q.limit, q.cursor.as_deref())?;
+    let range = TimeRange::new(q.since, q.until)?;
     let l = app.ledger().lock().await;
-    let matching: Vec<&Attestation> = l
-        .state()
-        .attestations()
-        .iter()
-        .filter(|a| q.matches(a))
-        .collect();
-    let total = matching.len();
-    let shown = &matching[total.saturating_sub(MAX_ATTESTATIONS)..];
-    let list = shown
+    let all = l.state().attestations();
+    let total = all.iter().filter(|a| q.matches(a, &range)).count();
+    let p = page.take(all, |a| a.index.to_string(), |a| q.matches(a, &range))?;
+    let list = p
+        .items
         .iter()
         .map(|a| attestation_json(a))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(json!({"total": total, "attestations": list})))
+    Ok(Json(
+        json!({"total": total, "attestations": list, "next_cursor": p.next_cursor}),
+    ))
 }

@@ -35,6 +35,7 @@ pub mod gossip;
 mod metrics;
 mod operator;
 mod order;
+mod page;
 pub mod peer_auth;
 mod ports;
 pub mod replicate;

@@ -101,13 +101,124 @@ pub struct RegisterNodeRequest {
     pub node_policy_capabilities: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// `GET /v1/log/entries`: the records `start..end` (at most a page), or with `cursor`
+/// the page after the previous one; filters by operation type, author and council time.
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EntriesQuery {
     #[serde(default)]
     pub start: u64,
     #[serde(default)]
     pub end: Option<u64>,
+    #[serde(default)]
+    pub limit: Option<u64>,
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// The operation's `type` (`vote`, `propose`, ...).
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// The author's node id.
+    #[serde(default)]
+    pub author: Option<String>,
+    #[serde(default)]
+    pub since: Option<govmesh_core::Timestamp>,
+    #[serde(default)]
+    pub until: Option<govmesh_core::Timestamp>,
+}
+
+/// `GET /v1/proposals`: a page, newest first, filtered.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProposalList {
+    #[serde(default)]
+    pub limit: Option<u64>,
+    #[serde(default)]
+    pub cursor: Option<String>,
+    #[serde(default)]
+    pub status: Option<govmesh_core::model::ProposalStatus>,
+    /// A contract id.
+    #[serde(default)]
+    pub contract: Option<String>,
+    /// The target clause id.
+    #[serde(default)]
+    pub clause: Option<String>,
+    /// The proposer's node id.
+    #[serde(default)]
+    pub author: Option<String>,
+    /// Created at or after.
+    #[serde(default)]
+    pub since: Option<govmesh_core::Timestamp>,
+    /// Created before.
+    #[serde(default)]
+    pub until: Option<govmesh_core::Timestamp>,
+}
+
+/// `GET /v1/nodes`: a page of the registry by node id, filtered.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeList {
+    #[serde(default)]
+    pub limit: Option<u64>,
+    #[serde(default)]
+    pub cursor: Option<String>,
+    #[serde(default, rename = "type")]
+    pub node_type: Option<NodeType>,
+    #[serde(default)]
+    pub status: Option<govmesh_core::model::NodeStatus>,
+}
+
+/// `GET /v1/equivocations`: a page of vote equivocations, then checkpoint forks.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceList {
+    #[serde(default)]
+    pub limit: Option<u64>,
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// Equivocations on this proposal (checkpoint forks have none, so are left out).
+    #[serde(default)]
+    pub proposal: Option<String>,
+    /// Equivocations by this voter (checkpoint forks are left out).
+    #[serde(default)]
+    pub author: Option<String>,
+}
+
+/// `GET /v1/sync`: a page of sync records by contract and revision, filtered.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncList {
+    #[serde(default)]
+    pub limit: Option<u64>,
+    #[serde(default)]
+    pub cursor: Option<String>,
+    #[serde(default)]
+    pub contract: Option<String>,
+    #[serde(default)]
+    pub status: Option<govmesh_core::sync::SyncStatus>,
+}
+
+/// A list without filters (contracts, domains, revisions): `limit` and `cursor` only.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    #[serde(default)]
+    pub limit: Option<u64>,
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// `GET /v1/overrides`: a page, in adoption order, filtered.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideList {
+    #[serde(default)]
+    pub limit: Option<u64>,
+    #[serde(default)]
+    pub cursor: Option<String>,
+    #[serde(default)]
+    pub contract: Option<String>,
+    #[serde(default)]
+    pub clause: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

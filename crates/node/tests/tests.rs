@@ -10,6 +10,7 @@ mod dashboard;
 mod gossip;
 mod hostile;
 mod init;
+mod lists;
 mod ops;
 mod peers;
 mod refusals;

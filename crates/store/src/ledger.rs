@@ -501,6 +501,26 @@ impl Ledger {
             .collect()
     }
 
+    /// Up to `limit` records of `start..end` matching `filter`, examining at most `scan`
+    /// rows, and the index a further search starts at ([`Store::find_records`]).
+    pub fn find_records(
+        &self,
+        start: u64,
+        end: u64,
+        filter: &crate::store::RecordFilter,
+        limit: u64,
+        scan: u64,
+    ) -> Result<(Vec<LogRecord>, u64), StoreError> {
+        let (rows, next) = self.store.find_records(start, end, filter, limit, scan)?;
+        let records = rows.iter().map(parse_record).collect::<Result<_, _>>()?;
+        Ok((records, next))
+    }
+
+    /// The first index stamped at or after `at` (the size if none).
+    pub fn first_index_at(&self, at: govmesh_core::Timestamp) -> Result<u64, StoreError> {
+        self.store.first_index_at(at.millis())
+    }
+
     pub fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.store.meta_get(key)
     }

@@ -26,6 +26,7 @@ pub use registry::{RegisteredNode, Registry, RegistryView};
 pub use rusqlite;
 pub use side_db::{SideDbError, open_side_db};
 pub use store::{
-    LOCK_FILE, MAX_PAGE, RecordRow, SCHEMA_VERSION, SNAPSHOT_DIR, Snapshot, SnapshotFile,
-    SnapshotSource, Store, StoreError, private_dir, remove_snapshot_files, write_snapshot_file,
+    LOCK_FILE, MAX_PAGE, RecordFilter, RecordRow, SCHEMA_VERSION, SNAPSHOT_DIR, Snapshot,
+    SnapshotFile, SnapshotSource, Store, StoreError, private_dir, remove_snapshot_files,
+    write_snapshot_file,
 };

@@ -159,6 +159,15 @@ pub struct RecordRow {
 }
 
 /// A `records` row as SQLite returns it, before its hashes are checked.
+/// What [`Store::find_records`] selects besides an index range (`None`: anything).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecordFilter {
+    /// The operation's `type`.
+    pub kind: Option<String>,
+    /// The author's node id.
+    pub author: Option<String>,
+}
+
 struct RawRow {
     idx: i64,
     leaf: Vec<u8>,
@@ -855,6 +864,100 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// The first index whose council time is at or after `ms` (the log's length if
+    /// none). Times never decrease along the log (the state machine refuses a record
+    /// stamped before the previous one), so this is a binary search of point reads.
+    pub fn first_index_at(&self, ms: i64) -> Result<u64, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT at_ms FROM records WHERE idx = ?1")
+            .map_err(self.err("preparing a time read"))?;
+        let (mut lo, mut hi) = (0u64, self.len);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let at: i64 = st
+                .query_row(params![to_i64(mid)], |r| r.get(0))
+                .map_err(self.err("reading a record's time"))?;
+            if at < ms {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(lo)
+    }
+
+    /// Up to `limit` records of `start..end` that match `filter`, in index order,
+    /// examining at most `scan` rows; also the index the next search should start at
+    /// (`end` when the range was searched to its end).
+    pub fn find_records(
+        &self,
+        start: u64,
+        end: u64,
+        filter: &RecordFilter,
+        limit: u64,
+        scan: u64,
+    ) -> Result<(Vec<RecordRow>, u64), StoreError> {
+        let end = end.min(self.len);
+        let stop = end.min(start.saturating_add(scan));
+        if start >= stop {
+            return Ok((Vec::new(), end.max(start)));
+        }
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT idx, leaf, leaf_hash, entry_hash, kind, author, at_ms FROM records
+                 WHERE idx >= ?1 AND idx < ?2 AND (?3 IS NULL OR kind = ?3)
+                   AND (?4 IS NULL OR author = ?4)
+                 ORDER BY idx LIMIT ?5",
+            )
+            .map_err(self.err("preparing a record search"))?;
+        let rows = st
+            .query_map(
+                params![
+                    to_i64(start),
+                    to_i64(stop),
+                    filter.kind,
+                    filter.author,
+                    to_i64(limit)
+                ],
+                |r| {
+                    Ok(RawRow {
+                        idx: r.get(0)?,
+                        leaf: r.get(1)?,
+                        leaf_hash: r.get(2)?,
+                        entry_hash: r.get(3)?,
+                        kind: r.get(4)?,
+                        author: r.get(5)?,
+                        at_ms: r.get(6)?,
+                    })
+                },
+            )
+            .map_err(self.err("searching records"))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.err("searching records"))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push(RecordRow {
+                index: u64::try_from(r.idx).map_err(|_| StoreError::Corrupt {
+                    path: self.path.clone(),
+                    detail: format!("a record has the negative index {}", r.idx),
+                })?,
+                leaf: r.leaf,
+                leaf_hash: digest_from(&self.path, r.leaf_hash, "leaf_hash")?,
+                entry_hash: digest_from(&self.path, r.entry_hash, "entry_hash")?,
+                kind: r.kind,
+                author: r.author,
+                timestamp_ms: r.at_ms,
+            });
+        }
+        let next = match out.last() {
+            Some(last) if out.len() as u64 == limit => last.index + 1,
+            _ => stop,
+        };
+        Ok((out, next))
     }
 
     /// Every stored leaf hash, in log order.

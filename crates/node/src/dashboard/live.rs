@@ -146,8 +146,10 @@ impl Feed {
         let q = wire::EntriesQuery {
             start: from,
             end: Some(new),
+            ..Default::default()
         };
-        let Ok(records) = api::entries_view(&self.dash.shared, &q).await else {
+        let Ok(api::EntriesPage { records, .. }) = api::entries_view(&self.dash.shared, &q).await
+        else {
             return;
         };
         let mut touched = Vec::new();

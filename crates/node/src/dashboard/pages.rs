@@ -1108,9 +1108,11 @@ pub(super) async fn log(State(d): State<Dash>, PageQuery(q): PageQuery<LogQuery>
         &wire::EntriesQuery {
             start,
             end: Some(start + per),
+            ..Default::default()
         },
     )
-    .await?;
+    .await?
+    .records;
     let nodes = api::nodes_view(&d.shared).await;
     let names = Names::of(&nodes);
     let at = |s: u64| {

@@ -20,6 +20,8 @@ use govmesh_core::stamp::Timestamp;
 pub const T0: i64 = 1_795_651_200_000;
 /// The clause every generated proposal targets.
 pub const TARGET_CLAUSE: &str = "5.4";
+/// The mesh name of generated logs.
+pub const MESH_NAME: &str = "store-test-mesh";
 
 pub struct LogGen {
     pub hubs: Vec<KeyPair>,
@@ -66,7 +68,7 @@ impl LogGen {
                 node_policy_capabilities: Vec::new(),
             })
             .collect();
-        let genesis = codex_genesis("store-test-mesh", founders);
+        let genesis = codex_genesis(MESH_NAME, founders);
         let clause = genesis
             .contract
             .clauses

@@ -403,6 +403,18 @@ async function getJSON(path) {
   return r.json();
 }
 
+// Every item of a paged list endpoint, following next_cursor page by page.
+async function getAll(path, key) {
+  const items = [];
+  let cursor = null;
+  do {
+    const page = await getJSON(path + "?limit=1000" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
+    items.push(...page[key]);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return items;
+}
+
 // Clause 5.4 (Distributed Verification Network) of the governing contract, as the
 // node's API serves it: which witnesses count toward a seal and how many must cosign.
 // The governing contract is the one the first log entry (the genesis) founds.
@@ -536,7 +548,7 @@ async function verifyPage() {
     main.className = "verify";
     main.textContent = "verifying the seal in this browser…";
     try {
-      const nodes = (await getJSON("/v1/nodes")).nodes;
+      const nodes = await getAll("/v1/nodes", "nodes");
       const sr = await fetch("/v1/log/seal");
       if (!sr.ok) throw new Error("/v1/log/seal answered " + sr.status);
       const seal = await checkSeal(await sr.text(), nodes, await verificationRules());
@@ -554,7 +566,7 @@ async function verifyPage() {
   main.textContent = "verifying in this browser…";
   const t0 = performance.now();
   try {
-    const nodes = (await getJSON("/v1/nodes")).nodes;
+    const nodes = await getAll("/v1/nodes", "nodes");
     const byKeyid = new Map();
     for (const n of nodes) byKeyid.set(tohex(await sha256(b64bytes(n.public_key))), n);
     let seal = null;
