@@ -45,3 +45,6 @@ mod secrets;
 
 #[path = "cli/schemathesis.rs"]
 mod schemathesis;
+
+#[path = "cli/voting.rs"]
+mod voting;
