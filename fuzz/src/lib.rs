@@ -88,6 +88,8 @@ fn propose_op(state: &State, id: &str, clause: &str, diff: Vec<DiffOp>) -> Propo
         governance_scope: None,
         local_node: None,
         conflict_resolution: None,
+        expedited: false,
+        restore_rights: None,
     }
 }
 
@@ -141,6 +143,7 @@ pub fn fixture() -> &'static Fixture {
             proposal_id: RULES_PROPOSAL.into(),
             choice: VoteChoice::Approve,
             reason: None,
+            sequence: 0,
         };
         push(
             &mut state,
@@ -552,6 +555,7 @@ mod tests {
                     proposal_id: id.into(),
                     choice: VoteChoice::Approve,
                     reason: None,
+                    sequence: 0,
                 }),
             );
         }
@@ -596,6 +600,7 @@ mod tests {
                 proposal_id: id.into(),
                 choice,
                 reason: Some("fuzz seed".into()),
+                sequence: 0,
             })
         };
         let ops: Vec<(&str, &KeyPair, Operation)> = vec![
@@ -627,6 +632,7 @@ mod tests {
                 &f.hubs[2],
                 Operation::Close(CloseOp {
                     proposal_id: TEXT_PROPOSAL.into(),
+                    track: None,
                 }),
             ),
             (

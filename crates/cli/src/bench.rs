@@ -512,6 +512,8 @@ async fn govmesh_run(
             governance_scope: None,
             local_node: None,
             conflict_resolution: None,
+            expedited: false,
+            restore_rights: None,
         };
         let env = sign_entry(&hubs[0].0, Operation::Propose(op));
         let r = client
@@ -544,6 +546,7 @@ async fn govmesh_run(
                     proposal_id: pid.clone(),
                     choice,
                     reason: None,
+                    sequence: 0,
                 }),
             );
             let b = serde_json::to_vec(&env)?;
@@ -988,6 +991,8 @@ async fn convergence_run(
             governance_scope: None,
             local_node: None,
             conflict_resolution: None,
+            expedited: false,
+            restore_rights: None,
         };
         post_entry(
             &client,
@@ -1001,6 +1006,7 @@ async fn convergence_run(
                 proposal_id: pid.clone(),
                 choice: VoteChoice::Approve,
                 reason: None,
+                sequence: 0,
             });
             // Votes go through different hubs, as clients would send them.
             post_entry(&client, url, &sign_entry(key, vote)).await?;

@@ -10,7 +10,10 @@ use crate::{
 };
 use anyhow::{Context, Result, bail};
 use govmesh_core::diff::text_diff;
-use govmesh_core::entry::{DomainSpec, NodeSpec, Operation, ProposeOp, VoteOp, WithdrawOp};
+use govmesh_core::entry::{
+    CancelOp, DelegateOp, DomainSpec, NodeSpec, Operation, ProposeOp, UndelegateOp, VoteOp,
+    WithdrawOp,
+};
 use govmesh_core::keys::{KeyPair, PublicKey};
 use govmesh_core::model::{Changes, Clause, DiffOp, NodeType, PolicyOverride, VoteChoice};
 use serde_json::{Value, json};
@@ -88,6 +91,44 @@ fn print_events(resp: &Value) {
             "node_registered" => format!("node {} registered", s(e, "node_id")),
             "node_updated" => format!("node {} updated", s(e, "node_id")),
             "domain_defined" => format!("domain {} defined", s(e, "domain_id")),
+            "vote_changed" => format!("vote by {} changed (the last vote counts)", s(e, "voter")),
+            "voting_extended" => format!(
+                "quorum reached late: voting on {} now ends {}",
+                s(e, "proposal_id"),
+                s(e, "voting_ends")
+            ),
+            "expedited_fell_back" => format!(
+                "proposal {} failed on the expedited track; now on the normal track until {}",
+                s(e, "proposal_id"),
+                s(e, "voting_ends")
+            ),
+            "proposal_queued" => format!(
+                "proposal {} ADOPTED; takes effect at {} unless a guardian cancels it",
+                s(e, "proposal_id"),
+                s(e, "effective_at")
+            ),
+            "proposal_cancelled" => format!(
+                "proposal {} CANCELLED by guardian {}",
+                s(e, "proposal_id"),
+                s(e, "guardian")
+            ),
+            "delegation_set" => format!(
+                "{} delegates to {} in domain {}",
+                s(e, "delegator"),
+                s(e, "delegate"),
+                s(e, "domain_id")
+            ),
+            "delegation_revoked" => format!(
+                "{} revoked its delegation in domain {}",
+                s(e, "delegator"),
+                s(e, "domain_id")
+            ),
+            "node_suspended" => format!("node {} SUSPENDED: {}", s(e, "node_id"), s(e, "reason")),
+            "rights_restored" => format!(
+                "node {} has its rights back (proposal {})",
+                s(e, "node_id"),
+                s(e, "proposal_id")
+            ),
             other => format!("{other}: {e}"),
         };
         outln!("  {line}");
@@ -117,6 +158,8 @@ pub struct ProposeArgs {
     pub local_node: Option<String>,
     /// The conflict this proposal resolves, and how.
     pub resolves: Option<(String, govmesh_core::model::ResolutionType)>,
+    /// Ask for the expedited track.
+    pub expedited: bool,
 }
 
 impl ProposeArgs {
@@ -184,6 +227,8 @@ pub fn propose_op(client: &NodeClient, a: &ProposeArgs, diff: Vec<DiffOp>) -> Re
         governance_scope: a.scope,
         local_node: a.local_node.clone(),
         conflict_resolution: a.conflict_resolution(),
+        expedited: a.expedited,
+        restore_rights: None,
     })
 }
 
@@ -224,6 +269,9 @@ pub fn propose(node: &NodeArg, auth: &AuthArgs, a: ProposeArgs, json: bool) -> R
             }
             if let Some(r) = a.conflict_resolution() {
                 body["conflict_resolution"] = json!(r);
+            }
+            if a.expedited {
+                body["expedited"] = json!(true);
             }
             let resp = client.post("/v1/operator/propose", &body, Some(&token))?;
             let pid = resp
@@ -270,28 +318,39 @@ fn choice(c: Choice) -> VoteChoice {
     }
 }
 
-pub fn vote(
-    node: &NodeArg,
-    auth: &AuthArgs,
-    proposal_id: &str,
-    c: Choice,
-    reason: Option<String>,
-    json: bool,
-) -> Result<i32> {
+pub struct VoteArgs {
+    pub proposal_id: String,
+    pub choice: Choice,
+    pub reason: Option<String>,
+    /// None: one more than the signer's counted vote (0 for a first vote).
+    pub sequence: Option<u64>,
+}
+
+pub fn vote(node: &NodeArg, auth: &AuthArgs, a: VoteArgs, json: bool) -> Result<i32> {
     let client = NodeClient::new(&node.node)?;
     let resp = match signer(auth)? {
-        Signer::Key(key) => client.submit(
-            &key,
-            Operation::Vote(VoteOp {
-                proposal_id: proposal_id.to_owned(),
-                choice: choice(c),
-                reason,
-            }),
-        )?,
+        Signer::Key(key) => {
+            let sequence = match a.sequence {
+                Some(n) => n,
+                None => next_sequence(&client, &a.proposal_id, key.node_id())?,
+            };
+            client.submit(
+                &key,
+                Operation::Vote(VoteOp {
+                    proposal_id: a.proposal_id,
+                    choice: choice(a.choice),
+                    reason: a.reason,
+                    sequence,
+                }),
+            )?
+        }
         Signer::Operator(token) => {
-            let mut body = json!({"proposal_id": proposal_id, "choice": choice(c)});
-            if let Some(r) = reason {
+            let mut body = json!({"proposal_id": a.proposal_id, "choice": choice(a.choice)});
+            if let Some(r) = a.reason {
                 body["reason"] = json!(r);
+            }
+            if let Some(n) = a.sequence {
+                body["sequence"] = json!(n);
             }
             client.post("/v1/operator/vote", &body, Some(&token))?
         }
@@ -300,6 +359,147 @@ pub fn vote(
         print_json(&resp);
     } else {
         print_accepted(&resp);
+    }
+    Ok(0)
+}
+
+/// One more than `voter`'s counted vote on the proposal, 0 if it has none.
+fn next_sequence(client: &NodeClient, proposal_id: &str, voter: &str) -> Result<u64> {
+    let p = client.get(&format!("/v1/proposals/{proposal_id}"))?;
+    Ok(p.get("votes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|v| v.get("voter").and_then(Value::as_str) == Some(voter))
+        .map_or(0, |v| n(v, "sequence").saturating_add(1)))
+}
+
+/// `govmesh delegate` (`to` set) and `govmesh undelegate` (`to` none).
+pub fn delegate(
+    node: &NodeArg,
+    auth: &AuthArgs,
+    domain_id: &str,
+    to: Option<&str>,
+    json: bool,
+) -> Result<i32> {
+    let client = NodeClient::new(&node.node)?;
+    let resp = match (signer(auth)?, to) {
+        (Signer::Key(key), Some(d)) => client.submit(
+            &key,
+            Operation::Delegate(DelegateOp {
+                domain_id: domain_id.to_owned(),
+                delegate: d.to_owned(),
+            }),
+        )?,
+        (Signer::Key(key), None) => client.submit(
+            &key,
+            Operation::Undelegate(UndelegateOp {
+                domain_id: domain_id.to_owned(),
+            }),
+        )?,
+        (Signer::Operator(token), Some(d)) => client.post(
+            "/v1/operator/delegate",
+            &json!({"domain_id": domain_id, "delegate": d}),
+            Some(&token),
+        )?,
+        (Signer::Operator(token), None) => client.post(
+            "/v1/operator/undelegate",
+            &json!({"domain_id": domain_id}),
+            Some(&token),
+        )?,
+    };
+    if json {
+        print_json(&resp);
+    } else {
+        print_accepted(&resp);
+    }
+    Ok(0)
+}
+
+/// `govmesh cancel`: the guardian cancels an adopted proposal during its timelock.
+pub fn cancel(
+    node: &NodeArg,
+    auth: &AuthArgs,
+    proposal_id: &str,
+    reason: Option<String>,
+    json: bool,
+) -> Result<i32> {
+    let client = NodeClient::new(&node.node)?;
+    let resp = match signer(auth)? {
+        Signer::Key(key) => client.submit(
+            &key,
+            Operation::Cancel(CancelOp {
+                proposal_id: proposal_id.to_owned(),
+                reason,
+            }),
+        )?,
+        Signer::Operator(token) => {
+            let mut body = json!({"proposal_id": proposal_id});
+            if let Some(r) = reason {
+                body["reason"] = json!(r);
+            }
+            client.post("/v1/operator/cancel", &body, Some(&token))?
+        }
+    };
+    if json {
+        print_json(&resp);
+    } else {
+        print_accepted(&resp);
+    }
+    Ok(0)
+}
+
+/// `govmesh restore`: proposes to restore a suspended node's rights; prints the id.
+pub fn restore(
+    node: &NodeArg,
+    auth: &AuthArgs,
+    node_id: &str,
+    rationale: String,
+    voting_period: Option<u64>,
+    json: bool,
+) -> Result<i32> {
+    let client = NodeClient::new(&node.node)?;
+    let (resp, pid) = match signer(auth)? {
+        Signer::Key(key) => {
+            let a = ProposeArgs {
+                contract: govmesh_core::codex::CODEX_CONTRACT_ID.to_owned(),
+                clause: govmesh_core::model::GOVERNANCE_CLAUSE.to_owned(),
+                text: String::new(),
+                rationale,
+                rules_patch: None,
+                domain: None,
+                voting_period,
+                scope: None,
+                local_node: None,
+                resolves: None,
+                expedited: false,
+            };
+            let mut op = propose_op(&client, &a, Vec::new())?;
+            op.changes.proposed_text = op.changes.current_text.clone();
+            op.restore_rights = Some(node_id.to_owned());
+            let pid = op.proposal_id.clone();
+            let mut resp = client.submit(&key, Operation::Propose(op))?;
+            resp["proposal_id"] = json!(pid);
+            (resp, pid)
+        }
+        Signer::Operator(token) => {
+            let mut body = json!({"node_id": node_id, "rationale": rationale});
+            if let Some(p) = voting_period {
+                body["voting_period_secs"] = json!(p);
+            }
+            let resp = client.post("/v1/operator/restore", &body, Some(&token))?;
+            let pid = resp
+                .get("proposal_id")
+                .and_then(Value::as_str)
+                .context("the node's answer has no proposal_id")?
+                .to_owned();
+            (resp, pid)
+        }
+    };
+    if json {
+        print_json(&resp);
+    } else {
+        outln!("{pid}");
     }
     Ok(0)
 }
@@ -516,6 +716,8 @@ fn create_contract(client: &NodeClient, auth: &AuthArgs, req: Value, json: bool)
                 governance_scope: None,
                 local_node: None,
                 conflict_resolution: None,
+                expedited: false,
+                restore_rights: None,
             };
             let pid = op.proposal_id.clone();
             let mut r = client.submit(&key, Operation::Propose(op))?;
@@ -945,6 +1147,7 @@ pub fn domain(node: &NodeArg, cmd: DomainCommand, json: bool) -> Result<i32> {
             weights,
             default_weight,
             clause_policies,
+            voting_rules,
             local_overrides,
         } => {
             let pair = |v: &str, what: &str| -> Result<(String, String)> {
@@ -960,14 +1163,27 @@ pub fn domain(node: &NodeArg, cmd: DomainCommand, json: bool) -> Result<i32> {
                     .with_context(|| format!("--weight {w:?}: the weight is a whole number"))?;
                 weight_map.insert(node, n);
             }
-            let policy = PolicyOverride {
+            let mut policy = PolicyOverride {
                 quorum,
                 threshold,
                 veto,
                 voting_period_secs: voting_period,
                 weights: (!weight_map.is_empty()).then_some(weight_map),
                 default_weight,
+                ..PolicyOverride::default()
             };
+            if !voting_rules.is_empty() {
+                let mut v = serde_json::to_value(&policy)?;
+                for r in &voting_rules {
+                    let (key, j) = pair(r, "voting-rule")?;
+                    let value: Value = serde_json::from_str(&j).with_context(|| {
+                        format!("--voting-rule {r:?}: the value is JSON (true, 0.8, 3600)")
+                    })?;
+                    v[key.as_str()] = value;
+                }
+                policy = serde_json::from_value(v)
+                    .context("--voting-rule: not a rule of a voting policy")?;
+            }
             let mut per_clause = std::collections::BTreeMap::new();
             for c in &clause_policies {
                 let (clause, j) = pair(c, "clause-policy")?;

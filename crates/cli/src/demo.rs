@@ -705,6 +705,7 @@ fn story(through: &[&MeshNode], keys: &[KeyPair]) -> Result<String> {
         scope: None,
         local_node: None,
         resolves: None,
+        expedited: false,
     };
     // structure/contributing is the third rule of clause 5.2.5: a warning becomes an
     // error, which `govmesh hygiene --node` then enforces.
@@ -730,6 +731,7 @@ fn story(through: &[&MeshNode], keys: &[KeyPair]) -> Result<String> {
                 proposal_id: pid.clone(),
                 choice,
                 reason: None,
+                sequence: 0,
             }),
         )?;
         let word = serde_json::to_value(choice)?;
@@ -797,6 +799,7 @@ fn story(through: &[&MeshNode], keys: &[KeyPair]) -> Result<String> {
         scope: None,
         local_node: None,
         resolves: None,
+        expedited: false,
     };
     let patch = json!([{"op": "replace", "path": "/checkpoint/max_interval_secs", "value": 30}]);
     let op = propose_op(&client, &args, rules_diff(&patch)?)?;
@@ -821,6 +824,7 @@ fn approve_until_decided(client: &NodeClient, keys: &[KeyPair], pid: &str) -> Re
                 proposal_id: pid.to_owned(),
                 choice: VoteChoice::Approve,
                 reason: None,
+                sequence: 0,
             }),
         );
         // A hub outside the deciding domain is refused (not_member): the next one votes.
@@ -936,6 +940,8 @@ fn second_contract(client: &NodeClient, keys: &[KeyPair]) -> Result<()> {
         governance_scope: None,
         local_node: None,
         conflict_resolution: None,
+        expedited: false,
+        restore_rights: None,
     };
     let pid = create.proposal_id.clone();
     client.submit(&keys[0], Operation::Propose(create))?;
@@ -988,6 +994,8 @@ fn second_contract(client: &NodeClient, keys: &[KeyPair]) -> Result<()> {
         governance_scope: Some(GovernanceScope::Local),
         local_node: Some(fork.clone()),
         conflict_resolution: None,
+        expedited: false,
+        restore_rights: None,
     };
     let pid = local.proposal_id.clone();
     client.submit(&keys[0], Operation::Propose(local))?;

@@ -250,6 +250,10 @@ enum Command {
         /// compromise (this proposal's text and rules).
         #[arg(long, value_enum, value_name = "HOW", requires = "resolves")]
         resolution: Option<Resolution>,
+        /// Ask for the policy's expedited track (shorter period, its own quorum and
+        /// threshold; a failure falls back to the normal track).
+        #[arg(long)]
+        expedited: bool,
     },
     /// Vote on a proposal.
     Vote {
@@ -262,6 +266,57 @@ enum Command {
         choice: Choice,
         #[arg(long, value_name = "TEXT")]
         reason: Option<String>,
+        /// The vote's sequence number (default: one more than your counted vote, 0 for
+        /// a first vote). A higher one changes your vote where the policy allows it;
+        /// a different vote with the same one is equivocation.
+        #[arg(long, value_name = "N")]
+        sequence: Option<u64>,
+    },
+    /// Delegate your voting weight in a domain to another member (revocable; read by
+    /// proposals opened from then on).
+    Delegate {
+        #[command(flatten)]
+        node: NodeArg,
+        #[command(flatten)]
+        auth: AuthArgs,
+        #[arg(long, value_name = "ID")]
+        domain: String,
+        /// The member who votes your weight when you do not.
+        #[arg(value_name = "NODE_ID")]
+        delegate: String,
+    },
+    /// Revoke your delegation in a domain.
+    Undelegate {
+        #[command(flatten)]
+        node: NodeArg,
+        #[command(flatten)]
+        auth: AuthArgs,
+        #[arg(long, value_name = "ID")]
+        domain: String,
+    },
+    /// Cancel an adopted proposal during its timelock (clause 5.5's guardian role).
+    Cancel {
+        #[command(flatten)]
+        node: NodeArg,
+        #[command(flatten)]
+        auth: AuthArgs,
+        proposal_id: String,
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+    },
+    /// Propose to restore a suspended node's voting and proposing rights; prints the
+    /// proposal id.
+    Restore {
+        #[command(flatten)]
+        node: NodeArg,
+        #[command(flatten)]
+        auth: AuthArgs,
+        #[arg(value_name = "NODE_ID")]
+        node_id: String,
+        #[arg(long, value_name = "TEXT")]
+        rationale: String,
+        #[arg(long, value_name = "SECS")]
+        voting_period: Option<u64>,
     },
     /// Withdraw your own proposal.
     Withdraw {
@@ -553,6 +608,12 @@ pub enum DomainCommand {
         /// A clause's own policy, CLAUSE=JSON, e.g. 2='{"threshold":0.75}' (repeat).
         #[arg(long = "clause-policy", value_name = "CLAUSE=JSON")]
         clause_policies: Vec<String>,
+        /// A voting rule of the domain's policy, RULE=JSON (repeat), e.g.
+        /// allow_vote_change=true, expedited_voting_period_secs=3600, super_quorum=0.8,
+        /// late_quorum_extension_secs=600, delegation=true, timelock_secs=86400,
+        /// max_open_proposals=3.
+        #[arg(long = "voting-rule", value_name = "RULE=JSON")]
+        voting_rules: Vec<String>,
         /// Lets a node keep a local version of a clause, NODE_ID=CLAUSE (repeat).
         #[arg(long = "local-override", value_name = "NODE_ID=CLAUSE")]
         local_overrides: Vec<String>,
@@ -728,6 +789,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             local_node,
             resolves,
             resolution,
+            expedited,
         } => commands::propose(
             &node,
             &auth,
@@ -750,6 +812,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                     Resolution::PolicyB => ResolutionType::PolicyB,
                     Resolution::Compromise => ResolutionType::Compromise,
                 })),
+                expedited,
             },
             json,
         ),
@@ -759,7 +822,40 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             proposal_id,
             choice,
             reason,
-        } => commands::vote(&node, &auth, &proposal_id, choice, reason, json),
+            sequence,
+        } => commands::vote(
+            &node,
+            &auth,
+            commands::VoteArgs {
+                proposal_id,
+                choice,
+                reason,
+                sequence,
+            },
+            json,
+        ),
+        Command::Delegate {
+            node,
+            auth,
+            domain,
+            delegate,
+        } => commands::delegate(&node, &auth, &domain, Some(&delegate), json),
+        Command::Undelegate { node, auth, domain } => {
+            commands::delegate(&node, &auth, &domain, None, json)
+        }
+        Command::Cancel {
+            node,
+            auth,
+            proposal_id,
+            reason,
+        } => commands::cancel(&node, &auth, &proposal_id, reason, json),
+        Command::Restore {
+            node,
+            auth,
+            node_id,
+            rationale,
+            voting_period,
+        } => commands::restore(&node, &auth, &node_id, rationale, voting_period, json),
         Command::Withdraw {
             node,
             auth,

@@ -48,3 +48,6 @@ mod schemathesis;
 
 #[path = "cli/governed_seals.rs"]
 mod governed_seals;
+
+#[path = "cli/voting.rs"]
+mod voting;

@@ -172,6 +172,18 @@ fn clause_5_5(default_domain_id: &str) -> Clause {
              misbehaviour (evidence): operation_privileges names any_active_node for these.",
             "A node holding the privilege operation_privileges names for connect and disconnect \
              declares and withdraws the connections between nodes (direct, relay or backup).",
+            "A voting policy may also let voters change their vote before the end, offer an \
+             expedited track with its own period, quorum and threshold (a proposal that fails \
+             there falls back to the normal track), adopt early once approvals reach a \
+             super-quorum, extend the period when quorum is first reached late, count \
+             delegated weight, hold an adopted change in a timelock before it takes effect, \
+             and limit how many proposals one node may have open.",
+            "During a timelock a node of the timelock_guardian_role may cancel the adopted \
+             change; otherwise it takes effect when the timelock ends.",
+            "When suspend_on_equivocation is true, proven equivocation (two different votes by \
+             one node on one proposal, or two checkpoints of one size with different roots \
+             signed by one hub) suspends that node's rights to vote, propose and delegate at \
+             once, until an adopted proposal restores them.",
             "Changes to this clause need an approving share above 0.667, more than two thirds.",
         ],
         json!({
@@ -203,7 +215,9 @@ fn clause_5_5(default_domain_id: &str) -> Clause {
                 "5.5": {"threshold": 0.667}
             },
             "voting_period_bounds": {"min_secs": 60, "max_secs": 7776000},
-            "default_domain_id": default_domain_id
+            "default_domain_id": default_domain_id,
+            "suspend_on_equivocation": true,
+            "timelock_guardian_role": "governance_hub"
         }),
     )
 }

@@ -8,7 +8,7 @@ use crate::keys::{KeyPair, PublicKey};
 use crate::merkle::leaf_hash;
 use crate::model::{
     Changes, Clause, ConflictResolution, ConnectionType, ContractDraft, GovernanceScope,
-    NodeStatus, NodeType, PolicyOverride, VoteChoice,
+    NodeStatus, NodeType, PolicyOverride, VoteChoice, VotingTrack,
 };
 use crate::stamp::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -40,6 +40,10 @@ pub enum Operation {
     Evidence(EvidenceOp),
     Connect(ConnectOp),
     Disconnect(DisconnectOp),
+    Delegate(DelegateOp),
+    Undelegate(UndelegateOp),
+    Cancel(CancelOp),
+    Enact(EnactOp),
 }
 
 impl Operation {
@@ -59,6 +63,10 @@ impl Operation {
             Operation::Evidence(_) => "evidence",
             Operation::Connect(_) => "connect",
             Operation::Disconnect(_) => "disconnect",
+            Operation::Delegate(_) => "delegate",
+            Operation::Undelegate(_) => "undelegate",
+            Operation::Cancel(_) => "cancel",
+            Operation::Enact(_) => "enact",
         }
     }
 }
@@ -171,6 +179,22 @@ pub struct ProposeOp {
     /// The conflict between a federated change and a local override it resolves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conflict_resolution: Option<ConflictResolution>,
+    /// Asks for the policy's expedited track (shorter period, its own quorum and
+    /// threshold); if it fails there it falls back to the normal track.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub expedited: bool,
+    /// A suspended node whose voting and proposing rights this proposal restores
+    /// (then it targets the governing contract's clause 5.5 and changes nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_rights: Option<String>,
+}
+
+fn is_false(v: &bool) -> bool {
+    !*v
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -179,6 +203,42 @@ pub struct VoteOp {
     pub choice: VoteChoice,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The voter's sequence number on this proposal: a vote with a higher one replaces
+    /// the voter's earlier vote where the policy allows vote changes; a different vote
+    /// with the same or a lower one is equivocation.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sequence: u64,
+}
+
+/// Delegates the author's voting weight in a domain to another member, replacing an
+/// earlier delegation there. Read when a proposal opens (frozen with its voters).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DelegateOp {
+    pub domain_id: String,
+    /// The member who votes the author's weight when the author does not vote.
+    pub delegate: String,
+}
+
+/// Revokes the author's delegation in a domain.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UndelegateOp {
+    pub domain_id: String,
+}
+
+/// A guardian (clause 5.5 `timelock_guardian_role`) cancels an adopted proposal during
+/// its timelock: it never takes effect.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CancelOp {
+    pub proposal_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Makes an adopted proposal whose timelock has ended take effect (its contract
+/// revision, override or restoration). Any active node may submit it; hubs do when due.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EnactOp {
+    pub proposal_id: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -191,6 +251,11 @@ pub struct WithdrawOp {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CloseOp {
     pub proposal_id: String,
+    /// The track whose end this closes (an expedited proposal is closed twice if it
+    /// falls back: first its expedited track, then its normal one); none: the track
+    /// it is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track: Option<VotingTrack>,
 }
 
 /// The author acknowledges that it holds (has applied) a contract revision.
@@ -398,6 +463,7 @@ mod tests {
             &k,
             Operation::Close(CloseOp {
                 proposal_id: "11111111-1111-4111-8111-111111111111".into(),
+                track: None,
             }),
         );
         assert_eq!(entry_hash(&e).unwrap(), hash_canonical(&e).unwrap());

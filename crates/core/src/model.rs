@@ -72,6 +72,23 @@ pub struct NodeRecord {
     /// Time of this node's last entry in the log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seen: Option<Timestamp>,
+    /// Set while the node's voting and proposing rights are suspended (proven
+    /// equivocation under clause 5.5 `suspend_on_equivocation`), until a proposal
+    /// restores them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspension: Option<Suspension>,
+}
+
+/// Why and since when a node may not vote, propose or delegate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suspension {
+    pub since: Timestamp,
+    /// The proof, in words: which evidence of which equivocation.
+    pub reason: String,
+    /// The entry whose evidence suspended the node (the second vote, or the `evidence`
+    /// entry of a checkpoint fork).
+    pub evidence_entry: Digest,
+    pub evidence_index: u64,
 }
 
 /// One numbered clause of a contract: text for people, rules for machines.
@@ -254,6 +271,64 @@ pub struct PolicyOverride {
     pub weights: Option<BTreeMap<String, u64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_weight: Option<u64>,
+    /// Whether a voter may change its vote before the end (a higher `sequence`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_vote_change: Option<bool>,
+    /// The expedited track's voting period; 0: the policy offers no expedited track.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expedited_voting_period_secs: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expedited_threshold: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expedited_quorum: Option<f64>,
+    /// Approve share of eligible weight that adopts early; 0: off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub super_quorum: Option<f64>,
+    /// Time left to vote after quorum is first reached late; 0: off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_quorum_extension_secs: Option<u64>,
+    /// Whether weight delegated by `delegate` entries counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegation: Option<bool>,
+    /// Time between adoption and taking effect; 0: at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timelock_secs: Option<u64>,
+    /// Most proposals one node may have voting at once in the domain; 0: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_open_proposals: Option<u64>,
+}
+
+/// Default `expedited_threshold` (Cosmos x/gov's).
+pub const DEFAULT_EXPEDITED_THRESHOLD: f64 = 0.667;
+/// Default `expedited_quorum`.
+pub const DEFAULT_EXPEDITED_QUORUM: f64 = 0.5;
+
+fn default_expedited_threshold() -> f64 {
+    DEFAULT_EXPEDITED_THRESHOLD
+}
+
+fn default_expedited_quorum() -> f64 {
+    DEFAULT_EXPEDITED_QUORUM
+}
+
+fn is_default_expedited_threshold(v: &f64) -> bool {
+    *v == DEFAULT_EXPEDITED_THRESHOLD
+}
+
+fn is_default_expedited_quorum(v: &f64) -> bool {
+    *v == DEFAULT_EXPEDITED_QUORUM
+}
+
+fn is_zero_u64(v: &u64) -> bool {
+    *v == 0
+}
+
+fn is_zero_f64(v: &f64) -> bool {
+    *v == 0.0
+}
+
+fn is_false(v: &bool) -> bool {
+    !*v
 }
 
 /// A complete voting policy.
@@ -269,6 +344,69 @@ pub struct VotingPolicy {
     #[serde(default)]
     pub weights: BTreeMap<String, u64>,
     pub default_weight: u64,
+    // The voting features of issue 14. Each defaults to today's behaviour (off) and is
+    // not serialized at its default, so records written before them hash the same.
+    /// A voter may replace its vote with one of a higher `sequence` before the end.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub allow_vote_change: bool,
+    /// The expedited track's voting period; 0: no expedited track is offered.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub expedited_voting_period_secs: u64,
+    /// The expedited track's threshold (approve share of approve+reject to exceed).
+    #[serde(
+        default = "default_expedited_threshold",
+        skip_serializing_if = "is_default_expedited_threshold"
+    )]
+    pub expedited_threshold: f64,
+    /// The expedited track's quorum (share of eligible weight that must vote).
+    #[serde(
+        default = "default_expedited_quorum",
+        skip_serializing_if = "is_default_expedited_quorum"
+    )]
+    pub expedited_quorum: f64,
+    /// Approve weight reaching this share of the eligible weight adopts the proposal
+    /// at once if it would pass now (OpenZeppelin GovernorSuperQuorum); 0: off.
+    #[serde(default, skip_serializing_if = "is_zero_f64")]
+    pub super_quorum: f64,
+    /// When quorum is first reached with less than this left to vote, the end moves to
+    /// this long after that vote (OpenZeppelin GovernorPreventLateQuorum); 0: off.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub late_quorum_extension_secs: u64,
+    /// Whether weight delegated with `delegate` entries counts for the delegate.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub delegation: bool,
+    /// Time between adoption and taking effect, during which clause 5.5's guardian
+    /// role may cancel; 0: an adopted proposal takes effect at once.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub timelock_secs: u64,
+    /// Most proposals one node may have voting at once in the deciding domain; 0: no
+    /// limit.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub max_open_proposals: u64,
+}
+
+impl Default for VotingPolicy {
+    /// The Codex genesis default policy (quorum 0.334, threshold 0.5, veto 0.334, a
+    /// week, weight 1 each) with every optional voting feature off.
+    fn default() -> Self {
+        VotingPolicy {
+            quorum: 0.334,
+            threshold: 0.5,
+            veto: 0.334,
+            voting_period_secs: 604_800,
+            weights: BTreeMap::new(),
+            default_weight: 1,
+            allow_vote_change: false,
+            expedited_voting_period_secs: 0,
+            expedited_threshold: DEFAULT_EXPEDITED_THRESHOLD,
+            expedited_quorum: DEFAULT_EXPEDITED_QUORUM,
+            super_quorum: 0.0,
+            late_quorum_extension_secs: 0,
+            delegation: false,
+            timelock_secs: 0,
+            max_open_proposals: 0,
+        }
+    }
 }
 
 impl VotingPolicy {
@@ -294,8 +432,46 @@ impl VotingPolicy {
             if let Some(v) = o.default_weight {
                 p.default_weight = v;
             }
+            if let Some(v) = o.allow_vote_change {
+                p.allow_vote_change = v;
+            }
+            if let Some(v) = o.expedited_voting_period_secs {
+                p.expedited_voting_period_secs = v;
+            }
+            if let Some(v) = o.expedited_threshold {
+                p.expedited_threshold = v;
+            }
+            if let Some(v) = o.expedited_quorum {
+                p.expedited_quorum = v;
+            }
+            if let Some(v) = o.super_quorum {
+                p.super_quorum = v;
+            }
+            if let Some(v) = o.late_quorum_extension_secs {
+                p.late_quorum_extension_secs = v;
+            }
+            if let Some(v) = o.delegation {
+                p.delegation = v;
+            }
+            if let Some(v) = o.timelock_secs {
+                p.timelock_secs = v;
+            }
+            if let Some(v) = o.max_open_proposals {
+                p.max_open_proposals = v;
+            }
         }
         p
+    }
+
+    /// The policy of the expedited track: its quorum and threshold in place of the
+    /// normal ones, its voting period.
+    pub fn expedited(&self) -> VotingPolicy {
+        VotingPolicy {
+            quorum: self.expedited_quorum,
+            threshold: self.expedited_threshold,
+            voting_period_secs: self.expedited_voting_period_secs,
+            ..self.clone()
+        }
     }
 
     pub fn weight_of(&self, node_id: &str) -> u64 {
@@ -313,6 +489,9 @@ impl PolicyOverride {
             ("quorum", self.quorum),
             ("threshold", self.threshold),
             ("veto", self.veto),
+            ("expedited_threshold", self.expedited_threshold),
+            ("expedited_quorum", self.expedited_quorum),
+            ("super_quorum", self.super_quorum),
         ] {
             if let Some(x) = v
                 && !(0.0..=1.0).contains(&x)
@@ -331,6 +510,9 @@ impl VotingPolicy {
             quorum: Some(self.quorum),
             threshold: Some(self.threshold),
             veto: Some(self.veto),
+            expedited_threshold: Some(self.expedited_threshold),
+            expedited_quorum: Some(self.expedited_quorum),
+            super_quorum: Some(self.super_quorum),
             ..PolicyOverride::default()
         }
         .check_shares()
@@ -361,6 +543,15 @@ pub struct GovernanceRules {
     pub voting_period_bounds: PeriodBounds,
     /// The domain that governs a proposal that names none.
     pub default_domain_id: String,
+    /// Whether proven equivocation (a double vote; a checkpoint fork signed twice by
+    /// one hub) suspends the node's voting and proposing rights at once. Absent (logs
+    /// from before the rule): false.
+    #[serde(default)]
+    pub suspend_on_equivocation: bool,
+    /// The role whose nodes may cancel an adopted proposal during its timelock.
+    /// Absent: nobody may.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timelock_guardian_role: Option<NodeType>,
 }
 
 /// The clause whose rules are [`GovernanceRules`].
@@ -526,12 +717,34 @@ pub struct VotingResult {
     pub abstain_weight: u64,
     pub veto_weight: u64,
     pub eligible_weight: u64,
+    /// Of the weights above, what delegates cast for voters who did not vote (by
+    /// choice); none without delegated weight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegated: Option<DelegatedWeights>,
     pub quorum_reached: bool,
     /// `adopted` or `rejected` once decided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<ProposalStatus>,
     /// Why the outcome is what it is (or why it is still open), in words.
     pub reason: String,
+}
+
+/// Weight delegates cast for others, per choice.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DelegatedWeights {
+    pub approve: u64,
+    pub reject: u64,
+    pub abstain: u64,
+    pub veto: u64,
+}
+
+impl DelegatedWeights {
+    pub fn total(&self) -> u64 {
+        self.approve
+            .saturating_add(self.reject)
+            .saturating_add(self.abstain)
+            .saturating_add(self.veto)
+    }
 }
 
 /// A proposal, in the seed's proposal schema plus govmesh fields.
@@ -577,6 +790,54 @@ pub struct Proposal {
     /// that changes no clause); adopted, it is that contract's revision 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_contract: Option<ContractDraft>,
+    /// The suspended node whose voting and proposing rights this proposal restores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_rights: Option<String>,
+    /// The proposer asked for the expedited track.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub expedited: bool,
+    /// When an expedited proposal that failed fell back to the normal track.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expedited_fallback_at: Option<Timestamp>,
+    /// `voting_ends` before late-quorum protection moved it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voting_ends_before_extension: Option<Timestamp>,
+    /// For an adopted proposal under a timelock: when it takes effect (by an `enact`
+    /// entry at or after this time) unless the guardian cancels it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timelock_ends: Option<Timestamp>,
+    /// When the timelocked adoption took effect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enacted_at: Option<Timestamp>,
+    /// The guardian that cancelled the adoption during its timelock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_by: Option<String>,
+}
+
+/// The voting track a proposal is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VotingTrack {
+    Normal,
+    Expedited,
+}
+
+impl Proposal {
+    /// The track it is voted on now: expedited until it falls back.
+    pub fn track(&self) -> VotingTrack {
+        if self.expedited && self.expedited_fallback_at.is_none() {
+            VotingTrack::Expedited
+        } else {
+            VotingTrack::Normal
+        }
+    }
+
+    /// Adopted by its vote and waiting out its timelock.
+    pub fn in_timelock(&self) -> bool {
+        self.status == ProposalStatus::Adopted
+            && self.timelock_ends.is_some()
+            && self.enacted_at.is_none()
+    }
 }
 
 /// A counted vote.
@@ -591,6 +852,10 @@ pub struct Vote {
     pub timestamp: Timestamp,
     pub index: u64,
     pub entry_hash: Digest,
+    /// The voter's sequence number; a higher one replaces its earlier vote where the
+    /// policy allows vote changes.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub sequence: u64,
 }
 
 /// Two different signed votes by one key on one proposal: the first counts, the

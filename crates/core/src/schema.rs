@@ -266,16 +266,20 @@ mod tests {
                 governance_scope: None,
                 local_node: None,
                 conflict_resolution: None,
+                expedited: false,
+                restore_rights: None,
             })),
             payload(Operation::Vote(VoteOp {
                 proposal_id: P.into(),
                 choice: VoteChoice::Veto,
                 reason: Some("no".into()),
+                sequence: 0,
             })),
             payload(Operation::Vote(VoteOp {
                 proposal_id: P.into(),
                 choice: VoteChoice::Approve,
                 reason: None,
+                sequence: 0,
             })),
             payload(Operation::Withdraw(WithdrawOp {
                 proposal_id: P.into(),
@@ -283,6 +287,7 @@ mod tests {
             })),
             payload(Operation::Close(CloseOp {
                 proposal_id: P.into(),
+                track: None,
             })),
             payload(Operation::AckSync(AckSyncOp {
                 contract_id: "codex".into(),
@@ -349,6 +354,7 @@ mod tests {
             proposal_id: P.into(),
             choice: VoteChoice::Approve,
             reason: None,
+            sequence: 0,
         }))
     }
 
@@ -513,6 +519,7 @@ mod tests {
             &k,
             Operation::Close(CloseOp {
                 proposal_id: P.into(),
+                track: None,
             }),
         );
         let env_v = serde_json::to_value(&env).unwrap();

@@ -5,9 +5,16 @@
 //! veto count as cast), veto (veto weight / cast weight >= veto rejects), threshold
 //! (approve / (approve + reject) must strictly exceed it). A proposal is decided early
 //! as soon as no way the remaining eligible weight could still vote (or not vote) would
-//! change the outcome.
+//! change the outcome, or (where the policy sets `super_quorum`) as soon as approve
+//! weight reaches that share of the eligible weight while the proposal would pass now.
+//!
+//! Delegation: an eligible voter who has not voted lends its weight to its delegate's
+//! vote, following the chain (A -> B -> C) to the first delegate who voted; a voter's
+//! own vote always counts for itself ([`count`]).
 
-use crate::model::{ProposalStatus, Vote, VoteChoice, VotingPolicy, VotingResult};
+use crate::model::{
+    DelegatedWeights, ProposalStatus, Vote, VoteChoice, VotingPolicy, VotingResult,
+};
 use std::collections::BTreeMap;
 
 /// Weight cast per choice.
@@ -30,6 +37,16 @@ impl Weights {
             reject: r.reject_weight,
             abstain: r.abstain_weight,
             veto: r.veto_weight,
+        }
+    }
+
+    /// These weights less what delegates cast for others: what voters cast themselves.
+    fn minus_delegated(&self, d: &DelegatedWeights) -> Weights {
+        Weights {
+            approve: self.approve.saturating_sub(d.approve),
+            reject: self.reject.saturating_sub(d.reject),
+            abstain: self.abstain.saturating_sub(d.abstain),
+            veto: self.veto.saturating_sub(d.veto),
         }
     }
 
@@ -109,7 +126,24 @@ pub fn decide(policy: &VotingPolicy, eligible: u64, w: &Weights) -> Decision {
 /// adoption, and each way to fail (no quorum, veto, threshold) is worst at one of
 /// "nobody else votes", "all veto", "all reject".
 pub fn decide_early(policy: &VotingPolicy, eligible: u64, w: &Weights) -> Option<Decision> {
-    let remaining = (eligible as u128).saturating_sub(w.cast());
+    decide_early_delegated(policy, eligible, w, &DelegatedWeights::default())
+}
+
+/// [`decide_early`] where `delegated` of the weights was cast by delegates for voters
+/// who may still vote themselves: that weight is as free as the weight not cast. A
+/// policy that lets voters change their vote decides nothing early this way (any cast
+/// vote may still move until the end); only a super-quorum ends it sooner.
+pub fn decide_early_delegated(
+    policy: &VotingPolicy,
+    eligible: u64,
+    w: &Weights,
+    delegated: &DelegatedWeights,
+) -> Option<Decision> {
+    if policy.allow_vote_change {
+        return None;
+    }
+    let own = w.minus_delegated(delegated);
+    let remaining = (eligible as u128).saturating_sub(own.cast());
     let remaining = u64::try_from(remaining).unwrap_or(u64::MAX);
     let now = decide(policy, eligible, w);
     if remaining == 0 {
@@ -122,8 +156,29 @@ pub fn decide_early(policy: &VotingPolicy, eligible: u64, w: &Weights) -> Option
         VoteChoice::Abstain,
     ]
     .iter()
-    .all(|c| decide(policy, eligible, &w.plus(*c, remaining)).outcome == now.outcome);
+    .all(|c| decide(policy, eligible, &own.plus(*c, remaining)).outcome == now.outcome);
     same.then_some(now)
+}
+
+/// Early adoption by super-quorum (OpenZeppelin GovernorSuperQuorum): approve weight
+/// reaches `super_quorum` of the eligible weight and the proposal would pass if voting
+/// ended now. Votes after it do not count, so unlike [`decide_early`] this decision
+/// depends on which votes came first (as in OpenZeppelin).
+pub fn decide_super_quorum(policy: &VotingPolicy, eligible: u64, w: &Weights) -> Option<Decision> {
+    if policy.super_quorum <= 0.0 || eligible == 0 {
+        return None;
+    }
+    if ratio(w.approve as u128, eligible as u128) < policy.super_quorum {
+        return None;
+    }
+    let now = decide(policy, eligible, w);
+    (now.outcome == ProposalStatus::Adopted).then(|| Decision {
+        outcome: ProposalStatus::Adopted,
+        reason: format!(
+            "adopted early by super-quorum: approve weight {} of {} eligible reaches {}; {}",
+            w.approve, eligible, policy.super_quorum, now.reason
+        ),
+    })
 }
 
 /// Refreshes the derived fields of `r` (quorum, outcome, reason) from its weights.
@@ -134,7 +189,13 @@ pub fn evaluate(policy: &VotingPolicy, r: &mut VotingResult, closing: bool) {
     let decision = if closing {
         Some(decide(policy, r.eligible_weight, &w))
     } else {
-        decide_early(policy, r.eligible_weight, &w)
+        decide_early_delegated(
+            policy,
+            r.eligible_weight,
+            &w,
+            &r.delegated.unwrap_or_default(),
+        )
+        .or_else(|| decide_super_quorum(policy, r.eligible_weight, &w))
     };
     match decision {
         Some(d) => {
@@ -168,23 +229,95 @@ pub fn add_vote(r: &mut VotingResult, choice: VoteChoice, weight: u64) {
     r.total_votes += 1;
 }
 
-/// The whole tally from scratch: the policy, the frozen eligible voters with their
-/// weights, and the counted votes (votes by non-eligible voters are ignored).
-pub fn tally(
-    policy: &VotingPolicy,
+/// The counts from scratch (no decision): the frozen eligible voters with their
+/// weights, their delegations (delegator -> delegate) and the counted votes, one per
+/// voter (votes by non-eligible voters are ignored).
+///
+/// Each eligible voter's weight goes to its own vote if it voted; else along its
+/// delegation chain to the first delegate that voted (A -> B -> C: if B did not vote
+/// and C did, A's weight goes to C's choice); else nowhere. A chain that leaves the
+/// eligible voters or comes back on itself ends there (loops are refused when
+/// delegating, so the second only guards).
+pub fn count(
     eligible: &BTreeMap<String, u64>,
+    delegations: &BTreeMap<String, String>,
     votes: &[Vote],
-    closing: bool,
 ) -> VotingResult {
     let mut r = VotingResult {
         eligible_weight: eligible.values().fold(0u64, |a, w| a.saturating_add(*w)),
         ..VotingResult::default()
     };
+    let mut choice_of: BTreeMap<&str, VoteChoice> = BTreeMap::new();
     for v in votes {
         if let Some(w) = eligible.get(&v.voter) {
             add_vote(&mut r, v.choice, *w);
+            choice_of.insert(v.voter.as_str(), v.choice);
         }
     }
+    if delegations.is_empty() {
+        return r;
+    }
+    for (voter, w) in eligible {
+        if choice_of.contains_key(voter.as_str()) {
+            continue;
+        }
+        if let Some(choice) = resolve_delegate(voter, eligible, delegations, &choice_of) {
+            add_weight(&mut r, choice, *w);
+            let d = r.delegated.get_or_insert_with(DelegatedWeights::default);
+            let slot = match choice {
+                VoteChoice::Approve => &mut d.approve,
+                VoteChoice::Reject => &mut d.reject,
+                VoteChoice::Abstain => &mut d.abstain,
+                VoteChoice::Veto => &mut d.veto,
+            };
+            *slot = slot.saturating_add(*w);
+        }
+    }
+    r
+}
+
+/// The choice `voter`'s weight follows: the vote of the first delegate on its chain
+/// that voted.
+fn resolve_delegate(
+    voter: &str,
+    eligible: &BTreeMap<String, u64>,
+    delegations: &BTreeMap<String, String>,
+    choice_of: &BTreeMap<&str, VoteChoice>,
+) -> Option<VoteChoice> {
+    let mut seen = std::collections::BTreeSet::from([voter]);
+    let mut at = voter;
+    while let Some(next) = delegations.get(at) {
+        if !eligible.contains_key(next) || !seen.insert(next.as_str()) {
+            return None;
+        }
+        if let Some(c) = choice_of.get(next.as_str()) {
+            return Some(*c);
+        }
+        at = next;
+    }
+    None
+}
+
+/// Adds weight (not a vote) to a choice: delegated weight.
+fn add_weight(r: &mut VotingResult, choice: VoteChoice, weight: u64) {
+    let w = match choice {
+        VoteChoice::Approve => &mut r.approve_weight,
+        VoteChoice::Reject => &mut r.reject_weight,
+        VoteChoice::Abstain => &mut r.abstain_weight,
+        VoteChoice::Veto => &mut r.veto_weight,
+    };
+    *w = w.saturating_add(weight);
+}
+
+/// The whole tally from scratch: [`count`], then the decision under `policy`.
+pub fn tally(
+    policy: &VotingPolicy,
+    eligible: &BTreeMap<String, u64>,
+    delegations: &BTreeMap<String, String>,
+    votes: &[Vote],
+    closing: bool,
+) -> VotingResult {
+    let mut r = count(eligible, delegations, votes);
     evaluate(policy, &mut r, closing);
     r
 }
@@ -202,6 +335,7 @@ mod tests {
             voting_period_secs: 60,
             weights: BTreeMap::new(),
             default_weight: 1,
+            ..VotingPolicy::default()
         }
     }
 
@@ -298,10 +432,12 @@ mod tests {
             timestamp: Timestamp(0),
             index: 0,
             entry_hash: Digest::default(),
+            sequence: 0,
         };
         let r = tally(
             &p,
             &eligible,
+            &BTreeMap::new(),
             &[
                 vote("a", VoteChoice::Approve),
                 vote("zz", VoteChoice::Reject),
@@ -313,8 +449,274 @@ mod tests {
         assert_eq!(r.reject_votes, 0);
         assert!(r.quorum_reached);
         assert_eq!(r.outcome, None);
-        let r = tally(&p, &eligible, &[vote("a", VoteChoice::Approve)], true);
+        let r = tally(
+            &p,
+            &eligible,
+            &BTreeMap::new(),
+            &[vote("a", VoteChoice::Approve)],
+            true,
+        );
         assert_eq!(r.outcome, Some(ProposalStatus::Adopted));
+    }
+
+    /// Issue 14's boundaries, one row each: (what, policy, eligible, weights, outcome,
+    /// reason prefix). "One unit of weight" is the smallest step: weights are integers.
+    #[test]
+    fn boundaries() {
+        use ProposalStatus::{Adopted, Rejected};
+        let q = |quorum| policy(quorum, 0.5, 0.334);
+        let rows: Vec<(&str, VotingPolicy, u64, Weights, ProposalStatus, &str)> = vec![
+            (
+                "quorum reached exactly",
+                q(0.5),
+                10,
+                w(5, 0, 0, 0),
+                Adopted,
+                "adopted",
+            ),
+            (
+                "quorum missed by one unit",
+                q(0.5),
+                10,
+                w(4, 0, 0, 0),
+                Rejected,
+                "quorum not reached",
+            ),
+            (
+                "quorum counts abstain",
+                q(0.5),
+                10,
+                w(1, 0, 4, 0),
+                Adopted,
+                "adopted",
+            ),
+            (
+                "tie fails the 0.5 threshold",
+                q(0.0),
+                10,
+                w(3, 3, 0, 0),
+                Rejected,
+                "threshold not met",
+            ),
+            (
+                "one more approve passes",
+                q(0.0),
+                10,
+                w(4, 3, 0, 0),
+                Adopted,
+                "adopted",
+            ),
+            (
+                "veto share reached exactly",
+                policy(0.0, 0.5, 0.25),
+                8,
+                w(6, 0, 0, 2),
+                Rejected,
+                "vetoed",
+            ),
+            (
+                "veto share missed by one unit",
+                policy(0.0, 0.5, 0.25),
+                9,
+                w(7, 0, 0, 2),
+                Adopted,
+                "adopted",
+            ),
+            (
+                "no eligible weight",
+                q(0.0),
+                0,
+                w(0, 0, 0, 0),
+                Rejected,
+                "quorum not reached",
+            ),
+        ];
+        for (what, p, eligible, ws, want, reason) in rows {
+            let d = decide(&p, eligible, &ws);
+            assert_eq!(d.outcome, want, "{what}: {}", d.reason);
+            assert!(d.reason.starts_with(reason), "{what}: {}", d.reason);
+        }
+    }
+
+    /// The expedited track judges with its own quorum and threshold: the same weights
+    /// may fail there and pass on the normal track (the fallback's second judgement).
+    #[test]
+    fn expedited_track_boundaries() {
+        let normal = VotingPolicy {
+            expedited_voting_period_secs: 10,
+            expedited_threshold: 0.667,
+            expedited_quorum: 0.5,
+            ..policy(0.3, 0.5, 0.334)
+        };
+        let fast = normal.expedited();
+        assert_eq!(
+            (fast.quorum, fast.threshold, fast.voting_period_secs),
+            (0.5, 0.667, 10)
+        );
+        let rows = [
+            // (weights of 12, expedited outcome, normal outcome)
+            (
+                w(4, 0, 0, 0),
+                ProposalStatus::Rejected,
+                ProposalStatus::Adopted,
+            ), // quorum 4/12 < 0.5
+            (
+                w(6, 0, 0, 0),
+                ProposalStatus::Adopted,
+                ProposalStatus::Adopted,
+            ), // quorum exactly 0.5
+            (
+                w(4, 2, 0, 0),
+                ProposalStatus::Rejected,
+                ProposalStatus::Adopted,
+            ), // 0.6667 < 0.667
+            (
+                w(5, 2, 0, 0),
+                ProposalStatus::Adopted,
+                ProposalStatus::Adopted,
+            ), // 0.714
+            (
+                w(3, 3, 0, 0),
+                ProposalStatus::Rejected,
+                ProposalStatus::Rejected,
+            ), // a tie fails both
+        ];
+        for (ws, on_fast, on_normal) in rows {
+            assert_eq!(decide(&fast, 12, &ws).outcome, on_fast, "{ws:?} expedited");
+            assert_eq!(decide(&normal, 12, &ws).outcome, on_normal, "{ws:?} normal");
+        }
+    }
+
+    #[test]
+    fn super_quorum_decides_early_only_when_it_would_pass_now() {
+        let p = VotingPolicy {
+            super_quorum: 0.6,
+            ..policy(0.334, 0.9, 0.334)
+        };
+        let early = |ws: Weights| decide_super_quorum(&p, 10, &ws).map(|d| d.outcome);
+        assert_eq!(early(w(6, 0, 0, 0)), Some(ProposalStatus::Adopted)); // exactly 0.6
+        assert_eq!(early(w(5, 0, 0, 0)), None); // one unit short
+        assert_eq!(early(w(6, 1, 0, 0)), None); // 6/7 does not exceed 0.9
+        assert_eq!(early(w(6, 0, 0, 4)), None); // vetoed now: 4 of 10 cast
+        // Without it, 6 of 10 approving is not decided early: 4 rejects could follow.
+        assert_eq!(decide_early(&p, 10, &w(6, 0, 0, 0)), None);
+        let mut r = VotingResult {
+            eligible_weight: 10,
+            approve_weight: 6,
+            ..VotingResult::default()
+        };
+        evaluate(&p, &mut r, false);
+        assert_eq!(r.outcome, Some(ProposalStatus::Adopted));
+        assert!(
+            r.reason.starts_with("adopted early by super-quorum"),
+            "{}",
+            r.reason
+        );
+        let off = VotingPolicy {
+            super_quorum: 0.0,
+            ..p.clone()
+        };
+        assert_eq!(decide_super_quorum(&off, 10, &w(10, 0, 0, 0)), None);
+    }
+
+    fn voted(voter: &str, choice: VoteChoice) -> Vote {
+        Vote {
+            proposal_id: "p".into(),
+            voter: voter.into(),
+            choice,
+            weight: 0,
+            reason: None,
+            timestamp: crate::stamp::Timestamp(0),
+            index: 0,
+            entry_hash: crate::digest::Digest::default(),
+            sequence: 0,
+        }
+    }
+
+    /// Delegation chains: each row is the delegations, the votes, and the expected
+    /// (approve, reject, delegated) weights, over voters a..e weighing 1, 2, 4, 8, 16.
+    #[test]
+    fn delegation_chains() {
+        use VoteChoice::{Approve, Reject};
+        let eligible: BTreeMap<String, u64> = [("a", 1), ("b", 2), ("c", 4), ("d", 8), ("e", 16)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        type Row<'a> = (
+            &'a str,
+            Vec<(&'a str, &'a str)>,
+            Vec<(&'a str, VoteChoice)>,
+            (u64, u64, u64),
+        );
+        let rows: Vec<Row> = vec![
+            ("no delegation", vec![], vec![("c", Approve)], (4, 0, 0)),
+            ("a -> c", vec![("a", "c")], vec![("c", Approve)], (5, 0, 1)),
+            (
+                "chain a -> b -> c, only c votes",
+                vec![("a", "b"), ("b", "c")],
+                vec![("c", Approve)],
+                (7, 0, 3),
+            ),
+            (
+                "chain stops at the first delegate that voted",
+                vec![("a", "b"), ("b", "c")],
+                vec![("b", Reject), ("c", Approve)],
+                (4, 3, 1),
+            ),
+            (
+                "the delegator's own vote overrides",
+                vec![("a", "c")],
+                vec![("a", Reject), ("c", Approve)],
+                (4, 1, 0),
+            ),
+            (
+                "nobody on the chain voted",
+                vec![("a", "b")],
+                vec![("c", Approve)],
+                (4, 0, 0),
+            ),
+            (
+                "a chain out of the eligible voters ends",
+                vec![("a", "zz")],
+                vec![("c", Approve)],
+                (4, 0, 0),
+            ),
+            (
+                "a loop (refused on entry) counts nothing",
+                vec![("a", "b"), ("b", "a")],
+                vec![("c", Approve)],
+                (4, 0, 0),
+            ),
+            (
+                "two chains into one delegate",
+                vec![("a", "e"), ("b", "d"), ("d", "e")],
+                vec![("e", Reject)],
+                (0, 27, 11),
+            ),
+        ];
+        for (what, dels, votes, (approve, reject, delegated)) in rows {
+            let d: BTreeMap<String, String> = dels
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect();
+            let vs: Vec<Vote> = votes.iter().map(|(v, c)| voted(v, *c)).collect();
+            let r = count(&eligible, &d, &vs);
+            assert_eq!(
+                (
+                    r.approve_weight,
+                    r.reject_weight,
+                    r.delegated.map_or(0, |d| d.total())
+                ),
+                (approve, reject, delegated),
+                "{what}"
+            );
+            assert_eq!(
+                r.total_votes,
+                votes.len() as u64,
+                "{what}: delegated weight is no vote"
+            );
+            assert_eq!(r.eligible_weight, 31);
+        }
     }
 
     fn arb_policy() -> impl Strategy<Value = VotingPolicy> {
@@ -367,6 +769,87 @@ mod tests {
             if before == ProposalStatus::Adopted {
                 prop_assert_eq!(after, ProposalStatus::Adopted);
             }
+        }
+
+        /// No order of votes (changes included, delegation and super-quorum on) adopts a
+        /// proposal whose approve weight does not exceed the threshold share of approve
+        /// plus reject weight when it is adopted.
+        #[test]
+        fn no_vote_order_adopts_below_threshold(
+            p in arb_policy(),
+            sq in prop_oneof![Just(0.0f64), 0.0f64..=1.0],
+            dels in proptest::collection::vec((0usize..6, 0usize..6), 0..6),
+            votes in proptest::collection::vec((0usize..6, arb_choice()), 1..16),
+        ) {
+            let p = VotingPolicy { super_quorum: sq, ..p };
+            let names = ["a", "b", "c", "d", "e", "f"];
+            let eligible: BTreeMap<String, u64> =
+                names.iter().enumerate().map(|(i, n)| (n.to_string(), i as u64 + 1)).collect();
+            let mut d: BTreeMap<String, String> = BTreeMap::new();
+            for (a, b) in dels {
+                if a != b { d.insert(names[a].into(), names[b].into()); }
+            }
+            let mut counted: Vec<Vote> = Vec::new();
+            for (who, c) in votes {
+                // A later vote by the same voter replaces its earlier one.
+                counted.retain(|v| v.voter != names[who]);
+                counted.push(voted(names[who], c));
+                let r = tally(&p, &eligible, &d, &counted, false);
+                if r.outcome == Some(ProposalStatus::Adopted) {
+                    let decisive = r.approve_weight as f64 + r.reject_weight as f64;
+                    prop_assert!(r.approve_weight as f64 / decisive > p.threshold, "{r:?}");
+                    break;
+                }
+                if r.outcome.is_some() { break; }
+            }
+        }
+
+        /// Without super-quorum, the outcome of one batch of votes (one per voter) does
+        /// not depend on their order: an early decision is final, so deciding on a
+        /// prefix gives what the whole batch gives at the close.
+        #[test]
+        fn outcome_does_not_depend_on_the_order_of_a_batch(
+            p in arb_policy(),
+            delegate in any::<bool>(),
+            batch in proptest::collection::vec((1u64..6, arb_choice(), any::<bool>()), 1..8),
+            seed in any::<u64>(),
+        ) {
+            let eligible: BTreeMap<String, u64> =
+                batch.iter().enumerate().map(|(i, (wt, _, _))| (format!("v{i}"), *wt)).collect();
+            // Delegation: each non-voter delegates to the next voter, if asked.
+            let mut d: BTreeMap<String, String> = BTreeMap::new();
+            let votes: Vec<Vote> = batch
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, _, votes))| *votes)
+                .map(|(i, (_, c, _))| voted(&format!("v{i}"), *c))
+                .collect();
+            if delegate && let Some(first) = votes.first() {
+                for i in 0..batch.len() {
+                    if !batch[i].2 { d.insert(format!("v{i}"), first.voter.clone()); }
+                }
+            }
+            let run = |order: &[Vote]| {
+                let mut counted = Vec::new();
+                for v in order {
+                    counted.push(v.clone());
+                    let r = tally(&p, &eligible, &d, &counted, false);
+                    if let Some(o) = r.outcome { return o; }
+                }
+                tally(&p, &eligible, &d, &counted, true).outcome.expect("closing decides")
+            };
+            let forward = run(&votes);
+            let mut shuffled = votes.clone();
+            // A deterministic permutation from the seed (rotation, then reversal).
+            if !shuffled.is_empty() {
+                let k = (seed as usize) % shuffled.len();
+                shuffled.rotate_left(k);
+                if seed & 1 == 1 { shuffled.reverse(); }
+            }
+            prop_assert_eq!(run(&shuffled), forward);
+            let mut backward = votes.clone();
+            backward.reverse();
+            prop_assert_eq!(run(&backward), forward);
         }
 
         /// The decision is always adopted or rejected; adopted implies quorum reached.

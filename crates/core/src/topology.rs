@@ -367,6 +367,7 @@ mod tests {
             registered_at: Timestamp(T),
             registered_by: k.node_id().to_owned(),
             last_seen: Some(Timestamp(T + 5)),
+            suspension: None,
         }
     }
 

@@ -118,6 +118,8 @@ fn build() -> Records {
             governance_scope: None,
             local_node: None,
             conflict_resolution: None,
+            expedited: false,
+            restore_rights: None,
         })
     };
     let vote = |id: &str, choice| {
@@ -125,6 +127,7 @@ fn build() -> Records {
             proposal_id: id.into(),
             choice,
             reason: Some("checked".into()),
+            sequence: 0,
         })
     };
     let adopted = "6a1f0e2d-3c4b-4a59-8877-665544332211";

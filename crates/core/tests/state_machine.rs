@@ -16,6 +16,8 @@ use govmesh_core::model::{
 use govmesh_core::state::{Applied, Event, RejectCode, Rejection, State};
 use serde_json::{Value, json};
 
+mod voting;
+
 const T0: i64 = 1_764_154_800_000;
 
 /// A mesh under test: keys, the state, and the log of accepted records.
@@ -139,6 +141,8 @@ impl Mesh {
             governance_scope: None,
             local_node: None,
             conflict_resolution: None,
+            expedited: false,
+            restore_rights: None,
         }
     }
 
@@ -158,6 +162,7 @@ impl Mesh {
                 proposal_id: id.into(),
                 choice,
                 reason: None,
+                sequence: 0,
             }),
         )
     }
@@ -288,6 +293,7 @@ fn veto_overrides_an_approving_majority_at_close() {
             &m.hub(2),
             Operation::Close(CloseOp {
                 proposal_id: id.clone(),
+                track: None,
             }),
         )
         .unwrap();
@@ -310,6 +316,7 @@ fn quorum_failure_at_close_and_too_early_close() {
     m.vote(&m.hub(0), &id, VoteChoice::Approve).unwrap();
     let close = Operation::Close(CloseOp {
         proposal_id: id.clone(),
+        track: None,
     });
     m.advance(604_799);
     assert_eq!(
@@ -543,6 +550,12 @@ fn the_council_domain_cannot_be_redefined_and_no_other_domain_decides_the_codex(
 #[test]
 fn replay_is_refused_and_equivocation_is_kept_as_evidence() {
     let mut m = Mesh::new();
+    // Without the suspension (its own test is in voting.rs), the evidence path alone.
+    adopt(
+        &mut m,
+        "5.5",
+        vec![replace("/suspend_on_equivocation", json!(false))],
+    );
     let id = m.propose(0, "11.0", "x");
     let first = sign_entry(
         &m.hub(0),
@@ -550,6 +563,7 @@ fn replay_is_refused_and_equivocation_is_kept_as_evidence() {
             proposal_id: id.clone(),
             choice: VoteChoice::Approve,
             reason: None,
+            sequence: 0,
         }),
     );
     let first_applied = m.submit_env(&first).unwrap();
@@ -559,6 +573,7 @@ fn replay_is_refused_and_equivocation_is_kept_as_evidence() {
         proposal_id: id.clone(),
         choice: VoteChoice::Reject,
         reason: Some("on second thoughts".into()),
+        sequence: 0,
     });
     let a = m.submit(&m.hub(0), second.clone()).unwrap();
     assert_eq!(
@@ -576,6 +591,7 @@ fn replay_is_refused_and_equivocation_is_kept_as_evidence() {
             proposal_id: id.clone(),
             choice: VoteChoice::Abstain,
             reason: Some(format!("third thoughts {n}")),
+            sequence: 0,
         });
         let size = m.log.len();
         let e = m.submit(&m.hub(0), third).unwrap_err();
@@ -1032,6 +1048,7 @@ fn genesis_rules() {
         &hubs[0],
         Operation::Close(CloseOp {
             proposal_id: "11111111-1111-4111-8111-111111111111".into(),
+            track: None,
         }),
     );
     assert_eq!(s.apply(&close, at).unwrap_err().code, RejectCode::Genesis);
@@ -1126,8 +1143,14 @@ fn busy_mesh() -> Mesh {
     .unwrap();
     register(&mut m, 60, NodeType::TrustFork);
     m.advance(604_800);
-    m.submit(&m.hub(0), Operation::Close(CloseOp { proposal_id: c }))
-        .unwrap();
+    m.submit(
+        &m.hub(0),
+        Operation::Close(CloseOp {
+            proposal_id: c,
+            track: None,
+        }),
+    )
+    .unwrap();
     m
 }
 
@@ -1247,6 +1270,7 @@ fn batch_verified_replay_gives_the_same_state_and_still_checks_key_ids() {
     let impostor = key(50).with_node_id(m.hub(0).node_id().to_owned());
     let op = Operation::Close(CloseOp {
         proposal_id: "11111111-1111-4111-8111-111111111111".into(),
+        track: None,
     });
     let rec = LogRecord {
         index: 1,
@@ -1342,7 +1366,7 @@ mod random_logs {
                     }
                     Step::Close { by, proposal } => {
                         if let Some(id) = pick(&ids, proposal) {
-                            let _ = m.submit(&m.hub(by), Operation::Close(CloseOp { proposal_id: id }));
+                            let _ = m.submit(&m.hub(by), Operation::Close(CloseOp { proposal_id: id, track: None }));
                         }
                     }
                     Step::Wait { secs } => m.advance(secs),
@@ -1361,7 +1385,8 @@ mod random_logs {
                 let policy = m.state.voting_policy(id).unwrap();
                 let eligible = m.state.eligible_voters(id).unwrap();
                 let votes = m.state.votes(id);
-                let r = tally::tally(policy, eligible, votes, false);
+                let delegations = m.state.ballot_delegations(id).unwrap();
+                let r = tally::tally(policy, eligible, delegations, votes, false);
                 prop_assert_eq!(
                     (r.approve_weight, r.reject_weight, r.abstain_weight, r.veto_weight, r.total_votes),
                     (

@@ -114,6 +114,7 @@ async fn main() {
                 proposal_id: pid.clone(),
                 choice,
                 reason: None,
+                sequence: 0,
             }),
         );
         let (s, body) = call(

@@ -17,9 +17,9 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use govmesh_core::dsse::Envelope;
 use govmesh_core::entry::LogRecord;
-use govmesh_core::entry::{CloseOp, Operation};
+use govmesh_core::entry::{CloseOp, EnactOp, Operation};
 use govmesh_core::model::{
-    Contract, Domain, Equivocation, NodeRecord, Proposal, Vote, VotingPolicy,
+    Contract, Domain, Equivocation, NodeRecord, Proposal, Vote, VotingPolicy, VotingTrack,
 };
 use govmesh_core::sync::SyncRecord;
 use govmesh_core::sync::sync_records_at;
@@ -27,6 +27,7 @@ use govmesh_core::topology::{derived_topology_id, topology_record};
 use govmesh_core::{diff, schema};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Most log records one `/v1/log/entries` page returns.
@@ -66,6 +67,7 @@ route_table!(Reads {
     GET "/v1/nodes/{id}" => node,
     GET "/v1/topology" => topology_view,
     GET "/v1/equivocations" => equivocations,
+    GET "/v1/delegations" => delegations,
     GET "/v1/sync" => sync_view,
     GET "/v1/log/checkpoint" => checkpoint,
     GET "/v1/log/entries" => log_entries,
@@ -401,6 +403,14 @@ pub(crate) struct ProposalView {
     pub equivocations: Vec<Equivocation>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub voting_policy: Option<VotingPolicy>,
+    /// `normal` or `expedited`: the track it is voted on now.
+    pub track: VotingTrack,
+    /// Votes their voters replaced with a later one (vote changes).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub superseded_votes: Vec<Vote>,
+    /// The delegations it is tallied with (delegator -> delegate, frozen at opening).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub delegations: BTreeMap<String, String>,
 }
 
 pub(crate) async fn proposal_view(app: &Shared, id: &str) -> ApiResult<ProposalView> {
@@ -419,6 +429,9 @@ pub(crate) async fn proposal_view(app: &Shared, id: &str) -> ApiResult<ProposalV
             .cloned()
             .collect(),
         voting_policy: st.voting_policy(id).cloned(),
+        track: p.track(),
+        superseded_votes: st.superseded_votes(id).to_vec(),
+        delegations: st.ballot_delegations(id).cloned().unwrap_or_default(),
     })
 }
 
@@ -628,6 +641,15 @@ async fn equivocations(
     })))
 }
 
+/// `GET /v1/delegations`: standing delegations, domain id -> delegator -> delegate
+/// (a proposal reads them when it opens).
+async fn delegations(State(app): State<Shared>) -> ApiResult {
+    let l = app.ledger().lock().await;
+    Ok(Json(
+        json!({"delegations": to_json(l.state().all_delegations())?}),
+    ))
+}
+
 async fn checkpoint(State(app): State<Shared>) -> Response {
     let note = app.signed_checkpoint().await;
     (
@@ -791,26 +813,42 @@ async fn submit_entry(
     created(&c, None)
 }
 
-/// Signs and submits `close` for every proposal whose voting period ended by now;
-/// returns how many were closed. A refused close is logged as a warning once per
-/// proposal (`warned` remembers which), then at debug level.
+/// Signs and submits `close` for every proposal whose voting period ended by now, and
+/// `enact` for every adopted proposal whose timelock ended; returns how many entries
+/// were appended. A refused entry is logged as a warning once per proposal (`warned`
+/// remembers which), then at debug level.
 pub(crate) async fn close_due(
     app: &Shared,
     warned: &mut std::collections::HashSet<String>,
 ) -> usize {
     let due = {
         let l = app.ledger().lock().await;
-        l.state().due_closes(now())
+        let t = now();
+        let st = l.state();
+        let closes = st.due_closes(t).into_iter().map(|id| {
+            // An expedited proposal names the track, so that its second close (after
+            // a fallback) is a different entry from its first.
+            let track = st.proposal(&id).filter(|p| p.expedited).map(|p| p.track());
+            let op = Operation::Close(CloseOp {
+                proposal_id: id.clone(),
+                track,
+            });
+            (id, op)
+        });
+        let enacts = l.state().due_enactments(t).into_iter().map(|id| {
+            let op = Operation::Enact(EnactOp {
+                proposal_id: id.clone(),
+            });
+            (id, op)
+        });
+        closes.chain(enacts).collect::<Vec<_>>()
     };
     let mut closed = 0;
-    for proposal_id in due {
-        let op = Operation::Close(CloseOp {
-            proposal_id: proposal_id.clone(),
-        });
+    for (proposal_id, op) in due {
         match app.submit_own(op).await {
             Ok(c) => {
                 closed += 1;
-                tracing::info!(%proposal_id, index = c.index, "voting period ended; proposal closed");
+                tracing::info!(%proposal_id, index = c.index, kind = %c.kind, "voting period or timelock ended; entry appended");
             }
             Err(e) if warned.insert(proposal_id.clone()) => {
                 tracing::warn!(%proposal_id, error = %e, "could not close proposal")
@@ -871,6 +909,8 @@ mod tests {
                 governance_scope: None,
                 local_node: None,
                 conflict_resolution: None,
+                expedited: false,
+                restore_rights: None,
             }),
         );
         ledger.append(&propose, t0.plus_secs(1)).unwrap();

@@ -207,6 +207,7 @@ impl From<Rejection> for ApiError {
             RejectCode::Replay | RejectCode::Duplicate | RejectCode::AlreadyEquivocated => {
                 StatusCode::CONFLICT
             }
+            RejectCode::Suspended => StatusCode::FORBIDDEN,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
         ApiError::new(status, &reject_code_name(r.code), r.message)

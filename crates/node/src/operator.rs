@@ -1,7 +1,8 @@
 //! The operator endpoints (`POST /v1/operator/...`): actions the node's operator asks
 //! for with the bearer token (crate::extract::Operator), signed with this node's key
 //! and submitted like any entry: propose, vote, withdraw, register a node, define a
-//! domain.
+//! domain, delegate and undelegate, cancel a timelocked adoption (guardians), propose
+//! to restore a suspended node's rights.
 
 use crate::api::{ApiResult, created};
 use crate::error::ApiError;
@@ -12,7 +13,10 @@ use crate::wire;
 use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
-use govmesh_core::entry::{DomainSpec, NodeSpec, Operation, ProposeOp, VoteOp, WithdrawOp};
+use govmesh_core::entry::{
+    CancelOp, DelegateOp, DomainSpec, NodeSpec, Operation, ProposeOp, UndelegateOp, VoteOp,
+    WithdrawOp,
+};
 use govmesh_core::model::{Changes, ContractDraft};
 use serde_json::{Map, Value};
 
@@ -23,6 +27,10 @@ route_table!(Shared {
     POST "/v1/operator/nodes" => operator_register_node,
     POST "/v1/operator/domains" => operator_define_domain,
     POST "/v1/operator/contracts" => operator_create_contract,
+    POST "/v1/operator/delegate" => operator_delegate,
+    POST "/v1/operator/undelegate" => operator_undelegate,
+    POST "/v1/operator/cancel" => operator_cancel,
+    POST "/v1/operator/restore" => operator_restore,
 });
 
 /// The operator endpoints.
@@ -79,6 +87,8 @@ async fn operator_propose(
         governance_scope: req.governance_scope,
         local_node: req.local_node,
         conflict_resolution: req.conflict_resolution,
+        expedited: req.expedited,
+        restore_rights: None,
     });
     let c = app.submit_own(op).await?;
     tracing::info!(%proposal_id, index = c.index, "operator proposal appended");
@@ -142,8 +152,104 @@ pub fn create_contract_op(
         governance_scope: None,
         local_node: None,
         conflict_resolution: None,
+        expedited: false,
+        restore_rights: None,
     });
     Ok((op, proposal_id))
+}
+
+/// The propose op that restores `node_id`'s rights: under the governing contract's
+/// clause 5.5, changing nothing in it.
+pub fn restore_op(
+    state: &govmesh_core::state::State,
+    node_id: &str,
+    rationale: String,
+    voting_period_secs: Option<u64>,
+) -> ApiResult<(Operation, String)> {
+    let governing = state
+        .governing_contract_id()
+        .and_then(|id| state.contract(id))
+        .ok_or_else(|| ApiError::unprocessable("genesis", "the node holds no genesis yet"))?;
+    let clause = governing
+        .clause(govmesh_core::model::GOVERNANCE_CLAUSE)
+        .ok_or_else(|| {
+            ApiError::unprocessable("unknown_clause", "the governing contract has no clause 5.5")
+        })?;
+    let proposal_id = uuid::Uuid::new_v4().to_string();
+    let op = Operation::Propose(ProposeOp {
+        proposal_id: proposal_id.clone(),
+        contract_id: governing.contract_id.clone(),
+        target_contract_clause: clause.clause_id.clone(),
+        base_clause_hash: clause.hash().map_err(ApiError::internal)?,
+        domain_id: None,
+        rationale,
+        changes: Changes {
+            current_text: clause.text.clone(),
+            proposed_text: clause.text.clone(),
+            diff: Vec::new(),
+        },
+        voting_period_secs,
+        create_contract: None,
+        governance_scope: None,
+        local_node: None,
+        conflict_resolution: None,
+        expedited: false,
+        restore_rights: Some(node_id.to_owned()),
+    });
+    Ok((op, proposal_id))
+}
+
+async fn operator_restore(
+    State(app): State<Shared>,
+    _: Operator,
+    ApiJson(req): ApiJson<wire::RestoreRequest>,
+) -> ApiResult<Response> {
+    let (op, proposal_id) = {
+        let l = app.ledger().lock().await;
+        restore_op(
+            l.state(),
+            &req.node_id,
+            req.rationale,
+            req.voting_period_secs,
+        )?
+    };
+    let c = app.submit_own(op).await?;
+    created(&c, Some(("proposal_id", &proposal_id)))
+}
+
+async fn operator_delegate(
+    State(app): State<Shared>,
+    _: Operator,
+    ApiJson(req): ApiJson<wire::DelegateRequest>,
+) -> ApiResult<Response> {
+    let op = Operation::Delegate(DelegateOp {
+        domain_id: req.domain_id,
+        delegate: req.delegate,
+    });
+    created(&app.submit_own(op).await?, None)
+}
+
+async fn operator_undelegate(
+    State(app): State<Shared>,
+    _: Operator,
+    ApiJson(req): ApiJson<wire::UndelegateRequest>,
+) -> ApiResult<Response> {
+    let op = Operation::Undelegate(UndelegateOp {
+        domain_id: req.domain_id,
+    });
+    created(&app.submit_own(op).await?, None)
+}
+
+async fn operator_cancel(
+    State(app): State<Shared>,
+    _: Operator,
+    ApiJson(req): ApiJson<wire::CancelRequest>,
+) -> ApiResult<Response> {
+    let op = Operation::Cancel(CancelOp {
+        proposal_id: req.proposal_id,
+        reason: req.reason,
+    });
+    created(&app.submit_own(op).await?, None)
 }
 
 async fn operator_vote(
@@ -151,10 +257,23 @@ async fn operator_vote(
     _: Operator,
     ApiJson(req): ApiJson<wire::VoteRequest>,
 ) -> ApiResult<Response> {
+    let sequence = match req.sequence {
+        Some(s) => s,
+        None => {
+            let l = app.ledger().lock().await;
+            let me = app.info().node_id.as_str();
+            l.state()
+                .votes(&req.proposal_id)
+                .iter()
+                .find(|v| v.voter == me)
+                .map_or(0, |v| v.sequence.saturating_add(1))
+        }
+    };
     let op = Operation::Vote(VoteOp {
         proposal_id: req.proposal_id,
         choice: req.choice,
         reason: req.reason,
+        sequence,
     });
     let c = app.submit_own(op).await?;
     created(&c, None)

@@ -53,6 +53,43 @@ pub struct ProposeRequest {
     pub local_node: Option<String>,
     #[serde(default)]
     pub conflict_resolution: Option<govmesh_core::model::ConflictResolution>,
+    /// Ask for the policy's expedited track.
+    #[serde(default)]
+    pub expedited: bool,
+}
+
+/// `POST /v1/operator/restore`: propose to restore a suspended node's rights.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreRequest {
+    pub node_id: String,
+    pub rationale: String,
+    #[serde(default)]
+    pub voting_period_secs: Option<u64>,
+}
+
+/// `POST /v1/operator/delegate`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DelegateRequest {
+    pub domain_id: String,
+    pub delegate: String,
+}
+
+/// `POST /v1/operator/undelegate`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UndelegateRequest {
+    pub domain_id: String,
+}
+
+/// `POST /v1/operator/cancel`: the guardian cancels an adopted proposal in its timelock.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {
+    pub proposal_id: String,
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// `POST /v1/operator/contracts`: a new contract, proposed under the Codex.
@@ -76,6 +113,10 @@ pub struct VoteRequest {
     pub choice: VoteChoice,
     #[serde(default)]
     pub reason: Option<String>,
+    /// The vote's sequence number; absent: one more than this node's counted vote on
+    /// the proposal (0 for a first vote), so that a second operator vote is a change.
+    #[serde(default)]
+    pub sequence: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]

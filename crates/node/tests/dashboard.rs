@@ -34,6 +34,7 @@ async fn vote_as(c: &Client, k: &KeyPair, proposal_id: &str, choice: VoteChoice)
             proposal_id: proposal_id.to_owned(),
             choice,
             reason: Some("read it twice".into()),
+            sequence: 0,
         }),
     );
     let (s, v) = c

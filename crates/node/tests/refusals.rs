@@ -37,6 +37,7 @@ async fn bad_submissions_are_refused_and_nothing_is_stored() {
                 proposal_id: pid.clone(),
                 choice: VoteChoice::Approve,
                 reason: None,
+                sequence: 0,
             }),
         )
     };
@@ -110,6 +111,8 @@ async fn bad_submissions_are_refused_and_nothing_is_stored() {
             governance_scope: None,
             local_node: None,
             conflict_resolution: None,
+            expedited: false,
+            restore_rights: None,
         }),
     );
     let (s, r) = c

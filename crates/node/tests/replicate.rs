@@ -442,6 +442,7 @@ impl Proxy {
                 proposal_id: "00000000-0000-4000-8000-000000000000".into(),
                 choice: VoteChoice::Approve,
                 reason: None,
+                sequence: 0,
             }),
         );
         recs.push(LogRecord {

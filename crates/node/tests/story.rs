@@ -23,6 +23,7 @@ fn vote(k: &KeyPair, proposal_id: &str, choice: VoteChoice) -> Value {
             proposal_id: proposal_id.to_owned(),
             choice,
             reason: None,
+            sequence: 0,
         }),
     );
     serde_json::to_value(env).unwrap()

@@ -23,6 +23,10 @@ pub(super) struct Finish {
     clause_hash: Option<Digest>,
     /// For an isolated or local proposal: the override it sets or removes.
     local: Option<super::overrides::LocalChange>,
+    /// Adopted under a timelock: it takes effect (by `enact`) at this time.
+    queued: Option<Timestamp>,
+    /// The suspended node whose rights the adoption restores.
+    restore: Option<String>,
 }
 
 impl State {
@@ -40,8 +44,24 @@ impl State {
             stale: Vec::new(),
             clause_hash: None,
             local: None,
+            queued: None,
+            restore: None,
         };
+        let timelock = self
+            .ballots
+            .get(&p.proposal_id)
+            .map_or(0, |b| b.policy.timelock_secs);
         if result.outcome == Some(ProposalStatus::Adopted)
+            && p.status == ProposalStatus::Voting
+            && timelock > 0
+        {
+            // Decided by its vote; it takes effect (or is cancelled) later.
+            finish.queued = Some(at.plus_secs(timelock));
+        } else if result.outcome == Some(ProposalStatus::Adopted)
+            && let Some(node_id) = &p.restore_rights
+        {
+            finish.restore = Some(node_id.clone());
+        } else if result.outcome == Some(ProposalStatus::Adopted)
             && let Some(draft) = &p.create_contract
         {
             // A new contract: its revision 1, decided from now on by its domain.
@@ -162,8 +182,35 @@ impl State {
         p.status = outcome;
         p.voting_result = f.result;
         p.updated_at = at;
+        if f.queued.is_some() {
+            p.timelock_ends = f.queued;
+        }
         let clause_id = p.target_contract_clause.clone();
         self.open.remove(&f.proposal_id);
+        if let Some(effective_at) = f.queued {
+            self.timelocked.insert(f.proposal_id.clone());
+            events.push(Event::ProposalQueued {
+                proposal_id: f.proposal_id,
+                effective_at,
+            });
+            return events;
+        }
+        if self.timelocked.remove(&f.proposal_id)
+            && outcome == ProposalStatus::Adopted
+            && let Some(p) = self.proposal_mut(&f.proposal_id)
+        {
+            p.enacted_at = Some(at);
+        }
+        if let Some(node_id) = f.restore {
+            if let Some(n) = self.nodes.get_mut(&node_id) {
+                n.suspension = None;
+            }
+            events.push(Event::RightsRestored {
+                node_id,
+                proposal_id: f.proposal_id,
+            });
+            return events;
+        }
         if let Some(change) = f.local {
             let contract_id = self
                 .proposal(&f.proposal_id)

@@ -134,6 +134,10 @@ impl State {
                     Operation::Evidence(e) => self.evidence(e, &ctx)?,
                     Operation::Connect(c) => self.connect(c, &ctx)?,
                     Operation::Disconnect(d) => self.disconnect(d, &ctx)?,
+                    Operation::Delegate(d) => self.delegate(d, &ctx)?,
+                    Operation::Undelegate(u) => self.undelegate(u, &ctx)?,
+                    Operation::Cancel(c) => self.cancel(c, &ctx)?,
+                    Operation::Enact(e) => self.enact(e, &ctx)?,
                 }
             }
         };

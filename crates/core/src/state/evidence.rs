@@ -41,6 +41,12 @@ impl State {
             signers: proof.signers.to_vec(),
         };
         let notes = [op.notes[0].clone(), op.notes[1].clone()];
+        // Two roots at one size under one hub's key prove that hub equivocated; with
+        // two signers the state cannot tell which root is the log's, so nobody is
+        // suspended on this evidence alone.
+        let [a, b] = &proof.signers;
+        let twice = (a == b).then(|| a.clone());
+        let size = proof.size;
         self.checkpoint_forks.push(CheckpointFork {
             index: ctx.index,
             entry_hash: ctx.hash,
@@ -49,6 +55,14 @@ impl State {
             proof,
             notes,
         });
-        Ok(vec![event])
+        let mut events = vec![event];
+        if let Some(hub) = twice {
+            let reason = format!(
+                "signed two checkpoints of size {size} with different roots (evidence entry {})",
+                ctx.hash
+            );
+            events.extend(self.suspend_for_equivocation(&hub, reason, ctx));
+        }
+        Ok(events)
     }
 }

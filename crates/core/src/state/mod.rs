@@ -26,6 +26,7 @@ mod adoption;
 mod attestations;
 mod connections;
 mod decode;
+mod delegation;
 mod dispatch;
 mod domains;
 mod evidence;
@@ -33,8 +34,10 @@ mod genesis;
 mod nodes;
 mod overrides;
 mod proposals;
+mod suspension;
 mod sync;
 mod tether;
+mod timelock;
 mod votes;
 
 pub use decode::is_uuid_v4;
@@ -104,6 +107,8 @@ pub enum RejectCode {
     /// A vote by a voter whose equivocation on the proposal is already recorded (one
     /// piece of evidence per voter and proposal).
     AlreadyEquivocated,
+    /// The author's voting and proposing rights are suspended (proven equivocation).
+    Suspended,
     /// Anything else the operation's rules forbid.
     Forbidden,
 }
@@ -191,6 +196,50 @@ pub enum Event {
         size: u64,
         signers: Vec<String>,
     },
+    /// A voter replaced its vote (a higher sequence, where the policy allows it).
+    VoteChanged {
+        proposal_id: String,
+        voter: String,
+    },
+    /// Quorum was first reached late: the voting period now ends later.
+    VotingExtended {
+        proposal_id: String,
+        voting_ends: crate::stamp::Timestamp,
+    },
+    /// An expedited proposal failed on its track and is now voted on the normal one.
+    ExpeditedFellBack {
+        proposal_id: String,
+        voting_ends: crate::stamp::Timestamp,
+    },
+    /// An adopted proposal waits out its timelock before taking effect.
+    ProposalQueued {
+        proposal_id: String,
+        effective_at: crate::stamp::Timestamp,
+    },
+    /// A guardian cancelled an adopted proposal during its timelock.
+    ProposalCancelled {
+        proposal_id: String,
+        guardian: String,
+    },
+    DelegationSet {
+        domain_id: String,
+        delegator: String,
+        delegate: String,
+    },
+    DelegationRevoked {
+        domain_id: String,
+        delegator: String,
+    },
+    /// Proven equivocation suspended a node's voting and proposing rights.
+    NodeSuspended {
+        node_id: String,
+        reason: String,
+    },
+    /// An adopted proposal restored a suspended node's rights.
+    RightsRestored {
+        node_id: String,
+        proposal_id: String,
+    },
 }
 /// What the state keeps about a proposal beyond the seed record: the voting policy and
 /// eligible voters frozen when it opened, and the counted votes.
@@ -202,6 +251,24 @@ struct Ballot {
     votes: Vec<Vote>,
     /// Voter -> position of their counted vote in `votes`.
     voted: BTreeMap<String, usize>,
+    /// Votes replaced by a later one of the same voter (vote changes), in log order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    superseded: Vec<Vote>,
+    /// Delegations among the eligible voters, frozen at opening (delegator ->
+    /// delegate); empty unless the policy counts delegation.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    delegations: BTreeMap<String, String>,
+}
+
+impl Ballot {
+    /// The policy the proposal is tallied under now: the expedited track's while it is
+    /// on it.
+    fn current_policy(&self, p: &Proposal) -> VotingPolicy {
+        match p.track() {
+            crate::model::VotingTrack::Expedited => self.policy.expedited(),
+            crate::model::VotingTrack::Normal => self.policy.clone(),
+        }
+    }
 }
 
 /// All governance state, a deterministic function of the log.
@@ -260,6 +327,12 @@ pub struct State {
     /// (index, time) of the last two entries that changed the governed topology.
     #[serde(default)]
     topology_changes: Vec<(u64, Timestamp)>,
+    /// Standing delegations: domain id -> delegator -> delegate.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    delegations: BTreeMap<String, BTreeMap<String, String>>,
+    /// Ids of adopted proposals waiting out their timelock.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    timelocked: BTreeSet<String>,
 }
 
 fn rej(code: RejectCode, message: impl Into<String>) -> Rejection {
@@ -380,6 +453,44 @@ impl State {
     /// The voters eligible on a proposal with their weights (frozen when it opened).
     pub fn eligible_voters(&self, proposal_id: &str) -> Option<&BTreeMap<String, u64>> {
         self.ballots.get(proposal_id).map(|b| &b.eligible)
+    }
+
+    /// Votes on a proposal that their voters replaced by a later vote, in log order.
+    pub fn superseded_votes(&self, proposal_id: &str) -> &[Vote] {
+        self.ballots
+            .get(proposal_id)
+            .map(|b| b.superseded.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// The delegations a proposal is tallied with (frozen when it opened).
+    pub fn ballot_delegations(&self, proposal_id: &str) -> Option<&BTreeMap<String, String>> {
+        self.ballots.get(proposal_id).map(|b| &b.delegations)
+    }
+
+    /// Standing delegations in a domain: delegator -> delegate.
+    pub fn delegations(&self, domain_id: &str) -> Option<&BTreeMap<String, String>> {
+        self.delegations.get(domain_id)
+    }
+
+    /// Every standing delegation: domain id -> delegator -> delegate.
+    pub fn all_delegations(&self) -> &BTreeMap<String, BTreeMap<String, String>> {
+        &self.delegations
+    }
+
+    /// Adopted proposals whose timelock has ended by `now`: a hub submits `enact`
+    /// entries for these. Earliest first.
+    pub fn due_enactments(&self, now: Timestamp) -> Vec<String> {
+        let mut due: Vec<(Timestamp, &String)> = self
+            .timelocked
+            .iter()
+            .filter_map(|id| {
+                let ends = self.proposal(id)?.timelock_ends?;
+                (ends <= now).then_some((ends, id))
+            })
+            .collect();
+        due.sort();
+        due.into_iter().map(|(_, id)| id.clone()).collect()
     }
 
     pub fn equivocations(&self) -> &[Equivocation] {

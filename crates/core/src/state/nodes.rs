@@ -104,5 +104,6 @@ pub(super) fn new_node_record(
         registered_at: at,
         registered_by: registered_by.to_owned(),
         last_seen: None,
+        suspension: None,
     }
 }

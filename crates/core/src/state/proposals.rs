@@ -66,6 +66,9 @@ impl State {
         if let Some(draft) = &op.create_contract {
             self.check_creation(op, draft, clause)?;
         }
+        if let Some(node_id) = &op.restore_rights {
+            self.check_restoration(op, node_id, clause)?;
+        }
         let governing = self.governing_contract.as_deref() == Some(op.contract_id.as_str());
         let decider = self
             .deciding_domain(&op.contract_id, &op.target_contract_clause)
@@ -137,16 +140,67 @@ impl State {
             ));
         }
         policy.voting_period_secs = period;
+        if op.expedited {
+            let e = policy.expedited_voting_period_secs;
+            if e == 0 {
+                return Err(rej(
+                    RejectCode::Forbidden,
+                    format!(
+                        "the voting policy of domain {domain_id:?} for clause {clause_id} offers no expedited track (expedited_voting_period_secs is 0)"
+                    ),
+                ));
+            }
+            if e >= period || e < b.min_secs {
+                return Err(rej(
+                    RejectCode::Forbidden,
+                    format!(
+                        "the expedited voting period {e} s must be shorter than the normal period {period} s and within the bounds [{}, {}] s of clause 5.5",
+                        b.min_secs, b.max_secs
+                    ),
+                ));
+            }
+        }
+        if policy.max_open_proposals > 0 {
+            let open = self
+                .open
+                .iter()
+                .filter_map(|id| self.proposal(id))
+                .filter(|o| o.proposed_by == ctx.author && o.domain_id == domain_id)
+                .count() as u64;
+            if open >= policy.max_open_proposals {
+                return Err(rej(
+                    RejectCode::Forbidden,
+                    format!(
+                        "{:?} already has {open} proposal(s) voting in domain {domain_id:?}, the most its voting policy allows (max_open_proposals {}); wait for one to be decided or withdraw one",
+                        ctx.author, policy.max_open_proposals
+                    ),
+                ));
+            }
+        }
+        // Suspended nodes have no vote: they are not among the eligible voters.
         let eligible: BTreeMap<String, u64> = domain
             .member_nodes
             .iter()
             .filter_map(|id| self.nodes.get(id))
             .filter(|n| {
                 n.status == NodeStatus::Active
+                    && n.suspension.is_none()
                     && rules.role_has(n.node_type, Privilege::CanVoteOnProposal)
             })
             .map(|n| (n.node_id.clone(), policy.weight_of(&n.node_id)))
             .collect();
+        // Delegations are read now, frozen with the voters.
+        let delegations: BTreeMap<String, String> = if policy.delegation {
+            self.delegations
+                .get(&domain_id)
+                .into_iter()
+                .flatten()
+                .filter(|(from, _)| eligible.contains_key(*from))
+                .map(|(a, b)| (a.clone(), b.clone()))
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
         let eligible_weight = eligible.values().fold(0u64, |a, w| a.saturating_add(*w));
         if eligible_weight == 0 {
             return Err(rej(
@@ -160,7 +214,12 @@ impl State {
             eligible_weight,
             ..VotingResult::default()
         };
-        tally::evaluate(&policy, &mut result, false);
+        let start_policy = if op.expedited {
+            policy.expedited()
+        } else {
+            policy.clone()
+        };
+        tally::evaluate(&start_policy, &mut result, false);
         if let Some(outcome) = result.outcome {
             // E.g. a threshold of 1: no vote could ever adopt it.
             return Err(rej(
@@ -185,7 +244,7 @@ impl State {
             created_at: ctx.at,
             updated_at: ctx.at,
             voting_starts: ctx.at,
-            voting_ends: ctx.at.plus_secs(period),
+            voting_ends: ctx.at.plus_secs(start_policy.voting_period_secs),
             voting_result: result,
             phase_id: PHASE_ID.to_owned(),
             codex_clauses: CODEX_CLAUSES.iter().map(|s| (*s).to_owned()).collect(),
@@ -199,6 +258,13 @@ impl State {
             attestation_hashes: vec![ctx.hash],
             adopted_revision: None,
             create_contract: op.create_contract.clone(),
+            restore_rights: op.restore_rights.clone(),
+            expedited: op.expedited,
+            expedited_fallback_at: None,
+            voting_ends_before_extension: None,
+            timelock_ends: None,
+            enacted_at: None,
+            cancelled_by: None,
         };
         self.ballots.insert(
             op.proposal_id.clone(),
@@ -207,6 +273,8 @@ impl State {
                 eligible,
                 votes: Vec::new(),
                 voted: BTreeMap::new(),
+                superseded: Vec::new(),
+                delegations,
             },
         );
         self.proposal_index
@@ -313,6 +381,44 @@ impl State {
                     format!("clause {} does not hash: {e}", c.clause_id),
                 )
             })?;
+        }
+        Ok(())
+    }
+
+    /// A proposal that restores a suspended node's rights is made under clause 5.5 of
+    /// the governing contract, changes nothing in it and names a suspended node.
+    fn check_restoration(
+        &self,
+        op: &ProposeOp,
+        node_id: &str,
+        clause: &Clause,
+    ) -> Result<(), Rejection> {
+        let governing = self.governing_contract.as_deref().unwrap_or_default();
+        if op.contract_id != governing
+            || op.target_contract_clause != GOVERNANCE_CLAUSE
+            || op.changes.proposed_text != clause.text
+            || !op.changes.diff.is_empty()
+            || op.create_contract.is_some()
+            || op.governance_scope.is_some_and(|s| s != Default::default())
+        {
+            return Err(rej(
+                RejectCode::Forbidden,
+                format!(
+                    "a proposal that restores the rights of {node_id:?} is made under clause 5.5 of the governing contract {governing:?} and changes nothing else (proposed_text the current text, no diff, no contract, federated)"
+                ),
+            ));
+        }
+        let node = self.nodes.get(node_id).ok_or_else(|| {
+            rej(
+                RejectCode::UnknownNode,
+                format!("node {node_id:?} is not registered"),
+            )
+        })?;
+        if node.suspension.is_none() {
+            return Err(rej(
+                RejectCode::Forbidden,
+                format!("node {node_id:?} is not suspended: there are no rights to restore"),
+            ));
         }
         Ok(())
     }

@@ -19,6 +19,7 @@ impl State {
                 ),
             ));
         }
+        self.check_suspension(author, op)?;
         let rules = self.rules()?;
         let exempt = match op {
             // A node may move itself to a new address without any privilege.

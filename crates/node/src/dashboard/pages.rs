@@ -601,7 +601,32 @@ pub(super) async fn proposal(State(d): State<Dash>, id: PageId) -> PageResult {
                         }
                     }
                     dt { "Domain" } dd { a href={ "/domains/" (p.domain_id) } { code { (short(&p.domain_id)) } } }
-                    dt { "Voting" } dd { (time(p.voting_starts)) " to " (time(p.voting_ends)) }
+                    dt { "Voting" } dd { (time(p.voting_starts)) " to " (time(p.voting_ends))
+                        @if let Some(before) = p.voting_ends_before_extension {
+                            " (extended from " (time(before)) ": quorum was reached late)"
+                        }
+                    }
+                    @if p.expedited {
+                        dt { "Track" } dd data-part="track" {
+                            @match p.expedited_fallback_at {
+                                Some(t) => { "normal (fell back from expedited at " (time(t)) ")" }
+                                None => { "expedited" }
+                            }
+                        }
+                    }
+                    @if let Some(t) = p.timelock_ends {
+                        dt { "Takes effect" } dd data-part="timelock" {
+                            @if let Some(e) = p.enacted_at { "took effect at " (time(e)) }
+                            @else if let Some(g) = &p.cancelled_by { "cancelled during its timelock by " (names.link(g)) }
+                            @else { "at " (time(t)) ", unless a guardian cancels it before" }
+                        }
+                    }
+                    @if let Some(node) = &p.restore_rights {
+                        dt { "Restores" } dd { "the rights of " (names.link(node)) }
+                    }
+                    @if let Some(d) = p.voting_result.delegated {
+                        dt { "Delegated" } dd data-part="delegated" { (d.total()) " of the weight cast was cast by delegates for " (v.delegations.len()) " delegation(s)" }
+                    }
                     dt { "Result" } dd data-part="reason" { (p.voting_result.reason) }
                     @if let Some(r) = p.adopted_revision {
                         dt { "Adopted as" } dd { a href={ "/contracts/" (p.contract_id) "?rev=" (r) } { "revision " (r) } }

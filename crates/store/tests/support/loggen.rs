@@ -123,6 +123,8 @@ impl LogGen {
                 governance_scope: None,
                 local_node: None,
                 conflict_resolution: None,
+                expedited: false,
+                restore_rights: None,
             });
             sign_entry(author, op)
         } else {
@@ -136,6 +138,7 @@ impl LogGen {
                 proposal_id,
                 choice,
                 reason: None,
+                sequence: 0,
             });
             sign_entry(voter, op)
         }
