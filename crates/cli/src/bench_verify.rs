@@ -99,6 +99,8 @@ impl Generator {
                         governance_scope: None,
                         local_node: None,
                         conflict_resolution: None,
+                        expedited: false,
+                        restore_rights: None,
                     }),
                 )
             } else {
@@ -113,6 +115,7 @@ impl Generator {
                         proposal_id,
                         choice,
                         reason: None,
+                        sequence: 0,
                     }),
                 )
             }
