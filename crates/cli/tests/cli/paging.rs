@@ -85,10 +85,10 @@ fn verify_and_export_cross_page_boundaries() {
     assert_eq!(vl["root"], v["root"]);
     assert_eq!(vl["entries"], 1005);
 
-    // Tampered: a registration's payload in the third verifier batch (its signature no
-    // longer verifies), a record dropped, the file cut short.
+    // Tampered: a registration's payload in the verifier's second batch (its signature
+    // no longer verifies), a record dropped, the file cut short.
     let tampered = d.path().join("tampered.jsonl");
-    let k = 1100 + 1; // line of record 1100
+    let k = 1000 + 1; // line of record 1000
     let mut rec: Value = serde_json::from_str(lines[k]).unwrap();
     let mut payload: Value = serde_json::from_slice(
         &STANDARD
@@ -102,7 +102,7 @@ fn verify_and_export_cross_page_boundaries() {
     changed[k] = rec.to_string();
     std::fs::write(&tampered, changed.join("\n") + "\n").unwrap();
     let err = fails(&["verify", s(&tampered)], 1);
-    assert!(err.contains("entry 1100 (register_node by"), "{err}");
+    assert!(err.contains("entry 1000 (register_node by"), "{err}");
     assert!(err.contains("signature"), "{err}");
 
     let mut dropped: Vec<&str> = lines.clone();
