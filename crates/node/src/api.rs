@@ -72,6 +72,7 @@ route_table!(Reads {
     GET "/v1/log/checkpoint" => checkpoint,
     GET "/v1/log/entries" => log_entries,
     GET "/v1/log/proof/inclusion" => inclusion_proof,
+    GET "/v1/log/proof/inclusions" => inclusion_proofs,
     GET "/v1/log/proof/consistency" => consistency_proof,
     GET "/v1/schemas" => schemas,
     GET "/v1/schemas/{name}" => schema_doc,
@@ -762,6 +763,50 @@ async fn inclusion_proof(
         proof,
     };
     Ok(Json(to_json(&p)?))
+}
+
+/// `GET /v1/log/proof/inclusions?start&end&size`: the inclusion proof of each leaf
+/// `start..end` (at most [`MAX_PAGE`]) in the tree of `size` (default: the current
+/// size): what a page of entries is checked with in one request.
+async fn inclusion_proofs(
+    State(app): State<Shared>,
+    ApiQuery(q): ApiQuery<wire::InclusionsQuery>,
+) -> ApiResult {
+    if q.end <= q.start || q.end - q.start > MAX_PAGE {
+        return Err(ApiError::bad_request(
+            "bad_query",
+            format!(
+                "start..end must hold 1 to {MAX_PAGE} leaves, not {}..{}",
+                q.start, q.end
+            ),
+        ));
+    }
+    let l = app.ledger().lock().await;
+    let tree = l.tree();
+    let size = q.size.unwrap_or(tree.size());
+    if q.end > size {
+        return Err(ApiError::bad_request(
+            "out_of_range",
+            format!("leaves up to {} are not all in a tree of {size}", q.end),
+        ));
+    }
+    let root = tree.root_at(size).map_err(proof_error)?;
+    let proofs = (q.start..q.end)
+        .map(|index| {
+            Ok(wire::LeafProof {
+                index,
+                leaf_hash: tree.leaf(index).ok_or_else(|| {
+                    ApiError::bad_request("out_of_range", format!("no leaf {index}"))
+                })?,
+                proof: tree.inclusion_proof(index, size).map_err(proof_error)?,
+            })
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(Json(to_json(&wire::InclusionProofs {
+        size,
+        root,
+        proofs,
+    })?))
 }
 
 async fn consistency_proof(

@@ -270,6 +270,16 @@ pub struct InclusionQuery {
     pub size: Option<u64>,
 }
 
+/// `GET /v1/log/proof/inclusions`: the leaves `start..end` (at most a page).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InclusionsQuery {
+    pub start: u64,
+    pub end: u64,
+    #[serde(default)]
+    pub size: Option<u64>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsistencyQuery {
@@ -316,6 +326,22 @@ pub struct InclusionProof {
     pub leaf_hash: Digest,
     pub root: Digest,
     pub proof: Vec<Digest>,
+}
+
+/// One leaf's proof in a [`InclusionProofs`] answer.
+#[derive(Debug, Serialize)]
+pub struct LeafProof {
+    pub index: u64,
+    pub leaf_hash: Digest,
+    pub proof: Vec<Digest>,
+}
+
+/// The inclusion proofs of a run of leaves in the tree of `size`.
+#[derive(Debug, Serialize)]
+pub struct InclusionProofs {
+    pub size: u64,
+    pub root: Digest,
+    pub proofs: Vec<LeafProof>,
 }
 
 #[derive(Debug, Serialize)]

@@ -419,6 +419,57 @@ async fn events_report_entries_and_tallies() {
     node.shutdown().await.unwrap();
 }
 
+/// `GET /v1/log/proof/inclusions`: each leaf's proof as the single-leaf endpoint
+/// gives it, under the same root; bad ranges are 400s naming the range.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_of_proofs_in_one_request() {
+    let m = Mesh::found();
+    let token = m.token();
+    let node = m.serve().await;
+    let c = Client::new(&node.url);
+    let pid = propose(&c, &token, "t").await;
+    vote_as(&c, &m.a, &pid, VoteChoice::Approve).await;
+    let size = c.log_size().await;
+    assert_eq!(size, 3);
+    let (s, v) = c
+        .get(&format!(
+            "/v1/log/proof/inclusions?start=0&end={size}&size={size}"
+        ))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["size"], size);
+    let proofs = v["proofs"].as_array().unwrap();
+    assert_eq!(proofs.len(), 3);
+    for p in proofs {
+        let i = p["index"].as_u64().unwrap();
+        let (_, one) = c
+            .get(&format!("/v1/log/proof/inclusion?index={i}&size={size}"))
+            .await;
+        assert_eq!(p["proof"], one["proof"], "leaf {i}");
+        assert_eq!(p["leaf_hash"], one["leaf_hash"], "leaf {i}");
+        assert_eq!(v["root"], one["root"]);
+    }
+    for (q, want) in [
+        (
+            "start=2&end=2",
+            "start..end must hold 1 to 1000 leaves, not 2..2",
+        ),
+        (
+            "start=0&end=1001",
+            "start..end must hold 1 to 1000 leaves, not 0..1001",
+        ),
+        (
+            "start=0&end=3&size=2",
+            "leaves up to 3 are not all in a tree of 2",
+        ),
+    ] {
+        let (s, v) = c.get(&format!("/v1/log/proof/inclusions?{q}")).await;
+        assert_eq!(s, 400, "{q}: {v}");
+        assert_eq!(v["error"]["message"], want, "{q}");
+    }
+    node.shutdown().await.unwrap();
+}
+
 /// Text as the pages write it (maud escapes these).
 fn escaped(s: &str) -> String {
     s.replace('&', "&amp;")

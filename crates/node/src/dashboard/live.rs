@@ -1,5 +1,6 @@
 //! Telling people what changed: `GET /v1/events` (server-sent events fed by the
-//! node's log notifier: new entries, tally changes, adoptions, seals) and
+//! node's log notifier: new entries, tally changes, adoptions, seals, liveness;
+//! computed once per change by one task and broadcast to every stream) and
 //! `GET /v1/feed.atom` (an Atom feed of new proposals, decisions and adoptions). Both
 //! read the same views as the pages.
 
@@ -17,7 +18,9 @@ use maud::html;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, VecDeque};
 use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::broadcast;
 
 /// Most entries one wake-up turns into events; a client further behind gets a
 /// `resync` event and reloads what it shows.
@@ -27,6 +30,10 @@ const MAX_ENTRIES_PER_WAKE: u64 = 200;
 /// stored after the entries they cover, by another task).
 const SEAL_POLL: Duration = Duration::from_secs(2);
 
+/// How many events a slow stream may fall behind before it is told to `resync`.
+const BACKLOG: usize = 1024;
+
+/// What the computing task keeps between wake-ups.
 struct Feed {
     dash: Dash,
     log: tokio::sync::watch::Receiver<u64>,
@@ -37,64 +44,118 @@ struct Feed {
     queue: VecDeque<Event>,
 }
 
-/// `GET /v1/events`: `entry` (index, type, author), `tally` (proposal id, status,
-/// voting result), `adoption` (proposal, contract, revision), `seal` (size), `node`
-/// (node id, liveness: a node went up or down as gossip sees it), and `resync` when
-/// more changed than is worth listing.
-pub(super) async fn events(
-    State(d): State<Dash>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+/// The event streams' shared source: one task (started by the first stream, ended
+/// once no stream listens) computes each change's events once and sends them to
+/// every stream through a broadcast channel, so a thousand open pages cost one
+/// computation per change, not a thousand.
+#[derive(Clone, Default)]
+pub(crate) struct Broadcast(Arc<Mutex<Option<broadcast::Sender<Event>>>>);
+
+impl Broadcast {
+    /// A receiver of the events from now on, starting the task if none runs.
+    fn subscribe(&self, d: &Dash) -> broadcast::Receiver<Event> {
+        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = slot.as_ref() {
+            return tx.subscribe();
+        }
+        let (tx, rx) = broadcast::channel(BACKLOG);
+        *slot = Some(tx.clone());
+        tokio::spawn(compute(d.clone(), tx));
+        rx
+    }
+}
+
+/// The task behind [`Broadcast`]: wakes on the log notifier and every
+/// [`SEAL_POLL`], queues the events of what changed and sends them; ends when the
+/// log notifier closes or nobody listens any more.
+async fn compute(d: Dash, tx: broadcast::Sender<Event>) {
     let mut log = d.shared.log_changes();
     let size = *log.borrow_and_update();
     let sealed = seal_size(&d).await;
-    let hello = Event::default()
-        .event("hello")
-        .data(json!({"log_size": size, "seal_size": sealed}).to_string());
     let seen = liveness(&d).await;
-    let feed = Feed {
+    let mut f = Feed {
         dash: d,
         log,
         size,
         seal_size: sealed,
         liveness: seen,
-        queue: VecDeque::from([hello]),
+        queue: VecDeque::new(),
     };
-    let s = stream::unfold(feed, |mut f| async move {
-        loop {
-            if let Some(e) = f.queue.pop_front() {
-                return Some((Ok(e), f));
-            }
-            tokio::select! {
-                changed = f.log.changed() => {
-                    if changed.is_err() {
-                        return None;
-                    }
-                    let new = *f.log.borrow_and_update();
-                    f.entries_since(new).await;
+    loop {
+        tokio::select! {
+            changed = f.log.changed() => {
+                if changed.is_err() {
+                    break;
                 }
-                _ = tokio::time::sleep(SEAL_POLL) => {}
+                let new = *f.log.borrow_and_update();
+                f.entries_since(new).await;
             }
-            let live = liveness(&f.dash).await;
-            for (id, l) in &live {
-                if f.liveness.get(id) != Some(l) {
-                    f.queue.push_back(
-                        Event::default()
-                            .event("node")
-                            .data(json!({"node_id": id, "liveness": l}).to_string()),
-                    );
-                }
-            }
-            f.liveness = live;
-            let now = seal_size(&f.dash).await;
-            if now.is_some() && now != f.seal_size {
-                f.seal_size = now;
+            _ = tokio::time::sleep(SEAL_POLL) => {}
+        }
+        let live = liveness(&f.dash).await;
+        for (id, l) in &live {
+            if f.liveness.get(id) != Some(l) {
                 f.queue.push_back(
                     Event::default()
-                        .event("seal")
-                        .data(json!({"size": now}).to_string()),
+                        .event("node")
+                        .data(json!({"node_id": id, "liveness": l}).to_string()),
                 );
             }
         }
+        f.liveness = live;
+        let now = seal_size(&f.dash).await;
+        if now.is_some() && now != f.seal_size {
+            f.seal_size = now;
+            f.queue.push_back(
+                Event::default()
+                    .event("seal")
+                    .data(json!({"size": now}).to_string()),
+            );
+        }
+        for e in f.queue.drain(..) {
+            // An error only says that nobody listens right now.
+            let _ = tx.send(e);
+        }
+        // Nobody listening: stop, under the lock a new stream would start us by.
+        let mut slot = f.dash.live.0.lock().unwrap_or_else(|p| p.into_inner());
+        if tx.receiver_count() == 0 {
+            *slot = None;
+            return;
+        }
+    }
+    let mut slot = f.dash.live.0.lock().unwrap_or_else(|p| p.into_inner());
+    *slot = None;
+}
+
+/// `GET /v1/events`: `entry` (index, type, author), `tally` (proposal id, status,
+/// voting result), `adoption` (proposal, contract, revision), `seal` (size), `node`
+/// (node id, liveness: a node went up or down as gossip sees it), and `resync` when
+/// more changed than is worth listing (or this stream fell behind).
+pub(super) async fn events(
+    State(d): State<Dash>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    // Subscribed before the hello is read: nothing after it is missed.
+    let rx = d.live.subscribe(&d);
+    let size = *d.shared.log_changes().borrow();
+    let sealed = seal_size(&d).await;
+    let hello = Event::default()
+        .event("hello")
+        .data(json!({"log_size": size, "seal_size": sealed}).to_string());
+    let s = stream::unfold((Some(hello), rx, d), |(hello, mut rx, d)| async move {
+        if let Some(h) = hello {
+            return Some((Ok(h), (None, rx, d)));
+        }
+        let e = match rx.recv().await {
+            Ok(e) => e,
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                let size = *d.shared.log_changes().borrow();
+                Event::default()
+                    .event("resync")
+                    .data(json!({"log_size": size}).to_string())
+            }
+            Err(broadcast::error::RecvError::Closed) => return None,
+        };
+        Some((Ok(e), (None, rx, d)))
     });
     Sse::new(s).keep_alive(KeepAlive::default())
 }

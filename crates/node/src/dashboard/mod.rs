@@ -36,6 +36,8 @@ pub(crate) struct Dash {
     seals: Seals,
     pulled: Option<PulledHead>,
     council: Option<Arc<Council>>,
+    /// The event streams' shared source.
+    live: live::Broadcast,
 }
 
 route_table!(Dash {
@@ -73,6 +75,7 @@ pub fn routes(
         seals,
         pulled,
         council,
+        live: live::Broadcast::default(),
     })
 }
 

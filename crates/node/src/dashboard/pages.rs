@@ -551,8 +551,8 @@ pub(super) async fn proposals(
                     }
                     div.field {
                         label for="p-diff" { "Rules patch (optional)" }
-                        textarea #p-diff name="diff" rows="3" spellcheck="false" placeholder=r#"[{"op": "replace", "path": "/rules/...", "value": ...}]"# {}
-                        small { "A JSON array of patch operations on the clause's rules: RFC 6902 (" code { "op" } ", " code { "path" } ", " code { "value" } ") or the seed's form (" code { "operation" } "), as " code { "govmesh propose --rules-patch" } " takes it. The node checks it." }
+                        textarea #p-diff name="diff" rows="3" spellcheck="false" placeholder=r#"[{"op": "replace", "path": "/sync_deadline_secs", "value": 600}]"# {}
+                        small { "A JSON array of patch operations on the clause's rules (paths inside its rules object): RFC 6902 (" code { "op" } ", " code { "path" } ", " code { "value" } ") or the seed's form (" code { "operation" } "), as " code { "govmesh propose --rules-patch" } " takes it. The node checks it." }
                     }
                     div.field {
                         label for="p-period" { "Voting period (seconds, empty for the policy's)" }

@@ -15,7 +15,7 @@ use std::f64::consts::TAU;
 const SIZE: f64 = 800.0;
 const CENTER: f64 = SIZE / 2.0;
 /// Room left and right of the circle for the domains' labels.
-const MARGIN: f64 = 130.0;
+const MARGIN: f64 = 150.0;
 const OUTER: f64 = 340.0;
 /// Least distance between neighbours on one row of a ring.
 const SPACING: f64 = 16.0;
