@@ -32,10 +32,21 @@ pub fn add_checkpoint_body(old_size: u64, proof: &[Digest], note_text: &str) -> 
 /// The checkpoint origin of a mesh: `govmesh/` + the first 16 hex digits of its id.
 pub use govmesh_core::seal::checkpoint_origin;
 
+/// An optional request field: absent is `None`; when present it must be a value of the
+/// field's type. `null` is refused (422 invalid_body), as the OpenAPI document says:
+/// none of its request fields is nullable.
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProposeRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub contract_id: Option<String>,
     pub clause: String,
     pub proposed_text: String,
@@ -43,15 +54,15 @@ pub struct ProposeRequest {
     /// Seed-form diff ops (`operation`) or RFC 6902 ops (`op`), mixed freely.
     #[serde(default)]
     pub diff: Vec<Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub domain_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub voting_period_secs: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub governance_scope: Option<govmesh_core::model::GovernanceScope>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub local_node: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub conflict_resolution: Option<govmesh_core::model::ConflictResolution>,
     /// Ask for the policy's expedited track.
     #[serde(default)]
@@ -100,9 +111,9 @@ pub struct CreateContractRequest {
     pub label: String,
     pub domain_id: String,
     pub clauses: Vec<govmesh_core::model::Clause>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub rationale: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub voting_period_secs: Option<u64>,
 }
 
@@ -111,7 +122,7 @@ pub struct CreateContractRequest {
 pub struct VoteRequest {
     pub proposal_id: String,
     pub choice: VoteChoice,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub reason: Option<String>,
     /// The vote's sequence number; absent: one more than this node's counted vote on
     /// the proposal (0 for a first vote), so that a second operator vote is a change.
@@ -123,7 +134,7 @@ pub struct VoteRequest {
 #[serde(deny_unknown_fields)]
 pub struct WithdrawRequest {
     pub proposal_id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub reason: Option<String>,
 }
 
@@ -132,11 +143,11 @@ pub struct WithdrawRequest {
 pub struct RegisterNodeRequest {
     pub node_type: NodeType,
     pub public_key: govmesh_core::keys::PublicKey,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub node_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub network_address: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub display_name: Option<String>,
     #[serde(default)]
     pub node_policy_capabilities: Vec<String>,

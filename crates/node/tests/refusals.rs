@@ -186,6 +186,8 @@ async fn bad_submissions_are_refused_and_nothing_is_stored() {
         json!({"proposal_id": pid, "choice": "maybe"}),
         json!({"proposal_id": pid}),
         json!({"proposal_id": pid, "choice": "approve", "extra": 1}),
+        // Issue 16: `reason` is a string in the OpenAPI document; a null was accepted.
+        json!({"proposal_id": pid, "choice": "approve", "reason": null}),
     ] {
         let (s, r) = c.post("/v1/operator/vote", &bad, Some(&token)).await;
         assert_eq!((s, code(&r)), (422, "invalid_body"), "{bad}: {r}");
