@@ -30,6 +30,7 @@ pub mod state;
 pub mod sync;
 pub mod tally;
 pub mod topology;
+pub mod trust;
 
 pub use digest::Digest;
 pub use stamp::Timestamp;

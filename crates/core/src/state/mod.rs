@@ -9,7 +9,9 @@
 //! - `tether`: the clause 5.5 privilege and membership check;
 //! - `genesis`, `nodes`, `domains`, `proposals`, `votes`, `sync`, `attestations`,
 //!   `evidence`: each family's `impl State` handlers and the helpers only it uses;
-//! - `adoption`: a decided proposal's outcome, revision n+1 and its sync targets.
+//! - `adoption`: a decided proposal's outcome, revision n+1 and its sync targets;
+//! - `trust`: observations read from every accepted entry and the EigenTrust scores
+//!   computed from them at epoch boundaries (clause 5.4 `trust_model`).
 //!
 //! # Adding an operation
 //!
@@ -35,10 +37,14 @@ mod overrides;
 mod proposals;
 mod sync;
 mod tether;
+mod trust;
 mod votes;
 
 pub use decode::is_uuid_v4;
 pub use sync::{RevisionSync, SyncAck};
+pub use trust::{
+    Epoch, EpochCause, HISTORY_EPOCHS, KindTally, Observation, RECENT_PER_NODE, TrustState,
+};
 
 use crate::attestation::Attestation;
 use crate::digest::Digest;
@@ -260,6 +266,9 @@ pub struct State {
     /// (index, time) of the last two entries that changed the governed topology.
     #[serde(default)]
     topology_changes: Vec<(u64, Timestamp)>,
+    /// Trust observations and scores (`trust.rs`).
+    #[serde(default)]
+    trust: TrustState,
 }
 
 fn rej(code: RejectCode, message: impl Into<String>) -> Rejection {
