@@ -254,6 +254,13 @@ pub struct PolicyOverride {
     pub weights: Option<BTreeMap<String, u64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_weight: Option<u64>,
+    /// The least trust score (clause 5.4 trust model, the last computation before the
+    /// proposal opened) a member needs to be eligible to vote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_trust_score: Option<f64>,
+    /// Weigh each eligible member's vote by its trust score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_by_trust: Option<bool>,
 }
 
 /// A complete voting policy.
@@ -269,6 +276,13 @@ pub struct VotingPolicy {
     #[serde(default)]
     pub weights: BTreeMap<String, u64>,
     pub default_weight: u64,
+    /// Members whose trust score is below this are not eligible (none: no minimum).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_trust_score: Option<f64>,
+    /// An eligible member's weight is its weight times its trust score in millionths
+    /// ([`crate::trust::weigh`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub weight_by_trust: bool,
 }
 
 impl VotingPolicy {
@@ -294,6 +308,12 @@ impl VotingPolicy {
             if let Some(v) = o.default_weight {
                 p.default_weight = v;
             }
+            if let Some(v) = o.min_trust_score {
+                p.min_trust_score = Some(v);
+            }
+            if let Some(v) = o.weight_by_trust {
+                p.weight_by_trust = v;
+            }
         }
         p
     }
@@ -307,12 +327,14 @@ impl VotingPolicy {
 }
 
 impl PolicyOverride {
-    /// Checks that the shares (quorum, threshold, veto) are numbers in [0, 1].
+    /// Checks that the shares (quorum, threshold, veto, min_trust_score) are numbers
+    /// in [0, 1].
     pub fn check_shares(&self) -> Result<(), String> {
         for (name, v) in [
             ("quorum", self.quorum),
             ("threshold", self.threshold),
             ("veto", self.veto),
+            ("min_trust_score", self.min_trust_score),
         ] {
             if let Some(x) = v
                 && !(0.0..=1.0).contains(&x)
@@ -331,6 +353,7 @@ impl VotingPolicy {
             quorum: Some(self.quorum),
             threshold: Some(self.threshold),
             veto: Some(self.veto),
+            min_trust_score: self.min_trust_score,
             ..PolicyOverride::default()
         }
         .check_shares()

@@ -588,6 +588,19 @@ pub fn eigentrust(
     }
 }
 
+/// A share in [0, 1] (a policy's `min_trust_score`) in units of 2^-40: one
+/// multiplication by a power of two (exact) and one rounding.
+pub fn share_fx(share: f64) -> u64 {
+    (share.clamp(0.0, 1.0) * ONE as f64).round() as u64
+}
+
+/// A vote weight under `weight_by_trust`: `weight · floor(score · 10^6)`, the score in
+/// millionths (saturating).
+pub fn weigh(weight: u64, score_fx: u64) -> u64 {
+    let ppm = u128::from(score_fx) * 1_000_000 / u128::from(ONE);
+    u64::try_from(u128::from(weight) * ppm).unwrap_or(u64::MAX)
+}
+
 /// Ranks (1 = highest) of scores, ties by index order.
 pub fn ranks(scores: &[u64]) -> Vec<u32> {
     let mut order: Vec<usize> = (0..scores.len()).collect();

@@ -589,3 +589,116 @@ fn scores_are_recomputed_every_thousand_entries() {
     // Hub 1 is trusted by hub 0 for its vote; hub 2 only as pre-trusted.
     assert!(m.state.trust_score(&h1).unwrap() > m.state.trust_score(&h2).unwrap());
 }
+
+/// A policy's `min_trust_score` and `weight_by_trust` (resolved like any policy field,
+/// here clause 5.5's per-clause policy for 5.2.5) decide who votes and with what
+/// weight, from the scores of the last computation before the proposal opened.
+#[test]
+fn a_policy_can_require_a_trust_score_and_weigh_votes_by_it() {
+    let mut m = Mesh::new();
+    let (h0, h1, h2) = (m.id(0), m.id(1), m.id(2));
+    // Clause 5.5 (threshold 0.667: all three hubs) gives clause 5.2.5 a minimum score
+    // of 0.3 and trust-weighted votes. Hub 0 proposes, so it observes hubs 1 and 2.
+    let p = m.propose(
+        0,
+        "5.5",
+        vec![DiffOp {
+            path: "/clause_voting_policies/5.2.5".into(),
+            operation: PatchOperation::Add,
+            value: json!({"min_trust_score": 0.3, "weight_by_trust": true}),
+        }],
+        None,
+    );
+    for h in 0..3 {
+        m.vote(h, &p, VoteChoice::Approve);
+    }
+    assert_eq!(
+        m.state.proposal(&p).unwrap().status,
+        ProposalStatus::Adopted
+    );
+    // The adoption's computation: hub 0's row gives hubs 1 and 2 half each; their rows
+    // are empty (they observed nobody), so their walk goes to p. With a = t_h0 and
+    // alpha 0.15: a = (1 − 0.85·a)/3, a = 1/3.85 ≈ 0.2597; t_h1 = t_h2 = a + 0.85·a/2
+    // ≈ 0.3701.
+    let score = |id: &str| m.state.trust_score(id).unwrap();
+    let (s0, s1, s2) = (score(&h0), score(&h1), score(&h2));
+    assert!((trust::score_f64(s0) - 1.0 / 3.85).abs() < 1e-4, "{s0}");
+    assert!((trust::score_f64(s1) - 1.425 / 3.85).abs() < 1e-4, "{s1}");
+    assert_eq!(s1, s2);
+    let q = m.propose(1, "5.2.5", Vec::new(), None);
+    let eligible = m.state.eligible_voters(&q).unwrap().clone();
+    // Hub 0 (≈ 0.26) is below 0.3: not eligible. Hubs 1 and 2 weigh their score in
+    // millionths.
+    assert_eq!(
+        eligible,
+        [
+            (h1.clone(), trust::weigh(1, s1)),
+            (h2.clone(), trust::weigh(1, s2))
+        ]
+        .into_iter()
+        .collect()
+    );
+    assert_eq!(
+        trust::weigh(1, s1),
+        (u128::from(s1) * 1_000_000 / u128::from(ONE)) as u64
+    );
+    let k0 = m.hubs[0].clone();
+    let refused = m
+        .submit(
+            &k0,
+            Operation::Vote(VoteOp {
+                proposal_id: q.clone(),
+                choice: VoteChoice::Approve,
+                reason: None,
+            }),
+        )
+        .unwrap_err();
+    assert!(
+        refused.message.contains("not among the eligible voters"),
+        "{refused}"
+    );
+    // The policy frozen with the proposal names both rules; a proposal on another
+    // clause keeps today's behaviour (every hub, weight 1).
+    let pol = m.state.voting_policy(&q).unwrap();
+    assert_eq!(
+        (pol.min_trust_score, pol.weight_by_trust),
+        (Some(0.3), true)
+    );
+    let r = m.propose(1, "11.0", Vec::new(), None);
+    let all = m.state.eligible_voters(&r).unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(all.values().all(|w| *w == 1));
+    // A share outside [0, 1] is refused when proposed.
+    let bad = m
+        .state
+        .contract("codex")
+        .unwrap()
+        .clause("5.5")
+        .unwrap()
+        .clone();
+    let op = ProposeOp {
+        proposal_id: uuid::Builder::from_random_bytes([0xdd; 16])
+            .into_uuid()
+            .to_string(),
+        contract_id: "codex".into(),
+        target_contract_clause: "5.5".into(),
+        base_clause_hash: bad.hash().unwrap(),
+        domain_id: None,
+        rationale: "bad".into(),
+        changes: Changes {
+            current_text: bad.text.clone(),
+            proposed_text: bad.text.clone(),
+            diff: vec![replace(
+                "/clause_voting_policies/5.2.5/min_trust_score",
+                json!(2),
+            )],
+        },
+        voting_period_secs: None,
+        create_contract: None,
+        governance_scope: None,
+        local_node: None,
+        conflict_resolution: None,
+    };
+    let e = m.submit(&k0, Operation::Propose(op)).unwrap_err();
+    assert!(e.message.contains("min_trust_score"), "{e}");
+}
