@@ -31,6 +31,7 @@ pub mod sync;
 pub mod tally;
 pub mod topology;
 pub mod trust;
+pub mod trust_view;
 
 pub use digest::Digest;
 pub use stamp::Timestamp;

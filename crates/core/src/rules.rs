@@ -26,7 +26,7 @@ pub const DEFAULT_COSIGN_TIMEOUT_SECS: u64 = 10;
 pub const MAX_COSIGN_TIMEOUT_SECS: u64 = 3600;
 
 /// Clause 5.4 (Distributed Verification Network) as the code reads it.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct VerificationRules {
     /// The compliance witnesses whose cosignatures count toward a seal (those of them
     /// that are registered and active). None when the clause does not list them: then

@@ -112,18 +112,24 @@ pub enum Effect {
 }
 
 /// One entry of the trust model's `observations`: how much a kind counts, and which way.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ObservationRule {
     pub kind: ObservationKind,
     pub effect: Effect,
     /// The weight in millionths.
     pub weight_fx: u64,
+    /// The weight as written in the rules.
+    pub weight: f64,
 }
 
 /// Clause 5.4's `trust_model` as the code reads it: validated, in fixed point.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "RawTrustModel", into = "RawTrustModel")]
 pub struct TrustModel {
+    /// `alpha` as written in the rules (what serializes).
+    pub alpha: f64,
+    /// `convergence_epsilon` as written in the rules.
+    pub convergence_epsilon: f64,
     /// The roles whose active nodes are the pre-trusted peers `p`.
     pub pre_trusted_roles: Vec<NodeType>,
     /// `alpha` in units of 2^-32.
@@ -198,6 +204,7 @@ impl TryFrom<RawTrustModel> for TrustModel {
                 effect: o.effect,
                 // One IEEE multiplication and one rounding: the same integer everywhere.
                 weight_fx: (o.weight * WEIGHT_SCALE as f64).round() as u64,
+                weight: o.weight,
             };
             if observations.insert(o.kind, rule).is_some() {
                 return Err(format!(
@@ -210,6 +217,8 @@ impl TryFrom<RawTrustModel> for TrustModel {
         roles.sort();
         roles.dedup();
         Ok(TrustModel {
+            alpha: r.alpha,
+            convergence_epsilon: r.convergence_epsilon,
             pre_trusted_roles: roles,
             // Multiplying by a power of two is exact; the rounding is IEEE's.
             alpha_fx: (r.alpha * FRAC_ONE as f64).round() as u64,
@@ -225,16 +234,16 @@ impl From<TrustModel> for RawTrustModel {
         RawTrustModel {
             algorithm: "eigentrust".into(),
             pre_trusted_roles: m.pre_trusted_roles.clone(),
-            alpha: m.alpha(),
+            alpha: m.alpha,
             max_iterations: u64::from(m.max_iterations),
-            convergence_epsilon: m.epsilon(),
+            convergence_epsilon: m.convergence_epsilon,
             observations: m
                 .observations
                 .values()
                 .map(|o| RawObservation {
                     kind: o.kind,
                     effect: o.effect,
-                    weight: o.weight_fx as f64 / WEIGHT_SCALE as f64,
+                    weight: o.weight,
                 })
                 .collect(),
         }
@@ -273,16 +282,6 @@ impl TrustModel {
     /// The rule for a kind; none when the model does not count it.
     pub fn rule(&self, kind: ObservationKind) -> Option<&ObservationRule> {
         self.observations.get(&kind)
-    }
-
-    /// `alpha` as a number (for display).
-    pub fn alpha(&self) -> f64 {
-        self.alpha_fx as f64 / FRAC_ONE as f64
-    }
-
-    /// `convergence_epsilon` as a number (for display).
-    pub fn epsilon(&self) -> f64 {
-        self.epsilon_fx as f64 / ONE as f64
     }
 
     /// The EigenTrust parameters.
@@ -630,7 +629,7 @@ mod tests {
         assert_eq!((eq.effect, eq.weight_fx), (Effect::Negative, 100_000_000));
         // It serializes as written and reads back as itself.
         let v = serde_json::to_value(&m).unwrap();
-        assert_eq!(v["alpha"], json!(m.alpha()));
+        assert_eq!(v["alpha"], json!(0.15));
         assert_eq!(serde_json::from_value::<TrustModel>(v).unwrap(), m);
     }
 

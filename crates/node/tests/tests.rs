@@ -17,5 +17,6 @@ mod replicate;
 mod routes;
 mod seed_schemas;
 mod story;
+mod trust;
 mod util;
 mod witness;
