@@ -1146,6 +1146,8 @@ pub fn domain(node: &NodeArg, cmd: DomainCommand, json: bool) -> Result<i32> {
             voting_period,
             weights,
             default_weight,
+            min_trust_score,
+            weight_by_trust,
             clause_policies,
             voting_rules,
             local_overrides,
@@ -1170,6 +1172,8 @@ pub fn domain(node: &NodeArg, cmd: DomainCommand, json: bool) -> Result<i32> {
                 voting_period_secs: voting_period,
                 weights: (!weight_map.is_empty()).then_some(weight_map),
                 default_weight,
+                min_trust_score,
+                weight_by_trust: weight_by_trust.then_some(true),
                 ..PolicyOverride::default()
             };
             if !voting_rules.is_empty() {
@@ -1189,7 +1193,7 @@ pub fn domain(node: &NodeArg, cmd: DomainCommand, json: bool) -> Result<i32> {
                 let (clause, j) = pair(c, "clause-policy")?;
                 let o: PolicyOverride = serde_json::from_str(&j).with_context(|| {
                     format!(
-                        "--clause-policy {c:?}: a policy is JSON with quorum, threshold, veto, voting_period_secs, weights, default_weight"
+                        "--clause-policy {c:?}: a policy is JSON with quorum, threshold, veto, voting_period_secs, weights, default_weight, min_trust_score, weight_by_trust"
                     )
                 })?;
                 per_clause.insert(clause, o);
@@ -1273,6 +1277,193 @@ pub fn status(node: &NodeArg, json: bool) -> Result<i32> {
         }
     }
     outln!("url       {}", s(&st, "url"));
+    let ip = &st["integration_points"];
+    if ip.is_object() {
+        let vnm = &ip["verification_node_manager"];
+        outln!(
+            "nodes     {} registered {}",
+            n(vnm, "registered_nodes"),
+            vnm["by_status"]
+        );
+        let cs = &ip["consensus_service"];
+        outln!(
+            "council   {} member(s), leader {}, term {}, commit index {}",
+            cs["council_members"].as_array().map_or(0, Vec::len),
+            cs["leader"]["node_id"].as_str().unwrap_or("-"),
+            cs["term"],
+            cs["commit_index"]
+        );
+        let tm = &ip["network_topology_manager"];
+        outln!(
+            "topology  {} (health {}), {} connection(s)",
+            s(tm, "overall_status"),
+            tm["health_score"],
+            n(tm, "connections")
+        );
+        let seal = &ip["seal_distribution_service"]["latest_seal"];
+        if seal.is_object() {
+            outln!(
+                "seal      size {}, {} cosigner(s), held by {} node(s)",
+                n(seal, "size"),
+                seal["cosigners"].as_array().map_or(0, Vec::len),
+                seal["held_by"].as_array().map_or(0, Vec::len)
+            );
+        } else {
+            outln!("seal      none held yet");
+        }
+        let ta = &ip["trust_aggregation_service"];
+        outln!(
+            "trust     {}; {} observation(s)",
+            computation_line(&ta["last_computation"]),
+            n(ta, "observations")
+        );
+    }
+    Ok(0)
+}
+
+fn f(v: &Value, key: &str) -> Option<f64> {
+    v.get(key).and_then(Value::as_f64)
+}
+
+/// A bar of `width` cells for a share in [0, 1].
+fn bar(share: f64, width: usize) -> String {
+    let filled = ((share.clamp(0.0, 1.0) * width as f64).round() as usize).min(width);
+    format!("{}{}", "#".repeat(filled), ".".repeat(width - filled))
+}
+
+fn computation_line(c: &Value) -> String {
+    if c.is_null() {
+        return "none yet".into();
+    }
+    format!(
+        "after entry {} ({}, Codex revision {}): {} iteration(s), {}",
+        n(c, "index"),
+        s(c, "cause"),
+        n(c, "revision"),
+        n(c, "iterations"),
+        if c.get("converged").and_then(Value::as_bool) == Some(true) {
+            "converged"
+        } else {
+            "not converged (max_iterations reached)"
+        }
+    )
+}
+
+/// `govmesh trust [NODE]`.
+pub fn trust(node: &NodeArg, subject: Option<&str>, json: bool) -> Result<i32> {
+    let client = NodeClient::new(&node.node)?;
+    let Some(id) = subject else {
+        let v = client.get("/v1/trust")?;
+        if json {
+            print_json(&v);
+            return Ok(0);
+        }
+        outln!(
+            "last computation  {}",
+            computation_line(&v["last_computation"])
+        );
+        outln!(
+            "observations      {} ({} since the last computation)",
+            n(&v, "observations"),
+            n(&v, "pending_observations")
+        );
+        let scores = v["scores"].as_array().cloned().unwrap_or_default();
+        let top = scores
+            .iter()
+            .filter_map(|l| f(l, "score"))
+            .fold(0.0, f64::max);
+        outln!(
+            "{:>4}  {:<36}  {:<18}  {:>8}  bar",
+            "rank",
+            "node",
+            "role",
+            "score"
+        );
+        for l in &scores {
+            let score = f(l, "score");
+            outln!(
+                "{:>4}  {:<36}  {:<18}  {:>8}  {}{}",
+                l.get("rank")
+                    .and_then(Value::as_u64)
+                    .map_or("-".into(), |r| r.to_string()),
+                s(l, "node_id"),
+                s(l, "node_type"),
+                score.map_or("-".into(), |x| format!("{x:.6}")),
+                score.map_or(String::new(), |x| bar(
+                    if top > 0.0 { x / top } else { 0.0 },
+                    20
+                )),
+                if l.get("pre_trusted").and_then(Value::as_bool) == Some(true) {
+                    "  pre-trusted"
+                } else {
+                    ""
+                }
+            );
+        }
+        return Ok(0);
+    };
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        bail!("NODE {id:?} is not a node id (letters, digits and '-')");
+    }
+    let v = client.get(&format!("/v1/trust/{id}"))?;
+    if json {
+        print_json(&v);
+        return Ok(0);
+    }
+    outln!(
+        "node              {} ({}, {})",
+        s(&v, "node_id"),
+        s(&v, "node_type"),
+        s(&v, "status")
+    );
+    match f(&v, "score") {
+        Some(x) => outln!(
+            "score             {x:.6} (rank {} of {}){}",
+            n(&v, "rank"),
+            n(&v, "of"),
+            if v.get("pre_trusted").and_then(Value::as_bool) == Some(true) {
+                ", pre-trusted"
+            } else {
+                ""
+            }
+        ),
+        None => outln!("score             none yet (registered after the last computation)"),
+    }
+    outln!(
+        "last computation  {}",
+        computation_line(&v["last_computation"])
+    );
+    outln!("observations received:");
+    for r in v["received"].as_array().into_iter().flatten() {
+        outln!(
+            "  {:<24} {:<9} x{:<6} weight {}",
+            s(r, "kind"),
+            s(r, "effect"),
+            n(r, "count"),
+            f(r, "weight").unwrap_or(0.0)
+        );
+    }
+    outln!("observed by:");
+    for p in v["observers"].as_array().into_iter().flatten() {
+        outln!(
+            "  {:<36} +{} -{} local trust {}",
+            s(p, "node_id"),
+            f(p, "positive").unwrap_or(0.0),
+            f(p, "negative").unwrap_or(0.0),
+            f(p, "local_trust").unwrap_or(0.0)
+        );
+    }
+    outln!("history:");
+    for h in v["history"].as_array().into_iter().flatten() {
+        outln!(
+            "  entry {:>8} {:<8} r{:<3} {:.6} rank {}",
+            n(h, "index"),
+            s(h, "cause"),
+            n(h, "revision"),
+            f(h, "score").unwrap_or(0.0),
+            n(h, "rank")
+        );
+    }
     Ok(0)
 }
 

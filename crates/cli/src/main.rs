@@ -398,6 +398,16 @@ enum Command {
         #[command(subcommand)]
         cmd: SyncCommand,
     },
+    /// Trust scores (clause 5.4 trust_model, EigenTrust over observations in the
+    /// log): every node's score and rank, or one node's with the observations behind it
+    /// and its history.
+    Trust {
+        #[command(flatten)]
+        node: NodeArg,
+        /// A node id: show this node in detail.
+        #[arg(value_name = "NODE")]
+        subject: Option<String>,
+    },
     /// The node's status: log size, root, contract heads.
     Status {
         #[command(flatten)]
@@ -605,6 +615,12 @@ pub enum DomainCommand {
         /// The weight of members --weight does not name.
         #[arg(long, value_name = "N")]
         default_weight: Option<u64>,
+        /// The least trust score (0 to 1, `govmesh trust`) a member needs to vote.
+        #[arg(long, value_name = "SHARE")]
+        min_trust_score: Option<f64>,
+        /// Weigh each member's vote by its trust score.
+        #[arg(long)]
+        weight_by_trust: bool,
         /// A clause's own policy, CLAUSE=JSON, e.g. 2='{"threshold":0.75}' (repeat).
         #[arg(long = "clause-policy", value_name = "CLAUSE=JSON")]
         clause_policies: Vec<String>,
@@ -867,6 +883,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Node { node, cmd } => commands::node(&node, cmd, json),
         Command::Domain { node, cmd } => commands::domain(&node, cmd, json),
         Command::Status { node } => commands::status(&node, json),
+        Command::Trust { node, subject } => commands::trust(&node, subject.as_deref(), json),
         Command::Topology { node } => commands::topology(&node, json),
         Command::Connect {
             node,

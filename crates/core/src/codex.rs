@@ -126,21 +126,7 @@ fn clause_5_4(witnesses: &[String]) -> Clause {
             "seal_threshold": seal_threshold,
             "sync_deadline_secs": 300,
             "checkpoint_cosign_timeout_secs": 10,
-            "trust_model": {
-                "algorithm": "eigentrust",
-                "pre_trusted_roles": ["governance_hub"],
-                "alpha": 0.15,
-                "max_iterations": 50,
-                "convergence_epsilon": 0.0001,
-                "observations": [
-                    {"kind": "vote_cast", "effect": "positive", "weight": 1},
-                    {"kind": "sync_ack_timely", "effect": "positive", "weight": 1},
-                    {"kind": "sync_ack_late", "effect": "negative", "weight": 1},
-                    {"kind": "cosignature_consistent", "effect": "positive", "weight": 2},
-                    {"kind": "submission_rejected", "effect": "negative", "weight": 1},
-                    {"kind": "equivocation_proven", "effect": "negative", "weight": 100}
-                ]
-            }
+            "trust_model": crate::trust::TrustModel::genesis_json()
         }),
     )
 }

@@ -30,6 +30,8 @@ pub mod state;
 pub mod sync;
 pub mod tally;
 pub mod topology;
+pub mod trust;
+pub mod trust_view;
 
 pub use digest::Digest;
 pub use stamp::Timestamp;

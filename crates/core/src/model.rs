@@ -296,6 +296,13 @@ pub struct PolicyOverride {
     /// Most proposals one node may have voting at once in the domain; 0: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_open_proposals: Option<u64>,
+    /// The least trust score (clause 5.4 trust model, the last computation before the
+    /// proposal opened) a member needs to be eligible to vote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_trust_score: Option<f64>,
+    /// Weigh each eligible member's vote by its trust score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_by_trust: Option<bool>,
 }
 
 /// Default `expedited_threshold` (Cosmos x/gov's).
@@ -383,6 +390,13 @@ pub struct VotingPolicy {
     /// limit.
     #[serde(default, skip_serializing_if = "is_zero_u64")]
     pub max_open_proposals: u64,
+    /// Members whose trust score is below this are not eligible (none: no minimum).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_trust_score: Option<f64>,
+    /// An eligible member's weight is its weight times its trust score in millionths
+    /// ([`crate::trust::weigh`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub weight_by_trust: bool,
 }
 
 impl Default for VotingPolicy {
@@ -405,6 +419,8 @@ impl Default for VotingPolicy {
             delegation: false,
             timelock_secs: 0,
             max_open_proposals: 0,
+            min_trust_score: None,
+            weight_by_trust: false,
         }
     }
 }
@@ -459,6 +475,12 @@ impl VotingPolicy {
             if let Some(v) = o.max_open_proposals {
                 p.max_open_proposals = v;
             }
+            if let Some(v) = o.min_trust_score {
+                p.min_trust_score = Some(v);
+            }
+            if let Some(v) = o.weight_by_trust {
+                p.weight_by_trust = v;
+            }
         }
         p
     }
@@ -483,7 +505,8 @@ impl VotingPolicy {
 }
 
 impl PolicyOverride {
-    /// Checks that the shares (quorum, threshold, veto) are numbers in [0, 1].
+    /// Checks that the shares (quorum, threshold, veto, min_trust_score) are numbers
+    /// in [0, 1].
     pub fn check_shares(&self) -> Result<(), String> {
         for (name, v) in [
             ("quorum", self.quorum),
@@ -492,6 +515,7 @@ impl PolicyOverride {
             ("expedited_threshold", self.expedited_threshold),
             ("expedited_quorum", self.expedited_quorum),
             ("super_quorum", self.super_quorum),
+            ("min_trust_score", self.min_trust_score),
         ] {
             if let Some(x) = v
                 && !(0.0..=1.0).contains(&x)
@@ -513,6 +537,7 @@ impl VotingPolicy {
             expedited_threshold: Some(self.expedited_threshold),
             expedited_quorum: Some(self.expedited_quorum),
             super_quorum: Some(self.super_quorum),
+            min_trust_score: self.min_trust_score,
             ..PolicyOverride::default()
         }
         .check_shares()

@@ -1,12 +1,13 @@
 //! The machine-readable rules of the governing contract's clauses other than 5.5
 //! ([`GovernanceRules`](crate::model::GovernanceRules)), read where they take effect:
 //! clause 5.4 (who may cosign a seal, how many must, the sync deadline, the cosigning
-//! timeout) and clause 11.0/11.1 (the log's formats and checks, which protocol v1
+//! timeout, the trust model) and clause 11.0/11.1 (the log's formats and checks, which protocol v1
 //! fixes). A proposal that would leave a clause with rules the code cannot honour is
 //! refused when it is opened ([`check_change`]).
 
 use crate::model::NodeType;
 use crate::state::State;
+use crate::trust::TrustModel;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -25,7 +26,7 @@ pub const DEFAULT_COSIGN_TIMEOUT_SECS: u64 = 10;
 pub const MAX_COSIGN_TIMEOUT_SECS: u64 = 3600;
 
 /// Clause 5.4 (Distributed Verification Network) as the code reads it.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct VerificationRules {
     /// The compliance witnesses whose cosignatures count toward a seal (those of them
     /// that are registered and active). None when the clause does not list them: then
@@ -39,6 +40,9 @@ pub struct VerificationRules {
     pub sync_deadline_secs: u64,
     #[serde(default = "default_cosign_timeout")]
     pub checkpoint_cosign_timeout_secs: u64,
+    /// The trust model ([`crate::trust`]); the genesis model when the clause names none.
+    #[serde(default)]
+    pub trust_model: TrustModel,
 }
 
 fn default_sync_deadline() -> u64 {
@@ -56,13 +60,14 @@ impl Default for VerificationRules {
             seal_threshold: None,
             sync_deadline_secs: DEFAULT_SYNC_DEADLINE_SECS,
             checkpoint_cosign_timeout_secs: DEFAULT_COSIGN_TIMEOUT_SECS,
+            trust_model: TrustModel::default(),
         }
     }
 }
 
 impl VerificationRules {
-    /// Reads and checks clause 5.4's rules; the error says which part is wrong. Keys
-    /// it does not name (the trust model) are left to their readers.
+    /// Reads and checks clause 5.4's rules, the trust model included; the error says
+    /// which part is wrong.
     pub fn from_rules(rules: &Value) -> Result<VerificationRules, String> {
         let r = VerificationRules::deserialize(rules)
             .map_err(|e| format!("clause 5.4 rules are malformed: {e}"))?;
@@ -258,7 +263,7 @@ mod tests {
         let r = VerificationRules::from_rules(&json!({
             "witnesses": ["w1", "w2"], "seal_threshold": 2,
             "sync_deadline_secs": 30, "checkpoint_cosign_timeout_secs": 5,
-            "trust_model": {"algorithm": "eigentrust"}
+            "trust_model": crate::trust::TrustModel::genesis_json()
         }))
         .unwrap();
         assert!(r.lists("w1") && !r.lists("w3"));
@@ -277,6 +282,10 @@ mod tests {
             (json!({"seal_threshold": -1}), "malformed"),
             (json!({"sync_deadline_secs": 0}), "at least 1"),
             (json!({"checkpoint_cosign_timeout_secs": 0}), "1 to 3600"),
+            (
+                json!({"trust_model": {"algorithm": "eigentrust"}}),
+                "missing field",
+            ),
         ] {
             let e = VerificationRules::from_rules(&bad).unwrap_err();
             assert!(e.contains(says), "{bad}: {e}");

@@ -335,6 +335,8 @@ mod tests {
             voting_period_secs: 60,
             weights: BTreeMap::new(),
             default_weight: 1,
+            min_trust_score: None,
+            weight_by_trust: false,
             ..VotingPolicy::default()
         }
     }

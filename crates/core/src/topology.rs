@@ -79,9 +79,21 @@ pub fn topology_record(
     // then would have named it.
     if let (Some(mesh_id), Some((index, at))) = (state.mesh_id(), state.topology_changes().get(1)) {
         record["previous_topology_id"] = json!(derived_topology_id(&mesh_id, index + 1, *at));
-        record["topology_hash"] =
-            json!(record_hash(&record, "topology_hash").expect("topology record canonicalizes"));
     }
+    // Each connection's trust_score: the target's EigenTrust score in the last
+    // computation (clause 5.4 trust_model), absent for a node registered since.
+    if let Some(conns) = record["connections"].as_array_mut() {
+        for c in conns {
+            let score = c["target_node_id"]
+                .as_str()
+                .and_then(|t| state.trust_score(t));
+            if let Some(s) = score {
+                c["trust_score"] = json!(crate::trust::score_f64(s));
+            }
+        }
+    }
+    record["topology_hash"] =
+        json!(record_hash(&record, "topology_hash").expect("topology record canonicalizes"));
     record
 }
 

@@ -8,3 +8,4 @@ mod intoto;
 mod merkle;
 mod seed_schemas;
 mod state_machine;
+mod trust;

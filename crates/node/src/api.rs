@@ -3,23 +3,28 @@
 //! document; entry submission (`POST /v1/entries`); and the close loop's step
 //! ([`close_due`]). Operator endpoints are in crate::operator.
 
+use crate::council::Council;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::gossip::Gossip;
 use crate::order::{Committed, now};
 use crate::page::{Page, TimeRange};
 use crate::route_table::route_table;
+use crate::seal::{PulledHead, Seals};
 use crate::shared::Shared;
 use crate::wire;
 use axum::extract::{FromRef, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
+use govmesh_core::checkpoint::{Checkpoint, SignedNote};
+use govmesh_core::cosign::witness_node_id;
 use govmesh_core::dsse::Envelope;
 use govmesh_core::entry::LogRecord;
 use govmesh_core::entry::{CloseOp, EnactOp, Operation};
 use govmesh_core::model::{
-    Contract, Domain, Equivocation, NodeRecord, Proposal, Vote, VotingPolicy, VotingTrack,
+    Contract, Domain, Equivocation, NodeRecord, NodeStatus, NodeType, Proposal, Vote, VotingPolicy,
+    VotingTrack,
 };
 use govmesh_core::sync::SyncRecord;
 use govmesh_core::sync::sync_records_at;
@@ -42,6 +47,10 @@ pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 struct Reads {
     shared: Shared,
     gossip: Option<Arc<Gossip>>,
+    /// For `/v1/status`'s seal distribution and consensus service.
+    seals: Seals,
+    pulled: Option<PulledHead>,
+    council: Option<Arc<Council>>,
 }
 
 impl FromRef<Reads> for Shared {
@@ -80,9 +89,23 @@ route_table!(Reads {
     POST "/v1/entries" => submit_entry,
 });
 
-/// The read endpoints and entry submission; `gossip` colours the topology record.
-pub fn routes(shared: Shared, gossip: Option<Arc<Gossip>>) -> Router {
-    table().with_state(Reads { shared, gossip })
+/// The read endpoints and entry submission; `gossip` colours the topology record;
+/// `seals`, `pulled` and `council` are what `/v1/status` reports of the seal
+/// distribution and the consensus service.
+pub fn routes(
+    shared: Shared,
+    gossip: Option<Arc<Gossip>>,
+    seals: Seals,
+    pulled: Option<PulledHead>,
+    council: Option<Arc<Council>>,
+) -> Router {
+    table().with_state(Reads {
+        shared,
+        gossip,
+        seals,
+        pulled,
+        council,
+    })
 }
 
 pub(crate) type ApiResult<T = Json<Value>> = Result<T, ApiError>;
@@ -116,8 +139,153 @@ pub(crate) async fn status_view(app: &Shared) -> Value {
     })
 }
 
-async fn status(State(app): State<Shared>) -> ApiResult {
-    Ok(Json(status_view(&app).await))
+async fn status(State(r): State<Reads>) -> ApiResult {
+    let mut v = status_view(&r.shared).await;
+    v["integration_points"] = integration_points_view(
+        &r.shared,
+        r.gossip.as_deref(),
+        &r.seals,
+        r.pulled.as_ref(),
+        r.council.as_deref(),
+    )
+    .await?;
+    Ok(Json(v))
+}
+
+/// The seed's five integration points of the governance mesh (Phase 5.5 with the
+/// Phase 5.4 verification network), as this node sees them: the verification node
+/// manager (the registry and each node's health), the consensus service (the Raft
+/// council), the network topology manager, the seal distribution service and the
+/// trust aggregation service.
+pub(crate) async fn integration_points_view(
+    app: &Shared,
+    gossip: Option<&Gossip>,
+    seals: &Seals,
+    pulled: Option<&PulledHead>,
+    council: Option<&Council>,
+) -> ApiResult<Value> {
+    let topology = topology_record_view(app, gossip).await?;
+    let (log_size, hubs, trust) = {
+        let l = app.ledger().lock().await;
+        let st = l.state();
+        let hubs: Vec<String> = st
+            .nodes()
+            .into_iter()
+            .filter(|n| n.node_type == NodeType::GovernanceHub && n.status == NodeStatus::Active)
+            .map(|n| n.node_id.clone())
+            .collect();
+        let t = govmesh_core::trust_view::summary(st);
+        (l.tree().size(), hubs, t)
+    };
+    // Verification node manager: the registry with each node's health.
+    let nodes: Vec<Value> = topology["nodes"]
+        .as_array()
+        .map(|ns| {
+            ns.iter()
+                .map(|n| {
+                    json!({
+                        "node_id": n["node_id"],
+                        "node_type": n["node_type"],
+                        "status": n["status"],
+                        "liveness": n["liveness"],
+                        "last_seen": n.get("last_seen"),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut by_status = Map::new();
+    for n in &nodes {
+        let k = n["status"].as_str().unwrap_or("unknown").to_owned();
+        let c = by_status.get(&k).and_then(Value::as_u64).unwrap_or(0);
+        by_status.insert(k, json!(c + 1));
+    }
+    // Consensus service: the council as this hub runs it, or the registry's hubs as
+    // a non-hub knows them (it follows the council's log by replication).
+    let consensus = match council {
+        Some(c) => {
+            let v = c.view();
+            json!({
+                "council_members": v["members"],
+                "leader": v["leader"],
+                "term": v["term"],
+                "state": v["state"],
+                "commit_index": v["last_applied_index"],
+                "last_log_index": v["last_log_index"],
+            })
+        }
+        None => json!({
+            "council_members": hubs,
+            "leader": null,
+            "term": null,
+            "state": "not a council member (follows the council's log by replication)",
+            "commit_index": log_size.checked_sub(1),
+        }),
+    };
+    // Seal distribution: the latest seal this node holds, its cosigners, and the
+    // nodes that hold the log it covers (by the log size each gossips).
+    let seal = match crate::seal::latest_seal_text(seals, pulled).await? {
+        None => Value::Null,
+        Some(text) => {
+            let note = SignedNote::parse(&text).map_err(ApiError::internal)?;
+            let cp = Checkpoint::parse_body(&note.body).map_err(ApiError::internal)?;
+            let cosigners: Vec<&str> = note
+                .signatures
+                .iter()
+                .filter_map(|s| witness_node_id(&s.name))
+                .collect();
+            let mut held_by: Vec<String> = gossip
+                .map(|g| g.reported_log_sizes())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|(_, size)| *size >= cp.size)
+                .map(|(id, _)| id)
+                .collect();
+            if log_size >= cp.size && !held_by.contains(&app.info().node_id) {
+                held_by.push(app.info().node_id.clone());
+            }
+            held_by.sort();
+            json!({
+                "size": cp.size,
+                "root": cp.root.to_hex(),
+                "cosigners": cosigners,
+                "held_by": held_by,
+            })
+        }
+    };
+    let h = &topology["health_status"];
+    let connections = topology["connections"].as_array().map_or(0, Vec::len);
+    let declared = topology["connections"].as_array().map_or(0, |c| {
+        c.iter().filter(|c| c["declared"] == json!(true)).count()
+    });
+    Ok(json!({
+        "verification_node_manager": {
+            "registered_nodes": nodes.len(),
+            "by_status": by_status,
+            "nodes": nodes,
+        },
+        "consensus_service": consensus,
+        "network_topology_manager": {
+            "topology_id": topology["topology_id"],
+            "topology_hash": topology["topology_hash"],
+            "overall_status": h["overall_status"],
+            "health_score": h["health_score"],
+            "node_counts": h["node_counts"],
+            "connections": connections,
+            "declared_connections": declared,
+        },
+        "seal_distribution_service": {
+            "latest_seal": seal,
+            "held_by_basis": "the node's own log, and the log size each peer gossips",
+        },
+        "trust_aggregation_service": {
+            "last_computation": to_json(&trust.last_computation)?,
+            "observations": trust.observations,
+            "pending_observations": trust.pending_observations,
+            "distribution": to_json(&trust.distribution)?,
+            "top": to_json(&trust.scores.iter().take(5).collect::<Vec<_>>())?,
+        },
+    }))
 }
 
 /// The hash of each clause of a revision (the current one, or `?revision=N`): what a

@@ -261,6 +261,21 @@ impl Gossip {
         out
     }
 
+    /// The log size each registered peer gossips (not this node), by node id.
+    pub fn reported_log_sizes(&self) -> BTreeMap<String, u64> {
+        let v = self.view.read().unwrap_or_else(|e| e.into_inner());
+        v.peers
+            .iter()
+            .filter(|(id, p)| {
+                **id != self.node_id && v.registry.contains_key(*id) && p.liveness != Liveness::Down
+            })
+            .filter_map(|(id, p)| {
+                let size = p.key_values.get(KEY_LOG_SIZE)?.parse().ok()?;
+                Some((id.clone(), size))
+            })
+            .collect()
+    }
+
     /// `GET /v1/gossip`: everything this node's chitchat sees.
     pub fn describe(&self) -> Value {
         let Some(self_id) = &self.self_id else {

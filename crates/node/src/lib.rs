@@ -11,7 +11,7 @@
 //!   and `route_table` beside it: they import no subsystem.
 //! - The subsystems, each with its HTTP handlers next to its logic and a `routes()`
 //!   plus `ROUTES`: [`council`] (hubs), [`seal`], [`witness`], [`replicate`]
-//!   (non-hubs; the forwarding orderer), [`gossip`], [`attest`], `acks` (no routes),
+//!   (non-hubs; the forwarding orderer), [`gossip`], [`attest`], `trust` (the trust scores), `acks` (no routes),
 //!   `api` (the read endpoints and entry submission), `operator`, `metrics`
 //!   (`/metrics`, `/healthz`, `/readyz`, reading `telemetry`'s counters) and `dashboard`
 //!   (the HTML pages over the same views).
@@ -47,6 +47,7 @@ mod telemetry;
 #[cfg(test)]
 mod test_util;
 mod tls;
+mod trust;
 mod wire;
 pub mod witness;
 

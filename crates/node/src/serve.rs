@@ -9,7 +9,9 @@ use crate::datadir::{URL_FILE, load, write_atomic, write_node_json};
 use crate::error::{ApiError, NodeError};
 use crate::route_table::{concat, count};
 use crate::shared::Shared;
-use crate::{api, attest, council, dashboard, gossip, metrics, operator, replicate, seal, witness};
+use crate::{
+    api, attest, council, dashboard, gossip, metrics, operator, replicate, seal, trust, witness,
+};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, StatusCode, Uri, header};
@@ -29,6 +31,7 @@ const ROOMS: &[&[(&str, &str)]] = &[
     api::ROUTES,
     operator::ROUTES,
     attest::ROUTES,
+    trust::ROUTES,
     gossip::ROUTES,
     seal::ROUTES,
     witness::ROUTES,
@@ -49,9 +52,16 @@ pub fn router(app: AppState) -> Router {
     let shared = app.shared().clone();
     let pulled = app.replica().map(|r| r.pulled_head());
     Router::new()
-        .merge(api::routes(shared.clone(), app.gossip().cloned()))
+        .merge(api::routes(
+            shared.clone(),
+            app.gossip().cloned(),
+            app.sealing().clone(),
+            pulled.clone(),
+            app.council().cloned(),
+        ))
         .merge(operator::routes(shared.clone()))
         .merge(attest::routes(shared.clone()))
+        .merge(trust::routes(shared.clone()))
         .merge(gossip::routes(shared.clone(), app.gossip().cloned()))
         .merge(seal::routes(app.sealing().clone(), pulled.clone()))
         .merge(witness::routes(

@@ -106,7 +106,14 @@ async fn every_page_renders_and_bad_input_is_a_4xx_page() {
         ),
         (
             format!("/nodes/{me}"),
-            vec!["Public key", "Privileges", "Contract heads", "codex"],
+            vec![
+                "Public key",
+                "Privileges",
+                "Contract heads",
+                "codex",
+                "Trust score",
+                "rank ",
+            ],
         ),
         (
             "/proposals".into(),
@@ -145,7 +152,18 @@ async fn every_page_renders_and_bad_input_is_a_4xx_page() {
         ),
         ("/sync".into(), vec!["Drift alerts", "codex revision 1"]),
         ("/domains".into(), vec!["Domains"]),
-        ("/trust".into(), vec!["No trust scores are computed yet."]),
+        (
+            "/trust".into(),
+            vec![
+                "EigenTrust",
+                "Last computation",
+                "after entry 0 (genesis",
+                "data-part=\"trust-scores\"",
+                "pre-trusted",
+                "What each score rests on",
+                "/v1/trust",
+            ],
+        ),
         (
             "/log".into(),
             vec!["genesis", "propose", "vote", "inclusion"],

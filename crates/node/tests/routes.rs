@@ -61,6 +61,7 @@ fn openapi_describes_exactly_the_routes() {
         include_str!("../src/api.rs"),
         include_str!("../src/operator.rs"),
         include_str!("../src/attest.rs"),
+        include_str!("../src/trust.rs"),
         include_str!("../src/gossip.rs"),
         include_str!("../src/seal.rs"),
         include_str!("../src/witness.rs"),

@@ -19,5 +19,7 @@ mod routes;
 mod seed_schemas;
 mod story;
 mod tls;
+
+mod trust;
 mod util;
 mod witness;

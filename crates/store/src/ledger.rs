@@ -668,6 +668,13 @@ fn restore_snapshot(reader: SnapshotReader, len: u64) -> Result<State, String> {
             state.size()
         ));
     }
+    if covered > 0 && !state.trust().built() {
+        // Written before the state kept trust observations: replaying from an older
+        // snapshot or the genesis rebuilds them.
+        return Err(format!(
+            "snapshot at size {covered} predates trust observations"
+        ));
+    }
     Ok(state)
 }
 

@@ -1,5 +1,6 @@
 //! Integration tests of govmesh-store, one binary: the ledger's durability and
-//! error behaviour (`ledger`) and the kill -9 crash test (`crash`).
+//! error behaviour (`ledger`), the kill -9 crash test (`crash`) and trust scores
+//! computed alike by two stores (`trust`).
 
 #[path = "support/loggen.rs"]
 mod loggen;
@@ -7,3 +8,4 @@ mod loggen;
 mod common;
 mod crash;
 mod ledger;
+mod trust;

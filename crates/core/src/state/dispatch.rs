@@ -142,6 +142,7 @@ impl State {
             }
         };
         // Bookkeeping common to every accepted entry (cannot fail).
+        self.observe_trust(&payload.op, &ctx, &events);
         self.seen.insert(hash);
         self.size += 1;
         self.last_timestamp = Some(at);

@@ -9,7 +9,9 @@
 //! - `tether`: the clause 5.5 privilege and membership check;
 //! - `genesis`, `nodes`, `domains`, `proposals`, `votes`, `sync`, `attestations`,
 //!   `evidence`: each family's `impl State` handlers and the helpers only it uses;
-//! - `adoption`: a decided proposal's outcome, revision n+1 and its sync targets.
+//! - `adoption`: a decided proposal's outcome, revision n+1 and its sync targets;
+//! - `trust`: observations read from every accepted entry and the EigenTrust scores
+//!   computed from them at epoch boundaries (clause 5.4 `trust_model`).
 //!
 //! # Adding an operation
 //!
@@ -38,10 +40,14 @@ mod suspension;
 mod sync;
 mod tether;
 mod timelock;
+mod trust;
 mod votes;
 
 pub use decode::is_uuid_v4;
 pub use sync::{RevisionSync, SyncAck};
+pub use trust::{
+    Epoch, EpochCause, HISTORY_EPOCHS, KindTally, Observation, RECENT_PER_NODE, TrustState,
+};
 
 use crate::attestation::Attestation;
 use crate::digest::Digest;
@@ -333,6 +339,9 @@ pub struct State {
     /// Ids of adopted proposals waiting out their timelock.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     timelocked: BTreeSet<String>,
+    /// Trust observations and scores (`trust.rs`).
+    #[serde(default)]
+    trust: TrustState,
 }
 
 fn rej(code: RejectCode, message: impl Into<String>) -> Rejection {

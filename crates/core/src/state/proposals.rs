@@ -187,7 +187,22 @@ impl State {
                     && n.suspension.is_none()
                     && rules.role_has(n.node_type, Privilege::CanVoteOnProposal)
             })
-            .map(|n| (n.node_id.clone(), policy.weight_of(&n.node_id)))
+            // Trust: the scores of the last computation before this entry.
+            .filter(|n| {
+                policy.min_trust_score.is_none_or(|min| {
+                    self.trust_score(&n.node_id)
+                        .is_some_and(|s| s >= crate::trust::share_fx(min))
+                })
+            })
+            .map(|n| {
+                let w = policy.weight_of(&n.node_id);
+                let w = if policy.weight_by_trust {
+                    crate::trust::weigh(w, self.trust_score(&n.node_id).unwrap_or(0))
+                } else {
+                    w
+                };
+                (n.node_id.clone(), w)
+            })
             .collect();
         // Delegations are read now, frozen with the voters.
         let delegations: BTreeMap<String, String> = if policy.delegation {
@@ -206,7 +221,12 @@ impl State {
             return Err(rej(
                 RejectCode::Forbidden,
                 format!(
-                    "domain {domain_id:?} has no eligible voting weight: nobody could decide this proposal"
+                    "domain {domain_id:?} has no eligible voting weight: nobody could decide this proposal{}",
+                    if policy.min_trust_score.is_some() || policy.weight_by_trust {
+                        " (its policy's min_trust_score or weight_by_trust leaves no weight; see GET /v1/trust)"
+                    } else {
+                        ""
+                    }
                 ),
             ));
         }

@@ -356,6 +356,7 @@ pub(super) async fn node(State(d): State<Dash>, id: PageId) -> PageResult {
     let records = api::sync_records_view(&d.shared).await;
     let contracts = api::contracts_view(&d.shared).await;
     let is_me = head.status["node_id"] == n.node_id.as_str();
+    let trust = crate::trust::node_view(&d.shared, &n.node_id).await.ok();
     let ty = n.node_type.as_str();
     let title = names.name(&n.node_id).to_owned();
     head.render(
@@ -379,7 +380,12 @@ pub(super) async fn node(State(d): State<Dash>, id: PageId) -> PageResult {
                     @if is_me { (head.status["log_size"]) " entries (this node)" }
                     @else { "not reported to this node's API; " a href="/sync" { "acknowledged revisions" } " say what it holds" }
                 }
-                dt { "Trust score" } dd { a href="/trust" { "none computed yet" } }
+                dt { "Trust score" } dd {
+                    @match trust.as_ref().and_then(|t| t.line.score.zip(t.line.rank).map(|s| (s, t.of))) {
+                        Some(((x, r), of)) => { a href={ "/trust#trust-" (n.node_id) } { (format!("{x:.6}")) } " (rank " (r) " of " (of) ")" },
+                        None => { a href="/trust" { "none computed yet" } },
+                    }
+                }
             }
             h2 { "Contract heads" }
             p.small { "The newest revision of each contract this node acknowledged in the log (" code { "ack_sync" } "), against the adopted head." }
@@ -1086,15 +1092,94 @@ pub(super) async fn domain(State(d): State<Dash>, id: PageId) -> PageResult {
 
 pub(super) async fn trust(State(d): State<Dash>) -> PageResult {
     let head = Head::of(&d).await;
+    let nodes = api::nodes_view(&d.shared).await;
+    let names = Names::of(&nodes);
+    let sum = crate::trust::summary_view(&d.shared).await;
+    let mut details = Vec::new();
+    for l in sum.scores.iter().take(TRUST_DETAILS) {
+        if let Ok(n) = crate::trust::node_view(&d.shared, &l.node_id).await {
+            details.push(n);
+        }
+    }
+    let top = sum
+        .scores
+        .iter()
+        .filter_map(|l| l.score)
+        .fold(0.0, f64::max);
+    let m = &sum.model;
+    let roles: Vec<&str> = m.pre_trusted_roles.iter().map(|r| r.as_str()).collect();
     head.render(
         "Trust",
         "/trust",
         html! {
-            p.lead { "No trust scores are computed yet." }
-            p { "The log does not yet hold what a score would rest on; this page will show each node's score and what it rests on once the mesh computes them. Until then, what a node is trusted with is its role and its privileges under clause 5.5, shown on each node's page." }
+            p.lead { "Every node's EigenTrust score, computed by every node from the observations in the log under clause 5.4's trust model: the same scores, bit for bit, on every node." }
+            dl.facts data-part="trust-computation" {
+                dt { "Last computation" } dd {
+                    @match &sum.last_computation {
+                        Some(c) => {
+                            "after entry " (c.index) " (" (format!("{:?}", c.cause).to_lowercase()) ", Codex revision " (c.revision) "), " (time(c.timestamp)) ": "
+                            (c.iterations) " iteration(s), "
+                            @if c.converged { "converged" } @else { "not converged (max_iterations reached)" }
+                        },
+                        None => { "none yet" },
+                    }
+                }
+                dt { "Observations" } dd { (sum.observations) " counted; " (sum.pending_observations) " since the last computation (they count at the next: after an adopted revision or every 1,000 entries)" }
+                dt { "Model" } dd {
+                    "EigenTrust, alpha " (format!("{:.4}", m.alpha)) ", at most " (m.max_iterations) " iterations to an L1 change below " (format!("{:e}", m.convergence_epsilon))
+                    "; pre-trusted: " (roles.join(", "))
+                }
+            }
+            div.table-wrap {
+                table.list data-part="trust-scores" {
+                    thead { tr { th scope="col" { "Rank" } th scope="col" { "Node" } th scope="col" { "Role" } th scope="col" { "Score" } th scope="col" { "Relative to the highest" } } }
+                    tbody {
+                        @for l in &sum.scores {
+                            tr id={ "trust-" (l.node_id) } {
+                                td { @match l.rank { Some(r) => (r), None => "—" } }
+                                td { (names.link(&l.node_id)) @if l.pre_trusted { " " span.badge title="pre-trusted (clause 5.4 pre_trusted_roles)" { "pre-trusted" } } }
+                                td { span.role.(role_class(l.node_type.as_str())) { (l.node_type.as_str()) } }
+                                td.num { @match l.score { Some(x) => (format!("{x:.6}")), None => "none yet" } }
+                                td {
+                                    @if let Some(x) = l.score {
+                                        @let rel = if top > 0.0 { x / top * 100.0 } else { 0.0 };
+                                        div.bar.trust role="img" aria-label=(format!("{rel:.0}% of the highest score")) {
+                                            div.fill.approve style=(format!("width:{rel:.1}%")) {}
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            h2 { "What each score rests on" }
+            p.small { "Who observed whom: a proposer observes the votes on its proposal and the eligible voters that missed it; the source of a contract revision observes each acknowledgement, on time or late; a proposer observes a double vote, the reporter of a forked checkpoint each hub that signed both. Local trust is positive minus negative weight, never below 0." }
+            @for n in &details {
+                details data-part="trust-node" {
+                    summary { (names.link(&n.line.node_id)) " — " @match n.line.score { Some(x) => (format!("{x:.6}")), None => "no score yet" } }
+                    @if n.received.is_empty() { p.muted { "No observations of this node yet." } }
+                    @else {
+                        ul.plain {
+                            @for r in &n.received {
+                                li { code { (r.kind.as_str()) } " ×" (r.count) " (weight " (r.weight) @if let Some(e) = r.effect { ", " (format!("{e:?}").to_lowercase()) } ")" }
+                            }
+                        }
+                        table.list {
+                            thead { tr { th scope="col" { "Observed by" } th scope="col" { "Positive" } th scope="col" { "Negative" } th scope="col" { "Local trust" } } }
+                            tbody { @for p in &n.observers { tr { td { (names.link(&p.node_id)) } td.num { (p.positive) } td.num { (p.negative) } td.num { (p.local_trust) } } } }
+                        }
+                    }
+                    p.small { a href={ "/v1/trust/" (n.line.node_id) } { code { "GET /v1/trust/" (short(&n.line.node_id)) "…" } } " (with its history per computation)" }
+                }
+            }
+            p.small { "Data: " a href="/v1/trust" { code { "GET /v1/trust" } } "." }
         },
     )
 }
+
+/// Nodes whose observations the trust page details (the highest ranked).
+const TRUST_DETAILS: usize = 100;
 
 // ---- Log
 
