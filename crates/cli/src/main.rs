@@ -161,6 +161,11 @@ enum Command {
         /// refuses to listen anywhere but the registered address (port 0 aside).
         #[arg(long)]
         behind_proxy: bool,
+        /// Move the node: listen on --listen although its registration names another
+        /// address, and submit an update_node entry (signed by the node) registering
+        /// the new one, so peers call it there.
+        #[arg(long, conflicts_with = "behind_proxy", requires = "listen")]
+        re_register: bool,
         /// Log lines as text or as JSON objects (to stderr).
         #[arg(long, value_enum, default_value_t, value_name = "FORMAT")]
         log_format: logging::LogFormat,
@@ -369,6 +374,20 @@ enum KeyCommand {
     New {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+    },
+    /// Replace a node's key: a new key is staged in DIR/node.key.next (0600), an
+    /// update_node entry naming its public key, signed by the old key and carrying the
+    /// new key's proof of possession, is submitted, and once it is in the log the new
+    /// key replaces DIR/node.key (atomically). Entries signed before keep verifying;
+    /// the old key signs nothing new. Restart a running node afterwards.
+    Rotate {
+        /// The node's data directory.
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// A running node of the mesh to submit through (default: this node, when it
+        /// is running).
+        #[arg(long, value_name = "URL")]
+        node: Option<String>,
     },
 }
 
@@ -602,13 +621,17 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             stop_with_parent,
             peers,
             behind_proxy,
+            re_register,
             log_format,
         } => local::serve(
             &data,
             listen.as_deref(),
             stop_with_parent,
             peers,
-            behind_proxy,
+            local::AddressPolicy {
+                behind_proxy,
+                re_register,
+            },
             log_format,
         ),
         Command::Bench { cmd } => bench::dispatch(cmd, json),
@@ -632,6 +655,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Key {
             cmd: KeyCommand::New { out },
         } => local::key_new(&out, json),
+        Command::Key {
+            cmd: KeyCommand::Rotate { data, node },
+        } => local::key_rotate(&data, node.as_deref(), json),
         Command::Propose {
             node,
             auth,

@@ -45,3 +45,9 @@ mod secrets;
 
 #[path = "cli/schemathesis.rs"]
 mod schemathesis;
+
+#[path = "cli/rotate.rs"]
+mod rotate;
+
+#[path = "cli/reregister.rs"]
+mod reregister;

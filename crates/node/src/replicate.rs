@@ -552,17 +552,69 @@ async fn fetch_head(app: &Replica, r: &Replication, base: &str) -> Result<Head, 
             continue;
         }
         let t = text(body, &format!("the answer of {path}"))?;
-        let l = app.ledger().lock().await;
-        match verify_head(&t, l.state()) {
+        let verified = verify_head(&t, app.ledger().lock().await.state());
+        match verified {
             Ok(h) => return Ok(h),
             Err(HeadError::False(why)) => return Err(PullError::Bad(format!("{path}: {why}"))),
-            Err(HeadError::Unusable(why)) => tried.push(format!("{path}: {why}")),
+            Err(HeadError::Unusable(why)) => {
+                match verify_head_past_rotation(app, r, base, &t).await {
+                    Some(h) => return Ok(h),
+                    None => tried.push(format!("{path}: {why}")),
+                }
+            }
         }
     }
     Err(PullError::Soft(format!(
         "no verifiable head ({})",
         tried.join("; ")
     )))
+}
+
+/// The most entries [`verify_head_past_rotation`] replays ahead of the log.
+const PAST_ROTATION_MAX: u64 = 4 * PAGE;
+
+/// A seal signed or cosigned with keys this node learns only from the entries the seal
+/// covers (a hub's or a witness's key rotation, a newly registered witness): the
+/// entries from this node's size to the seal's, replayed on a copy of its state (each
+/// entry verified against the keys the log held at its index, as always: a new key
+/// comes in only through an entry signed by a key already trusted), their leaves
+/// leading to the seal's root, and the seal then verified against the state they lead
+/// to (as `govmesh verify` checks a seal against the state of the log it seals).
+/// `None` when that does not verify; nothing is stored here.
+async fn verify_head_past_rotation(
+    app: &Replica,
+    r: &Replication,
+    base: &str,
+    text: &str,
+) -> Option<Head> {
+    let cp = govmesh_core::checkpoint::SignedNote::parse(text)
+        .and_then(|n| n.checkpoint())
+        .ok()?;
+    let (mut state, mut tree) = {
+        let l = app.ledger().lock().await;
+        (l.state().clone(), l.tree().clone())
+    };
+    let own = tree.size();
+    if cp.size <= own || cp.size - own > PAST_ROTATION_MAX {
+        return None;
+    }
+    while tree.size() < cp.size {
+        let at = tree.size();
+        let records = fetch_page(r, base, at, cp.size.min(at + PAGE), cp.size)
+            .await
+            .ok()?;
+        for rec in records {
+            if rec.index != tree.size() {
+                return None;
+            }
+            state.apply_record(&rec).ok()?;
+            tree.push(rec.leaf_hash());
+        }
+    }
+    if tree.root() != cp.root {
+        return None;
+    }
+    verify_head(text, &state).ok()
 }
 
 #[derive(Deserialize)]
