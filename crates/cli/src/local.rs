@@ -30,6 +30,96 @@ pub fn key_new(out: &Path, json: bool) -> Result<i32> {
     Ok(0)
 }
 
+/// `govmesh key rotate`: replaces the key of the node in `data` through an
+/// `update_node` entry submitted to `node` (default: the node itself, when running).
+/// The new key is staged before the submission and installed after it commits; a
+/// rotation interrupted after the commit is finished by running the command again.
+pub fn key_rotate(data: &Path, node: Option<&str>, json: bool) -> Result<i32> {
+    use govmesh_core::entry::{Operation, UpdateNodeOp};
+    use govmesh_node::datadir;
+    let info = govmesh_node::load(data)?;
+    let old = datadir::load_key(data)?;
+    let running = std::fs::read_to_string(data.join(govmesh_node::URL_FILE))
+        .ok()
+        .map(|u| u.trim().to_owned());
+    let url = match (node, &running) {
+        (Some(u), _) => u.to_owned(),
+        (None, Some(u)) => u.clone(),
+        (None, None) => anyhow::bail!(
+            "node {} is not running: give --node URL of a running node of the mesh to submit the rotation through",
+            info.node_id
+        ),
+    };
+    let client = crate::client::NodeClient::new(&url)?;
+    let registered = |client: &crate::client::NodeClient| -> Result<String> {
+        let n = client.get(&format!("/v1/nodes/{}", info.node_id))?;
+        n.get("public_key")
+            .and_then(|k| k.as_str())
+            .map(str::to_owned)
+            .with_context(|| format!("{url} serves node {} without a public_key", info.node_id))
+    };
+    // A rotation started before (its key staged) is carried on with the same key: the
+    // entry is the same bytes, so if it committed, submitting it again is a replay.
+    let new = match datadir::staged_key(data)? {
+        Some(next) => next,
+        None => {
+            let new = keyfile::generate()?.with_node_id(info.node_id.clone());
+            datadir::stage_key(data, &new)?;
+            new
+        }
+    };
+    let mut index = None;
+    if registered(&client)? != new.public().to_base64() {
+        let op = UpdateNodeOp::rotate_key(&info.node_id, &old.public(), &new);
+        match client.submit(&old, Operation::UpdateNode(op)) {
+            Ok(r) => index = r.get("index").and_then(|i| i.as_u64()),
+            Err(e) => {
+                let replay = matches!(
+                    e.downcast_ref::<crate::fail::Failure>(),
+                    Some(crate::fail::Failure::Refused { code, .. }) if code == "replay"
+                );
+                if !replay {
+                    // The staged key stays: the next run submits the same entry.
+                    return Err(e.context(format!(
+                        "rotating the key of node {} through {url} (the new key stays staged in {}; running the command again carries on with it)",
+                        info.node_id,
+                        data.join(datadir::NEXT_KEY_FILE).display()
+                    )));
+                }
+            }
+        }
+    }
+    datadir::install_staged_key(data)?;
+    if json {
+        print_json(&json!({
+            "node_id": info.node_id,
+            "old_keyid": old.keyid(),
+            "keyid": new.keyid(),
+            "public_key": new.public(),
+            "index": index,
+            "restart_needed": running.is_some(),
+        }));
+    } else {
+        outln!("node id      {}", info.node_id);
+        outln!("old key id   {} (signs nothing new)", old.keyid());
+        outln!("new key id   {}", new.keyid());
+        if let Some(i) = index {
+            outln!("rotated at   log index {i}");
+        }
+        outln!(
+            "written to   {} (mode 0600)",
+            data.join(datadir::KEY_FILE).display()
+        );
+        if running.is_some() {
+            outln!(
+                "the node is running with the old key: restart it (govmesh serve --data {}) to sign with the new one",
+                data.display()
+            );
+        }
+    }
+    Ok(0)
+}
+
 /// Founders given on the command line as genesis node specs of `node_type`. Each is
 /// `KEYFILE_OR_PUBKEY` or `KEYFILE_OR_PUBKEY@http://HOST:PORT` (its registry address).
 pub fn founder_specs_of(founders: &[String], node_type: NodeType) -> Result<Vec<NodeSpec>> {
@@ -199,6 +289,8 @@ pub struct ServeArgs<'a> {
     pub behind_proxy: bool,
     /// `--tls-cert` and `--tls-key`.
     pub tls: Option<govmesh_node::TlsFiles>,
+    /// `--re-register`.
+    pub re_register: bool,
 }
 
 /// `govmesh serve`: on `listen`, else where `node.json` says this node last listened
@@ -213,6 +305,7 @@ pub fn serve(
         stop_with_parent,
         peers,
         behind_proxy,
+        re_register,
         tls,
     } = args;
     init_tracing(log_format);
@@ -227,6 +320,7 @@ pub fn serve(
     let opts = govmesh_node::ServeOptions {
         peers,
         registered_address_only: !behind_proxy,
+        re_register,
         tls,
         ..Default::default()
     };

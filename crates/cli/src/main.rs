@@ -171,6 +171,11 @@ enum Command {
         /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
         #[arg(long, value_name = "FILE", requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// Move the node: listen on --listen although its registration names another
+        /// address, and submit an update_node entry (signed by the node) registering
+        /// the new one, so peers call it there.
+        #[arg(long, conflicts_with = "behind_proxy", requires = "listen")]
+        re_register: bool,
         /// Log lines as text or as JSON objects (to stderr).
         #[arg(long, value_enum, default_value_t, value_name = "FORMAT")]
         log_format: logging::LogFormat,
@@ -444,6 +449,20 @@ enum KeyCommand {
     New {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+    },
+    /// Replace a node's key: a new key is staged in DIR/node.key.next (0600), an
+    /// update_node entry naming its public key, signed by the old key and carrying the
+    /// new key's proof of possession, is submitted, and once it is in the log the new
+    /// key replaces DIR/node.key (atomically). Entries signed before keep verifying;
+    /// the old key signs nothing new. Restart a running node afterwards.
+    Rotate {
+        /// The node's data directory.
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// A running node of the mesh to submit through (default: this node, when it
+        /// is running).
+        #[arg(long, value_name = "URL")]
+        node: Option<String>,
     },
 }
 
@@ -756,6 +775,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             behind_proxy,
             tls_cert,
             tls_key,
+            re_register,
             log_format,
         } => local::serve(
             &data,
@@ -764,6 +784,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 stop_with_parent,
                 peers,
                 behind_proxy,
+                re_register,
                 tls: tls_cert
                     .zip(tls_key)
                     .map(|(cert, key)| govmesh_node::TlsFiles { cert, key }),
@@ -791,6 +812,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Key {
             cmd: KeyCommand::New { out },
         } => local::key_new(&out, json),
+        Command::Key {
+            cmd: KeyCommand::Rotate { data, node },
+        } => local::key_rotate(&data, node.as_deref(), json),
         Command::Propose {
             node,
             auth,

@@ -51,3 +51,9 @@ mod governed_seals;
 
 #[path = "cli/voting.rs"]
 mod voting;
+
+#[path = "cli/rotate.rs"]
+mod rotate;
+
+#[path = "cli/reregister.rs"]
+mod reregister;

@@ -128,6 +128,39 @@ pub struct UpdateNodeOp {
     /// Key rotation: the node's new public key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_key: Option<PublicKey>,
+    /// Key rotation: the new key's signature over [`key_rotation_message`] (standard
+    /// base64), proving that whoever rotates holds the new secret key. Required when a
+    /// node rotates its own key without clause 5.5's `update_node` privilege; checked
+    /// whenever present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_proof: Option<String>,
+}
+
+/// What the new key signs in a key rotation ([`UpdateNodeOp::key_proof`]): bound to
+/// the node and to the key it replaces, so a proof serves one rotation only.
+pub fn key_rotation_message(node_id: &str, old: &PublicKey, new: &PublicKey) -> Vec<u8> {
+    format!(
+        "govmesh-key-rotation/v1\n{node_id}\n{}\n{}\n",
+        old.keyid(),
+        new.keyid()
+    )
+    .into_bytes()
+}
+
+impl UpdateNodeOp {
+    /// A node's rotation of its own key from `old` to `new`, with the new key's proof
+    /// of possession. The entry is to be signed with the old key.
+    pub fn rotate_key(node_id: &str, old: &PublicKey, new: &KeyPair) -> UpdateNodeOp {
+        use base64::Engine as _;
+        let sig = new.sign(&key_rotation_message(node_id, old, &new.public()));
+        UpdateNodeOp {
+            node_id: node_id.to_owned(),
+            status: None,
+            network_address: None,
+            public_key: Some(new.public()),
+            key_proof: Some(base64::engine::general_purpose::STANDARD.encode(sig)),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

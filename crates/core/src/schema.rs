@@ -236,6 +236,7 @@ mod tests {
                 status: Some(NodeStatus::Suspended),
                 network_address: None,
                 public_key: Some(key(9).public()),
+                key_proof: None,
             })),
             payload(Operation::DefineDomain(domain())),
             payload(Operation::Propose(ProposeOp {

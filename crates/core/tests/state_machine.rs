@@ -961,6 +961,7 @@ fn node_registry_rules() {
             status,
             network_address: addr.map(str::to_owned),
             public_key: None,
+            key_proof: None,
         })
     };
     m.submit(&k, upd(&k, None, Some("10.0.0.5:7000"))).unwrap();
@@ -1011,6 +1012,7 @@ fn node_registry_rules() {
             status: None,
             network_address: None,
             public_key: Some(pk),
+            key_proof: None,
         })
     };
     assert_eq!(
@@ -1547,6 +1549,7 @@ mod ops {
                 status: Some(NodeStatus::Suspended),
                 network_address: None,
                 public_key: None,
+                key_proof: None,
             }),
         )
         .unwrap();
@@ -2835,4 +2838,90 @@ fn an_adopted_default_domain_id_hands_the_codex_to_another_council() {
     again.description = "redefined".into();
     let e = m.submit(&h0, Operation::DefineDomain(again)).unwrap_err();
     assert!(e.message.contains("council domain"), "{e}");
+}
+
+/// Issue 16, `govmesh key rotate`: a node of any role replaces its own key with an
+/// `update_node` signed by the old key and carrying the new key's proof of possession.
+/// Entries signed before still replay; the old key signs nothing new, and its refusal
+/// names the rotation.
+#[test]
+fn a_node_of_any_role_rotates_its_own_key_with_a_proof_of_possession() {
+    use govmesh_core::entry::key_rotation_message;
+    let mut m = Mesh::new();
+    let fork = register(&mut m, 40, NodeType::TrustFork);
+    let witness = key(9);
+    let hub = m.hub(1);
+    for (i, old) in [fork, witness, hub].into_iter().enumerate() {
+        let node_id = old.node_id().to_owned();
+        let new = key(50 + i as u8).with_node_id(node_id.clone());
+        // Without the proof only clause 5.5's update_node privilege (hubs) may rotate.
+        let mut bare = UpdateNodeOp::rotate_key(&node_id, &old.public(), &new);
+        bare.key_proof = None;
+        let r = m.submit(&old, Operation::UpdateNode(bare));
+        if i < 2 {
+            assert_eq!(code(r), RejectCode::NotPrivileged, "role {i}");
+        } else {
+            // A hub holds the privilege: its rotation without a proof stays accepted
+            // (as logs written before the proof existed have it); undo it by rotating
+            // back with the other key's proof.
+            r.unwrap();
+            let back = UpdateNodeOp::rotate_key(&node_id, &new.public(), &old);
+            m.submit(&new, Operation::UpdateNode(back)).unwrap();
+        }
+        // A proof by another key, or one bound to another old key, is refused.
+        let other = key(70 + i as u8);
+        let mut forged = UpdateNodeOp::rotate_key(&node_id, &old.public(), &new);
+        forged.key_proof = UpdateNodeOp::rotate_key(&node_id, &old.public(), &other).key_proof;
+        let e = m.submit(&old, Operation::UpdateNode(forged)).unwrap_err();
+        assert_eq!(e.code, RejectCode::BadSignature, "{e}");
+        let stale = UpdateNodeOp::rotate_key(&node_id, &other.public(), &new);
+        assert_eq!(
+            code(m.submit(&old, Operation::UpdateNode(stale))),
+            RejectCode::BadSignature
+        );
+        // The real rotation.
+        let before = m.state.size();
+        let op = UpdateNodeOp::rotate_key(&node_id, &old.public(), &new);
+        let proof = op.key_proof.clone().unwrap();
+        assert_eq!(proof.len(), 88);
+        let sig = base64_decode(&proof);
+        new.public()
+            .verify(
+                &key_rotation_message(&node_id, &old.public(), &new.public()),
+                &sig,
+            )
+            .unwrap();
+        m.submit(&old, Operation::UpdateNode(op)).unwrap();
+        assert_eq!(m.state.node(&node_id).unwrap().public_key, new.public());
+        // The old key signs nothing new, and the refusal says why.
+        let again = UpdateNodeOp {
+            node_id: node_id.clone(),
+            status: None,
+            network_address: Some(format!("10.0.0.{i}:7000")),
+            public_key: None,
+            key_proof: None,
+        };
+        let e = m
+            .submit(&old, Operation::UpdateNode(again.clone()))
+            .unwrap_err();
+        assert_eq!(e.code, RejectCode::UnknownSigner, "{e}");
+        assert!(
+            e.message.contains("replaced by a key rotation")
+                && e.message.contains(&format!("log index {before}")),
+            "{e}"
+        );
+        // The new key does.
+        m.submit(&new, Operation::UpdateNode(again)).unwrap();
+    }
+    // The whole log, old signatures included, replays to the same state.
+    let mut fresh = State::new();
+    for rec in &m.log {
+        fresh.apply_record(rec).unwrap();
+    }
+    assert_eq!(fresh, m.state);
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
 }

@@ -381,6 +381,63 @@ pub fn refuse_readable_by_others(path: &Path) -> Result<(), NodeError> {
     Ok(())
 }
 
+/// Where `govmesh key rotate` keeps the new key while the rotation is being ordered:
+/// written (0600) before the `update_node` entry is submitted, so a crash after the
+/// entry commits cannot lose the only key the registry accepts.
+pub const NEXT_KEY_FILE: &str = "node.key.next";
+
+/// Stages `key` as the next key of the node in `dir` (`node.key.next`, mode 0600).
+/// Refuses if one is staged already: [`staged_key`] reads it back.
+pub fn stage_key(dir: &Path, key: &KeyPair) -> Result<(), NodeError> {
+    write_secret(&dir.join(NEXT_KEY_FILE), key.to_file_json().as_bytes())
+}
+
+/// The staged next key, if a rotation was started.
+pub fn staged_key(dir: &Path) -> Result<Option<KeyPair>, NodeError> {
+    let path = dir.join(NEXT_KEY_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = fs::read_to_string(&path).map_err(|e| NodeError::io(&path, e))?;
+    refuse_readable_by_others(&path)?;
+    KeyPair::from_file_json(&text)
+        .map(Some)
+        .map_err(|e| NodeError::BadFile {
+            path,
+            message: e.to_string(),
+        })
+}
+
+/// Makes the staged key the node's key once its rotation is in the log: renames
+/// `node.key.next` over `node.key` (atomic; the file keeps mode 0600) and records the
+/// new public key in `node.json`. A crash between the two leaves `node.json` naming
+/// the old key, which [`load`] reports; running this again finishes the job.
+pub fn install_staged_key(dir: &Path) -> Result<KeyPair, NodeError> {
+    let key = staged_key(dir)?.ok_or_else(|| NodeError::NotInitialized {
+        path: dir.to_owned(),
+        what: NEXT_KEY_FILE,
+    })?;
+    let next = dir.join(NEXT_KEY_FILE);
+    let path = dir.join(KEY_FILE);
+    fs::File::open(&next)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| NodeError::io(&next, e))?;
+    fs::rename(&next, &path).map_err(|e| NodeError::io(&path, e))?;
+    let node = dir.join(NODE_FILE);
+    let text = read_required(&node, dir, NODE_FILE)?;
+    let mut info: NodeInfo = serde_json::from_str(&text).map_err(|e| NodeError::BadFile {
+        path: node.clone(),
+        message: e.to_string(),
+    })?;
+    info.dir = dir.to_owned();
+    info.public_key = key.public();
+    write_node_json(&info)?;
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| NodeError::io(dir, e))?;
+    Ok(key)
+}
+
 /// Writes a new file readable by the owner only; never overwrites.
 fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), NodeError> {
     let mut opts = fs::OpenOptions::new();

@@ -573,6 +573,10 @@ async fn fetch_head(app: &Replica, r: &Replication, base: &str) -> Result<Head, 
     )))
 }
 
+/// The most entries [`verify_ahead`] replays ahead of the log for a checkpoint whose
+/// hub signature this node cannot check yet (a hub key learnt from those entries).
+const PAST_ROTATION_MAX: u64 = 4 * PAGE;
+
 /// A head short of clause 5.4's cosignatures under this node's state can still be a
 /// seal under the rules of the log it seals: the entries between this node's size and
 /// the head's can adopt another witness list or threshold (clause 5.4), and the hub
@@ -582,7 +586,13 @@ async fn fetch_head(app: &Replica, r: &Replication, base: &str) -> Result<Head, 
 /// of the state only, and the seal is verified against that copy: the state at the
 /// seal's size, which the node's own state becomes when it appends them. The copy and
 /// the entries are then dropped; a verified head is pulled again for real. `None`:
-/// not a hub checkpoint ahead of this node, so nothing to learn from its entries.
+/// not a checkpoint ahead of this node, so nothing to learn from its entries.
+///
+/// The same holds for keys: a seal signed or cosigned with keys this node learns only
+/// from the entries it covers (a hub's or a witness's key rotation, a newly registered
+/// witness) verifies against the state at its size. Where not even the hub signature
+/// verifies under this node's state, at most [`PAST_ROTATION_MAX`] entries are
+/// replayed, so a stranger's note costs little.
 async fn verify_ahead(
     app: &Replica,
     r: &Replication,
@@ -591,8 +601,19 @@ async fn verify_ahead(
 ) -> Result<Option<Head>, PullError> {
     let (head, own, leaves, mut scratch) = {
         let l = app.ledger().lock().await;
-        let Ok((_, cp, hub)) = govmesh_core::seal::verify_hub_checkpoint(text, l.state()) else {
-            return Ok(None);
+        let (cp, hub) = match govmesh_core::seal::verify_hub_checkpoint(text, l.state()) {
+            Ok((_, cp, hub)) => (cp, hub),
+            Err(_) => {
+                let Ok(cp) =
+                    govmesh_core::checkpoint::SignedNote::parse(text).and_then(|n| n.checkpoint())
+                else {
+                    return Ok(None);
+                };
+                if cp.size.saturating_sub(l.size()) > PAST_ROTATION_MAX {
+                    return Ok(None);
+                }
+                (cp, "(a key this node does not know yet)".to_owned())
+            }
         };
         if cp.size <= l.size() {
             return Ok(None);

@@ -295,6 +295,11 @@ pub struct ServeOptions {
     /// Serve HTTPS with this certificate and key besides plain HTTP, on the same
     /// address (crate::tls): for browsers, whose WebCrypto needs a secure context.
     pub tls: Option<crate::tls::TlsFiles>,
+    /// With [`ServeOptions::registered_address_only`]: instead of refusing another
+    /// address than the registered one, serve there and submit an `update_node` entry
+    /// (signed by this node) that registers it, so peers call the node there
+    /// (`govmesh serve --re-register`).
+    pub re_register: bool,
 }
 
 /// Opens the data directory, binds `listen` (port 0 picks a free port) and serves.
@@ -314,6 +319,7 @@ pub async fn serve_with(
         .as_ref()
         .map(crate::tls::server_config)
         .transpose()?;
+    ignore_file_size_signal();
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| NodeError::Bind {
@@ -327,7 +333,7 @@ pub async fn serve_with(
     let d = dir.to_owned();
     let u = url.clone();
     let check_opts = opts.clone();
-    let app = tokio::task::spawn_blocking(move || -> Result<AppState, NodeError> {
+    let app = tokio::task::spawn_blocking(move || -> Result<(AppState, bool), NodeError> {
         // Open first: if another process serves this directory, leave its files alone.
         // Hubs order through the Raft council (crate::council); others as before.
         let app = if load(&d)?.node_type == govmesh_core::model::NodeType::GovernanceHub {
@@ -339,25 +345,38 @@ pub async fn serve_with(
         } else {
             AppState::open(&d, Some(u))?
         };
+        let mut moved = false;
         if check_opts.registered_address_only
             && listen.port() != 0
             && let Err(e) = check_registered_address(&app, local_addr)
         {
-            if let Some(c) = app.council().cloned() {
-                tokio::runtime::Handle::current().block_on(c.shutdown());
+            if check_opts.re_register && !local_addr.ip().is_unspecified() {
+                moved = true;
+            } else {
+                if let Some(c) = app.council().cloned() {
+                    tokio::runtime::Handle::current().block_on(c.shutdown());
+                }
+                return Err(if check_opts.re_register {
+                    NodeError::BadOptions(format!(
+                        "--re-register registers the address the node listens on, and \
+                         {local_addr} is not one peers can call: give --listen HOST:PORT"
+                    ))
+                } else {
+                    e
+                });
             }
-            return Err(e);
         }
         let mut info = load(&d)?;
         info.listen = Some(local_addr.to_string());
         write_node_json(&info)?;
-        Ok(app)
+        Ok((app, moved))
     })
     .await
     .map_err(|source| NodeError::Task {
         what: "opening the data directory",
         source,
     })??;
+    let (app, moved) = app;
     if opts.witness_protocol_only
         && let Some(w) = app.witness()
     {
@@ -403,6 +422,9 @@ pub async fn serve_with(
         });
     // Every node acknowledges the contract revisions it holds (crate::acks).
     let acker = crate::acks::start(app.shared().clone(), rx.clone());
+    if moved {
+        tokio::spawn(re_register(app.shared().clone(), url.clone(), rx.clone()));
+    }
     let council = app.council().cloned();
     let service = router(app);
     let mut srx = rx;
@@ -492,10 +514,116 @@ fn check_registered_address(app: &AppState, listening: SocketAddr) -> Result<(),
     Err(NodeError::BadOptions(format!(
         "node {node_id} is registered at {registered}, and the registry and every peer \
          call it there; refusing to listen on {listening} instead. Serve without --listen \
-         (or with --listen {want}); moving a node takes an update_node entry, which \
-         `govmesh serve` does not submit; behind a proxy that forwards {registered} \
-         here, pass --behind-proxy"
+         (or with --listen {want}); to move the node here, pass --re-register (it \
+         submits an update_node entry registering the new address); behind a proxy \
+         that forwards {registered} here, pass --behind-proxy"
     )))
+}
+
+/// A write past the process's file size limit (RLIMIT_FSIZE) raises SIGXFSZ, whose
+/// default action kills the process. Handled, the write fails with EFBIG instead, and
+/// the store refuses it like a full disk (SQLite rolls the transaction back): the node
+/// answers 5xx for what it cannot store and carries on once there is room.
+fn ignore_file_size_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        // SIGXFSZ is 25 on Linux and the BSDs.
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| match signal(SignalKind::from_raw(25)) {
+            Ok(mut s) => {
+                tokio::spawn(async move {
+                    let mut last: Option<std::time::Instant> = None;
+                    while s.recv().await.is_some() {
+                        if last.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+                            tracing::error!("a write went past the file size limit (SIGXFSZ): the data directory is full");
+                            last = Some(std::time::Instant::now());
+                        }
+                    }
+                });
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot handle SIGXFSZ"),
+        });
+    }
+}
+
+/// `--re-register`: submits the `update_node` entry that registers `url` as this
+/// node's address, retrying while the outcome is unknown until it is in the log,
+/// refused, or the node stops. It goes through this node's own orderer and, when that
+/// cannot order it (a moved hub hears from no leader: the leader still calls the old
+/// address), to the other hubs at their registered addresses, as any client would.
+async fn re_register(app: Shared, url: String, mut stop: watch::Receiver<bool>) {
+    use govmesh_core::entry::{Operation, UpdateNodeOp, sign_entry};
+    let node_id = app.info().node_id.clone();
+    let op = Operation::UpdateNode(UpdateNodeOp {
+        node_id: node_id.clone(),
+        status: None,
+        network_address: Some(url.clone()),
+        public_key: None,
+        key_proof: None,
+    });
+    let env = sign_entry(app.key(), op.clone());
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap_or_default();
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let mut outcome = app.submit_own(op.clone()).await.map(|c| c.index);
+        if outcome.as_ref().is_err_and(|e| !e.status.is_client_error()) {
+            let hubs: Vec<String> = {
+                let l = app.ledger().lock().await;
+                crate::shared::active_hubs_with_address(l.state())
+                    .filter(|(n, _)| n.node_id != node_id)
+                    .map(|(_, a)| a.trim_end_matches('/').to_owned())
+                    .collect()
+            };
+            for hub in hubs {
+                let Ok(r) = http
+                    .post(format!("{hub}/v1/entries"))
+                    .json(&env)
+                    .send()
+                    .await
+                else {
+                    continue;
+                };
+                let status = r.status();
+                let body: serde_json::Value = r.json().await.unwrap_or_default();
+                if status.is_success() {
+                    outcome = Ok(body["index"].as_u64().unwrap_or_default());
+                    break;
+                }
+                if status.is_client_error() {
+                    outcome = Err(ApiError::new(
+                        status,
+                        body["error"]["code"].as_str().unwrap_or("refused"),
+                        body["error"]["message"].as_str().unwrap_or_default(),
+                    ));
+                    break;
+                }
+            }
+        }
+        match outcome {
+            Ok(index) => {
+                tracing::info!(%node_id, %url, index, "re-registered: peers now call this node at its new address");
+                return;
+            }
+            // The same entry (same bytes) committed by an earlier attempt.
+            Err(e) if e.code == "replay" => return,
+            Err(e) if e.status.is_client_error() => {
+                tracing::error!(%node_id, %url, code = %e.code, error = %e.message, "re-registering the node's address was refused");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(%node_id, %url, code = %e.code, error = %e.message, retry_in_ms = delay.as_millis() as u64, "re-registering the node's address: outcome unknown, retrying");
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
 }
 
 /// Whether a listener on `listening` answers at `registered`: the same address, or

@@ -303,6 +303,7 @@ async fn three_hubs_agree_survive_the_leader_and_refuse_strangers() {
         status: None,
         network_address: None,
         public_key: None,
+        key_proof: None,
     });
     let entry = sign_entry(&keys[fi], op);
     let forward = |to: usize, signer: &KeyPair, n: usize| {
@@ -488,6 +489,7 @@ async fn a_hub_joins_the_council_when_it_gets_an_address_and_leaves_when_inactiv
             status: None,
             network_address: Some(hubs[3].url()),
             public_key: None,
+            key_proof: None,
         }),
     );
     let (s, r) = hubs[1]
@@ -523,6 +525,7 @@ async fn a_hub_joins_the_council_when_it_gets_an_address_and_leaves_when_inactiv
             status: Some(NodeStatus::Inactive),
             network_address: None,
             public_key: None,
+            key_proof: None,
         }),
     );
     let (s, r) = hubs[0]

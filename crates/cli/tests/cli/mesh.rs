@@ -26,6 +26,11 @@ impl MeshNode {
     /// Starts `govmesh serve --data DIR --listen ADDR`, its log appended to
     /// `DIR/serve.log` (shown if the test fails).
     pub fn start(&mut self) {
+        self.start_with_args(&[]);
+    }
+
+    /// [`MeshNode::start`] with more `serve` arguments.
+    pub fn start_with_args(&mut self, extra: &[&str]) {
         assert!(self.proc.is_none(), "{} is already running", self.name);
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -36,6 +41,7 @@ impl MeshNode {
         if self.proxied {
             args.push("--behind-proxy");
         }
+        args.extend(extra);
         let r = Running::start_with_stderr(&args, log.into());
         assert_eq!(r.url, self.url, "{} came back on its address", self.name);
         self.proc = Some(r);

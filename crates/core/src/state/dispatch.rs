@@ -112,7 +112,8 @@ impl State {
                     &author.public_key,
                     &payload.author,
                     check,
-                )?;
+                )
+                .map_err(|e| self.name_retired_key(env, &payload.author).unwrap_or(e))?;
                 if self.seen.contains(&hash) {
                     return Err(rej(
                         RejectCode::Replay,

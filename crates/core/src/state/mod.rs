@@ -342,6 +342,17 @@ pub struct State {
     /// Trust observations and scores (`trust.rs`).
     #[serde(default)]
     trust: TrustState,
+    /// Key id -> the node it belonged to and the index of the `update_node` that
+    /// replaced it: a replaced key signs nothing new, and its refusal says so.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    retired_keyids: BTreeMap<String, RetiredKey>,
+}
+
+/// A key replaced by a rotation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RetiredKey {
+    pub node_id: String,
+    pub index: u64,
 }
 
 fn rej(code: RejectCode, message: impl Into<String>) -> Rejection {

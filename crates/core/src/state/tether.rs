@@ -22,9 +22,13 @@ impl State {
         self.check_suspension(author, op)?;
         let rules = self.rules()?;
         let exempt = match op {
-            // A node may move itself to a new address without any privilege.
+            // A node may move itself to a new address, or rotate its own key with the
+            // new key's proof of possession (checked by `update_node`), without any
+            // privilege.
             Operation::UpdateNode(u) => {
-                u.node_id == author.node_id && u.status.is_none() && u.public_key.is_none()
+                u.node_id == author.node_id
+                    && u.status.is_none()
+                    && (u.public_key.is_none() || u.key_proof.is_some())
             }
             // A domain's admin may redefine it.
             Operation::DefineDomain(d) => self
