@@ -154,7 +154,7 @@ mod tests {
     #[test]
     fn paging_gives_every_kept_item_once_in_order() {
         let items: Vec<u32> = (0..25).collect();
-        let even = |x: &u32| x % 2 == 0;
+        let even = |x: &u32| x.is_multiple_of(2);
         let mut got = Vec::new();
         let mut cursor: Option<String> = None;
         loop {

@@ -344,7 +344,10 @@ async fn log_pages_clamp_and_operator_registers_nodes_and_domains() {
     let (s, eq) = c.get("/v1/equivocations").await;
     assert_eq!(
         (s, eq),
-        (200, json!({"equivocations": [], "checkpoint_forks": []}))
+        (
+            200,
+            json!({"equivocations": [], "checkpoint_forks": [], "next_cursor": null})
+        )
     );
     node.shutdown().await.unwrap();
 }
