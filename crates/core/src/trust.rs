@@ -399,10 +399,9 @@ impl LocalTrust {
         offsets.push(0);
         for row in &self.rows {
             let total: u128 = row.iter().map(|(_, c)| u128::from(c.local())).sum();
-            if total > 0 {
-                // floor(2^64 / total): one division per row, then a multiplication per
-                // cell. total ≥ 1, so the reciprocal fits in 65 bits; u128 holds it.
-                let recip = (1u128 << 64) / total;
+            // floor(2^64 / total): one division per row, then a multiplication per
+            // cell. total ≥ 1, so the reciprocal fits in 65 bits; u128 holds it.
+            if let Some(recip) = (1u128 << 64).checked_div(total) {
                 for (j, c) in row {
                     let s = u128::from(c.local());
                     if s > 0 {

@@ -16,6 +16,9 @@ fn registered_key(url: &str, id: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// A node's name, the key it has registered for a node, and its log head.
+type View = (String, Option<String>, Option<(u64, String)>);
+
 /// Waits until the registry of every running node (`hubs_only`: every hub) gives node
 /// `id` the key `pk`. Witnesses and forks take entries in once a seal covers them,
 /// which after a witness's rotation needs that witness restarted with its new key.
@@ -27,7 +30,7 @@ fn wait_registered(mesh: &Mesh, id: &str, pk: &str, hubs_only: bool) {
         .filter(|n| n.proc.is_some() && (!hubs_only || n.node_type == "governance_hub"))
         .all(|n| registered_key(&n.url, id).as_deref() == Some(pk))
     {
-        let views: Vec<(String, Option<String>, Option<(u64, String)>)> = mesh
+        let views: Vec<View> = mesh
             .nodes
             .iter()
             .filter(|n| n.proc.is_some())

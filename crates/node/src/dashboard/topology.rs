@@ -14,6 +14,10 @@ use std::f64::consts::TAU;
 
 const SIZE: f64 = 800.0;
 const CENTER: f64 = SIZE / 2.0;
+/// A domain drawn as a group: its name, its page, and its nodes, each marked whether
+/// this is the node's first domain (drawn in full) or not.
+type Group<'a> = (String, Option<String>, Vec<(&'a Value, bool)>);
+
 /// Room left and right of the circle for the domains' labels.
 const MARGIN: f64 = 150.0;
 const OUTER: f64 = 340.0;
@@ -80,7 +84,7 @@ impl Graph {
         }
         // Groups: each domain (in the record's order) with every node it holds, each
         // marked whether this is the node's first domain (drawn in full) or not.
-        let mut groups: Vec<(String, Option<String>, Vec<(&Value, bool)>)> = domains
+        let mut groups: Vec<Group<'_>> = domains
             .iter()
             .map(|d| {
                 (
