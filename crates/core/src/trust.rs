@@ -315,16 +315,56 @@ impl Cell {
 
 /// The local trust matrix: one row per observer (dense node index), its cells sorted by
 /// subject. Kept as state and updated per observation; normalised when scores are
-/// computed.
+/// computed, redoing only the rows changed since the last time.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LocalTrust {
     rows: Vec<Vec<(u32, Cell)>>,
+    /// Normalised rows from the last computation (rebuilt after a restore).
+    #[serde(skip)]
+    cache: NormCache,
+}
+
+/// A cache of normalised rows and which rows changed since. Two matrices with the same
+/// cells are equal whatever their caches hold.
+#[derive(Clone, Debug, Default)]
+struct NormCache {
+    norm: Normalized,
+    dirty: Vec<bool>,
+}
+
+impl PartialEq for NormCache {
+    fn eq(&self, _: &NormCache) -> bool {
+        true
+    }
+}
+
+impl Eq for NormCache {}
+
+/// Row `row` normalised into `out`: `c_ij = floor(s_ij · floor(2^64 / Σ_k s_ik) / 2^32)`
+/// for the cells with `s_ij > 0`; nothing when the row has no outgoing trust.
+fn normalize_row(row: &[(u32, Cell)], out: &mut Vec<(u32, u64)>) {
+    out.clear();
+    let total: u128 = row.iter().map(|(_, c)| u128::from(c.local())).sum();
+    if total == 0 {
+        return;
+    }
+    // One division per row, then a multiplication per cell. total ≥ 1, so the
+    // reciprocal fits in 65 bits; u128 holds it.
+    let recip = (1u128 << 64) / total;
+    for (j, c) in row {
+        let s = u128::from(c.local());
+        if s > 0 {
+            let v = (s * recip) >> 32;
+            out.push((*j, v.min(u128::from(FRAC_ONE)) as u64));
+        }
+    }
 }
 
 impl LocalTrust {
     pub fn with_nodes(n: usize) -> LocalTrust {
         LocalTrust {
             rows: vec![Vec::new(); n],
+            cache: NormCache::default(),
         }
     }
 
@@ -365,6 +405,9 @@ impl LocalTrust {
             Effect::Positive => cell.positive = cell.positive.saturating_add(weight_fx),
             Effect::Negative => cell.negative = cell.negative.saturating_add(weight_fx),
         }
+        if let Some(d) = self.cache.dirty.get_mut(i as usize) {
+            *d = true;
+        }
         true
     }
 
@@ -390,80 +433,63 @@ impl LocalTrust {
         self.rows.iter().map(Vec::len).sum()
     }
 
-    /// The normalised matrix `C` (rows summing to at most 1 in units of 2^-32; rows
-    /// without outgoing trust empty).
+    /// The normalised matrix `C` computed afresh (rows summing to at most 1 in units
+    /// of 2^-32; rows without outgoing trust empty).
     pub fn normalized(&self) -> Normalized {
-        let mut offsets = Vec::with_capacity(self.rows.len() + 1);
-        let mut cols = Vec::with_capacity(self.pairs());
-        let mut vals = Vec::with_capacity(self.pairs());
-        offsets.push(0);
-        for row in &self.rows {
-            let total: u128 = row.iter().map(|(_, c)| u128::from(c.local())).sum();
-            // floor(2^64 / total): one division per row, then a multiplication per
-            // cell. total ≥ 1, so the reciprocal fits in 65 bits; u128 holds it.
-            if let Some(recip) = (1u128 << 64).checked_div(total) {
-                for (j, c) in row {
-                    let s = u128::from(c.local());
-                    if s > 0 {
-                        let v = (s * recip) >> 32;
-                        cols.push(*j);
-                        vals.push(v.min(u128::from(FRAC_ONE)) as u64);
-                    }
-                }
+        let rows = self
+            .rows
+            .iter()
+            .map(|r| {
+                let mut out = Vec::new();
+                normalize_row(r, &mut out);
+                out
+            })
+            .collect();
+        Normalized { rows }
+    }
+
+    /// The normalised matrix `C`, redoing only the rows observed since the last call
+    /// (all of them after a restore): equal to [`Self::normalized`].
+    pub fn normalized_cached(&mut self) -> &Normalized {
+        let n = self.rows.len();
+        let cache = &mut self.cache;
+        cache.norm.rows.resize_with(n, Vec::new);
+        cache.dirty.resize(n, true);
+        for (i, dirty) in cache.dirty.iter_mut().enumerate() {
+            if *dirty {
+                normalize_row(&self.rows[i], &mut cache.norm.rows[i]);
+                *dirty = false;
             }
-            offsets.push(cols.len());
         }
-        Normalized {
-            offsets,
-            cols,
-            vals,
-        }
+        &self.cache.norm
     }
 }
 
-/// The normalised local trust matrix `C` in compressed sparse rows.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The normalised local trust matrix `C`, by row.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Normalized {
-    offsets: Vec<usize>,
-    cols: Vec<u32>,
-    vals: Vec<u64>,
+    rows: Vec<Vec<(u32, u64)>>,
 }
 
 impl Normalized {
     /// A matrix from rows of (column, c_ij in units of 2^-32), for tests and benchmarks.
     pub fn from_rows(rows: &[Vec<(u32, u64)>]) -> Normalized {
-        let mut offsets = vec![0];
-        let mut cols = Vec::new();
-        let mut vals = Vec::new();
-        for r in rows {
-            for (j, v) in r {
-                cols.push(*j);
-                vals.push(*v);
-            }
-            offsets.push(cols.len());
-        }
         Normalized {
-            offsets,
-            cols,
-            vals,
+            rows: rows.to_vec(),
         }
     }
 
     pub fn nodes(&self) -> usize {
-        self.offsets.len() - 1
+        self.rows.len()
     }
 
     pub fn nonzeros(&self) -> usize {
-        self.cols.len()
+        self.rows.iter().map(Vec::len).sum()
     }
 
     /// Row `i`: (column, c_ij in units of 2^-32).
     pub fn row(&self, i: usize) -> impl Iterator<Item = (u32, u64)> + '_ {
-        let (a, b) = (self.offsets[i], self.offsets[i + 1]);
-        self.cols[a..b]
-            .iter()
-            .copied()
-            .zip(self.vals[a..b].iter().copied())
+        self.rows[i].iter().copied()
     }
 }
 
@@ -501,14 +527,13 @@ fn share(rest: u64, k: usize, n: usize) -> u64 {
 pub fn step(c: &Normalized, pretrusted: &[u32], alpha_fx: u64, t: &[u64], out: &mut [u64]) -> u64 {
     let keep = u128::from(FRAC_ONE - alpha_fx.min(FRAC_ONE));
     out.iter_mut().for_each(|w| *w = 0);
-    for (i, ti) in t.iter().enumerate() {
-        let (a, b) = (c.offsets[i], c.offsets[i + 1]);
-        if a == b || *ti == 0 {
+    for (row, ti) in c.rows.iter().zip(t) {
+        if row.is_empty() || *ti == 0 {
             continue;
         }
         let m = (u128::from(*ti) * keep) >> FRAC_BITS;
-        for k in a..b {
-            out[c.cols[k] as usize] += ((m * u128::from(c.vals[k])) >> FRAC_BITS) as u64;
+        for (j, v) in row {
+            out[*j as usize] += ((m * u128::from(*v)) >> FRAC_BITS) as u64;
         }
     }
     let walked: u64 = out.iter().sum();

@@ -442,8 +442,9 @@ impl State {
             })
             .map(|(i, _)| i as u32)
             .collect();
-        let c = self.trust.local.normalized();
-        let out = trust::eigentrust(&c, &pretrusted, model.params(), Some(&self.trust.scores));
+        let params = model.params();
+        let c = self.trust.local.normalized_cached();
+        let out = trust::eigentrust(c, &pretrusted, params, Some(&self.trust.scores));
         debug_assert_eq!(out.scores.iter().sum::<u64>(), ONE);
         let revision = self
             .governing_contract
