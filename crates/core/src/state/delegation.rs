@@ -36,7 +36,7 @@ impl State {
                 format!("delegate {:?} is not a registered node", op.delegate),
             ));
         }
-        if !domain.member_nodes.iter().any(|m| *m == op.delegate) {
+        if !domain.member_nodes.contains(&op.delegate) {
             return Err(rej(
                 RejectCode::NotMember,
                 format!(
