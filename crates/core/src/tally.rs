@@ -818,7 +818,7 @@ mod tests {
         ) {
             let eligible: BTreeMap<String, u64> =
                 batch.iter().enumerate().map(|(i, (wt, _, _))| (format!("v{i}"), *wt)).collect();
-            // Delegation: each non-voter delegates to the next voter, if asked.
+            // Delegation, if asked: every non-voter delegates to the first voter.
             let mut d: BTreeMap<String, String> = BTreeMap::new();
             let votes: Vec<Vote> = batch
                 .iter()
@@ -827,8 +827,8 @@ mod tests {
                 .map(|(i, (_, c, _))| voted(&format!("v{i}"), *c))
                 .collect();
             if delegate && let Some(first) = votes.first() {
-                for i in 0..batch.len() {
-                    if !batch[i].2 { d.insert(format!("v{i}"), first.voter.clone()); }
+                for (i, (_, _, votes)) in batch.iter().enumerate() {
+                    if !votes { d.insert(format!("v{i}"), first.voter.clone()); }
                 }
             }
             let run = |order: &[Vote]| {
