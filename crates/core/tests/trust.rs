@@ -238,6 +238,8 @@ impl Mesh {
                 diff,
             },
             voting_period_secs: period,
+            expedited: false,
+            restore_rights: None,
             create_contract: None,
             governance_scope: None,
             local_node: None,
@@ -256,6 +258,7 @@ impl Mesh {
                 proposal_id: id.into(),
                 choice,
                 reason: None,
+                sequence: 0,
             }),
         )
         .expect("vote")
@@ -434,6 +437,7 @@ fn observations_come_from_a_signed_log_and_name_who_observed_whom() {
         &k0,
         Operation::Close(CloseOp {
             proposal_id: p2.clone(),
+            track: None,
         }),
     )
     .expect("close");
@@ -555,6 +559,8 @@ fn an_adopted_trust_model_governs_from_its_revision_on() {
         governance_scope: None,
         local_node: None,
         conflict_resolution: None,
+        expedited: false,
+        restore_rights: None,
     };
     let k = m.hubs[0].clone();
     let e = m.submit(&k, Operation::Propose(bad)).unwrap_err();
@@ -650,6 +656,7 @@ fn a_policy_can_require_a_trust_score_and_weigh_votes_by_it() {
                 proposal_id: q.clone(),
                 choice: VoteChoice::Approve,
                 reason: None,
+                sequence: 0,
             }),
         )
         .unwrap_err();
@@ -698,6 +705,8 @@ fn a_policy_can_require_a_trust_score_and_weigh_votes_by_it() {
         governance_scope: None,
         local_node: None,
         conflict_resolution: None,
+        expedited: false,
+        restore_rights: None,
     };
     let e = m.submit(&k0, Operation::Propose(op)).unwrap_err();
     assert!(e.message.contains("min_trust_score"), "{e}");
