@@ -1152,6 +1152,7 @@ async fn a_vote_signed_in_the_browser_is_counted() {
             proposal_id: pid.clone(),
             choice: VoteChoice::Approve,
             reason: None,
+            sequence: 0,
         }),
     );
     let (s, api) = c

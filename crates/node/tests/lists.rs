@@ -94,6 +94,7 @@ async fn every_list_pages_with_a_cursor_and_filters() {
                 proposal_id: pid.clone(),
                 choice: VoteChoice::Approve,
                 reason: None,
+                sequence: 0,
             }),
         );
         let (s, r) = c

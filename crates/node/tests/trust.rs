@@ -17,6 +17,7 @@ fn vote(k: &KeyPair, proposal_id: &str) -> Value {
             proposal_id: proposal_id.to_owned(),
             choice: VoteChoice::Approve,
             reason: None,
+            sequence: 0,
         }),
     ))
     .unwrap()
