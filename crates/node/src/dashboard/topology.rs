@@ -55,6 +55,10 @@ pub(super) struct Graph {
     edges: Vec<Edge>,
 }
 
+/// A wedge to draw: its name, its page, and its nodes, each with whether this is
+/// the node's first domain (drawn in full) or not.
+type Group<'a> = (String, Option<String>, Vec<(&'a Value, bool)>);
+
 fn ring(role: &str) -> (usize, f64) {
     match role {
         "hub" => (0, 0.42),
@@ -80,7 +84,7 @@ impl Graph {
         }
         // Groups: each domain (in the record's order) with every node it holds, each
         // marked whether this is the node's first domain (drawn in full) or not.
-        let mut groups: Vec<(String, Option<String>, Vec<(&Value, bool)>)> = domains
+        let mut groups: Vec<Group> = domains
             .iter()
             .map(|d| {
                 (
