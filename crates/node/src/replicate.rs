@@ -675,33 +675,55 @@ async fn pull_from(app: &Replica, r: &Replication, base: &str) -> Result<(u64, u
 }
 
 /// For a witness asked to cosign `head` (a checkpoint signed by hub `head.hub_node_id`,
-/// not yet a seal): brings this node's log up to it from `base` (the hub's URL), each
-/// entry checked against the signed root and replayed through the state machine, so
-/// that the witness cosigns only a log it has validated entry by entry (votes,
-/// attestations, evidence). The head is not stored as a seal. Retries while the
-/// node's own replication appends at the same time; returns why it could not.
+/// not yet a seal): brings this node's log up to it from `bases` (the signing hub's
+/// URL first, then the other hubs': every entry is checked against the signed root,
+/// so the source need not be trusted, and a hub that has just moved is still
+/// registered at its old address until the entry that moves it is validated), each
+/// entry replayed through the state machine, so that the witness cosigns only a log it
+/// has validated entry by entry (votes, attestations, evidence). The head is not
+/// stored as a seal. Retries while the node's own replication appends at the same
+/// time; returns why it could not.
 pub async fn validate_up_to(
     replica: Option<&Replica>,
-    base: &str,
+    bases: &[String],
     head: Head,
 ) -> Result<(), String> {
     let Some(app) = replica else {
         return Err("this node does not replicate".into());
     };
+    if bases.is_empty() {
+        return Err(
+            "no hub has a network address in the registry to fetch the entries from".into(),
+        );
+    }
     let r = app.service.clone();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let res = pull_head(app, &r, base, &head, false).await;
-        let held = app.ledger().lock().await.size() >= head.size;
-        match res {
-            Ok(_) => return Ok(()),
-            Err(PullError::Soft(_)) if held => return Ok(()),
-            Err(PullError::Soft(why)) if std::time::Instant::now() >= deadline => {
-                return Err(why);
+        let mut why = Vec::new();
+        for base in bases {
+            match pull_head(app, &r, base.trim_end_matches('/'), &head, false).await {
+                Ok(_) => return Ok(()),
+                Err(PullError::Local(e)) => return Err(e),
+                Err(PullError::Soft(e) | PullError::Bad(e)) => why.push(format!("{base}: {e}")),
             }
-            Err(PullError::Soft(_)) => tokio::time::sleep(Duration::from_millis(50)).await,
-            Err(PullError::Bad(why) | PullError::Local(why)) => return Err(why),
+            if app.ledger().lock().await.size() >= head.size {
+                // Held now (by this pull or the node's own replication): checked
+                // against the signed root by the next round's pull_head.
+                break;
+            }
         }
+        if app.ledger().lock().await.size() >= head.size {
+            return pull_head(app, &r, bases[0].trim_end_matches('/'), &head, false)
+                .await
+                .map(|_| ())
+                .map_err(|e| match e {
+                    PullError::Soft(e) | PullError::Bad(e) | PullError::Local(e) => e,
+                });
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(why.join("; "));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

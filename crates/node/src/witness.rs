@@ -665,7 +665,7 @@ async fn validate_entries(
         )
         .into_response()
     };
-    let hub_url = {
+    let bases = {
         let l = app.ledger().lock().await;
         if l.size() >= cp.size {
             return match l.tree().root_at(cp.size) {
@@ -676,12 +676,16 @@ async fn validate_entries(
                 Err(e) => Err(refuse(e.to_string())),
             };
         }
-        l.state().node(&hub).and_then(|n| n.network_address.clone())
-    };
-    let Some(hub_url) = hub_url else {
-        return Err(refuse(
-            "the hub has no network address in the registry to fetch the entries from".into(),
-        ));
+        // The signing hub first, then the other hubs: the entries are checked against
+        // the signed root whoever serves them.
+        let address = |id: &str| l.state().node(id).and_then(|n| n.network_address.clone());
+        let mut bases: Vec<String> = address(&hub).into_iter().collect();
+        for (id, _) in hubs {
+            if let Some(a) = address(id).filter(|a| !bases.contains(a)) {
+                bases.push(a);
+            }
+        }
+        bases
     };
     let head = crate::replicate::Head {
         size: cp.size,
@@ -690,7 +694,7 @@ async fn validate_entries(
         witness_node_ids: Vec::new(),
         note: String::new(),
     };
-    crate::replicate::validate_up_to(app.replica.as_ref(), hub_url.trim_end_matches('/'), head)
+    crate::replicate::validate_up_to(app.replica.as_ref(), &bases, head)
         .await
         .map_err(refuse)
 }
