@@ -6,13 +6,16 @@
 #[macro_use]
 mod fail;
 mod bench;
+mod chaos;
 mod client;
 mod commands;
 mod demo;
+mod faultproxy;
 mod hygiene_cmd;
 mod keyfile;
 mod local;
 mod logging;
+mod soak;
 mod verify;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};

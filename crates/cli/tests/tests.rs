@@ -31,7 +31,7 @@ mod hygiene_import;
 #[path = "cli/mesh.rs"]
 mod mesh;
 
-#[path = "cli/proxy.rs"]
+#[path = "../src/faultproxy.rs"]
 mod proxy;
 
 #[path = "cli/faults.rs"]

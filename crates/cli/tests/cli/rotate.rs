@@ -27,7 +27,8 @@ fn wait_registered(mesh: &Mesh, id: &str, pk: &str, hubs_only: bool) {
         .filter(|n| n.proc.is_some() && (!hubs_only || n.node_type == "governance_hub"))
         .all(|n| registered_key(&n.url, id).as_deref() == Some(pk))
     {
-        let views: Vec<(String, Option<String>, Option<(u64, String)>)> = mesh
+        // Each node's name, registered key for `id` and log head, for the message.
+        let views: Vec<_> = mesh
             .nodes
             .iter()
             .filter(|n| n.proc.is_some())
