@@ -26,7 +26,7 @@ const LIST_FIELDS: &[&str] = &["member_nodes", "shared_clauses"];
 /// The JSON body of the operator request from a form's fields: empty fields are left
 /// out, `target` (`contract:clause`) becomes `contract_id` and `clause`, and
 /// `voting_period_secs` is a number, and the [`LIST_FIELDS`] are arrays.
-pub(super) fn request_body(fields: &[(String, String)]) -> Result<Value, ApiError> {
+pub(crate) fn request_body(fields: &[(String, String)]) -> Result<Value, ApiError> {
     let mut body = Map::new();
     for k in LIST_FIELDS {
         if fields.iter().any(|(f, _)| f == k) {
