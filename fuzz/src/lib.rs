@@ -433,6 +433,318 @@ fn check_patch_inner(u: &mut arbitrary::Unstructured) -> arbitrary::Result<()> {
     Ok(())
 }
 
+/// A seal of the fixture's voting log: the checkpoint of its 5 entries signed by hub 0
+/// under the mesh's origin, cosigned by the witness (C2SP cosignature/v1).
+pub fn fixture_seal() -> String {
+    use govmesh_core::cosign::{Cosignature, witness_key_name};
+    let f = fixture();
+    let (note, body) = fixture_checkpoint(f.log.len() as u64);
+    let w = Cosignature::sign(
+        &body,
+        &witness_key_name(f.witness.node_id()),
+        &f.witness,
+        1_800_000_000,
+    )
+    .expect("the fixture cosigns");
+    format!("{}{}\n", note.to_text(), w.line())
+}
+
+/// The checkpoint of the fixture log's first `size` entries, signed by hub 0 under
+/// the mesh's origin, and its body.
+fn fixture_checkpoint(size: u64) -> (SignedNote, String) {
+    let f = fixture();
+    let tree = govmesh_core::merkle::MerkleTree::from_leaf_hashes(
+        f.log.iter().take(size as usize).map(LogRecord::leaf_hash),
+    );
+    let origin = govmesh_core::seal::checkpoint_origin(&f.voting_state.mesh_id().expect("genesis"));
+    let cp = Checkpoint {
+        origin: origin.clone(),
+        size,
+        root: tree.root(),
+        extensions: Vec::new(),
+    };
+    (cp.sign(&origin, &f.hubs[0]), cp.body())
+}
+
+/// Target `http_bodies`: arbitrary bytes as the request body of every POST endpoint,
+/// decoded as its handler decodes it (`govmesh_node::bodies::decode`, with the
+/// fixture's voting state for what the handlers read from the log): never a panic,
+/// and every refusal a 4xx with a message (a 5xx would be a server error).
+pub fn check_http_bodies(data: &[u8]) {
+    let f = fixture();
+    for endpoint in govmesh_node::bodies::POST_ENDPOINTS {
+        if let Err(e) = govmesh_node::bodies::decode(endpoint, data, &f.voting_state) {
+            assert!(
+                e.status.is_client_error(),
+                "{endpoint}: {} {}: {}",
+                e.status,
+                e.code,
+                e.message
+            );
+            assert!(
+                !e.message.is_empty(),
+                "{endpoint}: {} without a message",
+                e.code
+            );
+        }
+    }
+}
+
+/// The fixture's witness, its database in a fresh directory, holding the cosigned
+/// checkpoint of the log's first 3 entries (so requests need a consistency proof).
+fn fixture_witness() -> &'static govmesh_node::witness::Witness {
+    static W: OnceLock<govmesh_node::witness::Witness> = OnceLock::new();
+    W.get_or_init(|| {
+        let f = fixture();
+        let dir = std::env::temp_dir().join(format!("govmesh-fuzz-witness-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let w = govmesh_node::witness::Witness::open(&dir, f.witness.clone()).expect("witness db");
+        let (note, _) = fixture_checkpoint(3);
+        let body = format!("old 0\n\n{}", note.to_text());
+        w.add_checkpoint(&body, &witness_origin(), &witness_hubs(), T0)
+            .expect("the witness cosigns the fixture's first checkpoint");
+        w
+    })
+}
+
+fn witness_origin() -> String {
+    govmesh_core::seal::checkpoint_origin(&fixture().voting_state.mesh_id().expect("genesis"))
+}
+
+fn witness_hubs() -> Vec<(String, govmesh_core::keys::PublicKey)> {
+    fixture()
+        .hubs
+        .iter()
+        .map(|k| (k.node_id().to_owned(), k.public()))
+        .collect()
+}
+
+/// A C2SP tlog-witness add-checkpoint request from the fixture: old size 3, the
+/// consistency proof to size 5, the hub-signed checkpoint of size 5.
+pub fn fixture_add_checkpoint() -> String {
+    use base64::Engine as _;
+    let f = fixture();
+    let tree =
+        govmesh_core::merkle::MerkleTree::from_leaf_hashes(f.log.iter().map(LogRecord::leaf_hash));
+    let proof = tree.consistency_proof(3, 5).expect("3 <= 5");
+    let (note, _) = fixture_checkpoint(5);
+    let mut out = "old 3\n".to_owned();
+    for h in proof {
+        out.push_str(&base64::engine::general_purpose::STANDARD.encode(h.0));
+        out.push('\n');
+    }
+    out.push('\n');
+    out.push_str(&note.to_text());
+    out
+}
+
+/// Target `witness_request`: arbitrary text as a C2SP tlog-witness add-checkpoint
+/// request to the fixture's witness (`Witness::precheck`: the request's form, the
+/// note's hub signature, the origin, the consistency proof from the size it cosigned),
+/// as a seal (`seal::verify_seal` against the fixture's state: the hub signature and
+/// the witness cosignatures), and each line as a cosignature line
+/// (`Cosignature::parse_line`, whose parse writes back to the same line). Only a
+/// request carrying the fixture hub's real signature can pass the witness.
+pub fn check_witness_request(data: &[u8]) {
+    use govmesh_core::cosign::Cosignature;
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let w = fixture_witness();
+    if let Ok(Some((cp, hub))) = w.precheck(text, &witness_origin(), &witness_hubs()) {
+        assert!(cp.size >= 3, "cosigning a smaller tree than before");
+        assert!(fixture().hubs.iter().any(|k| k.node_id() == hub));
+    }
+    if let Ok(v) = govmesh_core::seal::verify_seal(text, &fixture().voting_state) {
+        assert!(fixture().hubs.iter().any(|k| k.node_id() == v.hub_node_id));
+    }
+    for line in text.lines() {
+        if let Ok(c) = Cosignature::parse_line(line) {
+            assert_eq!(Cosignature::parse_line(&c.line()).as_ref(), Ok(&c));
+        }
+    }
+}
+
+/// Target `proofs`: RFC 9162 inclusion and consistency proofs. From
+/// `arbitrary::Unstructured`: a tree of up to 40 leaves, proofs the tree makes (which
+/// verify) and mutations of them (a flipped bit, a dropped or added hash, other sizes
+/// or index, other roots, sizes up to `u64::MAX`), which must not verify unless they
+/// are the same proof; verification never panics. The node's proof endpoints build
+/// proofs from this tree; replicating nodes and witnesses verify what peers send.
+pub fn check_proofs(data: &[u8]) {
+    let _ = check_proofs_inner(&mut arbitrary::Unstructured::new(data));
+}
+
+fn check_proofs_inner(u: &mut arbitrary::Unstructured) -> arbitrary::Result<()> {
+    use govmesh_core::Digest;
+    use govmesh_core::merkle::{MerkleTree, verify_consistency, verify_inclusion};
+    let n: u64 = u.int_in_range(0..=40)?;
+    let tree = MerkleTree::from_leaf_hashes((0..n).map(|i| Digest::sha256(&i.to_be_bytes())));
+    let digest = |u: &mut arbitrary::Unstructured| -> arbitrary::Result<Digest> {
+        Ok(Digest(u.arbitrary()?))
+    };
+    for _ in 0..u.int_in_range(1..=4)? {
+        let huge = |u: &mut arbitrary::Unstructured, small: u64| -> arbitrary::Result<u64> {
+            Ok(match u.int_in_range(0..=3)? {
+                0 => u64::MAX - u.int_in_range(0..=2)?,
+                1 => u.arbitrary()?,
+                _ => small,
+            })
+        };
+        if u.arbitrary()? {
+            let size = u.int_in_range(0..=n)?;
+            let index = u.int_in_range(0..=n)?;
+            let made = tree.inclusion_proof(index, size);
+            let (Ok(proof), Ok(root), Some(leaf)) = (made, tree.root_at(size), tree.leaf(index))
+            else {
+                // Out of range: the tree refuses to make it.
+                assert!(index >= size || size > n);
+                continue;
+            };
+            verify_inclusion(&leaf, index, size, &proof, &root).expect("a made proof verifies");
+            let mut p2 = proof.clone();
+            let (mut i2, mut s2, mut r2, mut l2) = (index, size, root, leaf);
+            match u.int_in_range(0..=5)? {
+                0 if !p2.is_empty() => {
+                    let k = u.choose_index(p2.len())?;
+                    p2[k].0[u.choose_index(32)?] ^= 1 << u.int_in_range(0..=7)?;
+                }
+                1 => p2.push(digest(u)?),
+                2 if !p2.is_empty() => {
+                    p2.pop();
+                }
+                3 => i2 = huge(u, index)?,
+                4 => s2 = huge(u, size)?,
+                // One of leaf and root: with both free, any leaf verifies against
+                // the root its path leads to (this target found one by learning
+                // that root from the comparison).
+                _ if u.arbitrary()? => r2 = digest(u)?,
+                _ => l2 = digest(u)?,
+            }
+            // Another index or size may verify with the same hashes (a checkpoint
+            // binds the size to the root, not the proof): only no panic there.
+            let ok = verify_inclusion(&l2, i2, s2, &p2, &r2).is_ok();
+            // An empty proof proves a one-leaf tree: leaf and root equal (found by
+            // this target itself: exhausted input gives two all-zero digests).
+            let trivial = p2.is_empty() && l2 == r2;
+            if (p2 != proof || r2 != root || l2 != leaf) && !trivial {
+                assert!(
+                    !ok,
+                    "inclusion: a changed proof or root verified: leaf {l2} index {i2} size {s2} root {r2} proof {p2:?} (made: leaf {leaf} index {index} size {size} root {root} proof {proof:?})"
+                );
+            }
+        } else {
+            let new = u.int_in_range(0..=n)?;
+            let old = u.int_in_range(0..=new)?;
+            let (Ok(proof), Ok(old_root), Ok(new_root)) = (
+                tree.consistency_proof(old, new),
+                tree.root_at(old),
+                tree.root_at(new),
+            ) else {
+                assert!(old == 0, "sizes 0 < {old} <= {new} <= {n} have a proof");
+                continue;
+            };
+            verify_consistency(old, new, &old_root, &new_root, &proof)
+                .expect("a made proof verifies");
+            let mut p2 = proof.clone();
+            let (mut o2, mut n2, mut or2, mut nr2) = (old, new, old_root, new_root);
+            match u.int_in_range(0..=5)? {
+                0 if !p2.is_empty() => {
+                    let k = u.choose_index(p2.len())?;
+                    p2[k].0[u.choose_index(32)?] ^= 1 << u.int_in_range(0..=7)?;
+                }
+                1 => p2.push(digest(u)?),
+                2 if !p2.is_empty() => {
+                    p2.pop();
+                }
+                3 => o2 = huge(u, old)?,
+                4 => n2 = huge(u, new)?,
+                _ if u.arbitrary()? => or2 = digest(u)?,
+                _ => nr2 = digest(u)?,
+            }
+            let ok = verify_consistency(o2, n2, &or2, &nr2, &p2).is_ok();
+            if p2 != proof || or2 != old_root || nr2 != new_root {
+                // Equal sizes prove only equal roots, with an empty proof.
+                let trivial = o2 == n2 && or2 == nr2 && p2.is_empty();
+                assert!(
+                    !ok || trivial,
+                    "consistency: a changed proof or root verified"
+                );
+            }
+        }
+    }
+    // Arbitrary everything: never a panic.
+    let leaf = digest(u)?;
+    let root = digest(u)?;
+    let len = u.int_in_range(0..=70)?;
+    let proof = (0..len)
+        .map(|_| digest(u))
+        .collect::<arbitrary::Result<Vec<_>>>()?;
+    let (a, b): (u64, u64) = (u.arbitrary()?, u.arbitrary()?);
+    let _ = verify_inclusion(&leaf, a, b, &proof, &root);
+    let _ = verify_consistency(a, b, &leaf, &root, &proof);
+    Ok(())
+}
+
+/// A small repository the hygiene target checks policies against (created once).
+fn hygiene_repo() -> &'static std::path::Path {
+    static DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("govmesh-fuzz-repo-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for (p, text) in [
+            ("README.md", "# Fuzz\n\n## Usage\n"),
+            ("LICENSE", "Apache-2.0\n"),
+            (
+                "src/main_module.rs",
+                "// SPDX-License-Identifier: Apache-2.0\nfn main() {}\n",
+            ),
+            ("docs/Some File.MD", "text\n"),
+            (".github/workflows/ci.yml", "on: push\n"),
+        ] {
+            let path = dir.join(p);
+            std::fs::create_dir_all(path.parent().expect("has a parent")).expect("temp dir");
+            std::fs::write(path, text).expect("temp file");
+        }
+        dir
+    })
+    .as_path()
+}
+
+/// Target `hygiene_policy`: arbitrary text as a hygiene policy file (JSON and TOML,
+/// both forms) and as an imported ruleset (`.ls-lint.yml`, a repolinter ruleset); a
+/// policy that parses survives a JSON round trip and checks a small repository
+/// without a panic (its globs and patterns compile or are refused by name).
+pub fn check_hygiene_policy(data: &[u8]) {
+    use govmesh_hygiene::{CheckOptions, Policy, check, import};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let mut policies = Vec::new();
+    policies.extend(Policy::from_json_str(text, "fuzz.json").ok());
+    policies.extend(Policy::from_toml_str(text, "fuzz.toml").ok());
+    for imported in [import::from_ls_lint(text), import::from_repolinter(text)]
+        .into_iter()
+        .flatten()
+    {
+        let json = serde_json::to_value(&imported.rules).expect("a ruleset serializes");
+        let back: govmesh_hygiene::policy::RuleSet =
+            serde_json::from_value(json).expect("an imported ruleset reads back");
+        assert_eq!(
+            back, imported.rules,
+            "an imported ruleset changed on a round trip"
+        );
+        policies.extend(imported.rules.into_policy().ok());
+    }
+    for p in policies {
+        let json = serde_json::to_value(&p).expect("a policy serializes");
+        let back = Policy::from_json_value(json, "round trip").expect("a policy reads back");
+        assert_eq!(back, p, "a policy changed on a JSON round trip");
+        let _ = check(hygiene_repo(), &p, &CheckOptions::default());
+    }
+}
+
 /// Applies the fixture checks to one seed file of a target, by target name.
 pub fn check(target: &str, data: &[u8]) {
     match target {
@@ -443,12 +755,16 @@ pub fn check(target: &str, data: &[u8]) {
         "key_file" => check_key_file(data),
         "log_record" => check_log_record(data),
         "patch" => check_patch(data),
+        "http_bodies" => check_http_bodies(data),
+        "witness_request" => check_witness_request(data),
+        "proofs" => check_proofs(data),
+        "hygiene_policy" => check_hygiene_policy(data),
         other => panic!("unknown fuzz target {other:?}"),
     }
 }
 
 /// Every target's name, as in Cargo.toml and corpus/.
-pub const TARGETS: [&str; 7] = [
+pub const TARGETS: [&str; 11] = [
     "canonical",
     "envelope_apply",
     "payload_apply",
@@ -456,6 +772,10 @@ pub const TARGETS: [&str; 7] = [
     "key_file",
     "log_record",
     "patch",
+    "http_bodies",
+    "witness_request",
+    "proofs",
+    "hygiene_policy",
 ];
 
 #[cfg(test)]
@@ -721,6 +1041,96 @@ mod tests {
                 .with_node_id("node-\u{e9}-7".into())
                 .to_file_json()
                 .as_bytes(),
+        );
+
+        // http_bodies: one real body per endpoint family.
+        let vote_env = serde_json::to_vec(&sign_entry(
+            &f.hubs[2],
+            vote(&f.hubs[2], TEXT_PROPOSAL, VoteChoice::Approve),
+        ))
+        .unwrap();
+        write("http_bodies", "entry.json", &vote_env);
+        write(
+            "http_bodies",
+            "forward.json",
+            format!("[{}]", String::from_utf8(vote_env).unwrap()).as_bytes(),
+        );
+        write(
+            "http_bodies",
+            "operator_vote.json",
+            br#"{"proposal_id":"22222222-2222-4222-8222-222222222222","choice":"approve","reason":"r"}"#,
+        );
+        write(
+            "http_bodies",
+            "operator_propose.json",
+            br#"{"contract_id":"codex","clause":"5.5","proposed_text":"t","rationale":"r","diff":[{"op":"replace","path":"/voting_period_bounds/min_secs","value":120},{"operation":"remove","path":"/x","value":null}],"voting_period_secs":60,"governance_scope":"federated"}"#,
+        );
+        write(
+            "http_bodies",
+            "operator_domains.json",
+            br#"{"name":"ops","admin_node_id":"a","member_nodes":["a","b"],"shared_clauses":["11.0"],"policy":{"quorum":0.5,"weights":{"a":2}}}"#,
+        );
+        write(
+            "http_bodies",
+            "operator_contracts.json",
+            br#"{"contract_id":"data-retention","label":"Data","domain_id":"d","clauses":[{"clause_id":"1","title":"t","text":"x","rules":{}}]}"#,
+        );
+        write(
+            "http_bodies",
+            "operator_nodes.json",
+            br#"{"node_type":"trust_fork","public_key":"O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik=","network_address":"http://127.0.0.1:1"}"#,
+        );
+        write(
+            "http_bodies",
+            "raft_vote.json",
+            br#"{"vote":{"leader_id":{"term":2,"node_id":1},"committed":false},"last_log_id":{"leader_id":{"term":1,"node_id":1},"index":4}}"#,
+        );
+        write(
+            "http_bodies",
+            "raft_append.json",
+            br#"{"vote":{"leader_id":{"term":2,"node_id":1},"committed":true},"prev_log_id":null,"entries":[],"leader_commit":null}"#,
+        );
+        write("http_bodies", "announce.txt", fixture_seal().as_bytes());
+        write(
+            "http_bodies",
+            "add_checkpoint.txt",
+            fixture_add_checkpoint().as_bytes(),
+        );
+        write(
+            "http_bodies",
+            "form.txt",
+            b"token=t&target=codex%3A11.0&proposed_text=x&rationale=y&voting_period_secs=60&member_nodes=a&member_nodes=b",
+        );
+
+        write(
+            "witness_request",
+            "add_checkpoint.txt",
+            fixture_add_checkpoint().as_bytes(),
+        );
+        write("witness_request", "seal.txt", fixture_seal().as_bytes());
+
+        write("proofs", "zeros.bin", &[0u8; 64]);
+        write("proofs", "walk.bin", &(0u8..=255).collect::<Vec<_>>());
+        write("proofs", "ff.bin", &[0xffu8; 96]);
+
+        let codex =
+            serde_json::to_vec_pretty(&govmesh_core::codex::default_hygiene_policy()).unwrap();
+        write("hygiene_policy", "codex_default.json", &codex);
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/hygiene/tests/fixtures");
+        for (name, file) in [
+            ("naming.policy.toml", "naming.policy.toml"),
+            ("repolinter.ruleset.json", "repolinter.ruleset.json"),
+        ] {
+            write(
+                "hygiene_policy",
+                name,
+                &std::fs::read(root.join(file)).unwrap(),
+            );
+        }
+        write(
+            "hygiene_policy",
+            "ls-lint.yml",
+            b"ls:\n  .dir: kebab-case\n  .ts: camelCase | PascalCase\n  src/models:\n    .json: regex:^[a-z]+$\n  docs:\n    .md: exists:1\nignore:\n  - node_modules\n",
         );
 
         write("patch", "zeros.bin", &[0u8; 48]);

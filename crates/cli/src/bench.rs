@@ -103,7 +103,8 @@ fn process_cpu(pid: &str) -> Option<Duration> {
 }
 
 /// Child processes killed when dropped, so a failed run leaves nothing behind.
-struct Procs(Vec<(String, Child)>);
+#[derive(Default)]
+pub(crate) struct Procs(Vec<(String, Child)>);
 
 impl Drop for Procs {
     fn drop(&mut self) {
@@ -117,6 +118,51 @@ impl Drop for Procs {
 impl Procs {
     fn spawn(&mut self, name: &str, cmd: &mut Command, log: &Path) -> Result<()> {
         let out = std::fs::File::create(log).with_context(|| format!("{}", log.display()))?;
+        self.spawn_into(name, cmd, out)
+    }
+
+    /// [`Procs::spawn`], appending to `log` (a restarted node keeps one log).
+    pub(crate) fn spawn_appending(
+        &mut self,
+        name: &str,
+        cmd: &mut Command,
+        log: &Path,
+    ) -> Result<()> {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .with_context(|| format!("{}", log.display()))?;
+        self.spawn_into(name, cmd, out)
+    }
+
+    /// The process id of the running child `name`.
+    pub(crate) fn pid(&self, name: &str) -> Option<u32> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, c)| c.id())
+    }
+
+    /// SIGKILL to child `name` (no goodbye), and reaps it.
+    pub(crate) fn kill(&mut self, name: &str) {
+        self.0.retain_mut(|(n, c)| {
+            if n != name {
+                return true;
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+            false
+        });
+    }
+
+    /// Kills and reaps every child.
+    pub(crate) fn kill_all(&mut self) {
+        for (_, c) in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.0.clear();
+    }
+
+    fn spawn_into(&mut self, name: &str, cmd: &mut Command, out: std::fs::File) -> Result<()> {
         let err = out.try_clone()?;
         let child = cmd
             .stdin(Stdio::null())
@@ -318,7 +364,7 @@ fn hex_encode(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn new_key() -> Result<KeyPair> {
+pub(crate) fn new_key() -> Result<KeyPair> {
     govmesh_node::generate_key().map_err(|e| anyhow::anyhow!("{e}"))
 }
 
@@ -326,7 +372,7 @@ fn new_key() -> Result<KeyPair> {
 /// identity per client, which clause 5.5 lets vote and the council domain counts as
 /// members. The council domain's policy needs every member to vote (quorum 1), so
 /// no proposal closes early and every vote of the run is accepted.
-fn bench_genesis(
+pub(crate) fn bench_genesis(
     hubs: &[(KeyPair, String)],
     voters: &[KeyPair],
 ) -> Result<(LogRecord, String, Clause)> {
@@ -384,7 +430,7 @@ fn bench_genesis(
     Ok((rec, contract_id, clause))
 }
 
-fn now() -> Timestamp {
+pub(crate) fn now() -> Timestamp {
     govmesh_node::now()
 }
 
@@ -779,6 +825,35 @@ pub enum BenchCommand {
         #[arg(long, value_name = "FILE")]
         keep: Option<PathBuf>,
     },
+    /// A 3-hub, 2-witness, 3-fork mesh on loopback under proposals and votes while
+    /// nodes are killed (-9) and restarted, a hub is cut off and healed, a fork's disk
+    /// fills and a hub's clock runs 5 minutes off; then checks that every
+    /// acknowledged entry is on every node, one log, one state, every entry verified.
+    Chaos {
+        /// How long the load and the faults run.
+        #[arg(long, default_value = "600", value_name = "SECONDS")]
+        duration: u64,
+        /// Keep the working directory (data dirs and logs) here.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Mixed load on a 3-hub council (reads and signed votes from a Rust load
+    /// generator): errors, throughput, p50/p99 latency, and the hubs' resident memory
+    /// over time and its growth after warm-up.
+    Soak {
+        /// How long the load runs.
+        #[arg(long, default_value = "600", value_name = "SECONDS")]
+        duration: u64,
+        /// Concurrent readers.
+        #[arg(long, default_value_t = 8, value_name = "N")]
+        readers: usize,
+        /// Concurrent writers (each a voter identity sending signed votes).
+        #[arg(long, default_value_t = 8, value_name = "N")]
+        writers: usize,
+        /// Keep the working directory (data dirs and logs) here.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// From a proposal's adoption to every node holding the new revision (its
     /// ack_sync committed): median and p99 over a series of adoptions.
     Convergence {
@@ -825,6 +900,23 @@ pub fn dispatch(cmd: BenchCommand, json: bool) -> Result<i32> {
             adoptions,
             dir,
         } => convergence(hubs, witnesses, forks, adoptions, dir, json),
+        BenchCommand::Chaos { duration, dir } => {
+            crate::chaos::run(Duration::from_secs(duration), dir, json)
+        }
+        BenchCommand::Soak {
+            duration,
+            readers,
+            writers,
+            dir,
+        } => crate::soak::run(
+            crate::soak::SoakOptions {
+                duration: Duration::from_secs(duration),
+                readers,
+                writers,
+                dir,
+            },
+            json,
+        ),
     }
 }
 

@@ -1,4 +1,5 @@
-//! A fault-injecting TCP proxy for HTTP between nodes. Each hub's registry address is
+//! A fault-injecting TCP proxy for HTTP between nodes (`govmesh bench chaos` and the
+//! CLI's fault tests, which include this file). Each hub's registry address is
 //! a proxy in front of it; cutting a node off drops every request to it and every
 //! request from it to anyone: those it signs (its `Govmesh-Node` header) and those on
 //! a connection its process opened (found through `/proc/net/tcp` and the process's
@@ -104,19 +105,19 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    pub fn start(target: &str, faults: Arc<Faults>) -> Proxy {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", l.local_addr().unwrap());
+    pub fn start(target: &str, faults: Arc<Faults>) -> std::io::Result<Proxy> {
+        let l = TcpListener::bind("127.0.0.1:0")?;
+        let url = format!("http://{}", l.local_addr()?);
         let target_id = Arc::new(Mutex::new(String::new()));
         let (target, tid) = (target.to_owned(), target_id.clone());
-        // The accept thread lives as long as the test process.
+        // The accept thread lives as long as the process.
         std::thread::spawn(move || {
             for client in l.incoming().flatten() {
                 let (target, tid, faults) = (target.clone(), tid.clone(), faults.clone());
                 std::thread::spawn(move || relay(client, &target, &tid, &faults));
             }
         });
-        Proxy { url, target_id }
+        Ok(Proxy { url, target_id })
     }
 
     /// Names the node behind the proxy (known once the mesh is founded).

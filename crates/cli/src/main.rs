@@ -7,13 +7,16 @@
 mod fail;
 mod bench;
 mod bench_verify;
+mod chaos;
 mod client;
 mod commands;
 mod demo;
+mod faultproxy;
 mod hygiene_cmd;
 mod keyfile;
 mod local;
 mod logging;
+mod soak;
 mod verify;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};

@@ -222,6 +222,49 @@ pub struct ProposeOp {
     pub restore_rights: Option<String>,
 }
 
+impl ProposeOp {
+    /// A plain amendment of `clause` of `contract_id` (the clause's hash `base`
+    /// before the change): every optional field absent, so the contract's own rules
+    /// (domain, voting period, track) apply.
+    pub fn amend(
+        proposal_id: impl Into<String>,
+        contract_id: impl Into<String>,
+        clause: impl Into<String>,
+        base_clause_hash: Digest,
+        rationale: impl Into<String>,
+        changes: Changes,
+    ) -> ProposeOp {
+        ProposeOp {
+            proposal_id: proposal_id.into(),
+            contract_id: contract_id.into(),
+            target_contract_clause: clause.into(),
+            base_clause_hash,
+            domain_id: None,
+            rationale: rationale.into(),
+            changes,
+            voting_period_secs: None,
+            create_contract: None,
+            governance_scope: None,
+            local_node: None,
+            conflict_resolution: None,
+            expedited: false,
+            restore_rights: None,
+        }
+    }
+}
+
+impl VoteOp {
+    /// A first vote (sequence 0) without a reason.
+    pub fn new(proposal_id: impl Into<String>, choice: VoteChoice) -> VoteOp {
+        VoteOp {
+            proposal_id: proposal_id.into(),
+            choice,
+            reason: None,
+            sequence: 0,
+        }
+    }
+}
+
 fn is_false(v: &bool) -> bool {
     !*v
 }

@@ -11,7 +11,6 @@ use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Query, Request
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use govmesh_core::Digest;
-use govmesh_core::canonical::parse_strict;
 use serde::de::DeserializeOwned;
 
 /// A JSON body of type `T`: 415 without a JSON content type, 413 over the body limit,
@@ -37,11 +36,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(body_rejection)?;
-        let value = parse_strict(&bytes)
-            .map_err(|e| ApiError::bad_request("malformed_json", e.to_string()))?;
-        serde_json::from_value(value)
-            .map(ApiJson)
-            .map_err(|e| ApiError::unprocessable("invalid_body", e.to_string()))
+        crate::bodies::json(&bytes).map(ApiJson)
     }
 }
 

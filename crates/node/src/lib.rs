@@ -26,6 +26,7 @@ mod acks;
 mod api;
 mod app;
 pub mod attest;
+pub mod bodies;
 pub mod council;
 mod dashboard;
 pub mod datadir;

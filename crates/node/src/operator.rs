@@ -14,8 +14,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
 use govmesh_core::entry::{
-    CancelOp, DelegateOp, DomainSpec, NodeSpec, Operation, ProposeOp, UndelegateOp, VoteOp,
-    WithdrawOp,
+    CancelOp, DelegateOp, NodeSpec, Operation, ProposeOp, UndelegateOp, VoteOp, WithdrawOp,
 };
 use govmesh_core::model::{Changes, ContractDraft};
 use serde_json::{Map, Value};
@@ -43,12 +42,7 @@ async fn operator_propose(
     _: Operator,
     ApiJson(req): ApiJson<wire::ProposeRequest>,
 ) -> ApiResult<Response> {
-    let diff = req
-        .diff
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| wire::diff_op(i, v))
-        .collect::<Result<Vec<_>, _>>()?;
+    let diff = crate::bodies::diff(req.diff)?;
     let (contract_id, base_clause_hash, current_text) = {
         let l = app.ledger().lock().await;
         let contract_id = req.contract_id.clone().unwrap_or_else(|| {
@@ -315,16 +309,9 @@ async fn operator_register_node(
 async fn operator_define_domain(
     State(app): State<Shared>,
     _: Operator,
-    ApiJson(mut req): ApiJson<Map<String, Value>>,
+    ApiJson(req): ApiJson<Map<String, Value>>,
 ) -> ApiResult<Response> {
-    if !req.contains_key("domain_id") {
-        req.insert(
-            "domain_id".into(),
-            Value::String(uuid::Uuid::new_v4().to_string()),
-        );
-    }
-    let spec: DomainSpec = serde_json::from_value(Value::Object(req))
-        .map_err(|e| ApiError::unprocessable("invalid_body", e.to_string()))?;
+    let spec = crate::bodies::domain_spec(req)?;
     let domain_id = spec.domain_id.clone();
     let c = app.submit_own(Operation::DefineDomain(spec)).await?;
     created(&c, Some(("domain_id", &domain_id)))

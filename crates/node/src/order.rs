@@ -159,12 +159,24 @@ fn council_time(ledger: &Ledger) -> Timestamp {
         .map_or(t, |last| t.max(last))
 }
 
-/// The wall clock as a council timestamp (milliseconds, UTC).
+/// The wall clock as a council timestamp (milliseconds, UTC): the one clock of the
+/// node (council stamps, peer request dates, seals, voting periods).
+///
+/// `GOVMESH_CLOCK_SKEW_SECS` (read once; a signed number of seconds) shifts it: a
+/// hidden test knob, with which `govmesh bench chaos` runs a hub whose clock is
+/// minutes off.
 pub fn now() -> Timestamp {
+    static SKEW_MS: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let skew = *SKEW_MS.get_or_init(|| {
+        std::env::var("GOVMESH_CLOCK_SKEW_SECS")
+            .ok()
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .map_or(0, |s| s.saturating_mul(1000))
+    });
     let ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
-    Timestamp::from_millis(ms)
+    Timestamp::from_millis(ms.saturating_add(skew))
 }
 
 impl From<LedgerError> for SubmitError {

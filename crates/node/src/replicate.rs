@@ -1158,9 +1158,7 @@ async fn announce(
     .await?;
     drop(registry);
     let (from, head, own, from_url) = {
-        let t = std::str::from_utf8(&body).map_err(|_| {
-            ApiError::bad_request("bad_seal", "the announced seal is not UTF-8 text")
-        })?;
+        let t = crate::bodies::text(&body, "bad_seal", "the announced seal")?;
         let l = app.ledger().lock().await;
         let from_url = l
             .state()

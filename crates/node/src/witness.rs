@@ -563,8 +563,9 @@ async fn add_checkpoint(State(app): State<Http>, ApiBytes(body): ApiBytes) -> Re
     let Some(w) = app.witness().cloned() else {
         return not_a_witness(&app).into_response();
     };
-    let Ok(text) = std::str::from_utf8(&body) else {
-        return ApiError::bad_request("malformed_request", "the body is not UTF-8").into_response();
+    let text = match crate::bodies::text(&body, "malformed_request", "the body") {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
     };
     let hubs = {
         let l = app.ledger().lock().await;

@@ -156,7 +156,7 @@ fn a_leader_cut_off_commits_nothing_while_the_majority_adopts() {
             forks: 0,
         },
         |_, listen| {
-            let p = Proxy::start(listen, faults.clone());
+            let p = Proxy::start(listen, faults.clone()).unwrap();
             let url = p.url.clone();
             proxies.borrow_mut().push(p);
             url

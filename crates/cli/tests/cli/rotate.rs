@@ -30,6 +30,7 @@ fn wait_registered(mesh: &Mesh, id: &str, pk: &str, hubs_only: bool) {
         .filter(|n| n.proc.is_some() && (!hubs_only || n.node_type == "governance_hub"))
         .all(|n| registered_key(&n.url, id).as_deref() == Some(pk))
     {
+        // Each node's name, registered key for `id` and log head, for the message.
         let views: Vec<View> = mesh
             .nodes
             .iter()

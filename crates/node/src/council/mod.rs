@@ -48,6 +48,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use forward::{FORWARD_MAX_ENTRIES, FORWARD_PATH, ForwardOutcome};
+pub use network::decode_raft_request;
 
 /// A council member as Raft knows it: the registry node id and its URL.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -266,9 +266,7 @@ async fn accept<T: DeserializeOwned>(
         &[NodeType::GovernanceHub],
     )
     .await?;
-    let req = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::unprocessable("invalid_body", format!("not a Raft request: {e}")))?;
-    Ok((council, req))
+    Ok((council, crate::bodies::raft(&body)?))
 }
 
 /// The largest Raft request body a hub reads: an append carries up to 64 entries of
@@ -303,18 +301,20 @@ pub(super) async fn forward(
 ) -> Result<Json<Value>, ApiError> {
     let (c, envelopes): (_, Vec<govmesh_core::dsse::Envelope>) =
         accept(&app, &headers, &uri, body).await?;
-    if envelopes.len() > super::FORWARD_MAX_ENTRIES {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_many_entries",
-            format!(
-                "{} entries forwarded at once; at most {} are taken",
-                envelopes.len(),
-                super::FORWARD_MAX_ENTRIES
-            ),
-        ));
-    }
+    crate::bodies::forward_limit(&envelopes)?;
     answer(&c.take_forwarded(envelopes).await)
+}
+
+/// Decodes the body of a Raft endpoint (`path`) as its handler does
+/// ([`crate::bodies::decode`]).
+pub fn decode_raft_request(path: &str, body: &[u8]) -> Result<(), ApiError> {
+    use crate::bodies::raft;
+    match path {
+        "/v1/council/append" => raft::<AppendEntriesRequest<TypeConfig>>(body).map(drop),
+        "/v1/council/vote" => raft::<VoteRequest<NodeId>>(body).map(drop),
+        "/v1/council/snapshot" => raft::<InstallSnapshotRequest<TypeConfig>>(body).map(drop),
+        other => Err(ApiError::not_found(format!("no Raft endpoint {other}"))),
+    }
 }
 
 pub(super) async fn vote(

@@ -27,7 +27,7 @@ const LIST_FIELDS: &[&str] = &["member_nodes", "shared_clauses"];
 /// out, `target` (`contract:clause`) becomes `contract_id` and `clause`,
 /// `voting_period_secs` is a number, `diff` (the rules patch) is JSON, and the
 /// [`LIST_FIELDS`] are arrays.
-pub(super) fn request_body(fields: &[(String, String)]) -> Result<Value, ApiError> {
+pub(crate) fn request_body(fields: &[(String, String)]) -> Result<Value, ApiError> {
     let mut body = Map::new();
     for k in LIST_FIELDS {
         if fields.iter().any(|(f, _)| f == k) {

@@ -4,6 +4,7 @@
 //! fully without JavaScript; bad input is a 4xx HTML page, never a panic.
 
 mod actions;
+pub(crate) use actions::request_body;
 mod layout;
 mod live;
 mod pages;
