@@ -72,6 +72,25 @@ async fn trust_scores_and_their_observations_are_served() {
     let (_, p) = c.get(&format!("/v1/proposals/{pid}")).await;
     assert_eq!(p["status"], "adopted", "{p}");
 
+    // The node acknowledges the new revision (ack_sync) on its own, in time: the
+    // revision's source (the author of the adopting vote, b) observes it. That third
+    // observation comes after the revision's computation, so it is pending.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (_, mine) = c.get(&format!("/v1/trust/{me}")).await;
+        let acked = mine["received"].as_array().is_some_and(|r| {
+            r.iter()
+                .any(|k| k["kind"] == "sync_ack_timely" && k["count"] == 1)
+        });
+        if acked {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the node's timely ack of revision 2 within 30 s: {mine}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let (s, t) = c.get("/v1/trust").await;
     assert_eq!(s, 200, "{t}");
     let last = &t["last_computation"];
@@ -79,7 +98,8 @@ async fn trust_scores_and_their_observations_are_served() {
     assert_eq!(last["revision"], 2);
     assert_eq!(last["converged"], true);
     assert!(last["iterations"].as_u64().unwrap() >= 1);
-    assert_eq!(t["observations"], 2);
+    assert_eq!(t["observations"], 3, "{t}");
+    assert_eq!(t["pending_observations"], 1, "{t}");
     // The voters rank above the proposer, who only gets the pre-trusted share.
     let scores = t["scores"].as_array().unwrap();
     let rank_of = |id: &str| {
