@@ -1196,6 +1196,17 @@ async fn a_vote_signed_in_the_browser_is_counted() {
     assert_eq!(votes.len(), 1, "{v}");
     assert_eq!(votes[0]["voter"], m.a.node_id());
     assert_eq!(votes[0]["choice"], "approve");
+    // Voting again is a change (the next sequence, as the operator endpoint and the
+    // CLI number it), not a second vote with the same sequence: this policy does not
+    // allow changes, so the node refuses it, and founder a is not suspended.
+    let changed = vote_in_page(&b, "reject").await;
+    assert!(
+        changed.starts_with("Refused (403 forbidden): ")
+            && changed.contains("does not allow changing a vote"),
+        "{changed}"
+    );
+    let (_, n) = c.get(&format!("/v1/nodes/{}", m.a.node_id())).await;
+    assert!(n["suspension"].is_null(), "{n}");
     let same = b
         .execute("return window.__same_page === true;", vec![])
         .await
@@ -1359,7 +1370,10 @@ async fn a_suspended_node_shows_as_suspended_with_its_evidence_and_restore_propo
 
     let (s, _, html) = page(&c, &format!("/nodes/{a}")).await;
     assert_eq!(s, 200);
-    assert!(html.contains(r#"<span class="badge suspended">suspended</span>"#), "{html}");
+    assert!(
+        html.contains(r#"<span class="badge suspended">suspended</span>"#),
+        "{html}"
+    );
     assert!(html.contains(&evidence_link), "{html}");
     assert!(html.contains(&escaped(&reason)), "{html}");
     assert!(html.contains("No restore proposal is open"), "{html}");
@@ -1502,8 +1516,7 @@ async fn a_proposal_and_a_domain_signed_in_the_browser() {
     bad[3] = ("#p-diff", r#"[{"op": "move", "from": "/a", "path": "/b"}]"#);
     let said = submit_in_page(&b, form, &bad).await;
     assert_eq!(
-        said,
-        "The rules patch: diff[0]: unexpected field \"from\"",
+        said, "The rules patch: diff[0]: unexpected field \"from\"",
         "{said}"
     );
     // The stranger's proposal, refused by the node in its own words.
