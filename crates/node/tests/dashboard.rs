@@ -1201,8 +1201,8 @@ async fn a_vote_signed_in_the_browser_is_counted() {
     // allow changes, so the node refuses it, and founder a is not suspended.
     let changed = vote_in_page(&b, "reject").await;
     assert!(
-        changed.starts_with("Refused (403 forbidden): ")
-            && changed.contains("does not allow changing a vote"),
+        changed.starts_with("Refused (422 forbidden): ")
+            && changed.contains("does not allow changing a vote (allow_vote_change)"),
         "{changed}"
     );
     let (_, n) = c.get(&format!("/v1/nodes/{}", m.a.node_id())).await;
