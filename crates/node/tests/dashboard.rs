@@ -1196,6 +1196,17 @@ async fn a_vote_signed_in_the_browser_is_counted() {
     assert_eq!(votes.len(), 1, "{v}");
     assert_eq!(votes[0]["voter"], m.a.node_id());
     assert_eq!(votes[0]["choice"], "approve");
+    // Voting again is a change (the next sequence, as the operator endpoint and the
+    // CLI number it), not a second vote with the same sequence: this policy does not
+    // allow changes, so the node refuses it, and founder a is not suspended.
+    let changed = vote_in_page(&b, "reject").await;
+    assert!(
+        changed.starts_with("Refused (422 forbidden): ")
+            && changed.contains("does not allow changing a vote (allow_vote_change)"),
+        "{changed}"
+    );
+    let (_, n) = c.get(&format!("/v1/nodes/{}", m.a.node_id())).await;
+    assert!(n["suspension"].is_null(), "{n}");
     let same = b
         .execute("return window.__same_page === true;", vec![])
         .await
@@ -1328,6 +1339,307 @@ async fn a_seal_short_of_its_threshold_reads_as_failed_in_chromium() {
     );
     std::fs::write(
         screenshot_dir().join("log-below-threshold-1280.png"),
+        b.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    b.close().await.unwrap();
+    node.shutdown().await.unwrap();
+}
+
+/// A founder that signs two different votes with one sequence is suspended (clause 5.5
+/// `suspend_on_equivocation`): its node page says so, with the evidence entry linked,
+/// and names the open restore proposal once there is one; the node list (topology
+/// page) marks it too. Another founder's page says nothing of the kind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspended_node_shows_as_suspended_with_its_evidence_and_restore_proposal() {
+    let m = Mesh::found();
+    let token = m.token();
+    let node = m.serve().await;
+    let c = Client::new(&node.url);
+    let pid = propose(&c, &token, "Every change is read twice.").await;
+    let a = m.a.node_id().to_owned();
+    vote_as(&c, &m.a, &pid, VoteChoice::Approve).await;
+    vote_as(&c, &m.a, &pid, VoteChoice::Reject).await;
+    let (s, v) = c.get(&format!("/v1/nodes/{a}")).await;
+    assert_eq!(s, 200, "{v}");
+    let evidence = v["suspension"]["evidence_index"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("founder a is not suspended: {v}"));
+    let reason = v["suspension"]["reason"].as_str().unwrap().to_owned();
+    let evidence_link = format!(r##"href="/log?start={evidence}#entry-{evidence}""##);
+
+    let (s, _, html) = page(&c, &format!("/nodes/{a}")).await;
+    assert_eq!(s, 200);
+    assert!(
+        html.contains(r#"<span class="badge suspended">suspended</span>"#),
+        "{html}"
+    );
+    assert!(html.contains(&evidence_link), "{html}");
+    assert!(html.contains(&escaped(&reason)), "{html}");
+    assert!(html.contains("No restore proposal is open"), "{html}");
+
+    // The node list marks it, with the evidence linked.
+    let (s, _, topo) = page(&c, "/topology").await;
+    assert_eq!(s, 200);
+    assert_eq!(topo.matches("rights suspended").count(), 1, "{topo}");
+    assert!(topo.contains(&evidence_link), "{topo}");
+
+    // Once a restore proposal is open, the node page links it.
+    let (s, r) = c
+        .post(
+            "/v1/operator/restore",
+            &json!({"node_id": a, "rationale": "the double vote was a misconfigured client"}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+    let restore = r["proposal_id"].as_str().unwrap();
+    let (_, _, html) = page(&c, &format!("/nodes/{a}")).await;
+    assert!(
+        html.contains(&format!(r#"href="/proposals/{restore}""#)),
+        "{html}"
+    );
+    assert!(!html.contains("No restore proposal is open"), "{html}");
+
+    // Founder b was never suspended.
+    let (_, _, other) = page(&c, &format!("/nodes/{}", m.b.node_id())).await;
+    assert!(!other.contains("badge suspended"), "{other}");
+    node.shutdown().await.unwrap();
+}
+
+/// Sets form fields through the DOM (`css` → value; a checkbox given "check" is
+/// checked), clicks the submit button of `form`, and returns what the form's answer
+/// says once it is final (neither what it said before nor "Signing…").
+async fn submit_in_page(b: &fantoccini::Client, form: &str, fields: &[(&str, &str)]) -> String {
+    let out = format!("{form} output.result");
+    let before = text_of(b, &out).await;
+    for (css, value) in fields {
+        b.execute(
+            "const el = document.querySelector(arguments[0]);
+             if (arguments[1] === 'check') el.checked = true; else el.value = arguments[1];",
+            vec![json!(css), json!(value)],
+        )
+        .await
+        .unwrap();
+    }
+    b.find(fantoccini::Locator::Css(&format!(
+        "{form} button[type=submit]"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    wait_until(b, &out, |t| {
+        !t.is_empty() && t != before && !t.starts_with("Signing") && !t.starts_with("Sending")
+    })
+    .await
+}
+
+/// The API's refusal as the page writes it.
+fn refusal(status: u16, api: &Value) -> String {
+    format!(
+        "Refused ({status} {}): {}",
+        api["error"]["code"].as_str().unwrap(),
+        api["error"]["message"].as_str().unwrap()
+    )
+}
+
+/// The log entry at `index`: its envelope's signing key id and its decoded payload.
+async fn entry_at(c: &Client, index: u64) -> (String, Value) {
+    use base64::Engine as _;
+    let (s, v) = c
+        .get(&format!("/v1/log/entries?start={index}&end={}", index + 1))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let env = &v["entries"][0]["envelope"];
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(env["payload"].as_str().unwrap())
+        .unwrap();
+    (
+        env["signatures"][0]["keyid"].as_str().unwrap().to_owned(),
+        serde_json::from_slice(&payload).unwrap(),
+    )
+}
+
+/// The index in a "Done: log entry #N (kind), ..." answer.
+fn done_index(answer: &str, kind: &str) -> u64 {
+    assert!(
+        answer.starts_with("Done: log entry #")
+            && answer.contains(&format!("({kind}), signed in this browser.")),
+        "{answer}"
+    );
+    answer["Done: log entry #".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// A pasted key proposes (the create form: clause, text, rationale, a rules patch in
+/// RFC 6902 form, voting period) and defines a domain, each signed in the page and
+/// posted to `POST /v1/entries` without the operator token: the entries in the log
+/// are signed by the key's node and carry what the forms said. A key of no registered
+/// node gets the API's own refusal, word for word; a patch that cannot be converted
+/// is named before anything is signed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proposal_and_a_domain_signed_in_the_browser() {
+    use govmesh_core::entry::{ProposeOp, sign_entry};
+    use govmesh_core::model::{Changes, Clause, DiffOp, PatchOperation};
+    let Some(driver) = start_driver() else {
+        return;
+    };
+    let m = Mesh::found();
+    let node = m.serve().await;
+    let c = Client::new(&node.url);
+    let b = browser(&driver).await;
+    let a = m.a.node_id().to_owned();
+    let stranger = KeyPair::from_seed([78; 32]);
+    let form = "form[data-action=propose]";
+    let text = "Nodes acknowledge within ten minutes.";
+    let patch = r#"[{"op": "replace", "path": "/sync_deadline_secs", "value": 600}]"#;
+    let proposal_fields = [
+        ("#p-clause", "codex:5.4"),
+        ("#p-text", text),
+        ("#p-rationale", "Slow links"),
+        ("#p-diff", patch),
+        ("#p-period", "3600"),
+    ];
+
+    b.goto(&format!("{}/proposals", node.url)).await.unwrap();
+    let said = use_key(&b, &stranger.to_file_json()).await;
+    assert!(said.contains(stranger.node_id()), "{said}");
+    let size = c.log_size().await;
+    // A patch operation the node does not take is named before anything is signed.
+    let mut bad = proposal_fields;
+    bad[3] = ("#p-diff", r#"[{"op": "move", "from": "/a", "path": "/b"}]"#);
+    let said = submit_in_page(&b, form, &bad).await;
+    assert_eq!(
+        said, "The rules patch: diff[0]: unexpected field \"from\"",
+        "{said}"
+    );
+    // The stranger's proposal, refused by the node in its own words.
+    let refused = submit_in_page(&b, form, &proposal_fields).await;
+    let (_, codex) = c.get("/v1/contracts/codex").await;
+    let clause: Clause = serde_json::from_value(
+        codex["clauses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|cl| cl["clause_id"] == "5.4")
+            .unwrap()
+            .clone(),
+    )
+    .unwrap();
+    let op = ProposeOp::amend(
+        uuid::Uuid::new_v4().to_string(),
+        "codex",
+        "5.4",
+        clause.hash().unwrap(),
+        "Slow links",
+        Changes {
+            current_text: clause.text.clone(),
+            proposed_text: text.to_owned(),
+            diff: vec![DiffOp {
+                path: "/sync_deadline_secs".into(),
+                operation: PatchOperation::Replace,
+                value: json!(600),
+            }],
+        },
+    );
+    let env = sign_entry(&stranger, Operation::Propose(op));
+    let (s, api) = c
+        .post("/v1/entries", &serde_json::to_value(env).unwrap(), None)
+        .await;
+    assert!(s >= 400, "{api}");
+    assert_eq!(refused, refusal(s, &api));
+    assert_eq!(c.log_size().await, size, "nothing refused was logged");
+
+    // Founder a's key: the proposal is signed in the page and appended.
+    let said = use_key(&b, &m.a.to_file_json()).await;
+    assert!(said.contains(&a), "{said}");
+    let done = submit_in_page(&b, form, &proposal_fields).await;
+    let index = done_index(&done, "propose");
+    assert!(done.ends_with("Open the new proposal"), "{done}");
+    let (keyid, payload) = entry_at(&c, index).await;
+    assert_eq!(keyid, m.a.public().keyid(), "signed by founder a's key");
+    assert_eq!(payload["author"], a.as_str());
+    assert_eq!(payload["type"], "propose");
+    assert_eq!(payload["base_clause_hash"], clause.hash().unwrap().to_hex());
+    let pid = payload["proposal_id"].as_str().unwrap();
+    let link = b
+        .find(fantoccini::Locator::Css(&format!("{form} output a")))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap();
+    assert_eq!(link.as_deref(), Some(format!("/proposals/{pid}").as_str()));
+    let (_, p) = c.get(&format!("/v1/proposals/{pid}")).await;
+    assert_eq!(p["proposed_by"], a.as_str(), "{p}");
+    assert_eq!(p["changes"]["proposed_text"], text);
+    assert_eq!(p["changes"]["current_text"], clause.text.as_str());
+    assert_eq!(
+        p["changes"]["diff"],
+        json!([{"path": "/sync_deadline_secs", "operation": "replace", "value": 600}])
+    );
+    assert_eq!(payload["voting_period_secs"], 3600);
+    std::fs::write(
+        screenshot_dir().join("proposals-own-key-1280.png"),
+        b.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // A domain: refused for the stranger in the API's words, defined for founder a.
+    let form = "form[data-action=domains]";
+    b.goto(&format!("{}/domains", node.url)).await.unwrap();
+    use_key(&b, &stranger.to_file_json()).await;
+    let b_member = format!("input[name=member_nodes][value='{}']", m.b.node_id());
+    let domain_fields = [
+        ("#dd-name", "reviewers"),
+        ("#dd-desc", "Those who read every change twice"),
+        ("#dd-admin", a.as_str()),
+        (b_member.as_str(), "check"),
+    ];
+    let refused = submit_in_page(&b, form, &domain_fields).await;
+    let spec: govmesh_core::entry::DomainSpec = serde_json::from_value(json!({
+        "domain_id": uuid::Uuid::new_v4().to_string(), "name": "reviewers",
+        "admin_node_id": a, "member_nodes": [m.me.node_id(), m.b.node_id()],
+    }))
+    .unwrap();
+    let env = sign_entry(&stranger, Operation::DefineDomain(spec));
+    let (s, api) = c
+        .post("/v1/entries", &serde_json::to_value(env).unwrap(), None)
+        .await;
+    assert!(s >= 400, "{api}");
+    assert_eq!(refused, refusal(s, &api));
+
+    use_key(&b, &m.a.to_file_json()).await;
+    let done = submit_in_page(&b, form, &[]).await;
+    let index = done_index(&done, "define_domain");
+    assert!(done.ends_with("Open the new domain"), "{done}");
+    let (keyid, payload) = entry_at(&c, index).await;
+    assert_eq!(keyid, m.a.public().keyid());
+    assert_eq!(payload["author"], a.as_str());
+    let domain_id = payload["domain_id"].as_str().unwrap();
+    let (s, d) = c.get(&format!("/v1/domains/{domain_id}")).await;
+    assert_eq!(s, 200, "{d}");
+    assert_eq!(d["name"], "reviewers");
+    assert_eq!(d["description"], "Those who read every change twice");
+    assert_eq!(d["admin_node_id"], a.as_str());
+    let mut members: Vec<&str> = d["member_nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    members.sort();
+    let mut want = vec![m.me.node_id(), m.b.node_id()];
+    want.sort();
+    assert_eq!(members, want);
+    std::fs::write(
+        screenshot_dir().join("domains-own-key-1280.png"),
         b.screenshot().await.unwrap(),
     )
     .unwrap();

@@ -288,6 +288,10 @@ pub(super) async fn topology(State(d): State<Dash>) -> PageResult {
     let names = Names::of(&nodes);
     let graph = super::topology::Graph::of(&topo, &names);
     let health = &topo["health_status"];
+    let suspended: std::collections::HashMap<&str, &govmesh_core::model::Suspension> = nodes
+        .iter()
+        .filter_map(|n| n.suspension.as_ref().map(|s| (n.node_id.as_str(), s)))
+        .collect();
     head.render(
         "Mesh topology",
         "/topology",
@@ -310,7 +314,13 @@ pub(super) async fn topology(State(d): State<Dash>) -> PageResult {
                             tr {
                                 td { (names.link(id)) br; code.small { (short(id)) } }
                                 td { span.role.(role_class(ty)) { (ty) } }
-                                td { (n["status"].as_str().unwrap_or("")) }
+                                td {
+                                    (n["status"].as_str().unwrap_or(""))
+                                    @if let Some(sus) = suspended.get(id) {
+                                        " " span.badge.suspended title=(sus.reason) { "rights suspended" }
+                                        " " span.small { "evidence " a href={ "/log?start=" (sus.evidence_index) "#entry-" (sus.evidence_index) } { "#" (sus.evidence_index) } }
+                                    }
+                                }
                                 td { span.live.(n["liveness"].as_str().unwrap_or("unknown")) { (n["liveness"].as_str().unwrap_or("unknown")) } }
                                 td { @match n["latency_ms"].as_f64() { Some(ms) => { (format!("{ms:.1} ms")) }, None => { "—" } } }
                                 td { code.small { (n["network_address"].as_str().unwrap_or("—")) } }
@@ -357,6 +367,20 @@ pub(super) async fn node(State(d): State<Dash>, id: PageId) -> PageResult {
     let contracts = api::contracts_view(&d.shared).await;
     let is_me = head.status["node_id"] == n.node_id.as_str();
     let trust = crate::trust::node_view(&d.shared, &n.node_id).await.ok();
+    // The open proposals that would restore a suspended node's rights.
+    let restores: Vec<Proposal> = match &n.suspension {
+        Some(_) => api::proposals_view(
+            &d.shared,
+            &wire::ProposalsQuery {
+                status: Some(ProposalStatus::Voting),
+            },
+        )
+        .await
+        .into_iter()
+        .filter(|p| p.restore_rights.as_deref() == Some(n.node_id.as_str()))
+        .collect(),
+        None => Vec::new(),
+    };
     let ty = n.node_type.as_str();
     let title = names.name(&n.node_id).to_owned();
     head.render(
@@ -367,6 +391,24 @@ pub(super) async fn node(State(d): State<Dash>, id: PageId) -> PageResult {
                 dt { "Node id" } dd { code { (n.node_id) } }
                 dt { "Role" } dd { span.role.(role_class(ty)) { (ty) } }
                 dt { "Status" } dd { (serde_json::to_value(n.status).unwrap_or_default().as_str().unwrap_or("")) " (registry)" }
+                @if let Some(sus) = &n.suspension {
+                    dt { "Rights" } dd #suspension data-part="suspension" {
+                        span.badge.suspended { "suspended" } " since " (time(sus.since)) ": may not vote, propose or delegate until a proposal restores its rights (clause 5.5 " code { "suspend_on_equivocation" } ")."
+                        br;
+                        span.small { (sus.reason) }
+                        br;
+                        "Evidence: entry " a.evidence href={ "/log?start=" (sus.evidence_index) "#entry-" (sus.evidence_index) } { "#" (sus.evidence_index) }
+                        br;
+                        @if restores.is_empty() {
+                            "No restore proposal is open (" code { "govmesh restore " (short(&n.node_id)) "…" } " proposes one)."
+                        } @else {
+                            @for p in &restores {
+                                "Restore proposal: " a.restore href={ "/proposals/" (p.proposal_id) } { (short(&p.proposal_id)) } " (voting, " (time_left(p)) ") "
+                                (mini_tally(&p.voting_result))
+                            }
+                        }
+                    }
+                }
                 dt { "Liveness" } dd { span.live.(live["liveness"].as_str().unwrap_or("unknown")) { (live["liveness"].as_str().unwrap_or("unknown")) } " (gossip, as this node sees it)" }
                 dt { "Public key" } dd { code.hash { (n.public_key.to_base64()) } }
                 dt { "Address" } dd { code { (n.network_address.as_deref().unwrap_or("—")) } }
@@ -532,8 +574,8 @@ pub(super) async fn proposals(
             @if list.is_empty() { p.muted { "No proposal matches." } } @else { (proposal_table(&list, &names)) }
             section #create aria-labelledby="h-create" {
                 h2 #h-create { "Create a proposal" }
-                p.small { "Signed by this node's key and submitted through its council, as " code { "govmesh propose" } " does." }
-                form.action method="post" action="/actions/propose" data-api="/v1/operator/propose" data-action="propose" {
+                p.small { "Signed by this node's key with its operator token and submitted through its council, as " code { "govmesh propose" } " does; or signed in this browser with your own key (below)." }
+                form.action method="post" action="/actions/propose" data-api="/v1/operator/propose" data-action="propose" data-sign="propose" {
                     div.field {
                         label for="p-clause" { "Clause" }
                         select #p-clause name="target" required {
@@ -565,9 +607,11 @@ pub(super) async fn proposals(
                         input #p-period type="number" name="voting_period_secs" min="1" inputmode="numeric";
                     }
                     (token_field("p-token"))
+                    p.signer.small {}
                     div.field.actions { button type="submit" { "Propose" } }
                     output.result role="status" aria-live="polite" {}
                 }
+                (own_key_box())
             }
         },
     )
@@ -1024,8 +1068,8 @@ pub(super) async fn domains(State(d): State<Dash>) -> PageResult {
             }
             section #define aria-labelledby="h-define" {
                 h2 #h-define { "Define a domain" }
-                p.small { "Signed by this node's key, as " code { "govmesh domain define" } " does; clause 5.5 says which roles may." }
-                form.action method="post" action="/actions/domains" data-api="/v1/operator/domains" data-action="domains" {
+                p.small { "Signed by this node's key with its operator token, as " code { "govmesh domain define" } " does, or in this browser with your own key (below); clause 5.5 says which roles may." }
+                form.action method="post" action="/actions/domains" data-api="/v1/operator/domains" data-action="domains" data-sign="define_domain" {
                     div.field { label for="dd-name" { "Name" } input #dd-name type="text" name="name" required; }
                     div.field { label for="dd-desc" { "Description" } input #dd-desc type="text" name="description"; }
                     div.field {
@@ -1047,9 +1091,11 @@ pub(super) async fn domains(State(d): State<Dash>) -> PageResult {
                         } }
                     }
                     (token_field("dd-token"))
+                    p.signer.small {}
                     div.field.actions { button type="submit" { "Define domain" } }
                     output.result role="status" aria-live="polite" {}
                 }
+                (own_key_box())
             }
         },
     )

@@ -179,32 +179,131 @@ async function signEntry(op) {
   return { payloadType: ENTRY_PAYLOAD_TYPE, payload: b64(payload), signatures: [{ keyid: heldKey.keyid, sig: b64(sig) }] };
 }
 
+// ---- The operations, built from a form's request body as the operator endpoints
+// build them from the same body (crates/node/src/operator.rs), for the held key's node.
+
+// One change of the rules patch in the seed's diff form, as wire::diff_op converts it:
+// seed-form ops (`operation`) as they are, RFC 6902 add / replace / remove converted.
+function diffOp(v, i) {
+  const bad = (m) => new Error("The rules patch: diff[" + i + "]: " + m);
+  if (v === null || typeof v !== "object" || Array.isArray(v)) throw bad("expected an object");
+  if ("operation" in v) return v;
+  if (typeof v.op !== "string") throw bad("needs \"operation\" (seed form) or \"op\" (RFC 6902)");
+  if (typeof v.path !== "string") throw bad("\"path\" must be a JSON Pointer string");
+  for (const k of Object.keys(v)) {
+    if (!["op", "path", "value"].includes(k)) throw bad("unexpected field " + JSON.stringify(k));
+  }
+  const has = "value" in v;
+  if (v.op === "add" || v.op === "replace") {
+    if (!has) throw bad("\"" + v.op + "\" needs a \"value\"");
+    return { path: v.path, operation: v.op, value: v.value };
+  }
+  if (v.op === "remove") {
+    if (has) throw bad("\"remove\" takes no \"value\"");
+    return { path: v.path, operation: "remove", value: null };
+  }
+  throw bad("op " + JSON.stringify(v.op) + " is not supported; use add, remove or replace");
+}
+
+// propose: the clause as the node holds it now (its hash is the proposal's base, its
+// text the current text), the changes, a fresh proposal id.
+async function proposeOp(body) {
+  const contractId = body.contract_id;
+  const resp = await fetch("/v1/contracts/" + encodeURIComponent(contractId));
+  if (!resp.ok) {
+    const e = (await resp.json().catch(() => ({}))).error || {};
+    throw new Error("contract " + JSON.stringify(contractId) + ": " + (e.message || "the node answered " + resp.status));
+  }
+  const contract = await resp.json();
+  const cl = (contract.clauses || []).find((x) => x.clause_id === body.clause);
+  if (!cl) throw new Error("contract " + JSON.stringify(contractId) + " has no clause " + JSON.stringify(body.clause));
+  // Clause::hash: SHA-256 over the clause's RFC 8785 form.
+  const clause = { clause_id: cl.clause_id, title: cl.title, text: cl.text, rules: cl.rules };
+  const base = tohex(await sha256(enc.encode(jcs(clause))));
+  const patch = body.diff === undefined ? [] : body.diff;
+  if (!Array.isArray(patch)) throw new Error("The rules patch is not a JSON array of patch operations");
+  const op = {
+    type: "propose",
+    proposal_id: crypto.randomUUID(),
+    contract_id: contractId,
+    target_contract_clause: body.clause,
+    base_clause_hash: base,
+    rationale: body.rationale,
+    changes: { current_text: cl.text, proposed_text: body.proposed_text, diff: patch.map(diffOp) },
+  };
+  if (body.domain_id !== undefined) op.domain_id = body.domain_id;
+  if (body.voting_period_secs !== undefined) op.voting_period_secs = body.voting_period_secs;
+  return op;
+}
+
+// define_domain: the request's fields, a fresh domain id, and the defaults the node's
+// DomainSpec writes (an empty description, no policy overrides).
+function defineDomainOp(body) {
+  const op = Object.assign({ type: "define_domain", domain_id: crypto.randomUUID(), description: "", policy: {} }, body);
+  if (Array.isArray(op.shared_clauses) && op.shared_clauses.length === 0) delete op.shared_clauses;
+  return op;
+}
+
+// vote: the sequence the operator endpoint gives a vote (one more than the held key's
+// counted vote on the proposal, 0 for a first vote), so that changing a vote is a
+// change and not a second vote with the same sequence (equivocation).
+async function voteOp(body) {
+  const p = await getJSON("/v1/proposals/" + encodeURIComponent(body.proposal_id));
+  const mine = (p.votes || []).find((v) => v.voter === heldKey.nodeId);
+  const op = Object.assign({ type: "vote" }, body);
+  if (mine) op.sequence = (mine.sequence || 0) + 1;
+  return op;
+}
+
+const SIGNED_OPS = {
+  propose: proposeOp,
+  define_domain: defineDomainOp,
+  vote: voteOp,
+  withdraw: (body) => Object.assign({ type: "withdraw" }, body),
+};
+
 async function submitSigned(form) {
   const out = form.querySelector("output.result");
   const button = form.querySelector("button[type=submit]");
+  const build = SIGNED_OPS[form.dataset.sign];
   let body;
   try {
+    if (!build) throw new Error("this form cannot be signed in the browser");
     body = formBody(form);
   } catch (e) {
     out.className = "result bad";
     out.textContent = e.message;
+    notice(out.textContent, false);
     return;
   }
   button.disabled = true;
   out.className = "result";
   out.textContent = "Signing in this browser…";
   try {
-    const env = await signEntry(Object.assign({ type: form.dataset.sign }, body));
+    let op;
+    try {
+      op = await build(body);
+    } catch (e) {
+      out.className = "result bad";
+      out.textContent = e && e.message ? e.message : String(e);
+      notice(out.textContent, false);
+      return;
+    }
+    const env = await signEntry(op);
     const resp = await fetch("/v1/entries", {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify(env),
     });
     const answer = await resp.json().catch(() => ({}));
+    // The new proposal's or domain's id, as the operator endpoint names it.
+    if (resp.ok && op.type === "propose") answer.proposal_id = op.proposal_id;
+    if (resp.ok && op.type === "define_domain") answer.domain_id = op.domain_id;
     showAnswer(form, out, resp, answer, ", signed in this browser");
   } catch (err) {
     out.className = "result bad";
     out.textContent = "Could not sign or send: " + (err && err.message ? err.message : err);
+    notice(out.textContent, false);
   } finally {
     button.disabled = false;
   }
