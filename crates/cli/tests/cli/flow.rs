@@ -633,6 +633,9 @@ fn a_second_contract_is_created_decided_by_its_domain_and_verified() {
         &url,
     ]);
     assert!(eff.contains("1 clause(s) overridden locally"), "{eff}");
+    // The effective view names the revision's adoption like the record does.
+    assert!(!eff.contains("adopted at  -"), "{eff}");
+    assert!(eff.contains("adopted by  proposal "), "{eff}");
     assert!(
         eff.contains(&format!("[overridden: local override by proposal {local}]")),
         "{eff}"
