@@ -65,8 +65,8 @@ pub enum ObservationKind {
     /// A witness cosignature consistent with the witness's earlier ones. No log entry
     /// records a cosignature (seals live beside the log), so the log yields none.
     CosignatureConsistent,
-    /// A submission the state machine refused. Refused entries are never appended, so
-    /// the log yields none.
+    /// A submission the state machine refused, recorded by a hub in a `record_refusal`
+    /// entry (observed by that hub).
     SubmissionRejected,
     /// A double vote or a forked checkpoint proven in the log.
     EquivocationProven,
@@ -97,10 +97,7 @@ impl ObservationKind {
 
     /// Whether any log entry can give rise to this kind of observation.
     pub fn in_log(self) -> bool {
-        !matches!(
-            self,
-            ObservationKind::CosignatureConsistent | ObservationKind::SubmissionRejected
-        )
+        !matches!(self, ObservationKind::CosignatureConsistent)
     }
 }
 

@@ -711,3 +711,243 @@ fn a_policy_can_require_a_trust_score_and_weigh_votes_by_it() {
     let e = m.submit(&k0, Operation::Propose(op)).unwrap_err();
     assert!(e.message.contains("min_trust_score"), "{e}");
 }
+
+// ---- refused submissions recorded in the log (`record_refusal`) -----------------
+
+mod refusals {
+    use super::*;
+    use govmesh_core::dsse::Envelope;
+    use govmesh_core::entry::{RecordRefusalOp, sign_entry_at};
+    use govmesh_core::state::{Event, REFUSAL_WINDOW_SECS, RejectCode};
+
+    /// A proposal id no proposal has.
+    const UNKNOWN: &str = "0b6c1a52-8d3e-4f1a-9c2b-5e7d8f9a0b1c";
+
+    fn vote_env(k: &KeyPair, proposal_id: &str, at: Timestamp) -> Envelope {
+        sign_entry_at(
+            k,
+            Operation::Vote(VoteOp::new(proposal_id, VoteChoice::Approve)),
+            at,
+        )
+    }
+
+    fn record(
+        m: &mut Mesh,
+        by: &KeyPair,
+        envelope: &Envelope,
+        code: RejectCode,
+    ) -> Result<Applied, Rejection> {
+        m.submit(
+            by,
+            Operation::RecordRefusal(RecordRefusalOp {
+                envelope: envelope.clone(),
+                code,
+            }),
+        )
+    }
+
+    fn refused(r: Result<Applied, Rejection>, code: RejectCode, needle: &str) {
+        let e = r.expect_err("record accepted");
+        assert_eq!(e.code, code, "{e}");
+        assert!(e.message.contains(needle), "{e:?} does not say {needle:?}");
+    }
+
+    #[test]
+    fn a_hub_records_a_refused_vote_once_and_its_signer_is_observed() {
+        let mut m = Mesh::new();
+        let (h0, h1) = (m.id(0), m.id(1));
+        let (k0, k1, k2) = (m.hubs[0].clone(), m.hubs[1].clone(), m.hubs[2].clone());
+        let env = vote_env(&k1, UNKNOWN, m.now);
+        // The submission itself is refused.
+        let r = m.state.apply(&env, m.now).unwrap_err();
+        assert_eq!(r.code, RejectCode::UnknownProposal);
+        assert_eq!(m.received(&h1, ObservationKind::SubmissionRejected), None);
+        let size = m.state.size();
+        let a = record(&mut m, &k0, &env, RejectCode::UnknownProposal).expect("record");
+        assert_eq!(a.kind, "record_refusal");
+        let hash = govmesh_core::entry::entry_hash(&env).unwrap();
+        assert_eq!(
+            a.events,
+            vec![Event::RefusalRecorded {
+                signer: h1.clone(),
+                code: RejectCode::UnknownProposal,
+                envelope_hash: hash,
+            }]
+        );
+        assert_eq!(m.state.recorded_refusal(&hash), Some(size));
+        assert_eq!(
+            m.received(&h1, ObservationKind::SubmissionRejected),
+            Some(KindTally {
+                count: 1,
+                weight_fx: W
+            })
+        );
+        assert_eq!(
+            m.cell(&h0, &h1),
+            Some(Cell {
+                positive: 0,
+                negative: W
+            })
+        );
+        let obs = m.state.trust().recent(&h1).unwrap().back().unwrap().clone();
+        assert_eq!(
+            (obs.kind, obs.observer.as_str(), obs.index),
+            (ObservationKind::SubmissionRejected, h0.as_str(), size)
+        );
+        // The same record entry again is a replay; another hub's record of the same
+        // envelope is a duplicate: one refusal counts once.
+        let again = sign_entry(
+            &k0,
+            Operation::RecordRefusal(RecordRefusalOp {
+                envelope: env.clone(),
+                code: RejectCode::UnknownProposal,
+            }),
+        );
+        refused(
+            m.state.apply(&again, m.now),
+            RejectCode::Replay,
+            "already in the log",
+        );
+        refused(
+            record(&mut m, &k2, &env, RejectCode::UnknownProposal),
+            RejectCode::Duplicate,
+            "already recorded",
+        );
+        assert_eq!(
+            m.received(&h1, ObservationKind::SubmissionRejected)
+                .unwrap()
+                .count,
+            1
+        );
+        assert!(ObservationKind::SubmissionRejected.in_log());
+    }
+
+    #[test]
+    fn a_record_is_refused_unless_it_proves_the_refusal() {
+        let mut m = Mesh::new();
+        let (k0, k1) = (m.hubs[0].clone(), m.hubs[1].clone());
+        let wit = m.witness.clone();
+        let env = vote_env(&k1, UNKNOWN, m.now);
+        let before = m.state.clone();
+
+        // Only a governance hub records.
+        refused(
+            record(&mut m, &wit, &env, RejectCode::UnknownProposal),
+            RejectCode::NotPrivileged,
+            "only a governance hub",
+        );
+        // Not its own refusal.
+        refused(
+            record(&mut m, &k1, &env, RejectCode::UnknownProposal),
+            RejectCode::Forbidden,
+            "its own refused submission",
+        );
+        // A forged envelope: hub 1's key id over a payload hub 1 never signed.
+        let mut forged = env.clone();
+        let other = vote_env(&k1, "1b6c1a52-8d3e-4f1a-9c2b-5e7d8f9a0b1c", m.now);
+        forged.payload = other.payload.clone();
+        refused(
+            record(&mut m, &k0, &forged, RejectCode::UnknownProposal),
+            RejectCode::BadEvidence,
+            "not signed by its author's registered key",
+        );
+        // Signed by a key that is not registered.
+        let stranger = vote_env(&KeyPair::from_seed([77; 32]), UNKNOWN, m.now);
+        refused(
+            record(&mut m, &k0, &stranger, RejectCode::UnknownProposal),
+            RejectCode::BadEvidence,
+            "is not a registered node",
+        );
+        // No signed_at, or one outside the window: an old envelope cannot be hoarded.
+        let unstamped = sign_entry(
+            &k1,
+            Operation::Vote(VoteOp::new(UNKNOWN, VoteChoice::Approve)),
+        );
+        refused(
+            record(&mut m, &k0, &unstamped, RejectCode::UnknownProposal),
+            RejectCode::BadEvidence,
+            "carries no signed_at",
+        );
+        let stale = vote_env(
+            &k1,
+            UNKNOWN,
+            Timestamp(m.now.millis() - (REFUSAL_WINDOW_SECS as i64 + 1) * 1000),
+        );
+        refused(
+            record(&mut m, &k0, &stale, RejectCode::UnknownProposal),
+            RejectCode::BadEvidence,
+            "more than 300 s",
+        );
+        // Exactly at the window's edge is in.
+        let edge = vote_env(
+            &k1,
+            UNKNOWN,
+            Timestamp(m.now.millis() - REFUSAL_WINDOW_SECS as i64 * 1000),
+        );
+        // The code must be the one the state machine gives now.
+        refused(
+            record(&mut m, &k0, &edge, RejectCode::NotVoting),
+            RejectCode::Mismatch,
+            "UnknownProposal",
+        );
+        assert_eq!(m.state, before, "a refused record changed the state");
+        record(&mut m, &k0, &edge, RejectCode::UnknownProposal).expect("at the edge");
+
+        // An envelope that would be accepted proves nothing.
+        let p = m.propose(0, "5.4", Vec::new(), None);
+        let good = vote_env(&k1, &p, m.now);
+        refused(
+            record(&mut m, &k0, &good, RejectCode::NotVoting),
+            RejectCode::BadEvidence,
+            "would be accepted now",
+        );
+        // ...and once it is in the log it is not a refusal either.
+        m.state.apply(&good, m.now).expect("the vote");
+        refused(
+            record(&mut m, &k0, &good, RejectCode::Replay),
+            RejectCode::Duplicate,
+            "is in the log",
+        );
+    }
+
+    /// Two meshes alike but for two refusals of hub 1 that hub 0 records: hub 0's
+    /// trust in hub 1 (one vote, two refusals) drops to zero, and so does hub 1's
+    /// score at the next epoch.
+    #[test]
+    fn recorded_refusals_lower_the_signers_score() {
+        let run = |refusals: bool| {
+            let mut m = Mesh::new();
+            let (k0, k1) = (m.hubs[0].clone(), m.hubs[1].clone());
+            if refusals {
+                for pid in [UNKNOWN, "1b6c1a52-8d3e-4f1a-9c2b-5e7d8f9a0b1c"] {
+                    let env = vote_env(&k1, pid, m.now);
+                    record(&mut m, &k0, &env, RejectCode::UnknownProposal).expect("record");
+                }
+            }
+            let p = m.propose(0, "5.4", Vec::new(), None);
+            m.vote(1, &p, VoteChoice::Approve);
+            m.vote(2, &p, VoteChoice::Approve);
+            let e = m.state.trust().last_epoch().unwrap().clone();
+            assert_eq!(e.cause, EpochCause::Revision);
+            let h1 = m.id(1);
+            (m.state.trust_score(&h1).unwrap(), m.cell(&m.id(0), &h1))
+        };
+        let (plain, plain_cell) = run(false);
+        let (lowered, cell) = run(true);
+        assert_eq!(
+            plain_cell,
+            Some(Cell {
+                positive: W,
+                negative: 0
+            })
+        );
+        assert_eq!(
+            cell,
+            Some(Cell {
+                positive: W,
+                negative: 2 * W
+            })
+        );
+        assert!(lowered < plain, "{lowered} vs {plain}");
+    }
+}

@@ -139,6 +139,7 @@ impl State {
                     Operation::Undelegate(u) => self.undelegate(u, &ctx)?,
                     Operation::Cancel(c) => self.cancel(c, &ctx)?,
                     Operation::Enact(e) => self.enact(e, &ctx)?,
+                    Operation::RecordRefusal(r) => self.record_refusal(r, &ctx)?,
                 }
             }
         };

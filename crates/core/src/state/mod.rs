@@ -36,6 +36,7 @@ mod genesis;
 mod nodes;
 mod overrides;
 mod proposals;
+mod refusals;
 mod suspension;
 mod sync;
 mod tether;
@@ -44,6 +45,7 @@ mod trust;
 mod votes;
 
 pub use decode::is_uuid_v4;
+pub use refusals::REFUSAL_WINDOW_SECS;
 pub use sync::{RevisionSync, SyncAck};
 pub use trust::{
     Epoch, EpochCause, HISTORY_EPOCHS, KindTally, Observation, RECENT_PER_NODE, TrustState,
@@ -246,6 +248,12 @@ pub enum Event {
         node_id: String,
         proposal_id: String,
     },
+    /// A hub recorded a submission the state machine refused (`record_refusal`).
+    RefusalRecorded {
+        signer: String,
+        code: RejectCode,
+        envelope_hash: Digest,
+    },
 }
 /// What the state keeps about a proposal beyond the seed record: the voting policy and
 /// eligible voters frozen when it opened, and the counted votes.
@@ -346,6 +354,10 @@ pub struct State {
     /// replaced it: a replaced key signs nothing new, and its refusal says so.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     retired_keyids: BTreeMap<String, RetiredKey>,
+    /// Entry hashes of refused envelopes recorded by `record_refusal` -> the index of
+    /// the recording entry (one record per envelope).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    refusals: BTreeMap<Digest, u64>,
 }
 
 /// A key replaced by a rotation.
@@ -511,6 +523,12 @@ impl State {
             .collect();
         due.sort();
         due.into_iter().map(|(_, id)| id.clone()).collect()
+    }
+
+    /// The index of the `record_refusal` entry that recorded the refused envelope with
+    /// this entry hash, if any.
+    pub fn recorded_refusal(&self, envelope_hash: &Digest) -> Option<u64> {
+        self.refusals.get(envelope_hash).copied()
     }
 
     pub fn equivocations(&self) -> &[Equivocation] {
