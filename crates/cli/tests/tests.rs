@@ -57,3 +57,6 @@ mod rotate;
 
 #[path = "cli/reregister.rs"]
 mod reregister;
+
+#[path = "cli/trustobs.rs"]
+mod trustobs;
