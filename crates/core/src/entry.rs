@@ -50,6 +50,7 @@ pub enum Operation {
     Cancel(CancelOp),
     Enact(EnactOp),
     RecordRefusal(RecordRefusalOp),
+    RecordSeal(RecordSealOp),
 }
 
 impl Operation {
@@ -74,6 +75,7 @@ impl Operation {
             Operation::Cancel(_) => "cancel",
             Operation::Enact(_) => "enact",
             Operation::RecordRefusal(_) => "record_refusal",
+            Operation::RecordSeal(_) => "record_seal",
         }
     }
 }
@@ -400,6 +402,16 @@ pub struct RecordRefusalOp {
     pub envelope: Envelope,
     /// The code the submission was refused with.
     pub code: crate::state::RejectCode,
+}
+
+/// A governance hub records a seal it collected (the signed note with its witness
+/// cosignatures, as `GET /v1/log/seal` serves it), at most once per
+/// `state::SEAL_RECORD_SPACING` entries. Each witness whose cosignature verifies
+/// yields the trust observation `cosignature_consistent` (the recording hub observes
+/// the witness). See `state/seals.rs`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecordSealOp {
+    pub seal: String,
 }
 
 /// Signs an operation as `key`'s node into a log entry envelope.

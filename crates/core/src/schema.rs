@@ -327,6 +327,10 @@ mod tests {
                 ),
                 code: crate::state::RejectCode::UnknownProposal,
             })),
+            payload(Operation::RecordSeal(crate::entry::RecordSealOp {
+                seal: "govmesh/0123456789abcdef\n1\nAAAA\n\n— govmesh/0123456789abcdef AAAA\n"
+                    .into(),
+            })),
         ]
     }
 
@@ -352,7 +356,7 @@ mod tests {
         let all = all_kinds();
         let mut kinds: Vec<&str> = all.iter().map(|v| v["type"].as_str().unwrap()).collect();
         kinds.dedup();
-        assert_eq!(kinds.len(), 12, "{kinds:?}");
+        assert_eq!(kinds.len(), 13, "{kinds:?}");
         for v in &all {
             validate_entry_payload(v).unwrap_or_else(|e| panic!("{e}\n{v:#}"));
             // And what validates also deserializes.

@@ -139,7 +139,7 @@ fn eigentrust_stops_at_its_fixed_point_and_scores_sum_to_one() {
                 (rng.next() % n as u64) as u32,
                 (rng.next() % n as u64) as u32,
             );
-            let effect = if rng.next() % 5 == 0 {
+            let effect = if rng.next().is_multiple_of(5) {
                 Effect::Negative
             } else {
                 Effect::Positive
@@ -949,5 +949,187 @@ mod refusals {
             })
         );
         assert!(lowered < plain, "{lowered} vs {plain}");
+    }
+}
+
+// ---- seals recorded in the log (`record_seal`) ----------------------------------
+
+mod seals {
+    use super::*;
+    use govmesh_core::Digest;
+    use govmesh_core::checkpoint::{Checkpoint, SignedNote};
+    use govmesh_core::cosign::{Cosignature, witness_key_name};
+    use govmesh_core::entry::RecordSealOp;
+    use govmesh_core::seal::checkpoint_origin;
+    use govmesh_core::state::{Event, RejectCode, SEAL_RECORD_SPACING};
+
+    /// A seal of `size` signed by `hub` and cosigned by `witnesses`.
+    fn seal(origin: &str, size: u64, hub: &KeyPair, witnesses: &[&KeyPair]) -> String {
+        let origin = origin.to_owned();
+        let body = Checkpoint {
+            origin: origin.clone(),
+            size,
+            root: Digest([size as u8; 32]),
+            extensions: vec![],
+        }
+        .body();
+        let mut text = SignedNote::sign(body.clone(), &origin, hub).to_text();
+        for w in witnesses {
+            let line = Cosignature::sign(&body, &witness_key_name(w.node_id()), w, 1_764_154_800)
+                .unwrap()
+                .line();
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    }
+
+    fn record(m: &mut Mesh, by: &KeyPair, seal: String) -> Result<Applied, Rejection> {
+        m.submit(by, Operation::RecordSeal(RecordSealOp { seal }))
+    }
+
+    fn refused(r: Result<Applied, Rejection>, code: RejectCode, needle: &str) {
+        let e = r.expect_err("record accepted");
+        assert_eq!(e.code, code, "{e}");
+        assert!(e.message.contains(needle), "{e:?} does not say {needle:?}");
+    }
+
+    /// Registrations by hub 0 until the log holds `n` entries.
+    fn grow_to(m: &mut Mesh, n: u64) {
+        let hub0 = m.hubs[0].clone();
+        while m.state.size() < n {
+            let i = m.state.size();
+            let mut seed = [5u8; 32];
+            seed[..8].copy_from_slice(&i.to_le_bytes());
+            let k = KeyPair::from_seed(seed);
+            m.submit(
+                &hub0,
+                Operation::RegisterNode(spec(&k, NodeType::TrustFork)),
+            )
+            .expect("register");
+        }
+    }
+
+    #[test]
+    fn a_recorded_seal_makes_its_witnesses_observed_once_per_spacing() {
+        let mut m = Mesh::new();
+        let o = checkpoint_origin(&m.state.mesh_id().unwrap());
+        let (h0, h1) = (m.id(0), m.id(1));
+        let wit = m.witness.clone();
+        let w = wit.node_id().to_owned();
+        let (k0, k1) = (m.hubs[0].clone(), m.hubs[1].clone());
+        assert!(ObservationKind::CosignatureConsistent.in_log());
+        assert_eq!(m.received(&w, ObservationKind::CosignatureConsistent), None);
+        // No seal is recorded before the log is one spacing long.
+        refused(
+            record(&mut m, &k1, seal(&o, 1, &k0, &[&wit])),
+            RejectCode::Forbidden,
+            "none is recorded yet; this one covers 1, the next must cover at least 1000",
+        );
+        grow_to(&mut m, SEAL_RECORD_SPACING);
+        let size = SEAL_RECORD_SPACING;
+        // Recorded by hub 1 (hub 0 signed the checkpoint).
+        let a = record(&mut m, &k1, seal(&o, size, &k0, &[&wit])).expect("first seal");
+        assert_eq!(a.kind, "record_seal");
+        assert_eq!(
+            a.events,
+            vec![Event::SealRecorded {
+                size,
+                root: Digest([size as u8; 32]),
+                witnesses: vec![w.clone()],
+            }]
+        );
+        let r = m.state.recorded_seal().unwrap().clone();
+        assert_eq!(
+            (r.index, r.size, r.hub_node_id.as_str()),
+            (size, size, h0.as_str())
+        );
+        assert_eq!(
+            m.received(&w, ObservationKind::CosignatureConsistent),
+            Some(KindTally {
+                count: 1,
+                weight_fx: 2 * W
+            })
+        );
+        assert_eq!(
+            m.cell(&h1, &w),
+            Some(Cell {
+                positive: 2 * W,
+                negative: 0
+            })
+        );
+        // The record grew the log; its seal (one more entry) is not recorded: the
+        // next needs SEAL_RECORD_SPACING more entries. This keeps a quiet mesh quiet.
+        refused(
+            record(&mut m, &k1, seal(&o, size + 1, &k0, &[&wit])),
+            RejectCode::Forbidden,
+            "covers 1000; this one covers 1001, the next must cover at least 2000",
+        );
+        grow_to(&mut m, 2 * SEAL_RECORD_SPACING);
+        let next = seal(&o, 2 * SEAL_RECORD_SPACING, &k0, &[&wit]);
+        record(&mut m, &k1, next).expect("a spacing later");
+        assert_eq!(
+            m.received(&w, ObservationKind::CosignatureConsistent)
+                .unwrap()
+                .count,
+            2
+        );
+        // Replaying the same record entry is a replay.
+        let again = sign_entry(
+            &k1,
+            Operation::RecordSeal(RecordSealOp {
+                seal: seal(&o, 2 * SEAL_RECORD_SPACING, &k0, &[&wit]),
+            }),
+        );
+        refused(
+            m.state.apply(&again, m.now),
+            RejectCode::Replay,
+            "already in the log",
+        );
+    }
+
+    #[test]
+    fn a_seal_record_is_refused_unless_the_seal_verifies_here() {
+        let mut m = Mesh::new();
+        let o = checkpoint_origin(&m.state.mesh_id().unwrap());
+        let wit = m.witness.clone();
+        let (k0, k1) = (m.hubs[0].clone(), m.hubs[1].clone());
+        let before = m.state.clone();
+        // Only a governance hub records.
+        refused(
+            record(&mut m, &wit, seal(&o, 1, &k0, &[&wit])),
+            RejectCode::NotPrivileged,
+            "only a governance hub",
+        );
+        // A forged cosignature: the witness's line over another checkpoint.
+        let good = seal(&o, 1, &k0, &[&wit]);
+        let other = seal(&o, 0, &k0, &[&wit]);
+        let line = |t: &str| t.lines().last().unwrap().to_owned();
+        let forged = good.replace(&line(&good), &line(&other));
+        refused(
+            record(&mut m, &k1, forged),
+            RejectCode::BadEvidence,
+            "cosignature of witness",
+        );
+        // No cosignature: below clause 5.4's threshold.
+        refused(
+            record(&mut m, &k1, seal(&o, 1, &k0, &[])),
+            RejectCode::BadEvidence,
+            "seal_threshold",
+        );
+        // Signed by a key that is no hub of this mesh.
+        let stranger = KeyPair::from_seed([88; 32]);
+        refused(
+            record(&mut m, &k1, seal(&o, 1, &stranger, &[&wit])),
+            RejectCode::BadEvidence,
+            "no signature on the checkpoint by an active governance hub",
+        );
+        // Larger than the log.
+        refused(
+            record(&mut m, &k1, seal(&o, 5, &k0, &[&wit])),
+            RejectCode::BadEvidence,
+            "the log holds 1",
+        );
+        assert_eq!(m.state, before, "a refused record changed the state");
     }
 }

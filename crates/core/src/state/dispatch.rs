@@ -140,6 +140,7 @@ impl State {
                     Operation::Cancel(c) => self.cancel(c, &ctx)?,
                     Operation::Enact(e) => self.enact(e, &ctx)?,
                     Operation::RecordRefusal(r) => self.record_refusal(r, &ctx)?,
+                    Operation::RecordSeal(r) => self.record_seal(r, &ctx)?,
                 }
             }
         };

@@ -37,6 +37,7 @@ mod nodes;
 mod overrides;
 mod proposals;
 mod refusals;
+mod seals;
 mod suspension;
 mod sync;
 mod tether;
@@ -46,6 +47,7 @@ mod votes;
 
 pub use decode::is_uuid_v4;
 pub use refusals::REFUSAL_WINDOW_SECS;
+pub use seals::{RecordedSeal, SEAL_RECORD_SPACING};
 pub use sync::{RevisionSync, SyncAck};
 pub use trust::{
     Epoch, EpochCause, HISTORY_EPOCHS, KindTally, Observation, RECENT_PER_NODE, TrustState,
@@ -254,6 +256,12 @@ pub enum Event {
         code: RejectCode,
         envelope_hash: Digest,
     },
+    /// A hub recorded a seal (`record_seal`): each listed witness cosigned it.
+    SealRecorded {
+        size: u64,
+        root: Digest,
+        witnesses: Vec<String>,
+    },
 }
 /// What the state keeps about a proposal beyond the seed record: the voting policy and
 /// eligible voters frozen when it opened, and the counted votes.
@@ -358,6 +366,9 @@ pub struct State {
     /// the recording entry (one record per envelope).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     refusals: BTreeMap<Digest, u64>,
+    /// The last seal recorded by `record_seal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    recorded_seal: Option<RecordedSeal>,
 }
 
 /// A key replaced by a rotation.
@@ -529,6 +540,11 @@ impl State {
     /// this entry hash, if any.
     pub fn recorded_refusal(&self, envelope_hash: &Digest) -> Option<u64> {
         self.refusals.get(envelope_hash).copied()
+    }
+
+    /// The last seal recorded in the log (`record_seal`).
+    pub fn recorded_seal(&self) -> Option<&RecordedSeal> {
+        self.recorded_seal.as_ref()
     }
 
     pub fn equivocations(&self) -> &[Equivocation] {
