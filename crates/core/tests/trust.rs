@@ -1132,4 +1132,79 @@ mod seals {
         );
         assert_eq!(m.state, before, "a refused record changed the state");
     }
+
+    /// `govmesh verify` (core::audit) checks a recorded seal's root against the
+    /// replayed tree: the state machine accepts any root (it holds no tree), the
+    /// audit refuses one that is not the log's at that size.
+    #[test]
+    fn the_audit_checks_a_recorded_seal_against_the_tree() {
+        use govmesh_core::audit::{Audit, Check};
+        use govmesh_core::entry::LogRecord;
+        use govmesh_core::merkle::MerkleTree;
+        let m = Mesh::new();
+        let o = checkpoint_origin(&m.state.mesh_id().unwrap());
+        let wit = m.witness.clone();
+        let (k0, k1) = (m.hubs[0].clone(), m.hubs[1].clone());
+        // The log as records: the genesis, then registrations up to 1,000 entries.
+        let g = codex_genesis(
+            "trust-mesh",
+            m.hubs
+                .iter()
+                .map(|k| spec(k, NodeType::GovernanceHub))
+                .chain([spec(&wit, NodeType::ComplianceWitness)])
+                .collect(),
+        );
+        let mut records = vec![LogRecord {
+            index: 0,
+            timestamp: m.now,
+            envelope: sign_entry(&k0, Operation::Genesis(g)),
+        }];
+        for i in 1..SEAL_RECORD_SPACING {
+            let mut seed = [5u8; 32];
+            seed[..8].copy_from_slice(&i.to_le_bytes());
+            let k = KeyPair::from_seed(seed);
+            records.push(LogRecord {
+                index: i,
+                timestamp: m.now,
+                envelope: sign_entry(&k0, Operation::RegisterNode(spec(&k, NodeType::TrustFork))),
+            });
+        }
+        let tree = MerkleTree::from_leaf_hashes(records.iter().map(LogRecord::leaf_hash));
+        let size = SEAL_RECORD_SPACING;
+        let sealed = |root: Digest| {
+            let body = Checkpoint {
+                origin: o.clone(),
+                size,
+                root,
+                extensions: vec![],
+            }
+            .body();
+            let mut text = SignedNote::sign(body.clone(), &o, &k0).to_text();
+            let line =
+                Cosignature::sign(&body, &witness_key_name(wit.node_id()), &wit, 1_764_154_800)
+                    .unwrap()
+                    .line();
+            text.push_str(&line);
+            text.push('\n');
+            LogRecord {
+                index: size,
+                timestamp: m.now,
+                envelope: sign_entry(&k1, Operation::RecordSeal(RecordSealOp { seal: text })),
+            }
+        };
+        let replay = |last: &LogRecord| {
+            let mut a = Audit::new();
+            for r in &records {
+                a.push(r).unwrap();
+            }
+            a.push(last)
+        };
+        replay(&sealed(tree.root_at(size).unwrap())).expect("the log's root");
+        let e = replay(&sealed(Digest([9; 32]))).expect_err("a foreign root");
+        assert_eq!((e.check, e.index), (Check::Root, Some(size)), "{e}");
+        assert!(
+            e.message.contains("recorded seal's root at size 1000"),
+            "{e}"
+        );
+    }
 }
