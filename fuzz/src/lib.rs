@@ -899,6 +899,7 @@ mod tests {
     fn payload(k: &KeyPair, op: Operation) -> Vec<u8> {
         canonical_bytes(&EntryPayload {
             author: k.node_id().to_owned(),
+            signed_at: None,
             op,
         })
         .unwrap()

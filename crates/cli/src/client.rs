@@ -5,7 +5,7 @@
 use crate::fail::Failure;
 use anyhow::{Context, Result, bail};
 use govmesh_core::dsse::Envelope;
-use govmesh_core::entry::{Operation, sign_entry};
+use govmesh_core::entry::{Operation, sign_entry_at};
 use govmesh_core::keys::KeyPair;
 use serde_json::Value;
 use std::time::Duration;
@@ -89,9 +89,13 @@ impl NodeClient {
         self.send(&what, req)
     }
 
-    /// Signs `op` with `key` and submits it to `/v1/entries`.
+    /// Signs `op` with `key` (with `signed_at`: this machine's clock, so that a hub
+    /// can record a refusal of it while fresh) and submits it to `/v1/entries`.
     pub fn submit(&self, key: &KeyPair, op: Operation) -> Result<Value> {
-        let env: Envelope = sign_entry(key, op);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let env: Envelope = sign_entry_at(key, op, govmesh_core::Timestamp::from_millis(now));
         let body = serde_json::to_value(&env).context("serializing the envelope")?;
         self.post("/v1/entries", &body, None)
     }

@@ -129,6 +129,16 @@ fn print_events(resp: &Value) {
                 s(e, "node_id"),
                 s(e, "proposal_id")
             ),
+            "refusal_recorded" => format!(
+                "refused submission of {} recorded ({})",
+                s(e, "signer"),
+                s(e, "code")
+            ),
+            "seal_recorded" => format!(
+                "seal of size {} recorded; cosigned by {}",
+                n(e, "size"),
+                e["witnesses"]
+            ),
             other => format!("{other}: {e}"),
         };
         outln!("  {line}");

@@ -60,3 +60,5 @@ mod reregister;
 
 #[path = "cli/tls.rs"]
 mod tls;
+#[path = "cli/trustobs.rs"]
+mod trustobs;

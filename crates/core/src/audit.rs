@@ -620,6 +620,25 @@ impl Audit {
                 ));
             }
         }
+        // A recorded seal's root must be the log's at its size (the state machine holds
+        // no tree, so this is where `record_seal` meets the Merkle log).
+        for e in &applied.events {
+            if let crate::state::Event::SealRecorded { size, root, .. } = e {
+                let ours = self.leaves.root_at(*size);
+                if ours != Some(*root) {
+                    return Err(AuditError::new(
+                        Some(i),
+                        Check::Root,
+                        format!(
+                            "entry {i} ({}): the recorded seal's root at size {size} is {root}, \
+                             the log's is {}",
+                            what(),
+                            ours.map(|d| d.to_hex()).unwrap_or_else(|| "absent".into())
+                        ),
+                    ));
+                }
+            }
+        }
         self.leaves.push_leaf(leaf);
         if let Some(slot) = self.states_at.get_mut(&(i + 1)) {
             *slot = Some(self.state.clone());

@@ -19,6 +19,11 @@ use std::collections::BTreeMap;
 pub struct EntryPayload {
     /// Node id of the author; must be bound to the signing key in the registry.
     pub author: String,
+    /// When the author signed the entry, by its own clock (optional; the council's
+    /// stamp is the log's time). The state machine reads it only to bound how old a
+    /// refused entry a hub may record ([`RecordRefusalOp`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_at: Option<Timestamp>,
     #[serde(flatten)]
     pub op: Operation,
 }
@@ -44,6 +49,8 @@ pub enum Operation {
     Undelegate(UndelegateOp),
     Cancel(CancelOp),
     Enact(EnactOp),
+    RecordRefusal(RecordRefusalOp),
+    RecordSeal(RecordSealOp),
 }
 
 impl Operation {
@@ -67,6 +74,8 @@ impl Operation {
             Operation::Undelegate(_) => "undelegate",
             Operation::Cancel(_) => "cancel",
             Operation::Enact(_) => "enact",
+            Operation::RecordRefusal(_) => "record_refusal",
+            Operation::RecordSeal(_) => "record_seal",
         }
     }
 }
@@ -382,12 +391,55 @@ pub enum EvidenceKind {
     CheckpointFork,
 }
 
+/// A governance hub records a submission the state machine refused: the signed
+/// envelope exactly as submitted and the refusal's code. The state machine accepts it
+/// only if the envelope is signed by its author's registered key, carries a
+/// `signed_at` close to this entry's time, is neither in the log nor recorded before,
+/// and would still be refused now (see `state/refusals.rs`). It yields the trust
+/// observation `submission_rejected` (the recording hub observes the signer).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecordRefusalOp {
+    pub envelope: Envelope,
+    /// The code the submission was refused with.
+    pub code: crate::state::RejectCode,
+}
+
+/// A governance hub records a seal it collected (the signed note with its witness
+/// cosignatures, as `GET /v1/log/seal` serves it), at most once per
+/// `state::SEAL_RECORD_SPACING` entries. Each witness whose cosignature verifies
+/// yields the trust observation `cosignature_consistent` (the recording hub observes
+/// the witness). See `state/seals.rs`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecordSealOp {
+    pub seal: String,
+}
+
 /// Signs an operation as `key`'s node into a log entry envelope.
 pub fn sign_entry(key: &KeyPair, op: Operation) -> Envelope {
-    let payload = EntryPayload {
-        author: key.node_id().to_owned(),
-        op,
-    };
+    sign_payload(
+        key,
+        EntryPayload {
+            author: key.node_id().to_owned(),
+            signed_at: None,
+            op,
+        },
+    )
+}
+
+/// [`sign_entry`] with the author's signing time (`signed_at`): what clients submit,
+/// so that a refusal of the entry can be recorded while it is fresh.
+pub fn sign_entry_at(key: &KeyPair, op: Operation, at: Timestamp) -> Envelope {
+    sign_payload(
+        key,
+        EntryPayload {
+            author: key.node_id().to_owned(),
+            signed_at: Some(at),
+            op,
+        },
+    )
+}
+
+fn sign_payload(key: &KeyPair, payload: EntryPayload) -> Envelope {
     let bytes = canonical_bytes(&payload).expect("entry payload serializes");
     Envelope::sign(ENTRY_PAYLOAD_TYPE, &bytes, key)
 }

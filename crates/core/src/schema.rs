@@ -193,6 +193,7 @@ mod tests {
     fn payload(op: Operation) -> Value {
         serde_json::to_value(EntryPayload {
             author: key(1).node_id().to_owned(),
+            signed_at: None,
             op,
         })
         .unwrap()
@@ -317,6 +318,19 @@ mod tests {
                 kind: EvidenceKind::CheckpointFork,
                 notes: vec!["a\n".into(), "b\n".into()],
             })),
+            // A refused vote (signed with signed_at) recorded by a hub.
+            payload(Operation::RecordRefusal(crate::entry::RecordRefusalOp {
+                envelope: crate::entry::sign_entry_at(
+                    &key(2),
+                    Operation::Vote(VoteOp::new(P, VoteChoice::Approve)),
+                    crate::Timestamp::from_millis(1_764_154_800_123),
+                ),
+                code: crate::state::RejectCode::UnknownProposal,
+            })),
+            payload(Operation::RecordSeal(crate::entry::RecordSealOp {
+                seal: "govmesh/0123456789abcdef\n1\nAAAA\n\n— govmesh/0123456789abcdef AAAA\n"
+                    .into(),
+            })),
         ]
     }
 
@@ -342,7 +356,7 @@ mod tests {
         let all = all_kinds();
         let mut kinds: Vec<&str> = all.iter().map(|v| v["type"].as_str().unwrap()).collect();
         kinds.dedup();
-        assert_eq!(kinds.len(), 11, "{kinds:?}");
+        assert_eq!(kinds.len(), 13, "{kinds:?}");
         for v in &all {
             validate_entry_payload(v).unwrap_or_else(|e| panic!("{e}\n{v:#}"));
             // And what validates also deserializes.

@@ -62,11 +62,12 @@ pub enum ObservationKind {
     SyncAckTimely,
     /// A revision not acknowledged by its deadline (observed by its source).
     SyncAckLate,
-    /// A witness cosignature consistent with the witness's earlier ones. No log entry
-    /// records a cosignature (seals live beside the log), so the log yields none.
+    /// A witness cosignature on a seal a hub recorded in a `record_seal` entry
+    /// (observed by that hub); `govmesh verify` checks the sealed root against the
+    /// log's tree, so a recorded cosignature is consistent with the log.
     CosignatureConsistent,
-    /// A submission the state machine refused. Refused entries are never appended, so
-    /// the log yields none.
+    /// A submission the state machine refused, recorded by a hub in a `record_refusal`
+    /// entry (observed by that hub).
     SubmissionRejected,
     /// A double vote or a forked checkpoint proven in the log.
     EquivocationProven,
@@ -96,11 +97,18 @@ impl ObservationKind {
     }
 
     /// Whether any log entry can give rise to this kind of observation.
+    /// Every kind now: `record_seal` and `record_refusal` entries carry the two that
+    /// once lived beside the log only.
     pub fn in_log(self) -> bool {
-        !matches!(
-            self,
-            ObservationKind::CosignatureConsistent | ObservationKind::SubmissionRejected
-        )
+        match self {
+            ObservationKind::VoteCast
+            | ObservationKind::ProposalMissed
+            | ObservationKind::SyncAckTimely
+            | ObservationKind::SyncAckLate
+            | ObservationKind::CosignatureConsistent
+            | ObservationKind::SubmissionRejected
+            | ObservationKind::EquivocationProven => true,
+        }
     }
 }
 

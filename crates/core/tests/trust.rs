@@ -139,7 +139,7 @@ fn eigentrust_stops_at_its_fixed_point_and_scores_sum_to_one() {
                 (rng.next() % n as u64) as u32,
                 (rng.next() % n as u64) as u32,
             );
-            let effect = if rng.next() % 5 == 0 {
+            let effect = if rng.next().is_multiple_of(5) {
                 Effect::Negative
             } else {
                 Effect::Positive
@@ -710,4 +710,501 @@ fn a_policy_can_require_a_trust_score_and_weigh_votes_by_it() {
     };
     let e = m.submit(&k0, Operation::Propose(op)).unwrap_err();
     assert!(e.message.contains("min_trust_score"), "{e}");
+}
+
+// ---- refused submissions recorded in the log (`record_refusal`) -----------------
+
+mod refusals {
+    use super::*;
+    use govmesh_core::dsse::Envelope;
+    use govmesh_core::entry::{RecordRefusalOp, sign_entry_at};
+    use govmesh_core::state::{Event, REFUSAL_WINDOW_SECS, RejectCode};
+
+    /// A proposal id no proposal has.
+    const UNKNOWN: &str = "0b6c1a52-8d3e-4f1a-9c2b-5e7d8f9a0b1c";
+
+    fn vote_env(k: &KeyPair, proposal_id: &str, at: Timestamp) -> Envelope {
+        sign_entry_at(
+            k,
+            Operation::Vote(VoteOp::new(proposal_id, VoteChoice::Approve)),
+            at,
+        )
+    }
+
+    fn record(
+        m: &mut Mesh,
+        by: &KeyPair,
+        envelope: &Envelope,
+        code: RejectCode,
+    ) -> Result<Applied, Rejection> {
+        m.submit(
+            by,
+            Operation::RecordRefusal(RecordRefusalOp {
+                envelope: envelope.clone(),
+                code,
+            }),
+        )
+    }
+
+    fn refused(r: Result<Applied, Rejection>, code: RejectCode, needle: &str) {
+        let e = r.expect_err("record accepted");
+        assert_eq!(e.code, code, "{e}");
+        assert!(e.message.contains(needle), "{e:?} does not say {needle:?}");
+    }
+
+    #[test]
+    fn a_hub_records_a_refused_vote_once_and_its_signer_is_observed() {
+        let mut m = Mesh::new();
+        let (h0, h1) = (m.id(0), m.id(1));
+        let (k0, k1, k2) = (m.hubs[0].clone(), m.hubs[1].clone(), m.hubs[2].clone());
+        let env = vote_env(&k1, UNKNOWN, m.now);
+        // The submission itself is refused.
+        let r = m.state.apply(&env, m.now).unwrap_err();
+        assert_eq!(r.code, RejectCode::UnknownProposal);
+        assert_eq!(m.received(&h1, ObservationKind::SubmissionRejected), None);
+        let size = m.state.size();
+        let a = record(&mut m, &k0, &env, RejectCode::UnknownProposal).expect("record");
+        assert_eq!(a.kind, "record_refusal");
+        let hash = govmesh_core::entry::entry_hash(&env).unwrap();
+        assert_eq!(
+            a.events,
+            vec![Event::RefusalRecorded {
+                signer: h1.clone(),
+                code: RejectCode::UnknownProposal,
+                envelope_hash: hash,
+            }]
+        );
+        assert_eq!(m.state.recorded_refusal(&hash), Some(size));
+        assert_eq!(
+            m.received(&h1, ObservationKind::SubmissionRejected),
+            Some(KindTally {
+                count: 1,
+                weight_fx: W
+            })
+        );
+        assert_eq!(
+            m.cell(&h0, &h1),
+            Some(Cell {
+                positive: 0,
+                negative: W
+            })
+        );
+        let obs = m.state.trust().recent(&h1).unwrap().back().unwrap().clone();
+        assert_eq!(
+            (obs.kind, obs.observer.as_str(), obs.index),
+            (ObservationKind::SubmissionRejected, h0.as_str(), size)
+        );
+        // The same record entry again is a replay; another hub's record of the same
+        // envelope is a duplicate: one refusal counts once.
+        let again = sign_entry(
+            &k0,
+            Operation::RecordRefusal(RecordRefusalOp {
+                envelope: env.clone(),
+                code: RejectCode::UnknownProposal,
+            }),
+        );
+        refused(
+            m.state.apply(&again, m.now),
+            RejectCode::Replay,
+            "already in the log",
+        );
+        refused(
+            record(&mut m, &k2, &env, RejectCode::UnknownProposal),
+            RejectCode::Duplicate,
+            "already recorded",
+        );
+        assert_eq!(
+            m.received(&h1, ObservationKind::SubmissionRejected)
+                .unwrap()
+                .count,
+            1
+        );
+        assert!(ObservationKind::SubmissionRejected.in_log());
+    }
+
+    #[test]
+    fn a_record_is_refused_unless_it_proves_the_refusal() {
+        let mut m = Mesh::new();
+        let (k0, k1) = (m.hubs[0].clone(), m.hubs[1].clone());
+        let wit = m.witness.clone();
+        let env = vote_env(&k1, UNKNOWN, m.now);
+        let before = m.state.clone();
+
+        // Only a governance hub records.
+        refused(
+            record(&mut m, &wit, &env, RejectCode::UnknownProposal),
+            RejectCode::NotPrivileged,
+            "only a governance hub",
+        );
+        // Not its own refusal.
+        refused(
+            record(&mut m, &k1, &env, RejectCode::UnknownProposal),
+            RejectCode::Forbidden,
+            "its own refused submission",
+        );
+        // A forged envelope: hub 1's key id over a payload hub 1 never signed.
+        let mut forged = env.clone();
+        let other = vote_env(&k1, "1b6c1a52-8d3e-4f1a-9c2b-5e7d8f9a0b1c", m.now);
+        forged.payload = other.payload.clone();
+        refused(
+            record(&mut m, &k0, &forged, RejectCode::UnknownProposal),
+            RejectCode::BadEvidence,
+            "not signed by its author's registered key",
+        );
+        // Signed by a key that is not registered.
+        let stranger = vote_env(&KeyPair::from_seed([77; 32]), UNKNOWN, m.now);
+        refused(
+            record(&mut m, &k0, &stranger, RejectCode::UnknownProposal),
+            RejectCode::BadEvidence,
+            "is not a registered node",
+        );
+        // No signed_at, or one outside the window: an old envelope cannot be hoarded.
+        let unstamped = sign_entry(
+            &k1,
+            Operation::Vote(VoteOp::new(UNKNOWN, VoteChoice::Approve)),
+        );
+        refused(
+            record(&mut m, &k0, &unstamped, RejectCode::UnknownProposal),
+            RejectCode::BadEvidence,
+            "carries no signed_at",
+        );
+        let stale = vote_env(
+            &k1,
+            UNKNOWN,
+            Timestamp(m.now.millis() - (REFUSAL_WINDOW_SECS as i64 + 1) * 1000),
+        );
+        refused(
+            record(&mut m, &k0, &stale, RejectCode::UnknownProposal),
+            RejectCode::BadEvidence,
+            "more than 300 s",
+        );
+        // Exactly at the window's edge is in.
+        let edge = vote_env(
+            &k1,
+            UNKNOWN,
+            Timestamp(m.now.millis() - REFUSAL_WINDOW_SECS as i64 * 1000),
+        );
+        // The code must be the one the state machine gives now.
+        refused(
+            record(&mut m, &k0, &edge, RejectCode::NotVoting),
+            RejectCode::Mismatch,
+            "UnknownProposal",
+        );
+        assert_eq!(m.state, before, "a refused record changed the state");
+        record(&mut m, &k0, &edge, RejectCode::UnknownProposal).expect("at the edge");
+
+        // An envelope that would be accepted proves nothing.
+        let p = m.propose(0, "5.4", Vec::new(), None);
+        let good = vote_env(&k1, &p, m.now);
+        refused(
+            record(&mut m, &k0, &good, RejectCode::NotVoting),
+            RejectCode::BadEvidence,
+            "would be accepted now",
+        );
+        // ...and once it is in the log it is not a refusal either.
+        m.state.apply(&good, m.now).expect("the vote");
+        refused(
+            record(&mut m, &k0, &good, RejectCode::Replay),
+            RejectCode::Duplicate,
+            "is in the log",
+        );
+    }
+
+    /// Two meshes alike but for two refusals of hub 1 that hub 0 records: hub 0's
+    /// trust in hub 1 (one vote, two refusals) drops to zero, and so does hub 1's
+    /// score at the next epoch.
+    #[test]
+    fn recorded_refusals_lower_the_signers_score() {
+        let run = |refusals: bool| {
+            let mut m = Mesh::new();
+            let (k0, k1) = (m.hubs[0].clone(), m.hubs[1].clone());
+            if refusals {
+                for pid in [UNKNOWN, "1b6c1a52-8d3e-4f1a-9c2b-5e7d8f9a0b1c"] {
+                    let env = vote_env(&k1, pid, m.now);
+                    record(&mut m, &k0, &env, RejectCode::UnknownProposal).expect("record");
+                }
+            }
+            let p = m.propose(0, "5.4", Vec::new(), None);
+            m.vote(1, &p, VoteChoice::Approve);
+            m.vote(2, &p, VoteChoice::Approve);
+            let e = m.state.trust().last_epoch().unwrap().clone();
+            assert_eq!(e.cause, EpochCause::Revision);
+            let h1 = m.id(1);
+            (m.state.trust_score(&h1).unwrap(), m.cell(&m.id(0), &h1))
+        };
+        let (plain, plain_cell) = run(false);
+        let (lowered, cell) = run(true);
+        assert_eq!(
+            plain_cell,
+            Some(Cell {
+                positive: W,
+                negative: 0
+            })
+        );
+        assert_eq!(
+            cell,
+            Some(Cell {
+                positive: W,
+                negative: 2 * W
+            })
+        );
+        assert!(lowered < plain, "{lowered} vs {plain}");
+    }
+}
+
+// ---- seals recorded in the log (`record_seal`) ----------------------------------
+
+mod seals {
+    use super::*;
+    use govmesh_core::Digest;
+    use govmesh_core::checkpoint::{Checkpoint, SignedNote};
+    use govmesh_core::cosign::{Cosignature, witness_key_name};
+    use govmesh_core::entry::RecordSealOp;
+    use govmesh_core::seal::checkpoint_origin;
+    use govmesh_core::state::{Event, RejectCode, SEAL_RECORD_SPACING};
+
+    /// A seal of `size` signed by `hub` and cosigned by `witnesses`.
+    fn seal(origin: &str, size: u64, hub: &KeyPair, witnesses: &[&KeyPair]) -> String {
+        let origin = origin.to_owned();
+        let body = Checkpoint {
+            origin: origin.clone(),
+            size,
+            root: Digest([size as u8; 32]),
+            extensions: vec![],
+        }
+        .body();
+        let mut text = SignedNote::sign(body.clone(), &origin, hub).to_text();
+        for w in witnesses {
+            let line = Cosignature::sign(&body, &witness_key_name(w.node_id()), w, 1_764_154_800)
+                .unwrap()
+                .line();
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    }
+
+    fn record(m: &mut Mesh, by: &KeyPair, seal: String) -> Result<Applied, Rejection> {
+        m.submit(by, Operation::RecordSeal(RecordSealOp { seal }))
+    }
+
+    fn refused(r: Result<Applied, Rejection>, code: RejectCode, needle: &str) {
+        let e = r.expect_err("record accepted");
+        assert_eq!(e.code, code, "{e}");
+        assert!(e.message.contains(needle), "{e:?} does not say {needle:?}");
+    }
+
+    /// Registrations by hub 0 until the log holds `n` entries.
+    fn grow_to(m: &mut Mesh, n: u64) {
+        let hub0 = m.hubs[0].clone();
+        while m.state.size() < n {
+            let i = m.state.size();
+            let mut seed = [5u8; 32];
+            seed[..8].copy_from_slice(&i.to_le_bytes());
+            let k = KeyPair::from_seed(seed);
+            m.submit(
+                &hub0,
+                Operation::RegisterNode(spec(&k, NodeType::TrustFork)),
+            )
+            .expect("register");
+        }
+    }
+
+    #[test]
+    fn a_recorded_seal_makes_its_witnesses_observed_once_per_spacing() {
+        let mut m = Mesh::new();
+        let o = checkpoint_origin(&m.state.mesh_id().unwrap());
+        let (h0, h1) = (m.id(0), m.id(1));
+        let wit = m.witness.clone();
+        let w = wit.node_id().to_owned();
+        let (k0, k1) = (m.hubs[0].clone(), m.hubs[1].clone());
+        assert!(ObservationKind::CosignatureConsistent.in_log());
+        assert_eq!(m.received(&w, ObservationKind::CosignatureConsistent), None);
+        // No seal is recorded before the log is one spacing long.
+        refused(
+            record(&mut m, &k1, seal(&o, 1, &k0, &[&wit])),
+            RejectCode::Forbidden,
+            "none is recorded yet; this one covers 1, the next must cover at least 1000",
+        );
+        grow_to(&mut m, SEAL_RECORD_SPACING);
+        let size = SEAL_RECORD_SPACING;
+        // Recorded by hub 1 (hub 0 signed the checkpoint).
+        let a = record(&mut m, &k1, seal(&o, size, &k0, &[&wit])).expect("first seal");
+        assert_eq!(a.kind, "record_seal");
+        assert_eq!(
+            a.events,
+            vec![Event::SealRecorded {
+                size,
+                root: Digest([size as u8; 32]),
+                witnesses: vec![w.clone()],
+            }]
+        );
+        let r = m.state.recorded_seal().unwrap().clone();
+        assert_eq!(
+            (r.index, r.size, r.hub_node_id.as_str()),
+            (size, size, h0.as_str())
+        );
+        assert_eq!(
+            m.received(&w, ObservationKind::CosignatureConsistent),
+            Some(KindTally {
+                count: 1,
+                weight_fx: 2 * W
+            })
+        );
+        assert_eq!(
+            m.cell(&h1, &w),
+            Some(Cell {
+                positive: 2 * W,
+                negative: 0
+            })
+        );
+        // The record grew the log; its seal (one more entry) is not recorded: the
+        // next needs SEAL_RECORD_SPACING more entries. This keeps a quiet mesh quiet.
+        refused(
+            record(&mut m, &k1, seal(&o, size + 1, &k0, &[&wit])),
+            RejectCode::Forbidden,
+            "covers 1000; this one covers 1001, the next must cover at least 2000",
+        );
+        grow_to(&mut m, 2 * SEAL_RECORD_SPACING);
+        let next = seal(&o, 2 * SEAL_RECORD_SPACING, &k0, &[&wit]);
+        record(&mut m, &k1, next).expect("a spacing later");
+        assert_eq!(
+            m.received(&w, ObservationKind::CosignatureConsistent)
+                .unwrap()
+                .count,
+            2
+        );
+        // Replaying the same record entry is a replay.
+        let again = sign_entry(
+            &k1,
+            Operation::RecordSeal(RecordSealOp {
+                seal: seal(&o, 2 * SEAL_RECORD_SPACING, &k0, &[&wit]),
+            }),
+        );
+        refused(
+            m.state.apply(&again, m.now),
+            RejectCode::Replay,
+            "already in the log",
+        );
+    }
+
+    #[test]
+    fn a_seal_record_is_refused_unless_the_seal_verifies_here() {
+        let mut m = Mesh::new();
+        let o = checkpoint_origin(&m.state.mesh_id().unwrap());
+        let wit = m.witness.clone();
+        let (k0, k1) = (m.hubs[0].clone(), m.hubs[1].clone());
+        let before = m.state.clone();
+        // Only a governance hub records.
+        refused(
+            record(&mut m, &wit, seal(&o, 1, &k0, &[&wit])),
+            RejectCode::NotPrivileged,
+            "only a governance hub",
+        );
+        // A forged cosignature: the witness's line over another checkpoint.
+        let good = seal(&o, 1, &k0, &[&wit]);
+        let other = seal(&o, 0, &k0, &[&wit]);
+        let line = |t: &str| t.lines().last().unwrap().to_owned();
+        let forged = good.replace(&line(&good), &line(&other));
+        refused(
+            record(&mut m, &k1, forged),
+            RejectCode::BadEvidence,
+            "cosignature of witness",
+        );
+        // No cosignature: below clause 5.4's threshold.
+        refused(
+            record(&mut m, &k1, seal(&o, 1, &k0, &[])),
+            RejectCode::BadEvidence,
+            "seal_threshold",
+        );
+        // Signed by a key that is no hub of this mesh.
+        let stranger = KeyPair::from_seed([88; 32]);
+        refused(
+            record(&mut m, &k1, seal(&o, 1, &stranger, &[&wit])),
+            RejectCode::BadEvidence,
+            "no signature on the checkpoint by an active governance hub",
+        );
+        // Larger than the log.
+        refused(
+            record(&mut m, &k1, seal(&o, 5, &k0, &[&wit])),
+            RejectCode::BadEvidence,
+            "the log holds 1",
+        );
+        assert_eq!(m.state, before, "a refused record changed the state");
+    }
+
+    /// `govmesh verify` (core::audit) checks a recorded seal's root against the
+    /// replayed tree: the state machine accepts any root (it holds no tree), the
+    /// audit refuses one that is not the log's at that size.
+    #[test]
+    fn the_audit_checks_a_recorded_seal_against_the_tree() {
+        use govmesh_core::audit::{Audit, Check};
+        use govmesh_core::entry::LogRecord;
+        use govmesh_core::merkle::MerkleTree;
+        let m = Mesh::new();
+        let o = checkpoint_origin(&m.state.mesh_id().unwrap());
+        let wit = m.witness.clone();
+        let (k0, k1) = (m.hubs[0].clone(), m.hubs[1].clone());
+        // The log as records: the genesis, then registrations up to 1,000 entries.
+        let g = codex_genesis(
+            "trust-mesh",
+            m.hubs
+                .iter()
+                .map(|k| spec(k, NodeType::GovernanceHub))
+                .chain([spec(&wit, NodeType::ComplianceWitness)])
+                .collect(),
+        );
+        let mut records = vec![LogRecord {
+            index: 0,
+            timestamp: m.now,
+            envelope: sign_entry(&k0, Operation::Genesis(g)),
+        }];
+        for i in 1..SEAL_RECORD_SPACING {
+            let mut seed = [5u8; 32];
+            seed[..8].copy_from_slice(&i.to_le_bytes());
+            let k = KeyPair::from_seed(seed);
+            records.push(LogRecord {
+                index: i,
+                timestamp: m.now,
+                envelope: sign_entry(&k0, Operation::RegisterNode(spec(&k, NodeType::TrustFork))),
+            });
+        }
+        let tree = MerkleTree::from_leaf_hashes(records.iter().map(LogRecord::leaf_hash));
+        let size = SEAL_RECORD_SPACING;
+        let sealed = |root: Digest| {
+            let body = Checkpoint {
+                origin: o.clone(),
+                size,
+                root,
+                extensions: vec![],
+            }
+            .body();
+            let mut text = SignedNote::sign(body.clone(), &o, &k0).to_text();
+            let line =
+                Cosignature::sign(&body, &witness_key_name(wit.node_id()), &wit, 1_764_154_800)
+                    .unwrap()
+                    .line();
+            text.push_str(&line);
+            text.push('\n');
+            LogRecord {
+                index: size,
+                timestamp: m.now,
+                envelope: sign_entry(&k1, Operation::RecordSeal(RecordSealOp { seal: text })),
+            }
+        };
+        let replay = |last: &LogRecord| {
+            let mut a = Audit::new();
+            for r in &records {
+                a.push(r).unwrap();
+            }
+            a.push(last)
+        };
+        replay(&sealed(tree.root_at(size).unwrap())).expect("the log's root");
+        let e = replay(&sealed(Digest([9; 32]))).expect_err("a foreign root");
+        assert_eq!((e.check, e.index), (Check::Root, Some(size)), "{e}");
+        assert!(
+            e.message.contains("recorded seal's root at size 1000"),
+            "{e}"
+        );
+    }
 }

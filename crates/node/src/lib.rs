@@ -39,6 +39,7 @@ mod order;
 mod page;
 pub mod peer_auth;
 mod ports;
+mod refusals;
 pub mod replicate;
 mod route_table;
 pub mod seal;

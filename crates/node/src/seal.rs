@@ -547,7 +547,35 @@ pub async fn round(
         "seal stored"
     );
     announce(app, http, &snap.peers, &text);
+    record_seal(app, &v, text).await;
     Ok(Some(v))
+}
+
+/// Records a seal this hub collected in the log (`record_seal`, core
+/// `state/seals.rs`) when a witness cosigned it and it covers at least
+/// `SEAL_RECORD_SPACING` entries more than the last recorded one (or than none): what makes the
+/// witnesses' cosignatures trust observations every node derives. The record grows the
+/// log, and its seal is then too close to this one to be recorded again, so a quiet
+/// mesh records nothing more. Its root was checked against this node's tree by
+/// `store_verified_seal`; the state machine checks the rest.
+async fn record_seal(app: &Seals, v: &VerifiedSeal, text: String) {
+    let due = {
+        let l = app.ledger().lock().await;
+        let last = l.state().recorded_seal().map_or(0, |last| last.size);
+        let spacing = govmesh_core::state::SEAL_RECORD_SPACING;
+        !v.witness_node_ids.is_empty() && v.checkpoint.size >= last.saturating_add(spacing)
+    };
+    if !due {
+        return;
+    }
+    let size = v.checkpoint.size;
+    let op = govmesh_core::entry::Operation::RecordSeal(govmesh_core::entry::RecordSealOp {
+        seal: text,
+    });
+    match app.submit_own(op).await {
+        Ok(c) => tracing::info!(size, index = c.index, "seal recorded in the log"),
+        Err(e) => tracing::info!(size, error = %e, "seal not recorded in the log"),
+    }
 }
 
 /// A witness that did not answer within clause 5.4's `checkpoint_cosign_timeout_secs`.

@@ -33,6 +33,7 @@ struct Inner {
     log: LogNotify,
     telemetry: Telemetry,
     started: std::time::Instant,
+    refusals: crate::refusals::RefusalLimiter,
 }
 
 impl Shared {
@@ -115,6 +116,7 @@ impl Shared {
             log,
             telemetry,
             started: std::time::Instant::now(),
+            refusals: Default::default(),
         })))
     }
 
@@ -138,6 +140,11 @@ impl Shared {
 
     pub fn ledger(&self) -> &SharedLedger {
         &self.0.ledger
+    }
+
+    /// When this hub last recorded a refusal of each signer (`crate::refusals`).
+    pub(crate) fn refusal_limiter(&self) -> &crate::refusals::RefusalLimiter {
+        &self.0.refusals
     }
 
     /// The node registry as of the ledger's last write, without the ledger's lock.
@@ -171,8 +178,21 @@ impl Shared {
     /// Submits a signed entry through the orderer and, once committed to this node's
     /// own log, tells the log subscribers. (An orderer that forwards to a hub asks
     /// for the entry back itself; replication notifies when it arrives.)
+    ///
+    /// A refusal of another node's signed entry is recorded in the log by a hub
+    /// (`crate::refusals`); the caller still gets the refusal.
     pub async fn submit(&self, env: Envelope) -> Result<Committed, ApiError> {
-        let c = self.0.orderer.submit(env).await?;
+        let hub = self.0.info.node_type == govmesh_core::model::NodeType::GovernanceHub;
+        let kept = hub.then(|| env.clone());
+        let c = match self.0.orderer.submit(env).await {
+            Ok(c) => c,
+            Err(e) => {
+                if let Some(env) = &kept {
+                    self.refused(env, &e);
+                }
+                return Err(e.into());
+            }
+        };
         if self.0.orderer.applies_locally() {
             self.0.log.notify(c.index + 1);
         }

@@ -139,6 +139,8 @@ impl State {
                     Operation::Undelegate(u) => self.undelegate(u, &ctx)?,
                     Operation::Cancel(c) => self.cancel(c, &ctx)?,
                     Operation::Enact(e) => self.enact(e, &ctx)?,
+                    Operation::RecordRefusal(r) => self.record_refusal(r, &ctx)?,
+                    Operation::RecordSeal(r) => self.record_seal(r, &ctx)?,
                 }
             }
         };

@@ -36,6 +36,8 @@ mod genesis;
 mod nodes;
 mod overrides;
 mod proposals;
+mod refusals;
+mod seals;
 mod suspension;
 mod sync;
 mod tether;
@@ -44,6 +46,8 @@ mod trust;
 mod votes;
 
 pub use decode::is_uuid_v4;
+pub use refusals::REFUSAL_WINDOW_SECS;
+pub use seals::{RecordedSeal, SEAL_RECORD_SPACING};
 pub use sync::{RevisionSync, SyncAck};
 pub use trust::{
     Epoch, EpochCause, HISTORY_EPOCHS, KindTally, Observation, RECENT_PER_NODE, TrustState,
@@ -246,6 +250,18 @@ pub enum Event {
         node_id: String,
         proposal_id: String,
     },
+    /// A hub recorded a submission the state machine refused (`record_refusal`).
+    RefusalRecorded {
+        signer: String,
+        code: RejectCode,
+        envelope_hash: Digest,
+    },
+    /// A hub recorded a seal (`record_seal`): each listed witness cosigned it.
+    SealRecorded {
+        size: u64,
+        root: Digest,
+        witnesses: Vec<String>,
+    },
 }
 /// What the state keeps about a proposal beyond the seed record: the voting policy and
 /// eligible voters frozen when it opened, and the counted votes.
@@ -346,6 +362,13 @@ pub struct State {
     /// replaced it: a replaced key signs nothing new, and its refusal says so.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     retired_keyids: BTreeMap<String, RetiredKey>,
+    /// Entry hashes of refused envelopes recorded by `record_refusal` -> the index of
+    /// the recording entry (one record per envelope).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    refusals: BTreeMap<Digest, u64>,
+    /// The last seal recorded by `record_seal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    recorded_seal: Option<RecordedSeal>,
 }
 
 /// A key replaced by a rotation.
@@ -511,6 +534,17 @@ impl State {
             .collect();
         due.sort();
         due.into_iter().map(|(_, id)| id.clone()).collect()
+    }
+
+    /// The index of the `record_refusal` entry that recorded the refused envelope with
+    /// this entry hash, if any.
+    pub fn recorded_refusal(&self, envelope_hash: &Digest) -> Option<u64> {
+        self.refusals.get(envelope_hash).copied()
+    }
+
+    /// The last seal recorded in the log (`record_seal`).
+    pub fn recorded_seal(&self) -> Option<&RecordedSeal> {
+        self.recorded_seal.as_ref()
     }
 
     pub fn equivocations(&self) -> &[Equivocation] {

@@ -13,7 +13,11 @@
 //! - `sync_ack_late`: the source observes each target that has not acknowledged when the
 //!   first entry stamped after the deadline is applied (once; a later ack adds nothing);
 //! - `equivocation_proven`: the proposer observes a voter's double vote on its proposal;
-//!   the reporter of a `checkpoint_fork` observes each hub that signed both notes.
+//!   the reporter of a `checkpoint_fork` observes each hub that signed both notes;
+//! - `submission_rejected`: the hub that recorded a refused submission
+//!   (`record_refusal`) observes its signer;
+//! - `cosignature_consistent`: the hub that recorded a seal (`record_seal`) observes
+//!   each witness whose cosignature on it verified.
 //!
 //! Nobody observes themselves. Weights are those of the model in force when the
 //! observation is made; EigenTrust runs with the model in force at the epoch boundary.
@@ -326,6 +330,20 @@ impl State {
                             ObservationKind::EquivocationProven,
                             ctx.author.to_owned(),
                             s.clone(),
+                        ));
+                    }
+                }
+                Event::RefusalRecorded { signer, .. } => seen.push((
+                    ObservationKind::SubmissionRejected,
+                    ctx.author.to_owned(),
+                    signer.clone(),
+                )),
+                Event::SealRecorded { witnesses, .. } => {
+                    for w in witnesses {
+                        seen.push((
+                            ObservationKind::CosignatureConsistent,
+                            ctx.author.to_owned(),
+                            w.clone(),
                         ));
                     }
                 }

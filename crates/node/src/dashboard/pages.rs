@@ -1338,6 +1338,7 @@ fn summary(p: &Value) -> String {
         }
         "define_domain" => s("name"),
         "genesis" => s("mesh_name"),
+        "record_refusal" => format!("refused: {}", s("code")),
         _ => String::new(),
     }
 }
