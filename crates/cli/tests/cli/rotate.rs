@@ -19,15 +19,20 @@ fn registered_key(url: &str, id: &str) -> Option<String> {
 /// A node's name, the key it has registered for a node, and its log head.
 type View = (String, Option<String>, Option<(u64, String)>);
 
-/// Waits until the registry of every running node (`hubs_only`: every hub) gives node
-/// `id` the key `pk`. Witnesses and forks take entries in once a seal covers them,
-/// which after a witness's rotation needs that witness restarted with its new key.
+/// Waits until the registry of every running node (`hubs_only`: every hub but node
+/// `id` itself) gives node `id` the key `pk`. Witnesses and forks take entries in once
+/// a seal covers them, which after a witness's rotation needs that witness restarted
+/// with its new key. A hub still running with its old key may not take in the entry
+/// that rotates it: once the leader has applied it, the leader's requests to that hub
+/// are made for the new key, so the hub catches up only once restarted with it.
 fn wait_registered(mesh: &Mesh, id: &str, pk: &str, hubs_only: bool) {
     let deadline = Instant::now() + WAIT;
     while !mesh
         .nodes
         .iter()
-        .filter(|n| n.proc.is_some() && (!hubs_only || n.node_type == "governance_hub"))
+        .filter(|n| {
+            n.proc.is_some() && (!hubs_only || (n.node_type == "governance_hub" && n.node_id != id))
+        })
         .all(|n| registered_key(&n.url, id).as_deref() == Some(pk))
     {
         // Each node's name, registered key for `id` and log head, for the message.
