@@ -107,6 +107,31 @@ fn a_refused_signed_submission_is_recorded_and_observed_on_every_node() {
     // An offline verifier replays it.
     let out = ok(&["verify", "--node", &h1.url]);
     assert!(out.contains("verified"), "{out}");
+
+    // `govmesh trust`: every node's line, and the witness's observations in detail,
+    // as the API serves them.
+    let all = ok_json(&["--json", "trust", "--node", &h1.url]);
+    assert_eq!(all, get(&h1.url, "/v1/trust"));
+    let table = ok(&["trust", "--node", &h1.url]);
+    for n in &mesh.nodes {
+        assert!(table.contains(&n.node_id), "{}: {table}", n.name);
+    }
+    assert!(table.contains("observations "), "{table}");
+    let one = ok(&["trust", "--node", &h1.url, &witness.node_id]);
+    assert!(
+        one.contains(&format!("node              {}", witness.node_id)),
+        "{one}"
+    );
+    assert!(
+        one.lines().any(|l| l.contains("submission_rejected")
+            && l.contains("negative")
+            && l.contains("x1")),
+        "{one}"
+    );
+    assert!(one.contains(&h2.node_id), "the observer is named: {one}");
+    // A malformed id is a usage error naming it, before any request.
+    let e = fails(&["trust", "--node", &h1.url, "no/such"], 2);
+    assert!(e.contains("\"no/such\" is not a node id"), "{e}");
 }
 
 fn count(url: &str, path: &str) -> usize {
