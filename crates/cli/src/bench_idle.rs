@@ -109,8 +109,7 @@ fn measure(o: &IdleOptions, work: &std::path::Path) -> Result<(Vec<(String, Dura
     let cpu_all = || -> Result<Vec<Duration>> {
         pids.iter()
             .map(|(n, p)| {
-                crate::bench::process_cpu(p)
-                    .ok_or_else(|| anyhow::anyhow!("{n} (pid {p}) is gone"))
+                crate::bench::process_cpu(p).ok_or_else(|| anyhow::anyhow!("{n} (pid {p}) is gone"))
             })
             .collect()
     };
