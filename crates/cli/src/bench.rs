@@ -92,7 +92,7 @@ impl LoadResult {
 
 /// CPU time (user + system, every thread) process `pid` has used so far, from
 /// `/proc/PID/stat`; `None` where there is no procfs.
-fn process_cpu(pid: &str) -> Option<Duration> {
+pub(crate) fn process_cpu(pid: &str) -> Option<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name, which is in parentheses and may hold spaces.
     let rest = &stat[stat.rfind(')')? + 2..];
@@ -854,6 +854,25 @@ pub enum BenchCommand {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// CPU per node of an idle mesh on loopback (share of one core over a window,
+    /// from /proc), mean and max, beside the bench process's own CPU as the floor.
+    Idle {
+        #[arg(long, default_value_t = 3, value_name = "N")]
+        hubs: usize,
+        #[arg(long, default_value_t = 2, value_name = "N")]
+        witnesses: usize,
+        #[arg(long, default_value_t = 5, value_name = "N")]
+        forks: usize,
+        /// Rest after convergence before the window opens.
+        #[arg(long, default_value_t = 15, value_name = "SECONDS")]
+        settle: u64,
+        /// The measured window.
+        #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+        window: u64,
+        /// Keep the working directory (data dirs and logs) here.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// From a proposal's adoption to every node holding the new revision (its
     /// ack_sync committed): median and p99 over a series of adoptions.
     Convergence {
@@ -873,6 +892,24 @@ pub enum BenchCommand {
 
 pub fn dispatch(cmd: BenchCommand, json: bool) -> Result<i32> {
     match cmd {
+        BenchCommand::Idle {
+            hubs,
+            witnesses,
+            forks,
+            settle,
+            window,
+            dir,
+        } => crate::bench_idle::run(
+            crate::bench_idle::IdleOptions {
+                hubs,
+                witnesses,
+                forks,
+                settle: Duration::from_secs(settle),
+                window: Duration::from_secs(window),
+                dir,
+            },
+            json,
+        ),
         BenchCommand::Council {
             hubs,
             clients,

@@ -6,6 +6,7 @@
 #[macro_use]
 mod fail;
 mod bench;
+mod bench_idle;
 mod bench_verify;
 mod chaos;
 mod client;

@@ -60,7 +60,7 @@ pub struct GossipSettings {
     pub suspect_phi: f64,
     /// Phi above which chitchat declares a node dead (down).
     pub dead_phi: f64,
-    /// How often live peers' `GET /v1/status` round trip is measured.
+    /// How often live peers' `GET /healthz` round trip is measured.
     pub probe_interval: Duration,
     /// A probe slower than this counts as a failure.
     pub probe_timeout: Duration,
@@ -74,7 +74,7 @@ impl Default for GossipSettings {
             gossip_interval: Duration::from_millis(500),
             suspect_phi: 3.0,
             dead_phi: 8.0,
-            probe_interval: Duration::from_secs(2),
+            probe_interval: Duration::from_secs(5),
             probe_timeout: Duration::from_secs(2),
             dead_node_grace: Duration::from_secs(3600),
         }
@@ -711,15 +711,17 @@ async fn run(
 ) {
     let chitchat = handle.chitchat();
     let mut log = app.log_changes();
-    let mut observe = tokio::time::interval(
-        (gossip.settings.gossip_interval / 10).max(Duration::from_millis(20)),
-    );
+    // Chitchat's view changes only when a gossip round lands (every gossip interval,
+    // from each peer): looking four times a round sees each heartbeat within a
+    // quarter round, far inside the seconds phi needs to call a node suspect or down.
+    let mut observe =
+        tokio::time::interval((gossip.settings.gossip_interval / 4).max(Duration::from_millis(20)));
     observe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut introduce = tokio::time::interval(gossip.settings.gossip_interval * 4);
     introduce.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let prober = tokio::spawn(probe_loop(gossip.clone(), chitchat.clone(), stop.clone()));
     // A busy log changes hundreds of times a second, and each publish reads the ledger
-    // under its lock: publish at most once per observe period (the newest facts; the
+    // under its lock: publish at most once per tenth of a round (the newest facts; the
     // watch channel keeps only the latest change).
     let publish_gap = (gossip.settings.gossip_interval / 10).max(Duration::from_millis(20));
     let mut last_publish = tokio::time::Instant::now() - publish_gap;
@@ -800,7 +802,10 @@ async fn observe_chitchat(chitchat: &Mutex<Chitchat>) -> Vec<Observed> {
         .collect()
 }
 
-/// Measures the `GET /v1/status` round trip to every live registered peer, folds it
+/// Measures the `GET /healthz` round trip to every live registered peer (the same
+/// listener and HTTP path as the API, without building a status: with every node
+/// probing every other one, `/v1/status` made the probes the largest cost of an idle
+/// mesh), folds it
 /// into the moving average, and gossips the result.
 async fn probe_loop(
     gossip: Arc<Gossip>,
@@ -831,7 +836,7 @@ async fn probe_loop(
             probes.spawn(async move {
                 let started = Instant::now();
                 let r = client
-                    .get(format!("{}/v1/status", url.trim_end_matches('/')))
+                    .get(format!("{}/healthz", url.trim_end_matches('/')))
                     .send()
                     .await;
                 let result = match r {

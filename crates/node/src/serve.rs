@@ -7,6 +7,7 @@ use crate::api::close_due;
 use crate::app::AppState;
 use crate::datadir::{URL_FILE, load, write_atomic, write_node_json};
 use crate::error::{ApiError, NodeError};
+use crate::order::now;
 use crate::route_table::{concat, count};
 use crate::shared::Shared;
 use crate::{
@@ -657,15 +658,44 @@ fn remove_url_file(path: &PathBuf) {
     }
 }
 
+/// Longest the close loop sleeps with nothing due (a wall clock that jumps, a close
+/// that another hub's entry made moot, are caught this late at worst).
+const CLOSE_FALLBACK: Duration = Duration::from_secs(30);
+/// Closest spacing of two looks for due closes (a busy log changes hundreds of
+/// times a second; a close that failed is retried this often).
+const CLOSE_SPACING: Duration = Duration::from_secs(1);
+
+/// Closes voting periods and enacts timelocked proposals when they end. Sleeps until
+/// the next deadline in the state (at most [`CLOSE_FALLBACK`]), or until the log
+/// changes (a new proposal may end sooner), looking at most once per
+/// [`CLOSE_SPACING`]: an idle node with no open proposal wakes twice a minute.
 async fn close_loop(app: Shared, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut warned = HashSet::new();
+    let mut log = Some(app.log_changes());
+    let mut last = tokio::time::Instant::now() - CLOSE_SPACING;
     loop {
+        let wait = {
+            let l = app.ledger().lock().await;
+            l.state().next_deadline().map_or(CLOSE_FALLBACK, |at| {
+                let ms = at.millis().saturating_sub(now().millis());
+                // A few ms late, so that the deadline has passed by the wall clock too.
+                Duration::from_millis(ms.max(0) as u64 + 5).min(CLOSE_FALLBACK)
+            })
+        };
         tokio::select! {
-            _ = tick.tick() => {}
+            _ = tokio::time::sleep(wait) => {}
+            changed = async { log.as_mut()?.changed().await.ok() }, if log.is_some() => {
+                if changed.is_none() {
+                    log = None;
+                }
+            }
             _ = stop.wait_for(|s| *s) => return,
         }
+        tokio::select! {
+            _ = tokio::time::sleep_until(last + CLOSE_SPACING) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        last = tokio::time::Instant::now();
         close_due(&app, &mut warned).await;
     }
 }

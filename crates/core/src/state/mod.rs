@@ -603,6 +603,21 @@ impl State {
 
     /// Proposals still voting whose period has ended by `now`: a hub submits `close`
     /// entries for these. Earliest deadline first.
+    /// The earliest moment a close or an enactment falls due (the first voting
+    /// period or timelock to end), whether or not it has passed; `None` when no
+    /// proposal is open or timelocked.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        let closes = self.open.iter().filter_map(|id| {
+            let idx = self.proposal_index.get(id)?;
+            Some(self.proposals.get(idx)?.voting_ends)
+        });
+        let enacts = self
+            .timelocked
+            .iter()
+            .filter_map(|id| self.proposal(id)?.timelock_ends);
+        closes.chain(enacts).min()
+    }
+
     pub fn due_closes(&self, now: Timestamp) -> Vec<String> {
         let mut due: Vec<(Timestamp, u64, &String)> = self
             .open
