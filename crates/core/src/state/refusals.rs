@@ -23,27 +23,33 @@ use crate::model::NodeType;
 pub const REFUSAL_WINDOW_SECS: u64 = 300;
 
 impl State {
-    pub(super) fn record_refusal(
-        &mut self,
-        op: &RecordRefusalOp,
-        ctx: &Ctx,
-    ) -> Result<Vec<Event>, Rejection> {
-        let recorder = self.nodes.get(ctx.author).ok_or_else(|| {
+    /// The author of a record entry must be a registered governance hub; `records`
+    /// names what it records, for the refusal's message.
+    pub(super) fn recording_hub(&self, author: &str, records: &str) -> Result<(), Rejection> {
+        let recorder = self.nodes.get(author).ok_or_else(|| {
             rej(
                 RejectCode::UnknownSigner,
-                format!("author {:?} is not a registered node", ctx.author),
+                format!("author {author:?} is not a registered node"),
             )
         })?;
         if recorder.node_type != NodeType::GovernanceHub {
             return Err(rej(
                 RejectCode::NotPrivileged,
                 format!(
-                    "only a governance hub records refused submissions; {:?} is a {}",
-                    ctx.author,
+                    "only a governance hub records {records}; {author:?} is a {}",
                     recorder.node_type.as_str()
                 ),
             ));
         }
+        Ok(())
+    }
+
+    pub(super) fn record_refusal(
+        &mut self,
+        op: &RecordRefusalOp,
+        ctx: &Ctx,
+    ) -> Result<Vec<Event>, Rejection> {
+        self.recording_hub(ctx.author, "refused submissions")?;
         let bad = |m: String| rej(RejectCode::BadEvidence, m);
         let (payload, bytes) = decode_entry(&op.envelope).map_err(|e| {
             bad(format!(

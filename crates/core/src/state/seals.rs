@@ -17,7 +17,6 @@
 use super::{Ctx, Event, RejectCode, Rejection, State, rej};
 use crate::digest::Digest;
 use crate::entry::RecordSealOp;
-use crate::model::NodeType;
 use serde::{Deserialize, Serialize};
 
 /// A seal is recorded at most once per this many entries (the trust epoch length), so
@@ -43,22 +42,7 @@ impl State {
         op: &RecordSealOp,
         ctx: &Ctx,
     ) -> Result<Vec<Event>, Rejection> {
-        let recorder = self.nodes.get(ctx.author).ok_or_else(|| {
-            rej(
-                RejectCode::UnknownSigner,
-                format!("author {:?} is not a registered node", ctx.author),
-            )
-        })?;
-        if recorder.node_type != NodeType::GovernanceHub {
-            return Err(rej(
-                RejectCode::NotPrivileged,
-                format!(
-                    "only a governance hub records seals; {:?} is a {}",
-                    ctx.author,
-                    recorder.node_type.as_str()
-                ),
-            ));
-        }
+        self.recording_hub(ctx.author, "seals")?;
         let v = crate::seal::verify_seal(&op.seal, self)
             .map_err(|e| rej(RejectCode::BadEvidence, format!("seal: {e}")))?;
         let size = v.checkpoint.size;
