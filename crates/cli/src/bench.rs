@@ -541,26 +541,18 @@ async fn govmesh_run(
     let mut proposals = Vec::new();
     for p in 0..per_client {
         let id = uuid::Uuid::new_v4().to_string();
-        let op = ProposeOp {
-            proposal_id: id.clone(),
-            contract_id: contract_id.clone(),
-            target_contract_clause: "11.0".into(),
-            base_clause_hash: base,
-            domain_id: None,
-            rationale: format!("council benchmark round {p}"),
-            changes: Changes {
+        let op = ProposeOp::amend(
+            id.clone(),
+            contract_id.clone(),
+            "11.0",
+            base,
+            format!("council benchmark round {p}"),
+            Changes {
                 current_text: clause.text.clone(),
                 proposed_text: format!("{}\nBenchmark round {p}.", clause.text),
                 diff: Vec::new(),
             },
-            voting_period_secs: None,
-            create_contract: None,
-            governance_scope: None,
-            local_node: None,
-            conflict_resolution: None,
-            expedited: false,
-            restore_rights: None,
-        };
+        );
         let env = sign_entry(&hubs[0].0, Operation::Propose(op));
         let r = client
             .post(format!("{}/v1/entries", hubs[0].1))
@@ -586,15 +578,7 @@ async fn govmesh_run(
             } else {
                 VoteChoice::Reject
             };
-            let env = sign_entry(
-                voter,
-                Operation::Vote(VoteOp {
-                    proposal_id: pid.clone(),
-                    choice,
-                    reason: None,
-                    sequence: 0,
-                }),
-            );
+            let env = sign_entry(voter, Operation::Vote(VoteOp::new(pid.clone(), choice)));
             let b = serde_json::to_vec(&env)?;
             total_bytes += b.len();
             mine.push(b);
@@ -1103,26 +1087,18 @@ async fn convergence_run(
         let base = clause.hash().map_err(|e| anyhow::anyhow!("{e}"))?;
         let text = format!("{}\nConvergence round {round}.", clause.text);
         let pid = uuid::Uuid::new_v4().to_string();
-        let op = ProposeOp {
-            proposal_id: pid.clone(),
-            contract_id: contract_id.clone(),
-            target_contract_clause: "11.0".into(),
-            base_clause_hash: base,
-            domain_id: None,
-            rationale: format!("convergence benchmark round {round}"),
-            changes: Changes {
+        let op = ProposeOp::amend(
+            pid.clone(),
+            contract_id.clone(),
+            "11.0",
+            base,
+            format!("convergence benchmark round {round}"),
+            Changes {
                 current_text: clause.text.clone(),
                 proposed_text: text.clone(),
                 diff: Vec::new(),
             },
-            voting_period_secs: None,
-            create_contract: None,
-            governance_scope: None,
-            local_node: None,
-            conflict_resolution: None,
-            expedited: false,
-            restore_rights: None,
-        };
+        );
         post_entry(
             &client,
             &hub0,
@@ -1131,12 +1107,7 @@ async fn convergence_run(
         .await?;
         let mut decided = None;
         for (i, (key, _, url)) in nodes.iter().take(hubs).enumerate() {
-            let vote = Operation::Vote(VoteOp {
-                proposal_id: pid.clone(),
-                choice: VoteChoice::Approve,
-                reason: None,
-                sequence: 0,
-            });
+            let vote = Operation::Vote(VoteOp::new(pid.clone(), VoteChoice::Approve));
             // Votes go through different hubs, as clients would send them.
             post_entry(&client, url, &sign_entry(key, vote)).await?;
             let t = Instant::now();

@@ -82,26 +82,18 @@ impl Generator {
             if j == 0 {
                 sign_entry(
                     &self.hubs[(p % n) as usize],
-                    Operation::Propose(ProposeOp {
+                    Operation::Propose(ProposeOp::amend(
                         proposal_id,
-                        contract_id: CODEX_CONTRACT_ID.to_owned(),
-                        target_contract_clause: "5.4".to_owned(),
-                        base_clause_hash: self.base_hash,
-                        domain_id: None,
-                        rationale: format!("benchmark proposal {p}"),
-                        changes: Changes {
+                        CODEX_CONTRACT_ID,
+                        "5.4",
+                        self.base_hash,
+                        format!("benchmark proposal {p}"),
+                        Changes {
                             current_text: self.clause_text.clone(),
                             proposed_text: format!("{} (amendment {p})", self.clause_text),
                             diff: Vec::new(),
                         },
-                        voting_period_secs: None,
-                        create_contract: None,
-                        governance_scope: None,
-                        local_node: None,
-                        conflict_resolution: None,
-                        expedited: false,
-                        restore_rights: None,
-                    }),
+                    )),
                 )
             } else {
                 let choice = if j % 2 == 1 {
@@ -111,12 +103,7 @@ impl Generator {
                 };
                 sign_entry(
                     &self.hubs[((p + j) % n) as usize],
-                    Operation::Vote(VoteOp {
-                        proposal_id,
-                        choice,
-                        reason: None,
-                        sequence: 0,
-                    }),
+                    Operation::Vote(VoteOp::new(proposal_id, choice)),
                 )
             }
         };

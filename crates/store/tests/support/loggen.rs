@@ -106,26 +106,18 @@ impl LogGen {
         let proposal_id = uuid_for(p + 1);
         if j == 0 {
             let author = &self.hubs[(p % n) as usize];
-            let op = Operation::Propose(ProposeOp {
+            let op = Operation::Propose(ProposeOp::amend(
                 proposal_id,
-                contract_id: CODEX_CONTRACT_ID.to_owned(),
-                target_contract_clause: TARGET_CLAUSE.to_owned(),
-                base_clause_hash: self.base_hash,
-                domain_id: None,
-                rationale: format!("benchmark proposal {p}"),
-                changes: Changes {
+                CODEX_CONTRACT_ID,
+                TARGET_CLAUSE,
+                self.base_hash,
+                format!("benchmark proposal {p}"),
+                Changes {
                     current_text: self.clause_text.clone(),
                     proposed_text: format!("{} (amendment {p})", self.clause_text),
                     diff: Vec::new(),
                 },
-                voting_period_secs: None,
-                create_contract: None,
-                governance_scope: None,
-                local_node: None,
-                conflict_resolution: None,
-                expedited: false,
-                restore_rights: None,
-            });
+            ));
             sign_entry(author, op)
         } else {
             let voter = &self.hubs[((p + j) % n) as usize];
@@ -134,12 +126,7 @@ impl LogGen {
             } else {
                 VoteChoice::Reject
             };
-            let op = Operation::Vote(VoteOp {
-                proposal_id,
-                choice,
-                reason: None,
-                sequence: 0,
-            });
+            let op = Operation::Vote(VoteOp::new(proposal_id, choice));
             sign_entry(voter, op)
         }
     }
