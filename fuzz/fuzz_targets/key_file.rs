@@ -1,4 +1,4 @@
 //! Fuzz target: keys::KeyPair::from_file_json on arbitrary text.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| govmesh_fuzz::check_key_file(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| govmesh_fuzzing::check_key_file(data));

@@ -1,4 +1,4 @@
 //! Fuzz target: arbitrary text as a C2SP tlog-witness add-checkpoint request, a seal and cosignature lines.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| govmesh_fuzz::check_witness_request(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| govmesh_fuzzing::check_witness_request(data));

@@ -1,6 +1,6 @@
 //! Shared fixtures and checks of the govmesh fuzz targets.
 //!
-//! Every target in `fuzz_targets/` is one line calling a `check_*` function here, so
+//! Every target in `fuzz/fuzz_targets/` is one line calling a `check_*` function here, so
 //! the same checks run under cargo-fuzz (libFuzzer) and in the plain unit tests that
 //! replay the committed seed corpus. The fixture is a real mesh: Ed25519 keys from
 //! fixed seeds, the Codex genesis signed by a founding hub, and two open proposals,
@@ -780,8 +780,9 @@ pub const TARGETS: [&str; 11] = [
 
 #[cfg(test)]
 mod tests {
-    //! `cargo test` in fuzz/: replays every committed seed (and any crash input saved
-    //! under artifacts/) through the target's checks on stable Rust, and, when asked
+    //! `cargo test -p govmesh-fuzzing` (part of the workspace's tests): replays every
+    //! committed seed in fuzz/corpus/ (and any crash input saved under
+    //! fuzz/artifacts/) through the target's checks on stable Rust, and, when asked
     //! (`-- --ignored write_seeds`), regenerates the seed corpus from the fixture.
 
     use super::*;
@@ -790,6 +791,7 @@ mod tests {
 
     fn dir(kind: &str, target: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fuzz")
             .join(kind)
             .join(target)
     }
@@ -911,7 +913,7 @@ mod tests {
         std::fs::write(d.join(name), data).unwrap();
     }
 
-    /// Regenerates corpus/: `cargo test --lib -- --ignored write_seeds`.
+    /// Regenerates fuzz/corpus/: `cargo test -p govmesh-fuzzing -- --ignored write_seeds`.
     #[test]
     #[ignore]
     fn write_seeds() {
@@ -1117,7 +1119,7 @@ mod tests {
         let codex =
             serde_json::to_vec_pretty(&govmesh_core::codex::default_hygiene_policy()).unwrap();
         write("hygiene_policy", "codex_default.json", &codex);
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/hygiene/tests/fixtures");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../hygiene/tests/fixtures");
         for (name, file) in [
             ("naming.policy.toml", "naming.policy.toml"),
             ("repolinter.ruleset.json", "repolinter.ruleset.json"),
