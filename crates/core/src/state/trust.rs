@@ -307,7 +307,7 @@ impl State {
             match e {
                 Event::NodeRegistered { node_id } => self.trust.index_node(node_id),
                 Event::VoteCounted { proposal_id, voter } => {
-                    if let Some(p) = self.proposal(proposal_id) {
+                    if let Some(p) = self.live(proposal_id) {
                         seen.push((
                             ObservationKind::VoteCast,
                             p.proposed_by.clone(),
@@ -316,7 +316,7 @@ impl State {
                     }
                 }
                 Event::EquivocationRecorded { proposal_id, voter } => {
-                    if let Some(p) = self.proposal(proposal_id) {
+                    if let Some(p) = self.live(proposal_id) {
                         seen.push((
                             ObservationKind::EquivocationProven,
                             p.proposed_by.clone(),
@@ -387,7 +387,7 @@ impl State {
         }
         if let Operation::Close(c) = op
             && let (Some(p), Some(b)) = (
-                self.proposal(&c.proposal_id),
+                self.live(&c.proposal_id),
                 self.ballots.get(&c.proposal_id),
             )
         {
