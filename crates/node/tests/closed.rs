@@ -72,7 +72,10 @@ async fn closed_proposals_are_served_as_before_across_a_restart() {
     assert_eq!(s, 201, "{r}");
     let ids = [&adopted, &rejected, &withdrawn, &voting];
     let mut served = Vec::new();
-    for (id, status) in ids.iter().zip(["adopted", "rejected", "withdrawn", "voting"]) {
+    for (id, status) in ids
+        .iter()
+        .zip(["adopted", "rejected", "withdrawn", "voting"])
+    {
         let (s, p) = c.get(&format!("/v1/proposals/{id}")).await;
         assert_eq!(s, 200, "{p}");
         assert_eq!(p["status"], status, "{p}");
@@ -99,7 +102,10 @@ async fn closed_proposals_are_served_as_before_across_a_restart() {
     let (_, list2) = c.get("/v1/proposals?limit=1000").await;
     assert_eq!(list2, list);
     assert_eq!(listed(&c, "").await, newest_first);
-    assert_eq!(listed(&c, "&status=withdrawn").await, vec![withdrawn.clone()]);
+    assert_eq!(
+        listed(&c, "&status=withdrawn").await,
+        vec![withdrawn.clone()]
+    );
     assert_eq!(listed(&c, "&status=adopted").await, vec![adopted.clone()]);
     assert_eq!(
         listed(&c, "&clause=11.1").await,

@@ -179,25 +179,27 @@ pub(crate) fn get(
     let Some((index, proposal, ballot)) = row else {
         return Ok(Ok(None));
     };
-    Ok((|| {
-        let proposal = decode_proposal(index, &proposal)?;
-        let b: StoredBallot = serde_json::from_slice(&ballot).map_err(|e| BadRow {
+    Ok(decode_record(index, &proposal, &ballot).map(Some))
+}
+
+fn decode_record(index: i64, proposal: &[u8], ballot: &[u8]) -> Result<ProposalRecord, BadRow> {
+    let proposal = decode_proposal(index, proposal)?;
+    let b: StoredBallot = serde_json::from_slice(ballot).map_err(|e| BadRow {
+        index,
+        reason: format!("its ballot does not decode: {e}"),
+    })?;
+    Ok(ProposalRecord {
+        index: u64::try_from(index).map_err(|_| BadRow {
             index,
-            reason: format!("its ballot does not decode: {e}"),
-        })?;
-        Ok(Some(ProposalRecord {
-            index: u64::try_from(index).map_err(|_| BadRow {
-                index,
-                reason: "negative index".into(),
-            })?,
-            proposal,
-            votes: b.votes,
-            superseded_votes: b.superseded_votes,
-            voting_policy: b.voting_policy,
-            eligible_voters: b.eligible_voters,
-            delegations: b.delegations,
-        }))
-    })())
+            reason: "negative index".into(),
+        })?,
+        proposal,
+        votes: b.votes,
+        superseded_votes: b.superseded_votes,
+        voting_policy: b.voting_policy,
+        eligible_voters: b.eligible_voters,
+        delegations: b.delegations,
+    })
 }
 
 /// The log index of stored proposal `id`'s `propose` entry.

@@ -413,12 +413,9 @@ impl Ledger {
             }
         };
         let t = Instant::now();
-        let result = self.store.append_with_history(
-            rows,
-            ready.as_ref().or(inline.as_ref()),
-            meta,
-            &closed,
-        );
+        let result =
+            self.store
+                .append_with_history(rows, ready.as_ref().or(inline.as_ref()), meta, &closed);
         self.stats.commit += t.elapsed();
         if let Err(e) = result {
             self.reload();
@@ -547,11 +544,8 @@ impl Ledger {
             .take(want)
             .map(|(i, p)| (i, p.clone()))
             .collect();
-        all.extend(
-            self.store
-                .closed_proposals(before, filter, want as u64)?,
-        );
-        all.sort_by(|a, b| b.0.cmp(&a.0));
+        all.extend(self.store.closed_proposals(before, filter, want as u64)?);
+        all.sort_by_key(|x| std::cmp::Reverse(x.0));
         let more = all.len() > limit;
         all.truncate(limit);
         Ok(Some(ProposalPage {
@@ -569,7 +563,7 @@ impl Ledger {
             .map(|(i, p)| (i, p.clone()))
             .collect();
         all.extend(self.store.closed_proposals(u64::MAX, filter, u64::MAX)?);
-        all.sort_by(|a, b| b.0.cmp(&a.0));
+        all.sort_by_key(|x| std::cmp::Reverse(x.0));
         Ok(all.into_iter().map(|(_, p)| p).collect())
     }
 
@@ -730,7 +724,11 @@ fn load(store: &mut Store) -> Result<(State, MerkleTree, u64, OpenReport), Store
     drain_history(store, &mut state)?;
     let from = state.size();
     // A snapshot that still held closed proposals is replaced soon.
-    let last_snapshot = if report.migrated_proposals > 0 { 0 } else { from };
+    let last_snapshot = if report.migrated_proposals > 0 {
+        0
+    } else {
+        from
+    };
     let mut next = from;
     while next < len {
         let rows = store.records(next, next + MAX_PAGE)?;

@@ -49,7 +49,8 @@ fn replay_digest(gen_: &LogGen, n: u64) -> Digest {
 /// The digest [`replay_digest`] gave for the fixed log with the code before closed
 /// proposals left the state (commit "store tests: a generated log of closing
 /// proposals and the digest of what the state machine decides on it").
-const DIGEST_BEFORE_HISTORY: &str = "c19dc53cf1b227b4c6898321c55c48cca1b03295dc738f579b06de2a5c50a18f";
+const DIGEST_BEFORE_HISTORY: &str =
+    "c19dc53cf1b227b4c6898321c55c48cca1b03295dc738f579b06de2a5c50a18f";
 
 #[test]
 fn a_closing_log_replays_to_what_the_code_before_history_decided() {
@@ -113,7 +114,10 @@ fn closed_proposals_leave_the_state_and_are_served_as_before_across_reopens() {
     assert_eq!(l.state().closed_proposal_count(), 20);
     assert_eq!(l.closed_proposal_count().unwrap(), 20);
     let first = crate::loggen::uuid_for(1);
-    assert!(l.state().proposal(&first).is_none(), "closed: not in memory");
+    assert!(
+        l.state().proposal(&first).is_none(),
+        "closed: not in memory"
+    );
     let r = l.proposal_record(&first).unwrap().unwrap();
     assert_eq!(r.proposal.status, ProposalStatus::Withdrawn);
     assert_eq!(r.votes.len(), 3);
@@ -160,7 +164,10 @@ fn the_live_state_stays_bounded_while_closing_proposals_are_applied() {
     // What the state keeps of a closed proposal is a few ids, not its ballot: the
     // snapshot holds no proposal record.
     let json = serde_json::to_string(l.state()).unwrap();
-    assert!(!json.contains("benchmark proposal"), "a proposal text is in memory");
+    assert!(
+        !json.contains("benchmark proposal"),
+        "a proposal text is in memory"
+    );
 }
 
 /// A hand-made log on `gen_`'s genesis: the entries and their times.
@@ -267,7 +274,11 @@ fn paging_gives_every_proposal_once_across_live_and_closed() {
     let newest_first: Vec<String> = ids.iter().rev().cloned().collect();
     let all = ProposalFilter::default();
     for limit in [1, 2, 3, 7, 100] {
-        assert_eq!(s.page_all(&all, limit, |_| {}), newest_first, "limit {limit}");
+        assert_eq!(
+            s.page_all(&all, limit, |_| {}),
+            newest_first,
+            "limit {limit}"
+        );
     }
     // Proposal 1 (on a later page) closes after the first page: still listed once.
     let got = s.page_all(&all, 2, |s| s.withdraw(0, &ids[0]));

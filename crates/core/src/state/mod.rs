@@ -548,7 +548,7 @@ impl State {
             .map(|(i, p)| (*i, p))
             .chain(self.retired.by_index.iter().map(|(i, r)| (*i, &r.proposal)))
             .collect();
-        all.sort_by(|a, b| b.0.cmp(&a.0));
+        all.sort_by_key(|x| std::cmp::Reverse(x.0));
         all.into_iter().map(|(_, p)| p).collect()
     }
 
@@ -579,10 +579,7 @@ impl State {
     pub fn proposer(&self, proposal_id: &str) -> Option<&str> {
         match self.live(proposal_id) {
             Some(p) => Some(&p.proposed_by),
-            None => self
-                .closed
-                .get(proposal_id)
-                .map(|c| c.proposed_by.as_str()),
+            None => self.closed.get(proposal_id).map(|c| c.proposed_by.as_str()),
         }
     }
 
@@ -861,9 +858,7 @@ impl State {
             Some(b) => (b.votes, b.superseded, b.policy, b.eligible, b.delegations),
             None => Default::default(),
         };
-        self.retired
-            .index_of
-            .insert(proposal_id.to_owned(), index);
+        self.retired.index_of.insert(proposal_id.to_owned(), index);
         self.retired.by_index.insert(
             index,
             ProposalRecord {

@@ -12,7 +12,9 @@ use crate::stamp::Timestamp;
 
 impl State {
     fn timelocked_proposal(&self, proposal_id: &str) -> Result<&Proposal, Rejection> {
-        let not_waiting = |status: ProposalStatus, enacted_at: Option<Timestamp>, cancelled_by: Option<&String>| {
+        let not_waiting = |status: ProposalStatus,
+                           enacted_at: Option<Timestamp>,
+                           cancelled_by: Option<&String>| {
             rej(
                 RejectCode::NotVoting,
                 format!(

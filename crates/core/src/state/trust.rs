@@ -386,10 +386,8 @@ impl State {
             self.await_sync(&c, 1, ctx.at);
         }
         if let Operation::Close(c) = op
-            && let (Some(p), Some(b)) = (
-                self.live(&c.proposal_id),
-                self.ballots.get(&c.proposal_id),
-            )
+            && let (Some(p), Some(b)) =
+                (self.live(&c.proposal_id), self.ballots.get(&c.proposal_id))
         {
             for voter in b.eligible.keys() {
                 let equivocated = self
