@@ -221,7 +221,7 @@ fn derive(
 /// or for revision 1 the admin of the genesis council domain.
 fn source_node(state: &State, rev: &Contract) -> Option<String> {
     match &rev.adopted_by_proposal {
-        Some(p) => state.proposal(p).map(|p| p.proposed_by.clone()),
+        Some(p) => state.proposer(p).map(str::to_owned),
         None => state
             .governance_rules()
             .and_then(|r| state.domain(&r.default_domain_id))

@@ -30,6 +30,7 @@ use govmesh_core::sync::SyncRecord;
 use govmesh_core::sync::sync_records_at;
 use govmesh_core::topology::{derived_topology_id, topology_record};
 use govmesh_core::{diff, schema};
+use govmesh_store::ProposalFilter;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -527,41 +528,50 @@ async fn contract_diff(
     Ok(Json(to_json(&diff_view(&app, &id, &q).await?)?))
 }
 
-/// The proposals with `status` (all without), newest first.
-pub(crate) async fn proposals_view(app: &Shared, q: &wire::ProposalsQuery) -> Vec<Proposal> {
+/// The proposals with `status` (all without), newest first: the live ones from the
+/// state and the closed ones from the ledger's history table.
+pub(crate) async fn proposals_view(
+    app: &Shared,
+    q: &wire::ProposalsQuery,
+) -> ApiResult<Vec<Proposal>> {
     let l = app.ledger().lock().await;
-    l.state()
-        .proposals()
-        .into_iter()
-        .filter(|p| q.status.is_none_or(|s| p.status == s))
-        .cloned()
-        .collect()
+    l.proposals(&ProposalFilter {
+        status: q.status,
+        ..ProposalFilter::default()
+    })
+    .map_err(ApiError::internal)
 }
 
 /// `GET /v1/proposals`: a page of proposals, newest first, filtered by status,
-/// contract, clause, author and creation time.
+/// contract, clause, author and creation time. Live proposals come from the state,
+/// closed ones from the ledger's history table, filtered there in SQL
+/// (`Ledger::proposals_page`).
 async fn proposals(
     State(app): State<Shared>,
     ApiQuery(q): ApiQuery<wire::ProposalList>,
 ) -> ApiResult {
     let page = Page::new("/v1/proposals", q.limit, q.cursor.as_deref())?;
     let range = TimeRange::new(q.since, q.until)?;
+    let filter = ProposalFilter {
+        status: q.status,
+        contract: q.contract,
+        clause: q.clause,
+        author: q.author,
+        since_ms: range.since.map(|t| t.millis()),
+        until_ms: range.until.map(|t| t.millis()),
+    };
     let l = app.ledger().lock().await;
-    let p = page.take(
-        l.state().proposals(),
-        |p| p.proposal_id.clone(),
-        |p| {
-            q.status.is_none_or(|s| p.status == s)
-                && q.contract.as_deref().is_none_or(|c| p.contract_id == c)
-                && q.clause
-                    .as_deref()
-                    .is_none_or(|c| p.target_contract_clause == c)
-                && q.author.as_deref().is_none_or(|a| p.proposed_by == a)
-                && range.contains(p.created_at)
-        },
-    )?;
+    let got = l
+        .proposals_page(page.after.as_deref(), &filter, page.limit)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| page.unknown_cursor())?;
+    drop(l);
+    let next_cursor = match (got.more, got.items.last()) {
+        (true, Some(last)) => Some(page.cursor_after(&last.proposal_id)),
+        _ => None,
+    };
     Ok(Json(
-        json!({"proposals": to_json(&p.items)?, "next_cursor": p.next_cursor}),
+        json!({"proposals": to_json(&got.items)?, "next_cursor": next_cursor}),
     ))
 }
 
@@ -585,25 +595,30 @@ pub(crate) struct ProposalView {
     pub delegations: BTreeMap<String, String>,
 }
 
+/// A live proposal from the state, a closed one from the ledger's history table
+/// (where it was stored as the state held it).
 pub(crate) async fn proposal_view(app: &Shared, id: &str) -> ApiResult<ProposalView> {
     let l = app.ledger().lock().await;
-    let st = l.state();
-    let p = st
-        .proposal(id)
+    let r = l
+        .proposal_record(id)
+        .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::not_found(format!("no proposal {id:?}")))?;
+    let equivocations = l
+        .state()
+        .equivocations()
+        .iter()
+        .filter(|e| e.proposal_id == id)
+        .cloned()
+        .collect();
+    drop(l);
     Ok(ProposalView {
-        proposal: p.clone(),
-        votes: st.votes(id).to_vec(),
-        equivocations: st
-            .equivocations()
-            .iter()
-            .filter(|e| e.proposal_id == id)
-            .cloned()
-            .collect(),
-        voting_policy: st.voting_policy(id).cloned(),
-        track: p.track(),
-        superseded_votes: st.superseded_votes(id).to_vec(),
-        delegations: st.ballot_delegations(id).cloned().unwrap_or_default(),
+        track: r.proposal.track(),
+        proposal: r.proposal,
+        votes: r.votes,
+        equivocations,
+        voting_policy: Some(r.voting_policy),
+        superseded_votes: r.superseded_votes,
+        delegations: r.delegations,
     })
 }
 
@@ -1153,7 +1168,9 @@ mod tests {
         assert_eq!(close_due(&app, &mut warned).await, 1);
         {
             let l = app.ledger().lock().await;
-            let p = l.state().proposal(&pid).unwrap();
+            // Closed: out of the state, in the history table.
+            assert!(l.state().proposal(&pid).is_none());
+            let p = l.proposal_record(&pid).unwrap().unwrap().proposal;
             assert_ne!(p.status, ProposalStatus::Voting, "{p:?}");
             assert_eq!(l.tree().size(), 3);
             let rec = l.record(2).unwrap().unwrap();

@@ -6,6 +6,9 @@
 //! is refused by another, and a page starts right after that item whatever was added
 //! since. The lists page over items that are never removed (proposals, nodes,
 //! attestations, evidence, sync records, revisions), so the key is always found again.
+//! Proposals page in the ledger (`Ledger::proposals_page`): live ones from the state,
+//! closed ones from SQLite, by the log index of their `propose` entry, which a
+//! proposal keeps when it closes.
 
 use crate::error::ApiError;
 use base64::Engine as _;
@@ -69,6 +72,14 @@ impl Page {
         URL_SAFE_NO_PAD.encode(format!("{}\n{key}", self.list))
     }
 
+    /// The answer to a cursor whose item the list does not hold (400 `bad_cursor`).
+    pub fn unknown_cursor(&self) -> ApiError {
+        ApiError::bad_request(
+            "bad_cursor",
+            format!("cursor names no item of {} on this node", self.list),
+        )
+    }
+
     /// The page of `items` (in the list's stable order) that starts after the cursor's
     /// item and holds the next `limit` items that `keep`. The cursor's item is looked for
     /// among all items, kept or not, so a filter on something that changes (a
@@ -84,10 +95,7 @@ impl Page {
         if let Some(after) = &self.after
             && !it.by_ref().any(|x| key(&x) == *after)
         {
-            return Err(ApiError::bad_request(
-                "bad_cursor",
-                format!("cursor names no item of {} on this node", self.list),
-            ));
+            return Err(self.unknown_cursor());
         }
         let mut kept = it.filter(|x| keep(x));
         let items: Vec<T> = kept.by_ref().take(self.limit).collect();

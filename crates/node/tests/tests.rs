@@ -4,6 +4,7 @@
 
 mod acks;
 mod close_loop;
+mod closed;
 mod concurrency;
 mod council;
 mod dashboard;

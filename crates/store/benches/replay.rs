@@ -11,6 +11,9 @@
 //! carries into the next. The last line printed is one JSON object
 //! `{"runs": [{"entries", "rss_replay_mib", "rss_reopen_mib", "open_s",
 //! "bytes_written_per_entry", "replay_per_s", "bare_verify_1core_per_s"}, ...]}`.
+//! `--closing` generates a log whose proposals close (each withdrawn by its proposer
+//! after its votes, [`LogGen::closing`]) instead of one whose proposals all stay open:
+//! closed proposals leave the in-memory state for the ledger's `proposals` table.
 //! `--keep DIR` leaves the largest run's data directory in DIR (which must not exist
 //! or be empty) as a node data directory of founding hub 0 (`node.key`,
 //! `operator.token`, `node.json`, `genesis.json` beside the ledger), so
@@ -52,6 +55,7 @@ fn main() {
     }
     let mut sizes: Vec<u64> = Vec::new();
     let mut keep: Option<PathBuf> = None;
+    let mut closing = false;
     let mut it = args.iter().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -66,10 +70,11 @@ fn main() {
                 );
                 sizes.push(n);
             }
+            "--closing" => closing = true,
             "--keep" => keep = Some(PathBuf::from(it.next().expect("--keep takes a directory"))),
             // cargo bench passes `--bench`; anything else is a mistake worth naming.
             "--bench" => {}
-            other => panic!("unknown argument {other:?} (use --entries N, --keep DIR)"),
+            other => panic!("unknown argument {other:?} (use --entries N, --keep DIR, --closing)"),
         }
     }
     if sizes.is_empty() {
@@ -94,7 +99,7 @@ fn main() {
     let mut runs = Vec::new();
     for &n in &sizes {
         let keep_here = keep.as_deref().filter(|_| n == largest);
-        runs.push(run(n, keep_here));
+        runs.push(run(n, keep_here, closing));
     }
     println!();
     println!(
@@ -185,17 +190,26 @@ fn bare_verify(loggen: &LogGen, path: &Path) -> (u64, Duration) {
 }
 
 /// One size: generate, verify bare, replay and re-open in children; the run's figures.
-fn run(n: u64, keep: Option<&Path>) -> serde_json::Value {
+fn run(n: u64, keep: Option<&Path>, closing: bool) -> serde_json::Value {
     let work = tempfile::tempdir().expect("temp dir");
     let log_path = work.path().join("log.jsonl");
     let data = keep.map_or_else(|| work.path().join("data"), Path::to_owned);
 
     let t = Instant::now();
-    let loggen = LogGen::new(HUBS, VOTES_PER_PROPOSAL);
+    let loggen = if closing {
+        LogGen::closing(HUBS, VOTES_PER_PROPOSAL)
+    } else {
+        LogGen::new(HUBS, VOTES_PER_PROPOSAL)
+    };
+    let shape = if closing {
+        "each withdrawn after its votes"
+    } else {
+        "all left open"
+    };
     generate(&loggen, n, &log_path);
     let log_bytes = std::fs::metadata(&log_path).unwrap().len();
     eprintln!(
-        "[{n}] generated {n} signed entries ({HUBS} founding hubs, {VOTES_PER_PROPOSAL} votes per proposal, {:.1} MB) in {:.1} s",
+        "[{n}] generated {n} signed entries ({HUBS} founding hubs, {VOTES_PER_PROPOSAL} votes per proposal, {shape}, {:.1} MB) in {:.1} s",
         log_bytes as f64 / 1e6,
         t.elapsed().as_secs_f64()
     );
@@ -233,7 +247,7 @@ fn run(n: u64, keep: Option<&Path>) -> serde_json::Value {
 
     println!();
     println!(
-        "govmesh replay benchmark: {n} entries (1 genesis, proposals + votes), batches of {BATCH}"
+        "govmesh replay benchmark: {n} entries (1 genesis, proposals + votes, {shape}), batches of {BATCH}"
     );
     println!("{:-<78}", "");
     println!("{:<44} {:>12} {:>10}  note", "measure", "value", "unit");

@@ -5,6 +5,7 @@
 //! its Raft log is the durable copy); on open the state is rebuilt from the latest
 //! usable snapshot plus a replay of the records after it.
 
+use crate::history::{HistoryRow, ProposalFilter};
 use crate::registry::{RegistryView, changes_registry};
 use crate::store::{
     MAX_PAGE, RecordRow, SnapshotFile, SnapshotReader, SnapshotSource, Store, StoreError,
@@ -14,7 +15,8 @@ use govmesh_core::dsse::Envelope;
 use govmesh_core::entry::{LogRecord, signature_parts};
 use govmesh_core::keys::{PublicKey, verify_batch};
 use govmesh_core::merkle::{MerkleTree, leaf_hash};
-use govmesh_core::state::{Applied, Rejection, State};
+use govmesh_core::model::Proposal;
+use govmesh_core::state::{Applied, ProposalRecord, Rejection, State};
 use govmesh_core::{Digest, Timestamp};
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -103,6 +105,17 @@ pub struct OpenReport {
     pub snapshot_skipped: Option<String>,
     /// Records replayed through the state machine.
     pub replayed: u64,
+    /// Closed proposals the loaded snapshot still held (written before they left
+    /// the state), moved to the `proposals` table on open.
+    pub migrated_proposals: u64,
+}
+
+/// One page of proposals ([`Ledger::proposals_page`]), newest first.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProposalPage {
+    pub items: Vec<Proposal>,
+    /// More proposals pass the filter after the last item.
+    pub more: bool,
 }
 
 /// The durable log, its Merkle tree and the governance state.
@@ -175,7 +188,7 @@ impl Ledger {
     pub fn open_with(dir: &Path, options: LedgerOptions) -> Result<Ledger, StoreError> {
         let mut store = Store::open(&dir.join(DB_FILE))?;
         store.set_keep_snapshots(options.keep_snapshots);
-        let (state, tree, last_snapshot, report) = load(&store)?;
+        let (state, tree, last_snapshot, report) = load(&mut store)?;
         let registry = RegistryView::default();
         registry.refresh(&state);
         Ok(Ledger {
@@ -390,10 +403,19 @@ impl Ledger {
                 }
             }
         }
+        // The proposals these rows closed go to the history table in their
+        // transaction.
+        let closed = match history_rows(self.state.take_retired()) {
+            Ok(c) => c,
+            Err(e) => {
+                self.reload();
+                return Err(e);
+            }
+        };
         let t = Instant::now();
-        let result = self
-            .store
-            .append_with_meta(rows, ready.as_ref().or(inline.as_ref()), meta);
+        let result =
+            self.store
+                .append_with_history(rows, ready.as_ref().or(inline.as_ref()), meta, &closed);
         self.stats.commit += t.elapsed();
         if let Err(e) = result {
             self.reload();
@@ -472,7 +494,7 @@ impl Ledger {
 
     /// Rebuilds state and tree from the store after a failed write.
     fn reload(&mut self) {
-        match load(&self.store) {
+        match load(&mut self.store) {
             Ok((state, tree, last_snapshot, _)) => {
                 self.state = state;
                 self.tree = tree;
@@ -482,6 +504,72 @@ impl Ledger {
             }
             Err(e) => self.poisoned = Some(e.to_string()),
         }
+    }
+
+    /// A proposal with its ballot: a live one from the state, a closed one from the
+    /// `proposals` table.
+    pub fn proposal_record(&self, id: &str) -> Result<Option<ProposalRecord>, StoreError> {
+        match self.state.proposal_record(id) {
+            Some(r) => Ok(Some(r)),
+            None => self.store.closed_proposal(id),
+        }
+    }
+
+    /// A page of proposals, live and closed, newest first (by the log index of their
+    /// `propose` entry): up to `limit` that pass `filter`, starting after proposal
+    /// `after`. `None` when `after` names no proposal. A proposal that closes between
+    /// two pages keeps its place (its index does not change), so following the pages
+    /// gives every proposal exactly once.
+    pub fn proposals_page(
+        &self,
+        after: Option<&str>,
+        filter: &ProposalFilter,
+        limit: usize,
+    ) -> Result<Option<ProposalPage>, StoreError> {
+        let before = match after {
+            None => u64::MAX,
+            Some(id) => match self.state.proposal_log_index(id) {
+                Some(i) => i,
+                None => match self.store.closed_proposal_index(id)? {
+                    Some(i) => i,
+                    None => return Ok(None),
+                },
+            },
+        };
+        let want = limit.saturating_add(1);
+        let mut all: Vec<(u64, Proposal)> = self
+            .state
+            .live_proposals()
+            .filter(|(i, p)| *i < before && filter.matches(p))
+            .take(want)
+            .map(|(i, p)| (i, p.clone()))
+            .collect();
+        all.extend(self.store.closed_proposals(before, filter, want as u64)?);
+        all.sort_by_key(|x| std::cmp::Reverse(x.0));
+        let more = all.len() > limit;
+        all.truncate(limit);
+        Ok(Some(ProposalPage {
+            items: all.into_iter().map(|(_, p)| p).collect(),
+            more,
+        }))
+    }
+
+    /// Every proposal, live and closed, that passes `filter`, newest first.
+    pub fn proposals(&self, filter: &ProposalFilter) -> Result<Vec<Proposal>, StoreError> {
+        let mut all: Vec<(u64, Proposal)> = self
+            .state
+            .live_proposals()
+            .filter(|(_, p)| filter.matches(p))
+            .map(|(i, p)| (i, p.clone()))
+            .collect();
+        all.extend(self.store.closed_proposals(u64::MAX, filter, u64::MAX)?);
+        all.sort_by_key(|x| std::cmp::Reverse(x.0));
+        Ok(all.into_iter().map(|(_, p)| p).collect())
+    }
+
+    /// Number of closed proposals in the `proposals` table.
+    pub fn closed_proposal_count(&self) -> Result<u64, StoreError> {
+        self.store.closed_proposal_count()
     }
 
     /// Record `index`, if stored.
@@ -555,6 +643,28 @@ impl Ledger {
     }
 }
 
+/// The history rows of closed proposals.
+fn history_rows(closed: Vec<ProposalRecord>) -> Result<Vec<HistoryRow>, StoreError> {
+    closed
+        .iter()
+        .map(|r| {
+            HistoryRow::of(r).map_err(|e| StoreError::InvalidLog {
+                index: r.index,
+                reason: format!(
+                    "closed proposal {:?} does not serialize: {e}",
+                    r.proposal.proposal_id
+                ),
+            })
+        })
+        .collect()
+}
+
+/// Writes the proposals `state` closed since the last call to the history table.
+fn drain_history(store: &mut Store, state: &mut State) -> Result<(), StoreError> {
+    let rows = history_rows(state.take_retired())?;
+    store.put_history(&rows)
+}
+
 fn record_row(rec: &LogRecord, applied: &Applied) -> RecordRow {
     let leaf = rec.leaf_bytes();
     RecordRow {
@@ -584,7 +694,11 @@ fn parse_record(row: &RecordRow) -> Result<LogRecord, StoreError> {
 
 /// State from the latest usable snapshot plus a replay of the records after it, and
 /// the Merkle tree of all stored leaf hashes.
-fn load(store: &Store) -> Result<(State, MerkleTree, u64, OpenReport), StoreError> {
+///
+/// Proposals that close during the replay are written to the history table again
+/// (the same rows: the records' appends wrote them), and a snapshot written before
+/// closed proposals left the state has them moved there first.
+fn load(store: &mut Store) -> Result<(State, MerkleTree, u64, OpenReport), StoreError> {
     let len = store.len();
     let mut report = OpenReport::default();
     let mut state = State::new();
@@ -606,8 +720,15 @@ fn load(store: &Store) -> Result<(State, MerkleTree, u64, OpenReport), StoreErro
     if !skipped.is_empty() {
         report.snapshot_skipped = Some(skipped.join("; "));
     }
+    report.migrated_proposals = state.retire_closed() as u64;
+    drain_history(store, &mut state)?;
     let from = state.size();
-    let last_snapshot = from;
+    // A snapshot that still held closed proposals is replaced soon.
+    let last_snapshot = if report.migrated_proposals > 0 {
+        0
+    } else {
+        from
+    };
     let mut next = from;
     while next < len {
         let rows = store.records(next, next + MAX_PAGE)?;
@@ -632,6 +753,7 @@ fn load(store: &Store) -> Result<(State, MerkleTree, u64, OpenReport), StoreErro
                 reason: format!("replay refused it: {rejection}"),
             });
         }
+        drain_history(store, &mut state)?;
         next += rows.len() as u64;
         if rows.is_empty() {
             break;

@@ -4,6 +4,7 @@
 //!   `LOCK` file in its directory): log records, the list of state snapshot files
 //!   (in `snapshots/`), meta values. See
 //!   the crate's README.md for the tables.
+//!   Closed proposals live in its `proposals` table ([`HistoryRow`]).
 //! - [`Ledger`] is what a node uses: the store plus the [`State`](govmesh_core::state::State)
 //!   and [`MerkleTree`](govmesh_core::merkle::MerkleTree) rebuilt from it, appending
 //!   entries through the state machine and durably before returning.
@@ -14,13 +15,17 @@
 //!   `witness.db`).
 #![forbid(unsafe_code)]
 
+mod history;
 mod ledger;
 pub mod raft;
 mod registry;
 mod side_db;
 mod store;
 
-pub use ledger::{Appended, DB_FILE, Ledger, LedgerError, LedgerOptions, LedgerStats, OpenReport};
+pub use history::{HistoryRow, ProposalFilter, status_name};
+pub use ledger::{
+    Appended, DB_FILE, Ledger, LedgerError, LedgerOptions, LedgerStats, OpenReport, ProposalPage,
+};
 pub use registry::{RegisteredNode, Registry, RegistryView};
 /// The SQLite binding the side databases use (so their users need no own dependency).
 pub use rusqlite;

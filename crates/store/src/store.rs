@@ -3,7 +3,10 @@
 //! schema versioning and an exclusive lock on the data directory. It knows nothing of
 //! governance semantics; [`crate::Ledger`] builds on it.
 
+use crate::history::{self, HistoryRow, ProposalFilter};
 use govmesh_core::Digest;
+use govmesh_core::model::Proposal;
+use govmesh_core::state::ProposalRecord;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use sha2::{Digest as _, Sha256};
 use std::fs::{File, OpenOptions, TryLockError};
@@ -12,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 /// The schema version this build writes. Opening a database with a newer version is
 /// refused; older versions are migrated forward by [`MIGRATIONS`].
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// The largest page [`Store::records`] returns.
 pub const MAX_PAGE: u64 = 1000;
@@ -28,7 +31,7 @@ const SCHEMA_VERSION_KEY: &str = "schema_version";
 /// Seams for later issues: the Raft council (vote, log, snapshot) and replication
 /// (peer cursors) get their tables as migration 2 onwards, appended here; never
 /// edit a migration that has shipped.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     r#"
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
@@ -93,6 +96,11 @@ CREATE TABLE snapshots (
     sha256       BLOB NOT NULL CHECK (length(sha256) = 32)
 );
 "#,
+    // 4: closed proposals leave the in-memory state for the `proposals` table
+    // (`history.rs`), written in the transaction of the record that closed each. The
+    // proposals a snapshot of an older version still holds are moved there when the
+    // ledger opens it (`Ledger::open`).
+    crate::history::CREATE,
 ];
 
 /// The directory, beside the database, that holds the state snapshot files.
@@ -718,6 +726,20 @@ impl Store {
         snapshot: Option<&SnapshotFile>,
         meta: &[(&str, &[u8])],
     ) -> Result<(), StoreError> {
+        self.append_with_history(rows, snapshot, meta, &[])
+    }
+
+    /// Like [`Store::append_with_meta`], and also writes the rows of the proposals
+    /// these records closed to the `proposals` table ([`HistoryRow`]) in the same
+    /// transaction: a closed proposal is in the table exactly when the record that
+    /// closed it is in the log. A row already there (a replay) is written again.
+    pub fn append_with_history(
+        &mut self,
+        rows: &[RecordRow],
+        snapshot: Option<&SnapshotFile>,
+        meta: &[(&str, &[u8])],
+        closed: &[HistoryRow],
+    ) -> Result<(), StoreError> {
         if let Some((key, _)) = meta.iter().find(|(k, _)| *k == SCHEMA_VERSION_KEY) {
             return Err(StoreError::ReservedKey((*key).to_owned()));
         }
@@ -766,6 +788,7 @@ impl Store {
                 .map_err(e("inserting a record"))?;
             }
         }
+        history::insert(&tx, closed).map_err(e("writing closed proposals"))?;
         if let Some(s) = snapshot {
             insert_listing(&tx, s, self.keep_snapshots).map_err(e("listing a snapshot"))?;
         }
@@ -785,6 +808,64 @@ impl Store {
             let _ = self.remove_unlisted_snapshot_files(false);
         }
         Ok(())
+    }
+
+    /// Writes closed proposals' rows on their own, in one transaction: for the
+    /// proposals a state restored from an older snapshot, or replayed from records
+    /// stored before the table existed, closes again on open. Rows already there are
+    /// written again with the same bytes.
+    pub fn put_history(&mut self, closed: &[HistoryRow]) -> Result<(), StoreError> {
+        if closed.is_empty() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| sql_err(&path, "starting a history write", e))?;
+        history::insert(&tx, closed).map_err(|e| sql_err(&path, "writing closed proposals", e))?;
+        tx.commit()
+            .map_err(|e| sql_err(&path, "committing closed proposals", e))
+    }
+
+    fn bad_history(&self, b: history::BadRow) -> StoreError {
+        StoreError::Corrupt {
+            path: self.path.clone(),
+            detail: format!(
+                "the closed proposal of log index {} does not decode: {}",
+                b.index, b.reason
+            ),
+        }
+    }
+
+    /// The stored record of closed proposal `id`, if the table holds it.
+    pub fn closed_proposal(&self, id: &str) -> Result<Option<ProposalRecord>, StoreError> {
+        history::get(&self.conn, id)
+            .map_err(self.err("reading a closed proposal"))?
+            .map_err(|b| self.bad_history(b))
+    }
+
+    /// The log index of closed proposal `id`'s `propose` entry, if the table holds it.
+    pub fn closed_proposal_index(&self, id: &str) -> Result<Option<u64>, StoreError> {
+        history::index_of(&self.conn, id).map_err(self.err("reading a closed proposal"))
+    }
+
+    /// Up to `limit` closed proposals proposed before log index `before` that pass
+    /// `filter` (in SQL), newest first, with the index of their `propose` entry.
+    pub fn closed_proposals(
+        &self,
+        before: u64,
+        filter: &ProposalFilter,
+        limit: u64,
+    ) -> Result<Vec<(u64, Proposal)>, StoreError> {
+        history::page(&self.conn, before, filter, limit)
+            .map_err(self.err("listing closed proposals"))?
+            .map_err(|b| self.bad_history(b))
+    }
+
+    /// Number of closed proposals in the table.
+    pub fn closed_proposal_count(&self) -> Result<u64, StoreError> {
+        history::count(&self.conn).map_err(self.err("counting closed proposals"))
     }
 
     /// Lists a snapshot file on its own (e.g. at shutdown).

@@ -7,5 +7,6 @@ mod loggen;
 
 mod common;
 mod crash;
+mod history;
 mod ledger;
 mod trust;

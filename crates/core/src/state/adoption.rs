@@ -157,7 +157,7 @@ impl State {
                         .iter()
                         .filter(|id| **id != p.proposal_id)
                         .filter(|id| {
-                            self.proposal(id).is_some_and(|o| {
+                            self.live(id).is_some_and(|o| {
                                 o.contract_id == p.contract_id
                                     && o.target_contract_clause == p.target_contract_clause
                             })
@@ -213,7 +213,7 @@ impl State {
         }
         if let Some(change) = f.local {
             let contract_id = self
-                .proposal(&f.proposal_id)
+                .live(&f.proposal_id)
                 .map(|p| p.contract_id.clone())
                 .unwrap_or_default();
             self.commit_local(change);

@@ -3,7 +3,7 @@
 //! the bookkeeping every accepted entry shares.
 
 use super::decode::{SignatureCheck, decode_entry, verify_signature};
-use super::{Applied, Ctx, RejectCode, Rejection, State, rej};
+use super::{Applied, Ctx, Event, RejectCode, Rejection, State, rej};
 use crate::dsse::Envelope;
 use crate::entry::{LogRecord, Operation, entry_hash};
 use crate::model::NodeType;
@@ -146,6 +146,7 @@ impl State {
         };
         // Bookkeeping common to every accepted entry (cannot fail).
         self.observe_trust(&payload.op, &ctx, &events);
+        self.retire_finished(&payload.op, &events);
         self.seen.insert(hash);
         self.size += 1;
         self.last_timestamp = Some(at);
@@ -159,6 +160,43 @@ impl State {
             author: payload.author.clone(),
             events,
         })
+    }
+
+    /// Moves the proposals this entry closed (decided without a timelock, rejected,
+    /// withdrawn, cancelled, enacted; stale rivals of an adoption) out of the live
+    /// maps, after everything else this entry does has read them.
+    fn retire_finished(&mut self, op: &Operation, events: &[Event]) {
+        let named = match op {
+            Operation::Vote(v) => Some(v.proposal_id.as_str()),
+            Operation::Close(c) => Some(c.proposal_id.as_str()),
+            Operation::Withdraw(w) => Some(w.proposal_id.as_str()),
+            Operation::Cancel(c) => Some(c.proposal_id.as_str()),
+            Operation::Enact(e) => Some(e.proposal_id.as_str()),
+            _ => None,
+        };
+        let touched = events.iter().filter_map(|e| match e {
+            Event::ProposalAdopted { proposal_id, .. }
+            | Event::ProposalRejected { proposal_id, .. }
+            | Event::ProposalWithdrawn { proposal_id }
+            | Event::ProposalCancelled { proposal_id, .. }
+            | Event::RightsRestored { proposal_id, .. }
+            | Event::OverrideAdopted { proposal_id, .. }
+            | Event::OverridesInConflict { proposal_id, .. } => Some(proposal_id.as_str()),
+            _ => None,
+        });
+        let ids: Vec<String> = named
+            .into_iter()
+            .chain(touched)
+            .filter(|id| {
+                self.proposal_index.contains_key(*id)
+                    && !self.open.contains(*id)
+                    && !self.timelocked.contains(*id)
+            })
+            .map(str::to_owned)
+            .collect();
+        for id in ids {
+            self.retire(&id);
+        }
     }
 
     /// Applies a stamped record from a log (replay, replication, verification): the

@@ -57,7 +57,8 @@ use crate::attestation::Attestation;
 use crate::digest::Digest;
 use crate::evidence::CheckpointFork;
 use crate::model::{
-    Contract, Domain, Equivocation, GovernanceRules, NodeRecord, Proposal, Vote, VotingPolicy,
+    Contract, Domain, Equivocation, GovernanceRules, NodeRecord, Proposal, ProposalStatus, Vote,
+    VotingPolicy,
 };
 use crate::stamp::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -293,6 +294,65 @@ impl Ballot {
     }
 }
 
+/// A proposal with what it is tallied with: what the API serves about one proposal,
+/// and what leaves the state when it closes ([`State::take_retired`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProposalRecord {
+    /// Log index of its `propose` entry (the lists' order: newest first).
+    pub index: u64,
+    pub proposal: Proposal,
+    /// Counted votes, in log order.
+    pub votes: Vec<Vote>,
+    /// Votes replaced by a later one of the same voter, in log order.
+    pub superseded_votes: Vec<Vote>,
+    /// The voting policy frozen when it opened.
+    pub voting_policy: VotingPolicy,
+    /// Eligible voters and their weights, frozen when it opened.
+    pub eligible_voters: BTreeMap<String, u64>,
+    /// Delegations it is tallied with (delegator -> delegate), frozen when it opened.
+    pub delegations: BTreeMap<String, String>,
+}
+
+/// What the state keeps of a closed proposal (issue 15, "Bounded memory"): only what
+/// later entries are decided by. A `propose` reusing its id is a duplicate; a `vote`
+/// on it is tether-checked against its domain; a `withdraw` by someone else is
+/// refused as not the proposer's; `vote`, `close`, `withdraw`, `cancel` and `enact`
+/// are refused as not voting, naming its status. The record itself (and its
+/// ballot) goes to the store's history through [`State::take_retired`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct ClosedProposal {
+    proposed_by: String,
+    domain_id: String,
+    status: ProposalStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    enacted_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cancelled_by: Option<String>,
+}
+
+/// Closed proposals not yet taken by [`State::take_retired`], by the log index of
+/// their `propose` entry. Not part of the governance state: not serialized, and
+/// ignored when two states are compared (a state that was drained equals one that
+/// was not). Nothing the state machine decides reads it; the queries read it so that
+/// a state nobody drains (tests, `govmesh verify`) still answers for every proposal.
+#[derive(Clone, Debug, Default)]
+struct Retired {
+    by_index: BTreeMap<u64, ProposalRecord>,
+    index_of: BTreeMap<String, u64>,
+}
+
+impl PartialEq for Retired {
+    fn eq(&self, _: &Retired) -> bool {
+        true
+    }
+}
+
+impl Retired {
+    fn get(&self, id: &str) -> Option<&ProposalRecord> {
+        self.by_index.get(self.index_of.get(id)?)
+    }
+}
+
 /// All governance state, a deterministic function of the log.
 ///
 /// Every map is ordered so that two states built from the same log serialize to the
@@ -324,6 +384,10 @@ pub struct State {
     ballots: BTreeMap<String, Ballot>,
     /// Ids of proposals still voting.
     open: BTreeSet<String>,
+    /// Closed proposals, by id: what later decisions read of them (their full
+    /// records leave through [`State::take_retired`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    closed: BTreeMap<String, ClosedProposal>,
     equivocations: Vec<Equivocation>,
     /// Entry hashes of every applied entry (replay detection).
     seen: BTreeSet<Digest>,
@@ -369,6 +433,9 @@ pub struct State {
     /// The last seal recorded by `record_seal`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     recorded_seal: Option<RecordedSeal>,
+    /// Closed proposals waiting for [`State::take_retired`].
+    #[serde(skip)]
+    retired: Retired,
 }
 
 /// A key replaced by a rotation.
@@ -471,44 +538,157 @@ impl State {
             .unwrap_or(&[])
     }
 
-    /// Proposals, newest first.
+    /// Proposals, newest first: the live ones and the closed ones not yet taken by
+    /// [`State::take_retired`] (a ledger takes them into its history table, and
+    /// serves both).
     pub fn proposals(&self) -> Vec<&Proposal> {
-        self.proposals.values().rev().collect()
+        let mut all: Vec<(u64, &Proposal)> = self
+            .proposals
+            .iter()
+            .map(|(i, p)| (*i, p))
+            .chain(self.retired.by_index.iter().map(|(i, r)| (*i, &r.proposal)))
+            .collect();
+        all.sort_by_key(|x| std::cmp::Reverse(x.0));
+        all.into_iter().map(|(_, p)| p).collect()
     }
 
+    /// A live proposal, or a closed one not yet taken by [`State::take_retired`].
     pub fn proposal(&self, proposal_id: &str) -> Option<&Proposal> {
-        self.proposals.get(self.proposal_index.get(proposal_id)?)
+        self.live(proposal_id)
+            .or_else(|| self.retired.get(proposal_id).map(|r| &r.proposal))
+    }
+
+    /// Proposals in memory: those voting or waiting out a timelock (closed ones
+    /// leave at the entry that closes them). Bounded by what is live, not by history.
+    pub fn live_proposal_count(&self) -> usize {
+        self.proposals.len()
+    }
+
+    /// Proposals that closed (what the state keeps of each is a few ids; see
+    /// ARCHITECTURE.md "Closed proposals").
+    pub fn closed_proposal_count(&self) -> usize {
+        self.closed.len()
+    }
+
+    /// Whether a proposal with this id was ever made (live or closed).
+    pub fn proposal_exists(&self, proposal_id: &str) -> bool {
+        self.proposal_index.contains_key(proposal_id) || self.closed.contains_key(proposal_id)
+    }
+
+    /// The node that made a proposal, live or closed.
+    pub fn proposer(&self, proposal_id: &str) -> Option<&str> {
+        match self.live(proposal_id) {
+            Some(p) => Some(&p.proposed_by),
+            None => self.closed.get(proposal_id).map(|c| c.proposed_by.as_str()),
+        }
+    }
+
+    /// A proposal with its ballot: a live one, or a closed one not yet taken by
+    /// [`State::take_retired`].
+    pub fn proposal_record(&self, proposal_id: &str) -> Option<ProposalRecord> {
+        let Some(index) = self.proposal_index.get(proposal_id) else {
+            return self.retired.get(proposal_id).cloned();
+        };
+        let p = self.proposals.get(index)?;
+        let b = self.ballots.get(proposal_id)?;
+        Some(ProposalRecord {
+            index: *index,
+            proposal: p.clone(),
+            votes: b.votes.clone(),
+            superseded_votes: b.superseded.clone(),
+            voting_policy: b.policy.clone(),
+            eligible_voters: b.eligible.clone(),
+            delegations: b.delegations.clone(),
+        })
+    }
+
+    /// The log index of a live proposal's `propose` entry.
+    pub fn proposal_log_index(&self, proposal_id: &str) -> Option<u64> {
+        self.proposal_index.get(proposal_id).copied()
+    }
+
+    /// Live proposals with the log index of their `propose` entry, newest first.
+    pub fn live_proposals(&self) -> impl Iterator<Item = (u64, &Proposal)> {
+        self.proposals.iter().rev().map(|(i, p)| (*i, p))
+    }
+
+    /// Takes the proposals closed since the last call (by the index of their
+    /// `propose` entry), with their ballots: a ledger writes them to its history in
+    /// the transaction of the records that closed them. A state nobody drains keeps
+    /// them here and still answers for them.
+    pub fn take_retired(&mut self) -> Vec<ProposalRecord> {
+        let r = std::mem::take(&mut self.retired);
+        r.by_index.into_values().collect()
+    }
+
+    /// Closed proposals waiting for [`State::take_retired`].
+    pub fn retired_count(&self) -> usize {
+        self.retired.by_index.len()
+    }
+
+    /// Moves every proposal that is neither voting nor waiting out a timelock out of
+    /// the live maps (as [`State::apply`] does at the entry that closes one): for a
+    /// state restored from a snapshot written before closed proposals left the state.
+    /// Returns how many moved.
+    pub fn retire_closed(&mut self) -> usize {
+        let ids: Vec<String> = self
+            .proposal_index
+            .keys()
+            .filter(|id| !self.open.contains(*id) && !self.timelocked.contains(*id))
+            .cloned()
+            .collect();
+        for id in &ids {
+            self.retire(id);
+        }
+        ids.len()
     }
 
     /// Counted votes on a proposal, in log order.
     pub fn votes(&self, proposal_id: &str) -> &[Vote] {
-        self.ballots
-            .get(proposal_id)
-            .map(|b| b.votes.as_slice())
-            .unwrap_or(&[])
+        match self.ballots.get(proposal_id) {
+            Some(b) => &b.votes,
+            None => self
+                .retired
+                .get(proposal_id)
+                .map(|r| r.votes.as_slice())
+                .unwrap_or(&[]),
+        }
     }
 
     /// The voting policy a proposal is decided by (frozen when it opened).
     pub fn voting_policy(&self, proposal_id: &str) -> Option<&VotingPolicy> {
-        self.ballots.get(proposal_id).map(|b| &b.policy)
+        match self.ballots.get(proposal_id) {
+            Some(b) => Some(&b.policy),
+            None => self.retired.get(proposal_id).map(|r| &r.voting_policy),
+        }
     }
 
     /// The voters eligible on a proposal with their weights (frozen when it opened).
     pub fn eligible_voters(&self, proposal_id: &str) -> Option<&BTreeMap<String, u64>> {
-        self.ballots.get(proposal_id).map(|b| &b.eligible)
+        match self.ballots.get(proposal_id) {
+            Some(b) => Some(&b.eligible),
+            None => self.retired.get(proposal_id).map(|r| &r.eligible_voters),
+        }
     }
 
     /// Votes on a proposal that their voters replaced by a later vote, in log order.
     pub fn superseded_votes(&self, proposal_id: &str) -> &[Vote] {
-        self.ballots
-            .get(proposal_id)
-            .map(|b| b.superseded.as_slice())
-            .unwrap_or(&[])
+        match self.ballots.get(proposal_id) {
+            Some(b) => &b.superseded,
+            None => self
+                .retired
+                .get(proposal_id)
+                .map(|r| r.superseded_votes.as_slice())
+                .unwrap_or(&[]),
+        }
     }
 
     /// The delegations a proposal is tallied with (frozen when it opened).
     pub fn ballot_delegations(&self, proposal_id: &str) -> Option<&BTreeMap<String, String>> {
-        self.ballots.get(proposal_id).map(|b| &b.delegations)
+        match self.ballots.get(proposal_id) {
+            Some(b) => Some(&b.delegations),
+            None => self.retired.get(proposal_id).map(|r| &r.delegations),
+        }
     }
 
     /// Standing delegations in a domain: delegator -> delegate.
@@ -528,7 +708,7 @@ impl State {
             .timelocked
             .iter()
             .filter_map(|id| {
-                let ends = self.proposal(id)?.timelock_ends?;
+                let ends = self.live(id)?.timelock_ends?;
                 (ends <= now).then_some((ends, id))
             })
             .collect();
@@ -614,7 +794,7 @@ impl State {
         let enacts = self
             .timelocked
             .iter()
-            .filter_map(|id| self.proposal(id)?.timelock_ends);
+            .filter_map(|id| self.live(id)?.timelock_ends);
         closes.chain(enacts).min()
     }
 
@@ -641,6 +821,56 @@ impl State {
                 "no governance rules: the genesis entry is missing",
             )
         })
+    }
+
+    /// A proposal voting or waiting out its timelock (what decisions read; never
+    /// one that closed).
+    fn live(&self, proposal_id: &str) -> Option<&Proposal> {
+        self.proposals.get(self.proposal_index.get(proposal_id)?)
+    }
+
+    /// What the state kept of a closed proposal.
+    fn closed(&self, proposal_id: &str) -> Option<&ClosedProposal> {
+        self.closed.get(proposal_id)
+    }
+
+    /// Moves a closed proposal out of the live maps: its record and ballot to the
+    /// outbox, what later decisions read to `closed`.
+    fn retire(&mut self, proposal_id: &str) {
+        let Some(index) = self.proposal_index.remove(proposal_id) else {
+            return;
+        };
+        let Some(p) = self.proposals.remove(&index) else {
+            return;
+        };
+        let b = self.ballots.remove(proposal_id);
+        self.closed.insert(
+            proposal_id.to_owned(),
+            ClosedProposal {
+                proposed_by: p.proposed_by.clone(),
+                domain_id: p.domain_id.clone(),
+                status: p.status,
+                enacted_at: p.enacted_at,
+                cancelled_by: p.cancelled_by.clone(),
+            },
+        );
+        let (votes, superseded_votes, voting_policy, eligible_voters, delegations) = match b {
+            Some(b) => (b.votes, b.superseded, b.policy, b.eligible, b.delegations),
+            None => Default::default(),
+        };
+        self.retired.index_of.insert(proposal_id.to_owned(), index);
+        self.retired.by_index.insert(
+            index,
+            ProposalRecord {
+                index,
+                proposal: p,
+                votes,
+                superseded_votes,
+                voting_policy,
+                eligible_voters,
+                delegations,
+            },
+        );
     }
 
     fn proposal_mut(&mut self, proposal_id: &str) -> Option<&mut Proposal> {

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 impl State {
     pub(super) fn propose(&mut self, op: &ProposeOp, ctx: &Ctx) -> Result<Vec<Event>, Rejection> {
         check_id("proposal_id", &op.proposal_id)?;
-        if self.proposal_index.contains_key(&op.proposal_id) {
+        if self.proposal_exists(&op.proposal_id) {
             return Err(rej(
                 RejectCode::Duplicate,
                 format!("proposal {:?} already exists", op.proposal_id),
@@ -164,7 +164,7 @@ impl State {
             let open = self
                 .open
                 .iter()
-                .filter_map(|id| self.proposal(id))
+                .filter_map(|id| self.live(id))
                 .filter(|o| o.proposed_by == ctx.author && o.domain_id == domain_id)
                 .count() as u64;
             if open >= policy.max_open_proposals {
@@ -483,12 +483,18 @@ impl State {
     }
 
     pub(super) fn open_proposal(&self, proposal_id: &str) -> Result<&Proposal, Rejection> {
-        let p = self.proposal(proposal_id).ok_or_else(|| {
-            rej(
-                RejectCode::UnknownProposal,
-                format!("proposal {proposal_id:?} does not exist"),
-            )
-        })?;
+        let Some(p) = self.live(proposal_id) else {
+            return Err(match self.closed(proposal_id) {
+                Some(c) => rej(
+                    RejectCode::NotVoting,
+                    format!("proposal {proposal_id:?} is {:?}, not voting", c.status),
+                ),
+                None => rej(
+                    RejectCode::UnknownProposal,
+                    format!("proposal {proposal_id:?} does not exist"),
+                ),
+            });
+        };
         if p.status != ProposalStatus::Voting {
             return Err(rej(
                 RejectCode::NotVoting,
@@ -499,18 +505,18 @@ impl State {
     }
 
     pub(super) fn withdraw(&mut self, op: &WithdrawOp, ctx: &Ctx) -> Result<Vec<Event>, Rejection> {
-        let p = self.proposal(&op.proposal_id).ok_or_else(|| {
+        let proposer = self.proposer(&op.proposal_id).ok_or_else(|| {
             rej(
                 RejectCode::UnknownProposal,
                 format!("proposal {:?} does not exist", op.proposal_id),
             )
         })?;
-        if p.proposed_by != ctx.author {
+        if proposer != ctx.author {
             return Err(rej(
                 RejectCode::Forbidden,
                 format!(
-                    "only the proposer {:?} may withdraw proposal {:?}",
-                    p.proposed_by, op.proposal_id
+                    "only the proposer {proposer:?} may withdraw proposal {:?}",
+                    op.proposal_id
                 ),
             ));
         }

@@ -114,7 +114,10 @@ impl State {
             ));
         }
         // The dry run: on a copy, so that nothing here changes if it were accepted.
+        // (Without the closed proposals waiting to be taken: nothing decides by them.)
+        let retired = std::mem::take(&mut self.retired);
         let mut probe = self.clone();
+        self.retired = retired;
         match probe.apply(&op.envelope, ctx.at) {
             Ok(_) => {
                 return Err(bad(format!(

@@ -60,7 +60,10 @@ impl State {
                     .or_else(|| self.deciding_domain(&p.contract_id, &p.target_contract_clause))
                     .unwrap_or_else(|| rules.default_domain_id.clone()),
             ),
-            Operation::Vote(v) => self.proposal(&v.proposal_id).map(|p| p.domain_id.clone()),
+            Operation::Vote(v) => match self.live(&v.proposal_id) {
+                Some(p) => Some(p.domain_id.clone()),
+                None => self.closed(&v.proposal_id).map(|c| c.domain_id.clone()),
+            },
             _ => None,
         };
         if let Some(domain_id) = domain_id {

@@ -8,28 +8,36 @@
 use super::{Ctx, Event, RejectCode, Rejection, State, rej};
 use crate::entry::{CancelOp, EnactOp};
 use crate::model::{Proposal, ProposalStatus};
+use crate::stamp::Timestamp;
 
 impl State {
     fn timelocked_proposal(&self, proposal_id: &str) -> Result<&Proposal, Rejection> {
-        let p = self.proposal(proposal_id).ok_or_else(|| {
+        let not_waiting = |status: ProposalStatus,
+                           enacted_at: Option<Timestamp>,
+                           cancelled_by: Option<&String>| {
             rej(
-                RejectCode::UnknownProposal,
-                format!("proposal {proposal_id:?} does not exist"),
-            )
-        })?;
-        if !p.in_timelock() {
-            return Err(rej(
                 RejectCode::NotVoting,
                 format!(
-                    "proposal {proposal_id:?} is not adopted and waiting out a timelock (it is {:?}{})",
-                    p.status,
-                    match (p.enacted_at, &p.cancelled_by) {
+                    "proposal {proposal_id:?} is not adopted and waiting out a timelock (it is {status:?}{})",
+                    match (enacted_at, cancelled_by) {
                         (Some(t), _) => format!(", took effect at {t}"),
                         (_, Some(g)) => format!(", cancelled by {g:?}"),
                         _ => String::new(),
                     }
                 ),
-            ));
+            )
+        };
+        let Some(p) = self.live(proposal_id) else {
+            return Err(match self.closed(proposal_id) {
+                Some(c) => not_waiting(c.status, c.enacted_at, c.cancelled_by.as_ref()),
+                None => rej(
+                    RejectCode::UnknownProposal,
+                    format!("proposal {proposal_id:?} does not exist"),
+                ),
+            });
+        };
+        if !p.in_timelock() {
+            return Err(not_waiting(p.status, p.enacted_at, p.cancelled_by.as_ref()));
         }
         Ok(p)
     }

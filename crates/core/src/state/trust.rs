@@ -307,7 +307,7 @@ impl State {
             match e {
                 Event::NodeRegistered { node_id } => self.trust.index_node(node_id),
                 Event::VoteCounted { proposal_id, voter } => {
-                    if let Some(p) = self.proposal(proposal_id) {
+                    if let Some(p) = self.live(proposal_id) {
                         seen.push((
                             ObservationKind::VoteCast,
                             p.proposed_by.clone(),
@@ -316,7 +316,7 @@ impl State {
                     }
                 }
                 Event::EquivocationRecorded { proposal_id, voter } => {
-                    if let Some(p) = self.proposal(proposal_id) {
+                    if let Some(p) = self.live(proposal_id) {
                         seen.push((
                             ObservationKind::EquivocationProven,
                             p.proposed_by.clone(),
@@ -386,10 +386,8 @@ impl State {
             self.await_sync(&c, 1, ctx.at);
         }
         if let Operation::Close(c) = op
-            && let (Some(p), Some(b)) = (
-                self.proposal(&c.proposal_id),
-                self.ballots.get(&c.proposal_id),
-            )
+            && let (Some(p), Some(b)) =
+                (self.live(&c.proposal_id), self.ballots.get(&c.proposal_id))
         {
             for voter in b.eligible.keys() {
                 let equivocated = self

@@ -258,7 +258,10 @@ impl Feed {
 pub(super) async fn feed(State(d): State<Dash>) -> Response {
     let status = api::status_view(&d.shared).await;
     let mut items: Vec<(govmesh_core::Timestamp, String, String, String, &str)> = Vec::new();
-    let list = api::proposals_view(&d.shared, &wire::ProposalsQuery { status: None }).await;
+    let list = match api::proposals_view(&d.shared, &wire::ProposalsQuery { status: None }).await {
+        Ok(l) => l,
+        Err(e) => return e.into_response(),
+    };
     let base = d.shared.url().unwrap_or("").to_owned();
     for p in &list {
         let title = title(p);

@@ -175,7 +175,7 @@ pub(super) async fn overview(State(d): State<Dash>) -> PageResult {
     let st = &head.status;
     let nodes = api::nodes_view(&d.shared).await;
     let names = Names::of(&nodes);
-    let all = api::proposals_view(&d.shared, &wire::ProposalsQuery { status: None }).await;
+    let all = api::proposals_view(&d.shared, &wire::ProposalsQuery { status: None }).await?;
     let mut open: Vec<Proposal> = all
         .iter()
         .filter(|p| p.status == ProposalStatus::Voting)
@@ -375,7 +375,7 @@ pub(super) async fn node(State(d): State<Dash>, id: PageId) -> PageResult {
                 status: Some(ProposalStatus::Voting),
             },
         )
-        .await
+        .await?
         .into_iter()
         .filter(|p| p.restore_rights.as_deref() == Some(n.node_id.as_str()))
         .collect(),
@@ -507,7 +507,7 @@ pub(super) async fn proposals(
     let names = Names::of(&nodes);
     let mut list: Vec<Proposal> =
         api::proposals_view(&d.shared, &wire::ProposalsQuery { status: f.status })
-            .await
+            .await?
             .into_iter()
             .filter(|p| f.contract.as_ref().is_none_or(|c| &p.contract_id == c))
             .filter(|p| {

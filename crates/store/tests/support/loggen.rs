@@ -1,7 +1,9 @@
 //! A deterministic generator of signed governance entries for the store's tests and
 //! the replay benchmark: a Codex genesis with many founding hubs, then proposals each
 //! followed by votes split evenly between approve and reject, so that every proposal
-//! stays open and every entry is accepted by the state machine.
+//! stays open and every entry is accepted by the state machine; or
+//! ([`LogGen::closing`]) each proposal withdrawn by its proposer after its votes, so
+//! that proposals close as they do in a living mesh and the live state stays small.
 //!
 //! Entry `k` depends only on `k`, so a writer that restarts after a crash continues
 //! the same log from the ledger's size.
@@ -11,7 +13,9 @@
 use govmesh_core::codex::{CODEX_CONTRACT_ID, codex_genesis};
 use govmesh_core::digest::Digest;
 use govmesh_core::dsse::Envelope;
-use govmesh_core::entry::{LogRecord, NodeSpec, Operation, ProposeOp, VoteOp, sign_entry};
+use govmesh_core::entry::{
+    LogRecord, NodeSpec, Operation, ProposeOp, VoteOp, WithdrawOp, sign_entry,
+};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::{Changes, NodeType, VoteChoice};
 use govmesh_core::stamp::Timestamp;
@@ -28,8 +32,10 @@ pub struct LogGen {
     genesis: Operation,
     base_hash: Digest,
     clause_text: String,
-    /// Entries per proposal: the proposal plus `per_proposal - 1` votes.
+    /// Entries per proposal: the proposal plus its votes (and its withdrawal).
     per_proposal: u64,
+    /// Each proposal's last entry withdraws it.
+    withdraw: bool,
 }
 
 /// A well-formed lower-case UUIDv4 text for a number.
@@ -82,7 +88,23 @@ impl LogGen {
             clause_text: clause.text,
             genesis: Operation::Genesis(genesis),
             per_proposal: votes as u64 + 1,
+            withdraw: false,
         }
+    }
+
+    /// Like [`LogGen::new`], but each proposal is withdrawn by its proposer right after
+    /// its `votes` votes (entry `votes + 1` of the proposal), so it closes.
+    pub fn closing(hubs: usize, votes: usize) -> LogGen {
+        LogGen {
+            withdraw: true,
+            per_proposal: votes as u64 + 2,
+            ..LogGen::new(hubs, votes)
+        }
+    }
+
+    /// Entries each proposal takes (its `propose`, votes and any withdrawal).
+    pub fn per_proposal(&self) -> u64 {
+        self.per_proposal
     }
 
     /// Node id of founding hub `i`.
@@ -104,7 +126,13 @@ impl LogGen {
         let j = (k - 1) % self.per_proposal;
         let n = self.hubs.len() as u64;
         let proposal_id = uuid_for(p + 1);
-        if j == 0 {
+        if self.withdraw && j == self.per_proposal - 1 {
+            let op = Operation::Withdraw(WithdrawOp {
+                proposal_id,
+                reason: Some(format!("benchmark withdrawal {p}")),
+            });
+            sign_entry(&self.hubs[(p % n) as usize], op)
+        } else if j == 0 {
             let author = &self.hubs[(p % n) as usize];
             let op = Operation::Propose(ProposeOp::amend(
                 proposal_id,
