@@ -53,7 +53,7 @@ const EWMA_ALPHA: f64 = 0.3;
 /// unmeasured. With every node probing every other one each round, a 100-node mesh
 /// made 9,900 HTTP requests per round; bounded, a node sends at most this many and
 /// each peer is measured every `ceil(peers / PROBE_FANOUT)` rounds.
-const PROBE_FANOUT: usize = 16;
+const PROBE_FANOUT: usize = 8;
 /// Most round trips a node gossips (its fastest measured peers): the `latency` value
 /// is sent to every node each time it changes, so it must not grow with the mesh.
 const REPORT_MAX: usize = 16;
