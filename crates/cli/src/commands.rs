@@ -1569,8 +1569,14 @@ pub fn topology(node: &NodeArg, json: bool) -> Result<i32> {
     if summary.get("complete") == Some(&Value::Bool(false)) {
         outln!(
             "connections {} declared, {} observed of which {} shown; all: govmesh topology connections",
-            summary.get("declared").map(Value::to_string).unwrap_or_default(),
-            summary.get("observed").map(Value::to_string).unwrap_or_default(),
+            summary
+                .get("declared")
+                .map(Value::to_string)
+                .unwrap_or_default(),
+            summary
+                .get("observed")
+                .map(Value::to_string)
+                .unwrap_or_default(),
             summary
                 .get("observed_in_record")
                 .map(Value::to_string)
@@ -1604,10 +1610,7 @@ pub fn topology_connections(
     json: bool,
 ) -> Result<i32> {
     let client = NodeClient::new(&node.node)?;
-    let filters = query_of(&[
-        ("declared", declared.map(|d| d.to_string())),
-        ("node", of),
-    ]);
+    let filters = query_of(&[("declared", declared.map(|d| d.to_string())), ("node", of)]);
     let l = client.get_list("/v1/topology/connections", &filters, "connections", page)?;
     if json {
         print_json(&l);

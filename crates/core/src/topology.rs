@@ -133,7 +133,11 @@ pub fn connections_from(
 /// The key of a connection in the order of [`topology_connections`] (declared ones
 /// first, then by source and target): what a page's cursor names.
 pub fn connection_key(c: &Value) -> String {
-    let kind = if c["declared"] == json!(true) { 'd' } else { 'o' };
+    let kind = if c["declared"] == json!(true) {
+        'd'
+    } else {
+        'o'
+    };
     format!(
         "{kind} {} {}",
         c["source_node_id"].as_str().unwrap_or(""),

@@ -759,9 +759,9 @@ async fn topology_connections_view(
     let all = connections_view(&reads.shared, reads.gossip.as_deref()).await;
     let p = page.take_ordered(all, connection_key, |c| {
         q.declared.is_none_or(|d| c["declared"] == json!(d))
-            && q.node.as_deref().is_none_or(|n| {
-                c["source_node_id"] == json!(n) || c["target_node_id"] == json!(n)
-            })
+            && q.node
+                .as_deref()
+                .is_none_or(|n| c["source_node_id"] == json!(n) || c["target_node_id"] == json!(n))
     });
     Ok(Json(json!({
         "connections": p.items,

@@ -1178,7 +1178,11 @@ mod tests {
             ids.iter()
                 .enumerate()
                 .map(|(i, id)| Observed {
-                    id: ChitchatId::new(id.as_str(), 1, SocketAddr::from(([127, 0, 0, 1], 8000 + i as u16))),
+                    id: ChitchatId::new(
+                        id.as_str(),
+                        1,
+                        SocketAddr::from(([127, 0, 0, 1], 8000 + i as u16)),
+                    ),
                     heartbeat: 2,
                     version: 1,
                     key_values: Some(BTreeMap::new()),
