@@ -471,6 +471,8 @@ fn join_and_serve(
         name,
         Command::new(exe)
             .arg("serve")
+            // A bench killed before it stops its nodes must not leave them running.
+            .arg("--stop-with-parent")
             .arg("--data")
             .arg(dir)
             .arg("--listen")

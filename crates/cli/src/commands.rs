@@ -1562,18 +1562,67 @@ pub fn topology(node: &NodeArg, json: bool) -> Result<i32> {
     if conns.is_empty() {
         outln!("connections none");
     }
-    for c in conns {
-        let latency = c
-            .get("latency_ms")
-            .and_then(Value::as_f64)
-            .map_or("-".to_owned(), |ms| format!("{ms:.2} ms"));
+    for c in &conns {
+        print_connection(c);
+    }
+    let summary = t.get("connections_summary").cloned().unwrap_or(Value::Null);
+    if summary.get("complete") == Some(&Value::Bool(false)) {
         outln!(
-            "connection {} -> {}  {:<6} {}",
-            s(&c, "source_node_id"),
-            s(&c, "target_node_id"),
-            s(&c, "connection_type"),
-            latency
+            "connections {} declared, {} observed of which {} shown; all: govmesh topology connections",
+            summary
+                .get("declared")
+                .map(Value::to_string)
+                .unwrap_or_default(),
+            summary
+                .get("observed")
+                .map(Value::to_string)
+                .unwrap_or_default(),
+            summary
+                .get("observed_in_record")
+                .map(Value::to_string)
+                .unwrap_or_default(),
         );
+    }
+    Ok(0)
+}
+
+fn print_connection(c: &Value) {
+    let latency = c
+        .get("latency_ms")
+        .and_then(Value::as_f64)
+        .map_or("-".to_owned(), |ms| format!("{ms:.2} ms"));
+    outln!(
+        "connection {} -> {}  {:<6} {}",
+        s(c, "source_node_id"),
+        s(c, "target_node_id"),
+        s(c, "connection_type"),
+        latency
+    );
+}
+
+/// `govmesh topology connections`: every connection, paged
+/// (`GET /v1/topology/connections`).
+pub fn topology_connections(
+    node: &NodeArg,
+    declared: Option<bool>,
+    of: Option<String>,
+    page: &ListArgs,
+    json: bool,
+) -> Result<i32> {
+    let client = NodeClient::new(&node.node)?;
+    let filters = query_of(&[("declared", declared.map(|d| d.to_string())), ("node", of)]);
+    let l = client.get_list("/v1/topology/connections", &filters, "connections", page)?;
+    if json {
+        print_json(&l);
+        return Ok(0);
+    }
+    print_next_cursor(&l);
+    let list = l.get("connections").and_then(Value::as_array);
+    if list.is_none_or(|l| l.is_empty()) {
+        outln!("connections none");
+    }
+    for c in list.into_iter().flatten() {
+        print_connection(c);
     }
     Ok(0)
 }

@@ -365,10 +365,14 @@ enum Command {
         #[command(subcommand)]
         cmd: DomainCommand,
     },
-    /// The mesh topology: nodes with liveness, domains, connections, health.
+    /// The mesh topology: nodes with liveness, domains, connections, health (the
+    /// record carries every declared connection and a bounded sample of the observed
+    /// ones; `topology connections` lists them all).
     Topology {
         #[command(flatten)]
         node: NodeArg,
+        #[command(subcommand)]
+        cmd: Option<TopologyCommand>,
     },
     /// Declare a connection between two nodes (needs the privilege clause 5.5 names
     /// for connect); prints the log index.
@@ -548,6 +552,21 @@ pub enum ProposalCommand {
     },
     /// One proposal with its votes and tally.
     Show { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TopologyCommand {
+    /// Every connection (declared ones, then those gossip observes), paged.
+    Connections {
+        /// Only declared (true) or only observed (false) connections.
+        #[arg(long, value_name = "BOOL")]
+        declared: Option<bool>,
+        /// Only connections from or to this node.
+        #[arg(long = "of", value_name = "NODE_ID")]
+        of: Option<String>,
+        #[command(flatten)]
+        page: client::ListArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -912,7 +931,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Domain { node, cmd } => commands::domain(&node, cmd, json),
         Command::Status { node } => commands::status(&node, json),
         Command::Trust { node, subject } => commands::trust(&node, subject.as_deref(), json),
-        Command::Topology { node } => commands::topology(&node, json),
+        Command::Topology { node, cmd: None } => commands::topology(&node, json),
+        Command::Topology {
+            node,
+            cmd: Some(TopologyCommand::Connections { declared, of, page }),
+        } => commands::topology_connections(&node, declared, of, &page, json),
         Command::Connect {
             node,
             auth,

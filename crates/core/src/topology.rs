@@ -49,6 +49,14 @@ pub struct PeerLink {
 
 pub use crate::model::ConnectionType;
 
+/// Most observed (undeclared) connections the topology record carries. Every live node
+/// reports its round trip to each peer it measures, so observed links grow with the
+/// square of the mesh (9,900 at 100 nodes); the record keeps every declared connection
+/// (a governance fact in the log), a sample of this many observed ones, and a
+/// `connections_summary` with the counts. `GET /v1/topology/connections` pages through
+/// all of them.
+pub const OBSERVED_IN_RECORD: usize = 128;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Health {
     Healthy,
@@ -80,21 +88,61 @@ pub fn topology_record(
     if let (Some(mesh_id), Some((index, at))) = (state.mesh_id(), state.topology_changes().get(1)) {
         record["previous_topology_id"] = json!(derived_topology_id(&mesh_id, index + 1, *at));
     }
-    // Each connection's trust_score: the target's EigenTrust score in the last
-    // computation (clause 5.4 trust_model), absent for a node registered since.
     if let Some(conns) = record["connections"].as_array_mut() {
-        for c in conns {
-            let score = c["target_node_id"]
-                .as_str()
-                .and_then(|t| state.trust_score(t));
-            if let Some(s) = score {
-                c["trust_score"] = json!(crate::trust::score_f64(s));
-            }
-        }
+        add_trust_scores(state, conns);
     }
     record["topology_hash"] =
         json!(record_hash(&record, "topology_hash").expect("topology record canonicalizes"));
     record
+}
+
+/// Each connection's trust_score: the target's EigenTrust score in the last
+/// computation (clause 5.4 trust_model), absent for a node registered since.
+fn add_trust_scores(state: &State, conns: &mut [Value]) {
+    for c in conns {
+        let score = c["target_node_id"]
+            .as_str()
+            .and_then(|t| state.trust_score(t));
+        if let Some(s) = score {
+            c["trust_score"] = json!(crate::trust::score_f64(s));
+        }
+    }
+}
+
+/// Every connection `state` and `live` describe, declared ones first, each part in
+/// (source, target) order, with trust scores: the whole list of which the topology
+/// record carries a bounded part. Its order is that of [`connection_key`].
+pub fn topology_connections(state: &State, live: &[LiveNode]) -> Vec<Value> {
+    let mut all = connections_from(&state.nodes(), &state.connections(), live);
+    add_trust_scores(state, &mut all);
+    all
+}
+
+/// [`topology_connections`] over explicit registry records (without trust scores).
+pub fn connections_from(
+    nodes: &[&NodeRecord],
+    declared: &[&DeclaredConnection],
+    live: &[LiveNode],
+) -> Vec<Value> {
+    let registered: BTreeSet<&str> = nodes.iter().map(|n| n.node_id.as_str()).collect();
+    let (mut all, observed) = connections_of(&registered, declared, live);
+    all.extend(observed);
+    all
+}
+
+/// The key of a connection in the order of [`topology_connections`] (declared ones
+/// first, then by source and target): what a page's cursor names.
+pub fn connection_key(c: &Value) -> String {
+    let kind = if c["declared"] == json!(true) {
+        'd'
+    } else {
+        'o'
+    };
+    format!(
+        "{kind} {} {}",
+        c["source_node_id"].as_str().unwrap_or(""),
+        c["target_node_id"].as_str().unwrap_or("")
+    )
 }
 
 /// A UUIDv4-formatted topology id derived from the mesh, the log size and the time, so
@@ -164,69 +212,16 @@ pub fn topology_from(
         "healthy"
     };
 
-    // Declared connections (connect entries) first: up when gossip sees the link (from
-    // either end), with the latency it observes; down otherwise. Then links gossip
-    // sees that nobody declared.
-    let observed = |a: &str, b: &str| {
-        let link = |x: &str, y: &str| {
-            live_by_id
-                .get(x)
-                .filter(|l| l.reachable)
-                .and_then(|l| l.peers.iter().find(|p| p.node_id == y))
-        };
-        link(a, b).or_else(|| link(b, a))
-    };
-    let latency = |p: &PeerLink| p.latency_ms.filter(|ms| ms.is_finite() && *ms >= 0.0);
-    let mut seen = BTreeSet::new();
-    let mut connections = Vec::new();
-    let mut declared: Vec<&DeclaredConnection> = declared.to_vec();
-    declared.sort_by(|a, b| {
-        (&a.source_node_id, &a.target_node_id).cmp(&(&b.source_node_id, &b.target_node_id))
+    let (declared, observed) = connections_of(&registered, declared, live);
+    let summary = json!({
+        "declared": declared.len(),
+        "observed": observed.len(),
+        "observed_in_record": observed.len().min(OBSERVED_IN_RECORD),
+        "complete": observed.len() <= OBSERVED_IN_RECORD,
+        "all_at": "/v1/topology/connections",
     });
-    for d in declared {
-        let (s, t) = (d.source_node_id.as_str(), d.target_node_id.as_str());
-        if !registered.contains(s) || !registered.contains(t) {
-            continue;
-        }
-        seen.insert((s, t));
-        seen.insert((t, s));
-        let link = observed(s, t);
-        let mut c = json!({
-            "source_node_id": s,
-            "target_node_id": t,
-            "connection_type": d.connection_type,
-            "declared": true,
-            "status": if link.is_some() { "up" } else { "down" },
-        });
-        if let Some(ms) = link.and_then(latency) {
-            c["latency_ms"] = json!(ms);
-        }
-        connections.push(c);
-    }
-    for l in live {
-        if !registered.contains(l.node_id.as_str()) {
-            continue;
-        }
-        for p in &l.peers {
-            if p.node_id == l.node_id
-                || !registered.contains(p.node_id.as_str())
-                || !seen.insert((l.node_id.as_str(), p.node_id.as_str()))
-            {
-                continue;
-            }
-            let mut c = json!({
-                "source_node_id": l.node_id,
-                "target_node_id": p.node_id,
-                "connection_type": p.connection_type,
-                "declared": false,
-                "status": "up",
-            });
-            if let Some(ms) = latency(p) {
-                c["latency_ms"] = json!(ms);
-            }
-            connections.push(c);
-        }
-    }
+    let mut connections = declared;
+    connections.extend(sample_observed(observed, OBSERVED_IN_RECORD));
 
     let mut domains: Vec<&Domain> = domains.to_vec();
     domains.sort_by(|a, b| a.domain_id.cmp(&b.domain_id));
@@ -249,6 +244,7 @@ pub fn topology_from(
         "topology_id": topology_id,
         "nodes": node_values,
         "connections": connections,
+        "connections_summary": summary,
         "domains": domain_values,
         "timestamp": now,
         "phase_id": PHASE_ID,
@@ -266,6 +262,135 @@ pub fn topology_from(
     let hash = record_hash(&record, "topology_hash").expect("topology record canonicalizes");
     record["topology_hash"] = json!(hash);
     record
+}
+
+/// Declared connections (connect entries between registered nodes): up when gossip
+/// sees the link (from either end), with the latency it observes; down otherwise. And
+/// the links gossip sees that nobody declared (from reachable, registered nodes to
+/// registered peers). Each in (source, target) order.
+fn connections_of(
+    registered: &BTreeSet<&str>,
+    declared: &[&DeclaredConnection],
+    live: &[LiveNode],
+) -> (Vec<Value>, Vec<Value>) {
+    let live_by_id: BTreeMap<&str, &LiveNode> =
+        live.iter().map(|l| (l.node_id.as_str(), l)).collect();
+    let observed = |a: &str, b: &str| {
+        let link = |x: &str, y: &str| {
+            live_by_id
+                .get(x)
+                .filter(|l| l.reachable)
+                .and_then(|l| l.peers.iter().find(|p| p.node_id == y))
+        };
+        link(a, b).or_else(|| link(b, a))
+    };
+    let mut seen = BTreeSet::new();
+    let mut declared_out = Vec::new();
+    let mut declared: Vec<&DeclaredConnection> = declared.to_vec();
+    declared.sort_by(|a, b| {
+        (&a.source_node_id, &a.target_node_id).cmp(&(&b.source_node_id, &b.target_node_id))
+    });
+    for d in declared {
+        let (s, t) = (d.source_node_id.as_str(), d.target_node_id.as_str());
+        if !registered.contains(s) || !registered.contains(t) {
+            continue;
+        }
+        seen.insert((s, t));
+        seen.insert((t, s));
+        let link = observed(s, t);
+        let mut c = json!({
+            "source_node_id": s,
+            "target_node_id": t,
+            "connection_type": d.connection_type,
+            "declared": true,
+            "status": if link.is_some() { "up" } else { "down" },
+        });
+        if let Some(ms) = link.and_then(latency) {
+            c["latency_ms"] = json!(ms);
+        }
+        declared_out.push(c);
+    }
+    let mut observed_out: Vec<(&str, &str, Value)> = Vec::new();
+    for l in live {
+        if !registered.contains(l.node_id.as_str()) || !l.reachable {
+            continue;
+        }
+        for p in &l.peers {
+            if p.node_id == l.node_id
+                || !registered.contains(p.node_id.as_str())
+                || !seen.insert((l.node_id.as_str(), p.node_id.as_str()))
+            {
+                continue;
+            }
+            let mut c = json!({
+                "source_node_id": l.node_id,
+                "target_node_id": p.node_id,
+                "connection_type": p.connection_type,
+                "declared": false,
+                "status": "up",
+            });
+            if let Some(ms) = latency(p) {
+                c["latency_ms"] = json!(ms);
+            }
+            observed_out.push((l.node_id.as_str(), p.node_id.as_str(), c));
+        }
+    }
+    observed_out.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    (
+        declared_out,
+        observed_out.into_iter().map(|(_, _, c)| c).collect(),
+    )
+}
+
+fn latency(p: &PeerLink) -> Option<f64> {
+    p.latency_ms.filter(|ms| ms.is_finite() && *ms >= 0.0)
+}
+
+/// At most `cap` of the observed connections (all of them when they fit), chosen so
+/// that every source node is represented: round robin over the sources in id order,
+/// each giving its fastest link not yet taken (unmeasured ones last). Returned in
+/// (source, target) order. Deterministic: the same view gives the same sample.
+fn sample_observed(observed: Vec<Value>, cap: usize) -> Vec<Value> {
+    if observed.len() <= cap {
+        return observed;
+    }
+    // By source (the list is in source order), each source's links fastest first.
+    let mut by_source: Vec<Vec<usize>> = Vec::new();
+    let mut last: Option<&str> = None;
+    for (i, c) in observed.iter().enumerate() {
+        let s = c["source_node_id"].as_str();
+        if last != s || by_source.is_empty() {
+            by_source.push(Vec::new());
+            last = s;
+        }
+        by_source.last_mut().expect("pushed").push(i);
+    }
+    let ms = |i: &usize| observed[*i]["latency_ms"].as_f64().unwrap_or(f64::INFINITY);
+    for links in &mut by_source {
+        links.sort_by(|a, b| ms(a).total_cmp(&ms(b)).then(a.cmp(b)));
+    }
+    let mut keep = BTreeSet::new();
+    'rounds: for round in 0.. {
+        let mut any = false;
+        for links in &by_source {
+            if let Some(&i) = links.get(round) {
+                any = true;
+                keep.insert(i);
+                if keep.len() == cap {
+                    break 'rounds;
+                }
+            }
+        }
+        if !any {
+            break;
+        }
+    }
+    observed
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| keep.contains(i))
+        .map(|(_, c)| c)
+        .collect()
 }
 
 fn node_health(n: &NodeRecord, live: Option<&LiveNode>) -> Health {
@@ -604,6 +729,117 @@ mod tests {
                     .contains(&json!("can_vote_on_proposal"))
             );
         }
+    }
+
+    /// A fully meshed view of `n` nodes: every node reports a round trip to every other.
+    fn full_mesh(n: u8) -> (Vec<NodeRecord>, Vec<LiveNode>) {
+        let mut nodes = hubs();
+        for s in 4..=n {
+            nodes.push(node(s, NodeType::TrustFork, NodeStatus::Active));
+        }
+        let live = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, me)| {
+                let mut l = live(me, true);
+                l.peers = nodes
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .map(|(j, p)| PeerLink {
+                        node_id: p.node_id.clone(),
+                        connection_type: ConnectionType::Direct,
+                        latency_ms: Some(1.0 + ((i * 7 + j * 13) % 50) as f64 / 10.0),
+                    })
+                    .collect();
+                l
+            })
+            .collect();
+        (nodes, live)
+    }
+
+    #[test]
+    fn many_observed_links_keep_the_record_bounded_and_the_full_list_complete() {
+        let (nodes, live) = full_mesh(40);
+        let refs: Vec<&NodeRecord> = nodes.iter().collect();
+        let d = domain(&refs[..3]);
+        let declared = DeclaredConnection {
+            source_node_id: nodes[0].node_id.clone(),
+            target_node_id: nodes[5].node_id.clone(),
+            connection_type: ConnectionType::Backup,
+            declared_by: nodes[0].node_id.clone(),
+            declared_at: Timestamp(T),
+        };
+        let v = topology_from(&refs, &[&d], &[&declared], TOPO, Timestamp(T + 1), &live);
+        crate::schema::validate("topology", &v).unwrap();
+        let conns = v["connections"].as_array().unwrap();
+        // The declared one plus at most the bound of the 40 * 39 - 2 observed ones.
+        let observed_total = 40 * 39 - 2;
+        assert_eq!(conns.len(), 1 + OBSERVED_IN_RECORD, "{}", conns.len());
+        assert_eq!(conns[0]["declared"], true);
+        assert_eq!(
+            v["connections_summary"],
+            json!({
+                "declared": 1,
+                "observed": observed_total,
+                "observed_in_record": OBSERVED_IN_RECORD,
+                "complete": false,
+                "all_at": "/v1/topology/connections",
+            })
+        );
+        // Every reporting node appears as a source in the sample, with its fastest link.
+        let sources: BTreeSet<&str> = conns[1..]
+            .iter()
+            .map(|c| c["source_node_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(sources.len(), 40);
+        for l in &live {
+            let fastest = l
+                .peers
+                .iter()
+                .filter(|p| {
+                    !(l.node_id == nodes[0].node_id && p.node_id == nodes[5].node_id
+                        || l.node_id == nodes[5].node_id && p.node_id == nodes[0].node_id)
+                })
+                .map(|p| p.latency_ms.unwrap())
+                .fold(f64::INFINITY, f64::min);
+            let best = conns[1..]
+                .iter()
+                .filter(|c| c["source_node_id"] == json!(l.node_id))
+                .map(|c| c["latency_ms"].as_f64().unwrap())
+                .fold(f64::INFINITY, f64::min);
+            assert_eq!(best, fastest, "{}", l.node_id);
+        }
+        // The same view gives the same record.
+        let again = topology_from(&refs, &[&d], &[&declared], TOPO, Timestamp(T + 1), &live);
+        assert_eq!(v, again);
+
+        // The whole list: every link once, in key order, declared first.
+        let all = connections_from(&refs, &[&declared], &live);
+        assert_eq!(all.len(), 1 + observed_total);
+        let keys: Vec<String> = all.iter().map(connection_key).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(keys, sorted, "in key order, no repeats");
+        assert!(keys[0].starts_with("d "));
+        // The record's connections are among them.
+        for c in conns {
+            assert!(all.contains(c), "{c}");
+        }
+    }
+
+    #[test]
+    fn a_small_mesh_record_holds_every_observed_link() {
+        let (nodes, live) = full_mesh(8);
+        let refs: Vec<&NodeRecord> = nodes.iter().collect();
+        let v = topology_from(&refs, &[], &[], TOPO, Timestamp(T + 1), &live);
+        assert_eq!(v["connections"].as_array().unwrap().len(), 56);
+        assert_eq!(v["connections_summary"]["complete"], true);
+        assert_eq!(
+            v["connections"].as_array().unwrap(),
+            &connections_from(&refs, &[], &live)
+        );
     }
 
     #[test]

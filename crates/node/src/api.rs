@@ -28,7 +28,9 @@ use govmesh_core::model::{
 };
 use govmesh_core::sync::SyncRecord;
 use govmesh_core::sync::sync_records_at;
-use govmesh_core::topology::{derived_topology_id, topology_record};
+use govmesh_core::topology::{
+    connection_key, derived_topology_id, topology_connections, topology_record,
+};
 use govmesh_core::{diff, schema};
 use govmesh_store::ProposalFilter;
 use serde::Serialize;
@@ -76,6 +78,7 @@ route_table!(Reads {
     GET "/v1/nodes" => nodes,
     GET "/v1/nodes/{id}" => node,
     GET "/v1/topology" => topology_view,
+    GET "/v1/topology/connections" => topology_connections_view,
     GET "/v1/equivocations" => equivocations,
     GET "/v1/delegations" => delegations,
     GET "/v1/sync" => sync_view,
@@ -255,10 +258,9 @@ pub(crate) async fn integration_points_view(
         }
     };
     let h = &topology["health_status"];
-    let connections = topology["connections"].as_array().map_or(0, Vec::len);
-    let declared = topology["connections"].as_array().map_or(0, |c| {
-        c.iter().filter(|c| c["declared"] == json!(true)).count()
-    });
+    let summary = &topology["connections_summary"];
+    let declared = summary["declared"].as_u64().unwrap_or(0);
+    let connections = declared + summary["observed"].as_u64().unwrap_or(0);
     Ok(json!({
         "verification_node_manager": {
             "registered_nodes": nodes.len(),
@@ -751,6 +753,35 @@ async fn topology_view(State(reads): State<Reads>) -> ApiResult {
     Ok(Json(
         topology_record_view(&reads.shared, reads.gossip.as_deref()).await?,
     ))
+}
+
+/// Every connection of the topology (declared ones, then those gossip observes), in
+/// the order of [`connection_key`]: the list the record carries a bounded part of.
+pub(crate) async fn connections_view(app: &Shared, gossip: Option<&Gossip>) -> Vec<Value> {
+    let l = app.ledger().lock().await;
+    let live = crate::gossip::topology_live(gossip, app.info(), now());
+    topology_connections(l.state(), &live)
+}
+
+/// `GET /v1/topology/connections`: a page of every connection, filtered by `declared`
+/// and `node` (either end). Connections come and go with gossip, so a page starts
+/// after the cursor's key whether or not that connection is still observed.
+async fn topology_connections_view(
+    State(reads): State<Reads>,
+    ApiQuery(q): ApiQuery<wire::ConnectionList>,
+) -> ApiResult {
+    let page = Page::new("/v1/topology/connections", q.limit, q.cursor.as_deref())?;
+    let all = connections_view(&reads.shared, reads.gossip.as_deref()).await;
+    let p = page.take_ordered(all, connection_key, |c| {
+        q.declared.is_none_or(|d| c["declared"] == json!(d))
+            && q.node
+                .as_deref()
+                .is_none_or(|n| c["source_node_id"] == json!(n) || c["target_node_id"] == json!(n))
+    });
+    Ok(Json(json!({
+        "connections": p.items,
+        "next_cursor": p.next_cursor,
+    })))
 }
 
 /// Contract sync records (seed contract-sync schema), one per contract revision,

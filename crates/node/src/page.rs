@@ -107,6 +107,31 @@ impl Page {
     }
 }
 
+impl Page {
+    /// [`Page::take`] for a list of live observations, whose items come and go
+    /// (`/v1/topology/connections`): `items` are in ascending order of `key`, and the
+    /// page starts at the first item whose key is after the cursor's, whether or not
+    /// that item is still there. Following the cursors gives every item present
+    /// throughout the walk once, in order.
+    pub fn take_ordered<T>(
+        &self,
+        items: impl IntoIterator<Item = T>,
+        key: impl Fn(&T) -> String,
+        keep: impl Fn(&T) -> bool,
+    ) -> Paged<T> {
+        let mut kept = items
+            .into_iter()
+            .skip_while(|x| self.after.as_ref().is_some_and(|a| key(x) <= *a))
+            .filter(|x| keep(x));
+        let items: Vec<T> = kept.by_ref().take(self.limit).collect();
+        let next_cursor = match (items.last(), kept.next()) {
+            (Some(last), Some(_)) => Some(self.cursor_after(&key(last))),
+            _ => None,
+        };
+        Paged { items, next_cursor }
+    }
+}
+
 /// The key a cursor of `list` carries; 400 naming `cursor` otherwise.
 fn decode(list: &'static str, cursor: &str) -> Result<String, ApiError> {
     let bad =
@@ -176,6 +201,21 @@ mod tests {
             }
         }
         assert_eq!(got, (0..25).filter(|x| x % 2 == 0).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn ordered_paging_survives_the_cursor_item_going_away() {
+        let items: Vec<String> = (10..40).map(|x| x.to_string()).collect();
+        let p = page(5, None).take_ordered(items.iter().cloned(), Clone::clone, |_| true);
+        assert_eq!(p.items, vec!["10", "11", "12", "13", "14"]);
+        // "14" is gone by the next request: the page starts at the next key.
+        let rest: Vec<String> = items.iter().filter(|x| *x != "14").cloned().collect();
+        let c = p.next_cursor.unwrap();
+        let q = page(5, Some(&c)).take_ordered(rest.iter().cloned(), Clone::clone, |_| true);
+        assert_eq!(q.items, vec!["15", "16", "17", "18", "19"]);
+        let last = page(100, Some(&c)).take_ordered(rest, Clone::clone, |x| x.ends_with('9'));
+        assert_eq!(last.items, vec!["19", "29", "39"]);
+        assert!(last.next_cursor.is_none());
     }
 
     #[test]

@@ -219,6 +219,23 @@ pub struct NodeList {
     pub status: Option<govmesh_core::model::NodeStatus>,
 }
 
+/// `GET /v1/topology/connections`: a page of every connection (declared, then
+/// observed), filtered.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionList {
+    #[serde(default)]
+    pub limit: Option<u64>,
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// Only declared (true) or only observed (false) connections.
+    #[serde(default)]
+    pub declared: Option<bool>,
+    /// Only connections from or to this node.
+    #[serde(default)]
+    pub node: Option<String>,
+}
+
 /// `GET /v1/equivocations`: a page of vote equivocations, then checkpoint forks.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

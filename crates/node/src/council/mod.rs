@@ -290,9 +290,12 @@ pub struct CouncilSettings {
 impl Default for CouncilSettings {
     fn default() -> CouncilSettings {
         CouncilSettings {
-            heartbeat_ms: 150,
-            election_min_ms: 1000,
-            election_max_ms: 2000,
+            // An idle hub's largest steady cost after gossip: a heartbeat to each
+            // follower every interval. Five to ten heartbeats per election timeout,
+            // as at 150 ms / 1-2 s before.
+            heartbeat_ms: 250,
+            election_min_ms: 1250,
+            election_max_ms: 2500,
             snapshot_every: 1000,
             keep_logs: 200,
             submit_timeout: Duration::from_secs(15),

@@ -299,7 +299,15 @@ pub(super) async fn topology(State(d): State<Dash>) -> PageResult {
             p.lead data-part="health" {
                 "Overall " strong.health.(health["overall_status"].as_str().unwrap_or("")) { (health["overall_status"].as_str().unwrap_or("unknown")) }
                 " · " (health["node_counts"]["healthy"]) " healthy, " (health["node_counts"]["degraded"]) " degraded, "
-                (health["node_counts"]["offline"]) " offline · " (graph.node_count()) " nodes, " (graph.edge_count()) " connections"
+                (health["node_counts"]["offline"]) " offline · " (graph.node_count()) " nodes, " (graph.edge_count()) " connections drawn"
+            }
+            @let summary = &topo["connections_summary"];
+            @if summary["complete"] == false {
+                p.small data-part="connections-summary" {
+                    "Gossip observes " (summary["observed"]) " connections; the record carries " (summary["observed_in_record"])
+                    " of them (each node's fastest first) and all " (summary["declared"]) " declared ones. Every connection: "
+                    a href="/v1/topology/connections" { code { "GET /v1/topology/connections" } } "."
+                }
             }
             (graph.svg())
             (super::topology::legend())
@@ -357,10 +365,10 @@ pub(super) async fn node(State(d): State<Dash>, id: PageId) -> PageResult {
         .find(|x| x["node_id"] == n.node_id.as_str())
         .cloned()
         .unwrap_or(Value::Null);
-    let conns: Vec<&Value> = topo["connections"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    // From the whole list, not the record's bounded sample of observed links.
+    let all_conns = api::connections_view(&d.shared, d.gossip.as_deref()).await;
+    let conns: Vec<&Value> = all_conns
+        .iter()
         .filter(|c| c["source_node_id"] == n.node_id.as_str())
         .collect();
     let records = api::sync_records_view(&d.shared).await;
