@@ -252,10 +252,12 @@ pub fn check_change(clause_id: &str, old: &Value, new: &Value) -> Result<(), Str
         VERIFICATION_CLAUSE => {
             let r = VerificationRules::from_rules(new)?;
             if old.get("replay_window_secs").is_some() && r.replay_window_secs.is_none() {
-                return Err("clause 5.4 replay_window_secs may be changed but not removed: \
+                return Err(
+                    "clause 5.4 replay_window_secs may be changed but not removed: \
                             the entries the log no longer remembers are told from replays \
                             only by their signed_at"
-                    .into());
+                        .into(),
+                );
             }
             Ok(())
         }
