@@ -15,7 +15,7 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use govmesh_core::Digest;
 use govmesh_core::checkpoint::Checkpoint;
-use govmesh_core::entry::{LogRecord, NodeSpec, Operation, VoteOp, sign_entry};
+use govmesh_core::entry::{LogRecord, NodeSpec, Operation, VoteOp, sign_entry, sign_entry_at};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::merkle::MerkleTree;
 use govmesh_core::model::{NodeType, VoteChoice};
@@ -199,7 +199,7 @@ async fn forks_reach_the_hub_and_forward_entries() {
 
     // A fork forwards POST /v1/entries to the hub and returns its answer.
     let newcomer = key(120);
-    let env = sign_entry(
+    let env = sign_entry_at(
         &m.hub,
         Operation::RegisterNode(NodeSpec {
             node_id: newcomer.node_id().to_owned(),
@@ -209,6 +209,7 @@ async fn forks_reach_the_hub_and_forward_entries() {
             display_name: None,
             node_policy_capabilities: vec![],
         }),
+        govmesh_node::now(),
     );
     let body = serde_json::to_value(&env).unwrap();
     let (s, r) = c0.post("/v1/entries", &body, None).await;
@@ -436,7 +437,7 @@ impl Proxy {
     /// The hub's log plus one refused entry, as the lying peer presents it.
     async fn invalid_log(&self) -> (Vec<LogRecord>, MerkleTree) {
         let mut recs = self.hub_records().await;
-        let bad = sign_entry(
+        let bad = sign_entry_at(
             &self.hub_key,
             Operation::Vote(VoteOp {
                 proposal_id: "00000000-0000-4000-8000-000000000000".into(),
@@ -444,6 +445,7 @@ impl Proxy {
                 reason: None,
                 sequence: 0,
             }),
+            govmesh_node::now(),
         );
         recs.push(LogRecord {
             index: recs.len() as u64,
@@ -801,7 +803,7 @@ async fn forks_follow_a_three_hub_council_and_forward_through_any_hub() {
     // by the council, replicated back to both forks.
     for (i, (k, _)) in hubs.iter().enumerate() {
         let newcomer = nth_key(200 + i as u32);
-        let env = sign_entry(
+        let env = sign_entry_at(
             k,
             Operation::RegisterNode(NodeSpec {
                 node_id: newcomer.node_id().to_owned(),
@@ -811,6 +813,7 @@ async fn forks_follow_a_three_hub_council_and_forward_through_any_hub() {
                 display_name: None,
                 node_policy_capabilities: vec![],
             }),
+            govmesh_node::now(),
         );
         let fc = &fork_clients[i % 2];
         let t0 = Instant::now();

@@ -11,7 +11,9 @@
 use govmesh_core::codex::{CODEX_CONTRACT_ID, codex_genesis};
 use govmesh_core::digest::Digest;
 use govmesh_core::dsse::Envelope;
-use govmesh_core::entry::{LogRecord, NodeSpec, Operation, ProposeOp, VoteOp, sign_entry};
+use govmesh_core::entry::{
+    LogRecord, NodeSpec, Operation, ProposeOp, VoteOp, sign_entry, sign_entry_at,
+};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::{Changes, NodeType, VoteChoice};
 use govmesh_core::stamp::Timestamp;
@@ -95,7 +97,8 @@ impl LogGen {
         Timestamp::from_millis(T0 + k as i64)
     }
 
-    /// The signed entry with log index `k`.
+    /// The signed entry with log index `k`, signed at its record time (clause 5.4
+    /// `replay_window_secs`; the genesis carries no `signed_at`).
     pub fn entry(&self, k: u64) -> Envelope {
         if k == 0 {
             return sign_entry(&self.hubs[0], self.genesis.clone());
@@ -118,7 +121,7 @@ impl LogGen {
                     diff: Vec::new(),
                 },
             ));
-            sign_entry(author, op)
+            sign_entry_at(author, op, self.time(k))
         } else {
             let voter = &self.hubs[((p + j) % n) as usize];
             let choice = if j % 2 == 1 {
@@ -127,7 +130,7 @@ impl LogGen {
                 VoteChoice::Reject
             };
             let op = Operation::Vote(VoteOp::new(proposal_id, choice));
-            sign_entry(voter, op)
+            sign_entry_at(voter, op, self.time(k))
         }
     }
 
