@@ -9,7 +9,7 @@ use super::util::Client;
 use super::util::{free_addr, key, spec};
 use govmesh_core::Digest;
 use govmesh_core::checkpoint::Checkpoint;
-use govmesh_core::entry::{EvidenceKind, EvidenceOp, Operation, sign_entry, sign_entry_at};
+use govmesh_core::entry::{EvidenceKind, EvidenceOp, Operation, sign_entry_at};
 use govmesh_core::model::NodeType;
 use govmesh_node::{ServeOptions, join, mesh_genesis, now, serve_with};
 use serde_json::{Value, json};

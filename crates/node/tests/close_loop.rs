@@ -4,7 +4,7 @@
 //! all three hubs approve) so that the test needs to wait only about a second.
 
 use super::util::{Client, Mesh};
-use govmesh_core::entry::{Operation, VoteOp, sign_entry, sign_entry_at};
+use govmesh_core::entry::{Operation, VoteOp, sign_entry_at};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::VoteChoice;
 use serde_json::{Value, json};

@@ -6,7 +6,7 @@
 //! set inactive.
 
 use super::util::{Client, code, free_addr, hub_spec, key};
-use govmesh_core::entry::{NodeSpec, Operation, UpdateNodeOp, sign_entry, sign_entry_at};
+use govmesh_core::entry::{NodeSpec, Operation, UpdateNodeOp, sign_entry_at};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::{NodeStatus, NodeType};
 use govmesh_node::council::COUNCIL_FILE;

@@ -6,7 +6,7 @@
 //! a reload, and the in-browser verification badge.
 
 use super::util::{Client, Mesh};
-use govmesh_core::entry::{Operation, VoteOp, sign_entry, sign_entry_at};
+use govmesh_core::entry::{Operation, VoteOp, sign_entry_at};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::VoteChoice;
 use serde_json::{Value, json};
@@ -1487,7 +1487,7 @@ fn done_index(answer: &str, kind: &str) -> u64 {
 /// is named before anything is signed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proposal_and_a_domain_signed_in_the_browser() {
-    use govmesh_core::entry::{ProposeOp, sign_entry, sign_entry_at};
+    use govmesh_core::entry::{ProposeOp, sign_entry_at};
     use govmesh_core::model::{Changes, Clause, DiffOp, PatchOperation};
     let Some(driver) = start_driver() else {
         return;

@@ -4,7 +4,7 @@
 //! filter; a bad limit, cursor or filter is a 400 naming the parameter.
 
 use crate::util::*;
-use govmesh_core::entry::{NodeSpec, Operation, VoteOp, sign_entry, sign_entry_at};
+use govmesh_core::entry::{NodeSpec, Operation, VoteOp, sign_entry_at};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::{NodeType, VoteChoice};
 use serde_json::{Value, json};

@@ -138,9 +138,11 @@ async fn bad_submissions_are_refused_and_nothing_is_stored() {
     assert_eq!((s, code(&r)), (422, "unknown_signer"), "{r}");
     assert_eq!(c.log_size().await, size);
 
-    // A proposal against a clause hash that is not the clause's: stale_base.
+    // A proposal against a clause hash that is not the clause's: stale_base. (Signed
+    // with this node's own key: a hub does not record its own refused submission in
+    // the log, so nothing at all is stored.)
     let stale = sign_entry_at(
-        &m.b,
+        &m.me,
         Operation::Propose(ProposeOp {
             proposal_id: uuid::Uuid::new_v4().to_string(),
             contract_id: "codex".into(),

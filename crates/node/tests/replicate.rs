@@ -15,7 +15,7 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use govmesh_core::Digest;
 use govmesh_core::checkpoint::Checkpoint;
-use govmesh_core::entry::{LogRecord, NodeSpec, Operation, VoteOp, sign_entry, sign_entry_at};
+use govmesh_core::entry::{LogRecord, NodeSpec, Operation, VoteOp, sign_entry_at};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::merkle::MerkleTree;
 use govmesh_core::model::{NodeType, VoteChoice};
@@ -437,6 +437,8 @@ impl Proxy {
     /// The hub's log plus one refused entry, as the lying peer presents it.
     async fn invalid_log(&self) -> (Vec<LogRecord>, MerkleTree) {
         let mut recs = self.hub_records().await;
+        // Signed at the last record's time, so every call builds the same log.
+        let at = recs.last().unwrap().timestamp;
         let bad = sign_entry_at(
             &self.hub_key,
             Operation::Vote(VoteOp {
@@ -445,11 +447,11 @@ impl Proxy {
                 reason: None,
                 sequence: 0,
             }),
-            govmesh_node::now(),
+            at,
         );
         recs.push(LogRecord {
             index: recs.len() as u64,
-            timestamp: recs.last().unwrap().timestamp,
+            timestamp: at,
             envelope: bad,
         });
         let tree = MerkleTree::from_leaf_hashes(recs.iter().map(|r| r.leaf_hash()));

@@ -7,7 +7,7 @@
 use super::util::{Client, Mesh};
 use govmesh_core::Digest;
 use govmesh_core::checkpoint::{Checkpoint, SignedNote};
-use govmesh_core::entry::{LogRecord, Operation, VoteOp, sign_entry, sign_entry_at};
+use govmesh_core::entry::{LogRecord, Operation, VoteOp, sign_entry_at};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::merkle::{verify_consistency, verify_inclusion};
 use govmesh_core::model::VoteChoice;

@@ -5,7 +5,7 @@
 //! record's connections carry the target's score; bad ids are JSON 404s.
 
 use super::util::{Client, Mesh, code};
-use govmesh_core::entry::{Operation, VoteOp, sign_entry, sign_entry_at};
+use govmesh_core::entry::{Operation, VoteOp, sign_entry_at};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::VoteChoice;
 use serde_json::{Value, json};
