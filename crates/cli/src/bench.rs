@@ -13,7 +13,9 @@ use anyhow::{Context, Result, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use govmesh_core::codex::codex_genesis;
-use govmesh_core::entry::{LogRecord, NodeSpec, Operation, ProposeOp, VoteOp, sign_entry};
+use govmesh_core::entry::{
+    LogRecord, NodeSpec, Operation, ProposeOp, VoteOp, sign_entry, sign_entry_at,
+};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::{Changes, Clause, NodeType, VoteChoice};
 use govmesh_core::stamp::Timestamp;
@@ -555,7 +557,7 @@ async fn govmesh_run(
                 diff: Vec::new(),
             },
         );
-        let env = sign_entry(&hubs[0].0, Operation::Propose(op));
+        let env = sign_entry_at(&hubs[0].0, Operation::Propose(op), now());
         let r = client
             .post(format!("{}/v1/entries", hubs[0].1))
             .json(&env)
@@ -580,7 +582,11 @@ async fn govmesh_run(
             } else {
                 VoteChoice::Reject
             };
-            let env = sign_entry(voter, Operation::Vote(VoteOp::new(pid.clone(), choice)));
+            let env = sign_entry_at(
+                voter,
+                Operation::Vote(VoteOp::new(pid.clone(), choice)),
+                now(),
+            );
             let b = serde_json::to_vec(&env)?;
             total_bytes += b.len();
             mine.push(b);
@@ -1104,14 +1110,14 @@ async fn convergence_run(
         post_entry(
             &client,
             &hub0,
-            &sign_entry(&nodes[0].0, Operation::Propose(op)),
+            &sign_entry_at(&nodes[0].0, Operation::Propose(op), now()),
         )
         .await?;
         let mut decided = None;
         for (i, (key, _, url)) in nodes.iter().take(hubs).enumerate() {
             let vote = Operation::Vote(VoteOp::new(pid.clone(), VoteChoice::Approve));
             // Votes go through different hubs, as clients would send them.
-            post_entry(&client, url, &sign_entry(key, vote)).await?;
+            post_entry(&client, url, &sign_entry_at(key, vote, now())).await?;
             let t = Instant::now();
             // The hub that answered holds the entry (it answers once applied).
             let p = get_json(&client, &format!("{url}/v1/proposals/{pid}")).await;

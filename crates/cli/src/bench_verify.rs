@@ -15,7 +15,9 @@ use anyhow::{Context, Result, bail};
 use govmesh_core::checkpoint::Checkpoint;
 use govmesh_core::codex::{CODEX_CONTRACT_ID, codex_genesis};
 use govmesh_core::entry::signature_parts;
-use govmesh_core::entry::{LogRecord, NodeSpec, Operation, ProposeOp, VoteOp, sign_entry};
+use govmesh_core::entry::{
+    LogRecord, NodeSpec, Operation, ProposeOp, VoteOp, sign_entry, sign_entry_at,
+};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::merkle::MerkleTree;
 use govmesh_core::model::{Changes, NodeType, VoteChoice};
@@ -71,8 +73,10 @@ impl Generator {
     }
 
     fn record(&self, k: u64) -> LogRecord {
+        // Signed at its record time, as a client whose clock agrees with the council.
+        let at = Timestamp::from_millis(T0 + k as i64);
         let envelope = if k == 0 {
-            sign_entry(&self.hubs[0], self.genesis.clone())
+            sign_entry_at(&self.hubs[0], self.genesis.clone(), at)
         } else {
             let per = VOTES_PER_PROPOSAL + 1;
             let (p, j) = ((k - 1) / per, (k - 1) % per);
@@ -80,7 +84,7 @@ impl Generator {
             // A well-formed UUIDv4 text per proposal.
             let proposal_id = format!("00000000-0000-4000-8000-{:012x}", p + 1);
             if j == 0 {
-                sign_entry(
+                sign_entry_at(
                     &self.hubs[(p % n) as usize],
                     Operation::Propose(ProposeOp::amend(
                         proposal_id,
@@ -94,6 +98,7 @@ impl Generator {
                             diff: Vec::new(),
                         },
                     )),
+                    at,
                 )
             } else {
                 let choice = if j % 2 == 1 {
@@ -101,15 +106,16 @@ impl Generator {
                 } else {
                     VoteChoice::Reject
                 };
-                sign_entry(
+                sign_entry_at(
                     &self.hubs[((p + j) % n) as usize],
                     Operation::Vote(VoteOp::new(proposal_id, choice)),
+                    at,
                 )
             }
         };
         LogRecord {
             index: k,
-            timestamp: Timestamp::from_millis(T0 + k as i64),
+            timestamp: at,
             envelope,
         }
     }

@@ -13,7 +13,9 @@ use crate::demo::free_port;
 use crate::faultproxy::{Faults, Proxy};
 use anyhow::{Context, Result, bail};
 use govmesh_core::Digest;
-use govmesh_core::entry::{LogRecord, NodeSpec, Operation, ProposeOp, VoteOp, sign_entry};
+use govmesh_core::entry::{
+    LogRecord, NodeSpec, Operation, ProposeOp, VoteOp, sign_entry, sign_entry_at,
+};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::{Changes, Clause, NodeType, VoteChoice};
 use govmesh_core::state::State;
@@ -552,7 +554,7 @@ fn load(
                 )
             }
         };
-        let env = sign_entry(key, op);
+        let env = sign_entry_at(key, op, now());
         counts.submitted.fetch_add(1, Ordering::SeqCst);
         match http.post(format!("{url}/v1/entries")).json(&env).send() {
             Ok(r) if r.status().as_u16() == 201 => {

@@ -9,7 +9,7 @@ use crate::bench::{Procs, bench_genesis, new_key, tempdir};
 use crate::chaos::Rng;
 use crate::demo::free_port;
 use anyhow::{Context, Result, bail};
-use govmesh_core::entry::{Operation, ProposeOp, VoteOp, sign_entry};
+use govmesh_core::entry::{Operation, ProposeOp, VoteOp, sign_entry, sign_entry_at};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::{Changes, VoteChoice};
 use serde_json::{Value, json};
@@ -197,7 +197,7 @@ fn soak(opts: &SoakOptions, work: &Path, json_out: bool) -> Result<i32> {
                     },
                 ));
                 let (key, url) = &hubs[n % hubs.len()];
-                let env = sign_entry(key, op);
+                let env = sign_entry_at(key, op, crate::bench::now());
                 let t = Instant::now();
                 let r = http.post(format!("{url}/v1/entries")).json(&env).send();
                 if record(&proposes, t, r).is_some() {
@@ -229,7 +229,11 @@ fn soak(opts: &SoakOptions, work: &Path, json_out: bool) -> Result<i32> {
                     } else {
                         VoteChoice::Reject
                     };
-                    let env = sign_entry(voter, Operation::Vote(VoteOp::new(pid, choice)));
+                    let env = sign_entry_at(
+                        voter,
+                        Operation::Vote(VoteOp::new(pid, choice)),
+                        crate::bench::now(),
+                    );
                     let url = &urls[(j + next) % urls.len()];
                     let t = Instant::now();
                     let r = http.post(format!("{url}/v1/entries")).json(&env).send();

@@ -1016,7 +1016,7 @@ impl Audit {
 mod tests {
     use super::*;
     use crate::codex::codex_genesis;
-    use crate::entry::{AckSyncOp, NodeSpec, Operation, sign_entry};
+    use crate::entry::{AckSyncOp, NodeSpec, Operation, sign_entry, sign_entry_at};
     use crate::keys::KeyPair;
     use crate::merkle::MerkleTree;
     use crate::stamp::Timestamp;
@@ -1049,10 +1049,11 @@ mod tests {
                 revision: 1,
                 contract_hash: codex.contract_hash,
             });
+            let at = Timestamp::from_millis(2_000 + k as i64);
             let rec = LogRecord {
                 index: k as u64 + 1,
-                timestamp: Timestamp::from_millis(2_000 + k as i64),
-                envelope: sign_entry(fork, ack),
+                timestamp: at,
+                envelope: sign_entry_at(fork, ack, at),
             };
             state.apply_record(&rec).unwrap();
             records.push(rec);

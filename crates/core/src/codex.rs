@@ -120,13 +120,18 @@ fn clause_5_4(witnesses: &[String]) -> Clause {
             "Trust scores are computed with the trust model in the rules from observations \
              recorded in the log, with the roles listed in pre_trusted_roles as pre-trusted \
              peers; they inform and never replace the signature and privilege checks.",
+            "Every entry after the genesis carries the time its author signed it, and the log \
+             accepts it only within replay_window_secs of the time the log records for it, \
+             either way; an entry signed earlier than that is refused as stale, so the log \
+             need only remember the entries of the last window to refuse every replay.",
         ],
         json!({
             "witnesses": witnesses,
             "seal_threshold": seal_threshold,
             "sync_deadline_secs": 300,
             "checkpoint_cosign_timeout_secs": 10,
-            "trust_model": crate::trust::TrustModel::genesis_json()
+            "trust_model": crate::trust::TrustModel::genesis_json(),
+            "replay_window_secs": crate::rules::GENESIS_REPLAY_WINDOW_SECS
         }),
     )
 }

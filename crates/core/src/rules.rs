@@ -24,6 +24,15 @@ pub const DEFAULT_SYNC_DEADLINE_SECS: u64 = 300;
 pub const DEFAULT_COSIGN_TIMEOUT_SECS: u64 = 10;
 /// The longest cosigning timeout honoured (a witness slower than this is down).
 pub const MAX_COSIGN_TIMEOUT_SECS: u64 = 3600;
+/// The replay window of the genesis Codex: one day.
+pub const GENESIS_REPLAY_WINDOW_SECS: u64 = 86_400;
+/// The narrowest replay window: the refusal window
+/// ([`crate::state::REFUSAL_WINDOW_SECS`]), so that an envelope fresh enough for its
+/// refusal to be recorded is always still remembered if the log accepted it.
+pub const MIN_REPLAY_WINDOW_SECS: u64 = crate::state::REFUSAL_WINDOW_SECS;
+/// The widest replay window: a year. The remembered hashes are the entries of about
+/// two windows of log time, so the window bounds a node's memory.
+pub const MAX_REPLAY_WINDOW_SECS: u64 = 366 * 86_400;
 
 /// Clause 5.4 (Distributed Verification Network) as the code reads it.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -43,6 +52,11 @@ pub struct VerificationRules {
     /// The trust model ([`crate::trust`]); the genesis model when the clause names none.
     #[serde(default)]
     pub trust_model: TrustModel,
+    /// How far an entry's `signed_at` may be from its record's time; none (a mesh
+    /// founded before the rule): entries need no `signed_at` and replay detection
+    /// keeps every entry hash (see `state/replay.rs`).
+    #[serde(default)]
+    pub replay_window_secs: Option<u64>,
 }
 
 fn default_sync_deadline() -> u64 {
@@ -61,6 +75,7 @@ impl Default for VerificationRules {
             sync_deadline_secs: DEFAULT_SYNC_DEADLINE_SECS,
             checkpoint_cosign_timeout_secs: DEFAULT_COSIGN_TIMEOUT_SECS,
             trust_model: TrustModel::default(),
+            replay_window_secs: None,
         }
     }
 }
@@ -92,6 +107,13 @@ impl VerificationRules {
             return Err(format!(
                 "clause 5.4 checkpoint_cosign_timeout_secs must be 1 to {MAX_COSIGN_TIMEOUT_SECS}, not {}",
                 r.checkpoint_cosign_timeout_secs
+            ));
+        }
+        if let Some(w) = r.replay_window_secs
+            && !(MIN_REPLAY_WINDOW_SECS..=MAX_REPLAY_WINDOW_SECS).contains(&w)
+        {
+            return Err(format!(
+                "clause 5.4 replay_window_secs must be {MIN_REPLAY_WINDOW_SECS} to {MAX_REPLAY_WINDOW_SECS} (seconds), not {w}"
             ));
         }
         Ok(r)
@@ -227,7 +249,18 @@ fn format_part(rules: &Value) -> Value {
 /// (5.5 by `GovernanceRules`, 5.2.5 by the hygiene policy).
 pub fn check_change(clause_id: &str, old: &Value, new: &Value) -> Result<(), String> {
     match clause_id {
-        VERIFICATION_CLAUSE => VerificationRules::from_rules(new).map(|_| ()),
+        VERIFICATION_CLAUSE => {
+            let r = VerificationRules::from_rules(new)?;
+            if old.get("replay_window_secs").is_some() && r.replay_window_secs.is_none() {
+                return Err(
+                    "clause 5.4 replay_window_secs may be changed but not removed: \
+                            the entries the log no longer remembers are told from replays \
+                            only by their signed_at"
+                        .into(),
+                );
+            }
+            Ok(())
+        }
         LOG_FORMAT_CLAUSE | CHECKS_CLAUSE if format_part(old) != format_part(new) => Err(format!(
             "clause {clause_id}'s rules describe the log format and checks that protocol \
                  v1 implements; no proposal can change what the code does, so they are fixed \
@@ -282,6 +315,13 @@ mod tests {
             (json!({"seal_threshold": -1}), "malformed"),
             (json!({"sync_deadline_secs": 0}), "at least 1"),
             (json!({"checkpoint_cosign_timeout_secs": 0}), "1 to 3600"),
+            (json!({"replay_window_secs": 0}), "300 to 31622400"),
+            (json!({"replay_window_secs": 299}), "300 to 31622400"),
+            (
+                json!({"replay_window_secs": 366 * 86_400 + 1}),
+                "300 to 31622400",
+            ),
+            (json!({"replay_window_secs": "1 day"}), "malformed"),
             (
                 json!({"trust_model": {"algorithm": "eigentrust"}}),
                 "missing field",
@@ -333,5 +373,15 @@ mod tests {
         );
         check_change("9.9", &old, &new).unwrap();
         assert!(check_change("5.4", &old, &json!({"witnesses": 1})).is_err());
+        // The replay window may change, within bounds, but not go away.
+        let window = |w: u64| json!({"replay_window_secs": w});
+        check_change("5.4", &window(86_400), &window(600)).unwrap();
+        check_change("5.4", &json!({}), &window(600)).unwrap();
+        assert!(
+            check_change("5.4", &window(86_400), &json!({}))
+                .unwrap_err()
+                .contains("not removed")
+        );
+        assert!(check_change("5.4", &window(86_400), &window(10)).is_err());
     }
 }

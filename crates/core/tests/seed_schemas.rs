@@ -7,7 +7,7 @@ use govmesh_core::Timestamp;
 use govmesh_core::checkpoint::Checkpoint;
 use govmesh_core::codex::codex_genesis;
 use govmesh_core::entry::{
-    LogRecord, NodeSpec, Operation, ProposeOp, VoteOp, WithdrawOp, sign_entry,
+    LogRecord, NodeSpec, Operation, ProposeOp, VoteOp, WithdrawOp, sign_entry_at,
 };
 use govmesh_core::keys::KeyPair;
 use govmesh_core::merkle::MerkleTree;
@@ -77,7 +77,7 @@ fn build() -> Records {
     let mut now = Timestamp(T0);
     let mut submit = |state: &mut State, key: &KeyPair, op: Operation| {
         now = now.plus_secs(1);
-        let env = sign_entry(key, op);
+        let env = sign_entry_at(key, op, now);
         let applied = state
             .apply(&env, now)
             .unwrap_or_else(|e| panic!("entry refused: {e}"));

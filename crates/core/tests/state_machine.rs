@@ -7,7 +7,7 @@ use govmesh_core::codex::codex_genesis;
 use govmesh_core::dsse::Envelope;
 use govmesh_core::entry::{
     CloseOp, DomainSpec, LogRecord, NodeSpec, Operation, ProposeOp, UpdateNodeOp, VoteOp,
-    WithdrawOp, sign_entry,
+    WithdrawOp, sign_entry, sign_entry_at,
 };
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::{
@@ -16,6 +16,7 @@ use govmesh_core::model::{
 use govmesh_core::state::{Applied, Event, RejectCode, Rejection, State};
 use serde_json::{Value, json};
 
+mod replay;
 mod voting;
 
 const T0: i64 = 1_764_154_800_000;
@@ -26,7 +27,7 @@ struct Mesh {
     state: State,
     log: Vec<LogRecord>,
     now: Timestamp,
-    next_id: u8,
+    next_id: u32,
 }
 
 fn key(seed: u8) -> KeyPair {
@@ -51,13 +52,19 @@ fn snapshot(s: &State) -> String {
 impl Mesh {
     /// Three founding hubs (seeds 1, 2, 3) and one founding witness (seed 9).
     fn new() -> Mesh {
+        Mesh::with_genesis(|_| {})
+    }
+
+    /// [`Mesh::new`] with the Codex genesis changed by `edit` first.
+    fn with_genesis(edit: impl FnOnce(&mut govmesh_core::entry::GenesisOp)) -> Mesh {
         let hubs: Vec<KeyPair> = (1..=3).map(key).collect();
         let mut founders: Vec<NodeSpec> = hubs
             .iter()
             .map(|k| spec(k, NodeType::GovernanceHub))
             .collect();
         founders.push(spec(&key(9), NodeType::ComplianceWitness));
-        let genesis = codex_genesis("test-mesh", founders);
+        let mut genesis = codex_genesis("test-mesh", founders);
+        edit(&mut genesis);
         let mut m = Mesh {
             hubs,
             state: State::new(),
@@ -97,7 +104,7 @@ impl Mesh {
     }
 
     fn submit(&mut self, k: &KeyPair, op: Operation) -> Result<Applied, Rejection> {
-        self.submit_env(&sign_entry(k, op))
+        self.submit_env(&sign_entry_at(k, op, self.now))
     }
 
     fn hub(&self, i: usize) -> KeyPair {
@@ -110,7 +117,15 @@ impl Mesh {
 
     fn fresh_id(&mut self) -> String {
         self.next_id += 1;
-        uuid::Builder::from_random_bytes([self.next_id; 16])
+        let bytes = match u8::try_from(self.next_id) {
+            Ok(n) => [n; 16],
+            Err(_) => {
+                let mut b = [0xa5; 16];
+                b[..4].copy_from_slice(&self.next_id.to_le_bytes());
+                b
+            }
+        };
+        uuid::Builder::from_random_bytes(bytes)
             .into_uuid()
             .to_string()
     }
@@ -392,7 +407,7 @@ fn forged_and_tampered_signatures_are_refused() {
     use base64::engine::general_purpose::STANDARD;
     let mut m = Mesh::new();
     let op = m.propose_op("11.0", "x", Vec::new());
-    let env = sign_entry(&m.hub(0), Operation::Propose(op.clone()));
+    let env = sign_entry_at(&m.hub(0), Operation::Propose(op.clone()), m.now);
 
     let mut forged = env.clone();
     let mut sig = STANDARD.decode(&forged.signatures[0].sig).unwrap();
@@ -403,7 +418,7 @@ fn forged_and_tampered_signatures_are_refused() {
     // Same signature over a different payload (another proposal id).
     let mut other = op.clone();
     other.proposal_id = m.fresh_id();
-    let mut swapped = sign_entry(&m.hub(0), Operation::Propose(other));
+    let mut swapped = sign_entry_at(&m.hub(0), Operation::Propose(other), m.now);
     swapped.signatures = env.signatures.clone();
     assert_eq!(code(m.submit_env(&swapped)), RejectCode::BadSignature);
 
@@ -444,7 +459,7 @@ fn malformed_envelopes_and_payloads() {
     use govmesh_core::dsse::ENTRY_PAYLOAD_TYPE;
     let mut m = Mesh::new();
     let op = m.propose_op("11.0", "x", Vec::new());
-    let env = sign_entry(&m.hub(0), Operation::Propose(op));
+    let env = sign_entry_at(&m.hub(0), Operation::Propose(op), m.now);
 
     let mut t = env.clone();
     t.payload_type = "application/json".into();
@@ -557,7 +572,7 @@ fn replay_is_refused_and_equivocation_is_kept_as_evidence() {
         vec![replace("/suspend_on_equivocation", json!(false))],
     );
     let id = m.propose(0, "11.0", "x");
-    let first = sign_entry(
+    let first = sign_entry_at(
         &m.hub(0),
         Operation::Vote(VoteOp {
             proposal_id: id.clone(),
@@ -565,6 +580,7 @@ fn replay_is_refused_and_equivocation_is_kept_as_evidence() {
             reason: None,
             sequence: 0,
         }),
+        m.now,
     );
     let first_applied = m.submit_env(&first).unwrap();
     assert_eq!(code(m.submit_env(&first)), RejectCode::Replay);
@@ -1508,9 +1524,10 @@ mod ops {
         assert_eq!(code(ack(&mut m, &witness, 1)), RejectCode::Replay);
         let op = ack_op(&m, 1);
         let raw = format!(
-            r#"{{"type":"ack_sync","revision":1,"contract_id":"codex","contract_hash":"{}","author":"{}"}}"#,
+            r#"{{"type":"ack_sync","revision":1,"contract_id":"codex","contract_hash":"{}","author":"{}","signed_at":"{}"}}"#,
             op.contract_hash,
-            witness.node_id()
+            witness.node_id(),
+            m.now
         );
         let e = m.submit_env(&sign_raw(&witness, &raw)).unwrap_err();
         assert_eq!(e.code, RejectCode::Duplicate, "{e}");
@@ -1555,9 +1572,10 @@ mod ops {
         .unwrap();
         // (A re-encoded ack, so that it is not a replay of the fork's first one.)
         let raw = format!(
-            r#"{{"type":"ack_sync","contract_hash":"{}","revision":1,"contract_id":"codex","author":"{}"}}"#,
+            r#"{{"type":"ack_sync","contract_hash":"{}","revision":1,"contract_id":"codex","author":"{}","signed_at":"{}"}}"#,
             op.contract_hash,
-            fork.node_id()
+            fork.node_id(),
+            m.now
         );
         let e = m.submit_env(&sign_raw(&fork, &raw)).unwrap_err();
         assert_eq!(e.code, RejectCode::NotActive);

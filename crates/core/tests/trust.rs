@@ -4,7 +4,9 @@
 
 use govmesh_core::Timestamp;
 use govmesh_core::codex::codex_genesis;
-use govmesh_core::entry::{AckSyncOp, CloseOp, NodeSpec, Operation, ProposeOp, VoteOp, sign_entry};
+use govmesh_core::entry::{
+    AckSyncOp, CloseOp, NodeSpec, Operation, ProposeOp, VoteOp, sign_entry, sign_entry_at,
+};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::{Changes, DiffOp, NodeType, PatchOperation, ProposalStatus, VoteChoice};
 use govmesh_core::state::{Applied, EpochCause, KindTally, Rejection, State};
@@ -200,7 +202,11 @@ impl Mesh {
     }
 
     fn submit(&mut self, k: &KeyPair, op: Operation) -> Result<Applied, Rejection> {
-        self.state.apply(&sign_entry(k, op), self.now)
+        let env = match op {
+            Operation::Genesis(_) => sign_entry(k, op),
+            op => sign_entry_at(k, op, self.now),
+        };
+        self.state.apply(&env, self.now)
     }
 
     fn id(&self, h: usize) -> String {
@@ -796,12 +802,13 @@ mod refusals {
         );
         // The same record entry again is a replay; another hub's record of the same
         // envelope is a duplicate: one refusal counts once.
-        let again = sign_entry(
+        let again = sign_entry_at(
             &k0,
             Operation::RecordRefusal(RecordRefusalOp {
                 envelope: env.clone(),
                 code: RejectCode::UnknownProposal,
             }),
+            m.now,
         );
         refused(
             m.state.apply(&again, m.now),
@@ -1075,11 +1082,12 @@ mod seals {
             2
         );
         // Replaying the same record entry is a replay.
-        let again = sign_entry(
+        let again = sign_entry_at(
             &k1,
             Operation::RecordSeal(RecordSealOp {
                 seal: seal(&o, 2 * SEAL_RECORD_SPACING, &k0, &[&wit]),
             }),
+            m.now,
         );
         refused(
             m.state.apply(&again, m.now),
@@ -1166,7 +1174,11 @@ mod seals {
             records.push(LogRecord {
                 index: i,
                 timestamp: m.now,
-                envelope: sign_entry(&k0, Operation::RegisterNode(spec(&k, NodeType::TrustFork))),
+                envelope: sign_entry_at(
+                    &k0,
+                    Operation::RegisterNode(spec(&k, NodeType::TrustFork)),
+                    m.now,
+                ),
             });
         }
         let tree = MerkleTree::from_leaf_hashes(records.iter().map(LogRecord::leaf_hash));
@@ -1189,7 +1201,11 @@ mod seals {
             LogRecord {
                 index: size,
                 timestamp: m.now,
-                envelope: sign_entry(&k1, Operation::RecordSeal(RecordSealOp { seal: text })),
+                envelope: sign_entry_at(
+                    &k1,
+                    Operation::RecordSeal(RecordSealOp { seal: text }),
+                    m.now,
+                ),
             }
         };
         let replay = |last: &LogRecord| {

@@ -11,7 +11,9 @@ use govmesh_core::canonical::{canonical_bytes, parse_strict};
 use govmesh_core::checkpoint::{Checkpoint, SignedNote};
 use govmesh_core::codex::codex_genesis;
 use govmesh_core::dsse::{ENTRY_PAYLOAD_TYPE, Envelope};
-use govmesh_core::entry::{LogRecord, NodeSpec, Operation, ProposeOp, VoteOp, sign_entry};
+use govmesh_core::entry::{
+    LogRecord, NodeSpec, Operation, ProposeOp, VoteOp, sign_entry, sign_entry_at,
+};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::{Changes, DiffOp, NodeType, PatchOperation, VoteChoice};
 use govmesh_core::patch::{apply_diff, from_json_patch, parse_pointer, to_json_patch};
@@ -125,7 +127,7 @@ pub fn fixture() -> &'static Fixture {
         let text = propose_op(&state, TEXT_PROPOSAL, "11.0", Vec::new());
         push(
             &mut state,
-            sign_entry(&hubs[0], Operation::Propose(text)),
+            sign_entry_at(&hubs[0], Operation::Propose(text), Timestamp(T0).plus_secs(1)),
             1,
         );
         let diff = vec![DiffOp {
@@ -136,7 +138,7 @@ pub fn fixture() -> &'static Fixture {
         let rules = propose_op(&state, RULES_PROPOSAL, "5.5", diff);
         push(
             &mut state,
-            sign_entry(&hubs[1], Operation::Propose(rules)),
+            sign_entry_at(&hubs[1], Operation::Propose(rules), Timestamp(T0).plus_secs(2)),
             2,
         );
         let vote = VoteOp {
@@ -147,10 +149,18 @@ pub fn fixture() -> &'static Fixture {
         };
         push(
             &mut state,
-            sign_entry(&hubs[0], Operation::Vote(vote.clone())),
+            sign_entry_at(
+                &hubs[0],
+                Operation::Vote(vote.clone()),
+                Timestamp(T0).plus_secs(3),
+            ),
             3,
         );
-        push(&mut state, sign_entry(&hubs[1], Operation::Vote(vote)), 4);
+        push(
+            &mut state,
+            sign_entry_at(&hubs[1], Operation::Vote(vote), Timestamp(T0).plus_secs(4)),
+            4,
+        );
         Fixture {
             hubs,
             witness,
@@ -427,7 +437,7 @@ fn check_patch_inner(u: &mut arbitrary::Unstructured) -> arbitrary::Result<()> {
             ops,
         );
         p.rationale = "fuzzed diff".into();
-        let env = sign_entry(&f.hubs[2], Operation::Propose(p));
+        let env = sign_entry_at(&f.hubs[2], Operation::Propose(p), times()[0]);
         apply_and_check(&f.genesis_state, &env, times()[0]);
     }
     Ok(())
@@ -858,7 +868,7 @@ mod tests {
         let mut at = times()[0];
         let mut submit = |s: &mut State, k: &KeyPair, op: Operation| {
             at = at.plus_secs(1);
-            s.apply(&sign_entry(k, op), at)
+            s.apply(&sign_entry_at(k, op, at), at)
                 .unwrap_or_else(|e| panic!("refused: {e}"))
         };
         let id = "66666666-6666-4666-8666-666666666666";
@@ -901,7 +911,7 @@ mod tests {
     fn payload(k: &KeyPair, op: Operation) -> Vec<u8> {
         canonical_bytes(&EntryPayload {
             author: k.node_id().to_owned(),
-            signed_at: None,
+            signed_at: Some(times()[0]),
             op,
         })
         .unwrap()
@@ -981,7 +991,7 @@ mod tests {
         for (name, k, op) in ops {
             let p = payload(k, op.clone());
             write("payload_apply", &format!("{name}.json"), &p);
-            let env = sign_entry(k, op);
+            let env = sign_entry_at(k, op, times()[0]);
             let text = serde_json::to_vec(&env).unwrap();
             write("envelope_apply", &format!("{name}.json"), &text);
             let rec = LogRecord {
@@ -1047,9 +1057,10 @@ mod tests {
         );
 
         // http_bodies: one real body per endpoint family.
-        let vote_env = serde_json::to_vec(&sign_entry(
+        let vote_env = serde_json::to_vec(&sign_entry_at(
             &f.hubs[2],
             vote(&f.hubs[2], TEXT_PROPOSAL, VoteChoice::Approve),
+            times()[0],
         ))
         .unwrap();
         write("http_bodies", "entry.json", &vote_env);

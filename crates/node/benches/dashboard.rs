@@ -22,7 +22,7 @@
 
 use axum::body::Body;
 use axum::http::Request;
-use govmesh_core::entry::{ConnectOp, DisconnectOp, NodeSpec, Operation, VoteOp, sign_entry};
+use govmesh_core::entry::{ConnectOp, DisconnectOp, NodeSpec, Operation, VoteOp, sign_entry_at};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::{ConnectionType, NodeType, VoteChoice};
 use govmesh_node::{AppState, InitOptions, init, router};
@@ -157,7 +157,7 @@ async fn proposal_pages() {
             1 => VoteChoice::Reject,
             _ => VoteChoice::Abstain,
         };
-        let env = sign_entry(
+        let env = sign_entry_at(
             &key(i),
             Operation::Vote(VoteOp {
                 proposal_id: pid.clone(),
@@ -165,6 +165,7 @@ async fn proposal_pages() {
                 reason: None,
                 sequence: 0,
             }),
+            govmesh_node::now(),
         );
         let (s, body) = call(
             &app,
@@ -234,13 +235,14 @@ async fn topology_pages() {
     // Declared by this node (a hub: clause 5.5 lets hubs declare connections).
     for (i, k) in keys.iter().enumerate() {
         for step in 1..=TOPO_LINKS_PER_NODE {
-            let env = sign_entry(
+            let env = sign_entry_at(
                 &me,
                 Operation::Connect(ConnectOp {
                     source_node_id: k.node_id().to_owned(),
                     target_node_id: keys[(i + step) % TOPO_NODES].node_id().to_owned(),
                     connection_type: ConnectionType::Direct,
                 }),
+                govmesh_node::now(),
             );
             let (s, body) = call(
                 &app,
@@ -391,7 +393,7 @@ impl Served {
                 ][step],
             }),
         };
-        serde_json::to_value(sign_entry(&self.founders[0], op)).unwrap()
+        serde_json::to_value(sign_entry_at(&self.founders[0], op, govmesh_node::now())).unwrap()
     }
 }
 

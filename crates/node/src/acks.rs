@@ -12,7 +12,7 @@
 
 use crate::shared::Shared;
 use axum::http::StatusCode;
-use govmesh_core::entry::{AckSyncOp, Operation, sign_entry};
+use govmesh_core::entry::{AckSyncOp, Operation, sign_entry_at};
 use govmesh_core::model::NodeType;
 use govmesh_core::sync::pending_acks;
 use std::collections::{HashMap, HashSet};
@@ -121,7 +121,7 @@ enum Outcome {
 
 async fn submit(app: &Shared, op: AckSyncOp) -> Outcome {
     let (contract, revision) = (op.contract_id.clone(), op.revision);
-    let env = sign_entry(app.key(), Operation::AckSync(op));
+    let env = sign_entry_at(app.key(), Operation::AckSync(op), crate::order::now());
     match app.submit(env).await {
         Ok(c) => {
             tracing::info!(%contract, revision, index = c.index, "acknowledged contract revision");

@@ -140,6 +140,19 @@ pub(crate) async fn status_view(app: &Shared) -> Value {
         "contract_heads": heads,
         "url": app.url(),
         "version": env!("CARGO_PKG_VERSION"),
+        "replay_detection": replay_detection_view(st),
+    })
+}
+
+/// Clause 5.4 `replay_window_secs` in force and how many entry hashes replay detection
+/// remembers (core `state/replay.rs`): those kept from before a window was in force,
+/// and those within it.
+fn replay_detection_view(st: &govmesh_core::state::State) -> Value {
+    let (legacy, window) = st.remembered_entries();
+    json!({
+        "replay_window_secs": st.replay_window_secs(),
+        "remembered_before_window": legacy,
+        "remembered_in_window": window,
     })
 }
 
@@ -1127,7 +1140,7 @@ mod tests {
     use crate::datadir::NodeInfo;
     use crate::order::{SharedLedger, SingleHub};
     use govmesh_core::codex::codex_genesis;
-    use govmesh_core::entry::{ProposeOp, sign_entry};
+    use govmesh_core::entry::{ProposeOp, sign_entry, sign_entry_at};
     use govmesh_core::keys::KeyPair;
     use govmesh_core::model::{Changes, NodeType, ProposalStatus};
     use govmesh_core::stamp::Timestamp;
@@ -1152,7 +1165,7 @@ mod tests {
             .unwrap()
             .clone();
         let proposal_id = uuid::Uuid::new_v4().to_string();
-        let propose = sign_entry(
+        let propose = sign_entry_at(
             &key,
             Operation::Propose(ProposeOp {
                 proposal_id: proposal_id.clone(),
@@ -1174,6 +1187,7 @@ mod tests {
                 expedited: false,
                 restore_rights: None,
             }),
+            t0,
         );
         ledger.append(&propose, t0.plus_secs(1)).unwrap();
         let info = NodeInfo {

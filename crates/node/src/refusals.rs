@@ -53,6 +53,7 @@ fn recordable(code: RejectCode) -> bool {
             | RejectCode::BadSignature
             | RejectCode::UnknownSigner
             | RejectCode::Replay
+            | RejectCode::Stale
             | RejectCode::OutOfOrder
             | RejectCode::Genesis
     )
@@ -129,6 +130,7 @@ mod tests {
         assert!(recordable(RejectCode::UnknownProposal));
         assert!(recordable(RejectCode::NotVoting));
         assert!(!recordable(RejectCode::Replay));
+        assert!(!recordable(RejectCode::Stale));
         assert!(!recordable(RejectCode::BadSignature));
     }
 }

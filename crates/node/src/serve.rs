@@ -554,7 +554,7 @@ fn ignore_file_size_signal() {
 /// cannot order it (a moved hub hears from no leader: the leader still calls the old
 /// address), to the other hubs at their registered addresses, as any client would.
 async fn re_register(app: Shared, url: String, mut stop: watch::Receiver<bool>) {
-    use govmesh_core::entry::{Operation, UpdateNodeOp, sign_entry};
+    use govmesh_core::entry::{Operation, UpdateNodeOp, sign_entry_at};
     let node_id = app.info().node_id.clone();
     let op = Operation::UpdateNode(UpdateNodeOp {
         node_id: node_id.clone(),
@@ -563,14 +563,16 @@ async fn re_register(app: Shared, url: String, mut stop: watch::Receiver<bool>) 
         public_key: None,
         key_proof: None,
     });
-    let env = sign_entry(app.key(), op.clone());
+    // Signed once: a retry after an unknown outcome is the same entry, refused as a
+    // replay if the first attempt was committed.
+    let env = sign_entry_at(app.key(), op, crate::order::now());
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap_or_default();
     let mut delay = Duration::from_millis(200);
     loop {
-        let mut outcome = app.submit_own(op.clone()).await.map(|c| c.index);
+        let mut outcome = app.submit(env.clone()).await.map(|c| c.index);
         if outcome.as_ref().is_err_and(|e| !e.status.is_client_error()) {
             let hubs: Vec<String> = {
                 let l = app.ledger().lock().await;

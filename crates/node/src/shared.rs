@@ -11,7 +11,7 @@ use crate::wire::checkpoint_origin;
 use govmesh_core::Digest;
 use govmesh_core::checkpoint::{Checkpoint, SignedNote};
 use govmesh_core::dsse::Envelope;
-use govmesh_core::entry::{Operation, sign_entry};
+use govmesh_core::entry::{Operation, sign_entry_at};
 use govmesh_core::keys::KeyPair;
 use govmesh_store::RegistryView;
 use std::sync::Arc;
@@ -169,9 +169,10 @@ impl Shared {
         &self.0.token_digest
     }
 
-    /// Signs `op` with this node's key and submits it.
+    /// Signs `op` with this node's key, stamped with this node's clock as `signed_at`
+    /// (clause 5.4 `replay_window_secs`), and submits it.
     pub async fn submit_own(&self, op: Operation) -> Result<Committed, ApiError> {
-        let env = sign_entry(&self.0.key, op);
+        let env = sign_entry_at(&self.0.key, op, crate::order::now());
         self.submit(env).await
     }
 

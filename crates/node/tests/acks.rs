@@ -9,7 +9,7 @@ use super::util::Client;
 use super::util::{free_addr, key, spec};
 use govmesh_core::Digest;
 use govmesh_core::checkpoint::Checkpoint;
-use govmesh_core::entry::{EvidenceKind, EvidenceOp, Operation, sign_entry};
+use govmesh_core::entry::{EvidenceKind, EvidenceOp, Operation, sign_entry_at};
 use govmesh_core::model::NodeType;
 use govmesh_node::{ServeOptions, join, mesh_genesis, now, serve_with};
 use serde_json::{Value, json};
@@ -182,12 +182,13 @@ async fn forks_acknowledge_each_revision_once_through_the_hub() {
         .sign(&origin, &hub_key)
         .to_text()
     };
-    let env = sign_entry(
+    let env = sign_entry_at(
         &fork_keys[1],
         Operation::Evidence(EvidenceOp {
             kind: EvidenceKind::CheckpointFork,
             notes: vec![note(b"a"), note(b"b")],
         }),
+        govmesh_node::now(),
     );
     let f1 = Client::new(&forks[0].url);
     let (s, v) = f1

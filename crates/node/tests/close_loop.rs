@@ -4,14 +4,14 @@
 //! all three hubs approve) so that the test needs to wait only about a second.
 
 use super::util::{Client, Mesh};
-use govmesh_core::entry::{Operation, VoteOp, sign_entry};
+use govmesh_core::entry::{Operation, VoteOp, sign_entry_at};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::VoteChoice;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 fn vote(k: &KeyPair, proposal_id: &str, choice: VoteChoice) -> Value {
-    serde_json::to_value(sign_entry(
+    serde_json::to_value(sign_entry_at(
         k,
         Operation::Vote(VoteOp {
             proposal_id: proposal_id.to_owned(),
@@ -19,6 +19,7 @@ fn vote(k: &KeyPair, proposal_id: &str, choice: VoteChoice) -> Value {
             reason: None,
             sequence: 0,
         }),
+        govmesh_node::now(),
     ))
     .unwrap()
 }

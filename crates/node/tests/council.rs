@@ -6,7 +6,7 @@
 //! set inactive.
 
 use super::util::{Client, code, free_addr, hub_spec, key};
-use govmesh_core::entry::{NodeSpec, Operation, UpdateNodeOp, sign_entry};
+use govmesh_core::entry::{NodeSpec, Operation, UpdateNodeOp, sign_entry_at};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::{NodeStatus, NodeType};
 use govmesh_node::council::COUNCIL_FILE;
@@ -305,7 +305,7 @@ async fn three_hubs_agree_survive_the_leader_and_refuse_strangers() {
         public_key: None,
         key_proof: None,
     });
-    let entry = sign_entry(&keys[fi], op);
+    let entry = sign_entry_at(&keys[fi], op, govmesh_node::now());
     let forward = |to: usize, signer: &KeyPair, n: usize| {
         let body = serde_json::to_vec(&vec![&entry; n]).unwrap();
         let mut rb = http
@@ -482,7 +482,7 @@ async fn a_hub_joins_the_council_when_it_gets_an_address_and_leaves_when_inactiv
 
     // The fourth hub registers its address and starts: the leader adds it.
     let new_id = keys[3].node_id().to_owned();
-    let update = sign_entry(
+    let update = sign_entry_at(
         &keys[3],
         Operation::UpdateNode(UpdateNodeOp {
             node_id: new_id.clone(),
@@ -491,6 +491,7 @@ async fn a_hub_joins_the_council_when_it_gets_an_address_and_leaves_when_inactiv
             public_key: None,
             key_proof: None,
         }),
+        govmesh_node::now(),
     );
     let (s, r) = hubs[1]
         .client()
@@ -518,7 +519,7 @@ async fn a_hub_joins_the_council_when_it_gets_an_address_and_leaves_when_inactiv
     .await;
 
     // A founder sets it inactive: it leaves the council, which goes on with three.
-    let deactivate = sign_entry(
+    let deactivate = sign_entry_at(
         &keys[0],
         Operation::UpdateNode(UpdateNodeOp {
             node_id: new_id.clone(),
@@ -527,6 +528,7 @@ async fn a_hub_joins_the_council_when_it_gets_an_address_and_leaves_when_inactiv
             public_key: None,
             key_proof: None,
         }),
+        govmesh_node::now(),
     );
     let (s, r) = hubs[0]
         .client()

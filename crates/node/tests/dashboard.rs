@@ -6,7 +6,7 @@
 //! a reload, and the in-browser verification badge.
 
 use super::util::{Client, Mesh};
-use govmesh_core::entry::{Operation, VoteOp, sign_entry};
+use govmesh_core::entry::{Operation, VoteOp, sign_entry_at};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::VoteChoice;
 use serde_json::{Value, json};
@@ -28,7 +28,7 @@ async fn propose(c: &Client, token: &str, text: &str) -> String {
 
 /// A founder's vote, signed locally and submitted as an entry.
 async fn vote_as(c: &Client, k: &KeyPair, proposal_id: &str, choice: VoteChoice) {
-    let env = sign_entry(
+    let env = sign_entry_at(
         k,
         Operation::Vote(VoteOp {
             proposal_id: proposal_id.to_owned(),
@@ -36,6 +36,7 @@ async fn vote_as(c: &Client, k: &KeyPair, proposal_id: &str, choice: VoteChoice)
             reason: Some("read it twice".into()),
             sequence: 0,
         }),
+        govmesh_node::now(),
     );
     let (s, v) = c
         .post("/v1/entries", &serde_json::to_value(env).unwrap(), None)
@@ -1146,7 +1147,7 @@ async fn a_vote_signed_in_the_browser_is_counted() {
         "the pasted key is cleared"
     );
     let refused = vote_in_page(&b, "approve").await;
-    let env = sign_entry(
+    let env = sign_entry_at(
         &stranger,
         Operation::Vote(VoteOp {
             proposal_id: pid.clone(),
@@ -1154,6 +1155,7 @@ async fn a_vote_signed_in_the_browser_is_counted() {
             reason: None,
             sequence: 0,
         }),
+        govmesh_node::now(),
     );
     let (s, api) = c
         .post("/v1/entries", &serde_json::to_value(env).unwrap(), None)
@@ -1485,7 +1487,7 @@ fn done_index(answer: &str, kind: &str) -> u64 {
 /// is named before anything is signed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proposal_and_a_domain_signed_in_the_browser() {
-    use govmesh_core::entry::{ProposeOp, sign_entry};
+    use govmesh_core::entry::{ProposeOp, sign_entry_at};
     use govmesh_core::model::{Changes, Clause, DiffOp, PatchOperation};
     let Some(driver) = start_driver() else {
         return;
@@ -1548,7 +1550,7 @@ async fn a_proposal_and_a_domain_signed_in_the_browser() {
             }],
         },
     );
-    let env = sign_entry(&stranger, Operation::Propose(op));
+    let env = sign_entry_at(&stranger, Operation::Propose(op), govmesh_node::now());
     let (s, api) = c
         .post("/v1/entries", &serde_json::to_value(env).unwrap(), None)
         .await;
@@ -1608,7 +1610,11 @@ async fn a_proposal_and_a_domain_signed_in_the_browser() {
         "admin_node_id": a, "member_nodes": [m.me.node_id(), m.b.node_id()],
     }))
     .unwrap();
-    let env = sign_entry(&stranger, Operation::DefineDomain(spec));
+    let env = sign_entry_at(
+        &stranger,
+        Operation::DefineDomain(spec),
+        govmesh_node::now(),
+    );
     let (s, api) = c
         .post("/v1/entries", &serde_json::to_value(env).unwrap(), None)
         .await;

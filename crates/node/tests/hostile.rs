@@ -162,6 +162,7 @@ async fn hostile_requests_to_every_role_are_refused_and_change_no_log() {
         .await;
     assert_eq!(s, 201, "{r}");
     let suspend = json!({"author": hub.node_id(), "type": "update_node",
+                         "signed_at": govmesh_node::now().to_string(),
                          "node_id": suspended.node_id(), "status": "suspended"})
     .to_string();
     let env =
@@ -169,8 +170,9 @@ async fn hostile_requests_to_every_role_are_refused_and_change_no_log() {
     let (s, r) = hc.post("/v1/entries", &env, None).await;
     assert_eq!(s, 201, "{r}");
     let vote = |author: &str| {
-        json!({"author": author, "type": "vote", "proposal_id": pid, "choice": "approve"})
-            .to_string()
+        json!({"author": author, "type": "vote", "proposal_id": pid, "choice": "approve",
+               "signed_at": govmesh_node::now().to_string()})
+        .to_string()
     };
     let sign = |k: &govmesh_core::keys::KeyPair, payload: &str| {
         serde_json::to_value(Envelope::sign(ENTRY_PAYLOAD_TYPE, payload.as_bytes(), k)).unwrap()
@@ -349,8 +351,28 @@ async fn hostile_requests_to_every_role_are_refused_and_change_no_log() {
             &before[ni][..],
             "node {ni}'s log changed"
         );
+        // Acks arrive in the background; so do the records of refused submissions
+        // signed by registered nodes with a fresh signed_at (`record_refusal`,
+        // state/refusals.rs), e.g. the suspended signer's vote or a witness's vote
+        // through its operator endpoint: only refusals the hostile requests earn.
         for r in &after[before[ni].len()..] {
-            assert_eq!(record_type(r), "ack_sync", "node {ni} appended {r}");
+            assert!(
+                ["ack_sync", "record_refusal"].contains(&record_type(r).as_str()),
+                "node {ni} appended {r}"
+            );
+            if record_type(r) == "record_refusal" {
+                let payload: Value = serde_json::from_slice(
+                    &STANDARD
+                        .decode(r["envelope"]["payload"].as_str().unwrap())
+                        .unwrap(),
+                )
+                .unwrap();
+                assert!(
+                    ["not_active", "not_privileged", "not_voting", "stale_base"]
+                        .contains(&payload["code"].as_str().unwrap_or_default()),
+                    "node {ni} recorded a refusal no hostile request here earns: {r}"
+                );
+            }
         }
     }
     t.stop().await;

@@ -4,7 +4,7 @@
 //! filter; a bad limit, cursor or filter is a 400 naming the parameter.
 
 use crate::util::*;
-use govmesh_core::entry::{NodeSpec, Operation, VoteOp, sign_entry};
+use govmesh_core::entry::{NodeSpec, Operation, VoteOp, sign_entry_at};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::{NodeType, VoteChoice};
 use serde_json::{Value, json};
@@ -65,9 +65,10 @@ async fn every_list_pages_with_a_cursor_and_filters() {
     // 23 trust forks (26 nodes with the founding hubs).
     for i in 0..23u8 {
         let k = fork_key(i);
-        let env = sign_entry(
+        let env = sign_entry_at(
             &m.me,
             Operation::RegisterNode(NodeSpec::new(&k, NodeType::TrustFork)),
+            govmesh_node::now(),
         );
         let (s, r) = c
             .post("/v1/entries", &serde_json::to_value(&env).unwrap(), None)
@@ -88,7 +89,7 @@ async fn every_list_pages_with_a_cursor_and_filters() {
             .await;
         assert_eq!(s, 201, "{r}");
         let pid = r["proposal_id"].as_str().unwrap().to_owned();
-        let vote = sign_entry(
+        let vote = sign_entry_at(
             &m.b,
             Operation::Vote(VoteOp {
                 proposal_id: pid.clone(),
@@ -96,6 +97,7 @@ async fn every_list_pages_with_a_cursor_and_filters() {
                 reason: None,
                 sequence: 0,
             }),
+            govmesh_node::now(),
         );
         let (s, r) = c
             .post("/v1/entries", &serde_json::to_value(&vote).unwrap(), None)

@@ -4,7 +4,7 @@
 use super::util::{Client, Mesh, code, key};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use govmesh_core::entry::{Operation, ProposeOp, VoteOp, sign_entry};
+use govmesh_core::entry::{Operation, ProposeOp, VoteOp, sign_entry, sign_entry_at};
 use govmesh_core::model::{Changes, VoteChoice};
 use serde_json::{Value, json};
 
@@ -31,7 +31,7 @@ async fn bad_submissions_are_refused_and_nothing_is_stored() {
     assert_eq!(size, 2);
 
     let vote = |k: &govmesh_core::keys::KeyPair| {
-        sign_entry(
+        sign_entry_at(
             k,
             Operation::Vote(VoteOp {
                 proposal_id: pid.clone(),
@@ -39,6 +39,7 @@ async fn bad_submissions_are_refused_and_nothing_is_stored() {
                 reason: None,
                 sequence: 0,
             }),
+            govmesh_node::now(),
         )
     };
 
@@ -50,6 +51,52 @@ async fn bad_submissions_are_refused_and_nothing_is_stored() {
     let (s, r) = c.post("/v1/entries", &env, None).await;
     assert_eq!((s, code(&r)), (409, "replay"), "{r}");
     assert_eq!(c.log_size().await, size);
+
+    // Clause 5.4 replay_window_secs (a day in the Codex): b's vote signed two days ago,
+    // or a day from now, or with no signing time, is refused as stale.
+    let b_vote = || {
+        Operation::Vote(VoteOp {
+            proposal_id: pid.clone(),
+            choice: VoteChoice::Approve,
+            reason: None,
+            sequence: 0,
+        })
+    };
+    let now = govmesh_node::now();
+    for signed_at in [
+        govmesh_core::Timestamp(now.millis() - 2 * 86_400_000),
+        now.plus_secs(86_400 + 600),
+    ] {
+        let env = serde_json::to_value(sign_entry_at(&m.b, b_vote(), signed_at)).unwrap();
+        let (s, r) = c.post("/v1/entries", &env, None).await;
+        assert_eq!((s, code(&r)), (422, "stale"), "{r}");
+        let message = r["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(&signed_at.to_string())
+                && message.contains("more than replay_window_secs (86400 s) from the log time"),
+            "{r}"
+        );
+        assert_eq!(c.log_size().await, size);
+    }
+    let env = serde_json::to_value(sign_entry(&m.b, b_vote())).unwrap();
+    let (s, r) = c.post("/v1/entries", &env, None).await;
+    assert_eq!((s, code(&r)), (422, "stale"), "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("carries no signed_at"),
+        "{r}"
+    );
+    assert_eq!(c.log_size().await, size);
+    // The status shows the window and what replay detection remembers: the genesis
+    // (checked before any window) and every entry since, all within the day.
+    let (_, st) = c.get("/v1/status").await;
+    assert_eq!(
+        st["replay_detection"],
+        json!({"replay_window_secs": 86_400, "remembered_before_window": 1, "remembered_in_window": size - 1}),
+        "{st}"
+    );
 
     // A forged signature: b's vote with one bit of the signature flipped.
     let mut forged = vote(&m.b);
@@ -91,9 +138,11 @@ async fn bad_submissions_are_refused_and_nothing_is_stored() {
     assert_eq!((s, code(&r)), (422, "unknown_signer"), "{r}");
     assert_eq!(c.log_size().await, size);
 
-    // A proposal against a clause hash that is not the clause's: stale_base.
-    let stale = sign_entry(
-        &m.b,
+    // A proposal against a clause hash that is not the clause's: stale_base. (Signed
+    // with this node's own key: a hub does not record its own refused submission in
+    // the log, so nothing at all is stored.)
+    let stale = sign_entry_at(
+        &m.me,
         Operation::Propose(ProposeOp {
             proposal_id: uuid::Uuid::new_v4().to_string(),
             contract_id: "codex".into(),
@@ -114,6 +163,7 @@ async fn bad_submissions_are_refused_and_nothing_is_stored() {
             expedited: false,
             restore_rights: None,
         }),
+        govmesh_node::now(),
     );
     let (s, r) = c
         .post("/v1/entries", &serde_json::to_value(stale).unwrap(), None)

@@ -15,7 +15,7 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use govmesh_core::Digest;
 use govmesh_core::checkpoint::Checkpoint;
-use govmesh_core::entry::{LogRecord, NodeSpec, Operation, VoteOp, sign_entry};
+use govmesh_core::entry::{LogRecord, NodeSpec, Operation, VoteOp, sign_entry_at};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::merkle::MerkleTree;
 use govmesh_core::model::{NodeType, VoteChoice};
@@ -199,7 +199,7 @@ async fn forks_reach_the_hub_and_forward_entries() {
 
     // A fork forwards POST /v1/entries to the hub and returns its answer.
     let newcomer = key(120);
-    let env = sign_entry(
+    let env = sign_entry_at(
         &m.hub,
         Operation::RegisterNode(NodeSpec {
             node_id: newcomer.node_id().to_owned(),
@@ -209,6 +209,7 @@ async fn forks_reach_the_hub_and_forward_entries() {
             display_name: None,
             node_policy_capabilities: vec![],
         }),
+        govmesh_node::now(),
     );
     let body = serde_json::to_value(&env).unwrap();
     let (s, r) = c0.post("/v1/entries", &body, None).await;
@@ -436,7 +437,9 @@ impl Proxy {
     /// The hub's log plus one refused entry, as the lying peer presents it.
     async fn invalid_log(&self) -> (Vec<LogRecord>, MerkleTree) {
         let mut recs = self.hub_records().await;
-        let bad = sign_entry(
+        // Signed at the last record's time, so every call builds the same log.
+        let at = recs.last().unwrap().timestamp;
+        let bad = sign_entry_at(
             &self.hub_key,
             Operation::Vote(VoteOp {
                 proposal_id: "00000000-0000-4000-8000-000000000000".into(),
@@ -444,10 +447,11 @@ impl Proxy {
                 reason: None,
                 sequence: 0,
             }),
+            at,
         );
         recs.push(LogRecord {
             index: recs.len() as u64,
-            timestamp: recs.last().unwrap().timestamp,
+            timestamp: at,
             envelope: bad,
         });
         let tree = MerkleTree::from_leaf_hashes(recs.iter().map(|r| r.leaf_hash()));
@@ -801,7 +805,7 @@ async fn forks_follow_a_three_hub_council_and_forward_through_any_hub() {
     // by the council, replicated back to both forks.
     for (i, (k, _)) in hubs.iter().enumerate() {
         let newcomer = nth_key(200 + i as u32);
-        let env = sign_entry(
+        let env = sign_entry_at(
             k,
             Operation::RegisterNode(NodeSpec {
                 node_id: newcomer.node_id().to_owned(),
@@ -811,6 +815,7 @@ async fn forks_follow_a_three_hub_council_and_forward_through_any_hub() {
                 display_name: None,
                 node_policy_capabilities: vec![],
             }),
+            govmesh_node::now(),
         );
         let fc = &fork_clients[i % 2];
         let t0 = Instant::now();

@@ -85,13 +85,14 @@ async fn proposals_and_topology_validate_against_the_seed_schemas() {
         )
         .await;
     assert_eq!(s, 201, "{r}");
-    let connect = govmesh_core::entry::sign_entry(
+    let connect = govmesh_core::entry::sign_entry_at(
         &m.me,
         govmesh_core::entry::Operation::Connect(govmesh_core::entry::ConnectOp {
             source_node_id: m.me.node_id().to_owned(),
             target_node_id: m.a.node_id().to_owned(),
             connection_type: govmesh_core::model::ConnectionType::Backup,
         }),
+        govmesh_node::now(),
     );
     let (s, r) = c
         .post(

@@ -7,7 +7,7 @@
 use super::util::{Client, Mesh};
 use govmesh_core::Digest;
 use govmesh_core::checkpoint::{Checkpoint, SignedNote};
-use govmesh_core::entry::{LogRecord, Operation, VoteOp, sign_entry};
+use govmesh_core::entry::{LogRecord, Operation, VoteOp, sign_entry_at};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::merkle::{verify_consistency, verify_inclusion};
 use govmesh_core::model::VoteChoice;
@@ -17,7 +17,7 @@ const NEW_TEXT: &str =
     "Checkpoints are signed at least every 30 seconds while entries are pending.";
 
 fn vote(k: &KeyPair, proposal_id: &str, choice: VoteChoice) -> Value {
-    let env = sign_entry(
+    let env = sign_entry_at(
         k,
         Operation::Vote(VoteOp {
             proposal_id: proposal_id.to_owned(),
@@ -25,6 +25,7 @@ fn vote(k: &KeyPair, proposal_id: &str, choice: VoteChoice) -> Value {
             reason: None,
             sequence: 0,
         }),
+        govmesh_node::now(),
     );
     serde_json::to_value(env).unwrap()
 }

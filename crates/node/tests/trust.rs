@@ -5,13 +5,13 @@
 //! record's connections carry the target's score; bad ids are JSON 404s.
 
 use super::util::{Client, Mesh, code};
-use govmesh_core::entry::{Operation, VoteOp, sign_entry};
+use govmesh_core::entry::{Operation, VoteOp, sign_entry_at};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::VoteChoice;
 use serde_json::{Value, json};
 
 fn vote(k: &KeyPair, proposal_id: &str) -> Value {
-    serde_json::to_value(sign_entry(
+    serde_json::to_value(sign_entry_at(
         k,
         Operation::Vote(VoteOp {
             proposal_id: proposal_id.to_owned(),
@@ -19,6 +19,7 @@ fn vote(k: &KeyPair, proposal_id: &str) -> Value {
             reason: None,
             sequence: 0,
         }),
+        govmesh_node::now(),
     ))
     .unwrap()
 }

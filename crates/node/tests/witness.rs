@@ -746,7 +746,7 @@ async fn the_council_leader_seals_and_a_new_leader_carries_on() {
 async fn a_witness_validates_attestations_before_cosigning() {
     use axum::extract::{Query, State as AxState};
     use govmesh_core::attestation::{HygienePredicate, HygieneSummary, sign_hygiene};
-    use govmesh_core::entry::{AttestOp, Operation, sign_entry};
+    use govmesh_core::entry::{AttestOp, Operation, sign_entry_at};
     use govmesh_core::intoto::ResourceDescriptor;
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};
@@ -781,7 +781,11 @@ async fn a_witness_validates_attestations_before_cosigning() {
             LogRecord {
                 index: 1,
                 timestamp: now(),
-                envelope: sign_entry(&m.hub, Operation::Attest(AttestOp { envelope: env })),
+                envelope: sign_entry_at(
+                    &m.hub,
+                    Operation::Attest(AttestOp { envelope: env }),
+                    govmesh_node::now(),
+                ),
             },
         ]
     };

@@ -88,6 +88,8 @@ fn an_entry_signed_by_securesystemslib_is_accepted_and_verifies() {
         "node_id": m["node_id"],
         "node_type": "trust_fork",
         "public_key": m["public_key"],
+        // Clause 5.4 replay_window_secs: the log refuses an entry signed far from now.
+        "signed_at": govmesh_node::now().to_string(),
     });
     let env = python("sign_entry.py", &[s(&hub), &op.to_string()], "");
     let r = http()

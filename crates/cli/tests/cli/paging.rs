@@ -6,7 +6,7 @@
 use crate::util::*;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use govmesh_core::entry::{NodeSpec, Operation, sign_entry};
+use govmesh_core::entry::{NodeSpec, Operation, sign_entry_at};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::NodeType;
 use serde_json::{Value, json};
@@ -28,7 +28,7 @@ fn verify_and_export_cross_page_boundaries() {
         seed[..4].copy_from_slice(&i.to_be_bytes());
         seed[31] = 0x5a;
         let member = KeyPair::from_seed(seed);
-        let env = sign_entry(
+        let env = sign_entry_at(
             &key,
             Operation::RegisterNode(NodeSpec {
                 node_id: member.node_id().to_owned(),
@@ -38,6 +38,7 @@ fn verify_and_export_cross_page_boundaries() {
                 display_name: None,
                 node_policy_capabilities: Vec::new(),
             }),
+            govmesh_node::now(),
         );
         let r = client
             .post(format!("{}/v1/entries", node.url))

@@ -144,7 +144,7 @@ fn count(url: &str, path: &str) -> usize {
 /// (which grows the log and is sealed in turn) is not followed by another one.
 #[test]
 fn a_seal_is_recorded_once_per_epoch_and_its_witness_observed_on_every_node() {
-    use govmesh_core::entry::{NodeSpec, Operation, sign_entry};
+    use govmesh_core::entry::{NodeSpec, Operation, sign_entry_at};
     use govmesh_core::keys::KeyPair;
     use govmesh_core::model::NodeType;
     let mesh = Mesh::start(Plan {
@@ -170,9 +170,10 @@ fn a_seal_is_recorded_once_per_epoch_and_its_witness_observed_on_every_node() {
             seed[..4].copy_from_slice(&i.to_be_bytes());
             seed[31] = 0x7e;
             let member = KeyPair::from_seed(seed);
-            let env = sign_entry(
+            let env = sign_entry_at(
                 &key,
                 Operation::RegisterNode(NodeSpec::new(&member, NodeType::TrustFork)),
+                govmesh_node::now(),
             );
             let r = client
                 .post(format!("{}/v1/entries", h1.url))

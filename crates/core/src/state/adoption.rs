@@ -275,6 +275,9 @@ impl State {
                     }
                     self.rules = Some(rules);
                 }
+                if self.governing_contract.as_deref() == Some(contract_id.as_str()) {
+                    self.refresh_replay_window(at);
+                }
                 events.push(Event::ProposalAdopted {
                     proposal_id: f.proposal_id.clone(),
                     contract_id: contract_id.clone(),

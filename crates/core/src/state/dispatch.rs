@@ -53,6 +53,7 @@ impl State {
             hash,
             author: &payload.author,
         };
+        let windowed = self.replay.is_some();
         let events = match &payload.op {
             Operation::Genesis(g) => {
                 if self.mesh_id.is_some() {
@@ -114,12 +115,7 @@ impl State {
                     check,
                 )
                 .map_err(|e| self.name_retired_key(env, &payload.author).unwrap_or(e))?;
-                if self.seen.contains(&hash) {
-                    return Err(rej(
-                        RejectCode::Replay,
-                        format!("entry {hash} is already in the log"),
-                    ));
-                }
+                self.check_not_replayed(&hash, payload.signed_at, at)?;
                 self.tether(author, op)?;
                 match op {
                     Operation::Genesis(_) => unreachable!("handled above"),
@@ -147,7 +143,7 @@ impl State {
         // Bookkeeping common to every accepted entry (cannot fail).
         self.observe_trust(&payload.op, &ctx, &events);
         self.retire_finished(&payload.op, &events);
-        self.seen.insert(hash);
+        self.remember_entry(hash, payload.signed_at, at, windowed);
         self.size += 1;
         self.last_timestamp = Some(at);
         if let Some(n) = self.nodes.get_mut(&payload.author) {

@@ -152,6 +152,7 @@ impl State {
         self.keyids = keyids;
         self.domains = domains;
         self.topology_changed(ctx);
+        self.refresh_replay_window(ctx.at);
         Ok(events)
     }
 }

@@ -37,6 +37,7 @@ mod nodes;
 mod overrides;
 mod proposals;
 mod refusals;
+mod replay;
 mod seals;
 mod suspension;
 mod sync;
@@ -92,6 +93,9 @@ pub enum RejectCode {
     NotMember,
     /// This exact entry is already in the log.
     Replay,
+    /// The entry's `signed_at` is missing, or too far from the log's time for clause
+    /// 5.4 `replay_window_secs`, or older than what replay detection remembers.
+    Stale,
     /// The record's index or timestamp is out of order.
     OutOfOrder,
     /// A genesis where there is one already, or anything before the genesis.
@@ -389,8 +393,14 @@ pub struct State {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     closed: BTreeMap<String, ClosedProposal>,
     equivocations: Vec<Equivocation>,
-    /// Entry hashes of every applied entry (replay detection).
+    /// Entry hashes of every entry applied while no replay window was in force
+    /// (replay detection, `replay.rs`): all of them on a mesh without clause 5.4
+    /// `replay_window_secs`; frozen once a window is in force.
     seen: BTreeSet<Digest>,
+    /// The replay window and the entries it remembers (`replay.rs`); none while the
+    /// governing contract has no `replay_window_secs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    replay: Option<replay::ReplayWindow>,
     /// `ack_sync` entries: contract id -> revision -> node id -> its ack.
     #[serde(default)]
     acks: BTreeMap<String, BTreeMap<u64, BTreeMap<String, SyncAck>>>,
@@ -507,12 +517,6 @@ impl State {
             return Some(*h);
         }
         self.contract(contract_id)?.clause(clause_id)?.hash().ok()
-    }
-
-    /// Whether an entry with this hash ([`entry_hash`](crate::entry::entry_hash)) is in
-    /// the log.
-    pub fn contains_entry(&self, hash: &Digest) -> bool {
-        self.seen.contains(hash)
     }
 
     /// Current revision of every contract.

@@ -101,7 +101,7 @@ impl State {
         }
         let hash = entry_hash(&op.envelope)
             .map_err(|e| rej(RejectCode::Malformed, format!("refused envelope: {e}")))?;
-        if self.seen.contains(&hash) {
+        if self.contains_entry(&hash, Some(signed_at)) {
             return Err(rej(
                 RejectCode::Duplicate,
                 format!("the refused envelope {hash} is in the log: it was accepted"),

@@ -764,7 +764,7 @@ mod tests {
     use super::*;
     use crate::council::{CouncilItem, CouncilRequest};
     use govmesh_core::codex::codex_genesis;
-    use govmesh_core::entry::{NodeSpec, Operation, sign_entry};
+    use govmesh_core::entry::{NodeSpec, Operation, sign_entry, sign_entry_at};
     use govmesh_core::keys::KeyPair;
     use govmesh_core::model::NodeType;
     use govmesh_core::state::RejectCode;
@@ -776,7 +776,11 @@ mod tests {
             "domain_id": id, "name": id, "admin_node_id": admin, "member_nodes": [admin],
         }))
         .unwrap();
-        let envelope = sign_entry(key, Operation::DefineDomain(spec));
+        let envelope = sign_entry_at(
+            key,
+            Operation::DefineDomain(spec),
+            govmesh_core::stamp::Timestamp(1_800_000_000_000),
+        );
         Entry {
             log_id: log_id(1, 7, 0),
             payload: EntryPayload::Normal(CouncilRequest::Single(CouncilItem {

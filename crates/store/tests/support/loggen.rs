@@ -14,7 +14,7 @@ use govmesh_core::codex::{CODEX_CONTRACT_ID, codex_genesis};
 use govmesh_core::digest::Digest;
 use govmesh_core::dsse::Envelope;
 use govmesh_core::entry::{
-    LogRecord, NodeSpec, Operation, ProposeOp, VoteOp, WithdrawOp, sign_entry,
+    LogRecord, NodeSpec, Operation, ProposeOp, VoteOp, WithdrawOp, sign_entry, sign_entry_at,
 };
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::{Changes, NodeType, VoteChoice};
@@ -117,7 +117,8 @@ impl LogGen {
         Timestamp::from_millis(T0 + k as i64)
     }
 
-    /// The signed entry with log index `k`.
+    /// The signed entry with log index `k`, signed at its record time (clause 5.4
+    /// `replay_window_secs`; the genesis carries no `signed_at`).
     pub fn entry(&self, k: u64) -> Envelope {
         if k == 0 {
             return sign_entry(&self.hubs[0], self.genesis.clone());
@@ -131,7 +132,7 @@ impl LogGen {
                 proposal_id,
                 reason: Some(format!("benchmark withdrawal {p}")),
             });
-            sign_entry(&self.hubs[(p % n) as usize], op)
+            sign_entry_at(&self.hubs[(p % n) as usize], op, self.time(k))
         } else if j == 0 {
             let author = &self.hubs[(p % n) as usize];
             let op = Operation::Propose(ProposeOp::amend(
@@ -146,7 +147,7 @@ impl LogGen {
                     diff: Vec::new(),
                 },
             ));
-            sign_entry(author, op)
+            sign_entry_at(author, op, self.time(k))
         } else {
             let voter = &self.hubs[((p + j) % n) as usize];
             let choice = if j % 2 == 1 {
@@ -155,7 +156,7 @@ impl LogGen {
                 VoteChoice::Reject
             };
             let op = Operation::Vote(VoteOp::new(proposal_id, choice));
-            sign_entry(voter, op)
+            sign_entry_at(voter, op, self.time(k))
         }
     }
 

@@ -172,9 +172,11 @@ async function importKeyFile(text) {
   return { nodeId: f.node_id, keyid: tohex(await sha256(pub)), key };
 }
 
-// The DSSE envelope of `op` ({type, ...fields}) signed as the held key's node.
+// The DSSE envelope of `op` ({type, ...fields}) signed as the held key's node, with
+// the browser's clock as signed_at (clause 5.4 replay_window_secs: the log refuses an
+// entry signed too far from its own time).
 async function signEntry(op) {
-  const payload = enc.encode(jcs(Object.assign({ author: heldKey.nodeId }, op)));
+  const payload = enc.encode(jcs(Object.assign({ author: heldKey.nodeId, signed_at: new Date().toISOString() }, op)));
   const sig = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, heldKey.key, pae(ENTRY_PAYLOAD_TYPE, payload)));
   return { payloadType: ENTRY_PAYLOAD_TYPE, payload: b64(payload), signatures: [{ keyid: heldKey.keyid, sig: b64(sig) }] };
 }
