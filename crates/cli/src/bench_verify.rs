@@ -15,9 +15,7 @@ use anyhow::{Context, Result, bail};
 use govmesh_core::checkpoint::Checkpoint;
 use govmesh_core::codex::{CODEX_CONTRACT_ID, codex_genesis};
 use govmesh_core::entry::signature_parts;
-use govmesh_core::entry::{
-    LogRecord, NodeSpec, Operation, ProposeOp, VoteOp, sign_entry, sign_entry_at,
-};
+use govmesh_core::entry::{LogRecord, NodeSpec, Operation, ProposeOp, VoteOp, sign_entry_at};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::merkle::MerkleTree;
 use govmesh_core::model::{Changes, NodeType, VoteChoice};

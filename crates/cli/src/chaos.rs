@@ -13,9 +13,7 @@ use crate::demo::free_port;
 use crate::faultproxy::{Faults, Proxy};
 use anyhow::{Context, Result, bail};
 use govmesh_core::Digest;
-use govmesh_core::entry::{
-    LogRecord, NodeSpec, Operation, ProposeOp, VoteOp, sign_entry, sign_entry_at,
-};
+use govmesh_core::entry::{LogRecord, NodeSpec, Operation, ProposeOp, VoteOp, sign_entry_at};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::{Changes, Clause, NodeType, VoteChoice};
 use govmesh_core::state::State;

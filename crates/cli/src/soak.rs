@@ -9,7 +9,7 @@ use crate::bench::{Procs, bench_genesis, new_key, tempdir};
 use crate::chaos::Rng;
 use crate::demo::free_port;
 use anyhow::{Context, Result, bail};
-use govmesh_core::entry::{Operation, ProposeOp, VoteOp, sign_entry, sign_entry_at};
+use govmesh_core::entry::{Operation, ProposeOp, VoteOp, sign_entry_at};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::{Changes, VoteChoice};
 use serde_json::{Value, json};
