@@ -73,26 +73,18 @@ fn propose_op(state: &State, id: &str, clause: &str, diff: Vec<DiffOp>) -> Propo
         .and_then(|c| c.clause(clause))
         .expect("the Codex has the clause")
         .clone();
-    ProposeOp {
-        proposal_id: id.to_owned(),
-        contract_id: "codex".into(),
-        target_contract_clause: clause.into(),
-        base_clause_hash: c.hash().expect("clause hashes"),
-        domain_id: None,
-        rationale: format!("fuzz fixture change of {clause}"),
-        changes: Changes {
+    ProposeOp::amend(
+        id,
+        "codex",
+        clause,
+        c.hash().expect("clause hashes"),
+        format!("fuzz fixture change of {clause}"),
+        Changes {
             current_text: c.text.clone(),
             proposed_text: format!("{} (amended)", c.text),
             diff,
         },
-        voting_period_secs: None,
-        create_contract: None,
-        governance_scope: None,
-        local_node: None,
-        conflict_resolution: None,
-        expedited: false,
-        restore_rights: None,
-    }
+    )
 }
 
 /// The fixture, built on first use.
