@@ -119,7 +119,11 @@ pub fn fixture() -> &'static Fixture {
         let text = propose_op(&state, TEXT_PROPOSAL, "11.0", Vec::new());
         push(
             &mut state,
-            sign_entry_at(&hubs[0], Operation::Propose(text), Timestamp(T0).plus_secs(1)),
+            sign_entry_at(
+                &hubs[0],
+                Operation::Propose(text),
+                Timestamp(T0).plus_secs(1),
+            ),
             1,
         );
         let diff = vec![DiffOp {
@@ -130,7 +134,11 @@ pub fn fixture() -> &'static Fixture {
         let rules = propose_op(&state, RULES_PROPOSAL, "5.5", diff);
         push(
             &mut state,
-            sign_entry_at(&hubs[1], Operation::Propose(rules), Timestamp(T0).plus_secs(2)),
+            sign_entry_at(
+                &hubs[1],
+                Operation::Propose(rules),
+                Timestamp(T0).plus_secs(2),
+            ),
             2,
         );
         let vote = VoteOp {

@@ -46,10 +46,23 @@ fn replay_digest(gen_: &LogGen, n: u64) -> Digest {
     Digest::sha256_parts(&refs)
 }
 
-/// The digest [`replay_digest`] gave for the fixed log with the code before closed
-/// proposals left the state (commit "store tests: a generated log of closing
-/// proposals and the digest of what the state machine decides on it").
+/// The digest [`replay_digest`] gives for the fixed log with the code before closed
+/// proposals left the state. Computed with the `replay` branch (tip 45f4fc2, which
+/// branched from main at 9fdd223, before the history step, and adds clause 5.4
+/// `replay_window_secs`) plus only this file and the closing log generator as the
+/// history step added them (commit 71354a2) with its entries signed at their record
+/// time (`sign_entry_at`): the state machine before the history step, with replay
+/// detection, on the log this generator writes now (a Codex genesis with the replay
+/// window, entries with `signed_at`).
 const DIGEST_BEFORE_HISTORY: &str =
+    "1a76e8457ac750ba243579a6640ea4e46470339a2bff614f69ef734203ddb466";
+
+/// The digest [`replay_digest`] gave for the fixed log as it was before clause 5.4
+/// `replay_window_secs` existed ([`LogGen::closing_before_replay_rule`]), computed with
+/// the code before closed proposals left the state (commit 71354a2, "store tests: a
+/// generated log of closing proposals and the digest of what the state machine
+/// decides on it").
+const DIGEST_BEFORE_HISTORY_AND_REPLAY_RULE: &str =
     "c19dc53cf1b227b4c6898321c55c48cca1b03295dc738f579b06de2a5c50a18f";
 
 #[test]
@@ -59,10 +72,17 @@ fn a_closing_log_replays_to_what_the_code_before_history_decided() {
     assert_eq!(got.to_hex(), DIGEST_BEFORE_HISTORY);
 }
 
+#[test]
+fn a_closing_log_from_before_the_replay_rule_replays_to_what_the_code_before_both_decided() {
+    let gen_ = LogGen::closing_before_replay_rule(8, 5);
+    let got = replay_digest(&gen_, FIXED_ENTRIES);
+    assert_eq!(got.to_hex(), DIGEST_BEFORE_HISTORY_AND_REPLAY_RULE);
+}
+
 use crate::common::assert_consistent;
 use govmesh_core::codex::CODEX_CONTRACT_ID;
 use govmesh_core::dsse::Envelope;
-use govmesh_core::entry::{Operation, ProposeOp, VoteOp, WithdrawOp, sign_entry};
+use govmesh_core::entry::{Operation, ProposeOp, VoteOp, WithdrawOp, sign_entry_at};
 use govmesh_core::model::{Changes, ProposalStatus, VoteChoice};
 use govmesh_store::{Ledger, LedgerOptions, ProposalFilter};
 
@@ -179,7 +199,7 @@ struct Script<'a> {
 impl Script<'_> {
     fn next(&mut self, hub: usize, op: Operation) {
         let k = self.l.size();
-        let env: Envelope = sign_entry(&self.gen_.hubs[hub], op);
+        let env: Envelope = sign_entry_at(&self.gen_.hubs[hub], op, self.gen_.time(k));
         self.l
             .append(&env, self.gen_.time(k))
             .unwrap_or_else(|e| panic!("entry {k}: {e}"));
@@ -339,7 +359,8 @@ fn paging_gives_every_proposal_once_across_live_and_closed() {
 
 /// A data directory written by schema 3, before closed proposals left the state
 /// (`tests/fixtures/schema3`, made by the code of commit 71354a2 from
-/// `LogGen::closing(5, 3)`: 31 entries and a snapshot holding 6 withdrawn proposals,
+/// `LogGen::closing(5, 3)` as it was then, [`LogGen::closing_before_replay_rule`] now:
+/// a mesh without clause 5.4 `replay_window_secs`; 31 entries and a snapshot holding 6 withdrawn proposals,
 /// then 7 entries more without a snapshot, in which a 7th proposal is withdrawn and an
 /// 8th opened).
 fn schema_3_dir() -> tempfile::TempDir {
@@ -358,7 +379,7 @@ fn schema_3_dir() -> tempfile::TempDir {
 #[test]
 fn a_data_directory_from_before_migrates_on_open() {
     let dir = schema_3_dir();
-    let gen_ = LogGen::closing(5, 3);
+    let gen_ = LogGen::closing_before_replay_rule(5, 3);
     let l = Ledger::open(dir.path()).unwrap();
     assert_eq!(l.size(), 38);
     assert_eq!(l.open_report().snapshot_size, Some(31));

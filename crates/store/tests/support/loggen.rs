@@ -14,7 +14,8 @@ use govmesh_core::codex::{CODEX_CONTRACT_ID, codex_genesis};
 use govmesh_core::digest::Digest;
 use govmesh_core::dsse::Envelope;
 use govmesh_core::entry::{
-    LogRecord, NodeSpec, Operation, ProposeOp, VoteOp, WithdrawOp, sign_entry, sign_entry_at,
+    GenesisOp, LogRecord, NodeSpec, Operation, ProposeOp, VoteOp, WithdrawOp, sign_entry,
+    sign_entry_at,
 };
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::{Changes, NodeType, VoteChoice};
@@ -36,6 +37,8 @@ pub struct LogGen {
     per_proposal: u64,
     /// Each proposal's last entry withdraws it.
     withdraw: bool,
+    /// Entries after the genesis carry `signed_at` (their record time).
+    stamped: bool,
 }
 
 /// A well-formed lower-case UUIDv4 text for a number.
@@ -54,6 +57,10 @@ impl LogGen {
     /// `hubs` founding governance hubs; each proposal gets `votes` votes (fewer than
     /// half the hubs vote either way, so none is decided early).
     pub fn new(hubs: usize, votes: usize) -> LogGen {
+        LogGen::build(hubs, votes, true)
+    }
+
+    fn build(hubs: usize, votes: usize, replay_rule: bool) -> LogGen {
         assert!(votes < hubs, "a proposal needs distinct voters");
         let hubs: Vec<KeyPair> = (0..hubs)
             .map(|i| {
@@ -74,7 +81,10 @@ impl LogGen {
                 node_policy_capabilities: Vec::new(),
             })
             .collect();
-        let genesis = codex_genesis(MESH_NAME, founders);
+        let mut genesis = codex_genesis(MESH_NAME, founders);
+        if !replay_rule {
+            strip_replay_window(&mut genesis);
+        }
         let clause = genesis
             .contract
             .clauses
@@ -89,6 +99,7 @@ impl LogGen {
             genesis: Operation::Genesis(genesis),
             per_proposal: votes as u64 + 1,
             withdraw: false,
+            stamped: replay_rule,
         }
     }
 
@@ -99,6 +110,18 @@ impl LogGen {
             withdraw: true,
             per_proposal: votes as u64 + 2,
             ..LogGen::new(hubs, votes)
+        }
+    }
+
+    /// Like [`LogGen::closing`], but the log a mesh founded before clause 5.4's
+    /// `replay_window_secs` wrote: the genesis without the rule (and without the sentence
+    /// that explains it), entries without `signed_at`. This is byte for byte the log
+    /// `LogGen::closing` generated before the rule existed.
+    pub fn closing_before_replay_rule(hubs: usize, votes: usize) -> LogGen {
+        LogGen {
+            withdraw: true,
+            per_proposal: votes as u64 + 2,
+            ..LogGen::build(hubs, votes, false)
         }
     }
 
@@ -117,8 +140,18 @@ impl LogGen {
         Timestamp::from_millis(T0 + k as i64)
     }
 
+    /// `op` signed by `key` as entry `k`: at its record time if the log is stamped.
+    fn sign(&self, key: &KeyPair, op: Operation, k: u64) -> Envelope {
+        if self.stamped {
+            sign_entry_at(key, op, self.time(k))
+        } else {
+            sign_entry(key, op)
+        }
+    }
+
     /// The signed entry with log index `k`, signed at its record time (clause 5.4
-    /// `replay_window_secs`; the genesis carries no `signed_at`).
+    /// `replay_window_secs`; the genesis, and every entry of a log from before the
+    /// rule, carries no `signed_at`).
     pub fn entry(&self, k: u64) -> Envelope {
         if k == 0 {
             return sign_entry(&self.hubs[0], self.genesis.clone());
@@ -132,7 +165,7 @@ impl LogGen {
                 proposal_id,
                 reason: Some(format!("benchmark withdrawal {p}")),
             });
-            sign_entry_at(&self.hubs[(p % n) as usize], op, self.time(k))
+            self.sign(&self.hubs[(p % n) as usize], op, k)
         } else if j == 0 {
             let author = &self.hubs[(p % n) as usize];
             let op = Operation::Propose(ProposeOp::amend(
@@ -147,7 +180,7 @@ impl LogGen {
                     diff: Vec::new(),
                 },
             ));
-            sign_entry_at(author, op, self.time(k))
+            self.sign(author, op, k)
         } else {
             let voter = &self.hubs[((p + j) % n) as usize];
             let choice = if j % 2 == 1 {
@@ -156,11 +189,11 @@ impl LogGen {
                 VoteChoice::Reject
             };
             let op = Operation::Vote(VoteOp::new(proposal_id, choice));
-            sign_entry_at(voter, op, self.time(k))
+            self.sign(voter, op, k)
         }
     }
 
-    /// Entry `k` stamped as a log record.
+    /// Entry `k` as a log record.
     pub fn record(&self, k: u64) -> LogRecord {
         LogRecord {
             index: k,
@@ -168,4 +201,24 @@ impl LogGen {
             envelope: self.entry(k),
         }
     }
+}
+
+/// Clause 5.4 of `g` as the Codex had it before `replay_window_secs`: without the rule
+/// and without the sentence (one line of the clause text) that explains it.
+fn strip_replay_window(g: &mut GenesisOp) {
+    let c = g
+        .contract
+        .clauses
+        .iter_mut()
+        .find(|c| c.clause_id == "5.4")
+        .expect("the Codex has clause 5.4");
+    if let Some(rules) = c.rules.as_object_mut() {
+        rules.remove("replay_window_secs");
+    }
+    let keep: Vec<&str> = c
+        .text
+        .lines()
+        .filter(|l| !l.contains("replay_window_secs"))
+        .collect();
+    c.text = keep.join("\n");
 }
