@@ -4,7 +4,7 @@
 //! still refuses votes as not voting.
 
 use crate::util::*;
-use govmesh_core::entry::{Operation, VoteOp, sign_entry};
+use govmesh_core::entry::{Operation, VoteOp, sign_entry_at};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::VoteChoice;
 use serde_json::{Value, json};
@@ -22,7 +22,11 @@ async fn propose(c: &Client, token: &str, clause: &str, text: &str) -> String {
 }
 
 async fn vote(c: &Client, k: &KeyPair, pid: &str, choice: VoteChoice) -> (u16, Value) {
-    let env = sign_entry(k, Operation::Vote(VoteOp::new(pid, choice)));
+    let env = sign_entry_at(
+        k,
+        Operation::Vote(VoteOp::new(pid, choice)),
+        govmesh_node::now(),
+    );
     c.post("/v1/entries", &serde_json::to_value(&env).unwrap(), None)
         .await
 }

@@ -341,8 +341,12 @@ fn a_mesh_founded_without_the_rule_decides_its_log_as_before() {
     let (s, state_hash) = pre_rule_log();
     assert_eq!(s.replay_window_secs(), None);
     assert_eq!(s.remembered_entries(), (s.size() as usize, 0));
-    // Pinned from the same log built and applied by main before the rule existed
-    // (commit 9fdd223): the same state, byte for byte.
+    // Pinned from the same log built and applied by main before the rule existed: the
+    // same state, byte for byte. The state hash was first pinned with main at 9fdd223
+    // (34915114...); the history step (closed proposals leave the state) changed how a
+    // state serializes, so it is now pinned with main at d55457c, after the history
+    // step and still without the rule (this log, built by a copy of pre_rule_log in a
+    // scratch test there, gives the same mesh and Codex hashes and this state hash).
     assert_eq!(s.size(), 28);
     assert_eq!(
         (
@@ -353,7 +357,7 @@ fn a_mesh_founded_without_the_rule_decides_its_log_as_before() {
         (
             "eda32d2da9acbf41d58e9102aa455a1276cef388a77984eceaba06848fcae1fe".to_owned(),
             "7972ac08453a035e04dbe070c7b3d93b2f7b6a942f71e6ca4ea9919c8fe8b170".to_owned(),
-            "34915114b879a9d319f13fe4f5380a5fb56034871432f238dd21f967ce1583fb".to_owned()
+            "bcd26fd0f2ed28e27ed109d77103c16af506cdbd815116c8b3c21969f1389e98".to_owned()
         )
     );
 }
