@@ -164,10 +164,14 @@ impl Procs {
         self.0.clear();
     }
 
+    /// The child's stdin is a pipe this process holds open for the child's life (in
+    /// its [`Child`]): a node started with `--stop-with-parent` stops when it closes,
+    /// which the kernel does when this process dies, however it dies. (With stdin on
+    /// `/dev/null` such a node would read end-of-file at once and stop.)
     fn spawn_into(&mut self, name: &str, cmd: &mut Command, out: std::fs::File) -> Result<()> {
         let err = out.try_clone()?;
         let child = cmd
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err))
             .spawn()

@@ -84,6 +84,9 @@ impl Mesh {
         let n = &mut self.nodes[i];
         let mut cmd = Command::new(&self.exe);
         cmd.arg("serve")
+            // A bench killed before it stops its nodes must not leave them running
+            // (a kill -9 of the node by the fault script is unaffected).
+            .arg("--stop-with-parent")
             .arg("--data")
             .arg(&n.dir)
             .arg("--listen")

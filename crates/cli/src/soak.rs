@@ -98,6 +98,8 @@ fn soak(opts: &SoakOptions, work: &Path, json_out: bool) -> Result<i32> {
             &name,
             Command::new(&exe)
                 .arg("serve")
+                // A bench killed before it stops its hubs must not leave them running.
+                .arg("--stop-with-parent")
                 .arg("--data")
                 .arg(&dir)
                 .arg("--listen")

@@ -62,3 +62,6 @@ mod reregister;
 mod tls;
 #[path = "cli/trustobs.rs"]
 mod trustobs;
+
+#[path = "cli/benches.rs"]
+mod benches;

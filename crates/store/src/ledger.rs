@@ -128,12 +128,18 @@ pub struct Ledger {
     options: LedgerOptions,
     last_snapshot: u64,
     report: OpenReport,
-    /// Set when a failed write could not be undone by reloading from disk.
-    poisoned: Option<String>,
+    /// Set when a failed write could not be undone by reloading from disk: why, and
+    /// when that reload was tried. Writes are refused until a reload succeeds; each
+    /// write tries one again (at most every [`RELOAD_RETRY`]), so a ledger whose
+    /// disk was full recovers once there is room, without a restart.
+    poisoned: Option<(String, Instant)>,
     stats: LedgerStats,
     registry: RegistryView,
     pending: Option<PendingSnapshot>,
 }
+
+/// How long a poisoned ledger waits between reloads from disk.
+const RELOAD_RETRY: Duration = Duration::from_secs(1);
 
 /// Cumulative time spent by [`Ledger::append`] and [`Ledger::append_records`], by
 /// phase (for benchmarks and the node's metrics).
@@ -255,9 +261,16 @@ impl Ledger {
         &self.store
     }
 
-    fn check_usable(&self) -> Result<(), StoreError> {
+    fn check_usable(&mut self) -> Result<(), StoreError> {
+        if self
+            .poisoned
+            .as_ref()
+            .is_some_and(|(_, tried)| tried.elapsed() >= RELOAD_RETRY)
+        {
+            self.reload();
+        }
         match &self.poisoned {
-            Some(why) => Err(StoreError::Poisoned(why.clone())),
+            Some((why, _)) => Err(StoreError::Poisoned(why.clone())),
             None => Ok(()),
         }
     }
@@ -492,7 +505,8 @@ impl Ledger {
         Ok(())
     }
 
-    /// Rebuilds state and tree from the store after a failed write.
+    /// Rebuilds state and tree from the store after a failed write (or, while
+    /// poisoned, to try again).
     fn reload(&mut self) {
         match load(&mut self.store) {
             Ok((state, tree, last_snapshot, _)) => {
@@ -501,8 +515,9 @@ impl Ledger {
                 self.last_snapshot = last_snapshot;
                 self.pending = None;
                 self.registry.refresh(&self.state);
+                self.poisoned = None;
             }
-            Err(e) => self.poisoned = Some(e.to_string()),
+            Err(e) => self.poisoned = Some((e.to_string(), Instant::now())),
         }
     }
 

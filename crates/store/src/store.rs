@@ -145,7 +145,7 @@ pub enum StoreError {
     #[error("stored state snapshot at size {covered} is unusable: {reason}")]
     BadSnapshot { covered: u64, reason: String },
     #[error(
-        "the ledger failed to write and then failed to reload from disk ({0}); reopen the data directory"
+        "the ledger failed to write and then failed to reload from disk ({0}); writes are refused until a reload succeeds (tried again at each write)"
     )]
     Poisoned(String),
 }

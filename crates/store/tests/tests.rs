@@ -7,6 +7,7 @@ mod loggen;
 
 mod common;
 mod crash;
+mod full_disk;
 mod history;
 mod ledger;
 mod trust;
