@@ -1,21 +1,22 @@
 //! `govmesh bench soak`: a long mixed load on a 3-hub council on loopback, from a
 //! load generator in this process: readers (status, proposals, log pages, the Codex,
 //! the checkpoint) and writers (signed votes by voter identities, on proposals a
-//! proposer keeps opening through the hubs). Reports errors, throughput, p50/p99 per
-//! kind, and the hubs' resident memory (VmRSS) over time with its growth after the
+//! proposer keeps opening through the hubs and withdraws once every writer has voted on
+//! it, so proposals close as in a living mesh and the live state keeps its size).
+//! Reports errors, throughput, p50/p99 per kind, and the hubs' resident memory (VmRSS) over time with its growth after the
 //! warm-up (the first fifth of the run); the target is under 10%.
 
 use crate::bench::{Procs, bench_genesis, new_key, tempdir};
 use crate::chaos::Rng;
 use crate::demo::free_port;
 use anyhow::{Context, Result, bail};
-use govmesh_core::entry::{Operation, ProposeOp, VoteOp, sign_entry_at};
+use govmesh_core::entry::{Operation, ProposeOp, VoteOp, WithdrawOp, sign_entry_at};
 use govmesh_core::keys::KeyPair;
 use govmesh_core::model::{Changes, VoteChoice};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -140,6 +141,11 @@ fn soak(opts: &SoakOptions, work: &Path, json_out: bool) -> Result<i32> {
     let reads = Arc::new(Mutex::new(Kind::default()));
     let writes = Arc::new(Mutex::new(Kind::default()));
     let proposes = Arc::new(Mutex::new(Kind::default()));
+    let withdrawals = Arc::new(Mutex::new(Kind::default()));
+    // Which hub proposed each proposal (it alone may withdraw it), and how many of the
+    // proposals each writer has voted on (its vote answered).
+    let proposers: Arc<Mutex<Vec<usize>>> = Arc::new(Mutex::new(Vec::new()));
+    let progress: Vec<AtomicUsize> = (0..opts.writers).map(|_| AtomicUsize::new(0)).collect();
     let log_size = Arc::new(AtomicU64::new(0));
     eprintln!(
         "soak: 3 hubs, {} readers, {} writers, {}s",
@@ -178,7 +184,30 @@ fn soak(opts: &SoakOptions, work: &Path, json_out: bool) -> Result<i32> {
         // The proposer: keeps a few proposals ahead of the fastest writer.
         s.spawn(|| {
             let mut n = 0usize;
+            let mut withdrawn = 0usize;
             while !stop.load(Ordering::SeqCst) {
+                // Withdraw what every writer has voted on: a finished proposal leaves
+                // the hubs' memory for their history tables.
+                let voted = progress
+                    .iter()
+                    .map(|p| p.load(Ordering::SeqCst))
+                    .min()
+                    .unwrap_or(0);
+                while withdrawn < voted && !stop.load(Ordering::SeqCst) {
+                    let pid =
+                        proposals.lock().unwrap_or_else(|e| e.into_inner())[withdrawn].clone();
+                    let h = proposers.lock().unwrap_or_else(|e| e.into_inner())[withdrawn];
+                    let (key, url) = &hubs[h];
+                    let op = Operation::Withdraw(WithdrawOp {
+                        proposal_id: pid,
+                        reason: Some("soak: every writer voted".into()),
+                    });
+                    let env = sign_entry_at(key, op, crate::bench::now());
+                    let t = Instant::now();
+                    let r = http.post(format!("{url}/v1/entries")).json(&env).send();
+                    record(&withdrawals, t, r);
+                    withdrawn += 1;
+                }
                 let open = proposals.lock().unwrap_or_else(|e| e.into_inner()).len();
                 let need = votes_cast(&writes) / opts.writers + 16;
                 if open >= need {
@@ -198,11 +227,14 @@ fn soak(opts: &SoakOptions, work: &Path, json_out: bool) -> Result<i32> {
                         diff: Vec::new(),
                     },
                 ));
-                let (key, url) = &hubs[n % hubs.len()];
+                let h = n % hubs.len();
+                let (key, url) = &hubs[h];
                 let env = sign_entry_at(key, op, crate::bench::now());
                 let t = Instant::now();
                 let r = http.post(format!("{url}/v1/entries")).json(&env).send();
                 if record(&proposes, t, r).is_some() {
+                    // The proposer first: a writer's progress never runs past it.
+                    proposers.lock().unwrap_or_else(|e| e.into_inner()).push(h);
                     proposals
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
@@ -213,6 +245,7 @@ fn soak(opts: &SoakOptions, work: &Path, json_out: bool) -> Result<i32> {
         });
         for (j, voter) in voters.iter().enumerate() {
             let (stop, proposals, writes, urls) = (&stop, &proposals, &writes, &urls);
+            let progress = &progress[j];
             s.spawn(move || {
                 let mut next = 0usize;
                 while !stop.load(Ordering::SeqCst) {
@@ -240,6 +273,7 @@ fn soak(opts: &SoakOptions, work: &Path, json_out: bool) -> Result<i32> {
                     let t = Instant::now();
                     let r = http.post(format!("{url}/v1/entries")).json(&env).send();
                     record(writes, t, r);
+                    progress.store(next, Ordering::SeqCst);
                 }
             });
         }
@@ -334,13 +368,19 @@ fn soak(opts: &SoakOptions, work: &Path, json_out: bool) -> Result<i32> {
         })
         .collect();
     let max_growth = growth.iter().flatten().cloned().fold(f64::MIN, f64::max);
-    let (reads, writes, proposes) = (lock(&reads), lock(&writes), lock(&proposes));
-    let errors = reads.errors + writes.errors + proposes.errors;
+    let (reads, writes, proposes, withdrawals) = (
+        lock(&reads),
+        lock(&writes),
+        lock(&proposes),
+        lock(&withdrawals),
+    );
+    let errors = reads.errors + writes.errors + proposes.errors + withdrawals.errors;
     let pass = errors == 0 && alive && max_growth < 10.0;
     let kinds = [
         ("reads", &*reads),
         ("votes", &*writes),
         ("proposals", &*proposes),
+        ("withdrawals", &*withdrawals),
     ];
     if json_out {
         println!(
