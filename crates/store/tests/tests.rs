@@ -5,8 +5,12 @@
 #[path = "support/loggen.rs"]
 mod loggen;
 
+#[path = "support/evgen.rs"]
+mod evgen;
+
 mod common;
 mod crash;
+mod evidence;
 mod history;
 mod ledger;
 mod trust;
