@@ -1187,6 +1187,62 @@ mod tests {
     }
 
     #[test]
+    fn the_audit_drops_history_as_it_is_made_and_counts_closed_proposals() {
+        use crate::entry::{ProposeOp, WithdrawOp};
+        use crate::model::Changes;
+        let mut l = log();
+        let mut state = State::new();
+        for r in &l.records {
+            state.apply_record(r).unwrap();
+        }
+        let text = state
+            .contract("codex")
+            .unwrap()
+            .clause("5.4")
+            .unwrap()
+            .text
+            .clone();
+        let base = state.clause_hash("codex", "5.4").unwrap();
+        let id = "6f1c2a3b-1d2e-4f60-8a9b-0c1d2e3f4a5b";
+        let ops = [
+            Operation::Propose(ProposeOp::amend(
+                id,
+                "codex",
+                "5.4",
+                base,
+                "a change",
+                Changes {
+                    current_text: text.clone(),
+                    proposed_text: format!("{text} (changed)"),
+                    diff: Vec::new(),
+                },
+            )),
+            Operation::Withdraw(WithdrawOp {
+                proposal_id: id.into(),
+                reason: None,
+            }),
+        ];
+        for op in ops {
+            let rec = LogRecord {
+                index: l.records.len() as u64,
+                timestamp: Timestamp::from_millis(3_000 + l.records.len() as i64),
+                envelope: sign_entry(&l.hub, op),
+            };
+            l.records.push(rec);
+        }
+        let a = l.audit(&l.records);
+        // Nothing waits in the outbox: the acks and the withdrawn proposal are gone.
+        assert_eq!(a.state().retired_count(), 0);
+        assert!(a.state().sync_acks().is_empty());
+        assert!(a.state().proposals().is_empty());
+        let cp = l.note(5, &l.hub);
+        let r = a.finish(&file(Some(&cp), None), None).unwrap();
+        assert_eq!(r.proposals, BTreeMap::from([("withdrawn".to_owned(), 1)]));
+        // A failure still names the entry's kind and author.
+        assert_eq!(a.described(4), format!("withdraw by {}", l.hub.node_id()));
+    }
+
+    #[test]
     fn a_record_that_does_not_parse_names_its_index() {
         check(
             ServedRecord::from_bytes(4, b"{\"index\": 4,"),
