@@ -133,9 +133,9 @@ impl Builder {
                 errors: round % 3,
                 warnings: round % 5,
                 infos: 0,
-                reuse_compliant: Some(round % 2 == 0),
+                reuse_compliant: Some(round.is_multiple_of(2)),
             },
-            passed: round % 3 == 0,
+            passed: round.is_multiple_of(3),
         };
         let subject = vec![ResourceDescriptor {
             name: Some(format!("git+round-{round}")),
