@@ -461,8 +461,16 @@ pub struct Audit {
     pinned: Option<Digest>,
     /// The State after the first n entries, for each size asked for.
     states_at: BTreeMap<u64, Option<State>>,
-    /// `"vote by <author>"` of every record pushed, for messages.
-    described: Vec<String>,
+    /// (kind, author) of every record pushed, as positions in `names`, for messages
+    /// (`"vote by <author>"`): eight bytes a record.
+    described: Vec<(u32, u32)>,
+    /// The kinds and authors `described` names, each once.
+    names: Vec<String>,
+    name_index: std::collections::HashMap<String, u32>,
+    /// Proposals that closed during the replay, by status (the state hands them out
+    /// as they close and the audit keeps only their count, so its memory does not
+    /// grow with the history; [`State::take_retired`]).
+    closed_by_status: BTreeMap<String, u64>,
     /// The log index of `described[0]` (non-zero for a resumed audit).
     described_from: u64,
 }
@@ -493,6 +501,9 @@ impl Audit {
             pinned: None,
             states_at: BTreeMap::new(),
             described: Vec::new(),
+            names: Vec::new(),
+            name_index: std::collections::HashMap::new(),
+            closed_by_status: BTreeMap::new(),
         }
     }
 
@@ -522,7 +533,9 @@ impl Audit {
         self.leaves.root_at(size)
     }
 
-    /// The State after every replayed entry.
+    /// The State after every replayed entry. The audit takes its history as it is
+    /// made ([`State::take_retired`]), so the State answers for live proposals only
+    /// and holds no evidence, attestation or ack records.
     pub fn state(&self) -> &State {
         &self.state
     }
@@ -643,16 +656,40 @@ impl Audit {
         if let Some(slot) = self.states_at.get_mut(&(i + 1)) {
             *slot = Some(self.state.clone());
         }
-        self.described
-            .push(format!("{} by {}", applied.kind, applied.author));
+        let kind = self.name(&applied.kind);
+        let author = self.name(&applied.author);
+        self.described.push((kind, author));
+        // History leaves the state as it is made; the audit keeps what its report
+        // counts (closed proposals by status) and drops the rest.
+        for p in self.state.take_retired().proposals {
+            *self
+                .closed_by_status
+                .entry(code_name(&p.proposal.status))
+                .or_insert(0) += 1;
+        }
         Ok(())
     }
 
+    /// The position of `name` in `names`, added if new.
+    fn name(&mut self, name: &str) -> u32 {
+        if let Some(i) = self.name_index.get(name) {
+            return *i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(name.to_owned());
+        self.name_index.insert(name.to_owned(), i);
+        i
+    }
+
     /// `"vote by <author>"` of entry `i`, if this audit replayed it.
-    fn described(&self, i: u64) -> &str {
+    fn described(&self, i: u64) -> String {
+        let name = |n: u32| self.names.get(n as usize).map_or("?", String::as_str);
         i.checked_sub(self.described_from)
             .and_then(|k| self.described.get(k as usize))
-            .map_or("?", String::as_str)
+            .map_or_else(
+                || "?".to_owned(),
+                |(kind, author)| format!("{} by {}", name(*kind), name(*author)),
+            )
     }
 
     /// Verifies a seal against the State of the log it seals; if that fails only for
@@ -933,7 +970,7 @@ impl Audit {
             .mesh_id()
             .ok_or_else(|| AuditError::new(Some(0), Check::Genesis, "entry 0 is not a genesis"))?;
         let contracts = self.check_chains()?;
-        let mut proposals = BTreeMap::new();
+        let mut proposals = self.closed_by_status.clone();
         for p in state.proposals() {
             *proposals.entry(code_name(&p.status)).or_insert(0u64) += 1;
         }
@@ -1148,6 +1185,63 @@ mod tests {
             (r.seal.size, r.seal.source, r.unsealed()),
             (2, SealSource::Seal, 1)
         );
+    }
+
+    #[test]
+    fn the_audit_drops_history_as_it_is_made_and_counts_closed_proposals() {
+        use crate::entry::{ProposeOp, WithdrawOp};
+        use crate::model::Changes;
+        let mut l = log();
+        let mut state = State::new();
+        for r in &l.records {
+            state.apply_record(r).unwrap();
+        }
+        let text = state
+            .contract("codex")
+            .unwrap()
+            .clause("5.4")
+            .unwrap()
+            .text
+            .clone();
+        let base = state.clause_hash("codex", "5.4").unwrap();
+        let id = "6f1c2a3b-1d2e-4f60-8a9b-0c1d2e3f4a5b";
+        let ops = [
+            Operation::Propose(ProposeOp::amend(
+                id,
+                "codex",
+                "5.4",
+                base,
+                "a change",
+                Changes {
+                    current_text: text.clone(),
+                    proposed_text: format!("{text} (changed)"),
+                    diff: Vec::new(),
+                },
+            )),
+            Operation::Withdraw(WithdrawOp {
+                proposal_id: id.into(),
+                reason: None,
+            }),
+        ];
+        for op in ops {
+            let at = Timestamp::from_millis(3_000 + l.records.len() as i64);
+            let rec = LogRecord {
+                index: l.records.len() as u64,
+                timestamp: at,
+                envelope: sign_entry_at(&l.hub, op, at),
+            };
+            l.records.push(rec);
+        }
+        let a = l.audit(&l.records);
+        // Nothing waits in the outbox: the acks and the withdrawn proposal are gone.
+        assert_eq!(a.state().retired_count(), 0);
+        assert!(a.state().sync_acks().is_empty());
+        assert!(a.state().proposals().is_empty());
+        let cp = l.note(5, &l.hub);
+        let r = a.finish(&file(Some(&cp), None), None).unwrap();
+        assert_eq!(r.proposals, BTreeMap::from([("withdrawn".to_owned(), 1)]));
+        // A failure still names the entry's kind and author.
+        assert_eq!(a.described(4), format!("withdraw by {}", l.hub.node_id()));
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //!
 //! A record says where a revision has arrived: `successful_nodes` acknowledged it by the
 //! deadline, `failed_nodes` had not when the deadline passed. Acknowledgements are
-//! `ack_sync` entries in the log ([`ack_book`] collects them from the State); until a
-//! node acknowledges, it is only a target.
+//! `ack_sync` entries in the log ([`ack_book`] collects them from a State nobody
+//! drained; a node reads them from its ledger's `acks` table, [`sync_records_by`]);
+//! until a node acknowledges, it is only a target.
 //!
 //! `source_node_id` is the author of the entry that brought the revision into being:
 //! the genesis author for revision 1, else the author of the deciding `vote` or the
@@ -29,7 +30,8 @@ pub use crate::rules::DEFAULT_SYNC_DEADLINE_SECS;
 /// Acknowledgements: (contract id, revision) -> node id -> time of its ack.
 pub type AckBook = BTreeMap<(String, u64), BTreeMap<String, Timestamp>>;
 
-/// The acknowledgements in the log, as [`sync_records`] reads them.
+/// The acknowledgements a State holds (every one, if nobody took them with
+/// [`State::take_retired`]), as [`sync_records`] reads them.
 pub fn ack_book(state: &State) -> AckBook {
     let mut book = AckBook::new();
     for (contract, revs) in state.sync_acks() {
@@ -115,6 +117,18 @@ pub struct SyncRecord {
 
 /// One record per revision of every contract, oldest first, as of `now`.
 pub fn sync_records(state: &State, acks: &AckBook, now: Timestamp) -> Vec<SyncRecord> {
+    sync_records_by(state, now, |contract, revision| {
+        acks.get(&(contract.to_owned(), revision)).cloned()
+    })
+}
+
+/// [`sync_records`] with the acknowledgements of each revision from `acks_of`
+/// (contract id, revision): node id -> time of its ack.
+pub fn sync_records_by(
+    state: &State,
+    now: Timestamp,
+    mut acks_of: impl FnMut(&str, u64) -> Option<BTreeMap<String, Timestamp>>,
+) -> Vec<SyncRecord> {
     let deadline_secs = sync_deadline_secs(state);
     let active: Vec<&str> = state
         .nodes()
@@ -138,8 +152,15 @@ pub fn sync_records(state: &State, acks: &AckBook, now: Timestamp) -> Vec<SyncRe
                     (source, targets)
                 }
             };
-            let got = acks.get(&(rev.contract_id.clone(), rev.revision));
-            out.push(derive(rev, source, targets, got, deadline_secs, now));
+            let got = acks_of(&rev.contract_id, rev.revision);
+            out.push(derive(
+                rev,
+                source,
+                targets,
+                got.as_ref(),
+                deadline_secs,
+                now,
+            ));
         }
     }
     out

@@ -27,12 +27,12 @@ use govmesh_core::model::{
     VotingTrack,
 };
 use govmesh_core::sync::SyncRecord;
-use govmesh_core::sync::sync_records_at;
+use govmesh_core::sync::sync_records_by;
 use govmesh_core::topology::{
     connection_key, derived_topology_id, topology_connections, topology_record,
 };
 use govmesh_core::{diff, schema};
-use govmesh_store::ProposalFilter;
+use govmesh_store::{EquivocationFilter, ProposalFilter};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -618,13 +618,14 @@ pub(crate) async fn proposal_view(app: &Shared, id: &str) -> ApiResult<ProposalV
         .proposal_record(id)
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::not_found(format!("no proposal {id:?}")))?;
+    let on = EquivocationFilter {
+        proposal: Some(id.to_owned()),
+        voter: None,
+    };
     let equivocations = l
-        .state()
-        .equivocations()
-        .iter()
-        .filter(|e| e.proposal_id == id)
-        .cloned()
-        .collect();
+        .store()
+        .equivocations(None, &on, u64::MAX)
+        .map_err(ApiError::internal)?;
     drop(l);
     Ok(ProposalView {
         track: r.proposal.track(),
@@ -798,10 +799,25 @@ async fn topology_connections_view(
 }
 
 /// Contract sync records (seed contract-sync schema), one per contract revision,
-/// from the `ack_sync` entries in the log and the clause 5.4 deadline.
-pub(crate) async fn sync_records_view(app: &Shared) -> Vec<SyncRecord> {
+/// from the `ack_sync` entries in the log (the ledger's `acks` table) and the clause
+/// 5.4 deadline.
+pub(crate) async fn sync_records_view(app: &Shared) -> ApiResult<Vec<SyncRecord>> {
     let l = app.ledger().lock().await;
-    sync_records_at(l.state(), now())
+    let store = l.store();
+    let mut failed = None;
+    let records = sync_records_by(l.state(), now(), |contract, revision| {
+        match store.acks_of(contract, revision) {
+            Ok(acks) => Some(acks.into_iter().map(|(n, a)| (n, a.timestamp)).collect()),
+            Err(e) => {
+                failed.get_or_insert(e);
+                None
+            }
+        }
+    });
+    match failed {
+        Some(e) => Err(ApiError::internal(e)),
+        None => Ok(records),
+    }
 }
 
 /// `GET /v1/sync`: a page of sync records by contract and revision, filtered by
@@ -809,7 +825,7 @@ pub(crate) async fn sync_records_view(app: &Shared) -> Vec<SyncRecord> {
 async fn sync_view(State(app): State<Shared>, ApiQuery(q): ApiQuery<wire::SyncList>) -> ApiResult {
     let page = Page::new("/v1/sync", q.limit, q.cursor.as_deref())?;
     let p = page.take(
-        sync_records_view(&app).await,
+        sync_records_view(&app).await?,
         |r| format!("{}\n{}", r.contract_id, r.revision),
         |r| {
             q.contract.as_deref().is_none_or(|c| r.contract_id == c)
@@ -821,54 +837,84 @@ async fn sync_view(State(app): State<Shared>, ApiQuery(q): ApiQuery<wire::SyncLi
     ))
 }
 
-/// One item of the evidence list: a vote equivocation or a checkpoint fork.
-enum Evidence<'a> {
-    Vote(&'a Equivocation),
-    Fork(usize, &'a govmesh_core::evidence::CheckpointFork),
+/// Where a page of `/v1/equivocations` starts.
+enum EvidenceFrom {
+    Start,
+    /// After the vote equivocation whose second entry has this index.
+    Vote(u64),
+    /// After the checkpoint fork at this position (0-based, log order).
+    Fork(u64),
+}
+
+/// A cursor key's number, only as written by this list (`7`, not `07`).
+fn key_number(s: &str) -> Option<u64> {
+    s.parse::<u64>().ok().filter(|n| n.to_string() == s)
 }
 
 /// `GET /v1/equivocations`: one page over the vote equivocations (log order) and then
-/// the checkpoint forks (log order), split into the two lists the answer always had.
+/// the checkpoint forks (log order), split into the two lists the answer always had,
+/// read from the ledger's history tables. Cursor keys: `vote` and the second vote's
+/// index (unique: one equivocation per entry), or `fork` and the fork's position.
 async fn equivocations(
     State(app): State<Shared>,
     ApiQuery(q): ApiQuery<wire::EvidenceList>,
 ) -> ApiResult {
     let page = Page::new("/v1/equivocations", q.limit, q.cursor.as_deref())?;
     let l = app.ledger().lock().await;
-    let st = l.state();
-    let all = st.equivocations().iter().map(Evidence::Vote).chain(
-        st.checkpoint_forks()
-            .iter()
-            .enumerate()
-            .map(|(i, f)| Evidence::Fork(i, f)),
-    );
-    let voteish = q.proposal.is_some() || q.author.is_some();
-    let p = page.take(
-        all,
-        |e| match e {
-            // The second vote's index is unique: one equivocation per entry.
-            Evidence::Vote(e) => format!("vote\n{}", e.second_index),
-            Evidence::Fork(i, _) => format!("fork\n{i}"),
-        },
-        |e| match e {
-            Evidence::Vote(e) => {
-                q.proposal.as_deref().is_none_or(|p| e.proposal_id == p)
-                    && q.author.as_deref().is_none_or(|a| e.voter == a)
+    let store = l.store();
+    let fork_count = store
+        .history_count(govmesh_store::HistoryTable::CheckpointForks)
+        .map_err(ApiError::internal)?;
+    let from = match page.after.as_deref().map(|k| k.split_once('\n')) {
+        None => EvidenceFrom::Start,
+        Some(Some(("vote", i))) => match key_number(i) {
+            Some(i) if store.has_equivocation(i).map_err(ApiError::internal)? => {
+                EvidenceFrom::Vote(i)
             }
-            Evidence::Fork(..) => !voteish,
+            _ => return Err(page.unknown_cursor()),
         },
-    )?;
-    let (mut votes, mut forks) = (Vec::new(), Vec::new());
-    for e in p.items {
-        match e {
-            Evidence::Vote(e) => votes.push(e),
-            Evidence::Fork(_, f) => forks.push(f),
-        }
+        Some(Some(("fork", i))) => match key_number(i) {
+            Some(i) if i < fork_count => EvidenceFrom::Fork(i),
+            _ => return Err(page.unknown_cursor()),
+        },
+        Some(_) => return Err(page.unknown_cursor()),
+    };
+    let voteish = q.proposal.is_some() || q.author.is_some();
+    let want = page.limit as u64 + 1;
+    let filter = EquivocationFilter {
+        proposal: q.proposal.clone(),
+        voter: q.author.clone(),
+    };
+    let mut votes = match from {
+        EvidenceFrom::Start => store.equivocations(None, &filter, want),
+        EvidenceFrom::Vote(i) => store.equivocations(Some(i), &filter, want),
+        EvidenceFrom::Fork(_) => Ok(Vec::new()),
     }
+    .map_err(ApiError::internal)?;
+    let skip = match from {
+        EvidenceFrom::Fork(i) => i + 1,
+        _ => 0,
+    };
+    let mut forks = if voteish || votes.len() as u64 >= want {
+        Vec::new()
+    } else {
+        store
+            .checkpoint_forks(skip, want - votes.len() as u64)
+            .map_err(ApiError::internal)?
+    };
+    let more = votes.len() + forks.len() > page.limit;
+    votes.truncate(page.limit);
+    forks.truncate(page.limit - votes.len());
+    let next_cursor = match (more, forks.len(), votes.last()) {
+        (false, ..) => None,
+        (true, 0, Some(v)) => Some(page.cursor_after(&format!("vote\n{}", v.second_index))),
+        (true, n, _) if n > 0 => Some(page.cursor_after(&format!("fork\n{}", skip + n as u64 - 1))),
+        _ => None,
+    };
     Ok(Json(json!({
         "equivocations": to_json(&votes)?,
         "checkpoint_forks": to_json(&forks)?,
-        "next_cursor": p.next_cursor,
+        "next_cursor": next_cursor,
     })))
 }
 

@@ -12,6 +12,7 @@ use crate::shared::Shared;
 use axum::extract::State;
 use axum::{Json, Router};
 use govmesh_core::attestation::Attestation;
+use govmesh_store::AttestationFilter;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -63,18 +64,17 @@ impl AttestationsQuery {
         Ok(())
     }
 
-    fn matches(&self, a: &Attestation, range: &TimeRange) -> bool {
-        range.contains(a.timestamp)
-            && self
-                .subject
-                .as_deref()
-                .is_none_or(|s| a.has_subject_digest(s))
-            && self
-                .contract
-                .as_deref()
-                .is_none_or(|c| a.predicate.contract_id == c)
-            && self.revision.is_none_or(|r| a.predicate.revision == r)
-            && self.attester.as_deref().is_none_or(|n| a.attester == n)
+    /// The filters as the ledger's `attestations` table selects them (the same test
+    /// as [`Attestation::has_subject_digest`] and the time range).
+    fn filter(&self, range: &TimeRange) -> AttestationFilter {
+        AttestationFilter {
+            subject: self.subject.clone(),
+            contract: self.contract.clone(),
+            revision: self.revision,
+            attester: self.attester.clone(),
+            since_ms: range.since.map(|t| t.millis()),
+            until_ms: range.until.map(|t| t.millis()),
+        }
     }
 }
 
@@ -98,16 +98,35 @@ pub async fn list(
     q.check()?;
     let page = Page::new("/v1/attestations", q.limit, q.cursor.as_deref())?;
     let range = TimeRange::new(q.since, q.until)?;
+    let filter = q.filter(&range);
     let l = app.ledger().lock().await;
-    let all = l.state().attestations();
-    let total = all.iter().filter(|a| q.matches(a, &range)).count();
-    let p = page.take(all, |a| a.index.to_string(), |a| q.matches(a, &range))?;
-    let list = p
-        .items
+    let store = l.store();
+    // The cursor's key is the log index of the last attestation given out.
+    let after = match page.after.as_deref() {
+        None => None,
+        Some(k) => match k.parse::<u64>().ok().filter(|i| i.to_string() == k) {
+            Some(i) if store.has_attestation(i).map_err(ApiError::internal)? => Some(i),
+            _ => return Err(page.unknown_cursor()),
+        },
+    };
+    let total = store
+        .attestation_count(&filter)
+        .map_err(ApiError::internal)?;
+    let mut items = store
+        .attestations(after, &filter, page.limit as u64 + 1)
+        .map_err(ApiError::internal)?;
+    drop(l);
+    let more = items.len() > page.limit;
+    items.truncate(page.limit);
+    let next_cursor = match (more, items.last()) {
+        (true, Some(last)) => Some(page.cursor_after(&last.index.to_string())),
+        _ => None,
+    };
+    let list = items
         .iter()
-        .map(|a| attestation_json(a))
+        .map(attestation_json)
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Json(
-        json!({"total": total, "attestations": list, "next_cursor": p.next_cursor}),
+        json!({"total": total, "attestations": list, "next_cursor": next_cursor}),
     ))
 }

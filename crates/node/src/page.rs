@@ -170,10 +170,6 @@ impl TimeRange {
         }
         Ok(TimeRange { since, until })
     }
-
-    pub fn contains(&self, t: Timestamp) -> bool {
-        self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t < u)
-    }
 }
 
 #[cfg(test)]

@@ -49,6 +49,8 @@ fn main() {
         match rest.first().map(String::as_str) {
             Some("replay") => child_replay(Path::new(&rest[1]), Path::new(&rest[2])),
             Some("reopen") => child_reopen(Path::new(&rest[1])),
+            Some("audit") => child_audit(Path::new(&rest[1]), true),
+            Some("audit-undrained") => child_audit(Path::new(&rest[1]), false),
             other => panic!("unknown child mode {other:?}"),
         }
         return;
@@ -234,6 +236,21 @@ fn run(n: u64, keep: Option<&Path>, closing: bool) -> serde_json::Value {
         "re-open gives the same root"
     );
 
+    // `govmesh verify`'s replay (core::audit::Audit, strict verification) of the same
+    // log, and next to it what the Audit held before it took the state's history as
+    // it is made (a State nobody drains, the tree, a description string per entry).
+    let audit = run_child(&["audit", log_path.to_str().unwrap()]);
+    let undrained = run_child(&["audit-undrained", log_path.to_str().unwrap()]);
+    assert_eq!(
+        audit["root"], replay["root"],
+        "the audit gives the same root"
+    );
+    assert_eq!(undrained["root"], replay["root"]);
+    let hwm_audit: f64 = audit["vmhwm_kb"].parse::<f64>().unwrap() / 1024.0;
+    let hwm_undrained: f64 = undrained["vmhwm_kb"].parse::<f64>().unwrap() / 1024.0;
+    eprintln!(
+        "[{n}] audit peak RSS {hwm_audit:.1} MiB (undrained, as before: {hwm_undrained:.1} MiB)"
+    );
     let rate_b = n as f64 / replay_secs;
     let ratio = rate_b / rate_a;
     let hwm_replay: f64 = replay["vmhwm_kb"].parse::<f64>().unwrap() / 1024.0;
@@ -376,6 +393,8 @@ fn run(n: u64, keep: Option<&Path>, closing: bool) -> serde_json::Value {
         "entries": n,
         "rss_replay_mib": round(hwm_replay, 1),
         "rss_reopen_mib": round(hwm_reopen, 1),
+        "rss_audit_mib": round(hwm_audit, 1),
+        "rss_audit_undrained_mib": round(hwm_undrained, 1),
         "open_s": round(open_s, 3),
         "bytes_written_per_entry": round(wchar / n as f64, 0),
         "replay_per_s": round(rate_b, 0),
@@ -495,6 +514,36 @@ fn dir_size(dir: &Path) -> u64 {
 }
 
 /// Streams the log file into a fresh ledger in batches, timing only the ledger.
+/// Replays the log as `govmesh verify` does (`Audit::push`, strict verification), or
+/// (`drained` false) as the Audit did before it took the state's history: a State
+/// nobody drains, the Merkle tree and a description string per entry. Prints the
+/// peak RSS and the root.
+fn child_audit(log: &Path, drained: bool) {
+    use govmesh_core::audit::Audit;
+    use govmesh_core::merkle::MerkleTree;
+    use govmesh_core::state::State;
+    let mut audit = Audit::new();
+    let mut state = State::new();
+    let mut tree = MerkleTree::new();
+    let mut described: Vec<String> = Vec::new();
+    for line in BufReader::new(std::fs::File::open(log).unwrap()).lines() {
+        let rec: LogRecord = serde_json::from_str(&line.unwrap()).unwrap();
+        if drained {
+            audit
+                .push(&rec)
+                .expect("the audit accepts a generated entry");
+        } else {
+            let a = state.apply_record(&rec).expect("a generated entry applies");
+            described.push(format!("{} by {}", a.kind, a.author));
+            tree.push(rec.leaf_hash());
+        }
+    }
+    let root = if drained { audit.root() } else { tree.root() };
+    assert!(drained || described.len() as u64 == tree.size());
+    println!("vmhwm_kb={}", vmhwm_kb());
+    println!("root={root}");
+}
+
 fn child_replay(log: &Path, dir: &Path) {
     let wchar0 = wchar();
     let t = Instant::now();

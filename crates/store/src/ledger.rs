@@ -5,7 +5,8 @@
 //! its Raft log is the durable copy); on open the state is rebuilt from the latest
 //! usable snapshot plus a replay of the records after it.
 
-use crate::history::{HistoryRow, ProposalFilter};
+use crate::archive::HistoryBatch;
+use crate::history::ProposalFilter;
 use crate::registry::{RegistryView, changes_registry};
 use crate::store::{
     MAX_PAGE, RecordRow, SnapshotFile, SnapshotReader, SnapshotSource, Store, StoreError,
@@ -16,7 +17,7 @@ use govmesh_core::entry::{LogRecord, signature_parts};
 use govmesh_core::keys::{PublicKey, verify_batch};
 use govmesh_core::merkle::{MerkleTree, leaf_hash};
 use govmesh_core::model::Proposal;
-use govmesh_core::state::{Applied, ProposalRecord, Rejection, State};
+use govmesh_core::state::{Applied, ProposalRecord, Rejection, Retired, State};
 use govmesh_core::{Digest, Timestamp};
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -416,8 +417,8 @@ impl Ledger {
                 }
             }
         }
-        // The proposals these rows closed go to the history table in their
-        // transaction.
+        // The history these rows made (proposals closed, evidence, attestations,
+        // acks) goes to the history tables in their transaction.
         let closed = match history_rows(self.state.take_retired()) {
             Ok(c) => c,
             Err(e) => {
@@ -658,20 +659,12 @@ impl Ledger {
     }
 }
 
-/// The history rows of closed proposals.
-fn history_rows(closed: Vec<ProposalRecord>) -> Result<Vec<HistoryRow>, StoreError> {
-    closed
-        .iter()
-        .map(|r| {
-            HistoryRow::of(r).map_err(|e| StoreError::InvalidLog {
-                index: r.index,
-                reason: format!(
-                    "closed proposal {:?} does not serialize: {e}",
-                    r.proposal.proposal_id
-                ),
-            })
-        })
-        .collect()
+/// The history rows of what left the state.
+fn history_rows(retired: Retired) -> Result<HistoryBatch, StoreError> {
+    HistoryBatch::of(&retired).map_err(|u| StoreError::InvalidLog {
+        index: u.index,
+        reason: format!("{} does not serialize: {}", u.what, u.error),
+    })
 }
 
 /// Writes the proposals `state` closed since the last call to the history table.

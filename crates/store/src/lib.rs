@@ -4,7 +4,9 @@
 //!   `LOCK` file in its directory): log records, the list of state snapshot files
 //!   (in `snapshots/`), meta values. See
 //!   the crate's README.md for the tables.
-//!   Closed proposals live in its `proposals` table ([`HistoryRow`]).
+//!   Closed proposals live in its `proposals` table ([`HistoryRow`]); recorded
+//!   equivocations, checkpoint forks, attestations and sync acks in theirs
+//!   ([`HistoryBatch`], schema 5).
 //! - [`Ledger`] is what a node uses: the store plus the [`State`](govmesh_core::state::State)
 //!   and [`MerkleTree`](govmesh_core::merkle::MerkleTree) rebuilt from it, appending
 //!   entries through the state machine and durably before returning.
@@ -15,6 +17,7 @@
 //!   `witness.db`).
 #![forbid(unsafe_code)]
 
+mod archive;
 mod history;
 mod ledger;
 pub mod raft;
@@ -22,6 +25,7 @@ mod registry;
 mod side_db;
 mod store;
 
+pub use archive::{AttestationFilter, EquivocationFilter, HistoryBatch, Unserializable};
 pub use history::{HistoryRow, ProposalFilter, status_name};
 pub use ledger::{
     Appended, DB_FILE, Ledger, LedgerError, LedgerOptions, LedgerStats, OpenReport, ProposalPage,
@@ -31,7 +35,7 @@ pub use registry::{RegisteredNode, Registry, RegistryView};
 pub use rusqlite;
 pub use side_db::{SideDbError, open_side_db};
 pub use store::{
-    LOCK_FILE, MAX_PAGE, RecordFilter, RecordRow, SCHEMA_VERSION, SNAPSHOT_DIR, Snapshot,
-    SnapshotFile, SnapshotSource, Store, StoreError, private_dir, remove_snapshot_files,
+    HistoryTable, LOCK_FILE, MAX_PAGE, RecordFilter, RecordRow, SCHEMA_VERSION, SNAPSHOT_DIR,
+    Snapshot, SnapshotFile, SnapshotSource, Store, StoreError, private_dir, remove_snapshot_files,
     write_snapshot_file,
 };

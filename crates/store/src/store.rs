@@ -3,19 +3,24 @@
 //! schema versioning and an exclusive lock on the data directory. It knows nothing of
 //! governance semantics; [`crate::Ledger`] builds on it.
 
-use crate::history::{self, HistoryRow, ProposalFilter};
+use crate::archive::{self, AttestationFilter, EquivocationFilter, HistoryBatch};
+use crate::history::{self, ProposalFilter};
 use govmesh_core::Digest;
+use govmesh_core::attestation::Attestation;
+use govmesh_core::evidence::CheckpointFork;
+use govmesh_core::model::Equivocation;
 use govmesh_core::model::Proposal;
-use govmesh_core::state::ProposalRecord;
+use govmesh_core::state::{ProposalRecord, SyncAck};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use sha2::{Digest as _, Sha256};
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read as _, Seek as _, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// The schema version this build writes. Opening a database with a newer version is
 /// refused; older versions are migrated forward by [`MIGRATIONS`].
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// The largest page [`Store::records`] returns.
 pub const MAX_PAGE: u64 = 1000;
@@ -31,7 +36,7 @@ const SCHEMA_VERSION_KEY: &str = "schema_version";
 /// Seams for later issues: the Raft council (vote, log, snapshot) and replication
 /// (peer cursors) get their tables as migration 2 onwards, appended here; never
 /// edit a migration that has shipped.
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     r#"
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
@@ -101,7 +106,32 @@ CREATE TABLE snapshots (
     // proposals a snapshot of an older version still holds are moved there when the
     // ledger opens it (`Ledger::open`).
     crate::history::CREATE,
+    // 5: recorded equivocations, checkpoint forks, attestations and sync acks leave the
+    // in-memory state for their tables (`archive.rs`), written in the transaction of
+    // the record that made each. The snapshots of version 4 still hold them: they are
+    // unlisted (their files deleted at open), and the next open replays the log once.
+    crate::archive::CREATE,
 ];
+
+/// The history tables of schema 5 ([`Store::history_count`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HistoryTable {
+    Equivocations,
+    CheckpointForks,
+    Attestations,
+    Acks,
+}
+
+impl HistoryTable {
+    fn name(self) -> &'static str {
+        match self {
+            HistoryTable::Equivocations => "equivocations",
+            HistoryTable::CheckpointForks => "checkpoint_forks",
+            HistoryTable::Attestations => "attestations",
+            HistoryTable::Acks => "acks",
+        }
+    }
+}
 
 /// The directory, beside the database, that holds the state snapshot files.
 pub const SNAPSHOT_DIR: &str = "snapshots";
@@ -726,19 +756,20 @@ impl Store {
         snapshot: Option<&SnapshotFile>,
         meta: &[(&str, &[u8])],
     ) -> Result<(), StoreError> {
-        self.append_with_history(rows, snapshot, meta, &[])
+        self.append_with_history(rows, snapshot, meta, &HistoryBatch::default())
     }
 
-    /// Like [`Store::append_with_meta`], and also writes the rows of the proposals
-    /// these records closed to the `proposals` table ([`HistoryRow`]) in the same
-    /// transaction: a closed proposal is in the table exactly when the record that
-    /// closed it is in the log. A row already there (a replay) is written again.
+    /// Like [`Store::append_with_meta`], and also writes the history these records
+    /// made ([`HistoryBatch`]: the proposals they closed, the equivocations, forks,
+    /// attestations and acks they recorded) to the history tables in the same
+    /// transaction: a history row is in its table exactly when the record that made
+    /// it is in the log. A row already there (a replay) is written again.
     pub fn append_with_history(
         &mut self,
         rows: &[RecordRow],
         snapshot: Option<&SnapshotFile>,
         meta: &[(&str, &[u8])],
-        closed: &[HistoryRow],
+        history: &HistoryBatch,
     ) -> Result<(), StoreError> {
         if let Some((key, _)) = meta.iter().find(|(k, _)| *k == SCHEMA_VERSION_KEY) {
             return Err(StoreError::ReservedKey((*key).to_owned()));
@@ -788,7 +819,8 @@ impl Store {
                 .map_err(e("inserting a record"))?;
             }
         }
-        history::insert(&tx, closed).map_err(e("writing closed proposals"))?;
+        history::insert(&tx, &history.proposals).map_err(e("writing closed proposals"))?;
+        archive::insert(&tx, history).map_err(e("writing history"))?;
         if let Some(s) = snapshot {
             insert_listing(&tx, s, self.keep_snapshots).map_err(e("listing a snapshot"))?;
         }
@@ -810,12 +842,11 @@ impl Store {
         Ok(())
     }
 
-    /// Writes closed proposals' rows on their own, in one transaction: for the
-    /// proposals a state restored from an older snapshot, or replayed from records
-    /// stored before the table existed, closes again on open. Rows already there are
-    /// written again with the same bytes.
-    pub fn put_history(&mut self, closed: &[HistoryRow]) -> Result<(), StoreError> {
-        if closed.is_empty() {
+    /// Writes history rows on their own, in one transaction: for the history a
+    /// state restored from an older snapshot, or replayed on open, makes again. Rows
+    /// already there are written again with the same bytes.
+    pub fn put_history(&mut self, history: &HistoryBatch) -> Result<(), StoreError> {
+        if history.is_empty() {
             return Ok(());
         }
         let path = self.path.clone();
@@ -823,7 +854,9 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| sql_err(&path, "starting a history write", e))?;
-        history::insert(&tx, closed).map_err(|e| sql_err(&path, "writing closed proposals", e))?;
+        history::insert(&tx, &history.proposals)
+            .map_err(|e| sql_err(&path, "writing closed proposals", e))?;
+        archive::insert(&tx, history).map_err(|e| sql_err(&path, "writing history", e))?;
         tx.commit()
             .map_err(|e| sql_err(&path, "committing closed proposals", e))
     }
@@ -866,6 +899,88 @@ impl Store {
     /// Number of closed proposals in the table.
     pub fn closed_proposal_count(&self) -> Result<u64, StoreError> {
         history::count(&self.conn).map_err(self.err("counting closed proposals"))
+    }
+
+    fn bad_archive(&self, b: archive::BadRow) -> StoreError {
+        StoreError::Corrupt {
+            path: self.path.clone(),
+            detail: format!(
+                "the {} row of log index {} does not decode: {}",
+                b.table, b.index, b.reason
+            ),
+        }
+    }
+
+    /// Up to `limit` stored equivocations whose second entry is after log index
+    /// `after`, that pass `filter`, in log order.
+    pub fn equivocations(
+        &self,
+        after: Option<u64>,
+        filter: &EquivocationFilter,
+        limit: u64,
+    ) -> Result<Vec<Equivocation>, StoreError> {
+        archive::equivocations(&self.conn, after, filter, limit)
+            .map_err(self.err("listing equivocations"))?
+            .map_err(|b| self.bad_archive(b))
+    }
+
+    /// Whether an equivocation whose second entry has log index `second_index` is
+    /// stored.
+    pub fn has_equivocation(&self, second_index: u64) -> Result<bool, StoreError> {
+        archive::has_equivocation(&self.conn, second_index)
+            .map_err(self.err("reading an equivocation"))
+    }
+
+    /// Up to `limit` stored checkpoint forks from the `skip`th (0-based), in log
+    /// order.
+    pub fn checkpoint_forks(
+        &self,
+        skip: u64,
+        limit: u64,
+    ) -> Result<Vec<CheckpointFork>, StoreError> {
+        archive::checkpoint_forks(&self.conn, skip, limit)
+            .map_err(self.err("listing checkpoint forks"))?
+            .map_err(|b| self.bad_archive(b))
+    }
+
+    /// Number of stored rows in a history table (`equivocations`, `checkpoint_forks`,
+    /// `attestations`, `acks`).
+    pub fn history_count(&self, table: HistoryTable) -> Result<u64, StoreError> {
+        archive::count(&self.conn, table.name()).map_err(self.err("counting history"))
+    }
+
+    /// Up to `limit` stored attestations after log index `after` that pass `filter`,
+    /// in log order.
+    pub fn attestations(
+        &self,
+        after: Option<u64>,
+        filter: &AttestationFilter,
+        limit: u64,
+    ) -> Result<Vec<Attestation>, StoreError> {
+        archive::attestations(&self.conn, after, filter, limit)
+            .map_err(self.err("listing attestations"))?
+            .map_err(|b| self.bad_archive(b))
+    }
+
+    /// Number of stored attestations that pass `filter`.
+    pub fn attestation_count(&self, filter: &AttestationFilter) -> Result<u64, StoreError> {
+        archive::attestation_count(&self.conn, filter).map_err(self.err("counting attestations"))
+    }
+
+    /// Whether the attestation of log index `index` is stored.
+    pub fn has_attestation(&self, index: u64) -> Result<bool, StoreError> {
+        archive::has_attestation(&self.conn, index).map_err(self.err("reading an attestation"))
+    }
+
+    /// The stored acks of one contract revision: node id -> its ack.
+    pub fn acks_of(
+        &self,
+        contract_id: &str,
+        revision: u64,
+    ) -> Result<BTreeMap<String, SyncAck>, StoreError> {
+        archive::acks_of(&self.conn, contract_id, revision)
+            .map_err(self.err("reading acks"))?
+            .map_err(|b| self.bad_archive(b))
     }
 
     /// Lists a snapshot file on its own (e.g. at shutdown).

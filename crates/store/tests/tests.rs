@@ -5,8 +5,12 @@
 #[path = "support/loggen.rs"]
 mod loggen;
 
+#[path = "support/evgen.rs"]
+mod evgen;
+
 mod common;
 mod crash;
+mod evidence;
 mod full_disk;
 mod history;
 mod ledger;

@@ -46,7 +46,7 @@ impl State {
             revision: p.revision,
             passed: p.passed,
         };
-        self.attestations.push(Attestation {
+        self.retired.attestations.push(Attestation {
             index: ctx.index,
             entry_hash: ctx.hash,
             attester: ctx.author.to_owned(),

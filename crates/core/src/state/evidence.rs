@@ -1,6 +1,6 @@
 //! `evidence`: proof of misbehaviour (today a checkpoint fork signed by hubs).
 
-use super::{Ctx, Event, RejectCode, Rejection, State, rej};
+use super::{Ctx, Event, RecordedFork, RejectCode, Rejection, State, rej};
 use crate::entry::{EvidenceKind, EvidenceOp};
 use crate::evidence::{CheckpointFork, mesh_origin, verify_checkpoint_fork};
 use crate::keys::PublicKey;
@@ -23,10 +23,11 @@ impl State {
             .collect();
         let proof = verify_checkpoint_fork(&op.notes, &origin, &hubs)
             .map_err(|e| rej(RejectCode::BadEvidence, format!("checkpoint_fork: {e}")))?;
+        let (size, lo, hi) = proof.key();
         if let Some(old) = self
-            .checkpoint_forks
+            .forks
             .iter()
-            .find(|f| f.proof.key() == proof.key())
+            .find(|f| (f.size, f.roots[0], f.roots[1]) == (size, lo, hi))
         {
             return Err(rej(
                 RejectCode::Duplicate,
@@ -46,8 +47,13 @@ impl State {
         // suspended on this evidence alone.
         let [a, b] = &proof.signers;
         let twice = (a == b).then(|| a.clone());
-        let size = proof.size;
-        self.checkpoint_forks.push(CheckpointFork {
+        self.forks.push(RecordedFork {
+            size,
+            roots: [lo, hi],
+            index: ctx.index,
+            entry_hash: ctx.hash,
+        });
+        self.retired.checkpoint_forks.push(CheckpointFork {
             index: ctx.index,
             entry_hash: ctx.hash,
             reported_by: ctx.author.to_owned(),

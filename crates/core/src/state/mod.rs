@@ -285,6 +285,19 @@ struct Ballot {
     /// delegate); empty unless the policy counts delegation.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     delegations: BTreeMap<String, String>,
+    /// Voters whose equivocation on this proposal is recorded -> the two entries
+    /// that prove it (what `vote` refuses further votes by, and `close` leaves out of
+    /// `proposal_missed`). The evidence records themselves leave through
+    /// [`State::take_retired`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    equivocated: BTreeMap<String, EquivocatedBy>,
+}
+
+/// The two entries of a voter's recorded equivocation on a live proposal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct EquivocatedBy {
+    first_entry: Digest,
+    second_entry: Digest,
 }
 
 impl Ballot {
@@ -334,24 +347,67 @@ struct ClosedProposal {
     cancelled_by: Option<String>,
 }
 
-/// Closed proposals not yet taken by [`State::take_retired`], by the log index of
-/// their `propose` entry. Not part of the governance state: not serialized, and
-/// ignored when two states are compared (a state that was drained equals one that
-/// was not). Nothing the state machine decides reads it; the queries read it so that
-/// a state nobody drains (tests, `govmesh verify`) still answers for every proposal.
-#[derive(Clone, Debug, Default)]
-struct Retired {
-    by_index: BTreeMap<u64, ProposalRecord>,
-    index_of: BTreeMap<String, u64>,
+/// History that left the state since the last [`State::take_retired`]: a ledger
+/// writes it to its history tables in the transaction of the records that made it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Retired {
+    /// Proposals that closed, by the log index of their `propose` entry.
+    pub proposals: Vec<ProposalRecord>,
+    /// Recorded vote equivocations, in log order.
+    pub equivocations: Vec<Equivocation>,
+    /// Recorded checkpoint forks (`evidence` entries), in log order.
+    pub checkpoint_forks: Vec<CheckpointFork>,
+    /// Accepted hygiene attestations, in log order.
+    pub attestations: Vec<Attestation>,
+    /// Accepted `ack_sync` entries, in log order.
+    pub acks: Vec<AckRecord>,
 }
 
-impl PartialEq for Retired {
-    fn eq(&self, _: &Retired) -> bool {
+impl Retired {
+    /// Nothing left the state.
+    pub fn is_empty(&self) -> bool {
+        self.proposals.is_empty()
+            && self.equivocations.is_empty()
+            && self.checkpoint_forks.is_empty()
+            && self.attestations.is_empty()
+            && self.acks.is_empty()
+    }
+}
+
+/// One accepted `ack_sync`, as it leaves the state for the history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AckRecord {
+    pub contract_id: String,
+    pub revision: u64,
+    pub node_id: String,
+    pub ack: SyncAck,
+}
+
+/// History not yet taken by [`State::take_retired`]: closed proposals by the log
+/// index of their `propose` entry, evidence, attestations and acks. Not part of the
+/// governance state: not serialized, and ignored when two states are compared (a
+/// state that was drained equals one that was not). Nothing the state machine decides
+/// reads it; the queries read it so that a state nobody drains (tests) still answers
+/// for every record.
+#[derive(Clone, Debug, Default)]
+struct Outbox {
+    by_index: BTreeMap<u64, ProposalRecord>,
+    index_of: BTreeMap<String, u64>,
+    equivocations: Vec<Equivocation>,
+    checkpoint_forks: Vec<CheckpointFork>,
+    attestations: Vec<Attestation>,
+    acks: BTreeMap<String, BTreeMap<u64, BTreeMap<String, SyncAck>>>,
+    /// `acks` in log order: (index, contract id, revision, node id).
+    ack_order: Vec<(u64, String, u64, String)>,
+}
+
+impl PartialEq for Outbox {
+    fn eq(&self, _: &Outbox) -> bool {
         true
     }
 }
 
-impl Retired {
+impl Outbox {
     fn get(&self, id: &str) -> Option<&ProposalRecord> {
         self.by_index.get(self.index_of.get(id)?)
     }
@@ -392,7 +448,6 @@ pub struct State {
     /// records leave through [`State::take_retired`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     closed: BTreeMap<String, ClosedProposal>,
-    equivocations: Vec<Equivocation>,
     /// Entry hashes of every entry applied while no replay window was in force
     /// (replay detection, `replay.rs`): all of them on a mesh without clause 5.4
     /// `replay_window_secs`; frozen once a window is in force.
@@ -401,19 +456,19 @@ pub struct State {
     /// governing contract has no `replay_window_secs`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     replay: Option<replay::ReplayWindow>,
-    /// `ack_sync` entries: contract id -> revision -> node id -> its ack.
+    /// `ack_sync` entries: contract id -> revision -> node id -> the entry (what a
+    /// duplicate is refused by; the acks themselves leave through
+    /// [`State::take_retired`]).
     #[serde(default)]
-    acks: BTreeMap<String, BTreeMap<u64, BTreeMap<String, SyncAck>>>,
+    acks: BTreeMap<String, BTreeMap<u64, BTreeMap<String, AckRef>>>,
     /// Where each revision came from and which nodes were to receive it (fixed when it
     /// was adopted): contract id -> revision -> sync.
     #[serde(default)]
     revision_sync: BTreeMap<String, BTreeMap<u64, RevisionSync>>,
-    /// Accepted hygiene attestations, in log order.
-    #[serde(default)]
-    attestations: Vec<Attestation>,
-    /// Proven checkpoint forks (`evidence` entries), in log order.
-    #[serde(default)]
-    checkpoint_forks: Vec<CheckpointFork>,
+    /// Proven checkpoint forks (`evidence` entries), in log order: what a duplicate
+    /// is refused by (the records leave through [`State::take_retired`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    forks: Vec<RecordedFork>,
     /// Local overrides (isolated and local proposals), in adoption order.
     #[serde(default)]
     overrides: Vec<crate::model::LocalOverride>,
@@ -436,16 +491,44 @@ pub struct State {
     /// replaced it: a replaced key signs nothing new, and its refusal says so.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     retired_keyids: BTreeMap<String, RetiredKey>,
-    /// Entry hashes of refused envelopes recorded by `record_refusal` -> the index of
-    /// the recording entry (one record per envelope).
+    /// Entry hashes of refused envelopes recorded by `record_refusal` -> the recording
+    /// entry's index and the envelope's `signed_at` (one record per envelope), only
+    /// while a new record of the envelope could still pass the window check
+    /// (`refusals.rs`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    refusals: BTreeMap<Digest, u64>,
+    refusals: BTreeMap<Digest, RecordedRefusal>,
     /// The last seal recorded by `record_seal`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     recorded_seal: Option<RecordedSeal>,
-    /// Closed proposals waiting for [`State::take_retired`].
+    /// History waiting for [`State::take_retired`].
     #[serde(skip)]
-    retired: Retired,
+    retired: Outbox,
+}
+
+/// The entry of an accepted `ack_sync`, kept for refusing a duplicate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AckRef {
+    pub index: u64,
+    pub entry_hash: Digest,
+}
+
+/// A recorded checkpoint fork as the state keeps it: its key (size, smaller root,
+/// larger root) and the entry that recorded it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct RecordedFork {
+    size: u64,
+    roots: [Digest; 2],
+    index: u64,
+    entry_hash: Digest,
+}
+
+/// A recorded refusal as the state keeps it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedRefusal {
+    /// The index of the `record_refusal` entry.
+    pub index: u64,
+    /// The refused envelope's `signed_at`.
+    pub signed_at: Timestamp,
 }
 
 /// A key replaced by a rotation.
@@ -616,13 +699,37 @@ impl State {
         self.proposals.iter().rev().map(|(i, p)| (*i, p))
     }
 
-    /// Takes the proposals closed since the last call (by the index of their
-    /// `propose` entry), with their ballots: a ledger writes them to its history in
-    /// the transaction of the records that closed them. A state nobody drains keeps
-    /// them here and still answers for them.
-    pub fn take_retired(&mut self) -> Vec<ProposalRecord> {
+    /// Takes the history made since the last call: the proposals closed (by the
+    /// index of their `propose` entry, with their ballots), the equivocations and
+    /// checkpoint forks recorded, the attestations and acks accepted. A ledger writes
+    /// them to its history tables in the transaction of the records that made them. A
+    /// state nobody drains keeps them here and still answers for them.
+    pub fn take_retired(&mut self) -> Retired {
         let r = std::mem::take(&mut self.retired);
-        r.by_index.into_values().collect()
+        let mut acks = r.acks;
+        let acks = r
+            .ack_order
+            .into_iter()
+            .filter_map(|(_, contract_id, revision, node_id)| {
+                let ack = acks
+                    .get_mut(&contract_id)?
+                    .get_mut(&revision)?
+                    .remove(&node_id)?;
+                Some(AckRecord {
+                    contract_id,
+                    revision,
+                    node_id,
+                    ack,
+                })
+            })
+            .collect();
+        Retired {
+            proposals: r.by_index.into_values().collect(),
+            equivocations: r.equivocations,
+            checkpoint_forks: r.checkpoint_forks,
+            attestations: r.attestations,
+            acks,
+        }
     }
 
     /// Closed proposals waiting for [`State::take_retired`].
@@ -721,9 +828,16 @@ impl State {
     }
 
     /// The index of the `record_refusal` entry that recorded the refused envelope with
-    /// this entry hash, if any.
+    /// this entry hash, while the state keeps it: until the log's time is more than
+    /// [`REFUSAL_WINDOW_SECS`] past the envelope's `signed_at` (from then on no record
+    /// of it passes the window check, so none is refused as a duplicate).
     pub fn recorded_refusal(&self, envelope_hash: &Digest) -> Option<u64> {
-        self.refusals.get(envelope_hash).copied()
+        self.refusals.get(envelope_hash).map(|r| r.index)
+    }
+
+    /// Recorded refusals the state keeps (see [`State::recorded_refusal`]).
+    pub fn recorded_refusal_count(&self) -> usize {
+        self.refusals.len()
     }
 
     /// The last seal recorded in the log (`record_seal`).
@@ -731,8 +845,10 @@ impl State {
         self.recorded_seal.as_ref()
     }
 
+    /// Recorded vote equivocations not yet taken by [`State::take_retired`], in log
+    /// order (every one, in a state nobody drains).
     pub fn equivocations(&self) -> &[Equivocation] {
-        &self.equivocations
+        &self.retired.equivocations
     }
 
     pub fn nodes(&self) -> Vec<&NodeRecord> {
@@ -756,9 +872,10 @@ impl State {
         self.domains.get(domain_id)
     }
 
-    /// Every `ack_sync` in the log: contract id -> revision -> node id -> its ack.
+    /// The `ack_sync` entries not yet taken by [`State::take_retired`] (every one, in
+    /// a state nobody drains): contract id -> revision -> node id -> its ack.
     pub fn sync_acks(&self) -> &BTreeMap<String, BTreeMap<u64, BTreeMap<String, SyncAck>>> {
-        &self.acks
+        &self.retired.acks
     }
 
     /// Whether `node_id` has acknowledged revision `revision` of a contract.
@@ -775,14 +892,21 @@ impl State {
         self.revision_sync.get(contract_id)?.get(&revision)
     }
 
-    /// Accepted hygiene attestations, in log order.
+    /// Accepted hygiene attestations not yet taken by [`State::take_retired`], in log
+    /// order (every one, in a state nobody drains).
     pub fn attestations(&self) -> &[Attestation] {
-        &self.attestations
+        &self.retired.attestations
     }
 
-    /// Proven checkpoint forks (`evidence` entries), in log order.
+    /// Proven checkpoint forks (`evidence` entries) not yet taken by
+    /// [`State::take_retired`], in log order (every one, in a state nobody drains).
     pub fn checkpoint_forks(&self) -> &[CheckpointFork] {
-        &self.checkpoint_forks
+        &self.retired.checkpoint_forks
+    }
+
+    /// Proven checkpoint forks in the log (taken or not).
+    pub fn checkpoint_fork_count(&self) -> usize {
+        self.forks.len()
     }
 
     /// Proposals still voting whose period has ended by `now`: a hub submits `close`

@@ -294,6 +294,7 @@ impl State {
                 votes: Vec::new(),
                 voted: BTreeMap::new(),
                 superseded: Vec::new(),
+                equivocated: BTreeMap::new(),
                 delegations,
             },
         );

@@ -15,7 +15,7 @@
 //!   the record names (a dry run on a copy of the state).
 
 use super::decode::{SignatureCheck, decode_entry, verify_signature};
-use super::{Ctx, Event, RejectCode, Rejection, State, rej};
+use super::{Ctx, Event, RecordedRefusal, RejectCode, Rejection, State, rej};
 use crate::entry::{Operation, RecordRefusalOp, entry_hash};
 use crate::model::NodeType;
 
@@ -107,14 +107,14 @@ impl State {
                 format!("the refused envelope {hash} is in the log: it was accepted"),
             ));
         }
-        if let Some(i) = self.refusals.get(&hash) {
+        if let Some(i) = self.refusals.get(&hash).map(|r| r.index) {
             return Err(rej(
                 RejectCode::Duplicate,
                 format!("the refusal of envelope {hash} is already recorded (index {i})"),
             ));
         }
         // The dry run: on a copy, so that nothing here changes if it were accepted.
-        // (Without the closed proposals waiting to be taken: nothing decides by them.)
+        // (Without the history waiting to be taken: nothing decides by it.)
         let retired = std::mem::take(&mut self.retired);
         let mut probe = self.clone();
         self.retired = retired;
@@ -135,7 +135,19 @@ impl State {
             }
             Err(_) => {}
         }
-        self.refusals.insert(hash, ctx.index);
+        self.refusals.insert(
+            hash,
+            RecordedRefusal {
+                index: ctx.index,
+                signed_at,
+            },
+        );
+        // Forget the envelopes no later record could name: every later entry is
+        // stamped at or after `ctx.at`, so an envelope signed more than the window
+        // before it fails the window check above, which comes before the duplicate
+        // check; its refusal reads the same whether it is kept here or not.
+        self.refusals
+            .retain(|_, r| ctx.at.millis() - r.signed_at.millis() <= window_ms);
         Ok(vec![Event::RefusalRecorded {
             signer,
             code: op.code,

@@ -2,7 +2,7 @@
 //! the state keeps (each ack, each revision's source and targets) for the derived
 //! sync records in [`crate::sync`].
 
-use super::{Ctx, Event, RejectCode, Rejection, State, rej};
+use super::{AckRef, Ctx, Event, RejectCode, Rejection, State, rej};
 use crate::digest::Digest;
 use crate::entry::AckSyncOp;
 use crate::stamp::Timestamp;
@@ -48,12 +48,31 @@ impl State {
             .or_default()
             .insert(
                 ctx.author.to_owned(),
+                AckRef {
+                    index: ctx.index,
+                    entry_hash: ctx.hash,
+                },
+            );
+        self.retired
+            .acks
+            .entry(op.contract_id.clone())
+            .or_default()
+            .entry(op.revision)
+            .or_default()
+            .insert(
+                ctx.author.to_owned(),
                 SyncAck {
                     timestamp: ctx.at,
                     index: ctx.index,
                     entry_hash: ctx.hash,
                 },
             );
+        self.retired.ack_order.push((
+            ctx.index,
+            op.contract_id.clone(),
+            op.revision,
+            ctx.author.to_owned(),
+        ));
         Ok(vec![Event::SyncAcknowledged {
             contract_id: op.contract_id.clone(),
             revision: op.revision,

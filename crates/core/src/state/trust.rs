@@ -390,10 +390,7 @@ impl State {
                 (self.live(&c.proposal_id), self.ballots.get(&c.proposal_id))
         {
             for voter in b.eligible.keys() {
-                let equivocated = self
-                    .equivocations
-                    .iter()
-                    .any(|e| e.proposal_id == c.proposal_id && e.voter == *voter);
+                let equivocated = b.equivocated.contains_key(voter);
                 if !b.voted.contains_key(voter) && !equivocated {
                     seen.push((
                         ObservationKind::ProposalMissed,

@@ -63,11 +63,7 @@ impl State {
             }
             // One piece of evidence proves the fault: a voter with a recorded
             // equivocation on this proposal appends nothing more to it.
-            if let Some(e) = self
-                .equivocations
-                .iter()
-                .find(|e| e.proposal_id == op.proposal_id && e.voter == ctx.author)
-            {
+            if let Some(e) = ballot.equivocated.get(ctx.author) {
                 return Err(rej(
                     RejectCode::AlreadyEquivocated,
                     format!(
@@ -113,7 +109,15 @@ impl State {
                     "double vote on proposal {:?}: entries {} and {}",
                     op.proposal_id, e.first_entry, e.second_entry
                 );
-                self.equivocations.push(e);
+                if let Some(b) = self.ballots.get_mut(&op.proposal_id) {
+                    b.equivocated
+                        .entry(ctx.author.to_owned())
+                        .or_insert(super::EquivocatedBy {
+                            first_entry: e.first_entry,
+                            second_entry: e.second_entry,
+                        });
+                }
+                self.retired.equivocations.push(e);
                 let mut events = vec![Event::EquivocationRecorded {
                     proposal_id: op.proposal_id.clone(),
                     voter: ctx.author.to_owned(),

@@ -197,7 +197,7 @@ pub(super) async fn overview(State(d): State<Dash>) -> PageResult {
         .flatten()
         .filter(|n| n["liveness"] != "reachable")
         .collect();
-    let records = api::sync_records_view(&d.shared).await;
+    let records = api::sync_records_view(&d.shared).await?;
     let lagging = drift_alerts(&records);
     let me = st["node_id"].as_str().unwrap_or("");
     head.render(
@@ -371,7 +371,7 @@ pub(super) async fn node(State(d): State<Dash>, id: PageId) -> PageResult {
         .iter()
         .filter(|c| c["source_node_id"] == n.node_id.as_str())
         .collect();
-    let records = api::sync_records_view(&d.shared).await;
+    let records = api::sync_records_view(&d.shared).await?;
     let contracts = api::contracts_view(&d.shared).await;
     let is_me = head.status["node_id"] == n.node_id.as_str();
     let trust = crate::trust::node_view(&d.shared, &n.node_id).await.ok();
@@ -1001,7 +1001,7 @@ fn sync_word(s: SyncStatus) -> &'static str {
 
 pub(super) async fn sync(State(d): State<Dash>) -> PageResult {
     let head = Head::of(&d).await;
-    let records = api::sync_records_view(&d.shared).await;
+    let records = api::sync_records_view(&d.shared).await?;
     let nodes = api::nodes_view(&d.shared).await;
     let names = Names::of(&nodes);
     let seal = seal_facts(&d).await?;

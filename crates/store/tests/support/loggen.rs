@@ -113,6 +113,13 @@ impl LogGen {
         }
     }
 
+    /// Like [`LogGen::new`], but founded as a mesh was before clause 5.4's
+    /// `replay_window_secs`: the genesis without the rule. Its own entries carry no
+    /// `signed_at`.
+    pub fn before_replay_rule(hubs: usize, votes: usize) -> LogGen {
+        LogGen::build(hubs, votes, false)
+    }
+
     /// Like [`LogGen::closing`], but the log a mesh founded before clause 5.4's
     /// `replay_window_secs` wrote: the genesis without the rule (and without the sentence
     /// that explains it), entries without `signed_at`. This is byte for byte the log
