@@ -382,6 +382,16 @@ pub(crate) fn bench_genesis(
     hubs: &[(KeyPair, String)],
     voters: &[KeyPair],
 ) -> Result<(LogRecord, String, Clause)> {
+    bench_genesis_window(hubs, voters, None)
+}
+
+/// [`bench_genesis`] with clause 5.4's `replay_window_secs` set to `window` (the
+/// Codex's own otherwise).
+pub(crate) fn bench_genesis_window(
+    hubs: &[(KeyPair, String)],
+    voters: &[KeyPair],
+    window: Option<u64>,
+) -> Result<(LogRecord, String, Clause)> {
     let mut founders: Vec<NodeSpec> = hubs
         .iter()
         .map(|(k, url)| NodeSpec {
@@ -402,6 +412,17 @@ pub(crate) fn bench_genesis(
         node_policy_capabilities: Vec::new(),
     }));
     let mut g = codex_genesis("council-bench", founders);
+    if let Some(w) = window {
+        let c54 = g
+            .contract
+            .clauses
+            .iter_mut()
+            .find(|c| c.clause_id == "5.4")
+            .context("the Codex has no clause 5.4")?;
+        *c54.rules
+            .pointer_mut("/replay_window_secs")
+            .context("clause 5.4 has no replay_window_secs")? = json!(w);
+    }
     let c55 = g
         .contract
         .clauses
