@@ -522,7 +522,8 @@ fn load(
             continue;
         }
         let url = &urls[rng.below(urls.len())];
-        let key = &hubs[rng.below(hubs.len())];
+        let k = rng.below(hubs.len());
+        let key = &hubs[k];
         let vote_on = {
             let o = open.lock().unwrap_or_else(|e| e.into_inner());
             (!o.is_empty() && rng.below(3) != 0).then(|| o[rng.below(o.len())].clone())
@@ -530,8 +531,14 @@ fn load(
         let voted = vote_on.clone();
         let (op, proposal) = match vote_on {
             Some(pid) => {
+                // One choice per key and proposal: a second vote by a key is the same
+                // vote (refused as a replay), never a different one, which would be an
+                // equivocation and suspend that hub (clause 5.5) for the rest of the run.
+                let pick = pid
+                    .bytes()
+                    .fold(k, |a, b| a.wrapping_mul(31).wrapping_add(b as usize));
                 let choice =
-                    [VoteChoice::Approve, VoteChoice::Reject, VoteChoice::Abstain][rng.below(3)];
+                    [VoteChoice::Approve, VoteChoice::Reject, VoteChoice::Abstain][pick % 3];
                 (Operation::Vote(VoteOp::new(pid, choice)), None)
             }
             None => {
