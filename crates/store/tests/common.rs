@@ -31,3 +31,20 @@ pub fn assert_consistent(ledger: &Ledger) {
     assert_eq!(leaves.len() as u64, size);
     assert_eq!(ledger.root(), root_of(&leaves));
 }
+
+/// A copy of the data directory `tests/fixtures/NAME` (its `govmesh.db` and snapshot
+/// files), written by an older schema's code, in a fresh temporary directory.
+pub fn fixture_dir(name: &str) -> tempfile::TempDir {
+    let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(from.join("govmesh.db"), dir.path().join("govmesh.db")).unwrap();
+    let snaps = dir.path().join(govmesh_store::SNAPSHOT_DIR);
+    std::fs::create_dir(&snaps).unwrap();
+    for f in std::fs::read_dir(from.join("snapshots")).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), snaps.join(f.file_name())).unwrap();
+    }
+    dir
+}

@@ -264,16 +264,7 @@ fn all_eq() -> EquivocationFilter {
 /// in the state (`tests/fixtures/schema4`, made by the code of d55457c from
 /// `evidence_log(12)`: 60 records and a snapshot, then 20 records more without one).
 fn schema_4_dir() -> tempfile::TempDir {
-    let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema4");
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(from.join("govmesh.db"), dir.path().join("govmesh.db")).unwrap();
-    let snaps = dir.path().join(govmesh_store::SNAPSHOT_DIR);
-    std::fs::create_dir(&snaps).unwrap();
-    for f in std::fs::read_dir(from.join("snapshots")).unwrap() {
-        let f = f.unwrap();
-        std::fs::copy(f.path(), snaps.join(f.file_name())).unwrap();
-    }
-    dir
+    crate::common::fixture_dir("schema4")
 }
 
 #[test]

@@ -364,16 +364,7 @@ fn paging_gives_every_proposal_once_across_live_and_closed() {
 /// then 7 entries more without a snapshot, in which a 7th proposal is withdrawn and an
 /// 8th opened).
 fn schema_3_dir() -> tempfile::TempDir {
-    let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema3");
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(from.join("govmesh.db"), dir.path().join("govmesh.db")).unwrap();
-    let snaps = dir.path().join(govmesh_store::SNAPSHOT_DIR);
-    std::fs::create_dir(&snaps).unwrap();
-    for f in std::fs::read_dir(from.join("snapshots")).unwrap() {
-        let f = f.unwrap();
-        std::fs::copy(f.path(), snaps.join(f.file_name())).unwrap();
-    }
-    dir
+    crate::common::fixture_dir("schema3")
 }
 
 #[test]
